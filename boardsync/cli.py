@@ -1,0 +1,172 @@
+"""The `boardsync` command line. Thin: parse the arguments, call the package that does the
+work, render its result, and turn the outcome into an exit code.
+
+Exit codes: 0 success (and, for `plan`, in sync); 1 an error; 2 `plan` has changes pending
+or `reconcile` did not converge everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from boardsync import __version__
+from boardsync.errors import BoardsyncError
+
+Handler = Callable[[argparse.Namespace], int]
+
+DEFAULT_CONFIG = "boardsync.yaml"
+
+
+def _config_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-c", "--config", type=Path, default=Path(DEFAULT_CONFIG),
+        help=f"the root config file (default: ./{DEFAULT_CONFIG})",
+    )
+
+
+def _not_built(args: argparse.Namespace) -> int:
+    print(f"boardsync {args.command}: not available in this version", file=sys.stderr)
+    return 1
+
+
+# ------------------------------------------------------------------------------ handlers
+# Each handler stays short: load, call, render, return the exit code.
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    return _not_built(args)
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    return _not_built(args)
+
+
+def _cmd_sandbox(args: argparse.Namespace) -> int:
+    return _not_built(args)
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    return _not_built(args)
+
+
+def _cmd_reconcile(args: argparse.Namespace) -> int:
+    return _not_built(args)
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    return _not_built(args)
+
+
+def _cmd_drift(args: argparse.Namespace) -> int:
+    return _not_built(args)
+
+
+def _cmd_visits(args: argparse.Namespace) -> int:
+    return _not_built(args)
+
+
+def _cmd_links(args: argparse.Namespace) -> int:
+    return _not_built(args)
+
+
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    return _not_built(args)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    return _not_built(args)
+
+
+def _cmd_daemon(args: argparse.Namespace) -> int:
+    return _not_built(args)
+
+
+# ------------------------------------------------------------------------------ parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="boardsync",
+        description="Keep job postings in sync across Sorce, Hirempire and RecruitiFi.",
+    )
+    parser.add_argument("--version", action="version", version=f"boardsync {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, handler: Handler, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.set_defaults(handler=handler)
+        return p
+
+    p = command("validate", _cmd_validate, "check the config and every posting, as the boards would")
+    _config_arg(p)
+
+    p = command("schema", _cmd_schema, "print the JSON Schema of the root file and of a posting file")
+    p.add_argument("which", nargs="?", choices=["root", "posting"], help="only one of the two")
+
+    p = command("sandbox", _cmd_sandbox, "run the Sorce, Hirempire and RecruitiFi simulators on loopback")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    p.add_argument("--sorce-port", type=int, default=8701)
+    p.add_argument("--hirempire-port", type=int, default=8702)
+    p.add_argument("--recruitifi-port", type=int, default=8703)
+
+    p = command("plan", _cmd_plan, "show what reconcile would change; exit 2 when changes are pending")
+    _config_arg(p)
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="the plan as JSON")
+    fmt.add_argument("--markdown", action="store_true", help="the plan as Markdown, for a pull request")
+    p.add_argument("--posting", action="append", metavar="KEY", help="only this posting (repeatable)")
+    p.add_argument("--provider", action="append", metavar="NAME", help="only this board (repeatable)")
+
+    p = command("reconcile", _cmd_reconcile, "make every board match the desired state")
+    _config_arg(p)
+    p.add_argument("--dry-run", action="store_true", help="plan only; change nothing")
+    p.add_argument("--force", action="store_true", help="apply a plan the safety check refused")
+    p.add_argument("--posting", action="append", metavar="KEY", help="only this posting (repeatable)")
+    p.add_argument("--provider", action="append", metavar="NAME", help="only this board (repeatable)")
+
+    p = command("status", _cmd_status, "each posting on each board: state, drift, last sync, blocks")
+    _config_arg(p)
+    p.add_argument("--json", action="store_true")
+
+    p = command("drift", _cmd_drift, "differences found between the boards and the desired state")
+    _config_arg(p)
+    p.add_argument("--open", action="store_true", help="only drift not yet resolved")
+    p.add_argument("--json", action="store_true")
+
+    p = command("visits", _cmd_visits, "visits and applicants per posting and channel")
+    _config_arg(p)
+    p.add_argument("--since", default="7d", help="period for the change column (default: 7d)")
+    p.add_argument("--csv", action="store_true")
+
+    p = command("links", _cmd_links, "a fresh signed RecruitiFi link per posting")
+    _config_arg(p)
+    p.add_argument("key", nargs="?", help="only this posting")
+
+    p = command("migrate", _cmd_migrate, "create or upgrade the state database")
+    _config_arg(p)
+
+    p = command("demo", _cmd_demo, "run a whole story against the sandbox boards")
+    p.add_argument("--workdir", type=Path, help="where to keep the demo's files (default: a temp dir)")
+
+    p = command("daemon", _cmd_daemon, "run as a long-lived service (systemd Type=notify)")
+    _config_arg(p)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except BoardsyncError as exc:
+        print(f"boardsync {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"boardsync {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

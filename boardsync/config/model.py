@@ -1,0 +1,317 @@
+"""The desired state as typed values: the root file (`boardsync.yaml`) and the posting.
+
+Fields are board-neutral; `boards:` carries what only one board knows, and naming a board
+there is what sends a posting to it. Every model refuses unknown keys. Board rules (Sorce's
+Gate 1, Hirempire's enums) are not checked here but by each connector's ``check``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+KEY_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,99}$"
+
+
+class Model(BaseModel):
+    """Base for every config model: strict about unknown keys, immutable once loaded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+
+
+# ---------------------------------------------------------------------------------- posting
+
+
+class Status(StrEnum):
+    DRAFT = "draft"
+    ACTIVE = "active"
+    PAUSED = "paused"
+    CLOSED = "closed"
+
+
+class Workplace(StrEnum):
+    REMOTE = "remote"
+    HYBRID = "hybrid"
+    ON_SITE = "on_site"
+
+
+class EmploymentType(StrEnum):
+    FULL_TIME = "full_time"
+    PART_TIME = "part_time"
+    CONTRACT = "contract"
+    INTERNSHIP = "internship"
+    FREELANCE = "freelance"
+    TEMPORARY = "temporary"
+    PROJECT_BASED = "project_based"
+
+
+class Level(StrEnum):
+    ENTRY = "entry"
+    MID = "mid"
+    SENIOR = "senior"
+
+
+class SalaryPeriod(StrEnum):
+    HOUR = "hour"
+    DAY = "day"
+    WEEK = "week"
+    TWO_WEEKS = "two_weeks"
+    MONTH = "month"
+    YEAR = "year"
+
+
+class QualificationKind(StrEnum):
+    REQUIRED = "required"
+    PREFERRED = "preferred"
+
+
+class BudgetWindow(StrEnum):
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    MONTHLY = "monthly"
+    LIFETIME = "lifetime"
+
+
+class Location(Model):
+    """A place people work from, for hybrid and on-site postings."""
+
+    city: str = Field(description="City name, as a person would search for it.")
+    state: str | None = Field(None, description="State or province, when the country has them.")
+    country: str = Field(description="Country name, e.g. 'United States' or 'Germany'.")
+    sorce_location_id: str | None = Field(
+        None,
+        description="Sorce's locationId. When absent, boardsync looks the city up through "
+        "Sorce's location search and uses the first match.",
+    )
+
+
+class Salary(Model):
+    """Pay range. Whole numbers in the currency's main unit (dollars, not cents)."""
+
+    min: Annotated[int, Field(ge=0, description="Lowest pay offered.")]
+    max: Annotated[int, Field(ge=0, description="Highest pay offered; at least `min`.")]
+    period: SalaryPeriod = Field(SalaryPeriod.YEAR, description="What one amount pays for.")
+    currency: str = Field("USD", pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. USD.")
+    hidden: bool = Field(False, description="Hide the amount where the board allows it.")
+
+    @model_validator(mode="after")
+    def _min_not_above_max(self) -> Salary:
+        if self.max < self.min:
+            raise ValueError("max: must be ≥ min")
+        return self
+
+
+class Qualification(Model):
+    text: str = Field(min_length=1, description="What the candidate needs or should have.")
+    kind: QualificationKind = Field(QualificationKind.REQUIRED, description="required or preferred.")
+
+
+class Question(Model):
+    prompt: str = Field(min_length=1, description="The screening question asked on applying.")
+    options: list[str] = Field(default_factory=list, description="Choices; empty for free text.")
+
+
+class Budget(Model):
+    window: BudgetWindow = Field(description="daily, weekly, monthly or lifetime; one per window.")
+    cents: Annotated[int, Field(ge=0, description="Spend cap in cents.")]
+    notes: str | None = Field(None, description="A note shown beside the budget on Sorce.")
+
+
+class SorceBoard(Model):
+    """Sorce-only values. Naming `sorce:` under `boards:` publishes the posting there."""
+
+    bid_cents: int | None = Field(
+        None, ge=0, description="Bid per qualified applicant, in cents (Sorce requires > 0 to publish)."
+    )
+    budgets: list[Budget] = Field(default_factory=list, description="Spend caps, one per window.")
+    level: Literal["entry", "mid", "senior"] | None = Field(
+        None, description="Overrides `level` on Sorce."
+    )
+
+    @field_validator("budgets")
+    @classmethod
+    def _one_budget_per_window(cls, budgets: list[Budget]) -> list[Budget]:
+        windows = [b.window for b in budgets]
+        if len(windows) != len(set(windows)):
+            raise ValueError("one budget per window")
+        return budgets
+
+
+class HirempireBoard(Model):
+    """Hirempire-only values. Naming `hirempire:` under `boards:` posts it there."""
+
+    department: str | None = Field(
+        None, description="Overrides `department` with one of Hirempire's department names."
+    )
+    career_level: str | None = Field(
+        None,
+        description="Hirempire career level (Junior, Mid-level, Senior, Team Leader, Manager, "
+        "Director, VP, C-level); defaults from `level`.",
+    )
+    industry: str | None = Field(None, description="Free text industry shown on Hirempire.")
+
+
+class RecruitifiBoard(Model):
+    """RecruitiFi-only values. Naming `recruitifi:` keeps a fresh signed job link."""
+
+    job_id: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_.:-]{1,128}$",
+        description="The job id RecruitiFi knows this posting by; defaults to `job_<key>`.",
+    )
+
+
+class Boards(Model):
+    """Which boards get the posting, with their own values. A board not named is not touched."""
+
+    sorce: SorceBoard | None = None
+    hirempire: HirempireBoard | None = None
+    recruitifi: RecruitifiBoard | None = None
+
+    def names(self) -> list[str]:
+        return [name for name in ("sorce", "hirempire", "recruitifi") if getattr(self, name) is not None]
+
+
+class Posting(Model):
+    """One job a company wants on the boards, written once for all of them."""
+
+    key: str = Field(
+        pattern=KEY_PATTERN,
+        description="Stable identity: lowercase letters, digits, '.', '_' or '-'. Never reuse or rename.",
+    )
+    title: str = Field(min_length=1, max_length=200, description="Job title.")
+    description: str = Field(min_length=1, description="The job description, in Markdown.")
+    status: Status = Field(Status.ACTIVE, description="draft, active, paused or closed.")
+    workplace: Workplace = Field(description="remote, hybrid or on_site.")
+    remote_country: str | None = Field(None, description="Country a remote hire must live in.")
+    locations: list[Location] = Field(
+        default_factory=list, description="Where hybrid and on-site hires work."
+    )
+    employment_type: EmploymentType = Field(description="full_time, part_time, contract, …")
+    level: Level = Field(description="entry, mid or senior.")
+    department: str | None = Field(None, description="Team or function, e.g. Engineering.")
+    salary: Salary | None = Field(None, description="Pay range; required to publish on Sorce.")
+    qualifications: list[Qualification] = Field(
+        default_factory=list, description="What candidates need (required) or should have."
+    )
+    questions: list[Question] = Field(default_factory=list, description="Screening questions.")
+    channels: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        default_factory=list,
+        description="Names of the tracked source URLs to create on Hirempire (e.g. linkedin).",
+    )
+    boards: Boards = Field(description="The boards to post on, each with its own values.")
+
+    @field_validator("channels")
+    @classmethod
+    def _channels_unique_after_trim(cls, channels: list[str]) -> list[str]:
+        trimmed = [c.strip() for c in channels]
+        if any(not c for c in trimmed):
+            raise ValueError("a channel name must not be blank")
+        if len(trimmed) != len(set(trimmed)):
+            raise ValueError("channel names must be unique")
+        return trimmed
+
+    @model_validator(mode="after")
+    def _workplace_needs_place(self) -> Posting:
+        if self.workplace is Workplace.REMOTE and not self.remote_country:
+            raise ValueError("remote_country: a remote posting needs the country hires live in")
+        if self.workplace in (Workplace.HYBRID, Workplace.ON_SITE) and not self.locations:
+            raise ValueError(f"locations: a {self.workplace.value} posting needs at least one location")
+        return self
+
+
+# ---------------------------------------------------------------------------------- root file
+
+
+def parse_duration(text: str | int | float) -> timedelta:
+    """'90s', '15m', '1h', '2d' (or a number of seconds) → timedelta."""
+    if isinstance(text, (int, float)):
+        return timedelta(seconds=float(text))
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", str(text))
+    if not match:
+        raise ValueError("a duration like 30s, 15m, 1h or 2d")
+    scale = {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+    return timedelta(seconds=float(match.group(1)) * scale)
+
+
+Duration = Annotated[str, Field(pattern=r"^\s*\d+(\.\d+)?\s*[smhd]\s*$")]
+
+
+class SorceSettings(Model):
+    api_key: SecretStr = Field(description="Service key, as a reference: ${SORCE_API_KEY}.")
+    base_url: str = Field("https://www.sorce.jobs/api/external/v1", description="API base URL.")
+    requests_per_minute: int = Field(60, ge=1, description="Client-side limit; Sorce allows 60.")
+
+
+class HirempireSettings(Model):
+    token: SecretStr = Field(description="API token, as a reference: ${cred:hirempire}.")
+    company_id: str = Field(min_length=1, description="The company the jobs are posted for.")
+    base_url: str = Field("https://api.hirempire.com/v1", description="API base URL.")
+    requests_per_hour: int = Field(
+        100, ge=1, description="Your plan's hourly limit: Free 100, Starter 500, Pro 1000, Premium 5000."
+    )
+
+
+class RecruitifiSettings(Model):
+    client_id: str = Field(min_length=1, description="Partner client id for the token endpoint.")
+    client_secret: SecretStr = Field(description="Partner secret, as a reference: ${cred:recruitifi}.")
+    connector_id: str = Field(min_length=1, description="The integration, e.g. con_abc123.")
+    client: str = Field(min_length=1, description="The employer in RecruitiFi's partner system, cli_….")
+    user: str = Field(min_length=1, description="The user links are made for, usr_….")
+    base_url: str = Field("https://api.recruitifi.com", description="API base URL.")
+    requests_per_second: int = Field(10, ge=1, description="Client-side limit.")
+
+
+class Providers(Model):
+    sorce: SorceSettings | None = None
+    hirempire: HirempireSettings | None = None
+    recruitifi: RecruitifiSettings | None = None
+
+    def names(self) -> list[str]:
+        return [name for name in ("sorce", "hirempire", "recruitifi") if getattr(self, name) is not None]
+
+
+class Policy(Model):
+    prune: bool = Field(False, description="Close postings removed from the source; off: only report them.")
+    max_close_percent: float = Field(
+        30, ge=0, le=100, description="Refuse a plan that closes more than this share of live postings."
+    )
+    self_heal: bool = Field(True, description="Undo edits made on a board by hand.")
+    repost_expired: bool = Field(
+        False, description="Post again a job that expired or was closed on the board but should be live."
+    )
+
+
+class Schedule(Model):
+    reconcile: Duration = Field("15m", description="How often the daemon reconciles.")
+    metrics: Duration = Field("1h", description="How often the daemon reads visits and applicants.")
+
+
+class SqlSource(Model):
+    sql: str = Field(description="SQLAlchemy URL of the database holding the postings.")
+    table: str = Field("postings", pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$", description="Table name.")
+
+
+class Daemon(Model):
+    listen: str = Field("127.0.0.1:9187", description="host:port for /healthz, /metrics and /links.")
+    posting_labels: bool = Field(
+        False, description="Label visit metrics per posting (many series for many postings)."
+    )
+
+
+class RootConfig(Model):
+    """`boardsync.yaml`: where postings come from, which boards, what policy."""
+
+    version: Literal[1] = Field(description="Config format version; 1.")
+    state: str = Field("sqlite:///boardsync.db", description="State database URL (relative to this file).")
+    postings: str | SqlSource = Field(
+        "postings/", description="A YAML file, a folder of *.yaml files, or {sql: URL, table: NAME}."
+    )
+    providers: Providers = Field(description="The boards and their credentials.")
+    policy: Policy = Field(default_factory=Policy)
+    schedule: Schedule = Field(default_factory=Schedule)
+    daemon: Daemon = Field(default_factory=Daemon)

@@ -1,0 +1,270 @@
+"""What the three simulators share: a movable clock, fault injection, and a real server.
+
+Faults are injected by an ASGI middleware in front of a simulator's app, per route:
+
+- ``latency``: wait, then answer normally;
+- ``status``: answer an error status with the board's own error body, without touching state;
+- ``reset``: drop the connection before the request reaches the board (nothing happens);
+- ``lost_response``: let the board carry the request out and commit it, then drop the
+  connection without a reply, as when a response is lost on the way back.
+
+A dropped connection is an abort of the TCP transport (a reset), which is what a client sees
+when a load balancer or the network gives up mid-request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import socket
+import threading
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import uvicorn
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+CONTROL_PREFIX = "/_sandbox"
+"""Controls live under this prefix, which none of the real APIs use."""
+
+
+class Clock:
+    """The simulators' notion of now: real time plus an offset that tests move forward."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._lock = threading.Lock()
+        self._offset = timedelta(0)
+        if start is not None:
+            self.set(start)
+
+    def now(self) -> datetime:
+        with self._lock:
+            return datetime.now(UTC) + self._offset
+
+    def advance(self, seconds: float) -> datetime:
+        with self._lock:
+            self._offset += timedelta(seconds=seconds)
+        return self.now()
+
+    def set(self, when: datetime) -> datetime:
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        with self._lock:
+            self._offset = when - datetime.now(UTC)
+        return self.now()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._offset = timedelta(0)
+
+    def monotonic(self) -> float:
+        """Seconds on the simulated clock, for sliding windows (moves with `advance`)."""
+        return self.now().timestamp()
+
+
+FAULT_KINDS = ("latency", "status", "reset", "lost_response")
+
+
+@dataclass
+class Fault:
+    """One injected fault. ``path`` is a regular expression matched against the whole path;
+    ``times`` is how many requests it hits (None: until removed)."""
+
+    kind: str
+    method: str = "*"
+    path: str = ".*"
+    status: int = 500
+    latency_ms: int = 0
+    retry_after: int | None = None
+    times: int | None = 1
+    hits: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"fault kind must be one of {', '.join(FAULT_KINDS)}")
+        re.compile(self.path)
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.method not in ("*", method.upper()):
+            return False
+        return re.fullmatch(self.path, path) is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+ErrorBody = Callable[[int, str], tuple[bytes, dict[str, str]]]
+"""(status, message) → (JSON body in the board's own error shape, extra headers)."""
+
+
+class Faults:
+    """The faults armed on one simulator, consumed in the order they were added."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._faults: list[Fault] = []
+
+    def add(self, fault: Fault) -> Fault:
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def list(self) -> list[Fault]:
+        with self._lock:
+            return list(self._faults)
+
+    def take(self, method: str, path: str) -> Fault | None:
+        """The first armed fault for this request, counted as hit (and dropped when spent)."""
+        with self._lock:
+            for fault in self._faults:
+                if fault.matches(method, path):
+                    fault.hits += 1
+                    if fault.times is not None and fault.hits >= fault.times:
+                        self._faults.remove(fault)
+                    return fault
+        return None
+
+
+def _abort_connection(send: Send) -> bool:
+    """Reset the TCP connection under this request, if the server lets us reach it."""
+    # uvicorn hands the app the bound `send` of its request cycle, which holds the transport.
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    if transport is None:
+        return False
+    transport.abort()
+    return True
+
+
+class FaultMiddleware:
+    """ASGI middleware that applies `Faults` to every request outside the control prefix."""
+
+    def __init__(self, app: ASGIApp, faults: Faults, error_body: ErrorBody) -> None:
+        self.app = app
+        self.faults = faults
+        self.error_body = error_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(CONTROL_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        fault = self.faults.take(scope["method"], scope["path"])
+        if fault is None:
+            await self.app(scope, receive, send)
+        elif fault.kind == "latency":
+            await asyncio.sleep(fault.latency_ms / 1000)
+            await self.app(scope, receive, send)
+        elif fault.kind == "status":
+            await self._send_error(send, fault)
+        elif fault.kind == "reset":
+            await self._drop(send)
+        else:  # lost_response: the board does the work, the reply never arrives
+            await self.app(scope, receive, _swallow)
+            await self._drop(send)
+
+    async def _send_error(self, send: Send, fault: Fault) -> None:
+        body, headers = self.error_body(fault.status, "Injected fault.")
+        if fault.retry_after is not None:
+            headers = {**headers, "retry-after": str(fault.retry_after)}
+        raw_headers = [(b"content-type", b"application/json")]
+        raw_headers += [(k.encode(), v.encode()) for k, v in headers.items()]
+        await send({"type": "http.response.start", "status": fault.status, "headers": raw_headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _drop(self, send: Send) -> None:
+        if not _abort_connection(send):
+            # Another server: start a reply that never finishes, then fail the cycle.
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1")]})
+            raise ConnectionResetError("sandbox dropped the connection")
+
+
+async def _swallow(message: Message) -> None:
+    """A `send` that throws the reply away."""
+
+
+class SlidingWindow:
+    """Requests allowed per window per key, on the simulator's clock (a sliding log)."""
+
+    def __init__(self, clock: Clock, limit: int, window_seconds: float) -> None:
+        self.clock = clock
+        self.limit = limit
+        self.window = window_seconds
+        self._lock = threading.Lock()
+        self._hits: dict[str, list[float]] = {}
+
+    def hit(self, key: str) -> float | None:
+        """Count a request; None when allowed, else seconds until one is allowed again."""
+        now = self.clock.monotonic()
+        with self._lock:
+            hits = [t for t in self._hits.get(key, []) if t > now - self.window]
+            if len(hits) >= self.limit:
+                self._hits[key] = hits
+                return max(hits[0] + self.window - now, 0.001)
+            hits.append(now)
+            self._hits[key] = hits
+            return None
+
+    def reset(self) -> None:
+        with self._lock:
+            self._hits.clear()
+
+
+@dataclass
+class RunningServer:
+    """A uvicorn server on loopback in a background thread."""
+
+    server: uvicorn.Server
+    thread: threading.Thread
+    host: str
+    port: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout)
+
+
+class _QuietDroppedConnections(logging.Filter):
+    """uvicorn reports a cycle we aborted on purpose as an app error; it is not one."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "returned without starting response" not in record.getMessage()
+
+
+logging.getLogger("uvicorn.error").addFilter(_QuietDroppedConnections())
+
+
+def serve(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0, timeout: float = 10.0) -> RunningServer:
+    """Start `app` on host:port (0: any free port) and return once it accepts connections."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    bound_port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name=f"sandbox-{bound_port}", daemon=True
+    )
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"sandbox server on {host}:{bound_port} did not start")
+        time.sleep(0.01)
+    return RunningServer(server, thread, host, bound_port)
