@@ -268,3 +268,134 @@ def serve(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0, timeout: floa
             raise RuntimeError(f"sandbox server on {host}:{bound_port} did not start")
         time.sleep(0.01)
     return RunningServer(server, thread, host, bound_port)
+
+
+# ---------------------------------------------------------------------------------- base
+
+
+class Simulator:
+    """What every simulator has: a clock, armed faults, a request count, a reset.
+
+    Subclasses keep their board's state and implement `_reset_state` and `_snapshot_state`;
+    `lock` guards that state (handlers run in uvicorn's event loop, controls may come from a
+    test's thread).
+    """
+
+    name = "board"
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.clock = clock or Clock()
+        self.faults = Faults()
+        self.lock = threading.RLock()
+        self.requests: dict[str, int] = {}
+
+    def count(self, method: str, route: str) -> None:
+        with self.lock:
+            key = f"{method} {route}"
+            self.requests[key] = self.requests.get(key, 0) + 1
+
+    def request_counts(self) -> dict[str, int]:
+        with self.lock:
+            return dict(self.requests)
+
+    def reset(self) -> None:
+        """Forget every object, fault and count; the clock is shared and left alone."""
+        with self.lock:
+            self.faults.clear()
+            self.requests.clear()
+            self._reset_state()
+
+    def snapshot(self) -> dict[str, Any]:
+        with self.lock:
+            return {"board": self.name, "now": self.clock.now().isoformat(), **self._snapshot_state()}
+
+    def _reset_state(self) -> None:
+        raise NotImplementedError
+
+    def _snapshot_state(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+def _route_template(scope: Scope) -> str:
+    route = scope.get("route")
+    return getattr(route, "path", scope["path"])
+
+
+class CountingMiddleware:
+    """Counts every request outside the control prefix by method and route template."""
+
+    def __init__(self, app: ASGIApp, sim: Simulator) -> None:
+        self.app = app
+        self.sim = sim
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope["path"].startswith(CONTROL_PREFIX):
+            self.sim.count(scope["method"], scope["path"])
+        await self.app(scope, receive, send)
+
+
+def control_routes(sim: Simulator) -> list[Any]:
+    """The controls every simulator answers under `CONTROL_PREFIX`:
+
+    GET state, POST reset, POST clock {"advance_seconds": n} or {"now": iso}, GET/POST/DELETE
+    faults (POST takes `Fault`'s fields), GET/DELETE requests (counts by "METHOD /path").
+    """
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def state(request: Request) -> JSONResponse:
+        return JSONResponse(sim.snapshot())
+
+    async def reset(request: Request) -> JSONResponse:
+        sim.reset()
+        return JSONResponse({"reset": True})
+
+    async def clock(request: Request) -> JSONResponse:
+        body = await _json_object(request)
+        if "advance_seconds" in body:
+            now = sim.clock.advance(float(body["advance_seconds"]))
+        elif "now" in body:
+            now = sim.clock.set(datetime.fromisoformat(str(body["now"])))
+        else:
+            return JSONResponse({"error": "give advance_seconds or now"}, status_code=422)
+        return JSONResponse({"now": now.isoformat()})
+
+    async def faults(request: Request) -> JSONResponse:
+        if request.method == "POST":
+            try:
+                fault = sim.faults.add(Fault(**await _json_object(request)))
+            except (TypeError, ValueError, re.error) as exc:
+                return JSONResponse({"error": str(exc)}, status_code=422)
+            return JSONResponse(fault.to_dict(), status_code=201)
+        if request.method == "DELETE":
+            sim.faults.clear()
+        return JSONResponse({"faults": [f.to_dict() for f in sim.faults.list()]})
+
+    async def requests(request: Request) -> JSONResponse:
+        if request.method == "DELETE":
+            with sim.lock:
+                sim.requests.clear()
+        return JSONResponse({"requests": sim.request_counts()})
+
+    p = CONTROL_PREFIX
+    return [
+        Route(f"{p}/state", state, methods=["GET"]),
+        Route(f"{p}/reset", reset, methods=["POST"]),
+        Route(f"{p}/clock", clock, methods=["POST"]),
+        Route(f"{p}/faults", faults, methods=["GET", "POST", "DELETE"]),
+        Route(f"{p}/requests", requests, methods=["GET", "DELETE"]),
+    ]
+
+
+async def _json_object(request: Any) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def wrap(app: ASGIApp, sim: Simulator, error_body: ErrorBody) -> ASGIApp:
+    """The simulator's app as served: faults first, then counting, then the board."""
+    return FaultMiddleware(CountingMiddleware(app, sim), sim.faults, error_body)
