@@ -316,13 +316,9 @@ class Simulator:
         raise NotImplementedError
 
 
-def _route_template(scope: Scope) -> str:
-    route = scope.get("route")
-    return getattr(route, "path", scope["path"])
-
-
 class CountingMiddleware:
-    """Counts every request outside the control prefix by method and route template."""
+    """Counts every request outside the control prefix by method and path, faulted or not:
+    the count is what the client sent, which is what a board's rate limit sees."""
 
     def __init__(self, app: ASGIApp, sim: Simulator) -> None:
         self.app = app
@@ -397,5 +393,5 @@ async def _json_object(request: Any) -> dict[str, Any]:
 
 
 def wrap(app: ASGIApp, sim: Simulator, error_body: ErrorBody) -> ASGIApp:
-    """The simulator's app as served: faults first, then counting, then the board."""
-    return FaultMiddleware(CountingMiddleware(app, sim), sim.faults, error_body)
+    """The simulator's app as served: counting, then faults, then the board."""
+    return CountingMiddleware(FaultMiddleware(app, sim.faults, error_body), sim)
