@@ -1,2 +1,42 @@
 """State: the SQLModel tables (bindings, intents, runs, actions, drift, visits, links), the
 database engine and its schema version, and the queries behind status and metrics."""
+
+from boardsync.state.migrations import SCHEMA_VERSION
+from boardsync.state.store import (
+    DriftRow,
+    MetricsSnapshot,
+    RunRow,
+    StatusRow,
+    Store,
+    VisitRow,
+    open_store,
+)
+from boardsync.state.tables import (
+    Action,
+    ApplicantSample,
+    Binding,
+    Drift,
+    Intent,
+    Run,
+    SignedLink,
+    VisitSample,
+)
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Action",
+    "ApplicantSample",
+    "Binding",
+    "Drift",
+    "DriftRow",
+    "Intent",
+    "MetricsSnapshot",
+    "Run",
+    "RunRow",
+    "SignedLink",
+    "StatusRow",
+    "Store",
+    "VisitRow",
+    "VisitSample",
+    "open_store",
+]

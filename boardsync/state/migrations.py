@@ -1,0 +1,80 @@
+"""The schema version, and the steps that bring an older database up to date.
+
+A database stores its version in the `meta` table. A new, empty database is created at the
+current version. An older one is upgraded only by ``boardsync migrate`` (`upgrade`), one step
+at a time, each step in its own transaction. A database at a version this code does not
+know (a newer boardsync wrote it) is never touched.
+
+To change the schema: change the tables, raise `SCHEMA_VERSION`, and add the step from the
+previous version to `STEPS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from boardsync.errors import StateError
+from boardsync.state.tables import TABLES, Meta
+
+SCHEMA_VERSION = 1
+
+Step = Callable[[sa.Connection], None]
+
+STEPS: dict[int, Step] = {}
+"""version → the step that upgrades a database from that version to the next."""
+
+VERSION_KEY = "schema_version"
+
+
+def stored_version(engine: Engine) -> int | None:
+    """The version a database says it has; None when it is empty (no tables at all)."""
+    inspector = sa.inspect(engine)
+    names = set(inspector.get_table_names())
+    if not names:
+        return None
+    if Meta.__tablename__ not in names:
+        raise StateError(
+            f"{engine.url.render_as_string(hide_password=True)} is not a boardsync state "
+            "database (it has tables but no schema version)"
+        )
+    with engine.connect() as connection:
+        value = connection.execute(
+            sa.select(Meta.value).where(Meta.key == VERSION_KEY)  # type: ignore[arg-type]
+        ).scalar_one_or_none()
+    if value is None or not str(value).isdigit():
+        raise StateError("the state database has no readable schema version")
+    return int(value)
+
+
+def create(engine: Engine) -> None:
+    """Create every table in an empty database, at the current version."""
+    with engine.begin() as connection:
+        Meta.metadata.create_all(connection, tables=[t.__table__ for t in TABLES])  # type: ignore[attr-defined]
+        _set_version(connection, SCHEMA_VERSION)
+
+
+def upgrade(engine: Engine, version: int) -> list[int]:
+    """Apply each step from `version` up to `SCHEMA_VERSION`; the versions passed through."""
+    passed = []
+    while version < SCHEMA_VERSION:
+        step = STEPS.get(version)
+        if step is None:
+            raise StateError(f"no migration from schema version {version}; this database cannot be upgraded")
+        with engine.begin() as connection:
+            step(connection)
+            _set_version(connection, version + 1)
+        version += 1
+        passed.append(version)
+    return passed
+
+
+def _set_version(connection: sa.Connection, version: int) -> None:
+    table = Meta.__table__  # type: ignore[attr-defined]
+    updated = connection.execute(
+        table.update().where(table.c.key == VERSION_KEY).values(value=str(version))
+    ).rowcount
+    if not updated:
+        connection.execute(table.insert().values(key=VERSION_KEY, value=str(version)))

@@ -1,0 +1,340 @@
+"""`Store`: an open state database, its transactions, and the queries behind the commands
+(`status`, `drift`, `visits`) and the daemon's metrics.
+
+Query helpers return frozen values, not ORM rows, so callers can keep them after the
+session is gone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, func, select
+
+from boardsync.errors import StateError
+from boardsync.state import migrations
+from boardsync.state.db import create_engine, describe, writer
+from boardsync.state.tables import (
+    INTENT_STATES,
+    ApplicantSample,
+    Binding,
+    Drift,
+    Intent,
+    Run,
+    VisitSample,
+)
+
+log = structlog.get_logger(__name__)
+
+MIGRATE_HINT = "run `boardsync migrate`"
+
+
+def open_store(url: str, *, migrate: bool = False) -> Store:
+    """Open the state database at `url`.
+
+    An empty or new database is created at the current schema version. An older one is
+    refused with a `StateError` that says to run ``boardsync migrate`` — unless `migrate`
+    is true, which upgrades it. A newer one (written by a later boardsync) is always refused.
+    """
+    engine = create_engine(url)
+    try:
+        version = _ready_version(engine, url, migrate=migrate)
+    except BaseException:
+        engine.dispose()
+        raise
+    return Store(engine, version)
+
+
+def _ready_version(engine: Engine, url: str, *, migrate: bool) -> int:
+    try:
+        version = migrations.stored_version(engine)
+    except sa.exc.OperationalError as exc:
+        raise StateError(f"cannot read the state database {describe(url)}: {exc.orig}") from exc
+    if version is None:
+        migrations.create(engine)
+        log.info("state_created", database=describe(url), version=migrations.SCHEMA_VERSION)
+        return migrations.SCHEMA_VERSION
+    if version > migrations.SCHEMA_VERSION:
+        raise StateError(
+            f"the state database {describe(url)} is at schema version {version}, newer than this "
+            f"boardsync knows ({migrations.SCHEMA_VERSION}); upgrade boardsync"
+        )
+    if version < migrations.SCHEMA_VERSION:
+        if not migrate:
+            raise StateError(
+                f"the state database {describe(url)} is at schema version {version}, this "
+                f"boardsync needs {migrations.SCHEMA_VERSION}: {MIGRATE_HINT}"
+            )
+        migrations.upgrade(engine, version)
+        log.info("state_migrated", database=describe(url), old=version, new=migrations.SCHEMA_VERSION)
+    return migrations.SCHEMA_VERSION
+
+
+# ------------------------------------------------------------------------------ values
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    """One posting on one board, as `boardsync status` shows it."""
+
+    posting: str
+    provider: str
+    remote_id: str | None
+    state: str
+    """The board's status as last observed; "not synced" when nothing exists yet."""
+    open_drift: int
+    last_sync: datetime | None
+    blocked_reason: str | None
+    blocked_gate: str | None = None
+    blocked_fields: dict[str, str] = field(default_factory=dict)
+    attempts: int = 0
+    quarantine_until: datetime | None = None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class DriftRow:
+    id: int
+    posting: str
+    provider: str
+    field: str
+    desired: Any
+    observed: Any
+    disposition: str
+    first_seen: datetime | None
+    last_seen: datetime | None
+    resolved_at: datetime | None
+    resolution: str | None
+
+    @property
+    def open(self) -> bool:
+        return self.resolved_at is None
+
+
+@dataclass(frozen=True)
+class VisitRow:
+    """Counters of one channel of a posting on a board ('' channel: the whole posting)."""
+
+    posting: str
+    provider: str
+    channel: str
+    visits: int | None
+    visits_change: int | None
+    applicants: int | None
+    applicants_change: int | None
+
+
+@dataclass(frozen=True)
+class RunRow:
+    id: int
+    kind: str
+    trigger: str
+    started_at: datetime | None
+    finished_at: datetime | None
+    outcome: str | None
+    counts: dict[str, int]
+    boards: dict[str, str]
+    config_digest: str | None
+    config_commit: str | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class MetricsSnapshot:
+    """What the daemon's /metrics reads from the database at scrape time."""
+
+    intents_by_state: dict[str, int]
+    open_drift: dict[str, int]
+    """provider → open drift rows"""
+    blocked_pairs: dict[str, int]
+    quarantined_pairs: dict[str, int]
+    last_success: dict[str, datetime]
+    """provider → end of the last run that converged on that board"""
+
+
+# ------------------------------------------------------------------------------ store
+
+
+class Store:
+    """An open state database. Use `session()` to read and `write()` to change it."""
+
+    def __init__(self, engine: Engine, schema_version: int) -> None:
+        self.engine = engine
+        self.schema_version = schema_version
+        self._writer = writer(engine)
+
+    @property
+    def url(self) -> str:
+        return describe(self.engine.url)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A read session (a deferred transaction: it takes no lock until it writes)."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A write transaction: BEGIN IMMEDIATE on SQLite; committed on leaving, rolled back
+        on an exception."""
+        with Session(self._writer, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- status -----------------------------------------------------------------------------
+
+    def status_rows(self, expected: Iterable[tuple[str, str]] = ()) -> list[StatusRow]:
+        """Every binding, plus a "not synced" row for each expected (posting, provider)
+        pair the database has never seen; sorted by posting, then provider."""
+        with self.session() as session:
+            bindings = session.exec(select(Binding)).all()
+            drift_counts = _open_drift_counts(session)
+        rows = {(b.posting_key, b.provider): _status_row(b, drift_counts) for b in bindings}
+        for pair in expected:
+            rows.setdefault(pair, StatusRow(pair[0], pair[1], None, "not synced", 0, None, None))
+        return [rows[pair] for pair in sorted(rows)]
+
+    def drift_rows(self, open_only: bool = False) -> list[DriftRow]:
+        """Drift, newest first seen first; only unresolved rows with `open_only`."""
+        query = select(Drift).order_by(col(Drift.first_seen).desc(), col(Drift.id).desc())
+        if open_only:
+            query = query.where(col(Drift.resolved_at).is_(None))
+        with self.session() as session:
+            return [_drift_row(d) for d in session.exec(query).all()]
+
+    def visit_rows(self, since: datetime) -> list[VisitRow]:
+        """Per (posting, provider, channel): the latest visit and applicant counts and how
+        much each grew since `since` (from the last sample at or before it; a series first
+        seen after `since` counts from zero)."""
+        with self.session() as session:
+            visits = _series(session, VisitSample, "visits", since)
+            applicants = _series(session, ApplicantSample, "applicants", since)
+        rows = []
+        for key in sorted(set(visits) | set(applicants)):
+            v = visits.get(key, (None, None))
+            a = applicants.get(key, (None, None))
+            rows.append(VisitRow(*key, visits=v[0], visits_change=v[1], applicants=a[0], applicants_change=a[1]))
+        return rows
+
+    def last_runs(self, limit: int = 20, kind: str | None = None) -> list[RunRow]:
+        query = select(Run).order_by(col(Run.id).desc()).limit(limit)
+        if kind is not None:
+            query = query.where(Run.kind == kind)
+        with self.session() as session:
+            return [_run_row(r) for r in session.exec(query).all()]
+
+    def metrics(self) -> MetricsSnapshot:
+        with self.session() as session:
+            intents = session.exec(select(Intent.state, func.count()).group_by(Intent.state)).all()
+            drift = session.exec(
+                select(Drift.provider, func.count()).where(col(Drift.resolved_at).is_(None)).group_by(Drift.provider)
+            ).all()
+            blocked = session.exec(
+                select(Binding.provider, func.count())
+                .where(col(Binding.blocked_reason).is_not(None)).group_by(Binding.provider)
+            ).all()
+            quarantined = session.exec(
+                select(Binding.provider, func.count())
+                .where(col(Binding.quarantine_until).is_not(None)).group_by(Binding.provider)
+            ).all()
+            runs = session.exec(
+                select(Run).where(Run.kind == "reconcile", col(Run.finished_at).is_not(None))
+                .order_by(col(Run.id).desc()).limit(500)
+            ).all()
+        return MetricsSnapshot(
+            intents_by_state={state: 0 for state in INTENT_STATES} | dict(intents),
+            open_drift=dict(drift),
+            blocked_pairs=dict(blocked),
+            quarantined_pairs=dict(quarantined),
+            last_success=_last_success(runs),
+        )
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def _open_drift_counts(session: Session) -> dict[tuple[str, str], int]:
+    rows = session.exec(
+        select(Drift.posting_key, Drift.provider, func.count())
+        .where(col(Drift.resolved_at).is_(None))
+        .group_by(Drift.posting_key, Drift.provider)
+    ).all()
+    return {(posting, provider): n for posting, provider, n in rows}
+
+
+def _status_row(b: Binding, drift_counts: dict[tuple[str, str], int]) -> StatusRow:
+    return StatusRow(
+        posting=b.posting_key,
+        provider=b.provider,
+        remote_id=b.remote_id,
+        state=b.observed_status or ("not synced" if b.remote_id is None else "unknown"),
+        open_drift=drift_counts.get((b.posting_key, b.provider), 0),
+        last_sync=b.synced_at,
+        blocked_reason=b.blocked_reason,
+        blocked_gate=b.blocked_gate,
+        blocked_fields=dict(b.blocked_fields or {}),
+        attempts=b.attempts,
+        quarantine_until=b.quarantine_until,
+        last_error=b.last_error,
+    )
+
+
+def _drift_row(d: Drift) -> DriftRow:
+    assert d.id is not None
+    return DriftRow(
+        d.id, d.posting_key, d.provider, d.field, d.desired, d.observed, d.disposition,
+        d.first_seen, d.last_seen, d.resolved_at, d.resolution,
+    )
+
+
+def _run_row(r: Run) -> RunRow:
+    assert r.id is not None
+    return RunRow(
+        r.id, r.kind, r.trigger, r.started_at, r.finished_at, r.outcome, dict(r.counts or {}),
+        dict(r.boards or {}), r.config_digest, r.config_commit, r.error,
+    )
+
+
+SeriesKey = tuple[str, str, str]
+
+
+def _series(
+    session: Session, table: type[VisitSample] | type[ApplicantSample], column: str, since: datetime
+) -> dict[SeriesKey, tuple[int, int]]:
+    """series → (latest value, growth since `since`). Rows are inserted in time order, so
+    the highest id of a series is its latest sample."""
+    keys = (table.posting_key, table.provider, table.channel)
+    latest_ids = select(func.max(table.id)).group_by(*keys)
+    baseline_ids = select(func.max(table.id)).where(col(table.observed_at) <= since).group_by(*keys)
+    latest = {_key(s): getattr(s, column) for s in session.exec(select(table).where(col(table.id).in_(latest_ids)))}
+    baseline = {_key(s): getattr(s, column) for s in session.exec(select(table).where(col(table.id).in_(baseline_ids)))}
+    return {key: (value, value - baseline.get(key, 0)) for key, value in latest.items()}
+
+
+def _key(sample: VisitSample | ApplicantSample) -> SeriesKey:
+    return (sample.posting_key, sample.provider, sample.channel)
+
+
+def _last_success(runs: Iterable[Run]) -> dict[str, datetime]:
+    """provider → the end of its latest converged run (runs come newest first)."""
+    found: dict[str, datetime] = {}
+    for run in runs:
+        for provider, outcome in (run.boards or {}).items():
+            if outcome == "converged" and provider not in found and run.finished_at is not None:
+                found[provider] = run.finished_at
+    return found

@@ -1,0 +1,231 @@
+"""The tables of the state database.
+
+One row per thing boardsync must remember between runs:
+
+- `Binding`   (posting, provider) → the board's object, what was last applied and observed,
+              and why the pair is blocked or backing off. One row per pair, updated after
+              each success.
+- `Intent`    written before every non-idempotent call (a create), so a lost response is
+              settled by looking the object up, never by sending the call again.
+- `Run`       every plan, reconcile and metrics run.
+- `Action`    the audit log: every call a run made to a board, with its outcome.
+- `Drift`     one open row per (posting, provider, field) while a board differs from the
+              desired state; resolved, not deleted.
+- `VisitSample`, `ApplicantSample`
+              cumulative counters per (posting, provider, channel), written only when they
+              change; changes over a period are computed when read.
+- `SignedLink` the current signed link per posting, never kept past its expiry.
+- `Meta`      the schema version.
+
+Times are stored as UTC and read back as aware datetimes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+# Each kind of intent moves pending → in_flight → succeeded | failed | unknown.
+INTENT_STATES = ("pending", "in_flight", "succeeded", "failed", "unknown")
+OPEN_INTENT_STATES = ("pending", "in_flight", "unknown")
+"""States of an intent whose outcome a later run must still settle."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored as naive UTC (SQLite has no time zones), read back aware."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are ambiguous; pass an aware UTC datetime")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def _when(*, nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+def _json() -> Any:
+    return Field(default=None, sa_type=sa.JSON)
+
+
+class Meta(SQLModel, table=True):
+    __tablename__ = "meta"
+
+    key: str = Field(primary_key=True)
+    value: str
+
+
+class Binding(SQLModel, table=True):
+    """What boardsync knows about one posting on one board."""
+
+    __tablename__ = "binding"
+    __table_args__ = (sa.UniqueConstraint("posting_key", "provider", name="uq_binding_pair"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    posting_key: str = Field(index=True)
+    provider: str
+    remote_id: str | None = None
+    """The board's id; None until a create succeeded (the row may exist to hold a block)."""
+    observed_status: str | None = None
+    observed_hash: str | None = None
+    observed_at: datetime | None = _when()
+    applied_status: str | None = None
+    applied_hash: str | None = None
+    """Hash of the spec and status last applied (or adopted): what the source asked for."""
+    applied_spec: dict[str, Any] | None = _json()
+    """The spec last applied, field by field, to tell a source change from a hand edit."""
+    synced_at: datetime | None = _when()
+    """When the pair was last seen to match the desired state, or last changed to match it."""
+    blocked_reason: str | None = None
+    blocked_gate: str | None = None
+    blocked_fields: dict[str, str] | None = _json()
+    attempts: int = 0
+    """Failures in a row; the backoff grows with it and a success resets it."""
+    quarantine_until: datetime | None = _when()
+    last_error: str | None = None
+    updated_at: datetime | None = _when()
+
+
+class Intent(SQLModel, table=True):
+    """A non-idempotent call, written down before it is made."""
+
+    __tablename__ = "intent"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int | None = Field(default=None, index=True)
+    posting_key: str = Field(index=True)
+    provider: str
+    action: str
+    state: str = Field(default="pending", index=True)
+    spec: dict[str, Any] | None = _json()
+    """The payload sent, so a later `find` looks for what was really sent."""
+    remote_id: str | None = None
+    error: str | None = None
+    created_at: datetime | None = _when()
+    updated_at: datetime | None = _when()
+
+
+class Run(SQLModel, table=True):
+    __tablename__ = "run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str
+    """plan | reconcile | metrics"""
+    trigger: str
+    started_at: datetime | None = _when(index=True)
+    finished_at: datetime | None = _when()
+    outcome: str | None = None
+    counts: dict[str, int] | None = _json()
+    boards: dict[str, str] | None = _json()
+    """provider → how it went on that board: converged | partial | failed."""
+    config_digest: str | None = None
+    config_commit: str | None = None
+    error: str | None = None
+
+
+class Action(SQLModel, table=True):
+    """One call made to a board, as the audit log keeps it."""
+
+    __tablename__ = "action"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int | None = Field(default=None, index=True)
+    posting_key: str | None = None
+    provider: str
+    action: str
+    ok: bool
+    http_status: int | None = None
+    error_code: str | None = None
+    message: str | None = None
+    duration_ms: int = 0
+    at: datetime | None = _when()
+
+
+class Drift(SQLModel, table=True):
+    """A field on which a board differs from the desired state."""
+
+    __tablename__ = "drift"
+    __table_args__ = (
+        # At most one open row per field: a drift seen on every cycle updates `last_seen`.
+        sa.Index(
+            "uq_drift_open", "posting_key", "provider", "field", unique=True,
+            sqlite_where=sa.text("resolved_at IS NULL"), postgresql_where=sa.text("resolved_at IS NULL"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    posting_key: str = Field(index=True)
+    provider: str
+    field: str
+    desired: Any = _json()
+    observed: Any = _json()
+    disposition: str = "report"
+    """What boardsync does about it: correct (self-heal), report, frozen (the board forbids)."""
+    first_seen: datetime | None = _when()
+    last_seen: datetime | None = _when()
+    resolved_at: datetime | None = _when()
+    resolution: str | None = None
+    """corrected | source_changed | reverted | removed"""
+
+
+class VisitSample(SQLModel, table=True):
+    """A channel's cumulative visit count, written when it changed."""
+
+    __tablename__ = "visit_sample"
+    __table_args__ = (sa.Index("ix_visit_series", "posting_key", "provider", "channel", "observed_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    posting_key: str
+    provider: str
+    channel: str
+    visits: int
+    observed_at: datetime | None = _when()
+
+
+class ApplicantSample(SQLModel, table=True):
+    """A cumulative applicant count per channel ('' for the whole posting), written when it changed."""
+
+    __tablename__ = "applicant_sample"
+    __table_args__ = (sa.Index("ix_applicant_series", "posting_key", "provider", "channel", "observed_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    posting_key: str
+    provider: str
+    channel: str
+    applicants: int
+    observed_at: datetime | None = _when()
+
+
+class SignedLink(SQLModel, table=True):
+    """The current signed link of a posting; a credential until `expires_at`."""
+
+    __tablename__ = "signed_link"
+    __table_args__ = (sa.UniqueConstraint("posting_key", "provider", name="uq_signed_link_pair"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    posting_key: str
+    provider: str
+    url: str
+    expires_at: datetime | None = _when(nullable=False)
+    fetched_at: datetime | None = _when()
+
+
+TABLES: tuple[type[SQLModel], ...] = (
+    Meta, Binding, Intent, Run, Action, Drift, VisitSample, ApplicantSample, SignedLink,
+)

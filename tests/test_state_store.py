@@ -1,0 +1,270 @@
+"""The state database: file safety, SQLite settings, schema versions and the query helpers."""
+
+from __future__ import annotations
+
+import sqlite3
+import stat
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from boardsync.errors import StateError
+from boardsync.state import (
+    ApplicantSample,
+    Binding,
+    Drift,
+    Intent,
+    Run,
+    VisitSample,
+    migrations,
+    open_store,
+)
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'state.db'}"
+
+
+def test_new_database_file_is_private_to_its_owner(tmp_path: Path, db_url: str) -> None:
+    """A state database created by boardsync has mode 0600, and so do its WAL files."""
+    store = open_store(db_url)
+    with store.write() as session:
+        session.add(Binding(posting_key="a", provider="sorce"))
+    for name in ("state.db", "state.db-wal", "state.db-shm"):
+        path = tmp_path / name
+        if path.exists():
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, name
+    store.close()
+
+
+def test_sqlite_runs_in_wal_mode_with_full_sync_and_a_busy_timeout(db_url: str) -> None:
+    """Every connection gets WAL, synchronous=FULL and a busy timeout."""
+    store = open_store(db_url)
+    with store.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
+    store.close()
+
+
+def test_write_transaction_takes_the_write_lock_as_it_begins(tmp_path: Path, db_url: str) -> None:
+    """Inside `write()`, even after a read only, another writer cannot start (BEGIN IMMEDIATE)."""
+    store = open_store(db_url)
+    other = sqlite3.connect(tmp_path / "state.db", timeout=0, isolation_level=None)
+    with store.write() as session:
+        session.exec(sa.select(Binding))  # type: ignore[call-overload]
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            other.execute("BEGIN IMMEDIATE")
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("ROLLBACK")
+    other.close()
+    store.close()
+
+
+def test_read_session_does_not_block_a_writer(tmp_path: Path, db_url: str) -> None:
+    """A read session holds no write lock, so a writer can proceed meanwhile."""
+    store = open_store(db_url)
+    other = sqlite3.connect(tmp_path / "state.db", timeout=0, isolation_level=None)
+    with store.session() as session:
+        session.exec(sa.select(Binding))  # type: ignore[call-overload]
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+    other.close()
+    store.close()
+
+
+def test_write_rolls_back_on_error(db_url: str) -> None:
+    """An exception inside `write()` leaves nothing behind."""
+    store = open_store(db_url)
+    with pytest.raises(RuntimeError), store.write() as session:
+        session.add(Binding(posting_key="a", provider="sorce"))
+        session.flush()
+        raise RuntimeError("boom")
+    assert store.status_rows() == []
+    store.close()
+
+
+def test_binding_is_unique_per_posting_and_provider(db_url: str) -> None:
+    """Two bindings for the same pair cannot exist."""
+    store = open_store(db_url)
+    with store.write() as session:
+        session.add(Binding(posting_key="a", provider="sorce"))
+    with pytest.raises(IntegrityError), store.write() as session:
+        session.add(Binding(posting_key="a", provider="sorce"))
+    store.close()
+
+
+def test_only_one_open_drift_row_per_field(db_url: str) -> None:
+    """A second open row for the same field is refused; a resolved one may coexist."""
+    store = open_store(db_url)
+    with store.write() as session:
+        session.add(Drift(posting_key="a", provider="sorce", field="title", resolved_at=T0, resolution="corrected"))
+        session.add(Drift(posting_key="a", provider="sorce", field="title"))
+    with pytest.raises(IntegrityError), store.write() as session:
+        session.add(Drift(posting_key="a", provider="sorce", field="title"))
+    store.close()
+
+
+def test_times_come_back_aware_in_utc(db_url: str) -> None:
+    """A timestamp written in another zone reads back as the same instant, in UTC."""
+    store = open_store(db_url)
+    local = T0.astimezone(__import__("datetime").timezone(timedelta(hours=5)))
+    with store.write() as session:
+        session.add(Binding(posting_key="a", provider="sorce", synced_at=local))
+    (row,) = store.status_rows()
+    assert row.last_sync == T0 and row.last_sync.tzinfo is UTC
+    store.close()
+
+
+def test_new_database_is_created_at_the_current_version(db_url: str) -> None:
+    """Opening a database that does not exist creates it, stamped with the current version."""
+    store = open_store(db_url)
+    assert store.schema_version == migrations.SCHEMA_VERSION
+    assert migrations.stored_version(store.engine) == migrations.SCHEMA_VERSION
+    store.close()
+
+
+def test_newer_database_is_refused_even_by_migrate(db_url: str) -> None:
+    """A database written by a newer boardsync is never opened, not even to migrate it."""
+    open_store(db_url).close()
+    engine = sa.create_engine(db_url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    engine.dispose()
+    for migrate in (False, True):
+        with pytest.raises(StateError, match="newer than this boardsync"):
+            open_store(db_url, migrate=migrate)
+
+
+def test_older_database_is_refused_with_the_command_to_run(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A database one version behind is refused, and the message says to run migrate."""
+    open_store(db_url).close()
+    _pretend_next_version(monkeypatch)
+    with pytest.raises(StateError, match=r"run `boardsync migrate`"):
+        open_store(db_url)
+
+
+def test_migrate_upgrades_an_older_database_step_by_step(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With migrate=True the step runs, the version is raised, and the data stays."""
+    with open_store(db_url) as store, store.write() as session:
+        session.add(Binding(posting_key="kept", provider="sorce"))
+    _pretend_next_version(monkeypatch)
+    with open_store(db_url, migrate=True) as store:
+        assert store.schema_version == migrations.SCHEMA_VERSION
+        assert [r.posting for r in store.status_rows()] == ["kept"]
+        with store.engine.connect() as connection:
+            columns = [c["name"] for c in sa.inspect(connection).get_columns("binding")]
+        assert "note" in columns
+    with open_store(db_url) as store:  # up to date now: no refusal
+        assert store.schema_version == migrations.SCHEMA_VERSION
+
+
+def test_a_database_that_is_not_boardsyncs_is_refused(tmp_path: Path) -> None:
+    """A SQLite file holding other tables is not taken over."""
+    path = tmp_path / "other.db"
+    connection = sqlite3.connect(path)
+    connection.execute("CREATE TABLE customers (id INTEGER)")
+    connection.close()
+    with pytest.raises(StateError, match="not a boardsync state database"):
+        open_store(f"sqlite:///{path}", migrate=True)
+
+
+def test_missing_folder_is_reported_plainly(tmp_path: Path) -> None:
+    """A database path whose folder does not exist is a StateError naming the path."""
+    with pytest.raises(StateError, match="folder does not exist"):
+        open_store(f"sqlite:///{tmp_path / 'nope' / 'state.db'}")
+
+
+def test_in_memory_database_works_for_tests_and_demos() -> None:
+    """sqlite:// (memory) opens, writes and reads back across sessions."""
+    with open_store("sqlite://") as store:
+        with store.write() as session:
+            session.add(Binding(posting_key="a", provider="sorce", observed_status="active"))
+        assert [r.state for r in store.status_rows()] == ["active"]
+
+
+def test_status_rows_merge_bindings_drift_and_unseen_pairs(db_url: str) -> None:
+    """status_rows counts open drift per pair and lists expected pairs never synced."""
+    with open_store(db_url) as store:
+        with store.write() as session:
+            session.add(Binding(posting_key="a", provider="sorce", remote_id="j1", observed_status="active",
+                                synced_at=T0))
+            session.add(Binding(posting_key="b", provider="sorce", blocked_reason="terms not accepted",
+                                blocked_gate="terms"))
+            session.add(Drift(posting_key="a", provider="sorce", field="title"))
+            session.add(Drift(posting_key="a", provider="sorce", field="salary"))
+            session.add(Drift(posting_key="a", provider="sorce", field="old", resolved_at=T0))
+        rows = store.status_rows(expected=[("a", "sorce"), ("c", "hirempire")])
+    by_pair = {(r.posting, r.provider): r for r in rows}
+    assert [(r.posting, r.provider) for r in rows] == [("a", "sorce"), ("b", "sorce"), ("c", "hirempire")]
+    assert by_pair["a", "sorce"].open_drift == 2 and by_pair["a", "sorce"].last_sync == T0
+    assert by_pair["b", "sorce"].blocked_reason == "terms not accepted"
+    assert by_pair["c", "hirempire"].state == "not synced"
+
+
+def test_drift_rows_can_be_limited_to_open_ones(db_url: str) -> None:
+    """drift_rows(open_only=True) leaves out resolved drift."""
+    with open_store(db_url) as store:
+        with store.write() as session:
+            session.add(Drift(posting_key="a", provider="sorce", field="title", first_seen=T0))
+            session.add(Drift(posting_key="a", provider="sorce", field="salary", first_seen=T0,
+                              resolved_at=T0, resolution="corrected"))
+        assert {d.field for d in store.drift_rows()} == {"title", "salary"}
+        assert [d.field for d in store.drift_rows(open_only=True)] == ["title"]
+
+
+def test_visit_rows_compute_growth_since_a_moment(db_url: str) -> None:
+    """Growth is the latest value minus the last sample at or before `since`; a series first
+    seen later counts from zero."""
+    with open_store(db_url) as store:
+        with store.write() as session:
+            for days, visits in ((0, 10), (5, 14), (9, 30)):
+                session.add(VisitSample(posting_key="a", provider="hirempire", channel="linkedin",
+                                        visits=visits, observed_at=T0 + timedelta(days=days)))
+            session.add(VisitSample(posting_key="a", provider="hirempire", channel="x",
+                                    visits=3, observed_at=T0 + timedelta(days=8)))
+            session.add(ApplicantSample(posting_key="a", provider="hirempire", channel="linkedin",
+                                        applicants=2, observed_at=T0 + timedelta(days=1)))
+        rows = {r.channel: r for r in store.visit_rows(since=T0 + timedelta(days=6))}
+    assert (rows["linkedin"].visits, rows["linkedin"].visits_change) == (30, 16)
+    assert (rows["linkedin"].applicants, rows["linkedin"].applicants_change) == (2, 0)
+    assert (rows["x"].visits, rows["x"].visits_change) == (3, 3)
+    assert rows["x"].applicants is None
+
+
+def test_metrics_counts_intents_drift_blocks_and_last_success(db_url: str) -> None:
+    """The metrics snapshot reads intents by state, open drift, blocked pairs and, per board,
+    the end of the last converged run."""
+    with open_store(db_url) as store:
+        with store.write() as session:
+            session.add(Intent(posting_key="a", provider="sorce", action="create", state="unknown"))
+            session.add(Intent(posting_key="b", provider="sorce", action="create", state="succeeded"))
+            session.add(Drift(posting_key="a", provider="sorce", field="title"))
+            session.add(Binding(posting_key="a", provider="sorce", blocked_reason="terms"))
+            session.add(Run(kind="reconcile", trigger="cli", started_at=T0, finished_at=T0,
+                            boards={"sorce": "converged", "hirempire": "failed"}))
+            session.add(Run(kind="reconcile", trigger="cli", started_at=T0, finished_at=T0 + timedelta(hours=1),
+                            boards={"sorce": "partial"}))
+        snapshot = store.metrics()
+        assert snapshot.intents_by_state["unknown"] == 1 and snapshot.intents_by_state["in_flight"] == 0
+        assert snapshot.open_drift == {"sorce": 1}
+        assert snapshot.blocked_pairs == {"sorce": 1}
+        assert snapshot.last_success == {"sorce": T0}
+        assert [r.id for r in store.last_runs()] == [2, 1]
+
+
+def _pretend_next_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make this code one schema version ahead of the database, with a step that adds a column."""
+    current = migrations.SCHEMA_VERSION
+
+    def add_note(connection: sa.Connection) -> None:
+        connection.exec_driver_sql("ALTER TABLE binding ADD COLUMN note TEXT")
+
+    monkeypatch.setattr(migrations, "SCHEMA_VERSION", current + 1)
+    monkeypatch.setitem(migrations.STEPS, current, add_note)
