@@ -15,6 +15,7 @@ when a load balancer or the network gives up mid-request.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import re
 import socket
@@ -103,7 +104,12 @@ class Fault:
 
 
 ErrorBody = Callable[[int, str], tuple[bytes, dict[str, str]]]
-"""(status, message) → (JSON body in the board's own error shape, extra headers)."""
+"""(status, message) → (JSON body in the board's own error shape, extra headers).
+While it runs, `answering_fault.get()` is the fault being answered (e.g. for its retry_after)."""
+
+answering_fault: contextvars.ContextVar[Fault | None] = contextvars.ContextVar("answering_fault", default=None)
+"""The injected fault an `ErrorBody` is building a reply for, so a board whose error body carries
+the retry delay (not only the header) can put the same number in both."""
 
 
 class Faults:
@@ -175,7 +181,11 @@ class FaultMiddleware:
             await self._drop(send)
 
     async def _send_error(self, send: Send, fault: Fault) -> None:
-        body, headers = self.error_body(fault.status, "Injected fault.")
+        token = answering_fault.set(fault)
+        try:
+            body, headers = self.error_body(fault.status, "Injected fault.")
+        finally:
+            answering_fault.reset(token)
         if fault.retry_after is not None:
             headers = {**headers, "retry-after": str(fault.retry_after)}
         raw_headers = [(b"content-type", b"application/json")]
