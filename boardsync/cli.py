@@ -45,7 +45,12 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 
 def _cmd_sandbox(args: argparse.Namespace) -> int:
-    return _not_built(args)
+    from boardsync.sandbox.run import run_sandbox  # the servers load only for this command
+
+    return run_sandbox(
+        host=args.host, sorce_port=args.sorce_port,
+        hirempire_port=args.hirempire_port, recruitifi_port=args.recruitifi_port,
+    )
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
