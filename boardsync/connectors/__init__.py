@@ -2,4 +2,44 @@
 
 `REGISTRY` maps a provider name, as written under `providers:` in `boardsync.yaml`, to its
 connector class. `http.py` builds each board's client: timeouts, rate limit, retries.
+Every [decided] provider behaviour the connectors rely on is listed in `decided.py`.
 """
+
+from __future__ import annotations
+
+import threading
+
+import httpx
+
+from boardsync.config.model import Providers
+from boardsync.connectors.base import Connector
+from boardsync.connectors.hirempire import HirempireConnector
+from boardsync.connectors.http import RetryPolicy, make_client
+from boardsync.connectors.recruitifi import RecruitifiConnector
+from boardsync.connectors.sorce import SorceConnector
+
+REGISTRY: dict[str, type[Connector]] = {
+    SorceConnector.name: SorceConnector,
+    HirempireConnector.name: HirempireConnector,
+    RecruitifiConnector.name: RecruitifiConnector,
+}
+
+
+def build_connectors(
+    providers: Providers,
+    *,
+    stop: threading.Event | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> dict[str, Connector]:
+    """One connector per configured provider, each with its own client and rate limiter.
+
+    `stop` cuts retry waits short at shutdown; `transport` replaces the network (tests)."""
+    connectors: dict[str, Connector] = {}
+    for name in providers.names():
+        settings = getattr(providers, name)
+        client = make_client(settings.base_url, transport=transport)
+        connectors[name] = REGISTRY[name](settings, client, retry=RetryPolicy(stop=stop))  # type: ignore[call-arg]
+    return connectors
+
+
+__all__ = ["REGISTRY", "Connector", "build_connectors"]

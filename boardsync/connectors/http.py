@@ -1,0 +1,335 @@
+"""How a connector talks to its board: one client, a rate limit, retries, transport errors.
+
+    BoardHttp.request(method, path, idempotent=…)
+      └─ tenacity loop (RetryPolicy): attempts, a time budget, a stop event at shutdown
+           └─ RateLimiter.slot(): waits until the board's limit allows one more request
+                └─ httpx.Client.request ─► a response of any status, or a transport error
+
+What is retried, and why:
+
+- connect errors and pool timeouts, for any method: the request never left, nothing happened;
+- 429, for any method: the board refused before doing anything (``Retry-After`` honoured);
+- read timeouts, resets and 500/502/503/504, only for idempotent calls (GET, or a call the
+  board documents as safe to repeat): a POST that got no answer may have taken effect.
+
+A response of any status is returned to the connector, whose one seam maps statuses to the
+error tree. Transport errors are mapped here: `Transient` when nothing can have happened or
+the call is idempotent, `Ambiguous` when a non-idempotent request was sent and no answer came.
+Waits go through an injected ``sleep`` and ``clock``, so tests move a fake clock instead.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+import structlog
+import tenacity
+from tenacity.wait import wait_base
+
+from boardsync import __version__
+from boardsync.errors import Ambiguous, ProviderError, Transient
+from boardsync.log import redact
+
+log = structlog.get_logger("boardsync.connectors.http")
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Any]
+
+TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=10.0, pool=10.0)
+LIMITS = httpx.Limits(max_connections=4, max_keepalive_connections=2, keepalive_expiry=30.0)
+BODY_EXCERPT = 300
+"""Characters of a board's error body kept in an exception message."""
+
+NOTHING_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+"""Transport errors raised before a byte of the request reached the board."""
+SENT_NO_ANSWER = (httpx.ReadTimeout, httpx.WriteTimeout, httpx.NetworkError, httpx.RemoteProtocolError)
+"""Transport errors after the request (or part of it) was sent: the outcome is unknown."""
+RETRY_STATUSES_IDEMPOTENT = frozenset({500, 502, 503, 504})
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def make_client(
+    base_url: str,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    timeout: httpx.Timeout = TIMEOUT,
+    limits: httpx.Limits = LIMITS,
+) -> httpx.Client:
+    """The one `httpx.Client` of a board: explicit timeouts, a small pool, no redirects.
+
+    Credentials are not set here; each connector adds its board's own header per request."""
+    return httpx.Client(
+        base_url=base_url,
+        transport=transport,
+        timeout=timeout,
+        limits=limits,
+        follow_redirects=False,
+        headers={"User-Agent": f"boardsync/{__version__}", "Accept": "application/json"},
+    )
+
+
+# ------------------------------------------------------------------------------ rate limit
+
+
+class RateLimiter:
+    """At most `limit` requests in any `per` seconds: a sliding log, as the boards keep one.
+
+    A request's slot is dated when its response has come back, not when it left. The board
+    counts a request when it arrives, which is between the two, so waiting `per` seconds from
+    the later date can never put one request too many in the board's window.
+    """
+
+    def __init__(
+        self, limit: int, per: float, *, clock: Clock = time.monotonic, sleep: Sleep = time.sleep
+    ) -> None:
+        if limit < 1 or per <= 0:
+            raise ValueError("a rate limit needs limit ≥ 1 and per > 0")
+        self.limit = limit
+        self.per = per
+        self.clock = clock
+        self.sleep = sleep
+        self._lock = threading.Lock()
+        self._done: deque[float] = deque()
+        self._in_flight = 0
+        self.waited = 0.0
+        """Seconds spent waiting for a slot, in total (for tests and metrics)."""
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold one request's place in the window while it runs."""
+        self._acquire()
+        try:
+            yield
+        finally:
+            self._release()
+
+    def _acquire(self) -> None:
+        while True:
+            with self._lock:
+                wait = self._wait_needed(self.clock())
+                if wait <= 0:
+                    self._in_flight += 1
+                    return
+            self.waited += wait
+            self.sleep(wait)
+
+    def _wait_needed(self, now: float) -> float:
+        while self._done and self._done[0] <= now - self.per:
+            self._done.popleft()
+        if len(self._done) + self._in_flight < self.limit:
+            return 0.0
+        if not self._done:
+            return min(self.per, 0.05)  # every slot is in flight: look again shortly
+        return self._done[0] + self.per - now
+
+    def _release(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+            self._done.append(self.clock())
+
+
+# ------------------------------------------------------------------------------ retries
+
+
+def _default_wait() -> wait_base:
+    return tenacity.wait_exponential_jitter(initial=0.5, max=8.0, jitter=0.5)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard one call tries. `wait`, `sleep` and `clock` are injectable so tests never sleep.
+
+    The board's ``Retry-After`` (or Sorce's ``retryAfterSeconds``) raises the wait to what it
+    asks, up to `retry_after_cap`; a call gives up when the next wait would take it past
+    `budget` seconds in total, after `attempts` tries, or as soon as `stop` is set.
+    """
+
+    attempts: int = 5
+    budget: float = 60.0
+    retry_after_cap: float = 60.0
+    wait: wait_base = field(default_factory=_default_wait)
+    sleep: Sleep | None = None
+    """Default: wait on `stop` (so shutdown cuts a wait short), or `time.sleep`."""
+    clock: Clock = time.monotonic
+    stop: threading.Event | None = None
+
+    def sleeper(self) -> Sleep:
+        if self.sleep is not None:
+            return self.sleep
+        if self.stop is not None:
+            return self.stop.wait
+        return time.sleep
+
+
+RetryAfter = Callable[[httpx.Response], float | None]
+
+
+def retry_after_header(response: httpx.Response) -> float | None:
+    """Seconds the board asks to wait: ``Retry-After`` as seconds or an HTTP date."""
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - time.time(), 0.0)
+
+
+class _StopRequested(Exception):
+    """Shutdown was requested between two attempts of one call."""
+
+
+# ------------------------------------------------------------------------------ the client
+
+
+class BoardHttp:
+    """One board's client with its limiter and retry policy; returns responses of any status.
+
+    `retry_after` reads how long the board asks to wait from a 429/503 response (boards put it
+    in different places)."""
+
+    def __init__(
+        self,
+        provider: str,
+        client: httpx.Client,
+        *,
+        limiter: RateLimiter,
+        retry: RetryPolicy,
+        retry_after: RetryAfter = retry_after_header,
+    ) -> None:
+        self.provider = provider
+        self.client = client
+        self.limiter = limiter
+        self.retry = retry
+        self.retry_after = retry_after
+        self.log = log.bind(provider=provider)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        idempotent: bool | None = None,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """Send one call, retried as the policy allows. `idempotent` defaults to the method's
+        nature; pass True for a call the board documents as safe to repeat."""
+        method = method.upper()
+        safe = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
+        call = f"{method} {path}"
+        kwargs = {"params": params, "json": json, "headers": headers}
+        try:
+            return self._retrying(call, safe)(self._send_once, method, path, kwargs)
+        except _StopRequested as exc:
+            raise Transient("stopped: boardsync is shutting down", provider=self.provider, call=call) from exc
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, call, safe) from exc
+
+    def _send_once(self, method: str, path: str, kwargs: dict[str, Any]) -> httpx.Response:
+        with self.limiter.slot():
+            started = time.perf_counter()
+            response = self.client.request(method, path, **kwargs)
+            response.read()
+        self.log.debug(
+            "http_response",
+            call=f"{method} {path}",
+            status=response.status_code,
+            elapsed_ms=round((time.perf_counter() - started) * 1000, 1),
+        )
+        return response
+
+    def _retrying(self, call: str, idempotent: bool) -> tenacity.Retrying:
+        policy = self.retry
+        started = policy.clock()
+
+        def should_retry(state: tenacity.RetryCallState) -> bool:
+            return self._should_retry(state, idempotent)
+
+        def stop(state: tenacity.RetryCallState) -> bool:
+            over_budget = policy.clock() - started + state.upcoming_sleep > policy.budget
+            stopping = policy.stop is not None and policy.stop.is_set()
+            return state.attempt_number >= policy.attempts or over_budget or stopping
+
+        def before(state: tenacity.RetryCallState) -> None:
+            if state.attempt_number > 1 and policy.stop is not None and policy.stop.is_set():
+                raise _StopRequested()
+
+        return tenacity.Retrying(
+            retry=should_retry,
+            wait=self._wait,
+            stop=stop,
+            sleep=policy.sleeper(),
+            before=before,
+            before_sleep=lambda state: self._log_retry(call, state),
+            # Out of tries: hand back the last response, or raise the last transport error.
+            retry_error_callback=lambda state: state.outcome.result(),  # type: ignore[union-attr]
+        )
+
+    def _should_retry(self, state: tenacity.RetryCallState, idempotent: bool) -> bool:
+        outcome = state.outcome
+        if outcome is None:
+            return False
+        if outcome.failed:
+            error = outcome.exception()
+            if isinstance(error, NOTHING_SENT):
+                return True
+            return idempotent and isinstance(error, SENT_NO_ANSWER)
+        status = outcome.result().status_code
+        return status == 429 or (idempotent and status in RETRY_STATUSES_IDEMPOTENT)
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        backoff = float(self.retry.wait(state))
+        outcome = state.outcome
+        if outcome is None or outcome.failed:
+            return backoff
+        asked = self.retry_after(outcome.result())
+        if asked is None:
+            return backoff
+        return max(backoff, min(asked, self.retry.retry_after_cap))
+
+    def _log_retry(self, call: str, state: tenacity.RetryCallState) -> None:
+        outcome = state.outcome
+        reason: str
+        if outcome is not None and outcome.failed:
+            reason = type(outcome.exception()).__name__
+        elif outcome is not None:
+            reason = str(outcome.result().status_code)
+        else:
+            reason = "unknown"
+        self.log.warning(
+            "http_retry", call=call, attempt=state.attempt_number, wait_s=round(state.upcoming_sleep, 3),
+            reason=reason,
+        )
+
+    def _transport_error(self, exc: httpx.HTTPError, call: str, idempotent: bool) -> ProviderError:
+        what = f"{type(exc).__name__}: {excerpt(str(exc))}".rstrip(": ")
+        if isinstance(exc, NOTHING_SENT):
+            return Transient(f"could not reach the board ({what})", provider=self.provider, call=call)
+        if isinstance(exc, SENT_NO_ANSWER) and not idempotent:
+            return Ambiguous(
+                f"sent, but no answer came back ({what}); the call may have taken effect",
+                provider=self.provider,
+                call=call,
+            )
+        return Transient(f"no usable answer ({what})", provider=self.provider, call=call)
+
+
+def excerpt(text: str, limit: int = BODY_EXCERPT) -> str:
+    """`text` redacted, on one line, and cut to `limit` characters."""
+    flat = " ".join(redact(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -1,0 +1,201 @@
+"""RecruitiFi: no job object to sync, only signed, short-lived links to its embedded pages.
+
+The employer creates and edits the RecruitiFi posting inside the page a job link opens, so
+this connector keeps no jobs: it trades the partner's client id and secret for an hourly
+access token (renewed ahead of expiry, and once more after a 401) and asks for links.
+A link's URL is a credential until it expires; it never reaches a log line or an error.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, ClassVar
+
+import httpx
+import structlog
+
+from boardsync.config.model import Posting, RecruitifiSettings
+from boardsync.connectors import decided
+from boardsync.connectors.base import BoardProblem, Connector, SignedLink
+from boardsync.connectors.http import BoardHttp, Clock, RateLimiter, RetryPolicy, excerpt, retry_after_header
+from boardsync.errors import Blocked, ProviderError, Rejected, Transient
+
+log = structlog.get_logger("boardsync.connectors.recruitifi")
+
+TOKEN_PATH = "/v1/auth/token"
+LINK_PATHS = {"job": "/v1/links/job", "settings": "/v1/links/settings", "tasks": "/v1/links/tasks"}
+RENEW_AHEAD = 60.0
+"""Seconds before its expiry that a token is replaced, so no call carries a dying token."""
+JOB_ID_PATTERN = re.compile(decided.RECRUITIFI_JOB_ID_PATTERN)
+
+
+def job_id_for(posting: Posting) -> str:
+    """The job id RecruitiFi knows the posting by: its own setting, else ``job_<key>``."""
+    board = posting.boards.recruitifi
+    return board.job_id if board and board.job_id else f"job_{posting.key}"
+
+
+class RecruitifiConnector(Connector):
+    """RecruitiFi's partner API (see the provider page for every fact relied on)."""
+
+    name: ClassVar[str] = "recruitifi"
+    SUPPORTS_LINKS = True
+
+    def __init__(
+        self,
+        settings: RecruitifiSettings,
+        client: httpx.Client,
+        *,
+        limiter: RateLimiter | None = None,
+        retry: RetryPolicy | None = None,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        super().__init__(settings, client)
+        self.http = BoardHttp(
+            self.name,
+            client,
+            limiter=limiter or self.default_limiter(settings),
+            retry=retry or RetryPolicy(),
+            retry_after=retry_after_header,
+        )
+        self.clock = clock
+        self._token: str | None = None
+        self._token_expires = 0.0
+        self._token_lock = threading.Lock()
+
+    @staticmethod
+    def default_limiter(settings: RecruitifiSettings) -> RateLimiter:
+        """Requests a second per token. [decided]"""
+        return RateLimiter(settings.requests_per_second, decided.RECRUITIFI_RATE[1])
+
+    # -- pure ------------------------------------------------------------------------------
+
+    @classmethod
+    def check(cls, posting: Posting) -> list[BoardProblem]:
+        job_id = job_id_for(posting)
+        if JOB_ID_PATTERN.fullmatch(job_id):
+            return []
+        field = "boards.recruitifi.job_id" if posting.boards.recruitifi and posting.boards.recruitifi.job_id else "key"
+        return [
+            BoardProblem(
+                field,
+                f"RecruitiFi job ids are 1-128 letters, digits, '_', '.', ':' or '-'; {job_id!r} is not",
+            )
+        ]
+
+    def render(self, posting: Posting) -> dict[str, Any]:
+        """What RecruitiFi is told about the posting: only which job the link opens."""
+        return {"jobId": job_id_for(posting)}
+
+    # -- links -----------------------------------------------------------------------------
+
+    def link(self, posting: Posting) -> SignedLink:
+        """A fresh link to the page where the posting's RecruitiFi job is created and edited."""
+        return self._link("job", {"jobId": job_id_for(posting)})
+
+    def settings_link(self) -> SignedLink:
+        """A fresh link to the employer's RecruitiFi settings."""
+        return self._link("settings", {})
+
+    def tasks_link(self) -> SignedLink:
+        """A fresh link to the user's outstanding RecruitiFi tasks."""
+        return self._link("tasks", {})
+
+    def _link(self, kind: str, extra: Mapping[str, str]) -> SignedLink:
+        params = {
+            "connectorId": self.settings.connector_id,
+            "clientId": self.settings.client,
+            "userId": self.settings.user,
+            **extra,
+        }
+        body = self._authorized("GET", LINK_PATHS[kind], params=params).json()
+        try:
+            link = SignedLink(url=str(body["url"]), expires_at=_datetime(str(body["expiresAt"])))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise Transient("answered without a readable link", provider=self.name,
+                            call=f"GET {LINK_PATHS[kind]}") from exc
+        log.info("link_issued", kind=kind, expires_at=link.expires_at.isoformat())
+        return link
+
+    # -- token -----------------------------------------------------------------------------
+
+    def _authorized(self, method: str, path: str, *, params: Mapping[str, Any]) -> httpx.Response:
+        """A call with the access token; after a 401 the token is renewed and the call made
+        once more (a token can die early: revoked, or a clock that disagrees)."""
+        token = self._current_token()
+        response = self.http.request(method, path, params=params, headers={"X-Auth-Token": token})
+        if response.status_code == 401:
+            log.info("token_refused", call=f"{method} {path}")
+            token = self._current_token(refused=token)
+            response = self.http.request(method, path, params=params, headers={"X-Auth-Token": token})
+        if response.is_error:
+            raise self._error(response, f"{method} {path}") from _status_error(response)
+        return response
+
+    def _current_token(self, refused: str | None = None) -> str:
+        with self._token_lock:
+            stale = self._token is None or self.clock() >= self._token_expires - RENEW_AHEAD
+            if stale or self._token == refused:
+                self._token, self._token_expires = self._new_token()
+            return self._token  # type: ignore[return-value]
+
+    def _new_token(self) -> tuple[str, float]:
+        body = {
+            "client_id": self.settings.client_id,
+            "client_secret": self.settings.client_secret.get_secret_value(),
+        }
+        # Asking for a token changes nothing on the board, so it may be retried like a read.
+        response = self.http.request("POST", TOKEN_PATH, json=body, idempotent=True)
+        if response.is_error:
+            raise self._error(response, f"POST {TOKEN_PATH}") from _status_error(response)
+        try:
+            answer = response.json()
+            token, lifetime = str(answer["access_token"]), float(answer.get("expires_in", 3600))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise Transient("answered without a readable token", provider=self.name,
+                            call=f"POST {TOKEN_PATH}") from exc
+        log.info("token_renewed", expires_in=lifetime)
+        return token, self.clock() + lifetime
+
+    # -- the one seam ----------------------------------------------------------------------
+
+    def _error(self, response: httpx.Response, call: str) -> ProviderError:
+        """``{"error": code, "message": text}`` → the error tree. [doc: the error table]"""
+        status = response.status_code
+        code, message = _envelope(response)
+        kw: dict[str, Any] = {"provider": self.name, "call": call, "status": status, "code": code}
+        if status == 429 or status >= 500:
+            return Transient(message, retry_after=retry_after_header(response), **kw)
+        if status == 401:
+            return Blocked(
+                f"{message} Check the RecruitiFi client id and secret (providers.recruitifi).",
+                gate="credentials", company_wide=True, **kw,
+            )
+        if status == 403:
+            return Blocked(
+                f"{message} RecruitiFi must let this connector act for the configured client and user.",
+                gate="forbidden", company_wide=True, **kw,
+            )
+        return Rejected(message, **kw)
+
+
+def _envelope(response: httpx.Response) -> tuple[str | None, str]:
+    try:
+        body = response.json()
+        return (str(body["error"]) if body.get("error") else None), excerpt(str(body.get("message") or ""))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None, excerpt(response.text or response.reason_phrase)
+
+
+def _datetime(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _status_error(response: httpx.Response) -> httpx.HTTPStatusError:
+    return httpx.HTTPStatusError(
+        f"{response.status_code} {response.reason_phrase}", request=response.request, response=response
+    )

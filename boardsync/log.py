@@ -1,0 +1,156 @@
+"""Logging: structlog events, one configuration, and redaction on every line.
+
+Everything that logs (boardsync's own structlog loggers and the standard library loggers of
+httpx, uvicorn and APScheduler) ends in one handler whose formatter runs `redact_processor`
+last before rendering. So a key, a token or a signed URL that slips into an event, a
+message or an exception's text is masked before anything is written.
+
+`redact` is also what the connectors run over a board's error body before it becomes part of
+an exception message.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+import structlog
+from structlog.typing import EventDict, Processor, WrappedLogger
+
+MASK = "[redacted]"
+
+SECRET_KEYS = frozenset(
+    {
+        "authorization",
+        "x-auth-token",
+        "api_key",
+        "apikey",
+        "token",
+        "access_token",
+        "client_secret",
+        "secret",
+        "password",
+        "signed_url",
+    }
+)
+"""Event or mapping keys whose whole value is a secret, compared case-insensitively."""
+
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # Authorization headers of any scheme, as they would be printed.
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), rf"\1 {MASK}"),
+    # Sorce service keys and Hirempire tokens (sk_ext_…, sk-…).
+    (re.compile(r"\bsk(?:_ext_|-)[A-Za-z0-9_-]+"), MASK),
+    # Credentials in a query string or a form: a signed link's token, a signature, a key.
+    (
+        re.compile(
+            r"(?i)([?&;](?:token|access_token|signature|sig|key|api_key|client_secret)=)[^&#\s\"']+"
+        ),
+        rf"\1{MASK}",
+    ),
+    # The same words as JSON or "key: value" text (an echoed request body or header).
+    (
+        re.compile(
+            r"(?i)([\"']?(?:access_token|client_secret|x-auth-token|api_key|token)[\"']?\s*[:=]\s*[\"']?)"
+            r"[^\"',}\s]+"
+        ),
+        rf"\1{MASK}",
+    ),
+)
+
+
+def redact(value: Any) -> Any:
+    """`value` with every secret masked: strings by pattern, mappings by key and value,
+    sequences item by item. Other values are returned as they are."""
+    if isinstance(value, str):
+        return _redact_text(value)
+    if isinstance(value, Mapping):
+        return {k: MASK if _is_secret_key(k) else redact(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(redact(v) for v in value)
+    return value
+
+
+def _redact_text(text: str) -> str:
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _is_secret_key(key: object) -> bool:
+    return isinstance(key, str) and key.lower() in SECRET_KEYS
+
+
+def redact_processor(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
+    """structlog processor: mask secrets in every value of the event, the event included.
+
+    It runs after `format_exc_info`, so a traceback's text is masked as well."""
+    return redact(dict(event_dict))  # type: ignore[no-any-return]
+
+
+_HANDLER_NAME = "boardsync"
+
+_QUIET_LOGGERS = ("httpx", "httpcore")
+"""Loggers that say every request at INFO; their warnings still get through."""
+
+
+def configure(json: bool | None = None, level: str = "info") -> None:
+    """Route every log line through structlog to stdout, redacted.
+
+    `json`: JSON lines when true, a readable console when false, and when None: JSON unless
+    stdout is a terminal. Calling it again replaces the previous configuration."""
+    if json is None:
+        json = not sys.stdout.isatty()
+    numeric = logging.getLevelName(level.upper())
+    if not isinstance(numeric, int):
+        raise ValueError(f"unknown log level {level!r}")
+    shared = _shared_processors()
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        cache_logger_on_first_use=False,
+    )
+    _install_handler(_formatter(shared, json), numeric)
+    for name in _QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(numeric, logging.WARNING))
+
+
+def _shared_processors() -> list[Processor]:
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_logger_name,
+        structlog.stdlib.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+
+
+def _formatter(shared: list[Processor], json: bool) -> logging.Formatter:
+    renderer: Processor = (
+        structlog.processors.JSONRenderer()
+        if json
+        else structlog.dev.ConsoleRenderer(colors=sys.stdout.isatty())
+    )
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            redact_processor,
+            renderer,
+        ],
+    )
+
+
+def _install_handler(formatter: logging.Formatter, level: int) -> None:
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if handler.get_name() == _HANDLER_NAME:
+            root.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stdout)
+    handler.set_name(_HANDLER_NAME)
+    handler.setFormatter(formatter)
+    root.addHandler(handler)
+    root.setLevel(level)
