@@ -1,0 +1,232 @@
+"""The values a run produces: changes, drift, blocked pairs, the plan, the run's result.
+
+All frozen: the planner builds them without touching anything, the renderers read them,
+and `apply` carries them out one by one.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+Pair = tuple[str, str]
+"""(posting key, provider)"""
+
+
+class Action(StrEnum):
+    ADOPT = "adopt"
+    """Take over an object that is already on the board (no call; the binding is written)."""
+    CREATE = "create"
+    REPOST = "repost"
+    """Create again a posting whose job expired or was closed on the board."""
+    UPDATE = "update"
+    PUBLISH = "publish"
+    RESUME = "resume"
+    PAUSE = "pause"
+    CLOSE = "close"
+    ENSURE_SOURCE = "ensure_source"
+    REFRESH_LINK = "refresh_link"
+
+
+ACTION_NAMES = frozenset(a.value for a in Action)
+TRANSITIONS = frozenset({Action.PUBLISH, Action.RESUME, Action.PAUSE, Action.CLOSE})
+CREATES = frozenset({Action.CREATE, Action.REPOST})
+
+Disposition = Literal["correct", "report", "frozen"]
+"""What happens to a drift: corrected now (self-heal), only reported, or left because the
+board forbids the change (a frozen field)."""
+
+
+@dataclass(frozen=True)
+class FieldDiff:
+    field: str
+    before: Any
+    """What the board has (None for a create)."""
+    after: Any
+    """What the desired state asks for."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """One step on one board for one posting. Changes of a pair run in the plan's order."""
+
+    provider: str
+    posting: str
+    action: Action
+    reason: str
+    diffs: tuple[FieldDiff, ...] = ()
+    remote_id: str | None = None
+    channel: str | None = None
+    """The source name, for ensure_source."""
+    channels: tuple[str, ...] = ()
+    """The sources a create makes, for boards with channels."""
+    publish: bool = False
+    """For a create or repost: go live in the same call."""
+    heals: tuple[str, ...] = ()
+    """Drifted fields this change puts back; their drift rows are resolved when it succeeds."""
+
+    @property
+    def pair(self) -> Pair:
+        return (self.posting, self.provider)
+
+    @property
+    def publishes(self) -> bool:
+        """Whether the change makes a posting live (what a company-wide gate stops)."""
+        if self.action in CREATES:
+            return self.publish
+        return self.action in (Action.PUBLISH, Action.RESUME)
+
+    @property
+    def closes(self) -> bool:
+        return self.action is Action.CLOSE
+
+    @property
+    def touches_board(self) -> bool:
+        """False for changes that alter only boardsync's own records or read a link."""
+        return self.action not in (Action.ADOPT, Action.REFRESH_LINK)
+
+
+@dataclass(frozen=True)
+class DriftItem:
+    """A field on which the board differs from the desired state without the source having
+    asked for it (an edit on the board, an expiry, a frozen field)."""
+
+    provider: str
+    posting: str
+    field: str
+    desired: Any
+    observed: Any
+    disposition: Disposition
+
+    @property
+    def pair(self) -> Pair:
+        return (self.posting, self.provider)
+
+
+@dataclass(frozen=True)
+class BlockedItem:
+    """A pair nothing is planned for, and why: a board's gate, what the board would refuse,
+    a backoff after failures, or a create whose outcome is still unknown."""
+
+    provider: str
+    posting: str
+    reason: str
+    gate: str | None = None
+    fields: Mapping[str, str] = field(default_factory=dict)
+    until: datetime | None = None
+
+    @property
+    def pair(self) -> Pair:
+        return (self.posting, self.provider)
+
+
+@dataclass(frozen=True)
+class RemovedItem:
+    """A posting gone from the source (or no longer naming the board) that is live there."""
+
+    provider: str
+    posting: str
+    remote_id: str | None
+    status: str
+    closing: bool
+    """True when the policy prunes (a close is planned); else it is only reported."""
+
+
+@dataclass(frozen=True)
+class BoardError:
+    """A board that could not be read (or written) this run, or a pair's failed change."""
+
+    provider: str
+    message: str
+    posting: str | None = None
+    action: str | None = None
+
+    def __str__(self) -> str:
+        where = self.provider if self.posting is None else f"{self.provider}/{self.posting}"
+        what = f" {self.action}" if self.action else ""
+        return f"{where}{what}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a run would do, and what it found that it will not or cannot do."""
+
+    changes: tuple[Change, ...] = ()
+    drift: tuple[DriftItem, ...] = ()
+    blocked: tuple[BlockedItem, ...] = ()
+    removed: tuple[RemovedItem, ...] = ()
+    errors: tuple[BoardError, ...] = ()
+    evaluated: frozenset[Pair] = frozenset()
+    """Pairs compared with their board this run (their drift is up to date)."""
+    generated_at: datetime | None = None
+    config_digest: str | None = None
+
+    @property
+    def board_changes(self) -> tuple[Change, ...]:
+        """The changes that would alter something: all but link refreshes, which only read."""
+        return tuple(c for c in self.changes if c.action is not Action.REFRESH_LINK)
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to change: the boards match the desired state (a link refresh aside)."""
+        return not self.board_changes
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counted = Counter(c.action.value for c in self.changes)
+        return {
+            **{a.value: counted.get(a.value, 0) for a in Action},
+            "drift": len(self.drift),
+            "blocked": len(self.blocked),
+            "removed": len(self.removed),
+            "errors": len(self.errors),
+        }
+
+    def for_pair(self, pair: Pair) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if c.pair == pair)
+
+
+Outcome = Literal["converged", "partial", "failed", "refused", "pending"]
+"""converged: every planned change done, nothing blocked, every board read;
+partial: some pairs failed, were blocked or a board could not be read;
+failed: the run could not proceed (no board could be read, or an unexpected error);
+refused: the safety check stopped the plan (``--force`` overrides);
+pending: a dry run found changes to make."""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: int | None
+    kind: str
+    """plan | reconcile | metrics"""
+    trigger: str
+    outcome: Outcome
+    counts: Mapping[str, int]
+    plan: Plan | None
+    errors: tuple[BoardError, ...]
+    started_at: datetime
+    finished_at: datetime
+    boards: Mapping[str, str] = field(default_factory=dict)
+    """provider → converged | partial | failed, for this run."""
+
+    @property
+    def converged(self) -> bool:
+        return self.outcome == "converged"
+
+    @property
+    def duration(self) -> float:
+        return (self.finished_at - self.started_at).total_seconds()
+
+    def summary(self) -> str:
+        """One line: ``run 12 converged in 1.4s: 3 create, 1 update; 1 drift, 2 blocked``."""
+        done = ", ".join(f"{n} {k}" for k, n in self.counts.items() if n and k in ACTION_NAMES)
+        notes = ", ".join(
+            f"{self.counts[k]} {k}" for k in ("failed", "blocked", "drift", "removed") if self.counts.get(k)
+        )
+        head = f"{self.kind} run {self.run_id if self.run_id is not None else '-'} {self.outcome} in {self.duration:.1f}s"
+        parts = [p for p in (done or "no changes", notes) if p]
+        return f"{head}: {'; '.join(parts)}"

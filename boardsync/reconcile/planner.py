@@ -1,0 +1,417 @@
+"""Planning: the desired postings × what each board has × what the state remembers → a Plan.
+
+Pure: no I/O, no clock (``now`` comes in), nothing written. Board knowledge comes only from
+the connector's pure parts (`lifecycle`, the ``SUPPORTS_*`` constants) and from what
+`observe` read.
+
+How a difference is judged, field by field: when the desired value is what boardsync last
+applied, the *board* changed (an edit by hand) and it is drift, put back only with
+``self_heal``; otherwise the *source* changed and it is simply a change to apply. A field the
+board has frozen is drift that is never retried. A job that ended on the board (expired,
+closed) while the posting should be live is drift, reposted only with ``repost_expired``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from boardsync.config.model import Policy, Posting
+from boardsync.connectors.base import BoardProblem, Connector, Remote, Spec
+from boardsync.reconcile.model import (
+    Action,
+    BlockedItem,
+    BoardError,
+    Change,
+    DriftItem,
+    FieldDiff,
+    Pair,
+    Plan,
+    RemovedItem,
+)
+
+LINK_REFRESH_MARGIN = timedelta(minutes=3)
+"""A signed link with less time left than this is fetched again."""
+
+ENDED = frozenset({"closed", "expired"})
+STATUS = "status"
+"""The drift field for a posting's lifecycle status."""
+
+UNSETTLED = (
+    "an earlier create's answer was lost and the job has not been found yet; "
+    "it is looked up again before anything is sent"
+)
+
+
+# ------------------------------------------------------------------------------ inputs
+
+
+@dataclass(frozen=True)
+class Board:
+    """One board as observed this run."""
+
+    name: str
+    connector: Connector
+    """Only its pure parts are used here: `lifecycle` and the capability constants."""
+    specs: Mapping[str, Spec] = field(default_factory=dict)
+    """posting key → the rendered desired payload."""
+    remotes: Mapping[str, Remote] = field(default_factory=dict)
+    """remote id → the object as the board has it."""
+    problems: Mapping[str, tuple[BoardProblem, ...]] = field(default_factory=dict)
+    """posting key → what the board would refuse (nothing is planned for it)."""
+    error: str | None = None
+    """Why the board could not be read; nothing is planned for it."""
+
+
+@dataclass(frozen=True)
+class PairState:
+    """What the state database remembers of one pair."""
+
+    remote_id: str | None = None
+    applied_status: str | None = None
+    applied_spec: Mapping[str, Any] | None = None
+    attempts: int = 0
+    quarantine_until: datetime | None = None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class Known:
+    bindings: Mapping[Pair, PairState] = field(default_factory=dict)
+    links: Mapping[Pair, datetime] = field(default_factory=dict)
+    """(posting, provider) → when the stored signed link expires."""
+    unsettled: frozenset[Pair] = frozenset()
+    """Pairs with a create whose outcome is still unknown."""
+
+
+@dataclass(frozen=True)
+class PairPlan:
+    changes: tuple[Change, ...] = ()
+    drift: tuple[DriftItem, ...] = ()
+    blocked: tuple[BlockedItem, ...] = ()
+    evaluated: bool = True
+
+
+# ------------------------------------------------------------------------------ the planner
+
+
+def plan_changes(
+    postings: Sequence[Posting],
+    boards: Mapping[str, Board],
+    known: Known,
+    policy: Policy,
+    now: datetime,
+    *,
+    scope: Collection[str] | None = None,
+    digest: str | None = None,
+) -> Plan:
+    """The plan for `postings` on `boards`. `scope` limits which removed postings are looked
+    at (None: every posting the state knows)."""
+    pairs: list[tuple[Pair, PairPlan]] = []
+    removed: list[RemovedItem] = []
+    errors: list[BoardError] = []
+    for board in boards.values():
+        if board.error is not None:
+            errors.append(BoardError(board.name, board.error))
+            continue
+        pairs += _plan_board(board, postings, known, policy, now)
+        for item, changes in _plan_removed(board, postings, known, policy, scope):
+            removed.append(item)
+            pairs.append(((item.posting, board.name), PairPlan(changes=changes, evaluated=False)))
+    return _assemble(pairs, removed, errors, now, digest)
+
+
+def _plan_board(
+    board: Board, postings: Sequence[Posting], known: Known, policy: Policy, now: datetime
+) -> list[tuple[Pair, PairPlan]]:
+    targets = [p for p in postings if board.name in p.boards.names()]
+    planned = []
+    taken = {s.remote_id for (_, provider), s in known.bindings.items() if provider == board.name and s.remote_id}
+    for posting in targets:
+        pair = (posting.key, board.name)
+        if board.connector.SUPPORTS_JOBS:
+            result = _plan_job(posting, board, known, policy, taken)
+        elif board.connector.SUPPORTS_LINKS:
+            result = _plan_link(posting, board, known, now)
+        else:
+            continue
+        planned.append((pair, _hold_if_backing_off(result, board.name, posting.key, known.bindings.get(pair), now)))
+    return planned
+
+
+def _assemble(
+    pairs: Iterable[tuple[Pair, PairPlan]],
+    removed: list[RemovedItem],
+    errors: list[BoardError],
+    now: datetime,
+    digest: str | None,
+) -> Plan:
+    ordered = sorted(pairs, key=lambda item: (item[0][1], item[0][0]))  # provider, then posting
+    return Plan(
+        changes=tuple(c for _, p in ordered for c in p.changes),
+        drift=tuple(d for _, p in ordered for d in p.drift),
+        blocked=tuple(b for _, p in ordered for b in p.blocked),
+        removed=tuple(sorted(removed, key=lambda r: (r.provider, r.posting))),
+        errors=tuple(errors),
+        evaluated=frozenset(pair for pair, p in ordered if p.evaluated),
+        generated_at=now,
+        config_digest=digest,
+    )
+
+
+# ------------------------------------------------------------------------------ jobs
+
+
+def _plan_job(posting: Posting, board: Board, known: Known, policy: Policy, taken: set[str]) -> PairPlan:
+    pair = (posting.key, board.name)
+    if posting.key in board.problems:
+        return _refused_by_board(board.name, posting.key, board.problems[posting.key])
+    if pair in known.unsettled:
+        return PairPlan(blocked=(BlockedItem(board.name, posting.key, UNSETTLED),), evaluated=False)
+    state = known.bindings.get(pair)
+    spec = board.specs[posting.key]
+    if state is not None and state.remote_id is not None:
+        remote = board.remotes.get(state.remote_id)
+        if remote is None:
+            return _missing(posting, board, spec, state.remote_id, policy)
+        return _compare(posting, board, spec, remote, state, policy)
+    found = _adoptable(board, posting.key, spec, taken)
+    if found is None:
+        if posting.status.value == "closed":
+            return PairPlan()
+        return PairPlan(changes=_create(posting, board, spec, Action.CREATE, "not on the board yet"))
+    taken.add(found.remote_id)
+    adopt = Change(
+        board.name, posting.key, Action.ADOPT, remote_id=found.remote_id,
+        reason=f"already on the board as {found.remote_id}; taking it over instead of creating",
+    )
+    rest = _compare(posting, board, spec, found, None, policy)
+    return replace(rest, changes=(adopt, *rest.changes))
+
+
+def _adoptable(board: Board, key: str, spec: Spec, taken: set[str]) -> Remote | None:
+    """An object on the board that is this posting but has no binding: the board names the
+    posting (a slug), or, on a board that cannot, a live job with exactly this content.
+    Adopting it is what keeps a lost database or a lost answer from making a duplicate."""
+    free = [r for r in board.remotes.values() if r.remote_id not in taken]
+    for remote in free:
+        if remote.posting_key == key:
+            return remote
+    for remote in free:
+        if remote.posting_key is None and remote.status not in ENDED and dict(remote.spec) == dict(spec):
+            return remote
+    return None
+
+
+def _compare(
+    posting: Posting, board: Board, spec: Spec, remote: Remote, state: PairState | None, policy: Policy
+) -> PairPlan:
+    desired = posting.status.value
+    transitions = board.connector.lifecycle(desired, remote.status)
+    if not transitions and remote.status in ENDED and desired != "closed":
+        return _ended(posting, board, spec, remote, policy)
+    status_changes, status_drift = _status(posting, board, remote, state, policy, transitions)
+    if desired == "closed":  # the content of a job being closed does not matter any more
+        return PairPlan(changes=status_changes, drift=status_drift)
+    update, content_drift = _content(posting, board, spec, remote, state, policy)
+    changes = (*([update] if update else []), *status_changes, *_sources(posting, board, remote))
+    return PairPlan(changes=changes, drift=(*content_drift, *status_drift))
+
+
+def _content(
+    posting: Posting, board: Board, spec: Spec, remote: Remote, state: PairState | None, policy: Policy
+) -> tuple[Change | None, tuple[DriftItem, ...]]:
+    applied = state.applied_spec if state is not None else None
+    diffs: list[FieldDiff] = []
+    heals: list[str] = []
+    drift: list[DriftItem] = []
+    for name in spec:
+        want, have = spec.get(name), remote.spec.get(name)
+        if want == have:
+            continue
+        if name in remote.frozen_fields:
+            drift.append(DriftItem(board.name, posting.key, name, want, have, "frozen"))
+            continue
+        if applied is not None and name in applied and applied[name] == want:
+            # The source still says what was applied: the board was edited by hand.
+            drift.append(DriftItem(board.name, posting.key, name, want, have, _heal_or_report(policy)))
+            if not policy.self_heal:
+                continue
+            heals.append(name)
+        diffs.append(FieldDiff(name, have, want))
+    if not diffs:
+        return None, tuple(drift)
+    change = Change(
+        board.name, posting.key, Action.UPDATE, _update_reason(diffs, heals),
+        diffs=tuple(diffs), remote_id=remote.remote_id, heals=tuple(heals),
+    )
+    return change, tuple(drift)
+
+
+def _update_reason(diffs: list[FieldDiff], heals: list[str]) -> str:
+    if not heals:
+        return "the source changed"
+    if len(heals) == len(diffs):
+        return "undo an edit made on the board"
+    return "the source changed, and undo an edit made on the board"
+
+
+def _status(
+    posting: Posting,
+    board: Board,
+    remote: Remote,
+    state: PairState | None,
+    policy: Policy,
+    transitions: Sequence[str],
+) -> tuple[tuple[Change, ...], tuple[DriftItem, ...]]:
+    desired = posting.status.value
+    if _same_status(desired, remote.status):
+        return (), ()
+    drift = DriftItem(board.name, posting.key, STATUS, desired, remote.status, _heal_or_report(policy))
+    if not transitions:  # the board cannot go there (a live job back to draft)
+        return (), (replace(drift, disposition="report"),)
+    by_hand = state is not None and state.applied_status == desired
+    if not by_hand:
+        return _transitions(board.name, posting.key, remote.remote_id, transitions, f"the source says {desired}"), ()
+    if not policy.self_heal:
+        return (), (drift,)
+    reason = f"put back the status changed on the board ({remote.status} → {desired})"
+    return _transitions(board.name, posting.key, remote.remote_id, transitions, reason, heals=(STATUS,)), (drift,)
+
+
+def _same_status(desired: str, observed: str) -> bool:
+    return desired == observed or (desired == "closed" and observed == "expired")
+
+
+def _transitions(
+    provider: str, key: str, remote_id: str | None, transitions: Sequence[str], reason: str,
+    *, heals: tuple[str, ...] = (),
+) -> tuple[Change, ...]:
+    """One change per transition; the last one carries what they heal together."""
+    last = len(transitions) - 1
+    return tuple(
+        Change(provider, key, Action(t), reason, remote_id=remote_id, heals=heals if i == last else ())
+        for i, t in enumerate(transitions)
+    )
+
+
+def _sources(posting: Posting, board: Board, remote: Remote) -> tuple[Change, ...]:
+    if not board.connector.SUPPORTS_CHANNELS or remote.status in ENDED:
+        return ()
+    return tuple(
+        Change(
+            board.name, posting.key, Action.ENSURE_SOURCE, f"channel {name!r} has no source URL yet",
+            remote_id=remote.remote_id, channel=name,
+        )
+        for name in posting.channels
+        if name not in remote.channels
+    )
+
+
+def _ended(posting: Posting, board: Board, spec: Spec, remote: Remote, policy: Policy) -> PairPlan:
+    """The job expired or was closed on the board, yet the posting should be there."""
+    disposition = "correct" if policy.repost_expired else "report"
+    drift = DriftItem(board.name, posting.key, STATUS, posting.status.value, remote.status, disposition)
+    if not policy.repost_expired:
+        return PairPlan(drift=(drift,))
+    reason = f"the job {remote.remote_id} is {remote.status} on the board; repost_expired is on"
+    return PairPlan(changes=_create(posting, board, spec, Action.REPOST, reason, heals=(STATUS,)), drift=(drift,))
+
+
+def _missing(posting: Posting, board: Board, spec: Spec, remote_id: str, policy: Policy) -> PairPlan:
+    """The job boardsync made is no longer on the board at all (deleted there)."""
+    if posting.status.value == "closed":
+        return PairPlan()
+    drift = DriftItem(board.name, posting.key, STATUS, posting.status.value, "missing", _heal_or_report(policy))
+    if not policy.self_heal:
+        return PairPlan(drift=(drift,))
+    reason = f"the job {remote_id} is gone from the board"
+    return PairPlan(changes=_create(posting, board, spec, Action.CREATE, reason, heals=(STATUS,)), drift=(drift,))
+
+
+def _create(
+    posting: Posting, board: Board, spec: Spec, action: Action, reason: str, *, heals: tuple[str, ...] = ()
+) -> tuple[Change, ...]:
+    """A create (live at once when the board's first step from draft is publish), then the
+    transitions still needed to reach the posting's status."""
+    path = board.connector.lifecycle(posting.status.value, "draft")
+    publish = bool(path) and path[0] == "publish"
+    rest = list(path[1:] if publish else path)
+    channels = tuple(posting.channels) if board.connector.SUPPORTS_CHANNELS else ()
+    create = Change(
+        board.name, posting.key, action, reason,
+        diffs=tuple(FieldDiff(k, None, v) for k, v in spec.items() if v not in (None, [], {})),
+        publish=publish, channels=channels, heals=() if rest else heals,
+    )
+    return (create, *_transitions(board.name, posting.key, None, rest, f"after the {action.value}", heals=heals))
+
+
+def _refused_by_board(provider: str, key: str, problems: Sequence[BoardProblem]) -> PairPlan:
+    fields = {p.field: p.message for p in problems}
+    item = BlockedItem(provider, key, f"{provider} would refuse this posting", gate="invalid", fields=fields)
+    return PairPlan(blocked=(item,), evaluated=False)
+
+
+def _heal_or_report(policy: Policy) -> Any:
+    return "correct" if policy.self_heal else "report"
+
+
+# ------------------------------------------------------------------------------ removed
+
+
+def _plan_removed(
+    board: Board, postings: Sequence[Posting], known: Known, policy: Policy, scope: Collection[str] | None
+) -> list[tuple[RemovedItem, tuple[Change, ...]]]:
+    """Bound jobs still open on the board whose posting is gone from the source (or no longer
+    names this board): closed when the policy prunes, else only reported."""
+    if not board.connector.SUPPORTS_JOBS:
+        return []
+    wanted = {p.key for p in postings if board.name in p.boards.names()}
+    found = []
+    for (key, provider), state in sorted(known.bindings.items()):
+        if provider != board.name or state.remote_id is None or key in wanted:
+            continue
+        if scope is not None and key not in scope:
+            continue
+        remote = board.remotes.get(state.remote_id)
+        if remote is None or remote.status in ENDED:
+            continue
+        path = board.connector.lifecycle("closed", remote.status)
+        closing = policy.prune and bool(path)
+        item = RemovedItem(board.name, key, remote.remote_id, remote.status, closing)
+        reason = "removed from the source; prune is on"
+        found.append((item, _transitions(board.name, key, remote.remote_id, path, reason) if closing else ()))
+    return found
+
+
+# ------------------------------------------------------------------------------ links
+
+
+def _plan_link(posting: Posting, board: Board, known: Known, now: datetime) -> PairPlan:
+    if posting.key in board.problems:
+        return _refused_by_board(board.name, posting.key, board.problems[posting.key])
+    if posting.status.value == "closed":
+        return PairPlan()
+    expires = known.links.get((posting.key, board.name))
+    if expires is not None and expires - now > LINK_REFRESH_MARGIN:
+        return PairPlan()
+    reason = "no signed link yet" if expires is None else "the signed link expires soon"
+    return PairPlan(changes=(Change(board.name, posting.key, Action.REFRESH_LINK, reason),))
+
+
+# ------------------------------------------------------------------------------ backoff
+
+
+def _hold_if_backing_off(
+    result: PairPlan, provider: str, key: str, state: PairState | None, now: datetime
+) -> PairPlan:
+    """A pair that failed recently keeps its drift but gets no changes until its backoff ends."""
+    if state is None or state.quarantine_until is None or state.quarantine_until <= now or not result.changes:
+        return result
+    reason = f"backing off after {state.attempts} failed attempt{'s' if state.attempts != 1 else ''}"
+    if state.last_error:
+        reason += f": {state.last_error}"
+    held = BlockedItem(provider, key, reason, gate="backoff", until=state.quarantine_until)
+    return replace(result, changes=(), blocked=(*result.blocked, held))
