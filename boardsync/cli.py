@@ -37,11 +37,24 @@ def _not_built(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    return _not_built(args)
+    from boardsync.config import validate
+    from boardsync.connectors import REGISTRY
+
+    checks = {name: connector.check for name, connector in REGISTRY.items()}
+    report = validate(args.config, resolve_secrets=not args.no_secrets, checks=checks)
+    for line in report.lines():
+        print(line)
+    return 0 if report.ok else 1
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
-    return _not_built(args)
+    from boardsync.config.schema import json_schema, render
+
+    if args.which:
+        print(render(json_schema(args.which)), end="")
+    else:
+        print(render({"root": json_schema("root"), "posting": json_schema("posting")}), end="")
+    return 0
 
 
 def _cmd_sandbox(args: argparse.Namespace) -> int:
@@ -107,6 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("validate", _cmd_validate, "check the config and every posting, as the boards would")
     _config_arg(p)
+    p.add_argument(
+        "--no-secrets", action="store_true",
+        help="check that secret references are well formed without resolving them (for pull requests)",
+    )
 
     p = command("schema", _cmd_schema, "print the JSON Schema of the root file and of a posting file")
     p.add_argument("which", nargs="?", choices=["root", "posting"], help="only one of the two")

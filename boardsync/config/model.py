@@ -10,9 +10,18 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    SecretStr,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 KEY_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,99}$"
 
@@ -101,21 +110,27 @@ class Salary(Model):
     @model_validator(mode="after")
     def _min_not_above_max(self) -> Salary:
         if self.max < self.min:
-            raise ValueError("max: must be ≥ min")
+            raise ValueError(f"max: must be ≥ salary.min ({self.max} < {self.min})")
         return self
 
 
 class Qualification(Model):
+    """One thing a candidate needs (required) or should have (preferred)."""
+
     text: str = Field(min_length=1, description="What the candidate needs or should have.")
     kind: QualificationKind = Field(QualificationKind.REQUIRED, description="required or preferred.")
 
 
 class Question(Model):
+    """A screening question asked when someone applies."""
+
     prompt: str = Field(min_length=1, description="The screening question asked on applying.")
     options: list[str] = Field(default_factory=list, description="Choices; empty for free text.")
 
 
 class Budget(Model):
+    """A cap on Sorce spend over one window."""
+
     window: BudgetWindow = Field(description="daily, weekly, monthly or lifetime; one per window.")
     cents: Annotated[int, Field(ge=0, description="Spend cap in cents.")]
     notes: str | None = Field(None, description="A note shown beside the budget on Sorce.")
@@ -168,9 +183,13 @@ class RecruitifiBoard(Model):
 class Boards(Model):
     """Which boards get the posting, with their own values. A board not named is not touched."""
 
-    sorce: SorceBoard | None = None
-    hirempire: HirempireBoard | None = None
-    recruitifi: RecruitifiBoard | None = None
+    sorce: SorceBoard | None = Field(None, description="Publish on Sorce (`sorce: {}` for no extra values).")
+    hirempire: HirempireBoard | None = Field(
+        None, description="Post on Hirempire, with one tracked source URL per channel."
+    )
+    recruitifi: RecruitifiBoard | None = Field(
+        None, description="Keep a fresh signed RecruitiFi job link for the posting."
+    )
 
     def names(self) -> list[str]:
         return [name for name in ("sorce", "hirempire", "recruitifi") if getattr(self, name) is not None]
@@ -242,12 +261,16 @@ Duration = Annotated[str, Field(pattern=r"^\s*\d+(\.\d+)?\s*[smhd]\s*$")]
 
 
 class SorceSettings(Model):
+    """How to reach Sorce's external API."""
+
     api_key: SecretStr = Field(description="Service key, as a reference: ${SORCE_API_KEY}.")
     base_url: str = Field("https://www.sorce.jobs/api/external/v1", description="API base URL.")
     requests_per_minute: int = Field(60, ge=1, description="Client-side limit; Sorce allows 60.")
 
 
 class HirempireSettings(Model):
+    """How to reach Hirempire's API, and for which company."""
+
     token: SecretStr = Field(description="API token, as a reference: ${cred:hirempire}.")
     company_id: str = Field(min_length=1, description="The company the jobs are posted for.")
     base_url: str = Field("https://api.hirempire.com/v1", description="API base URL.")
@@ -257,6 +280,8 @@ class HirempireSettings(Model):
 
 
 class RecruitifiSettings(Model):
+    """How to reach RecruitiFi's partner API, and for whom links are made."""
+
     client_id: str = Field(min_length=1, description="Partner client id for the token endpoint.")
     client_secret: SecretStr = Field(description="Partner secret, as a reference: ${cred:recruitifi}.")
     connector_id: str = Field(min_length=1, description="The integration, e.g. con_abc123.")
@@ -267,15 +292,23 @@ class RecruitifiSettings(Model):
 
 
 class Providers(Model):
-    sorce: SorceSettings | None = None
-    hirempire: HirempireSettings | None = None
-    recruitifi: RecruitifiSettings | None = None
+    """The boards boardsync may act on. A posting can name only a board configured here."""
+
+    sorce: SorceSettings | None = Field(None, description="Sorce: service key and API address.")
+    hirempire: HirempireSettings | None = Field(
+        None, description="Hirempire: token, company and your plan's hourly request limit."
+    )
+    recruitifi: RecruitifiSettings | None = Field(
+        None, description="RecruitiFi: partner credentials and the ids links are made for."
+    )
 
     def names(self) -> list[str]:
         return [name for name in ("sorce", "hirempire", "recruitifi") if getattr(self, name) is not None]
 
 
 class Policy(Model):
+    """What reconcile may do on its own."""
+
     prune: bool = Field(False, description="Close postings removed from the source; off: only report them.")
     max_close_percent: float = Field(
         30, ge=0, le=100, description="Refuse a plan that closes more than this share of live postings."
@@ -287,31 +320,65 @@ class Policy(Model):
 
 
 class Schedule(Model):
+    """How often the daemon works: durations like 30s, 15m, 1h or 2d."""
+
     reconcile: Duration = Field("15m", description="How often the daemon reconciles.")
     metrics: Duration = Field("1h", description="How often the daemon reads visits and applicants.")
 
 
 class SqlSource(Model):
-    sql: str = Field(description="SQLAlchemy URL of the database holding the postings.")
+    """Postings kept as rows of a database table: key, spec (JSON), updated_at."""
+
+    sql: str = Field(
+        description="SQLAlchemy URL of the database holding the postings; a relative SQLite path "
+        "starts at this file's folder. May hold references such as ${DB_PASSWORD}."
+    )
     table: str = Field("postings", pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$", description="Table name.")
 
 
 class Daemon(Model):
+    """The long-running service's HTTP surface."""
+
     listen: str = Field("127.0.0.1:9187", description="host:port for /healthz, /metrics and /links.")
     posting_labels: bool = Field(
         False, description="Label visit metrics per posting (many series for many postings)."
     )
 
 
+def _postings_kind(value: Any) -> str | None:
+    if isinstance(value, str):
+        return "a file or folder"
+    if isinstance(value, (dict, SqlSource)):
+        return "a database table"
+    return None
+
+
+# A tagged union, so a mistake inside {sql: …} is reported once, not once per alternative.
+PostingsSource = Annotated[
+    Annotated[str, Tag("a file or folder")] | Annotated[SqlSource, Tag("a database table")],
+    Discriminator(
+        _postings_kind,
+        custom_error_type="postings_source",
+        custom_error_message="expected a path to a file or folder, or {sql: URL, table: NAME}",
+    ),
+]
+
+
 class RootConfig(Model):
     """`boardsync.yaml`: where postings come from, which boards, what policy."""
 
     version: Literal[1] = Field(description="Config format version; 1.")
-    state: str = Field("sqlite:///boardsync.db", description="State database URL (relative to this file).")
-    postings: str | SqlSource = Field(
-        "postings/", description="A YAML file, a folder of *.yaml files, or {sql: URL, table: NAME}."
+    state: str = Field(
+        "sqlite:///boardsync.db",
+        description="State database: a SQLAlchemy URL or a file path; a relative SQLite path "
+        "starts at this file's folder.",
+    )
+    postings: PostingsSource = Field(
+        "postings/",
+        description="A YAML file, a folder of *.yaml / *.yml files (relative to this file), "
+        "or {sql: URL, table: NAME}.",
     )
     providers: Providers = Field(description="The boards and their credentials.")
-    policy: Policy = Field(default_factory=Policy)
-    schedule: Schedule = Field(default_factory=Schedule)
-    daemon: Daemon = Field(default_factory=Daemon)
+    policy: Policy = Field(default_factory=Policy, description="What reconcile may do on its own.")
+    schedule: Schedule = Field(default_factory=Schedule, description="How often the daemon works.")
+    daemon: Daemon = Field(default_factory=Daemon, description="The daemon's HTTP surface.")

@@ -1,0 +1,334 @@
+"""Loading the desired state: the root file, its secrets, and every posting.
+
+`collect` reads everything and gathers every problem without stopping at the first;
+`load` turns a clean collection into `Desired` or raises one `ConfigError` listing them all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy
+from pydantic import TypeAdapter, ValidationError
+
+from boardsync.config.model import Posting, PostingsSource, RootConfig, SqlSource
+from boardsync.config.problems import DataPath, format_path, from_validation_error, parse_path
+from boardsync.config.secrets import Resolution, Resolver, looks_like_key, scrub, suggested_variable
+from boardsync.config.sources import Origin, Read, duplicate_keys, read_sql_source, read_yaml_source
+from boardsync.config.yamlfile import Document, FileProblem, display_path, load_file
+from boardsync.errors import ConfigError, Problem
+
+SECRET_FIELDS = {
+    ("providers", "sorce", "api_key"),
+    ("providers", "hirempire", "token"),
+    ("providers", "recruitifi", "client_secret"),
+}
+
+
+@dataclass(frozen=True)
+class Desired:
+    """The desired state, valid and complete: what every board should hold."""
+
+    root: RootConfig
+    """The root file, with secrets resolved into `SecretStr`."""
+    path: Path
+    """The root file."""
+    postings: tuple[Posting, ...]
+    """Sorted by key."""
+    warnings: tuple[Problem, ...]
+    digest: str
+    """sha256 of the normalised desired state, secrets left out: recorded with every run."""
+    state_url: str
+    """The state database URL, a relative SQLite path made absolute."""
+    origins: Mapping[str, Origin] = field(default_factory=dict, repr=False, compare=False)
+
+    def posting(self, key: str) -> Posting:
+        for posting in self.postings:
+            if posting.key == key:
+                return posting
+        raise KeyError(key)
+
+    def where(self, key: str, field: str = "") -> str:
+        """``postings/designer.yaml:14:7`` of that posting's field (or its nearest written
+        parent), or the SQL row's location ``table postings, key=<key>``."""
+        return self.origins[key].where(parse_path(field))
+
+
+@dataclass
+class Collected:
+    """Everything read, valid or not; `problems` empty means `load` succeeds."""
+
+    path: Path
+    root: RootConfig | None = None
+    postings: list[tuple[Posting, Origin]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    resolution: Resolution | None = None
+    state_url: str = ""
+
+    def scrubbed(self, problems: list[Problem]) -> list[Problem]:
+        secrets = self.resolution.secrets if self.resolution else set()
+        if not secrets:
+            return problems
+        return [Problem(p.location, p.field, scrub(p.message, secrets)) for p in problems]
+
+
+def load(
+    path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None, resolve_secrets: bool = True
+) -> Desired:
+    """Read the root file and every posting; raise `ConfigError` listing every problem.
+
+    Relative paths (the postings folder, a SQLite database) start at the root file's folder.
+    With `resolve_secrets=False` references are only checked for form; each secret then
+    holds its reference text (for `boardsync validate --no-secrets` in a pull request).
+    """
+    collected = collect(path, env=env, resolve_secrets=resolve_secrets)
+    if collected.problems:
+        raise ConfigError(collected.problems)
+    assert collected.root is not None
+    return _desired(collected)
+
+
+def collect(
+    path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None, resolve_secrets: bool = True
+) -> Collected:
+    """Read everything there is to read and gather every problem, in file order."""
+    root_path = Path(path)
+    collected = Collected(path=root_path.resolve())
+    shown = display_path(root_path)
+    collected.sources.append(shown)
+    try:
+        document = load_file(root_path, shown)
+    except FileProblem as exc:
+        collected.problems.append(exc.problem)
+        return collected
+    data = _root_mapping(document, collected)
+    if data is None:
+        return collected
+    resolver = Resolver(env=os.environ if env is None else env, base=collected.path.parent, resolve=resolve_secrets)
+    resolution = resolver.resolve_tree(data)
+    collected.resolution = resolution
+    for where, message in resolution.problems:
+        collected.problems.append(Problem(document.where(where), format_path(where), message))
+    collected.root = _validate_root(resolution.data, document, collected)
+    if collected.root is not None:
+        collected.warnings.extend(_literal_secrets(collected.root, resolution, document))
+        collected.state_url = _state_url(collected.root.state, document, collected, resolve_secrets)
+    _read_postings(resolution.data, document, collected, resolve_secrets)
+    collected.problems = collected.scrubbed(sort_problems(collected.problems, collected.sources))
+    collected.warnings = collected.scrubbed(sort_problems(collected.warnings, collected.sources))
+    return collected
+
+
+def _root_mapping(document: Document, collected: Collected) -> dict[str, Any] | None:
+    if isinstance(document.data, dict):
+        return document.data
+    what = "empty" if document.data is None else "not a mapping"
+    collected.problems.append(
+        Problem(document.where(()), "", f"the root file is {what}; it needs at least `version: 1` and `providers:`")
+    )
+    return None
+
+
+def _validate_root(data: dict[str, Any], document: Document, collected: Collected) -> RootConfig | None:
+    try:
+        return RootConfig.model_validate(data)
+    except ValidationError as exc:
+        collected.problems.extend(
+            from_validation_error(exc, model=RootConfig, data=data, where=document.where, echo_inputs=False)
+        )
+        return None
+
+
+def _literal_secrets(root: RootConfig, resolution: Resolution, document: Document) -> list[Problem]:
+    """Warn about a secret written into the file (a literal key shaped like a board's is an
+    error already): it would be committed with the rest."""
+    warnings = []
+    for path in sorted(SECRET_FIELDS):
+        written = _value_at(document.data, path)
+        if isinstance(written, str) and path not in resolution.written and not looks_like_key(written):
+            variable = suggested_variable(path)
+            warnings.append(
+                Problem(
+                    document.where(path),
+                    format_path(path),
+                    f'written literally; reference it instead, e.g. "${{{variable}}}", so it stays out of the repository',
+                )
+            )
+    return warnings
+
+
+# ------------------------------------------------------------------------------ databases
+
+
+def database_url(text: str, base: Path) -> str:
+    """A SQLAlchemy URL; a bare path means a SQLite file; relative SQLite paths start at `base`."""
+    if "://" not in text:
+        return f"sqlite:///{(base / text).resolve() if not Path(text).is_absolute() else Path(text)}"
+    url = sqlalchemy.engine.make_url(text)
+    database = url.database or ""
+    if url.get_backend_name() != "sqlite" or database in ("", ":memory:") or database.startswith("file:"):
+        return text
+    if Path(database).is_absolute():
+        return text
+    return url.set(database=str((base / database).resolve())).render_as_string(hide_password=False)
+
+
+def _state_url(text: str, document: Document, collected: Collected, resolve: bool) -> str:
+    written = collected.resolution.written if collected.resolution else {}
+    if not resolve and ("state",) in written:
+        return text  # still holds references; nothing to resolve against
+    try:
+        return database_url(text, collected.path.parent)
+    except sqlalchemy.exc.ArgumentError:
+        collected.problems.append(
+            Problem(document.where(("state",)), "state", "not a database URL (e.g. sqlite:///boardsync.db)")
+        )
+        return text
+
+
+# ------------------------------------------------------------------------------ postings
+
+
+def _read_postings(data: dict[str, Any], document: Document, collected: Collected, resolve: bool) -> None:
+    source = _postings_source(collected.root, data)
+    if source is None:
+        return  # the root's own problems already say what is wrong with `postings`
+    if isinstance(source, SqlSource):
+        read = _read_sql(source, document, collected, resolve)
+    else:
+        target = Path(source)
+        target = target if target.is_absolute() else collected.path.parent / target
+        read = read_yaml_source(target, exclude=collected.path, where=document.where(("postings",)))
+    problems = list(read.problems) + duplicate_keys(read.keys)
+    problems += _unconfigured_boards(read, collected.root)
+    collected.problems.extend(problems)
+    collected.warnings.extend(read.warnings + _boardless(read))
+    collected.sources.extend(read.sources)
+    collected.postings = read.postings
+
+
+def _postings_source(root: RootConfig | None, data: dict[str, Any]) -> str | SqlSource | None:
+    if root is not None:
+        return root.postings
+    # The root has problems elsewhere: still read the postings, if `postings` itself is fine.
+    try:
+        return TypeAdapter(PostingsSource).validate_python(data.get("postings", "postings/"))  # type: ignore[no-any-return]
+    except ValidationError:
+        return None
+
+
+def _read_sql(source: SqlSource, document: Document, collected: Collected, resolve: bool) -> Read:
+    where = document.where(("postings", "sql"))
+    written = collected.resolution.written if collected.resolution else {}
+    if not resolve and ("postings", "sql") in written:
+        read = Read()
+        read.warnings.append(
+            Problem(where, "postings.sql", "not read: the URL holds secret references and secrets are not resolved")
+        )
+        return read
+    try:
+        url = database_url(source.sql, collected.path.parent)
+    except sqlalchemy.exc.ArgumentError:
+        read = Read()
+        read.problems.append(Problem(where, "postings.sql", "not a database URL (e.g. sqlite:///postings.db)"))
+        return read
+    return read_sql_source(url, source.table, where=where)
+
+
+def _unconfigured_boards(read: Read, root: RootConfig | None) -> list[Problem]:
+    if root is None:
+        return []
+    configured = set(root.providers.names())
+    return [
+        Problem(
+            origin.where(("boards", name)),
+            f"boards.{name}",
+            f"{name} is not configured under `providers:` in the root file",
+        )
+        for posting, origin in read.postings
+        for name in posting.boards.names()
+        if name not in configured
+    ]
+
+
+def _boardless(read: Read) -> list[Problem]:
+    return [
+        Problem(origin.where(("boards",)), "boards", "names no board; the posting goes nowhere")
+        for posting, origin in read.postings
+        if not posting.boards.names()
+    ]
+
+
+# ------------------------------------------------------------------------------ the result
+
+
+def _desired(collected: Collected) -> Desired:
+    assert collected.root is not None
+    ordered = sorted(collected.postings, key=lambda pair: pair[0].key)
+    postings = tuple(posting for posting, _ in ordered)
+    return Desired(
+        root=collected.root,
+        path=collected.path,
+        postings=postings,
+        warnings=tuple(collected.warnings),
+        digest=digest(collected.root, postings, collected.resolution),
+        state_url=collected.state_url,
+        origins={posting.key: origin for posting, origin in ordered},
+    )
+
+
+def digest(root: RootConfig, postings: tuple[Posting, ...], resolution: Resolution | None) -> str:
+    """sha256 over the root and postings as JSON; each value that held a reference counts as
+    the reference written, so a rotated secret does not change it, and none is hashed."""
+    normalised = root.model_dump(mode="json")
+    for path, written in (resolution.written if resolution else {}).items():
+        _replace(normalised, path, written)
+    document = {"root": normalised, "postings": [p.model_dump(mode="json") for p in postings]}
+    encoded = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
+
+
+def _value_at(tree: Any, path: DataPath) -> Any:
+    for part in path:
+        if not isinstance(tree, dict) or part not in tree:
+            return None
+        tree = tree[part]
+    return tree
+
+
+def _replace(tree: Any, path: DataPath, value: str) -> None:
+    for part in path[:-1]:
+        try:
+            tree = tree[part]
+        except (KeyError, IndexError, TypeError):
+            return
+    if isinstance(tree, dict) and path and path[-1] in tree:
+        tree[path[-1]] = value
+    elif isinstance(tree, list) and path and isinstance(path[-1], int) and path[-1] < len(tree):
+        tree[path[-1]] = value
+
+
+_LOCATION = re.compile(r"^(?P<source>.*?)(?::(?P<line>\d+):(?P<col>\d+))?$")
+
+
+def sort_problems(problems: list[Problem], sources: list[str]) -> list[Problem]:
+    """In the order files were read, then by line and column; stable otherwise."""
+    rank = {source: index for index, source in enumerate(sources)}
+
+    def key(problem: Problem) -> tuple[int, int, int]:
+        match = _LOCATION.match(problem.location)
+        assert match is not None
+        source = match.group("source")
+        order = rank.get(source, rank.get(source.split(", key=")[0], len(rank)))
+        return (order, int(match.group("line") or 0), int(match.group("col") or 0))
+
+    return sorted(problems, key=key)

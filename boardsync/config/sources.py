@@ -1,0 +1,243 @@
+"""Where postings come from: YAML files (one file, or a folder of them) or a SQL table.
+
+Both sources give the same thing: postings validated by the same model, each with an
+`Origin` that can say where any of its fields was written, and the problems found.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy
+import sqlmodel
+from pydantic import ValidationError
+
+from boardsync.config.model import Posting
+from boardsync.config.problems import DataPath, from_validation_error
+from boardsync.config.yamlfile import (
+    FileProblem,
+    Marks,
+    display_path,
+    format_mark,
+    load_file,
+    nearest_mark,
+    walk_yaml_files,
+)
+from boardsync.errors import Problem
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where one posting was written: a file with marks, or a table row (no marks)."""
+
+    source: str
+    """The file as shown in messages, or ``table postings, key=designer``."""
+    marks: Marks | None = None
+    """Marks relative to the posting itself, for a posting read from YAML."""
+
+    def where(self, path: DataPath = ()) -> str:
+        if self.marks is None:
+            return self.source
+        return f"{self.source}:{format_mark(nearest_mark(self.marks, path))}"
+
+
+@dataclass
+class Read:
+    """What a source gave: the valid postings, and the problems and warnings found."""
+
+    postings: list[tuple[Posting, Origin]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    """Every file or table read, in order, so problems can be listed in that order."""
+    keys: list[tuple[str, Origin]] = field(default_factory=list)
+    """Every key written, valid posting or not, to find duplicates across the whole source."""
+
+
+# ------------------------------------------------------------------------------ YAML
+
+
+def read_yaml_source(target: Path, *, exclude: Path, where: str) -> Read:
+    """Postings from a file or from every *.yaml / *.yml under a folder (recursive, sorted).
+
+    `where` is the root file's place of the `postings:` value, for problems with the target
+    itself; `exclude` is the root file, which never counts as a posting file.
+    """
+    read = Read()
+    shown = display_path(target)
+    if not target.exists():
+        read.problems.append(Problem(where, "postings", f"'{shown}' does not exist"))
+        return read
+    files = [target] if target.is_file() else walk_yaml_files(target)
+    files = [f for f in files if f.resolve() != exclude.resolve()]
+    if not files:
+        read.warnings.append(Problem(where, "postings", f"no *.yaml or *.yml files in '{shown}'; no postings"))
+    for path in files:
+        _read_yaml_file(path, read)
+    return read
+
+
+def _read_yaml_file(path: Path, read: Read) -> None:
+    source = display_path(path)
+    read.sources.append(source)
+    try:
+        document = load_file(path, source)
+    except FileProblem as exc:
+        read.problems.append(exc.problem)
+        return
+    data = document.data
+    if data is None:
+        read.warnings.append(Problem(f"{source}:1:1", "", "empty file: no postings"))
+        return
+    if isinstance(data, dict):
+        items: list[tuple[DataPath, Any]] = [((), data)]
+    elif isinstance(data, list):
+        items = [((index,), item) for index, item in enumerate(data)]
+    else:
+        read.problems.append(
+            Problem(document.where(()), "", "a posting file holds one posting (a mapping) or a list of them")
+        )
+        return
+    for prefix, item in items:
+        origin = Origin(source, _marks_under(document.marks, prefix))
+        _validate_posting(item, origin, read)
+
+
+def _marks_under(marks: Marks, prefix: DataPath) -> Marks:
+    size = len(prefix)
+    return {path[size:]: mark for path, mark in marks.items() if path[:size] == prefix}
+
+
+# ------------------------------------------------------------------------------ SQL
+
+
+def read_sql_source(url: str, table: str, *, where: str) -> Read:
+    """Postings from rows (key, spec JSON, updated_at) of `table`, ordered by key.
+
+    `url` is resolved already (secrets in, relative SQLite paths made absolute); it never
+    appears in a problem. `where` is the root file's place of `postings.sql`.
+    """
+    read = Read()
+    label = f"table {table}"
+    read.sources.append(label)
+    try:
+        rows = _fetch_rows(url, table)
+    except _SourceProblem as exc:
+        read.problems.append(Problem(where, "postings", str(exc)))
+        return read
+    if not rows:
+        read.warnings.append(Problem(where, "postings", f"{label} has no rows; no postings"))
+    for key, spec in rows:
+        origin = Origin(f"{label}, key={key}")
+        data = _row_spec(key, spec, origin, read)
+        if data is not None:
+            _validate_posting(data, origin, read)
+    return read
+
+
+class _SourceProblem(Exception):
+    pass
+
+
+def _fetch_rows(url: str, table: str) -> list[tuple[Any, Any]]:
+    try:
+        parsed = sqlalchemy.engine.make_url(url)
+    except sqlalchemy.exc.ArgumentError:
+        raise _SourceProblem("postings.sql is not a database URL (e.g. sqlite:///postings.db)") from None
+    database = parsed.database or ""
+    if parsed.get_backend_name() == "sqlite" and database not in ("", ":memory:"):
+        # Connecting would create an empty database file: say it is missing instead.
+        if not database.startswith("file:") and not Path(database).is_file():
+            raise _SourceProblem(f"the SQLite database '{display_path(Path(database))}' does not exist")
+    schema, _, name = table.rpartition(".")
+    rows_table = sqlalchemy.table(
+        name, sqlalchemy.column("key"), sqlalchemy.column("spec"), sqlalchemy.column("updated_at"),
+        schema=schema or None,
+    )
+    query = sqlalchemy.select(rows_table.c.key, rows_table.c.spec, rows_table.c.updated_at).order_by(
+        rows_table.c.key
+    )
+    try:
+        engine = sqlmodel.create_engine(parsed)
+    except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError, ImportError) as exc:
+        raise _SourceProblem(f"cannot use this database URL: {type(exc).__name__}") from None
+    try:
+        with engine.connect() as connection:
+            return [(row[0], row[1]) for row in connection.execute(query)]
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        raise _SourceProblem(f"cannot read table {table}: {_first_line(exc)}") from None
+    finally:
+        engine.dispose()
+
+
+def _first_line(exc: sqlalchemy.exc.SQLAlchemyError) -> str:
+    original = getattr(exc, "orig", None)
+    text = str(original if original is not None else exc)
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+
+
+def _row_spec(key: Any, spec: Any, origin: Origin, read: Read) -> dict[str, Any] | None:
+    if isinstance(spec, (bytes, bytearray, memoryview)):
+        try:
+            spec = bytes(spec).decode("utf-8")
+        except UnicodeDecodeError:
+            read.problems.append(Problem(origin.where(), "spec", "not UTF-8 text"))
+            return None
+    if isinstance(spec, str):
+        try:
+            spec = json.loads(spec)
+        except json.JSONDecodeError as exc:
+            read.problems.append(
+                Problem(origin.where(), "spec", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
+            )
+            return None
+    if not isinstance(spec, dict):
+        read.problems.append(Problem(origin.where(), "spec", "must be a JSON object (one posting)"))
+        return None
+    if "key" in spec and spec["key"] != key:
+        read.problems.append(
+            Problem(origin.where(), "key", f"the spec says key {spec['key']!r} but the row's key is {key!r}")
+        )
+        return None
+    return {"key": key, **spec}
+
+
+# ------------------------------------------------------------------------------ both
+
+
+def _validate_posting(data: Any, origin: Origin, read: Read) -> None:
+    if not isinstance(data, dict):
+        read.problems.append(Problem(origin.where(), "", "expected a posting (a mapping of fields)"))
+        return
+    if isinstance(data.get("key"), str):
+        read.keys.append((data["key"], origin))
+    try:
+        posting = Posting.model_validate(data)
+    except ValidationError as exc:
+        read.problems.extend(
+            from_validation_error(exc, model=Posting, data=data, where=origin.where, echo_inputs=True)
+        )
+        return
+    read.postings.append((posting, origin))
+
+
+def duplicate_keys(keys: Iterable[tuple[str, Origin]]) -> list[Problem]:
+    """A problem for every posting whose key was already used, naming both places."""
+    first: dict[str, Origin] = {}
+    problems = []
+    for key, origin in keys:
+        if key in first:
+            problems.append(
+                Problem(
+                    origin.where(("key",)),
+                    "key",
+                    f"duplicate posting key '{key}': also at {first[key].where(('key',))}",
+                )
+            )
+        else:
+            first[key] = origin
+    return problems

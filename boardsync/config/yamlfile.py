@@ -1,0 +1,358 @@
+"""Reading one YAML file into plain values, keeping where each value was written.
+
+The file is read defensively, because it comes from a pull request as often as from an
+operator: its size is checked before it is read, it must be UTF-8, tabs in indentation are
+named, duplicate keys are refused, and aliases may not expand it past a fixed number of
+values (a "billion laughs" file is refused before anything is built from it).
+
+A value's place is kept in `Document.marks`, keyed by its path (``("salary", "max")``,
+``(2, "locations", 0)``): the line and column of the key for a mapping entry, of the item for
+a sequence entry, of the node for the root. Lines and columns are 1-based.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from boardsync.errors import Problem
+
+MAX_FILE_BYTES = 1024 * 1024
+"""No config or posting file is larger than this; a bigger one is a mistake or an attack."""
+MAX_VALUES = 250_000
+"""Values a file may hold once aliases are expanded (a 1 MiB file of postings holds far fewer)."""
+MAX_DEPTH = 64
+"""Nesting deeper than this is never a posting."""
+_C_PARSER_DEPTH_BOUND = 1000
+"""libyaml recurses on the C stack; a file that might nest deeper is parsed in Python instead."""
+
+Path_ = tuple[str | int, ...]
+Marks = dict[Path_, tuple[int, int]]
+
+_TAG = "tag:yaml.org,2002:"
+_PLAIN_TAGS = {_TAG + name for name in ("str", "int", "float", "bool", "null")}
+
+
+@dataclass
+class Document:
+    """A parsed file: its values and where each was written."""
+
+    source: str
+    """The file as shown in messages (relative to the working directory when inside it)."""
+    data: Any
+    marks: Marks = field(default_factory=dict)
+
+    def where(self, path: Path_) -> str:
+        """``file:line:col`` of `path`, or of its nearest parent that was written."""
+        return f"{self.source}:{format_mark(nearest_mark(self.marks, path))}"
+
+
+def nearest_mark(marks: Marks, path: Path_) -> tuple[int, int]:
+    """The mark of `path` or of the nearest parent present in `marks` (the root: 1:1)."""
+    for end in range(len(path), -1, -1):
+        mark = marks.get(path[:end])
+        if mark is not None:
+            return mark
+    return (1, 1)
+
+
+def format_mark(mark: tuple[int, int]) -> str:
+    return f"{mark[0]}:{mark[1]}"
+
+
+class FileProblem(Exception):
+    """The file cannot be turned into values; carries the one problem that says why."""
+
+    def __init__(self, problem: Problem) -> None:
+        self.problem = problem
+        super().__init__(str(problem))
+
+
+def display_path(path: Path) -> str:
+    """`path` as a user reads it: relative to the working directory when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+# ------------------------------------------------------------------------------ reading
+
+
+def read_text(path: Path, source: str, *, limit: int = MAX_FILE_BYTES) -> str:
+    """The file's text, refusing a file over `limit` bytes before reading it whole."""
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            raise FileProblem(Problem(f"{source}:1:1", "", _too_big(size, limit)))
+        with path.open("rb") as handle:
+            # stat can lie (a FIFO, a file still growing): never read more than the limit.
+            raw = handle.read(limit + 1)
+    except FileNotFoundError:
+        raise FileProblem(Problem(source, "", "file does not exist")) from None
+    except IsADirectoryError:
+        raise FileProblem(Problem(source, "", "is a folder, not a file")) from None
+    except OSError as exc:
+        raise FileProblem(Problem(source, "", f"cannot be read: {exc.strerror}")) from None
+    if len(raw) > limit:
+        raise FileProblem(Problem(f"{source}:1:1", "", _too_big(len(raw), limit)))
+    return decode_utf8(raw, source)
+
+
+def _too_big(size: int, limit: int) -> str:
+    return (
+        f"file is too large ({_human_size(size)}; the limit is {_human_size(limit)}): "
+        "split the postings into several files"
+    )
+
+
+def _human_size(size: int) -> str:
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):.1f} MiB".replace(".0 MiB", " MiB")
+    if size >= 1024:
+        return f"{size / 1024:.1f} KiB".replace(".0 KiB", " KiB")
+    return f"{size} bytes"
+
+
+def decode_utf8(raw: bytes, source: str) -> str:
+    """UTF-8 text (an initial byte-order mark is dropped); names the first bad byte."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        bad = raw[exc.start]
+        raise FileProblem(
+            Problem(
+                f"{source}:{line}:{col}",
+                "",
+                f"not UTF-8: byte 0x{bad:02x} at offset {exc.start} cannot be decoded; "
+                "save the file as UTF-8",
+            )
+        ) from None
+
+
+# ------------------------------------------------------------------------------ parsing
+
+
+def parse(text: str, source: str) -> Document:
+    """Parse one YAML document into plain dicts, lists and scalars, with marks."""
+    root = _compose(text, source)
+    if root is None:
+        return Document(source, None, {})
+    _check_size(root, source)
+    builder = _Builder(source)
+    data = builder.build(root, ())
+    return Document(source, data, builder.marks)
+
+
+def load_file(path: Path, source: str | None = None) -> Document:
+    """Read and parse `path`; raises `FileProblem` naming what is wrong with it."""
+    shown = source or display_path(path)
+    return parse(read_text(path, shown), shown)
+
+
+def _compose(text: str, source: str) -> Node | None:
+    pure = _may_nest_deeper_than(text, _C_PARSER_DEPTH_BOUND)
+    yaml = YAML(typ="safe", pure=pure)
+    try:
+        return yaml.compose(text)  # type: ignore[no-any-return]
+    except RecursionError:
+        raise FileProblem(
+            Problem(f"{source}:1:1", "", f"nested too deeply (more than {MAX_DEPTH} levels)")
+        ) from None
+    except MarkedYAMLError as exc:
+        raise FileProblem(_syntax_problem(exc, text, source)) from None
+    except YAMLError as exc:
+        raise FileProblem(Problem(f"{source}:1:1", "", f"YAML syntax: {exc}")) from None
+
+
+def _may_nest_deeper_than(text: str, bound: int) -> bool:
+    """A cheap upper bound on nesting: indentation, block indicators and open brackets."""
+    flow = deepest = 0
+    for line in text.splitlines():
+        stripped = line.lstrip(" ")
+        block = len(line) - len(stripped) + line.count("- ") + line.count("? ") + line.count(": ")
+        for char in line:
+            if char in "[{":
+                flow += 1
+            elif char in "]}" and flow:
+                flow -= 1
+        deepest = max(deepest, block + flow)
+        if deepest > bound:
+            return True
+    return False
+
+
+def _syntax_problem(exc: MarkedYAMLError, text: str, source: str) -> Problem:
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+    problem = (exc.problem or "").strip()
+    if "'\\t'" in problem or "\t" in problem:
+        return Problem(
+            f"{source}:{line}:{col}", "", f"tab character in indentation on line {line}; indent with spaces"
+        )
+    tab_line = _first_tab_indented_line(text, before=line)
+    if tab_line is not None:
+        return Problem(
+            f"{source}:{tab_line}:1", "", f"tab character in indentation on line {tab_line}; indent with spaces"
+        )
+    if "another document" in problem:
+        return Problem(
+            f"{source}:{line}:{col}", "", "a second YAML document ('---'); a file holds one document"
+        )
+    context = (exc.context or "").strip()
+    message = f"YAML syntax: {problem}" + (f" ({context})" if context else "")
+    return Problem(f"{source}:{line}:{col}", "", message)
+
+
+def _first_tab_indented_line(text: str, *, before: int) -> int | None:
+    for number, line in enumerate(text.splitlines()[:before], start=1):
+        indent = line[: len(line) - len(line.lstrip(" \t"))]
+        if "\t" in indent and line.strip():
+            return number
+    return None
+
+
+# ------------------------------------------------------------------------------ building
+
+
+def _check_size(root: Node, source: str) -> None:
+    """Refuse a file whose aliases would expand it past MAX_VALUES, before expanding it.
+
+    Aliases make the node graph a DAG; its expanded size is counted once per distinct node.
+    """
+    sizes: dict[int, int] = {}
+    in_progress: set[int] = set()
+
+    def size(node: Node, depth: int) -> int:
+        known = sizes.get(id(node))
+        if known is not None:
+            return known
+        if depth > MAX_DEPTH:
+            raise FileProblem(_at(source, node, f"nested too deeply (more than {MAX_DEPTH} levels)"))
+        if id(node) in in_progress:
+            raise FileProblem(_at(source, node, "an alias refers to itself"))
+        in_progress.add(id(node))
+        total = 1 + sum(size(child, depth + 1) for child in _children(node))
+        in_progress.discard(id(node))
+        if total > MAX_VALUES:
+            raise FileProblem(
+                _at(
+                    source,
+                    node,
+                    f"aliases expand this file to more than {MAX_VALUES} values; "
+                    "write the values out, or use fewer aliases",
+                )
+            )
+        sizes[id(node)] = total
+        return total
+
+    size(root, 0)
+
+
+def _children(node: Node) -> Iterator[Node]:
+    if isinstance(node, SequenceNode):
+        yield from node.value
+    elif isinstance(node, MappingNode):
+        for key, value in node.value:
+            yield key
+            yield value
+
+
+def _at(source: str, node: Node, message: str) -> Problem:
+    return Problem(f"{source}:{node.start_mark.line + 1}:{node.start_mark.column + 1}", "", message)
+
+
+class _Builder:
+    """Turns composed nodes into plain values, recording each value's mark."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.marks: Marks = {}
+        self._scalars = YAML(typ="safe", pure=True).constructor
+
+    def build(self, node: Node, path: Path_) -> Any:
+        self.marks.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
+        if isinstance(node, MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, SequenceNode):
+            if node.tag not in (_TAG + "seq",):
+                raise FileProblem(_at(self.source, node, f"unsupported tag {node.tag}"))
+            return [self._item(child, path + (index,)) for index, child in enumerate(node.value)]
+        return self._scalar(node)
+
+    def _item(self, node: Node, path: Path_) -> Any:
+        self.marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        return self.build(node, path)
+
+    def _mapping(self, node: MappingNode, path: Path_) -> dict[Any, Any]:
+        if node.tag not in (_TAG + "map",):
+            raise FileProblem(_at(self.source, node, f"unsupported tag {node.tag}"))
+        result: dict[Any, Any] = {}
+        seen: dict[Any, int] = {}
+        merged: list[MappingNode] = []
+        for key_node, value_node in node.value:
+            if key_node.tag == _TAG + "merge":
+                merged.extend(self._merge_sources(value_node))
+                continue
+            key = self._key(key_node)
+            if key in seen:
+                raise FileProblem(
+                    _at(self.source, key_node, f"duplicate key '{key}' (first written on line {seen[key]})")
+                )
+            seen[key] = key_node.start_mark.line + 1
+            child = path + (key,)
+            self.marks[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            result[key] = self.build(value_node, child)
+        for source_node in merged:
+            # Explicit keys win over merged ones, and earlier merge sources over later ones.
+            for key_node, value_node in source_node.value:
+                key = self._key(key_node)
+                if key not in result:
+                    child = path + (key,)
+                    self.marks[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+                    result[key] = self.build(value_node, child)
+        return result
+
+    def _merge_sources(self, node: Node) -> list[MappingNode]:
+        nodes = node.value if isinstance(node, SequenceNode) else [node]
+        if not all(isinstance(n, MappingNode) for n in nodes):
+            raise FileProblem(_at(self.source, node, "a merge key (<<) takes a mapping or a list of mappings"))
+        return list(nodes)
+
+    def _key(self, node: Node) -> Any:
+        if not isinstance(node, ScalarNode):
+            raise FileProblem(_at(self.source, node, "a key must be a plain value, not a list or mapping"))
+        return self._scalar(node)
+
+    def _scalar(self, node: Node) -> Any:
+        if node.tag == _TAG + "timestamp":
+            return node.value  # No field is a date; keep what was written.
+        if node.tag not in _PLAIN_TAGS:
+            raise FileProblem(_at(self.source, node, f"unsupported tag {node.tag}"))
+        return self._scalars.construct_object(node)
+
+
+def is_hidden(path: Path) -> bool:
+    return path.name.startswith(".")
+
+
+def walk_yaml_files(folder: Path) -> list[Path]:
+    """Every *.yaml / *.yml under `folder`, recursively, sorted; hidden entries skipped."""
+    found: list[Path] = []
+    for current, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found.extend(
+            Path(current) / name
+            for name in files
+            if not name.startswith(".") and name.endswith((".yaml", ".yml"))
+        )
+    return sorted(found)
