@@ -99,7 +99,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_daemon(args: argparse.Namespace) -> int:
-    return _not_built(args)
+    from boardsync import log
+    from boardsync.daemon.service import run_daemon
+
+    log.configure()
+    return run_daemon(args.config)
 
 
 # ------------------------------------------------------------------------------ parser

@@ -12,6 +12,7 @@ an exception message.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 from collections.abc import Mapping
@@ -96,13 +97,18 @@ _QUIET_LOGGERS = ("httpx", "httpcore")
 """Loggers that say every request at INFO; their warnings still get through."""
 
 
-def configure(json: bool | None = None, level: str = "info") -> None:
+def configure(json: bool | None = None, level: str = "info", journald: bool | None = None) -> None:
     """Route every log line through structlog to stdout, redacted.
 
     `json`: JSON lines when true, a readable console when false, and when None: JSON unless
-    stdout is a terminal. Calling it again replaces the previous configuration."""
+    stdout is a terminal. `journald`: put journald's ``<N>`` priority before each JSON line;
+    when None, only when stdout is the journal (systemd says so in ``$JOURNAL_STREAM``), so
+    that JSON piped to a file or a collector stays plain JSON. Calling it again replaces the
+    previous configuration."""
     if json is None:
         json = not sys.stdout.isatty()
+    if journald is None:
+        journald = stdout_is_journal()
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         raise ValueError(f"unknown log level {level!r}")
@@ -113,7 +119,7 @@ def configure(json: bool | None = None, level: str = "info") -> None:
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         cache_logger_on_first_use=False,
     )
-    _install_handler(_formatter(shared, json), numeric)
+    _install_handler(_formatter(shared, json, journald), numeric)
     for name in _QUIET_LOGGERS:
         logging.getLogger(name).setLevel(max(numeric, logging.WARNING))
 
@@ -127,12 +133,14 @@ def _shared_processors() -> list[Processor]:
     ]
 
 
-def _formatter(shared: list[Processor], json: bool) -> logging.Formatter:
+def _formatter(shared: list[Processor], json: bool, journald: bool = False) -> logging.Formatter:
     renderer: Processor = (
         structlog.processors.JSONRenderer()
         if json
         else structlog.dev.ConsoleRenderer(colors=sys.stdout.isatty())
     )
+    if json and journald:
+        renderer = _JournaldPriority(renderer)
     return structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,
         processors=[
@@ -142,6 +150,34 @@ def _formatter(shared: list[Processor], json: bool) -> logging.Formatter:
             renderer,
         ],
     )
+
+
+SYSLOG_PRIORITY = {"critical": 2, "exception": 3, "error": 3, "warning": 4, "info": 6, "debug": 7}
+"""structlog level → syslog priority, as journald reads it from a ``<N>`` line prefix."""
+
+
+class _JournaldPriority:
+    """Wraps a renderer: ``<N>`` before the line lets journald file it at the right priority
+    (sd-daemon(3)), so ``journalctl -p warning`` shows warnings and errors only."""
+
+    def __init__(self, renderer: Processor) -> None:
+        self.renderer = renderer
+
+    def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> str:
+        priority = SYSLOG_PRIORITY.get(str(event_dict.get("level", "info")), 6)
+        return f"<{priority}>{self.renderer(logger, method_name, event_dict)}"
+
+
+def stdout_is_journal() -> bool:
+    """Whether stdout is connected to journald: ``$JOURNAL_STREAM`` (device:inode) names it."""
+    device, _, inode = os.environ.get("JOURNAL_STREAM", "").partition(":")
+    if not (device.isdigit() and inode.isdigit()):
+        return False
+    try:
+        st = os.fstat(sys.stdout.fileno())
+    except (OSError, ValueError):
+        return False
+    return (st.st_dev, st.st_ino) == (int(device), int(inode))
 
 
 def _install_handler(formatter: logging.Formatter, level: int) -> None:

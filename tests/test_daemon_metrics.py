@@ -68,8 +68,8 @@ def test_a_failing_collector_is_counted_and_the_rest_still_render() -> None:
     def broken() -> list[Family]:
         raise RuntimeError("database gone")
 
-    registry.add_collector(broken)
-    registry.add_collector(lambda: [Family("h", "gauge", "h").add(5)])
+    registry.add_collector("broken", broken)
+    registry.add_collector("fine", lambda: [Family("h", "gauge", "h").add(5)])
     text = registry.render()
     assert "\ng 4\n" in text and "\nh 5\n" in text
     assert 'boardsync_metrics_collector_errors_total{collector="broken"} 1' in text

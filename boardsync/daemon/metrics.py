@@ -181,7 +181,7 @@ class Registry:
 
     def __init__(self) -> None:
         self._instruments: list[_Instrument] = []
-        self._collectors: list[Callable[[], Iterable[Family]]] = []
+        self._collectors: list[tuple[str, Callable[[], Iterable[Family]]]] = []
         self.collector_errors = Counter(
             "boardsync_metrics_collector_errors_total", "Scrapes in which a collector failed.", ["collector"]
         )
@@ -205,16 +205,16 @@ class Registry:
         self.register(histogram)
         return histogram
 
-    def add_collector(self, collector: Callable[[], Iterable[Family]]) -> None:
-        self._collectors.append(collector)
+    def add_collector(self, name: str, collector: Callable[[], Iterable[Family]]) -> None:
+        """Compute families at each scrape; `name` labels the collector's failures."""
+        self._collectors.append((name, collector))
 
     def families(self) -> list[Family]:
         computed: list[Family] = []
-        for collector in self._collectors:
+        for name, collector in self._collectors:
             try:
                 computed.extend(collector())
             except Exception as exc:  # a scrape shows what it can; the error is its own series
-                name = getattr(collector, "__name__", "collector")
                 log.warning("metrics_collector_failed", collector=name, error=str(exc))
                 self.collector_errors.inc(collector=name)
         return [instrument.collect() for instrument in self._instruments] + computed

@@ -1,0 +1,382 @@
+"""`boardsync daemon`: reconcile, collect metrics and keep links fresh, until told to stop.
+
+    start      load the config → take the writer lock → open the database → build connectors
+               → book the jobs from what the database remembers → listen → READY=1
+    run        the scheduler's threads do the work; the main thread waits for signals and
+               reload requests, and does every reload itself, one at a time
+    SIGHUP     (or a config file changed) RELOADING=1 → load → swap → READY=1; a config that
+               fails validation is logged with every problem and the last good one keeps going
+    SIGTERM    STOPPING=1 → no new runs, retries stop, the call in flight finishes and is
+    SIGINT     recorded → exit 0
+
+Everything systemd-specific goes through `Notifier`, which is silent outside systemd.
+"""
+
+from __future__ import annotations
+
+import queue
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import FrameType
+
+import structlog
+
+from boardsync import config
+from boardsync.config.model import parse_duration
+from boardsync.connectors import build_connectors
+from boardsync.connectors.base import Connector
+from boardsync.daemon.http import Check, HttpSurface, UnknownPosting
+from boardsync.daemon.instruments import DaemonMetrics
+from boardsync.daemon.links import PROVIDER as LINK_PROVIDER
+from boardsync.daemon.links import LinkKeeper, linked_postings
+from boardsync.daemon.lock import WriterLock, acquire_writer_lock
+from boardsync.daemon.notify import Notifier, Watchdog, watchdog_interval
+from boardsync.daemon.scheduler import Progress, Scheduler
+from boardsync.daemon.watch import ConfigWatch
+from boardsync.errors import BoardsyncError, ConfigError, StateError
+from boardsync.log import redact
+from boardsync.reconcile import collect_metrics, reconcile
+from boardsync.reconcile.model import RunResult
+from boardsync.state import migrations
+from boardsync.state.store import Store, open_store
+
+log = structlog.get_logger(__name__)
+
+WATCH_EVERY = timedelta(seconds=2)
+BEAT_EVERY = 5.0
+LINKS_IDLE = timedelta(minutes=10)
+"""How often the links job looks again when no link is due (none configured, or all failed)."""
+LINKS_RETRY = timedelta(seconds=30)
+SUCCESSFUL = ("converged", "partial")
+"""Outcomes of a run that did its job: a partial run converged what it could."""
+
+
+class Generation:
+    """A loaded config and the connectors built for it.
+
+    Jobs hold a generation while they run. A reload retires the old one; its connectors close
+    when the last job that uses them returns, so a reload never cuts a call short."""
+
+    def __init__(self, desired: config.Desired, connectors: dict[str, Connector]) -> None:
+        self.desired = desired
+        self.connectors = connectors
+        self._users = 0
+        self._retired = False
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def use(self) -> Iterator[Generation]:
+        with self._lock:
+            self._users += 1
+        try:
+            yield self
+        finally:
+            with self._lock:
+                self._users -= 1
+                done = self._retired and self._users == 0
+            if done:
+                self._close()
+
+    def retire(self) -> None:
+        with self._lock:
+            self._retired = True
+            done = self._users == 0
+        if done:
+            self._close()
+
+    def _close(self) -> None:
+        for connector in self.connectors.values():
+            connector.close()
+
+
+@dataclass
+class _LastRun:
+    summary: str = ""
+    ok_at: datetime | None = None
+    """When the last reconcile that did its job finished."""
+
+
+class Daemon:
+    """One daemon process. `run()` returns the exit code."""
+
+    def __init__(self, config_path: Path, *, notifier: Notifier | None = None) -> None:
+        self.config_path = config_path
+        self.notifier = notifier or Notifier.from_env()
+        self.stopping = threading.Event()
+        self._requests: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
+        self._watchdog_interval = watchdog_interval()
+        beat = min(BEAT_EVERY, self._watchdog_interval / 4) if self._watchdog_interval else BEAT_EVERY
+        self._beat_every = timedelta(seconds=beat)
+        self.progress = Progress(stale_after=3 * beat)
+        self.scheduler = Scheduler(on_skip=self._skipped)
+        self._last = _LastRun()
+        self._reload_error: str | None = None
+        # Set by `_start`, in this order.
+        self._generation: Generation
+        self._lock: WriterLock | None = None
+        self.store: Store
+        self.metrics: DaemonMetrics
+        self.links: LinkKeeper
+        self._watch: ConfigWatch
+        self._http: HttpSurface | None = None
+        self._watchdog: Watchdog | None = None
+
+    # ------------------------------------------------------------------------ lifecycle
+
+    def run(self) -> int:
+        previous = self._install_signal_handlers()
+        try:
+            self._start()
+            self._serve_until_stopped()
+        finally:
+            self._shutdown()
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+        return 0
+
+    def _start(self) -> None:
+        desired = self._load()
+        self._lock = acquire_writer_lock(desired.state_url, wait=0, command="daemon")
+        self.store = open_store(desired.state_url)
+        self._generation = Generation(desired, build_connectors(desired.root.providers, stop=self.stopping))
+        self.metrics = DaemonMetrics(self.store, posting_labels=desired.root.daemon.posting_labels)
+        self.links = LinkKeeper(self.store)
+        self._watch = ConfigWatch(self.config_path, desired.root)
+        self._last.ok_at = self._last_success_on_record()
+        self._http = HttpSurface(desired.root.daemon.listen, self).start()
+        self._book_jobs(desired, first_start=True)
+        self.scheduler.start()
+        self.progress.beat()
+        if self._watchdog_interval:
+            self._watchdog = Watchdog(self.notifier, self._watchdog_interval, self.progress.healthy)
+            self._watchdog.start()
+        log.info("daemon_ready", postings=len(desired.postings), boards=desired.root.providers.names(),
+                 listen=self._http.address, database=self.store.url)
+        self.notifier.ready(status=f"loaded {len(desired.postings)} postings; first run starting")
+
+    def _serve_until_stopped(self) -> None:
+        while True:
+            try:
+                request, reason = self._requests.get(timeout=1.0)
+            except queue.Empty:
+                continue
+            if request == "stop":
+                log.info("daemon_stopping", reason=reason)
+                return
+            self._reload(reason)
+
+    def _shutdown(self) -> None:
+        """Stop booking runs, let the running ones finish their call and record, release."""
+        self.notifier.stopping(status="stopping: finishing the call in flight")
+        self.stopping.set()
+        if self._watchdog is not None:
+            self._watchdog.stop()
+        self.scheduler.shutdown()
+        if self._http is not None:
+            self._http.close()
+        if hasattr(self, "_generation"):
+            self._generation.retire()
+        if hasattr(self, "store"):
+            self.store.close()
+        if self._lock is not None:
+            self._lock.release()
+            log.info("daemon_stopped")
+
+    def _install_signal_handlers(self) -> dict[int, signal.Handlers | Callable[..., object] | int | None]:
+        def stop(signum: int, frame: FrameType | None) -> None:
+            self._requests.put(("stop", signal.Signals(signum).name))
+
+        def reload(signum: int, frame: FrameType | None) -> None:
+            self._requests.put(("reload", "SIGHUP"))
+
+        handlers = {signal.SIGTERM: stop, signal.SIGINT: stop, signal.SIGHUP: reload}
+        return {signum: signal.signal(signum, handler) for signum, handler in handlers.items()}
+
+    # ------------------------------------------------------------------------ config
+
+    def _load(self) -> config.Desired:
+        try:
+            return config.load(self.config_path)
+        except ConfigError as exc:
+            log.error("config_invalid", path=str(self.config_path), problems=[str(p) for p in exc.problems])
+            raise
+
+    def _reload(self, reason: str) -> None:
+        self.notifier.reloading()
+        log.info("config_reloading", reason=reason)
+        current = self._generation.desired
+        try:
+            desired = self._load()
+            self._refuse_restart_only_changes(current, desired)
+            connectors = build_connectors(desired.root.providers, stop=self.stopping)
+        except BoardsyncError as exc:
+            self._watch.follow(current.root)  # look again only after the next edit
+            self._reload_refused(exc)
+            return
+        self._watch.follow(desired.root)
+        old, self._generation = self._generation, Generation(desired, connectors)
+        old.retire()
+        self.metrics.posting_labels = desired.root.daemon.posting_labels
+        self._book_jobs(desired, first_start=False, previous=current)
+        self._reload_error = None
+        self.metrics.reloads.inc(result="applied")
+        log.info("config_reloaded", postings=len(desired.postings), digest=desired.digest[:12])
+        self.notifier.ready(status=f"config reloaded: {len(desired.postings)} postings")
+
+    def _refuse_restart_only_changes(self, current: config.Desired, desired: config.Desired) -> None:
+        if desired.state_url != current.state_url:
+            raise ConfigError("state: the daemon keeps the database it started with; restart it to change it")
+        if desired.root.daemon.listen != current.root.daemon.listen:
+            log.warning("listen_change_needs_restart", listen=current.root.daemon.listen)
+
+    def _reload_refused(self, exc: BoardsyncError) -> None:
+        self._reload_error = str(exc).splitlines()[0]
+        self.metrics.reloads.inc(result="refused")
+        if not isinstance(exc, ConfigError):  # ConfigError was logged with every problem by _load
+            log.error("config_reload_failed", error=str(exc))
+        log.warning("config_kept", reason="the new config failed; the last good one keeps running")
+        self.notifier.ready(status=f"reload refused, last good config kept: {self._reload_error}")
+
+    # ------------------------------------------------------------------------ jobs
+
+    def _book_jobs(self, desired: config.Desired, *, first_start: bool, previous: config.Desired | None = None) -> None:
+        """Book the periodic jobs. At start, each first turn follows from the last run on
+        record (a restart does not run early); after a reload, a reconcile runs now."""
+        schedule = desired.root.schedule
+        if first_start or previous is None or previous.root.schedule != schedule:
+            for kind, every, job in (
+                ("reconcile", parse_duration(schedule.reconcile), self._reconcile_job),
+                ("metrics", parse_duration(schedule.metrics), self._metrics_job),
+            ):
+                self.scheduler.every(kind, job, every, first=self._first_turn(kind, every))
+        if first_start:
+            now = datetime.now(UTC)
+            self.scheduler.every("links", self._links_job, LINKS_IDLE, first=now)
+            self.scheduler.every("config-watch", self._watch_job, WATCH_EVERY, first=now + WATCH_EVERY)
+            self.scheduler.every("heartbeat", self.progress.beat, self._beat_every, first=now)
+        else:
+            self.scheduler.move("reconcile")
+            self.scheduler.move("links")
+
+    def _first_turn(self, kind: str, every: timedelta) -> datetime:
+        now = datetime.now(UTC)
+        last = self.store.last_runs(limit=1, kind=kind)
+        if not last or last[0].started_at is None:
+            return now
+        return max(now, last[0].started_at + every)
+
+    def _last_success_on_record(self) -> datetime | None:
+        for run in self.store.last_runs(limit=50, kind="reconcile"):
+            if run.outcome in SUCCESSFUL and run.finished_at is not None:
+                return run.finished_at
+        return None
+
+    def _reconcile_job(self) -> None:
+        self._run("reconcile", lambda g: reconcile(
+            g.desired, self.store, g.connectors, trigger="daemon", stop=self.stopping))
+
+    def _metrics_job(self) -> None:
+        self._run("metrics", lambda g: collect_metrics(g.desired, self.store, g.connectors, trigger="daemon"))
+
+    def _run(self, kind: str, call: Callable[[Generation], RunResult]) -> None:
+        if self.stopping.is_set():
+            return
+        started = time.monotonic()
+        try:
+            with self._generation.use() as generation:
+                result = call(generation)
+        except Exception as exc:  # one failed run must not end the daemon; the next turn retries
+            seconds = time.monotonic() - started
+            self.metrics.run_finished(kind, "failed", seconds)
+            log.exception("run_failed", kind=kind, duration_s=round(seconds, 3), error=str(exc))
+            self._status(f"{kind} run failed: {exc}")
+            return
+        self._record(kind, result)
+
+    def _record(self, kind: str, result: RunResult) -> None:
+        self.metrics.run_finished(kind, result.outcome, result.duration)
+        if kind == "reconcile" and result.outcome in SUCCESSFUL:
+            self._last.ok_at = result.finished_at
+        log.info("run_finished", kind=kind, run=result.run_id, outcome=result.outcome,
+                 duration_s=round(result.duration, 3), summary=result.summary())
+        self._status(result.summary())
+
+    def _links_job(self) -> None:
+        if self.stopping.is_set():
+            return
+        try:
+            with self._generation.use() as generation:
+                connector = generation.connectors.get(LINK_PROVIDER)
+                due = None if connector is None else self.links.refresh(
+                    generation.desired.postings, connector, self.stopping)
+        except Exception as exc:
+            log.exception("links_failed", error=str(exc))
+            due = datetime.now(UTC) + LINKS_RETRY
+        self.scheduler.move("links", due or datetime.now(UTC) + LINKS_IDLE)
+
+    def _watch_job(self) -> None:
+        if self._watch.changed():
+            self._requests.put(("reload", "config files changed"))
+
+    def _skipped(self, job: str) -> None:
+        self.metrics.skipped.inc(job=job)
+
+    def _status(self, text: str) -> None:
+        self._last.summary = text
+        self.notifier.status(redact(text))
+
+    # ------------------------------------------------------------------------ HTTP surface
+
+    def liveness(self) -> Sequence[Check]:
+        age = self.progress.age()
+        return [
+            Check("scheduler", self.scheduler.running and self.progress.healthy(),
+                  f"last job {age:.1f}s ago"),
+        ]
+
+    def readiness(self) -> Sequence[Check]:
+        return [self._config_check(), self._database_check(), self._reconcile_check()]
+
+    def _config_check(self) -> Check:
+        detail = f"last reload refused: {self._reload_error}" if self._reload_error else ""
+        return Check("config", True, detail)
+
+    def _database_check(self) -> Check:
+        try:
+            version = migrations.stored_version(self.store.engine)
+        except (StateError, Exception) as exc:  # noqa: BLE001 - any failure means not ready
+            return Check("database", False, f"unreachable: {exc}")
+        if version != migrations.SCHEMA_VERSION:
+            return Check("database", False, f"schema version {version}, expected {migrations.SCHEMA_VERSION}")
+        return Check("database", True)
+
+    def _reconcile_check(self) -> Check:
+        every = parse_duration(self._generation.desired.root.schedule.reconcile)
+        ok_at = self._last.ok_at
+        if ok_at is None:
+            return Check("reconcile", False, "no successful reconcile yet")
+        age = datetime.now(UTC) - ok_at
+        fresh = age < 2 * every + timedelta(minutes=1)
+        return Check("reconcile", fresh, f"last success {age.total_seconds():.0f}s ago")
+
+    def metrics_text(self) -> str:
+        return self.metrics.render()
+
+    def fresh_link(self, posting_key: str) -> str:
+        with self._generation.use() as generation:
+            posting = linked_postings(generation.desired.postings).get(posting_key)
+            connector = generation.connectors.get(LINK_PROVIDER)
+            if posting is None or connector is None:
+                raise UnknownPosting(f"no posting {posting_key!r} is sent to {LINK_PROVIDER}")
+            return self.links.fresh_url(posting, connector)
+
+
+def run_daemon(config_path: Path) -> int:
+    """The body of `boardsync daemon`: run until SIGTERM or SIGINT, then exit 0."""
+    return Daemon(config_path).run()
