@@ -1,0 +1,259 @@
+"""A Plan as text (for a terminal), JSON (for programs) and Markdown (for a pull request).
+
+The JSON document is stable: its schema is ``plan.schema.json`` beside this module
+(`PLAN_SCHEMA`), and fields are only ever added. Values of fields are the boards' own
+payload values, as `render` gives them; a plan never holds a credential or a signed link.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from importlib import resources
+from typing import Any
+
+from boardsync.reconcile.model import Action, Change, Plan
+
+FORMAT = "boardsync.plan"
+VERSION = 1
+
+SYMBOLS = {
+    Action.CREATE: "+", Action.REPOST: "+", Action.ADOPT: "=", Action.UPDATE: "~",
+    Action.PUBLISH: ">", Action.RESUME: ">", Action.PAUSE: "‖", Action.CLOSE: "-",
+    Action.ENSURE_SOURCE: "+", Action.REFRESH_LINK: "↻",
+}
+COLOURS = {"+": "32", "-": "31", "~": "33", ">": "36", "‖": "36", "=": "36", "↻": "2", "!": "35", "?": "33"}
+
+TEXT_VALUE_WIDTH = 70
+
+
+def load_schema() -> dict[str, Any]:
+    """The JSON Schema every `to_json` document validates against."""
+    text = resources.files("boardsync.reconcile").joinpath("plan.schema.json").read_text()
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
+# ------------------------------------------------------------------------------ JSON
+
+
+def to_document(plan: Plan) -> dict[str, Any]:
+    """The plan as plain JSON values, in the shape of ``plan.schema.json``."""
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "generated_at": _iso(plan.generated_at),
+        "config_digest": plan.config_digest,
+        "in_sync": plan.empty,
+        "counts": plan.counts,
+        "changes": [_change_document(c) for c in plan.changes],
+        "drift": [
+            {"provider": d.provider, "posting": d.posting, "field": d.field, "desired": d.desired,
+             "observed": d.observed, "disposition": d.disposition}
+            for d in plan.drift
+        ],
+        "blocked": [
+            {"provider": b.provider, "posting": b.posting, "reason": b.reason, "gate": b.gate,
+             "fields": dict(b.fields), "until": _iso(b.until)}
+            for b in plan.blocked
+        ],
+        "removed": [
+            {"provider": r.provider, "posting": r.posting, "remote_id": r.remote_id, "status": r.status,
+             "closing": r.closing}
+            for r in plan.removed
+        ],
+        "errors": [
+            {"provider": e.provider, "posting": e.posting, "action": e.action, "message": e.message}
+            for e in plan.errors
+        ],
+    }
+
+
+def to_json(plan: Plan, *, indent: int | None = 2) -> str:
+    return json.dumps(to_document(plan), indent=indent, ensure_ascii=False, default=str)
+
+
+def _change_document(change: Change) -> dict[str, Any]:
+    return {
+        "provider": change.provider,
+        "posting": change.posting,
+        "action": change.action.value,
+        "reason": change.reason,
+        "remote_id": change.remote_id,
+        "publish": change.publish,
+        "channel": change.channel,
+        "channels": list(change.channels),
+        "heals": list(change.heals),
+        "fields": [{"field": d.field, "before": d.before, "after": d.after} for d in change.diffs],
+    }
+
+
+def _iso(when: datetime | None) -> str | None:
+    return when.isoformat() if when is not None else None
+
+
+# ------------------------------------------------------------------------------ text
+
+
+def to_text(plan: Plan, *, color: bool = False) -> str:
+    """A readable diff: per board, one line per change and one line per changed field."""
+    paint = _painter(color)
+    lines: list[str] = []
+    for provider in _providers(plan):
+        changes = [c for c in plan.changes if c.provider == provider]
+        if changes:
+            lines.append(paint("1", provider))
+            lines += [line for c in changes for line in _change_lines(c, paint)]
+    lines += _section("Drift", [
+        paint("?", f"  ? {d.provider}/{d.posting} {d.field}: board has {_short(d.observed)}, "
+                   f"desired {_short(d.desired)} ({_disposition(d.disposition)})")
+        for d in plan.drift
+    ])
+    lines += _section("Blocked", [
+        paint("!", f"  ! {b.provider}/{b.posting}: {b.reason}{_until(b.until)}")
+        + "".join(f"\n      {name}: {why}" for name, why in b.fields.items())
+        for b in plan.blocked
+    ])
+    lines += _section("Removed from the source", [
+        paint("-" if r.closing else "?",
+              f"  {'-' if r.closing else '?'} {r.provider}/{r.posting} ({r.remote_id}, {r.status}): "
+              + ("closing (prune is on)" if r.closing else "left open (prune is off)"))
+        for r in plan.removed
+    ])
+    lines += _section("Errors", [paint("-", f"  {e}") for e in plan.errors])
+    lines.append(summary(plan))
+    return "\n".join(lines) + "\n"
+
+
+def summary(plan: Plan) -> str:
+    """One line: ``Plan: 2 to create, 1 to update; 1 drift, 1 blocked.``"""
+    counts = plan.counts
+    done = [f"{counts[a.value]} to {a.value.replace('_', ' ')}" for a in Action if counts[a.value]]
+    notes = [f"{counts[k]} {k}" for k in ("drift", "blocked", "removed") if counts[k]]
+    if counts["errors"]:
+        notes.append(f"{counts['errors']} board error{'s' if counts['errors'] != 1 else ''}")
+    head = "Plan: " + (", ".join(done) if done else "nothing to change")
+    return head + ("; " + ", ".join(notes) if notes else "") + "."
+
+
+def _change_lines(change: Change, paint: Any) -> list[str]:
+    symbol = SYMBOLS[change.action]
+    label = change.action.value.replace("_", " ")
+    if change.action in (Action.CREATE, Action.REPOST):
+        label += " (live)" if change.publish else " (draft)"
+    if change.channel:
+        label += f" {change.channel!r}"
+    target = f" [{change.remote_id}]" if change.remote_id else ""
+    lines = [paint(symbol, f"  {symbol} {change.posting}: {label}{target}") + f"  — {change.reason}"]
+    for diff in change.diffs:
+        if diff.before is None:
+            lines.append(f"      {diff.field}: {_short(diff.after)}")
+        else:
+            lines.append(f"      {diff.field}: {_short(diff.before)} → {_short(diff.after)}")
+    if change.channels:
+        lines.append(f"      sources: {', '.join(change.channels)}")
+    return lines
+
+
+def _section(title: str, items: list[str]) -> list[str]:
+    return [title, *items] if items else []
+
+
+def _providers(plan: Plan) -> list[str]:
+    seen: dict[str, None] = {}
+    for change in plan.changes:
+        seen.setdefault(change.provider)
+    return list(seen)
+
+
+def _painter(color: bool) -> Any:
+    def paint(style: str, text: str) -> str:
+        code = COLOURS.get(style, style)
+        return f"\033[{code}m{text}\033[0m" if color else text
+    return paint
+
+
+def _short(value: Any, width: int = TEXT_VALUE_WIDTH) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _disposition(disposition: str) -> str:
+    return {"correct": "correcting", "report": "reported", "frozen": "frozen on the board"}.get(
+        disposition, disposition
+    )
+
+
+def _until(until: datetime | None) -> str:
+    return f" (until {until.isoformat(timespec='seconds')})" if until else ""
+
+
+# ------------------------------------------------------------------------------ Markdown
+
+
+def to_markdown(plan: Plan) -> str:
+    """For a pull-request comment: a summary, a table of changes, the field diffs folded."""
+    out = ["### boardsync plan", "", f"**{summary(plan)}**", ""]
+    if plan.changes:
+        out += ["| board | posting | action | why |", "|---|---|---|---|"]
+        out += [_row(c.provider, c.posting, _md_action(c), c.reason) for c in plan.changes]
+        out.append("")
+        out += _md_diffs([c for c in plan.changes if c.diffs])
+    out += _md_table("Drift", ("board", "posting", "field", "on the board", "desired", "what happens"), [
+        (d.provider, d.posting, d.field, _code(d.observed), _code(d.desired), _disposition(d.disposition))
+        for d in plan.drift
+    ])
+    out += _md_table("Blocked", ("board", "posting", "reason", "fields"), [
+        (b.provider, b.posting, b.reason + _until(b.until), "; ".join(f"`{k}`: {v}" for k, v in b.fields.items()))
+        for b in plan.blocked
+    ])
+    out += _md_table("Removed from the source", ("board", "posting", "job", "status", "what happens"), [
+        (r.provider, r.posting, r.remote_id or "", r.status,
+         "closed (prune is on)" if r.closing else "left open (prune is off)")
+        for r in plan.removed
+    ])
+    out += _md_table("Errors", ("board", "posting", "error"), [
+        (e.provider, e.posting or "", e.message) for e in plan.errors
+    ])
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _md_action(change: Change) -> str:
+    text = change.action.value.replace("_", " ")
+    if change.action in (Action.CREATE, Action.REPOST):
+        text += " (live)" if change.publish else " (draft)"
+    if change.channel:
+        text += f" `{change.channel}`"
+    return text
+
+
+def _md_diffs(changes: list[Change]) -> list[str]:
+    if not changes:
+        return []
+    out = ["<details><summary>Field changes</summary>", ""]
+    for change in changes:
+        out += [f"**{_cell(change.provider)} / {_cell(change.posting)}** — {_md_action(change)}", ""]
+        out += ["| field | on the board | desired |", "|---|---|---|"]
+        out += [_row(d.field, _code(d.before) if d.before is not None else "—", _code(d.after)) for d in change.diffs]
+        out.append("")
+    return [*out, "</details>", ""]
+
+
+def _md_table(title: str, header: tuple[str, ...], rows: Iterable[tuple[str, ...]]) -> list[str]:
+    rows = list(rows)
+    if not rows:
+        return []
+    return [f"#### {title}", "", _row(*header), "|" + "---|" * len(header), *(_row(*r) for r in rows), ""]
+
+
+def _row(*cells: str) -> str:
+    return "| " + " | ".join(_cell(c) for c in cells) + " |"
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _code(value: Any) -> str:
+    text = _short(value, 120).replace("`", "'")
+    return f"`{text}`"
