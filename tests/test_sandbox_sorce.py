@@ -50,22 +50,29 @@ def _client(server: tuple[SorceSim, RunningServer], key: str | None, prefix: str
     return httpx.Client(base_url=server[1].url + prefix, headers=headers, timeout=5)
 
 
-@pytest.fixture
-def acme(server: tuple[SorceSim, RunningServer], sim: SorceSim) -> Iterator[httpx.Client]:
-    with _client(server, ACME_KEY) as client:
-        yield client
+@pytest.fixture(scope="module")
+def clients(server: tuple[SorceSim, RunningServer]) -> Iterator[dict[str, httpx.Client]]:
+    # Built once: an httpx.Client costs tens of milliseconds (its TLS context), a reset board nothing.
+    made = {"acme": _client(server, ACME_KEY), "globex": _client(server, GLOBEX_KEY)}
+    made["control"] = _client(server, None, prefix="/_sandbox")
+    yield made
+    for client in made.values():
+        client.close()
 
 
 @pytest.fixture
-def globex(server: tuple[SorceSim, RunningServer], sim: SorceSim) -> Iterator[httpx.Client]:
-    with _client(server, GLOBEX_KEY) as client:
-        yield client
+def acme(clients: dict[str, httpx.Client], sim: SorceSim) -> httpx.Client:
+    return clients["acme"]
 
 
 @pytest.fixture
-def control(server: tuple[SorceSim, RunningServer], sim: SorceSim) -> Iterator[httpx.Client]:
-    with _client(server, None, prefix="/_sandbox") as client:
-        yield client
+def globex(clients: dict[str, httpx.Client], sim: SorceSim) -> httpx.Client:
+    return clients["globex"]
+
+
+@pytest.fixture
+def control(clients: dict[str, httpx.Client], sim: SorceSim) -> httpx.Client:
+    return clients["control"]
 
 
 def _iso(text: str) -> datetime:
@@ -793,6 +800,15 @@ def test_injected_statuses_use_the_matching_code(acme: httpx.Client, control: ht
     """Each injected status reads like the board's own answer for it."""
     control.post("/faults", json={"kind": "status", "status": status})
     assert_error(acme.get("/jobs"), status, code)
+
+
+def test_an_injected_401_is_indistinguishable_from_a_real_one(sim: SorceSim, acme: httpx.Client, control: httpx.Client) -> None:
+    """The documented 401 body is always the same, injected or not."""
+    control.post("/faults", json={"kind": "status", "status": 401})
+    injected = acme.get("/jobs")
+    sim.revoke_key(ACME_KEY)
+    real = acme.get("/jobs")
+    assert injected.status_code == real.status_code == 401 and injected.json() == real.json()
 
 
 def test_injected_422_carries_an_empty_fields_map(acme: httpx.Client, control: httpx.Client) -> None:

@@ -1,5 +1,6 @@
-"""The Sorce simulator: the external API v1 of `providers/sorce.md`, served under
-``/api/external/v1`` (so a connector's ``base_url`` is ``<server>/api/external/v1``).
+"""The Sorce simulator: Sorce's external API v1 as its public docs describe it, with the
+behaviour boardsync has decided on where they are silent, served under ``/api/external/v1``
+(so a connector's ``base_url`` is ``<server>/api/external/v1``).
 
 Controls, besides the shared ones of `core.control_routes` (state, reset, clock, faults,
 requests), all under ``/_sandbox`` and answering ``{"error": "<text>"}`` with 404 or 422 when
@@ -51,9 +52,10 @@ What the contract leaves open, and what this simulator does about it [decided]:
   the default); cities whose name starts with ``q`` come first, then those containing it; at
   most 10; an empty ``q`` lists the country's cities; an unknown country finds nothing.
 - Times read ``2025-01-31T09:30:00.000Z``.
-- Injected status faults answer the envelope with the code of their status (401, 402, 404,
-  409 INVALID_TRANSITION, 422 with empty ``fields``, 429 with ``retryAfterSeconds`` = the
-  fault's ``retry_after`` or 1); any other status reads INTERNAL.
+- Injected status faults answer the envelope with the code and wording the board uses for their
+  status (401, 402, 404, 409 INVALID_TRANSITION, 422 with empty ``fields``, 429 with
+  ``retryAfterSeconds`` = the fault's ``retry_after`` or 1, and ``Retry-After`` the same); any
+  other status reads INTERNAL.
 """
 
 from __future__ import annotations
@@ -184,20 +186,24 @@ def _rate_limited(seconds: int) -> SorceError:
     )
 
 
-_FAULT_CODES = {
-    401: "INVALID_SERVICE_KEY", 402: "PAYMENT_METHOD_REQUIRED", 404: "NOT_FOUND",
-    409: "INVALID_TRANSITION", 422: "VALIDATION_FAILED", 429: "RATE_LIMITED",
+_FAULT_ANSWERS = {
+    401: ("INVALID_SERVICE_KEY", MSG_INVALID_KEY),
+    402: ("PAYMENT_METHOD_REQUIRED", MSG_PAYMENT),
+    404: ("NOT_FOUND", MSG_NOT_FOUND),
+    409: ("INVALID_TRANSITION", "This status change is not allowed."),
+    422: ("VALIDATION_FAILED", MSG_BAD_INPUT),
 }
 
 
 def error_body(status: int, message: str) -> tuple[bytes, dict[str, str]]:
-    """Sorce's envelope for an injected status fault (see `core.ErrorBody`)."""
-    code = _FAULT_CODES.get(status, "INTERNAL")
-    retry_after = None
+    """Sorce's envelope for an injected status fault (see `core.ErrorBody`), worded as the board
+    words its own answers so a client cannot tell the two apart."""
     if status == 429:
         fault = answering_fault.get()
-        retry_after = fault.retry_after if fault is not None and fault.retry_after is not None else 1
-    error = SorceError(status, code, message, fields={} if status == 422 else None, retry_after=retry_after)
+        error = _rate_limited(fault.retry_after if fault is not None and fault.retry_after is not None else 1)
+    else:
+        code, text = _FAULT_ANSWERS.get(status, ("INTERNAL", MSG_INTERNAL))
+        error = SorceError(status, code, text, fields={} if status == 422 else None)
     return json.dumps(error.body()).encode(), error.headers()
 
 
@@ -352,6 +358,19 @@ def parse_job_fields(body: Any, *, patching: bool, extra: tuple[str, ...] = ()) 
     if errors:
         raise _invalid(errors)
     return changes
+
+
+def parse_create_body(body: Any) -> tuple[dict[str, Any], bool]:
+    """`POST /jobs`'s Job fields and its `publish` flag (default false); 422 naming every problem."""
+    publish = body.get("publish", False) if isinstance(body, dict) else False
+    problems = {} if isinstance(publish, bool) else {"publish": "Must be true or false."}
+    try:
+        changes = parse_job_fields(body, patching=False, extra=("publish",))
+    except SorceError as exc:
+        raise _invalid({**(exc.fields or {}), **problems}) from None
+    if problems:
+        raise _invalid(problems)
+    return changes, publish
 
 
 # ------------------------------------------------------------------------------- gates
@@ -625,14 +644,7 @@ class SorceSim(Simulator):
     # --- endpoints
 
     def api_create(self, company_id: str, body: Any) -> dict[str, Any]:
-        publish = body.get("publish", False) if isinstance(body, dict) else False
-        problems = {} if isinstance(publish, bool) else {"publish": "Must be true or false."}
-        try:
-            changes = parse_job_fields(body, patching=False, extra=("publish",))
-        except SorceError as exc:
-            raise _invalid({**(exc.fields or {}), **problems}) from None
-        if problems:
-            raise _invalid(problems)
+        changes, publish = parse_create_body(body)
         with self.lock:
             now = self.clock.now()
             content = _merged(_blank_content(), changes)
