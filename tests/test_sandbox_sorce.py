@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -612,6 +613,18 @@ def test_pages_neither_skip_nor_repeat_while_jobs_are_created_between_them(acme:
         page = acme.get("/jobs", params={"limit": 3, "cursor": page["nextCursor"]}).json()
     assert seen == ids[::-1]
     assert len(acme.get("/jobs").json()["items"]) == 10
+
+
+def test_concurrent_creates_each_get_their_own_job(sim: SorceSim, server: Any) -> None:
+    """Creates racing from several threads all land, with distinct ids and a consistent list."""
+    def create_one(i: int) -> str:
+        with _client(server, ACME_KEY) as client:
+            return str(create(client, {"title": f"Parallel {i}"})["id"])
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        ids = set(pool.map(create_one, range(24)))
+    assert len(ids) == 24
+    assert {job["id"] for job in sim.jobs(ACME)} == ids
 
 
 def test_a_full_last_page_has_no_next_cursor(acme: httpx.Client) -> None:
