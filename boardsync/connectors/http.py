@@ -140,7 +140,7 @@ class RateLimiter:
 
 
 def _default_wait() -> wait_base:
-    return tenacity.wait_exponential_jitter(initial=0.5, max=8.0, jitter=0.5)
+    return tenacity.wait_exponential_jitter(multiplier=0.5, max=8.0, jitter=0.5)
 
 
 @dataclass(frozen=True)

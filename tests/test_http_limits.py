@@ -1,0 +1,78 @@
+"""The client-side rate limiter and the client's settings, on a fake clock."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from boardsync.connectors.http import LIMITS, TIMEOUT, RateLimiter, make_client
+from tests.connector_helpers import FakeClock
+
+
+def run(limiter: RateLimiter, clock: FakeClock, n: int, duration: float = 0.0) -> list[float]:
+    """Start `n` requests one after another, each taking `duration`; their start times."""
+    starts = []
+    for _ in range(n):
+        with limiter.slot():
+            starts.append(clock.now)
+            clock.now += duration
+    return starts
+
+
+def test_requests_within_the_limit_do_not_wait() -> None:
+    """Up to `limit` requests in the window pass at once."""
+    clock = FakeClock()
+    limiter = RateLimiter(5, 60.0, clock=clock, sleep=clock.sleep)
+    assert run(limiter, clock, 5) == [0.0] * 5 and clock.slept == []
+
+
+def test_one_request_over_the_limit_waits_for_the_oldest_to_leave_the_window() -> None:
+    """The sixth request of five-a-minute starts a full minute after the first one finished."""
+    clock = FakeClock()
+    limiter = RateLimiter(5, 60.0, clock=clock, sleep=clock.sleep)
+    starts = run(limiter, clock, 6, duration=0.5)
+    assert starts[5] == pytest.approx(60.5) and limiter.waited == pytest.approx(58.0)
+
+
+def test_no_window_ever_holds_more_than_the_limit() -> None:
+    """Over a long burst, any `per`-second span holds at most `limit` request starts."""
+    clock = FakeClock()
+    limiter = RateLimiter(60, 60.0, clock=clock, sleep=clock.sleep)
+    starts = run(limiter, clock, 500, duration=0.01)
+    for i, start in enumerate(starts):
+        assert sum(1 for s in starts[i:] if s < start + 60.0) <= 60
+
+
+def test_a_slot_is_dated_when_its_response_came_back() -> None:
+    """A slow request counts from its end, so the board's count (at arrival) never exceeds it."""
+    clock = FakeClock()
+    limiter = RateLimiter(1, 10.0, clock=clock, sleep=clock.sleep)
+    starts = run(limiter, clock, 2, duration=4.0)
+    assert starts == [0.0, 14.0]
+
+
+def test_a_failed_request_still_uses_its_slot() -> None:
+    """An exception inside the slot releases it, dated, so the next one still waits."""
+    clock = FakeClock()
+    limiter = RateLimiter(1, 10.0, clock=clock, sleep=clock.sleep)
+    with pytest.raises(RuntimeError), limiter.slot():
+        raise RuntimeError("boom")
+    assert run(limiter, clock, 1) == [10.0]
+
+
+def test_a_limit_must_allow_something() -> None:
+    """A limit of zero requests or a zero window is refused when built."""
+    with pytest.raises(ValueError):
+        RateLimiter(0, 1.0)
+    with pytest.raises(ValueError):
+        RateLimiter(1, 0.0)
+
+
+def test_the_client_has_explicit_timeouts_a_small_pool_and_no_redirects() -> None:
+    """make_client sets every timeout, a pool of a few connections, and never follows redirects."""
+    client = make_client("http://board.test/v1", transport=httpx.MockTransport(lambda r: httpx.Response(200)))
+    assert client.timeout == TIMEOUT and None not in (TIMEOUT.connect, TIMEOUT.read, TIMEOUT.write, TIMEOUT.pool)
+    assert LIMITS.max_connections is not None and LIMITS.max_connections <= 10
+    assert client.follow_redirects is False
+    assert str(client.get("/jobs").request.url) == "http://board.test/v1/jobs"
+    assert "authorization" not in client.headers

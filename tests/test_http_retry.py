@@ -1,0 +1,187 @@
+"""The retry policy's logic, on `httpx.MockTransport` and a fake clock: what is retried for
+which method, how long it waits, when it gives up, and what error comes out.
+The same faults on a real server are in test_connector_faults.py."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import httpx
+import pytest
+import tenacity
+
+from boardsync.connectors.http import BoardHttp, RateLimiter, RetryPolicy, retry_after_header
+from boardsync.errors import Ambiguous, Transient
+from tests.connector_helpers import FakeClock
+
+Step = Callable[[httpx.Request], httpx.Response]
+
+
+def scripted(*steps: Step | int | type[Exception]) -> tuple[httpx.MockTransport, list[str]]:
+    """A transport that plays `steps` in order: a status, an exception class, or a function."""
+    seen: list[str] = []
+    queue = list(steps)
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request.method)
+        step = queue.pop(0) if queue else 200
+        if isinstance(step, int):
+            return httpx.Response(step, json={})
+        if isinstance(step, type):
+            raise step("scripted", request=request)  # type: ignore[call-arg]
+        return step(request)
+
+    return httpx.MockTransport(handle), seen
+
+
+def board(transport: httpx.BaseTransport, clock: FakeClock, **policy: object) -> BoardHttp:
+    client = httpx.Client(base_url="http://board.test", transport=transport)
+    retry = RetryPolicy(sleep=clock.sleep, clock=clock, wait=tenacity.wait_fixed(1), **policy)  # type: ignore[arg-type]
+    limiter = RateLimiter(1000, 1.0, clock=clock, sleep=clock.sleep)
+    return BoardHttp("board", client, limiter=limiter, retry=retry)
+
+
+def test_get_retries_a_500_then_returns_the_success() -> None:
+    """A GET that met a 500 is sent again and the later 200 is what the caller gets."""
+    transport, seen = scripted(500, 200)
+    clock = FakeClock()
+    assert board(transport, clock).request("GET", "/jobs").status_code == 200
+    assert seen == ["GET", "GET"] and clock.slept == [1.0]
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_post_is_not_retried_on_a_server_error(status: int) -> None:
+    """A POST answered 5xx goes back to the connector at once: resending might repeat it."""
+    transport, seen = scripted(status, 200)
+    response = board(transport, FakeClock()).request("POST", "/jobs", json={})
+    assert response.status_code == status and seen == ["POST"]
+
+
+def test_an_idempotent_post_is_retried_like_a_get() -> None:
+    """A call the board documents as safe to repeat may be retried after a 503."""
+    transport, seen = scripted(503, 200)
+    assert board(transport, FakeClock()).request("POST", "/s", json={}, idempotent=True).status_code == 200
+    assert seen == ["POST", "POST"]
+
+
+def test_429_is_retried_for_any_method_after_retry_after() -> None:
+    """The board refused before doing anything: a POST is resent, after the seconds asked."""
+    transport, seen = scripted(lambda r: httpx.Response(429, headers={"Retry-After": "7"}), 201)
+    clock = FakeClock()
+    assert board(transport, clock).request("POST", "/jobs", json={}).status_code == 201
+    assert seen == ["POST", "POST"] and clock.slept == [7.0]
+
+
+def test_retry_after_is_capped() -> None:
+    """A board asking for more than the cap waits the cap."""
+    transport, _ = scripted(lambda r: httpx.Response(429, headers={"Retry-After": "50"}), 200)
+    clock = FakeClock()
+    board(transport, clock, retry_after_cap=20.0).request("GET", "/jobs")
+    assert clock.slept == [20.0]
+
+
+def test_retry_after_never_shortens_the_backoff() -> None:
+    """A Retry-After of 0 still waits the policy's own backoff."""
+    transport, _ = scripted(lambda r: httpx.Response(429, headers={"Retry-After": "0"}), 200)
+    clock = FakeClock()
+    board(transport, clock).request("GET", "/jobs")
+    assert clock.slept == [1.0]
+
+
+def test_a_wait_past_the_budget_gives_up_with_the_last_answer() -> None:
+    """When the next wait would go past the time budget the call stops and hands back the 429."""
+    transport, seen = scripted(lambda r: httpx.Response(429, headers={"Retry-After": "40"}), 200)
+    clock = FakeClock()
+    response = board(transport, clock, budget=30.0).request("GET", "/jobs")
+    assert response.status_code == 429 and seen == ["GET"] and clock.slept == []
+
+
+def test_attempts_are_limited() -> None:
+    """After `attempts` tries the last response is returned, not retried forever."""
+    transport, seen = scripted(503, 503, 503, 503, 503, 200)
+    assert board(transport, FakeClock(), attempts=3).request("GET", "/").status_code == 503
+    assert len(seen) == 3
+
+
+@pytest.mark.parametrize("error", [httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout])
+def test_nothing_sent_is_retried_even_for_a_post(error: type[Exception]) -> None:
+    """A connect failure means the board never saw the request: resending a create is safe."""
+    transport, seen = scripted(error, 201)
+    assert board(transport, FakeClock()).request("POST", "/jobs", json={}).status_code == 201
+    assert seen == ["POST", "POST"]
+
+
+def test_connect_failures_that_last_become_transient() -> None:
+    """Nothing happened on the board, so the error says try later, chained to httpx's."""
+    transport, _ = scripted(*[httpx.ConnectError] * 5)
+    with pytest.raises(Transient) as caught:
+        board(transport, FakeClock()).request("POST", "/jobs", json={})
+    assert isinstance(caught.value.__cause__, httpx.ConnectError)
+    assert caught.value.call == "POST /jobs" and caught.value.provider == "board"
+
+
+@pytest.mark.parametrize("error", [httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError])
+def test_a_get_without_an_answer_is_retried(error: type[Exception]) -> None:
+    """A read may be repeated after a timeout or a reset."""
+    transport, seen = scripted(error, 200)
+    assert board(transport, FakeClock()).request("GET", "/jobs").status_code == 200
+    assert seen == ["GET", "GET"]
+
+
+@pytest.mark.parametrize("error", [httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError])
+def test_a_post_without_an_answer_is_ambiguous_and_not_resent(error: type[Exception]) -> None:
+    """The request went out and no answer came back: the outcome is unknown, never resent."""
+    transport, seen = scripted(error, 201)
+    with pytest.raises(Ambiguous) as caught:
+        board(transport, FakeClock()).request("POST", "/jobs", json={})
+    assert seen == ["POST"] and isinstance(caught.value.__cause__, error)
+
+
+def test_a_get_that_never_answers_ends_transient() -> None:
+    """Reads that keep timing out give up as Transient, not Ambiguous."""
+    transport, seen = scripted(*[httpx.ReadTimeout] * 5)
+    with pytest.raises(Transient):
+        board(transport, FakeClock(), attempts=2).request("GET", "/jobs")
+    assert len(seen) == 2
+
+
+def test_a_set_stop_event_ends_retrying_at_once() -> None:
+    """At shutdown a failing call is not retried: the last answer is returned."""
+    stop = threading.Event()
+    stop.set()
+    transport, seen = scripted(503, 200)
+    response = board(transport, FakeClock(), stop=stop).request("GET", "/jobs")
+    assert response.status_code == 503 and seen == ["GET"]
+
+
+def test_a_stop_set_during_the_wait_prevents_the_next_attempt() -> None:
+    """Shutdown arriving while a call waits to retry ends the call without sending again."""
+    stop = threading.Event()
+    clock = FakeClock()
+    transport, seen = scripted(503, 200)
+
+    def sleep_then_stop(seconds: float) -> None:
+        clock.sleep(seconds)
+        stop.set()
+
+    client = httpx.Client(base_url="http://board.test", transport=transport)
+    retry = RetryPolicy(sleep=sleep_then_stop, clock=clock, stop=stop, wait=tenacity.wait_fixed(1))
+    http = BoardHttp("board", client, limiter=RateLimiter(10, 1.0, clock=clock, sleep=clock.sleep), retry=retry)
+    with pytest.raises(Transient, match="shutting down"):
+        http.request("GET", "/jobs")
+    assert seen == ["GET"]
+
+
+def test_default_sleep_waits_on_the_stop_event() -> None:
+    """Without an injected sleep the policy waits on `stop`, so shutdown cuts the wait short."""
+    stop = threading.Event()
+    assert RetryPolicy(stop=stop).sleeper() == stop.wait
+
+
+def test_retry_after_header_reads_seconds_and_http_dates() -> None:
+    """Both forms of Retry-After are understood; garbage is ignored."""
+    assert retry_after_header(httpx.Response(429, headers={"Retry-After": "12"})) == 12.0
+    assert retry_after_header(httpx.Response(429, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})) == 0.0
+    assert retry_after_header(httpx.Response(429, headers={"Retry-After": "soon"})) is None
+    assert retry_after_header(httpx.Response(429)) is None
