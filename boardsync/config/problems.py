@@ -80,12 +80,22 @@ def from_validation_error(
 
     `echo_inputs` is false for the root file, whose values may be resolved secrets.
     """
-    problems = []
+    found = []
     for detail in error.errors(include_url=False):
         path = data_path(detail["loc"], data)
-        path, message = _describe(detail, path, model, echo_inputs)
-        problems.append(Problem(where(path), format_path(path), message))
-    return problems
+        found.append((detail["type"], *_describe(detail, path, model, echo_inputs)))
+    # "unknown key 'titel'; did you mean 'title'?" already says that `title` is missing.
+    suggested = {path[:-1] + (name,) for kind, path, message in found for name in _suggestion(message)}
+    return [
+        Problem(where(path), format_path(path), message)
+        for kind, path, message in found
+        if not (kind == "missing" and path in suggested)
+    ]
+
+
+def _suggestion(message: str) -> list[str]:
+    match = re.search(r"did you mean '([^']*)'\?$", message)
+    return [match.group(1)] if match and message.startswith("unknown key") else []
 
 
 def data_path(loc: tuple[str | int, ...], data: Any) -> DataPath:

@@ -193,6 +193,8 @@ def _may_nest_deeper_than(text: str, bound: int) -> bool:
 
 def _syntax_problem(exc: MarkedYAMLError, text: str, source: str) -> Problem:
     mark = exc.problem_mark or exc.context_mark
+    if exc.context_mark is not None and "end of stream" in (exc.problem or ""):
+        mark = exc.context_mark  # where the unclosed thing starts, not the end of the file
     line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
     problem = (exc.problem or "").strip()
     if "'\\t'" in problem or "\t" in problem:
@@ -208,8 +210,13 @@ def _syntax_problem(exc: MarkedYAMLError, text: str, source: str) -> Problem:
         return Problem(
             f"{source}:{line}:{col}", "", "a second YAML document ('---'); a file holds one document"
         )
+    message = f"YAML syntax: {problem}"
     context = (exc.context or "").strip()
-    message = f"YAML syntax: {problem}" + (f" ({context})" if context else "")
+    if context:
+        started = exc.context_mark
+        if started is not None and started.line + 1 != line:
+            context += f" that starts on line {started.line + 1}, column {started.column + 1}"
+        message += f" ({context})"
     return Problem(f"{source}:{line}:{col}", "", message)
 
 
