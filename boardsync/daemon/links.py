@@ -49,8 +49,9 @@ class StoredLink:
 
 
 def linked_postings(postings: Iterable[Posting]) -> dict[str, Posting]:
-    """The postings that get a signed RecruitiFi link, by key."""
-    return {p.key: p for p in postings if p.boards.recruitifi is not None}
+    """The postings that get a signed RecruitiFi link, by key: those naming RecruitiFi that
+    are not closed (a closed job has nothing left to manage there)."""
+    return {p.key: p for p in postings if p.boards.recruitifi is not None and p.status.value != "closed"}
 
 
 class LinkKeeper:
