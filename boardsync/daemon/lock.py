@@ -26,9 +26,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
-from sqlalchemy.engine import make_url
-
 from boardsync.errors import StateError
+from boardsync.state.db import parse_url, sqlite_path
 
 POLL_SECONDS = 0.2
 
@@ -118,20 +117,18 @@ def acquire_writer_lock(
 
 def lock_path(state_url: str) -> Path | None:
     """The lock file of a SQLite database file; None for an in-memory database."""
-    url = make_url(state_url)
+    url = parse_url(state_url)
     if url.get_backend_name() != "sqlite":
         raise StateError(f"{url.get_backend_name()}: the writer lock supports only SQLite databases so far")
-    database = url.database or ""
-    if database in ("", ":memory:") or database.startswith("file::memory:"):
-        return None
-    return Path(database).with_name(Path(database).name + ".lock")
+    database = sqlite_path(url)
+    return None if database is None else database.with_name(database.name + ".lock")
 
 
 def _lock_backend(state_url: str, command: str) -> tuple[_Backend, str]:
     path = lock_path(state_url)
     if path is None:
         return _ProcessLocal(), "the in-memory database"
-    return _FileLock(path, command), str(make_url(state_url).database)
+    return _FileLock(path, command), str(path.with_name(path.name.removesuffix(".lock")))
 
 
 class _ProcessLocal:

@@ -39,7 +39,7 @@ from boardsync.daemon.lock import WriterLock, acquire_writer_lock
 from boardsync.daemon.notify import Notifier, Watchdog, watchdog_interval
 from boardsync.daemon.scheduler import Progress, Scheduler
 from boardsync.daemon.watch import ConfigWatch
-from boardsync.errors import BoardsyncError, ConfigError, StateError
+from boardsync.errors import BoardsyncError, ConfigError
 from boardsync.log import redact
 from boardsync.reconcile import collect_metrics, reconcile
 from boardsync.reconcile.model import RunResult
@@ -117,6 +117,7 @@ class Daemon:
         self.scheduler = Scheduler(on_skip=self._skipped)
         self._last = _LastRun()
         self._reload_error: str | None = None
+        self._ready = False
         # Set by `_start`, in this order.
         self._generation: Generation
         self._lock: WriterLock | None = None
@@ -151,14 +152,16 @@ class Daemon:
         self._last.ok_at = self._last_success_on_record()
         self._http = HttpSurface(desired.root.daemon.listen, self).start()
         self._book_jobs(desired, first_start=True)
-        self.scheduler.start()
-        self.progress.beat()
-        if self._watchdog_interval:
-            self._watchdog = Watchdog(self.notifier, self._watchdog_interval, self.progress.healthy)
-            self._watchdog.start()
+        # Ready before the first job runs, so systemd hears READY=1 before any STATUS=.
         log.info("daemon_ready", postings=len(desired.postings), boards=desired.root.providers.names(),
                  listen=self._http.address, database=self.store.url)
         self.notifier.ready(status=f"loaded {len(desired.postings)} postings; first run starting")
+        self._ready = True
+        self.progress.beat()
+        self.scheduler.start()
+        if self._watchdog_interval:
+            self._watchdog = Watchdog(self.notifier, self._watchdog_interval, self.progress.healthy)
+            self._watchdog.start()
 
     def _serve_until_stopped(self) -> None:
         while True:
@@ -173,7 +176,8 @@ class Daemon:
 
     def _shutdown(self) -> None:
         """Stop booking runs, let the running ones finish their call and record, release."""
-        self.notifier.stopping(status="stopping: finishing the call in flight")
+        if self._ready:
+            self.notifier.stopping(status="stopping: finishing the call in flight")
         self.stopping.set()
         if self._watchdog is not None:
             self._watchdog.stop()
@@ -350,7 +354,7 @@ class Daemon:
     def _database_check(self) -> Check:
         try:
             version = migrations.stored_version(self.store.engine)
-        except (StateError, Exception) as exc:  # noqa: BLE001 - any failure means not ready
+        except Exception as exc:  # any failure to read it means not ready
             return Check("database", False, f"unreachable: {exc}")
         if version != migrations.SCHEMA_VERSION:
             return Check("database", False, f"schema version {version}, expected {migrations.SCHEMA_VERSION}")
