@@ -1,0 +1,142 @@
+"""The Hirempire connector against the Hirempire sandbox: slugs, sources and visits,
+applicants, status changes, the plan limit and how the board's errors come out."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from boardsync.connectors.base import Remote
+from boardsync.connectors.hirempire import HirempireConnector
+from boardsync.errors import Blocked, Rejected
+from boardsync.sandbox import hirempire as sim
+from boardsync.sandbox.server import Sandbox
+from tests import connector_helpers as helpers
+
+
+def created(sandbox: Sandbox, **overrides: object) -> tuple[HirempireConnector, Remote]:
+    connector = helpers.hirempire(sandbox)
+    p = helpers.posting(**overrides)  # type: ignore[arg-type]
+    return connector, connector.create(p, connector.render(p), publish=True)
+
+
+def test_create_sends_the_slug_and_one_source_per_channel(sandbox: Sandbox) -> None:
+    """add-job carries bs-<key> and the channels; observe names the posting from the slug."""
+    connector, remote = created(sandbox)
+    (job,) = sandbox.hirempire.jobs()
+    assert job["public_slug"] == "bs-backend-engineer"
+    assert sorted(s["source_name"] for s in job["sources"]["items"]) == ["linkedin", "newsletter"]
+    (observed,) = connector.observe()
+    assert observed.posting_key == "backend-engineer" and set(observed.channels) == {"linkedin", "newsletter"}
+
+
+def test_a_job_made_by_hand_names_no_posting(sandbox: Sandbox) -> None:
+    """A job without a bs- slug is observed, but not claimed for any posting."""
+    connector = helpers.hirempire(sandbox)
+    p = helpers.posting()
+    connector.create(p, {**connector.render(p), "public_slug": "careers-page-job"}, publish=False)
+    assert [r.posting_key for r in connector.observe()] == [None]
+
+
+def test_ensure_source_is_safe_to_repeat(sandbox: Sandbox) -> None:
+    """The same channel twice is one source with one URL."""
+    connector, remote = created(sandbox, channels=[])
+    first = connector.ensure_source(remote, "twitter")
+    again = connector.ensure_source(remote, " twitter ")
+    assert first == again and first.name == "twitter" and first.url.startswith("http")
+    assert [s["source_name"] for s in sandbox.hirempire.jobs()[0]["sources"]["items"]] == ["twitter"]
+
+
+def test_visits_to_a_source_url_show_in_the_next_observe(sandbox: Sandbox) -> None:
+    """Opening a channel's URL twice is two visits on that channel, read in one request."""
+    connector, remote = created(sandbox)
+    url = remote.channels["linkedin"].url
+    for _ in range(2):
+        assert httpx.get(url).status_code == 200
+    sandbox.hirempire.requests.clear()
+    (observed,) = connector.observe()
+    assert observed.channels["linkedin"].visits == 2 and observed.channels["newsletter"].visits == 0
+    assert sandbox.hirempire.request_counts() == {"GET /v1/jobs": 1}
+
+
+def test_applicants_are_counted_per_job_and_source_in_one_request(sandbox: Sandbox) -> None:
+    """Applicants by (job id, source name); prospects do not count."""
+    connector, remote = created(sandbox)
+    for source in ("linkedin", "linkedin", "newsletter"):
+        sandbox.hirempire.add_candidate(remote.remote_id, source)
+    sandbox.hirempire.add_candidate(remote.remote_id, "linkedin", type="prospect")
+    sandbox.hirempire.requests.clear()
+    counts = connector.applicants()
+    assert counts == {(remote.remote_id, "linkedin"): 2, (remote.remote_id, "newsletter"): 1}
+    assert sum(sandbox.hirempire.request_counts().values()) == 1
+
+
+def test_transitions_set_the_status_through_update_job(sandbox: Sandbox) -> None:
+    """pause, close and publish again each land, observed in Hirempire's output words."""
+    connector, remote = created(sandbox)
+    for action, status in (("pause", "paused"), ("close", "closed"), ("publish", "active")):
+        remote = connector.transition(remote, action)  # type: ignore[arg-type]
+        assert remote.status == status
+        assert connector.observe()[0].status == status
+
+
+def test_an_update_in_input_words_reads_back_equal(sandbox: Sandbox) -> None:
+    """A changed job type and workplace go as input words and come back equal after
+    normalising the output words."""
+    connector, remote = created(sandbox)
+    changed = helpers.posting(employment_type="part_time", workplace="hybrid")
+    desired = connector.render(changed)
+    diff = {k: v for k, v in desired.items() if remote.spec.get(k) != v}
+    assert set(diff) == {"job_type", "workplace"}
+    connector.update(remote, diff)
+    assert connector.observe()[0].spec == desired
+
+
+def test_the_active_jobs_limit_blocks_on_the_plan(sandbox: Sandbox) -> None:
+    """402 past the plan's active jobs: Blocked(plan_limit), company-wide."""
+    sandbox.hirempire.set_limits(active_jobs=0)
+    with pytest.raises(Blocked) as caught:
+        created(sandbox)
+    assert (caught.value.gate, caught.value.company_wide, caught.value.status) == ("plan_limit", True, 402)
+    assert sandbox.hirempire.jobs() == []
+
+
+def test_activating_past_the_limit_blocks_too(sandbox: Sandbox) -> None:
+    """update-job to Active past the limit is the same gate."""
+    connector = helpers.hirempire(sandbox)
+    p = helpers.posting()
+    draft = connector.create(p, connector.render(p), publish=False)
+    sandbox.hirempire.set_limits(active_jobs=0)
+    with pytest.raises(Blocked, match="plan"):
+        connector.transition(draft, "publish")
+
+
+def test_a_wrong_token_blocks_on_credentials_without_showing_it(sandbox: Sandbox) -> None:
+    """401 Invalid token is Blocked(credentials); the token is not in the message."""
+    connector = helpers.hirempire(sandbox, token="sk-not-a-real-token")
+    with pytest.raises(Blocked) as caught:
+        connector.observe()
+    assert caught.value.gate == "credentials" and "sk-not-a-real-token" not in str(caught.value)
+
+
+def test_an_expired_token_blocks_on_credentials(sandbox: Sandbox) -> None:
+    """401 Token is expired is the same operator problem."""
+    with pytest.raises(Blocked, match="expired"):
+        helpers.hirempire(sandbox, token=sim.EXPIRED_TOKEN).observe()
+
+
+def test_updating_a_job_that_is_gone_is_rejected_not_blocked(sandbox: Sandbox) -> None:
+    """update-job's 401 "Invalid job id" means the job is gone, not that the token is bad."""
+    connector = helpers.hirempire(sandbox)
+    with pytest.raises(Rejected) as caught:
+        connector.transition(Remote("7c9e6679-7425-40de-944b-e07fc1f90ae7", "active", {}), "pause")
+    assert caught.value.code == "job_not_found"
+
+
+def test_a_bad_enum_is_rejected_with_the_field_named(sandbox: Sandbox) -> None:
+    """A department Hirempire does not list comes back as Rejected naming `department`."""
+    connector = helpers.hirempire(sandbox)
+    p = helpers.posting()
+    with pytest.raises(Rejected) as caught:
+        connector.create(p, {**connector.render(p), "department": "Platform"}, publish=False)
+    assert set(caught.value.fields) == {"department"}

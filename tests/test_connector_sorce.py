@@ -1,0 +1,198 @@
+"""The Sorce connector against the Sorce sandbox: locations, gates, frozen jobs, the state
+machine, paging and expiry, and how each of the board's errors comes out."""
+
+from __future__ import annotations
+
+import pytest
+
+from boardsync.config.model import Posting
+from boardsync.connectors.sorce import SorceConnector
+from boardsync.errors import Blocked, Rejected
+from boardsync.sandbox.server import Sandbox
+from tests import connector_helpers as helpers
+
+SEARCH = "GET /api/external/v1/locations/search"
+ACME = "cmp_acme"
+
+
+def render(connector: SorceConnector, p: Posting) -> dict[str, object]:
+    connector.prepare([p])
+    return dict(connector.render(p))
+
+
+# ------------------------------------------------------------------------------ locations
+
+
+def test_prepare_searches_each_distinct_city_once_and_caches_it(sandbox: Sandbox) -> None:
+    """Three postings in two cities cost two searches, and a second prepare costs none."""
+    connector = helpers.sorce(sandbox)
+    chicago = [{"city": "Chicago", "country": "United States"}]
+    postings = [
+        helpers.posting(key="a"),
+        helpers.posting(key="b"),
+        helpers.posting(key="c", locations=chicago),
+    ]
+    connector.prepare(postings)
+    connector.prepare(postings)
+    assert sandbox.sorce.request_counts()[SEARCH] == 2
+    assert connector.render(postings[2])["locations"] == [{"locationId": "loc_us_il_chicago"}]
+
+
+def test_prepare_prefers_the_city_in_the_postings_state(sandbox: Sandbox) -> None:
+    """Portland, Maine is not Portland, Oregon."""
+    connector = helpers.sorce(sandbox)
+    p = helpers.posting(locations=[{"city": "Portland", "state": "Maine", "country": "United States"}])
+    assert render(connector, p)["locations"] == [{"locationId": "loc_us_me_portland"}]
+
+
+def test_a_given_location_id_is_used_without_a_search(sandbox: Sandbox) -> None:
+    """sorce_location_id skips the lookup entirely."""
+    connector = helpers.sorce(sandbox)
+    p = helpers.posting(locations=[{"city": "X", "country": "Y", "sorce_location_id": "loc_us_tx_austin"}])
+    assert render(connector, p)["locations"] == [{"locationId": "loc_us_tx_austin"}]
+    assert SEARCH not in sandbox.sorce.request_counts()
+
+
+def test_a_city_sorce_does_not_know_is_refused_at_publish_with_its_field(sandbox: Sandbox) -> None:
+    """No suggestion: the location goes as typed and Sorce names it when publishing."""
+    connector = helpers.sorce(sandbox)
+    p = helpers.posting(locations=[{"city": "Atlantis", "country": "United States"}])
+    spec = render(connector, p)
+    assert spec["locations"] == [{"city": "Atlantis", "stateProvince": None, "country": "United States"}]
+    with pytest.raises(Rejected) as caught:
+        connector.create(p, spec, publish=True)
+    assert caught.value.code == "VALIDATION_FAILED" and any("locations" in f for f in caught.value.fields)
+    draft = connector.create(p, spec, publish=False)
+    assert draft.spec == spec  # a draft keeps it, and reads back the same
+
+
+# ------------------------------------------------------------------------------ gates and errors
+
+
+def test_an_incomplete_publish_is_rejected_with_sorces_fields(sandbox: Sandbox) -> None:
+    """422 VALIDATION_FAILED comes back as Rejected with every field Sorce named."""
+    connector = helpers.sorce(sandbox)
+    p = helpers.posting(status="draft", salary=None, qualifications=[], boards={"sorce": {}})
+    with pytest.raises(Rejected) as caught:
+        connector.create(p, render(connector, p), publish=True)
+    error = caught.value
+    assert (error.status, error.code) == (422, "VALIDATION_FAILED")
+    assert {"salaryMin", "bidPerQualifiedApplicantCents", "qualifications"} <= set(error.fields)
+    assert sandbox.sorce.jobs() == []
+
+
+@pytest.mark.parametrize(
+    ("gates", "gate", "code"),
+    [
+        ({"terms_accepted": False}, "terms", "AGREEMENT_OUTDATED"),
+        ({"payment_method": False}, "payment", "PAYMENT_METHOD_REQUIRED"),
+    ],
+)
+def test_company_gates_block_the_whole_board(sandbox: Sandbox, gates: dict[str, bool], gate: str, code: str) -> None:
+    """Terms and payment are company-wide gates only a person clears: Blocked, not retried."""
+    connector = helpers.sorce(sandbox)
+    sandbox.sorce.set_gates(ACME, **gates)
+    p = helpers.posting()
+    with pytest.raises(Blocked) as caught:
+        connector.create(p, render(connector, p), publish=True)
+    assert (caught.value.gate, caught.value.company_wide, caught.value.code) == (gate, True, code)
+    assert "dashboard" in str(caught.value)
+    assert sandbox.sorce.request_counts()["POST /api/external/v1/jobs"] == 1
+
+
+def test_a_revoked_key_blocks_the_board_on_credentials(sandbox: Sandbox) -> None:
+    """401 INVALID_SERVICE_KEY is an operator's problem for every posting: Blocked(credentials)."""
+    connector = helpers.sorce(sandbox)
+    sandbox.sorce.revoke_key(helpers.sorce_key())
+    with pytest.raises(Blocked) as caught:
+        connector.observe()
+    assert (caught.value.gate, caught.value.company_wide, caught.value.status) == ("credentials", True, 401)
+    assert helpers.sorce_key() not in str(caught.value)
+
+
+def test_a_job_that_vanished_is_rejected_not_found(sandbox: Sandbox) -> None:
+    """Another company's or a missing job id answers 404 NOT_FOUND."""
+    connector = helpers.sorce(sandbox)
+    from boardsync.connectors.base import Remote
+
+    with pytest.raises(Rejected) as caught:
+        connector.transition(Remote("job_nope", "active", {}), "pause")
+    assert caught.value.code == "NOT_FOUND"
+
+
+# ------------------------------------------------------------------------------ updates
+
+
+def test_update_of_a_frozen_job_leaves_the_frozen_arrays_out(sandbox: Sandbox) -> None:
+    """With applications the job is frozen: a change to qualifications is not sent (so no
+    JOB_FROZEN), and the rest of the change lands."""
+    connector = helpers.sorce(sandbox)
+    p = helpers.posting()
+    created = connector.create(p, render(connector, p), publish=True)
+    sandbox.sorce.add_applications(created.remote_id, 3)
+    frozen = next(r for r in connector.observe() if r.remote_id == created.remote_id)
+    assert frozen.frozen_fields == {"qualifications", "questions"} and frozen.applications == 3
+    new_qualifications = [{"text": "Ten years of Rust", "kind": "REQUIRED"}]
+    after = connector.update(frozen, {"title": "Platform Engineer", "qualifications": new_qualifications})
+    assert after.spec["title"] == "Platform Engineer"
+    assert after.spec["qualifications"] == created.spec["qualifications"]
+
+
+def test_update_with_only_frozen_fields_makes_no_call(sandbox: Sandbox) -> None:
+    """Nothing left to send after leaving out frozen fields: no PATCH at all."""
+    connector = helpers.sorce(sandbox)
+    p = helpers.posting()
+    created = connector.create(p, render(connector, p), publish=True)
+    sandbox.sorce.add_applications(created.remote_id)
+    frozen = next(r for r in connector.observe() if r.remote_id == created.remote_id)
+    assert connector.update(frozen, {"questions": []}) is frozen
+    assert not any(k.startswith("PATCH") for k in sandbox.sorce.request_counts())
+
+
+def test_update_of_a_closed_job_is_rejected_not_editable(sandbox: Sandbox) -> None:
+    """A closed job cannot be edited: Rejected with JOB_NOT_EDITABLE."""
+    connector = helpers.sorce(sandbox)
+    p = helpers.posting()
+    closed = connector.transition(connector.create(p, render(connector, p), publish=True), "close")
+    with pytest.raises(Rejected) as caught:
+        connector.update(closed, {"title": "Again"})
+    assert caught.value.code == "JOB_NOT_EDITABLE"
+
+
+# ------------------------------------------------------------------------------ lifecycle
+
+
+def test_an_illegal_transition_is_rejected_after_reading_the_job(sandbox: Sandbox) -> None:
+    """Pausing a draft is INVALID_TRANSITION; the job is read, is not paused, so it is Rejected."""
+    connector = helpers.sorce(sandbox)
+    p = helpers.posting()
+    draft = connector.create(p, render(connector, p), publish=False)
+    with pytest.raises(Rejected) as caught:
+        connector.transition(draft, "pause")
+    assert caught.value.code == "INVALID_TRANSITION"
+
+
+def test_a_job_expires_thirty_days_after_publish_and_then_plans_nothing(sandbox: Sandbox) -> None:
+    """After 30 days the job observes as expired with its expiry date, and lifecycle is empty."""
+    connector = helpers.sorce(sandbox)
+    p = helpers.posting()
+    created = connector.create(p, render(connector, p), publish=True)
+    assert created.expires_at is not None
+    sandbox.clock.advance(31 * 86400)
+    expired = connector.observe()[0]
+    assert (expired.status, expired.expires_at) == ("expired", created.expires_at)
+    assert connector.lifecycle("active", expired.status) == []
+
+
+def test_observe_reads_every_page(sandbox: Sandbox) -> None:
+    """More jobs than one page holds are all observed, in ⌈N/100⌉ requests."""
+    connector = helpers.sorce(sandbox)
+    p = helpers.posting()
+    spec = render(connector, p)
+    sandbox.sorce.set_rate_limit(1000)
+    connector.http.limiter.limit = 1000
+    for i in range(101):
+        connector.create(p, {**spec, "title": f"Job {i}"}, publish=False)
+    observed = connector.observe()
+    assert len({r.remote_id for r in observed}) == 101
+    assert sandbox.sorce.request_counts()["GET /api/external/v1/jobs"] == 2
