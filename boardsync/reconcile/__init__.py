@@ -1,2 +1,41 @@
 """Reconcile: observe the boards, plan the changes (pure), check the plan is safe, and apply
-it one journaled change at a time. The same `reconcile()` serves the command and the daemon."""
+it one journaled change at a time. The same `reconcile()` serves the command and the daemon.
+
+    reconcile(desired, store, connectors, *, dry_run, force, postings, providers, trigger,
+              stop, progress, clock) -> RunResult
+    plan(desired, store, connectors, *, postings, providers) -> Plan
+    collect_metrics(desired, store, connectors, *, trigger) -> RunResult
+    render.to_text(plan, color=) / render.to_json(plan) / render.to_markdown(plan)
+"""
+
+from boardsync.reconcile.engine import collect_metrics, plan, reconcile
+from boardsync.reconcile.links import fresh_links
+from boardsync.reconcile.model import (
+    Action,
+    BlockedItem,
+    BoardError,
+    Change,
+    DriftItem,
+    FieldDiff,
+    Plan,
+    RemovedItem,
+    RunResult,
+)
+from boardsync.reconcile.planner import plan_changes
+
+__all__ = [
+    "Action",
+    "BlockedItem",
+    "BoardError",
+    "Change",
+    "DriftItem",
+    "FieldDiff",
+    "Plan",
+    "RemovedItem",
+    "RunResult",
+    "collect_metrics",
+    "fresh_links",
+    "plan",
+    "plan_changes",
+    "reconcile",
+]

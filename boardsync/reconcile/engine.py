@@ -1,0 +1,308 @@
+"""The run: load → observe → settle → plan → record → safety → apply → finish.
+
+`reconcile`, `plan` and `collect_metrics` are the three entry points; the command line and
+the daemon both call them. The caller owns the connectors and the store, and holds the
+state database's writer lock while a run writes (see `boardsync.daemon.lock`).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import structlog
+from sqlmodel import col, select
+
+from boardsync.config.loader import Desired
+from boardsync.config.model import Posting
+from boardsync.connectors.base import Connector
+from boardsync.errors import ConfigError, ProviderError, UnsafePlan
+from boardsync.reconcile import journal, record
+from boardsync.reconcile.apply import Applier, ApplyReport, Progress
+from boardsync.reconcile.model import BoardError, Outcome, Plan, RunResult
+from boardsync.reconcile.observe import observe
+from boardsync.reconcile.planner import Board, Known, plan_changes
+from boardsync.reconcile.safety import check_safety
+from boardsync.state import Binding, Store
+
+log = structlog.get_logger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# ------------------------------------------------------------------------------ entry points
+
+
+def reconcile(
+    desired: Desired,
+    store: Store,
+    connectors: Mapping[str, Connector],
+    *,
+    dry_run: bool = False,
+    force: bool = False,
+    postings: Collection[str] | None = None,
+    providers: Collection[str] | None = None,
+    trigger: str = "cli",
+    stop: threading.Event | None = None,
+    progress: Progress | None = None,
+    clock: Clock = _utcnow,
+) -> RunResult:
+    """Make the boards match `desired`. With `dry_run`, plan only. `force` applies a plan the
+    safety check refused. `postings` and `providers` narrow the run. `clock` is the run's
+    notion of now (backoff, link expiry, drift times); tests move it instead of sleeping."""
+    run = _Run.begin(desired, store, connectors, "reconcile", trigger, postings, providers, clock)
+    try:
+        boards, known, result = run.observe_and_plan(stop)
+        if dry_run:
+            return run.finish(result, outcome=run.planned_outcome(result))
+        if not force:
+            try:
+                check_safety(result, boards, known, desired.root.policy)
+            except UnsafePlan as exc:
+                log.warning("plan_refused", run=run.id, reason=str(exc))
+                return run.finish(result, outcome="refused", error=str(exc))
+        report = Applier(
+            store, run.connectors, boards, {p.key: p for p in run.postings},
+            run_id=run.id, now=run.now, stop=stop, progress=progress,
+        ).apply(result)
+        return run.finish(result, report=report)
+    except BaseException as exc:
+        run.crashed(exc)
+        raise
+
+
+def plan(
+    desired: Desired,
+    store: Store,
+    connectors: Mapping[str, Connector],
+    *,
+    postings: Collection[str] | None = None,
+    providers: Collection[str] | None = None,
+    trigger: str = "cli",
+    clock: Clock = _utcnow,
+) -> Plan:
+    """Observe and plan; nothing is written to a board. The state records what was seen
+    (observed statuses, drift, visits) and settles lost creates by looking them up."""
+    run = _Run.begin(desired, store, connectors, "plan", trigger, postings, providers, clock)
+    try:
+        _, _, result = run.observe_and_plan(None)
+        run.finish(result, outcome=run.planned_outcome(result))
+        return result
+    except BaseException as exc:
+        run.crashed(exc)
+        raise
+
+
+def collect_metrics(
+    desired: Desired,
+    store: Store,
+    connectors: Mapping[str, Connector],
+    *,
+    trigger: str = "daemon",
+    clock: Clock = _utcnow,
+) -> RunResult:
+    """Read visits and applicants from every board that has them and record the counters
+    that changed. Costs each board's observe reads plus one applicants read."""
+    run = _Run.begin(desired, store, connectors, "metrics", trigger, None, None, clock)
+    try:
+        readers = {n: c for n, c in run.connectors.items() if c.SUPPORTS_JOBS}
+        boards = observe(run.postings, readers, render=False)
+        errors = [BoardError(n, b.error) for n, b in boards.items() if b.error]
+        written = 0
+        for name, board in boards.items():
+            if board.error is not None:
+                continue
+            try:
+                applicants = board.connector.applicants() if board.connector.SUPPORTS_CHANNELS else {}
+            except ProviderError as exc:
+                errors.append(BoardError(name, str(exc)))
+                applicants = {}
+            written += record.record_metrics(store, board, applicants, run.now)
+        return run.finish_metrics(errors, written)
+    except BaseException as exc:
+        run.crashed(exc)
+        raise
+
+
+# ------------------------------------------------------------------------------ one run
+
+
+@dataclass
+class _Run:
+    desired: Desired
+    store: Store
+    connectors: dict[str, Connector]
+    postings: tuple[Posting, ...]
+    scope: frozenset[str] | None
+    kind: str
+    trigger: str
+    clock: Clock
+    now: datetime
+    id: int
+
+    @classmethod
+    def begin(
+        cls,
+        desired: Desired,
+        store: Store,
+        connectors: Mapping[str, Connector],
+        kind: str,
+        trigger: str,
+        postings: Collection[str] | None,
+        providers: Collection[str] | None,
+        clock: Clock,
+    ) -> _Run:
+        chosen = _choose_connectors(desired, connectors, providers)
+        scope = _choose_postings(desired, store, postings)
+        selected = tuple(p for p in desired.postings if scope is None or p.key in scope)
+        now = clock()
+        run_id = record.start_run(
+            store, kind=kind, trigger=trigger, digest=desired.digest, commit=config_commit(desired.path), now=now,
+        )
+        log.info("run_started", run=run_id, kind=kind, trigger=trigger, boards=sorted(chosen), postings=len(selected))
+        return cls(desired, store, chosen, selected, scope, kind, trigger, clock, now, run_id)
+
+    def observe_and_plan(self, stop: threading.Event | None) -> tuple[dict[str, Board], Known, Plan]:
+        boards = observe(self.postings, self.connectors, stop=stop)
+        unsettled = journal.settle(
+            self.store, boards, {p.key: p for p in self.postings}, self.connectors, self.id, self.now,
+        )
+        known = record.load_known(self.store, list(boards), self.now, unsettled)
+        result = plan_changes(
+            self.postings, boards, known, self.desired.root.policy, self.now,
+            scope=self.scope, digest=self.desired.digest,
+        )
+        record.record_observation(self.store, boards, result, self.postings, self.now, scope=self.scope)
+        return boards, known, result
+
+    def crashed(self, exc: BaseException) -> None:
+        """Record the run as failed on an unexpected error; the caller re-raises it."""
+        text = f"{type(exc).__name__}: {exc}"[:500]
+        log.error("run_crashed", run=self.id, kind=self.kind, error=text)
+        record.finish_run(self.store, self.id, outcome="failed", counts={}, boards={}, error=text, now=self.clock())
+
+    def planned_outcome(self, plan: Plan) -> Outcome:
+        """For a plan or a dry run: failed when no board could be read, partial when some
+        could not or pairs are blocked, else converged (in sync) or pending."""
+        if self.connectors and len(plan.errors) >= len(self.connectors):
+            return "failed"
+        if plan.errors or plan.blocked:
+            return "partial"
+        return "converged" if plan.empty else "pending"
+
+    def finish(
+        self, plan: Plan, *, outcome: Outcome | None = None, report: ApplyReport | None = None,
+        error: str | None = None,
+    ) -> RunResult:
+        report = report or ApplyReport()
+        boards = self._board_outcomes(plan, report)
+        if outcome is None:
+            outcome = _applied_outcome(boards, report)
+        counts = {
+            **dict(report.done),
+            "failed": len(report.failed),
+            "blocked": len(plan.blocked) + len(report.blocked),
+            "drift": len(plan.drift),
+            "removed": len(plan.removed),
+            "skipped": report.skipped,
+            "pending": len(plan.board_changes) if outcome in ("pending", "refused") else 0,
+        }
+        errors = (*plan.errors, *report.failed)
+        return self._close(outcome, counts, boards, errors, plan, error)
+
+    def finish_metrics(self, errors: list[BoardError], written: int) -> RunResult:
+        boards = {name: "converged" for name in self.connectors if self.connectors[name].SUPPORTS_JOBS}
+        boards |= {e.provider: "failed" for e in errors}
+        outcome: Outcome = "converged" if not errors else ("failed" if len(errors) >= len(boards) else "partial")
+        return self._close(outcome, {"samples": written, "failed": len(errors)}, boards, tuple(errors), None, None)
+
+    def _close(
+        self, outcome: Outcome, counts: Mapping[str, int], boards: Mapping[str, str],
+        errors: tuple[BoardError, ...], plan: Plan | None, error: str | None,
+    ) -> RunResult:
+        finished = self.clock()
+        record.finish_run(self.store, self.id, outcome=outcome, counts=counts, boards=boards,
+                          error=error or _first_error(errors), now=finished)
+        result = RunResult(
+            run_id=self.id, kind=self.kind, trigger=self.trigger, outcome=outcome, counts=dict(counts),
+            plan=plan, errors=errors, started_at=self.now, finished_at=finished, boards=dict(boards),
+        )
+        log.info("run_finished", run=self.id, kind=self.kind, outcome=outcome,
+                 duration_s=round(result.duration, 3), summary=result.summary())
+        return result
+
+    def _board_outcomes(self, plan: Plan, report: ApplyReport) -> dict[str, str]:
+        troubled = report.troubled() | {b.provider for b in plan.blocked}
+        if report.skipped:
+            troubled |= set(self.connectors)
+        failed = {e.provider for e in plan.errors}
+        return {
+            name: "failed" if name in failed else "partial" if name in troubled else "converged"
+            for name in self.connectors
+        }
+
+
+def _applied_outcome(boards: Mapping[str, str], report: ApplyReport) -> Outcome:
+    if boards and all(v == "failed" for v in boards.values()):
+        return "failed"
+    if report.skipped or any(v != "converged" for v in boards.values()):
+        return "partial"
+    return "converged"
+
+
+def _first_error(errors: tuple[BoardError, ...]) -> str | None:
+    return str(errors[0])[:500] if errors else None
+
+
+# ------------------------------------------------------------------------------ scope
+
+
+def _choose_connectors(
+    desired: Desired, connectors: Mapping[str, Connector], providers: Collection[str] | None
+) -> dict[str, Connector]:
+    configured = [name for name in desired.root.providers.names() if name in connectors]
+    if providers is None:
+        return {name: connectors[name] for name in configured}
+    unknown = sorted(set(providers) - set(configured))
+    if unknown:
+        raise ConfigError(
+            f"--provider {', '.join(unknown)}: not a configured board (configured: {', '.join(configured) or 'none'})"
+        )
+    return {name: connectors[name] for name in configured if name in providers}
+
+
+def _choose_postings(desired: Desired, store: Store, postings: Collection[str] | None) -> frozenset[str] | None:
+    """The --posting filter; a key may also name a posting removed from the source that the
+    state still binds (to prune it alone)."""
+    if postings is None:
+        return None
+    wanted = frozenset(postings)
+    known = {p.key for p in desired.postings}
+    missing = wanted - known
+    if missing:
+        with store.session() as session:
+            bound = set(session.exec(select(Binding.posting_key).where(col(Binding.posting_key).in_(missing))).all())
+        if missing - bound:
+            raise ConfigError(f"--posting {', '.join(sorted(missing - bound))}: no such posting")
+    return wanted
+
+
+def config_commit(root_file: Path) -> str | None:
+    """The git commit of the folder holding the root file, when it is in a git work tree."""
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(Path(root_file).resolve().parent), "rev-parse", "--verify", "-q", "HEAD"],
+            capture_output=True, text=True, timeout=5, check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = done.stdout.strip()
+    return commit if done.returncode == 0 and len(commit) >= 40 else None

@@ -1,0 +1,67 @@
+"""Fresh signed links on demand (``boardsync links``): one new link per posting asked for,
+stored in place of the old one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import structlog
+
+from boardsync.config.loader import Desired
+from boardsync.connectors.base import Connector
+from boardsync.errors import ConfigError, ProviderError
+from boardsync.reconcile.record import binding, store_link
+from boardsync.state import Store
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class LinkResult:
+    posting: str
+    provider: str
+    url: str | None
+    expires_at: datetime | None
+    error: str | None = None
+
+
+def fresh_links(
+    desired: Desired,
+    store: Store,
+    connectors: Mapping[str, Connector],
+    *,
+    keys: Collection[str] | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> list[LinkResult]:
+    """A new signed link for each posting (of `keys`, or all) on every board reached by links."""
+    boards = {n: c for n, c in connectors.items() if c.SUPPORTS_LINKS and n in desired.root.providers.names()}
+    if not boards:
+        raise ConfigError("no board configured that hands out signed links (providers.recruitifi)")
+    wanted = [p for p in desired.postings if keys is None or p.key in keys]
+    if keys is not None and (missing := set(keys) - {p.key for p in wanted}):
+        raise ConfigError(f"no such posting: {', '.join(sorted(missing))}")
+    results = []
+    for name, connector in boards.items():
+        for posting in wanted:
+            if name not in posting.boards.names():
+                if keys is not None:
+                    results.append(LinkResult(posting.key, name, None, None, f"the posting does not name {name}"))
+                continue
+            results.append(_fetch(store, name, connector, posting, clock()))
+    return results
+
+
+def _fetch(store: Store, provider: str, connector: Connector, posting: object, now: datetime) -> LinkResult:
+    key = getattr(posting, "key")
+    try:
+        link = connector.link(posting)  # type: ignore[arg-type]
+    except ProviderError as exc:
+        log.warning("link_failed", provider=provider, posting=key, error=str(exc))
+        return LinkResult(key, provider, None, None, str(exc))
+    with store.write() as session:
+        store_link(session, (key, provider), link.url, link.expires_at, now)
+        row = binding(session, (key, provider), now)
+        row.observed_status, row.observed_at, row.synced_at, row.updated_at = "linked", now, now, now
+    return LinkResult(key, provider, link.url, link.expires_at)

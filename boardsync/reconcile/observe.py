@@ -1,0 +1,87 @@
+"""Observe: read every board, in parallel (a thread per board), each in its batched reads.
+
+A board that cannot be read is not an exception for the run: its `Board` carries the error
+and the planner leaves it alone while the others go on.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import structlog
+
+from boardsync.config.model import Posting
+from boardsync.connectors.base import BoardProblem, Connector, Spec
+from boardsync.errors import ProviderError
+from boardsync.reconcile.planner import Board
+
+log = structlog.get_logger(__name__)
+
+
+def observe(
+    postings: Sequence[Posting],
+    connectors: Mapping[str, Connector],
+    *,
+    render: bool = True,
+    stop: threading.Event | None = None,
+) -> dict[str, Board]:
+    """Each board's view of `postings`: rendered specs, what the board refuses, and every
+    object it has. With ``render=False`` only the objects are read (for metrics)."""
+    if not connectors:
+        return {}
+    with ThreadPoolExecutor(max_workers=len(connectors), thread_name_prefix="observe") as pool:
+        futures = {
+            name: pool.submit(_observe_board, name, connector, postings, render, stop)
+            for name, connector in connectors.items()
+        }
+        return {name: future.result() for name, future in futures.items()}
+
+
+def _observe_board(
+    name: str, connector: Connector, postings: Sequence[Posting], render: bool, stop: threading.Event | None
+) -> Board:
+    bound = log.bind(provider=name)
+    targets = [p for p in postings if name in p.boards.names()]
+    problems = _problems(connector, targets) if render else {}
+    ready = [p for p in targets if p.key not in problems]
+    try:
+        if stop is not None and stop.is_set():
+            return Board(name, connector, problems=problems, error="stopped before observing")
+        specs: dict[str, Spec] = {}
+        if render:
+            connector.prepare(ready)
+            specs, unrenderable = _render(connector, ready)
+            problems = {**problems, **unrenderable}
+        remotes = {r.remote_id: r for r in connector.observe()} if connector.SUPPORTS_JOBS else {}
+    except ProviderError as exc:
+        bound.warning("observe_failed", error=str(exc))
+        return Board(name, connector, problems=problems, error=str(exc))
+    except Exception as exc:  # a bug or an unexpected answer must not stop the other boards
+        bound.exception("observe_crashed")
+        return Board(name, connector, problems=problems, error=f"unexpected error: {type(exc).__name__}: {exc}")
+    bound.info("observed", postings=len(specs), remotes=len(remotes), refused=len(problems))
+    return Board(name, connector, specs=specs, remotes=remotes, problems=problems)
+
+
+def _problems(connector: Connector, postings: Sequence[Posting]) -> dict[str, tuple[BoardProblem, ...]]:
+    found = {}
+    for posting in postings:
+        problems = tuple(connector.check(posting))
+        if problems:
+            found[posting.key] = problems
+    return found
+
+
+def _render(
+    connector: Connector, postings: Sequence[Posting]
+) -> tuple[dict[str, Spec], dict[str, tuple[BoardProblem, ...]]]:
+    specs: dict[str, Spec] = {}
+    problems: dict[str, tuple[BoardProblem, ...]] = {}
+    for posting in postings:
+        try:
+            specs[posting.key] = connector.render(posting)
+        except (LookupError, ValueError) as exc:
+            problems[posting.key] = (BoardProblem("", f"cannot be rendered for {connector.name}: {exc}"),)
+    return specs, problems

@@ -1,0 +1,358 @@
+"""Record: what a run reads from and writes to the state database around planning.
+
+- `load_known`: the planner's view of the state (bindings, valid links, unsettled pairs).
+- `record_observation`: after planning, what the boards showed: observed status per
+  binding, visit and applicant counters (only when they changed), drift rows (one open row
+  per field, resolved when the difference is gone), expired links dropped.
+- `start_run` / `finish_run`: the run row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, delete, func, select, update
+
+from boardsync.config.model import Posting
+from boardsync.connectors.base import Remote, Spec
+from boardsync.reconcile.model import Pair, Plan
+from boardsync.reconcile.planner import STATUS, Board, Known, PairState
+from boardsync.state import ApplicantSample, Binding, Drift, Intent, Run, SignedLink, Store, VisitSample
+from boardsync.state.tables import OPEN_INTENT_STATES
+
+CHUNK = 500
+"""Ids per ``IN (…)`` list: well under SQLite's limit on bound parameters."""
+
+WHOLE_POSTING = "*"
+"""The channel name under which a board's total applicants for a posting are kept."""
+DIRECT = "(direct)"
+"""The channel name for applicants who came through no tracked source."""
+
+
+def spec_hash(spec: Spec | None, status: str | None) -> str:
+    """A stable digest of a payload and a status (key order does not matter)."""
+    text = json.dumps({"spec": spec, "status": status}, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+# ------------------------------------------------------------------------------ runs
+
+
+def start_run(
+    store: Store, *, kind: str, trigger: str, digest: str | None, commit: str | None, now: datetime
+) -> int:
+    with store.write() as session:
+        run = Run(kind=kind, trigger=trigger, started_at=now, config_digest=digest, config_commit=commit)
+        session.add(run)
+        session.flush()
+        assert run.id is not None
+        return run.id
+
+
+def finish_run(
+    store: Store,
+    run_id: int,
+    *,
+    outcome: str,
+    counts: Mapping[str, int],
+    boards: Mapping[str, str],
+    error: str | None,
+    now: datetime,
+) -> None:
+    with store.write() as session:
+        run = session.get(Run, run_id)
+        if run is None:
+            return
+        run.finished_at = now
+        run.outcome = outcome
+        run.counts = dict(counts)
+        run.boards = dict(boards)
+        run.error = error
+
+
+# ------------------------------------------------------------------------------ load
+
+
+def load_known(store: Store, providers: Collection[str], now: datetime, unsettled: frozenset[Pair]) -> Known:
+    with store.session() as session:
+        bindings = session.exec(select(Binding).where(col(Binding.provider).in_(list(providers)))).all()
+        links = session.exec(
+            select(SignedLink).where(col(SignedLink.provider).in_(list(providers)), col(SignedLink.expires_at) > now)
+        ).all()
+    return Known(
+        bindings={(b.posting_key, b.provider): _pair_state(b) for b in bindings},
+        links={(link.posting_key, link.provider): link.expires_at for link in links if link.expires_at},
+        unsettled=unsettled,
+    )
+
+
+def _pair_state(b: Binding) -> PairState:
+    return PairState(
+        remote_id=b.remote_id,
+        applied_status=b.applied_status,
+        applied_spec=b.applied_spec,
+        attempts=b.attempts,
+        quarantine_until=b.quarantine_until,
+        last_error=b.last_error,
+    )
+
+
+def open_intents(store: Store, providers: Collection[str], before_run: int) -> list[Intent]:
+    """Intents of earlier runs whose outcome is not known yet."""
+    with store.session() as session:
+        return list(session.exec(
+            select(Intent).where(
+                col(Intent.state).in_(OPEN_INTENT_STATES),
+                col(Intent.provider).in_(list(providers)),
+                col(Intent.run_id) != before_run,
+            ).order_by(col(Intent.id))
+        ).all())
+
+
+# ------------------------------------------------------------------------------ bindings
+
+
+def binding(session: Session, pair: Pair, now: datetime) -> Binding:
+    """The binding row of a pair, created when missing."""
+    key, provider = pair
+    row = session.exec(select(Binding).where(Binding.posting_key == key, Binding.provider == provider)).first()
+    if row is None:
+        row = Binding(posting_key=key, provider=provider, updated_at=now)
+        session.add(row)
+    return row
+
+
+def bind_remote(row: Binding, remote: Remote, applied_spec: Mapping[str, Any] | None, now: datetime) -> None:
+    """Point a binding at a board object (after a create, a repost or an adoption)."""
+    row.remote_id = remote.remote_id
+    row.observed_status = remote.status
+    row.observed_hash = spec_hash(remote.spec, remote.status)
+    row.observed_at = now
+    row.applied_status = remote.status
+    row.applied_spec = dict(applied_spec) if applied_spec is not None else dict(remote.spec)
+    row.updated_at = now
+
+
+# ------------------------------------------------------------------------------ observation
+
+
+def record_observation(
+    store: Store,
+    boards: Mapping[str, Board],
+    plan: Plan,
+    postings: Sequence[Posting],
+    now: datetime,
+    *,
+    scope: Collection[str] | None,
+) -> None:
+    readable = {name: b for name, b in boards.items() if b.error is None}
+    if not readable:
+        return
+    with store.write() as session:
+        rows = session.exec(select(Binding).where(col(Binding.provider).in_(list(readable)))).all()
+        by_remote = {(b.provider, b.remote_id): b for b in rows if b.remote_id}
+        for board in readable.values():
+            _record_bindings(session, board, by_remote, plan, now)
+            _record_counters(session, board, by_remote, now)
+        _record_drift(session, readable, plan, postings, now, scope)
+        _forget_links(session, readable, postings, now, scope)
+
+
+def _record_bindings(
+    session: Session, board: Board, by_remote: Mapping[tuple[str, str], Binding], plan: Plan, now: datetime
+) -> None:
+    seen = []
+    for remote in board.remotes.values():
+        row = by_remote.get((board.name, remote.remote_id))
+        if row is None:
+            continue
+        seen.append(row.id)
+        digest = spec_hash(remote.spec, remote.status)
+        if row.observed_hash != digest or row.observed_status != remote.status:
+            row.observed_hash, row.observed_status, row.updated_at = digest, remote.status, now
+    _stamp(session, seen, observed_at=now)
+    busy = {c.pair for c in plan.board_changes} | {d.pair for d in plan.drift} | {b.pair for b in plan.blocked}
+    in_sync = [
+        row.id for row in by_remote.values()
+        if row.provider == board.name and (row.posting_key, board.name) in plan.evaluated
+        and (row.posting_key, board.name) not in busy
+    ]
+    _stamp(session, in_sync, synced_at=now)
+
+
+def _stamp(session: Session, ids: Iterable[int | None], **values: Any) -> None:
+    """One UPDATE per chunk of ids, instead of one per row: a steady cycle touches them all."""
+    ids = [i for i in ids if i is not None]
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        session.exec(update(Binding).where(col(Binding.id).in_(chunk)).values(**values))  # type: ignore[call-overload]
+
+
+def _record_counters(
+    session: Session, board: Board, by_remote: Mapping[tuple[str, str], Binding], now: datetime
+) -> None:
+    """Visits per channel and applicants per posting, as the observe call already read them."""
+    visits, totals = _counters(board, by_remote)
+    record_counters(session, board.name, visits=visits, applicants=totals, now=now)
+
+
+def _counters(
+    board: Board, by_remote: Mapping[tuple[str, str], Binding]
+) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], int]]:
+    """(visits per (posting, channel), applicants per (posting, WHOLE_POSTING)) of bound objects."""
+    visits: dict[tuple[str, str], int] = {}
+    totals: dict[tuple[str, str], int] = {}
+    for remote in board.remotes.values():
+        row = by_remote.get((board.name, remote.remote_id))
+        if row is None:
+            continue
+        for channel in remote.channels.values():
+            visits[(row.posting_key, channel.name)] = channel.visits
+        totals[(row.posting_key, WHOLE_POSTING)] = remote.applications
+    return visits, totals
+
+
+def record_metrics(
+    store: Store, board: Board, applicants: Mapping[tuple[str, str], int], now: datetime
+) -> int:
+    """Record a metrics read: visits and totals from the board's objects, and applicants per
+    (remote id, channel) from its applicants read. The number of samples written."""
+    with store.write() as session:
+        rows = session.exec(select(Binding).where(Binding.provider == board.name)).all()
+        by_remote = {(b.provider, b.remote_id): b for b in rows if b.remote_id}
+        visits, totals = _counters(board, by_remote)
+        per_channel = {
+            (row.posting_key, channel or DIRECT): n
+            for (remote_id, channel), n in applicants.items()
+            if (row := by_remote.get((board.name, remote_id))) is not None
+        }
+        return record_counters(session, board.name, visits=visits, applicants={**totals, **per_channel}, now=now)
+
+
+def record_counters(
+    session: Session,
+    provider: str,
+    *,
+    visits: Mapping[tuple[str, str], int],
+    applicants: Mapping[tuple[str, str], int],
+    now: datetime,
+) -> int:
+    """Write a sample for each (posting, channel) counter that differs from its last one;
+    the number of samples written."""
+    written = 0
+    for table, column, values in ((VisitSample, "visits", visits), (ApplicantSample, "applicants", applicants)):
+        if not values:
+            continue
+        last = _latest(session, table, column, provider)
+        for (key, channel), value in values.items():
+            if last.get((key, channel)) != value:
+                session.add(table(posting_key=key, provider=provider, channel=channel, observed_at=now, **{column: value}))
+                written += 1
+    return written
+
+
+def _latest(
+    session: Session, table: type[VisitSample] | type[ApplicantSample], column: str, provider: str
+) -> dict[tuple[str, str], int]:
+    newest = (
+        select(func.max(table.id)).where(table.provider == provider)
+        .group_by(table.posting_key, table.channel)
+    )
+    rows = session.exec(select(table).where(col(table.id).in_(newest)))
+    return {(r.posting_key, r.channel): getattr(r, column) for r in rows}
+
+
+def _record_drift(
+    session: Session,
+    boards: Mapping[str, Board],
+    plan: Plan,
+    postings: Sequence[Posting],
+    now: datetime,
+    scope: Collection[str] | None,
+) -> None:
+    """Open a row per new drift, touch the ones still there, resolve the ones gone."""
+    found = {(d.posting, d.provider, d.field): d for d in plan.drift if d.provider in boards}
+    wanted = {(p.key, name) for p in postings for name in p.boards.names()}
+    by_key = {p.key: p for p in postings}
+    open_rows = session.exec(
+        select(Drift).where(col(Drift.resolved_at).is_(None), col(Drift.provider).in_(list(boards)))
+    ).all()
+    for row in open_rows:
+        item = found.pop((row.posting_key, row.provider, row.field), None)
+        pair = (row.posting_key, row.provider)
+        if item is not None:
+            row.last_seen, row.desired, row.observed, row.disposition = now, item.desired, item.observed, item.disposition
+        elif pair in plan.evaluated:
+            current = _desired_value(boards[row.provider], by_key[row.posting_key], row.field)
+            _resolve(row, "source_changed" if current != row.desired else "reverted", now)
+        elif pair not in wanted and (scope is None or row.posting_key in scope):
+            _resolve(row, "removed", now)
+    for item in found.values():
+        session.add(Drift(
+            posting_key=item.posting, provider=item.provider, field=item.field, desired=item.desired,
+            observed=item.observed, disposition=item.disposition, first_seen=now, last_seen=now,
+        ))
+
+
+def _desired_value(board: Board, posting: Posting, name: str) -> Any:
+    if name == STATUS:
+        return posting.status.value
+    return (board.specs.get(posting.key) or {}).get(name)
+
+
+def _resolve(row: Drift, resolution: str, now: datetime) -> None:
+    row.resolved_at, row.resolution, row.last_seen = now, resolution, now
+
+
+def resolve_drift(session: Session, pair: Pair, fields: Iterable[str], resolution: str, now: datetime) -> None:
+    """Resolve the open drift rows of `fields` of a pair (after a change put them back)."""
+    key, provider = pair
+    rows = session.exec(select(Drift).where(
+        Drift.posting_key == key, Drift.provider == provider,
+        col(Drift.field).in_(list(fields)), col(Drift.resolved_at).is_(None),
+    )).all()
+    for row in rows:
+        _resolve(row, resolution, now)
+
+
+def _forget_links(
+    session: Session, boards: Mapping[str, Board], postings: Sequence[Posting], now: datetime,
+    scope: Collection[str] | None,
+) -> None:
+    """Signed links are never kept past their expiry, nor for postings that left the board."""
+    session.exec(delete(SignedLink).where(col(SignedLink.expires_at) <= now))  # type: ignore[call-overload]
+    for name, board in boards.items():
+        if not board.connector.SUPPORTS_LINKS:
+            continue
+        wanted = [p.key for p in postings if name in p.boards.names()]
+        stale = delete(SignedLink).where(SignedLink.provider == name, col(SignedLink.posting_key).not_in(wanted))
+        if scope is not None:
+            stale = stale.where(col(SignedLink.posting_key).in_(list(scope)))
+        session.exec(stale)  # type: ignore[call-overload]
+
+
+def store_link(session: Session, pair: Pair, url: str, expires_at: datetime, now: datetime) -> None:
+    key, provider = pair
+    row = session.exec(select(SignedLink).where(SignedLink.posting_key == key, SignedLink.provider == provider)).first()
+    if row is None:
+        row = SignedLink(posting_key=key, provider=provider, url=url, expires_at=expires_at)
+        session.add(row)
+    row.url, row.expires_at, row.fetched_at = url, expires_at, now
+
+
+def valid_link(store: Store, pair: Pair, now: datetime) -> SignedLink | None:
+    key, provider = pair
+    with store.session() as session:
+        return session.exec(select(SignedLink).where(
+            SignedLink.posting_key == key, SignedLink.provider == provider, col(SignedLink.expires_at) > now,
+        )).first()
+
+
+__all__ = [
+    "binding", "bind_remote", "finish_run", "load_known", "open_intents", "record_counters", "record_metrics",
+    "record_observation", "resolve_drift", "spec_hash", "start_run", "store_link", "valid_link",
+]
