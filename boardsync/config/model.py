@@ -379,6 +379,8 @@ class RootConfig(Model):
         "or {sql: URL, table: NAME}.",
     )
     providers: Providers = Field(description="The boards and their credentials.")
-    policy: Policy = Field(default_factory=Policy, description="What reconcile may do on its own.")
+    policy: Policy = Field(
+        default_factory=Policy, description="What reconcile may do on its own: prune, close limit, self-heal."
+    )
     schedule: Schedule = Field(default_factory=Schedule, description="How often the daemon works.")
     daemon: Daemon = Field(default_factory=Daemon, description="The daemon's HTTP surface.")
