@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from boardsync.sandbox.core import serve
+from boardsync.sandbox.core import Fault, serve
 from boardsync.sandbox.hirempire import EXPIRED_TOKEN, SANDBOX_COMPANY_ID, SANDBOX_TOKEN, HirempireSim
 from boardsync.sandbox.server import Sandbox
 
@@ -799,8 +799,6 @@ def test_injected_429_reads_like_the_real_one(hm: httpx.Client, controls: httpx.
 
 def test_injected_latency_delays_the_answer(hm: httpx.Client, sim: HirempireSim) -> None:
     """A latency fault holds the request, then answers normally."""
-    from boardsync.sandbox.core import Fault
-
     sim.faults.add(Fault(kind="latency", path="/v1/jobs", latency_ms=150))
     started = time.monotonic()
     assert hm.get("/jobs").status_code == 200
@@ -809,8 +807,6 @@ def test_injected_latency_delays_the_answer(hm: httpx.Client, sim: HirempireSim)
 
 def test_injected_reset_drops_the_connection_and_creates_nothing(hm: httpx.Client, sim: HirempireSim) -> None:
     """A reset fault drops the connection before the board sees the request."""
-    from boardsync.sandbox.core import Fault
-
     sim.faults.add(Fault(kind="reset", method="POST", path="/v1/add-job"))
     with pytest.raises(httpx.TransportError):
         hm.post("/add-job", json=job_body())
@@ -819,8 +815,6 @@ def test_injected_reset_drops_the_connection_and_creates_nothing(hm: httpx.Clien
 
 def test_lost_response_commits_the_job_but_never_answers(hm: httpx.Client, sim: HirempireSim) -> None:
     """A lost response on add-job: the job exists (GET /jobs finds it by slug), the reply never came."""
-    from boardsync.sandbox.core import Fault
-
     sim.faults.add(Fault(kind="lost_response", method="POST", path="/v1/add-job"))
     with pytest.raises(httpx.TransportError):
         hm.post("/add-job", json=job_body(public_slug="posting-designer"))

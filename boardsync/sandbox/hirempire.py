@@ -152,6 +152,14 @@ class HirempireError(Exception):
         self.message = message
 
 
+class RateLimited(HirempireError):
+    """Over the workspace's hourly limit; `retry_after` is whole seconds until a place frees."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(429, "Rate limit exceeded")
+        self.retry_after = retry_after
+
+
 def error_body(status: int, message: str) -> tuple[bytes, dict[str, str]]:
     """Hirempire's envelope, for faults injected by the core middleware; an injected 429 reads
     like the real one, `Retry-After` included (the fault's own value wins when it has one)."""
@@ -760,12 +768,6 @@ class HirempireSim(Simulator):
     def _render_webhook(hook: Webhook) -> dict[str, Any]:
         return {"id": hook.id, "request_url": hook.request_url, "events": hook.events,
                 "created_at": _iso(hook.created_at)}
-
-
-class RateLimited(HirempireError):
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(429, "Rate limit exceeded")
-        self.retry_after = retry_after
 
 
 def _refuse_unknown(body: Mapping[str, Any], known: tuple[str, ...], what: str) -> None:

@@ -250,11 +250,11 @@ class RecruitifiSim(Simulator):
         params = _checked_params(LINK_PARAMS[kind], query)
         with self.lock:
             self._refuse_unknown_parties(token, params)
+            secret = secrets.token_urlsafe(32)
             link = Link(
-                kind=kind, token=secrets.token_urlsafe(32), url="", params=params,
-                expires_at=self.clock.now() + LINK_LIFETIME,
+                kind=kind, token=secret, url=f"{self.embed_base_url}/embed/{kind}?token={secret}",
+                params=params, expires_at=self.clock.now() + LINK_LIFETIME,
             )
-            link.url = f"{self.embed_base_url}/embed/{kind}?token={link.token}"
             self.links.append(link)
         return {"url": link.url, "expiresAt": _iso(link.expires_at)}
 
