@@ -2,7 +2,8 @@
 
 Everything that logs (boardsync's own structlog loggers and the standard library loggers of
 httpx, uvicorn and APScheduler) ends in one handler whose formatter runs `redact_processor`
-last before rendering. So a key, a token or a signed URL that slips into an event, a
+last before rendering; structlog events are redacted once more before they leave structlog,
+so any other handler sees them masked too. So a key, a token or a signed URL that slips into an event, a
 message or an exception's text is masked before anything is written.
 
 `redact` is also what the connectors run over a board's error body before it becomes part of
@@ -114,7 +115,13 @@ def configure(json: bool | None = None, level: str = "info", journald: bool | No
         raise ValueError(f"unknown log level {level!r}")
     shared = _shared_processors()
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        # Redacted here already, so any other handler on the root logger gets clean events too.
+        processors=[
+            *shared,
+            structlog.processors.format_exc_info,
+            redact_processor,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         cache_logger_on_first_use=False,

@@ -33,7 +33,7 @@ from boardsync.connectors.base import (
 from boardsync.connectors.http import BoardHttp, RateLimiter, RetryPolicy, excerpt, retry_after_header
 from boardsync.errors import Ambiguous, Blocked, ProviderError, Rejected, Transient
 
-log = structlog.get_logger("boardsync.connectors.hirempire")
+log = structlog.get_logger("boardsync.connectors.hirempire", provider="hirempire")
 
 # ------------------------------------------------------------------------------ words [doc]
 

@@ -215,7 +215,6 @@ class BoardHttp:
         self.limiter = limiter
         self.retry = retry
         self.retry_after = retry_after
-        self.log = log.bind(provider=provider)
 
     def request(
         self,
@@ -245,8 +244,9 @@ class BoardHttp:
             started = time.perf_counter()
             response = self.client.request(method, path, **kwargs)
             response.read()
-        self.log.debug(
+        log.debug(
             "http_response",
+            provider=self.provider,
             call=f"{method} {path}",
             status=response.status_code,
             elapsed_ms=round((time.perf_counter() - started) * 1000, 1),
@@ -311,8 +311,8 @@ class BoardHttp:
             reason = str(outcome.result().status_code)
         else:
             reason = "unknown"
-        self.log.warning(
-            "http_retry", call=call, attempt=state.attempt_number, wait_s=round(state.upcoming_sleep, 3),
+        log.warning(
+            "http_retry", provider=self.provider, call=call, attempt=state.attempt_number, wait_s=round(state.upcoming_sleep, 3),
             reason=reason,
         )
 

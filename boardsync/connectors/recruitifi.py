@@ -24,7 +24,7 @@ from boardsync.connectors.base import BoardProblem, Connector, SignedLink
 from boardsync.connectors.http import BoardHttp, Clock, RateLimiter, RetryPolicy, excerpt, retry_after_header
 from boardsync.errors import Blocked, ProviderError, Rejected, Transient
 
-log = structlog.get_logger("boardsync.connectors.recruitifi")
+log = structlog.get_logger("boardsync.connectors.recruitifi", provider="recruitifi")
 
 TOKEN_PATH = "/v1/auth/token"
 LINK_PATHS = {"job": "/v1/links/job", "settings": "/v1/links/settings", "tasks": "/v1/links/tasks"}

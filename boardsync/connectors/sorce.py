@@ -32,7 +32,7 @@ from boardsync.connectors.base import BoardProblem, Connector, Remote, RemoteSta
 from boardsync.connectors.http import BoardHttp, RateLimiter, RetryPolicy, excerpt, retry_after_header
 from boardsync.errors import Ambiguous, Blocked, ProviderError, Rejected, Transient
 
-log = structlog.get_logger("boardsync.connectors.sorce")
+log = structlog.get_logger("boardsync.connectors.sorce", provider="sorce")
 
 # ------------------------------------------------------------------------------ words [doc]
 
