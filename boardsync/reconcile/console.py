@@ -1,0 +1,231 @@
+"""What the commands around a run need on a terminal: opening the config, the state and
+the boards together; a progress bar; tables for status, drift, visits and links; exit codes.
+
+Kept here, beside the values it prints, so `cli.py` stays a list of thin handlers.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from boardsync.config import Desired, load
+from boardsync.connectors import build_connectors
+from boardsync.connectors.base import Connector
+from boardsync.reconcile.links import LinkResult
+from boardsync.reconcile.model import RunResult
+from boardsync.reconcile.record import WHOLE_POSTING
+from boardsync.state import DriftRow, StatusRow, Store, VisitRow, open_store
+
+LockFactory = Callable[[str], AbstractContextManager[Any]]
+
+EXIT_OK, EXIT_ERROR, EXIT_PENDING = 0, 1, 2
+
+
+@dataclass
+class Opened:
+    desired: Desired
+    store: Store
+    connectors: dict[str, Connector]
+
+
+@contextmanager
+def opened(
+    config: Path,
+    *,
+    lock: LockFactory | None = None,
+    boards: bool = True,
+    migrate: bool = False,
+) -> Iterator[Opened]:
+    """Load the desired state, take the writer lock (when given), open the state database
+    and build the connectors; release everything on the way out."""
+    quiet_logs()
+    desired = load(config)
+    with ExitStack() as stack:
+        if lock is not None:
+            stack.enter_context(lock(desired.state_url))
+        store = stack.enter_context(open_store(desired.state_url, migrate=migrate))
+        connectors = build_connectors(desired.root.providers) if boards else {}
+        for connector in connectors.values():
+            stack.callback(connector.close)
+        yield Opened(desired, store, connectors)
+
+
+def quiet_logs(level: str = "warning") -> None:
+    """Log lines go to stderr, warnings and up only: stdout carries what the command prints
+    (a plan as JSON must stay parseable)."""
+    from boardsync import log
+
+    log.configure(json=False, level=level)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler) and handler.get_name() == "boardsync":
+            handler.setStream(sys.stderr)
+
+
+# ------------------------------------------------------------------------------ progress
+
+
+def progress_bar(stream: TextIO | None = None, width: int = 30) -> Callable[[int, int], None] | None:
+    """A one-line bar redrawn in place, on a terminal only (None elsewhere)."""
+    out = stream or sys.stderr
+    if not out.isatty():
+        return None
+
+    def draw(done: int, total: int) -> None:
+        filled = int(width * done / total) if total else width
+        out.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} changes")
+        if done >= total:
+            out.write("\n")
+        out.flush()
+
+    return draw
+
+
+# ------------------------------------------------------------------------------ runs
+
+
+def run_report(result: RunResult) -> str:
+    """What `reconcile` prints after a run: failures, blocks and drift left, then the summary."""
+    lines = [f"  ! {e}" for e in result.errors]
+    plan = result.plan
+    if plan is not None:
+        lines += [f"  ! {b.provider}/{b.posting}: {b.reason}" for b in plan.blocked]
+        lines += [f"  ? {d.provider}/{d.posting} {d.field}: drift ({d.disposition})" for d in plan.drift
+                  if d.disposition != "correct"]
+        lines += [f"  ? {r.provider}/{r.posting}: removed from the source, left open (prune is off)"
+                  for r in plan.removed if not r.closing]
+    return "\n".join([*lines, result.summary()]) + "\n"
+
+
+def exit_code(result: RunResult) -> int:
+    """0 converged; 2 did not converge everything (or, for a dry run, changes are pending);
+    1 refused or failed."""
+    if result.outcome == "converged":
+        return EXIT_OK
+    if result.outcome in ("partial", "pending"):
+        return EXIT_PENDING
+    return EXIT_ERROR
+
+
+# ------------------------------------------------------------------------------ tables
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """Left-aligned columns separated by two spaces; None shows as '-'."""
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(header)]
+    lines = ["  ".join(h.upper().ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
+    return "\n".join(lines) + "\n"
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%SZ")
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def status_table(rows: Sequence[StatusRow]) -> str:
+    if not rows:
+        return "No postings on any board yet.\n"
+    return table(
+        ("posting", "board", "state", "remote id", "drift", "last sync", "blocked"),
+        [(r.posting, r.provider, r.state, r.remote_id, r.open_drift, r.last_sync, _blocked(r)) for r in rows],
+    )
+
+
+def _blocked(row: StatusRow) -> str | None:
+    if row.blocked_reason:
+        return row.blocked_reason
+    if row.quarantine_until is not None:
+        return f"backing off until {_cell(row.quarantine_until)}: {row.last_error or 'failed'}"
+    return None
+
+
+def status_json(rows: Sequence[StatusRow]) -> str:
+    return json.dumps([_plain(asdict(r)) for r in rows], indent=2, ensure_ascii=False)
+
+
+def drift_table(rows: Sequence[DriftRow]) -> str:
+    if not rows:
+        return "No drift.\n"
+    return table(
+        ("posting", "board", "field", "on the board", "desired", "first seen", "last seen", "resolution"),
+        [(r.posting, r.provider, r.field, _short(r.observed), _short(r.desired), r.first_seen, r.last_seen,
+          r.resolution if r.resolved_at else f"open ({r.disposition})") for r in rows],
+    )
+
+
+def drift_json(rows: Sequence[DriftRow]) -> str:
+    return json.dumps([_plain({**asdict(r), "open": r.open}) for r in rows], indent=2, ensure_ascii=False)
+
+
+VISIT_HEADER = ("posting", "board", "channel", "visits", "change", "applicants", "change")
+
+
+def visits_rows(rows: Sequence[VisitRow]) -> list[tuple[Any, ...]]:
+    return [
+        (r.posting, r.provider, "(all)" if r.channel == WHOLE_POSTING else r.channel, r.visits, r.visits_change,
+         r.applicants, r.applicants_change)
+        for r in rows
+    ]
+
+
+def visits_table(rows: Sequence[VisitRow], since: str) -> str:
+    if not rows:
+        return "No visits or applicants recorded yet.\n"
+    header = (*VISIT_HEADER[:4], f"+{since}", VISIT_HEADER[5], f"+{since}")
+    return table(header, visits_rows(rows))
+
+
+def visits_csv(rows: Sequence[VisitRow]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["posting", "board", "channel", "visits", "visits_change", "applicants", "applicants_change"])
+    for row in visits_rows(rows):
+        writer.writerow(["" if v is None else v for v in row])
+    return out.getvalue()
+
+
+def links_table(results: Sequence[LinkResult]) -> str:
+    if not results:
+        return "No posting is sent to a board with signed links.\n"
+    return table(
+        ("posting", "board", "expires", "link"),
+        [(r.posting, r.provider, r.expires_at, r.url or f"error: {r.error}") for r in results],
+    )
+
+
+def _short(value: Any, width: int = 40) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def waiting(holder: Any) -> None:
+    """Said once when the state database's writer lock is taken by another process."""
+    describe = getattr(holder, "describe", None)
+    who = describe() if callable(describe) else "another process"
+    print(f"waiting for {who} to finish with the state database…", file=sys.stderr)
