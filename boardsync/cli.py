@@ -67,31 +67,102 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
-    return _not_built(args)
+    from boardsync.daemon.lock import acquire_writer_lock
+    from boardsync.reconcile import console, plan, render
+
+    def lock(url: str) -> object:
+        return acquire_writer_lock(url, wait=10, on_wait=console.waiting, command="plan")
+
+    with console.opened(args.config, lock=lock) as run:  # type: ignore[arg-type]
+        result = plan(run.desired, run.store, run.connectors, postings=args.posting, providers=args.provider)
+    if args.json:
+        print(render.to_json(result))
+    elif args.markdown:
+        print(render.to_markdown(result), end="")
+    else:
+        print(render.to_text(result, color=sys.stdout.isatty()), end="")
+    if result.errors:
+        return 1
+    return 0 if result.empty else 2
 
 
 def _cmd_reconcile(args: argparse.Namespace) -> int:
-    return _not_built(args)
+    from boardsync.daemon.lock import acquire_writer_lock
+    from boardsync.reconcile import console, reconcile, render
+
+    def lock(url: str) -> object:
+        return acquire_writer_lock(url, wait=10, on_wait=console.waiting, command="reconcile")
+
+    with console.opened(args.config, lock=lock) as run:  # type: ignore[arg-type]
+        result = reconcile(
+            run.desired, run.store, run.connectors, dry_run=args.dry_run, force=args.force,
+            postings=args.posting, providers=args.provider, trigger="cli", progress=console.progress_bar(),
+        )
+    if args.dry_run and result.plan is not None:
+        print(render.to_text(result.plan, color=sys.stdout.isatty()), end="")
+    if result.outcome == "refused":
+        print(f"boardsync reconcile: refused: {result.errors[0] if result.errors else ''}".rstrip(),
+              file=sys.stderr)
+    print(console.run_report(result), end="")
+    return console.exit_code(result)
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    return _not_built(args)
+    from boardsync.reconcile import console
+
+    with console.opened(args.config, boards=False) as run:
+        expected = [(p.key, board) for p in run.desired.postings for board in p.boards.names()
+                    if board in run.desired.root.providers.names()]
+        rows = run.store.status_rows(expected)
+    print(console.status_json(rows) if args.json else console.status_table(rows), end="\n" if args.json else "")
+    return 0
 
 
 def _cmd_drift(args: argparse.Namespace) -> int:
-    return _not_built(args)
+    from boardsync.reconcile import console
+
+    with console.opened(args.config, boards=False) as run:
+        rows = run.store.drift_rows(open_only=args.open)
+    print(console.drift_json(rows) if args.json else console.drift_table(rows), end="\n" if args.json else "")
+    return 0
 
 
 def _cmd_visits(args: argparse.Namespace) -> int:
-    return _not_built(args)
+    from datetime import UTC, datetime
+
+    from boardsync.config.model import parse_duration
+    from boardsync.errors import ConfigError
+    from boardsync.reconcile import console
+
+    try:
+        period = parse_duration(args.since)
+    except ValueError as exc:
+        raise ConfigError(f"--since {args.since!r}: {exc}") from exc
+    with console.opened(args.config, boards=False) as run:
+        rows = run.store.visit_rows(since=datetime.now(UTC) - period)
+    print(console.visits_csv(rows) if args.csv else console.visits_table(rows, args.since), end="")
+    return 0
 
 
 def _cmd_links(args: argparse.Namespace) -> int:
-    return _not_built(args)
+    from boardsync.reconcile import console, fresh_links
+
+    with console.opened(args.config) as run:
+        results = fresh_links(run.desired, run.store, run.connectors, keys=[args.key] if args.key else None)
+    print(console.links_table(results), end="")
+    return 1 if any(r.error for r in results) else 0
 
 
 def _cmd_migrate(args: argparse.Namespace) -> int:
-    return _not_built(args)
+    from boardsync.daemon.lock import acquire_writer_lock
+    from boardsync.reconcile import console
+
+    def lock(url: str) -> object:
+        return acquire_writer_lock(url, command="migrate")
+
+    with console.opened(args.config, lock=lock, boards=False, migrate=True) as run:  # type: ignore[arg-type]
+        print(f"{run.store.url}: schema version {run.store.schema_version}, up to date")
+    return 0
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
