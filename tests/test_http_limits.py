@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+
 import httpx
 import pytest
+from pydantic import SecretStr
 
-from boardsync.connectors.http import LIMITS, TIMEOUT, RateLimiter, make_client
+from boardsync.config.model import HirempireSettings, Providers, SorceSettings
+from boardsync.connectors import build_connectors
+from boardsync.connectors.http import LIMITS, TIMEOUT, BoardHttp, RateLimiter, RetryPolicy, StopRequested, make_client
+from boardsync.errors import Transient
 from tests.connector_helpers import FakeClock
 
 
@@ -76,3 +82,44 @@ def test_the_client_has_explicit_timeouts_a_small_pool_and_no_redirects() -> Non
     assert client.follow_redirects is False
     assert str(client.get("/jobs").request.url) == "http://board.test/v1/jobs"
     assert "authorization" not in client.headers
+
+
+def test_shutdown_ends_a_wait_for_the_rate_limit() -> None:
+    """A request waiting for a slot when `stop` is set is not sent: StopRequested."""
+    stop = threading.Event()
+    clock = FakeClock()
+
+    def sleep_then_stop(seconds: float) -> None:
+        clock.sleep(seconds)
+        stop.set()
+
+    limiter = RateLimiter(1, 60.0, clock=clock, sleep=sleep_then_stop, stop=stop)
+    run(limiter, clock, 1)
+    with pytest.raises(StopRequested):
+        run(limiter, clock, 1)
+
+
+def test_a_stopped_call_through_the_client_is_transient_and_unsent() -> None:
+    """BoardHttp turns a shutdown during the limiter's wait into Transient, with nothing sent."""
+    stop = threading.Event()
+    stop.set()
+    sent: list[httpx.Request] = []
+    client = httpx.Client(transport=httpx.MockTransport(lambda r: sent.append(r) or httpx.Response(200)))
+    http = BoardHttp("board", client, limiter=RateLimiter(5, 1.0, stop=stop), retry=RetryPolicy(stop=stop))
+    with pytest.raises(Transient, match="shutting down"):
+        http.request("GET", "http://board.test/jobs")
+    assert sent == []
+
+
+def test_build_connectors_ties_retries_and_limits_to_the_stop_event() -> None:
+    """The stop event given to build_connectors reaches every connector's limiter and retries."""
+    stop = threading.Event()
+    providers = Providers(
+        sorce=SorceSettings(api_key=SecretStr("sk_ext_x")),
+        hirempire=HirempireSettings(token=SecretStr("sk-x"), company_id="c", requests_per_hour=500),
+    )
+    built = build_connectors(providers, stop=stop, transport=httpx.MockTransport(lambda r: httpx.Response(200)))
+    for connector in built.values():
+        http = connector.http  # type: ignore[attr-defined]
+        assert http.retry.stop is stop and http.limiter.stop is stop
+    assert (built["sorce"].http.limiter.limit, built["hirempire"].http.limiter.per) == (60, 3600.0)  # type: ignore[attr-defined]

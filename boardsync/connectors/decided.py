@@ -2,8 +2,45 @@
 
 The provider pages mark each fact [doc] (the board's public documentation says so) or
 [decided] (the documentation is silent; the sandbox does this and the connectors assume it).
-When a real board turns out to behave differently, this is the file to change first; each
-constant names the connector function that relies on it.
+When a real board turns out to behave differently, start here. A behaviour that has a value
+is a constant below, used by the code named in its docstring; a behaviour that is only a
+shape of the code is listed here, with where it lives:
+
+Sorce
+- ``GET /jobs`` is newest first: `sorce.SorceConnector.find` stops at the first live match
+  and so returns the newest one.
+- A location sent without ``locationId`` is kept on a draft and named by Gate 1 at publish:
+  `sorce.SorceConnector._location_ref` sends a city that search did not find as typed.
+- ``POST /jobs`` answers 201 with the Job: `sorce.SorceConnector.create` reads the Job from
+  any 2xx, and a 2xx without one is Ambiguous.
+- A paused job expires too, and EXPIRED is terminal: `sorce.SorceConnector.lifecycle`
+  plans nothing from ``expired``.
+- Not relied upon: that an identical qualifications/questions set is accepted on a frozen job
+  (`sorce.SorceConnector.update` never sends a frozen field), and that the first failing gate
+  answers (`sorce.SorceConnector._error` maps each gate on its own).
+
+Hirempire
+- A 429 carries ``Retry-After`` in seconds, over a sliding hour: `http.retry_after_header`
+  via `hirempire.HirempireConnector._error` and `BoardHttp`; the limiter is
+  `hirempire.HirempireConnector.default_limiter`.
+- ``job_sources`` on add-job make one Source per name, as create-source would:
+  `hirempire.HirempireConnector.create` sends the channels there, and reads them back from
+  ``applications`` in its answer (`hirempire.HirempireConnector._created`).
+- create-source matches names exactly after trimming: `hirempire.HirempireConnector.ensure_source`
+  trims the channel name.
+- update-job to Active past the active-jobs limit is 402 like add-job: every 402 maps to
+  Blocked(plan_limit) in `hirempire.HirempireConnector._error`.
+- ``department`` and ``salary_period`` come back in the words they were sent in, and
+  add-job's ``job_status`` and update-job's ``status`` are output words (draft…closed):
+  `hirempire.job_spec`, `hirempire.HirempireConnector._created`, `.transition`.
+- add-job refuses fields it does not know: `hirempire.HirempireConnector.create` sends only
+  the spec's fields, ``company_id``, ``job_sources`` and ``status``.
+
+RecruitiFi
+- An unknown connectorId, clientId or userId is 404, and an unseen jobId is accepted:
+  `recruitifi.RecruitifiConnector._error` maps 404 to Rejected, and `link` needs no create.
+- A link lives 15 minutes: not relied upon; `recruitifi.RecruitifiConnector._link` keeps the
+  board's own ``expiresAt``.
 """
 
 from __future__ import annotations
@@ -11,86 +48,52 @@ from __future__ import annotations
 # ---------------------------------------------------------------------------------- Sorce
 
 SORCE_RETRY_AFTER_FIELD = ("error", "retryAfterSeconds")
-"""A 429 carries its wait at ``error.retryAfterSeconds`` (a ``Retry-After`` header is sent too).
-Used by sorce.sorce_retry_after."""
-
-SORCE_CREATED_STATUS = 201
-"""``POST /jobs`` answers 201 with the Job. sorce.SorceConnector.create accepts any 2xx with a
-Job body, and treats a 2xx it cannot read as an unknown outcome (Ambiguous)."""
+"""Where a 429 carries its wait (a ``Retry-After`` header is sent too). sorce.sorce_retry_after."""
 
 SORCE_LIST_ITEMS = "items"
 SORCE_LIST_NEXT = "nextCursor"
 SORCE_LIST_CURSOR_PARAM = "cursor"
 SORCE_LIST_LIMIT_PARAM = "limit"
 SORCE_PAGE_SIZE = 100
-"""``GET /jobs?limit=&cursor=`` answers ``{"items": [...], "nextCursor": str | null}``, limit at
-most 100, newest first. Used by sorce.SorceConnector._pages (observe, find); find relies on
-newest-first to stop at the first live match."""
+"""``GET /jobs?limit=&cursor=`` answers ``{"items": [...], "nextCursor": str | null}``, with
+``limit`` at most 100. sorce.SorceConnector._jobs (observe, find)."""
 
 SORCE_JOB_PATH = "/jobs/{id}"
-"""``GET /jobs/{id}`` returns one Job. Used by sorce.SorceConnector._settle_transition to read
-a job after an INVALID_TRANSITION."""
+"""``GET /jobs/{id}`` returns one Job (the PATCH on the same path is [doc]).
+sorce.SorceConnector._settle_transition reads a job after an INVALID_TRANSITION."""
 
 SORCE_TRANSITION_PATH = "/jobs/{id}/{action}"
-"""``POST /jobs/{id}/pause|resume|close|publish`` with an empty body. Used by
+"""``POST /jobs/{id}/pause|resume|close`` with an empty body (publish's path is [doc]).
 sorce.SorceConnector.transition."""
 
 SORCE_UNPATCHABLE = frozenset({"status", "publish"})
-"""``status`` and ``publish`` are refused by PATCH (422); lifecycle goes through the verbs.
-sorce.SorceConnector.update never sends them."""
+"""PATCH refuses ``status`` and ``publish`` (422). sorce.SorceConnector.update never sends them."""
 
 SORCE_PREFERRED_KIND = "PREFERRED"
 """The second qualification kind (only REQUIRED is documented). sorce.QUALIFICATION_KINDS."""
 
-SORCE_PAUSED_EXPIRES = True
-"""A paused job expires 30 days after publish like an active one, and EXPIRED is terminal.
-sorce.SorceConnector.lifecycle plans nothing from a terminal status."""
-
-# Not relied upon, listed so nobody adds a dependency on them by accident:
-# - an identical qualifications/questions set on a frozen job is accepted: update() never
-#   sends a frozen field at all (sorce.SorceConnector.update);
-# - the first failing publish gate answers: every gate error is mapped on its own
-#   (sorce.SorceConnector._error).
-
 # ---------------------------------------------------------------------------------- Hirempire
 
 HIREMPIRE_SLUG_PREFIX = "bs-"
-"""Our own choice, not the board's: ``public_slug`` = prefix + posting key. hirempire.slug_for
-and hirempire.key_from_slug; find is a slug lookup in ``GET /jobs``."""
+"""boardsync's own choice: ``public_slug`` = prefix + posting key. hirempire.slug_for and
+hirempire.key_from_slug (observe's posting_key; find is a slug lookup in ``GET /jobs``)."""
 
 HIREMPIRE_SLUG_IN_USE = (409, "public_slug already in use")
-"""A slug already in the workspace answers 409 with this text: for a create, the sign of an
-earlier create whose answer was lost. hirempire.HirempireConnector.create."""
+"""A slug in use answers 409 with this text: on a create, the sign of an earlier create whose
+answer was lost. hirempire.HirempireConnector._error and .create (then ._settle_slug_in_use)."""
 
-HIREMPIRE_RETRY_AFTER_HEADER = True
-"""A 429 carries ``Retry-After`` in seconds; the window is a sliding hour. http.retry_after_header
-via hirempire.HirempireConnector; the limiter is hirempire.HirempireConnector.default_limiter."""
-
-HIREMPIRE_JOB_SOURCES_CREATE_SOURCES = True
-"""``job_sources`` on add-job creates one Source per name, as create-source would.
-hirempire.HirempireConnector.create sends the channels there."""
-
-HIREMPIRE_SOURCE_NAME_EXACT = True
-"""create-source matches an existing source by name exactly after trimming (case matters).
-hirempire.HirempireConnector.ensure_source trims, and channels are keyed by the trimmed name."""
-
-HIREMPIRE_UPDATE_ACTIVATE_402 = True
-"""update-job to Active past the plan's active-job limit answers 402, like add-job.
-hirempire.HirempireConnector._error maps every 402 to Blocked(plan_limit)."""
+HIREMPIRE_SALARY_READ_BACK = "salary_max"
+"""add-job takes one ``salary`` number and shows it as both ``salary_min`` and ``salary_max``.
+The posting's maximum is sent (hirempire.HirempireConnector.render) and read back from this
+field (hirempire.job_spec)."""
 
 # ---------------------------------------------------------------------------------- RecruitiFi
 
-RECRUITIFI_BASE_URL = "https://api.recruitifi.com"
-"""Base URL of the link endpoints (config default lives in config.model.RecruitifiSettings)."""
-
-RECRUITIFI_UNKNOWN_IDS_404 = True
-"""An unknown connectorId, clientId or userId answers 404; an unseen jobId is accepted (the job
-page is where the job gets created). recruitifi.RecruitifiConnector._error maps 404 to Rejected."""
-
-RECRUITIFI_RATE = (10, 1.0)
-"""10 requests a second per token; past it 429 with ``Retry-After``.
+RECRUITIFI_RATE_WINDOW = 1.0
+"""The limit is per second per token (10 in the sandbox; the count is
+``RecruitifiSettings.requests_per_second``); past it 429 with ``Retry-After``.
 recruitifi.RecruitifiConnector.default_limiter."""
 
 RECRUITIFI_JOB_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
-"""What a well-formed partner jobId looks like (the docs show ``job_789ghi``; longer or other
-characters answer 422). recruitifi.RecruitifiConnector.check."""
+"""A well-formed partner jobId (the docs show ``job_789ghi``; others answer 422).
+recruitifi.RecruitifiConnector.check."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import threading
 from collections.abc import Mapping
 from typing import Any, ClassVar, TypedDict
 
@@ -148,18 +149,19 @@ class HirempireConnector(Connector):
         retry: RetryPolicy | None = None,
     ) -> None:
         super().__init__(settings, client)
+        retry = retry or RetryPolicy()
         self.http = BoardHttp(
             self.name,
             client,
-            limiter=limiter or self.default_limiter(settings),
-            retry=retry or RetryPolicy(),
+            limiter=limiter or self.default_limiter(settings, retry.stop),
+            retry=retry,
             retry_after=retry_after_header,
         )
 
     @staticmethod
-    def default_limiter(settings: HirempireSettings) -> RateLimiter:
+    def default_limiter(settings: HirempireSettings, stop: threading.Event | None = None) -> RateLimiter:
         """The plan's hourly limit per workspace, sliding. [doc: per plan; sliding: decided]"""
-        return RateLimiter(settings.requests_per_hour, 3600.0)
+        return RateLimiter(settings.requests_per_hour, 3600.0, stop=stop)
 
     # -- pure ------------------------------------------------------------------------------
 
@@ -187,7 +189,7 @@ class HirempireConnector(Connector):
             "job_country": _text(_country(posting)),
             "city": _text(place.city) if place else None,
             # Hirempire takes one amount and shows it as both ends of the range [decided]:
-            # the top of the posting's range is the number a candidate sees.
+            # the top of the posting's range is the number a candidate sees (see decided.py).
             "salary": salary.max if salary else None,
             "currency": salary.currency if salary else None,
             "salary_period": SALARY_PERIODS.get(salary.period) if salary else None,
@@ -425,7 +427,7 @@ def job_spec(job: HirempireJob | Mapping[str, Any]) -> dict[str, Any]:
         "department": job.get("department"),
         "job_country": country,
         "city": city,
-        "salary": _amount(job.get("salary_max")),
+        "salary": _amount(job.get(decided.HIREMPIRE_SALARY_READ_BACK)),
         "currency": job.get("currency"),
         "salary_period": job.get("salary_period"),
         "hide_salary": bool(job.get("is_salary_hidden")),

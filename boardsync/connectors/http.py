@@ -88,14 +88,22 @@ class RateLimiter:
     """
 
     def __init__(
-        self, limit: int, per: float, *, clock: Clock = time.monotonic, sleep: Sleep = time.sleep
+        self,
+        limit: int,
+        per: float,
+        *,
+        clock: Clock = time.monotonic,
+        sleep: Sleep | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         if limit < 1 or per <= 0:
             raise ValueError("a rate limit needs limit ≥ 1 and per > 0")
         self.limit = limit
         self.per = per
         self.clock = clock
-        self.sleep = sleep
+        self.stop = stop
+        self.sleep: Sleep = sleep or (stop.wait if stop is not None else time.sleep)
+        """Default: wait on `stop` (shutdown ends the wait), or `time.sleep`."""
         self._lock = threading.Lock()
         self._done: deque[float] = deque()
         self._in_flight = 0
@@ -113,6 +121,8 @@ class RateLimiter:
 
     def _acquire(self) -> None:
         while True:
+            if self.stop is not None and self.stop.is_set():
+                raise StopRequested()
             with self._lock:
                 wait = self._wait_needed(self.clock())
                 if wait <= 0:
@@ -188,8 +198,9 @@ def retry_after_header(response: httpx.Response) -> float | None:
     return max(when.timestamp() - time.time(), 0.0)
 
 
-class _StopRequested(Exception):
-    """Shutdown was requested between two attempts of one call."""
+class StopRequested(Exception):
+    """Shutdown was requested before a request could be sent (between retries, or while
+    waiting for the rate limit); `BoardHttp.request` turns it into `Transient`."""
 
 
 # ------------------------------------------------------------------------------ the client
@@ -234,7 +245,7 @@ class BoardHttp:
         kwargs = {"params": params, "json": json, "headers": headers}
         try:
             return self._retrying(call, safe)(self._send_once, method, path, kwargs)
-        except _StopRequested as exc:
+        except StopRequested as exc:
             raise Transient("stopped: boardsync is shutting down", provider=self.provider, call=call) from exc
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, call, safe) from exc
@@ -267,7 +278,7 @@ class BoardHttp:
 
         def before(state: tenacity.RetryCallState) -> None:
             if state.attempt_number > 1 and policy.stop is not None and policy.stop.is_set():
-                raise _StopRequested()
+                raise StopRequested()
 
         return tenacity.Retrying(
             retry=should_retry,

@@ -55,11 +55,12 @@ class RecruitifiConnector(Connector):
         clock: Clock = time.monotonic,
     ) -> None:
         super().__init__(settings, client)
+        retry = retry or RetryPolicy()
         self.http = BoardHttp(
             self.name,
             client,
-            limiter=limiter or self.default_limiter(settings),
-            retry=retry or RetryPolicy(),
+            limiter=limiter or self.default_limiter(settings, retry.stop),
+            retry=retry,
             retry_after=retry_after_header,
         )
         self.clock = clock
@@ -68,9 +69,9 @@ class RecruitifiConnector(Connector):
         self._token_lock = threading.Lock()
 
     @staticmethod
-    def default_limiter(settings: RecruitifiSettings) -> RateLimiter:
+    def default_limiter(settings: RecruitifiSettings, stop: threading.Event | None = None) -> RateLimiter:
         """Requests a second per token. [decided]"""
-        return RateLimiter(settings.requests_per_second, decided.RECRUITIFI_RATE[1])
+        return RateLimiter(settings.requests_per_second, decided.RECRUITIFI_RATE_WINDOW, stop=stop)
 
     # -- pure ------------------------------------------------------------------------------
 

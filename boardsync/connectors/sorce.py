@@ -8,6 +8,7 @@ identically, and a job nobody touched observes as exactly what was rendered.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, TypedDict
@@ -164,19 +165,20 @@ class SorceConnector(Connector):
         retry: RetryPolicy | None = None,
     ) -> None:
         super().__init__(settings, client)
+        retry = retry or RetryPolicy()
         self.http = BoardHttp(
             self.name,
             client,
-            limiter=limiter or self.default_limiter(settings),
-            retry=retry or RetryPolicy(),
+            limiter=limiter or self.default_limiter(settings, retry.stop),
+            retry=retry,
             retry_after=sorce_retry_after,
         )
         self._locations: dict[LocationKey, str | None] = {}
 
     @staticmethod
-    def default_limiter(settings: SorceSettings) -> RateLimiter:
+    def default_limiter(settings: SorceSettings, stop: threading.Event | None = None) -> RateLimiter:
         """The documented limit: requests per minute per key, sliding. [doc]"""
-        return RateLimiter(settings.requests_per_minute, 60.0)
+        return RateLimiter(settings.requests_per_minute, 60.0, stop=stop)
 
     # -- pure ------------------------------------------------------------------------------
 
