@@ -11,6 +11,7 @@ import boardsync.connectors
 PACKAGE = Path(boardsync.connectors.__file__).parent
 BOARDS = {"sorce", "hirempire", "recruitifi"}
 ALLOWED = ("boardsync.config", "boardsync.errors", "boardsync.log", "boardsync.connectors")
+TOP = {"boardsync", "boardsync.__version__"}
 
 
 def imports(path: Path) -> set[str]:
@@ -27,7 +28,7 @@ def imports(path: Path) -> set[str]:
 def test_connectors_import_nothing_above_them() -> None:
     """No connector module imports reconcile, state, daemon, cli or the sandbox."""
     for path in PACKAGE.glob("*.py"):
-        outside = {n for n in imports(path) if n != "boardsync" and not n.startswith(ALLOWED)}
+        outside = {n for n in imports(path) if n not in TOP and not n.startswith(ALLOWED)}
         assert outside == set(), f"{path.name} imports {sorted(outside)}"
 
 
