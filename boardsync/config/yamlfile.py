@@ -12,7 +12,10 @@ a sequence entry, of the node for the root. Lines and columns are 1-based.
 
 from __future__ import annotations
 
+import math
 import os
+import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +24,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.resolver import VersionedResolver
 
 from boardsync.errors import Problem
 
@@ -37,7 +41,8 @@ Path_ = tuple[str | int, ...]
 Marks = dict[Path_, tuple[int, int]]
 
 _TAG = "tag:yaml.org,2002:"
-_PLAIN_TAGS = {_TAG + name for name in ("str", "int", "float", "bool", "null")}
+_ANCHOR = re.compile(r"(?:^|[\s\[{,:-])&[^\s\]},]")
+"""Something that may be an anchor; false positives only cost a count of the nodes."""
 
 
 @dataclass
@@ -147,7 +152,8 @@ def parse(text: str, source: str) -> Document:
     root = _compose(text, source)
     if root is None:
         return Document(source, None, {})
-    _check_size(root, source)
+    if _ANCHOR.search(text):
+        _check_size(root, source)  # without anchors there are no aliases, and nothing expands
     builder = _Builder(source)
     data = builder.build(root, ())
     return Document(source, data, builder.marks)
@@ -159,9 +165,31 @@ def load_file(path: Path, source: str | None = None) -> Document:
     return parse(read_text(path, shown), shown)
 
 
+class _Yaml12Resolver(VersionedResolver):
+    """Always YAML 1.2 (so `no` is text). ruamel works the version out again for every
+    scalar otherwise, which costs more than parsing."""
+
+    @property
+    def processing_version(self) -> Any:
+        return (1, 2)
+
+
+_parsers = threading.local()
+
+
+def _parser(pure: bool) -> YAML:
+    """One YAML instance per thread and kind: making one scans for plug-ins, which is slow."""
+    cached: dict[bool, YAML] = _parsers.__dict__.setdefault("by_kind", {})
+    if pure not in cached:
+        yaml = YAML(typ="safe", pure=pure)
+        yaml.Resolver = _Yaml12Resolver
+        cached[pure] = yaml
+    return cached[pure]
+
+
 def _compose(text: str, source: str) -> Node | None:
     pure = _may_nest_deeper_than(text, _C_PARSER_DEPTH_BOUND)
-    yaml = YAML(typ="safe", pure=pure)
+    yaml = _parser(pure)
     try:
         return yaml.compose(text)  # type: ignore[no-any-return]
     except RecursionError:
@@ -175,7 +203,10 @@ def _compose(text: str, source: str) -> Node | None:
 
 
 def _may_nest_deeper_than(text: str, bound: int) -> bool:
-    """A cheap upper bound on nesting: indentation, block indicators and open brackets."""
+    """An upper bound on nesting: indentation, block indicators and open brackets."""
+    longest_line = max((len(line) for line in text.splitlines()), default=0)
+    if longest_line + text.count("[") + text.count("{") <= bound:
+        return False  # no line and no run of brackets can nest that deep: skip the scan
     flow = deepest = 0
     for line in text.splitlines():
         stripped = line.lstrip(" ")
@@ -284,15 +315,15 @@ class _Builder:
     def __init__(self, source: str) -> None:
         self.source = source
         self.marks: Marks = {}
-        self._scalars = YAML(typ="safe", pure=True).constructor
 
     def build(self, node: Node, path: Path_) -> Any:
         self.marks.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
+        if len(path) > MAX_DEPTH:
+            raise FileProblem(_at(self.source, node, f"nested too deeply (more than {MAX_DEPTH} levels)"))
         if isinstance(node, MappingNode):
             return self._mapping(node, path)
         if isinstance(node, SequenceNode):
-            if node.tag not in (_TAG + "seq",):
-                raise FileProblem(_at(self.source, node, f"unsupported tag {node.tag}"))
+            self._expect_tag(node, _TAG + "seq")
             return [self._item(child, path + (index,)) for index, child in enumerate(node.value)]
         return self._scalar(node)
 
@@ -301,8 +332,7 @@ class _Builder:
         return self.build(node, path)
 
     def _mapping(self, node: MappingNode, path: Path_) -> dict[Any, Any]:
-        if node.tag not in (_TAG + "map",):
-            raise FileProblem(_at(self.source, node, f"unsupported tag {node.tag}"))
+        self._expect_tag(node, _TAG + "map")
         result: dict[Any, Any] = {}
         seen: dict[Any, int] = {}
         merged: list[MappingNode] = []
@@ -316,18 +346,19 @@ class _Builder:
                     _at(self.source, key_node, f"duplicate key '{key}' (first written on line {seen[key]})")
                 )
             seen[key] = key_node.start_mark.line + 1
-            child = path + (key,)
-            self.marks[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            result[key] = self.build(value_node, child)
+            self._entry(result, key, key_node, value_node, path)
         for source_node in merged:
             # Explicit keys win over merged ones, and earlier merge sources over later ones.
             for key_node, value_node in source_node.value:
                 key = self._key(key_node)
                 if key not in result:
-                    child = path + (key,)
-                    self.marks[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-                    result[key] = self.build(value_node, child)
+                    self._entry(result, key, key_node, value_node, path)
         return result
+
+    def _entry(self, result: dict[Any, Any], key: Any, key_node: Node, value_node: Node, path: Path_) -> None:
+        child = path + (key,)
+        self.marks[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+        result[key] = self.build(value_node, child)
 
     def _merge_sources(self, node: Node) -> list[MappingNode]:
         nodes = node.value if isinstance(node, SequenceNode) else [node]
@@ -340,16 +371,53 @@ class _Builder:
             raise FileProblem(_at(self.source, node, "a key must be a plain value, not a list or mapping"))
         return self._scalar(node)
 
-    def _scalar(self, node: Node) -> Any:
-        if node.tag == _TAG + "timestamp":
-            return node.value  # No field is a date; keep what was written.
-        if node.tag not in _PLAIN_TAGS:
+    def _expect_tag(self, node: Node, expected: str) -> None:
+        if node.tag != expected:
             raise FileProblem(_at(self.source, node, f"unsupported tag {node.tag}"))
-        return self._scalars.construct_object(node)
+
+    def _scalar(self, node: Node) -> Any:
+        tag = node.tag
+        text: str = node.value
+        if tag == _TAG + "str":
+            return text
+        if tag == _TAG + "timestamp":
+            return text  # No field is a date; keep what was written.
+        converter = _SCALARS.get(tag)
+        if converter is None:
+            raise FileProblem(_at(self.source, node, f"unsupported tag {tag}"))
+        try:
+            return converter(text)
+        except ValueError:
+            raise FileProblem(_at(self.source, node, f"{text!r} is not a valid {tag.removeprefix(_TAG)}")) from None
 
 
-def is_hidden(path: Path) -> bool:
-    return path.name.startswith(".")
+def _yaml_int(text: str) -> int:
+    digits = text.replace("_", "")
+    sign = -1 if digits.startswith("-") else 1
+    digits = digits.lstrip("+-")
+    for prefix, base in (("0o", 8), ("0x", 16), ("0b", 2)):
+        if digits.lower().startswith(prefix):
+            return sign * int(digits[2:], base)
+    return sign * int(digits, 10)
+
+
+def _yaml_float(text: str) -> float:
+    lowered = text.lower().replace("_", "")
+    if lowered in (".inf", "+.inf"):
+        return math.inf
+    if lowered == "-.inf":
+        return -math.inf
+    if lowered == ".nan":
+        return math.nan
+    return float(lowered)
+
+
+_SCALARS: dict[str, Any] = {
+    _TAG + "int": _yaml_int,
+    _TAG + "float": _yaml_float,
+    _TAG + "bool": lambda text: text.lower() == "true",
+    _TAG + "null": lambda text: None,
+}
 
 
 def walk_yaml_files(folder: Path) -> list[Path]:
