@@ -12,16 +12,20 @@ board's clock only decides how long that is.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import structlog
 from sqlmodel import col, delete, select
 
+from boardsync.config import Desired
 from boardsync.config.model import Posting
 from boardsync.connectors.base import Connector
-from boardsync.errors import BoardsyncError
+from boardsync.daemon.http import UnknownPosting
+from boardsync.errors import Transient
+from boardsync.reconcile import fresh_links
+from boardsync.reconcile.links import LinkResult
 from boardsync.state.store import Store
 from boardsync.state.tables import SignedLink
 
@@ -55,36 +59,42 @@ def linked_postings(postings: Iterable[Posting]) -> dict[str, Posting]:
 
 
 class LinkKeeper:
-    """Reads and writes the `signed_link` rows, fetching from the board when one is due."""
+    """Decides which links are due and when to look again; fetching and storing a link is
+    `reconcile.fresh_links`, the same as ``boardsync links`` does."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
 
     def refresh(
-        self, postings: Iterable[Posting], connector: Connector, stop: threading.Event
+        self, desired: Desired, connectors: Mapping[str, Connector], stop: threading.Event
     ) -> datetime | None:
         """Fetch a new link for every linked posting whose link is missing or due, drop the
         rest, and say when the next one falls due (None: no posting has a link)."""
-        wanted = linked_postings(postings)
+        wanted = linked_postings(desired.postings) if PROVIDER in connectors else {}
         self._forget(keep=set(wanted))
         stored = self.stored()
-        next_due: datetime | None = None
-        for key, posting in wanted.items():
+        for key in wanted:
             if stop.is_set():
                 break
             link = stored.get(key)
             if link is None or not link.fresh(_now()):
-                link = self._fetch_or_none(posting, connector)
-            due = link.refresh_due if link is not None else _now() + RETRY_AFTER_FAILURE
-            next_due = due if next_due is None else min(next_due, due)
-        return next_due
+                self._fetch(desired, connectors, key)
+        stored = self.stored()
+        retry = _now() + RETRY_AFTER_FAILURE
+        dues = [stored[key].refresh_due if key in stored else retry for key in wanted]
+        return min(dues, default=None)
 
-    def fresh_url(self, posting: Posting, connector: Connector) -> str:
-        """A URL with life left in it: the stored one, or a new one from the board."""
-        link = self.stored().get(posting.key)
-        if link is None or not link.fresh(_now()):
-            link = self._fetch(posting, connector)
-        return link.url
+    def fresh_url(self, desired: Desired, connectors: Mapping[str, Connector], key: str) -> str:
+        """A URL with life left in it for posting `key`: the stored one, or a new one."""
+        if key not in linked_postings(desired.postings) or PROVIDER not in connectors:
+            raise UnknownPosting(f"no open posting {key!r} is sent to {PROVIDER}")
+        link = self.stored().get(key)
+        if link is not None and link.fresh(_now()):
+            return link.url
+        result = self._fetch(desired, connectors, key)
+        if result.url is None:
+            raise Transient(result.error or "no link", provider=PROVIDER, call="GET /v1/links/job")
+        return result.url
 
     def stored(self) -> dict[str, StoredLink]:
         with self.store.session() as session:
@@ -97,32 +107,11 @@ class LinkKeeper:
             if row.expires_at is not None
         }
 
-    def _fetch_or_none(self, posting: Posting, connector: Connector) -> StoredLink | None:
-        try:
-            return self._fetch(posting, connector)
-        except BoardsyncError as exc:
-            log.warning("link_refresh_failed", posting=posting.key, error=str(exc))
-            return None
-
-    def _fetch(self, posting: Posting, connector: Connector) -> StoredLink:
-        fetched_at = _now()
-        signed = connector.link(posting)
-        link = StoredLink(posting.key, signed.url, fetched_at, signed.expires_at.astimezone(UTC))
-        self._save(link)
-        log.info("link_refreshed", posting=posting.key, expires_at=link.expires_at.isoformat())
-        return link
-
-    def _save(self, link: StoredLink) -> None:
-        with self.store.write() as session:
-            row = session.exec(
-                select(SignedLink).where(SignedLink.posting_key == link.posting, SignedLink.provider == PROVIDER)
-            ).first()
-            if row is None:
-                row = SignedLink(posting_key=link.posting, provider=PROVIDER, url=link.url)
-            row.url = link.url
-            row.fetched_at = link.fetched_at
-            row.expires_at = link.expires_at
-            session.add(row)
+    def _fetch(self, desired: Desired, connectors: Mapping[str, Connector], key: str) -> LinkResult:
+        (result,) = [r for r in fresh_links(desired, self.store, connectors, keys=[key]) if r.provider == PROVIDER]
+        if result.url is not None:
+            log.info("link_refreshed", posting=key, expires_at=str(result.expires_at))
+        return result
 
     def _forget(self, keep: set[str]) -> None:
         """Drop expired links, and links of postings no longer sent to RecruitiFi."""

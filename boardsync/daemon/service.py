@@ -20,7 +20,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -31,10 +30,9 @@ from boardsync import config
 from boardsync.config.model import parse_duration
 from boardsync.connectors import build_connectors
 from boardsync.connectors.base import Connector
-from boardsync.daemon.http import Check, HttpSurface, UnknownPosting
+from boardsync.daemon.http import Check, HttpSurface
 from boardsync.daemon.instruments import DaemonMetrics
-from boardsync.daemon.links import PROVIDER as LINK_PROVIDER
-from boardsync.daemon.links import LinkKeeper, linked_postings
+from boardsync.daemon.links import LinkKeeper
 from boardsync.daemon.lock import WriterLock, acquire_writer_lock
 from boardsync.daemon.notify import Notifier, Watchdog, watchdog_interval
 from boardsync.daemon.scheduler import Progress, Scheduler
@@ -95,13 +93,6 @@ class Generation:
             connector.close()
 
 
-@dataclass
-class _LastRun:
-    summary: str = ""
-    ok_at: datetime | None = None
-    """When the last reconcile that did its job finished."""
-
-
 class Daemon:
     """One daemon process. `run()` returns the exit code."""
 
@@ -115,7 +106,8 @@ class Daemon:
         self._beat_every = timedelta(seconds=beat)
         self.progress = Progress(stale_after=3 * beat)
         self.scheduler = Scheduler(on_skip=self._skipped)
-        self._last = _LastRun()
+        self._last_ok: datetime | None = None
+        """When the last reconcile that did its job finished."""
         self._reload_error: str | None = None
         self._ready = False
         # Set by `_start`, in this order.
@@ -149,7 +141,7 @@ class Daemon:
         self.metrics = DaemonMetrics(self.store, posting_labels=desired.root.daemon.posting_labels)
         self.links = LinkKeeper(self.store)
         self._watch = ConfigWatch(self.config_path, desired.root)
-        self._last.ok_at = self._last_success_on_record()
+        self._last_ok = self._last_success_on_record()
         self._http = HttpSurface(desired.root.daemon.listen, self).start()
         self._book_jobs(desired, first_start=True)
         # Ready before the first job runs, so systemd hears READY=1 before any STATUS=.
@@ -304,11 +296,10 @@ class Daemon:
         self._record(kind, result)
 
     def _record(self, kind: str, result: RunResult) -> None:
+        # The run logged its own summary line (`run_finished`); here it goes to systemd.
         self.metrics.run_finished(kind, result.outcome, result.duration)
         if kind == "reconcile" and result.outcome in SUCCESSFUL:
-            self._last.ok_at = result.finished_at
-        log.info("run_finished", kind=kind, run=result.run_id, outcome=result.outcome,
-                 duration_s=round(result.duration, 3), summary=result.summary())
+            self._last_ok = result.finished_at
         self._status(result.summary())
 
     def _links_job(self) -> None:
@@ -316,9 +307,7 @@ class Daemon:
             return
         try:
             with self._generation.use() as generation:
-                connector = generation.connectors.get(LINK_PROVIDER)
-                due = None if connector is None else self.links.refresh(
-                    generation.desired.postings, connector, self.stopping)
+                due = self.links.refresh(generation.desired, generation.connectors, self.stopping)
         except Exception as exc:
             log.exception("links_failed", error=str(exc))
             due = datetime.now(UTC) + LINKS_RETRY
@@ -332,7 +321,6 @@ class Daemon:
         self.metrics.skipped.inc(job=job)
 
     def _status(self, text: str) -> None:
-        self._last.summary = text
         self.notifier.status(redact(text))
 
     # ------------------------------------------------------------------------ HTTP surface
@@ -362,7 +350,7 @@ class Daemon:
 
     def _reconcile_check(self) -> Check:
         every = parse_duration(self._generation.desired.root.schedule.reconcile)
-        ok_at = self._last.ok_at
+        ok_at = self._last_ok
         if ok_at is None:
             return Check("reconcile", False, "no successful reconcile yet")
         age = datetime.now(UTC) - ok_at
@@ -374,11 +362,7 @@ class Daemon:
 
     def fresh_link(self, posting_key: str) -> str:
         with self._generation.use() as generation:
-            posting = linked_postings(generation.desired.postings).get(posting_key)
-            connector = generation.connectors.get(LINK_PROVIDER)
-            if posting is None or connector is None:
-                raise UnknownPosting(f"no posting {posting_key!r} is sent to {LINK_PROVIDER}")
-            return self.links.fresh_url(posting, connector)
+            return self.links.fresh_url(generation.desired, generation.connectors, posting_key)
 
 
 def run_daemon(config_path: Path) -> int:
