@@ -29,6 +29,7 @@ from typing import Any
 
 import httpx
 import structlog
+from sqlmodel import Session
 
 from boardsync.config.model import Posting
 from boardsync.connectors.base import Connector, Remote, Transition
@@ -47,7 +48,7 @@ from boardsync.reconcile.model import (
 from boardsync.reconcile.planner import Board
 from boardsync.reconcile.record import bind_remote, binding, resolve_drift, spec_hash, store_link
 from boardsync.state import Action as ActionRow
-from boardsync.state import Store
+from boardsync.state import Binding, Store
 
 log = structlog.get_logger(__name__)
 
@@ -104,9 +105,14 @@ class Applier:
         self.report = ApplyReport()
         self._statuses = _LastStatus()
         self._last_call: tuple[int, int | None] = (0, None)
+        self._resolution = "corrected"
+        self._finishing = False
+        self._pair_recorded = False
+        self._intents: dict[Pair, int] = {}
 
     def apply(self, plan: Plan) -> ApplyReport:
         groups = [(pair, list(changes)) for pair, changes in groupby(plan.changes, key=lambda c: c.pair)]
+        self._intents = self._journal_creates(plan)
         total, finished = len(plan.changes), 0
         with self._statuses.watching(self.connectors.values()):
             for pair, changes in groups:
@@ -120,11 +126,20 @@ class Applier:
                     self.progress(finished, total)
         return self.report
 
+    def _journal_creates(self, plan: Plan) -> dict[Pair, int]:
+        """Every create of the plan, journaled as pending in one transaction before any call."""
+        creates = [(c, self.boards[c.provider].specs[c.posting]) for c in plan.changes if c.action in CREATES]
+        return journal.open_intents(self.store, self.run_id, creates, self.now) if creates else {}
+
     # -- one pair ---------------------------------------------------------------------------
 
     def _apply_pair(self, pair: Pair, changes: Sequence[Change]) -> None:
         remote = self._observed(changes[0])
-        for change in changes:
+        # Drift healed by a repost, or by the steps after it, is resolved as "reposted".
+        self._resolution = "reposted" if any(c.action is Action.REPOST for c in changes) else "corrected"
+        self._pair_recorded = False
+        for i, change in enumerate(changes):
+            self._finishing = i == len(changes) - 1
             gate = self.gated.get(change.provider)
             if gate is not None and change.publishes:
                 self._blocked(change, gate, called=False)
@@ -138,7 +153,9 @@ class Applier:
                 log.exception("change_crashed", provider=change.provider, posting=change.posting)
                 self._failed(change, exc)
                 return
-        self._converged(pair, changes)
+        if not self._pair_recorded:
+            with self.store.write() as session:
+                self._converged(session, pair)
 
     def _observed(self, change: Change) -> Remote | None:
         board = self.boards.get(change.provider)
@@ -170,15 +187,13 @@ class Applier:
 
     def _adopt(self, change: Change) -> Remote:
         remote = self.boards[change.provider].remotes[change.remote_id or ""]
-        with self.store.write() as session:
-            bind_remote(binding(session, change.pair, self.now), remote, None, self.now)
-        self._done(change)
+        self._record(change, lambda row: bind_remote(row, remote, None, self.now), audit=False)
         return remote
 
     def _create(self, change: Change) -> Remote:
         posting = self.postings[change.posting]
         spec = self.boards[change.provider].specs[change.posting]
-        intent = journal.open_intent(self.store, self.run_id, change, spec, self.now)
+        intent = self._intents[change.pair]
         journal.mark(self.store, intent, "in_flight", self.now)
         try:
             with self._timed():
@@ -192,75 +207,99 @@ class Applier:
             journal.mark(self.store, intent, "unknown", self.now, error=_text(exc))
             self.report.unknown.add(change.pair)
             raise
-        with self.store.write() as session:
-            bind_remote(binding(session, change.pair, self.now), remote, spec, self.now)
-            journal.succeed(session, intent, remote.remote_id, self.now)
-            self._audit(session, change)
-            self._heal(session, change)
-        self._done(change, remote_id=remote.remote_id)
-        for name in change.channels:
-            if name not in remote.channels:
-                source = dataclasses.replace(change, action=Action.ENSURE_SOURCE, channel=name, channels=())
-                remote = self._ensure_source(source, remote, name)
+        missing = [name for name in change.channels if name not in remote.channels]
+        finishing, self._finishing = self._finishing, self._finishing and not missing
+        self._record(
+            change, lambda row: bind_remote(row, remote, spec, self.now),
+            also=lambda session: journal.succeed(session, intent, remote.remote_id, self.now),
+            remote_id=remote.remote_id,
+        )
+        for i, name in enumerate(missing):
+            self._finishing = finishing and i == len(missing) - 1
+            source = dataclasses.replace(change, action=Action.ENSURE_SOURCE, channel=name, channels=(), heals=())
+            remote = self._ensure_source(source, remote, name)
         return remote
 
     def _update(self, change: Change, remote: Remote) -> Remote:
         fields = {d.field: d.after for d in change.diffs}
         with self._timed():
             after = self.connectors[change.provider].update(remote, fields)
-        with self.store.write() as session:
-            row = binding(session, change.pair, self.now)
+
+        def applied(row: Binding) -> None:
             row.applied_spec = {**(row.applied_spec or {}), **fields}
-            row.updated_at = self.now
-            self._audit(session, change)
-            self._heal(session, change)
-        self._done(change)
+
+        self._record(change, applied)
         return after
 
     def _transition(self, change: Change, remote: Remote) -> Remote:
         action: Transition = change.action.value  # type: ignore[assignment]
         with self._timed():
             after = self.connectors[change.provider].transition(remote, action)
-        with self.store.write() as session:
-            row = binding(session, change.pair, self.now)
+
+        def moved(row: Binding) -> None:
             row.observed_status = row.applied_status = after.status
-            row.updated_at = self.now
-            self._audit(session, change)
-            self._heal(session, change)
-        self._done(change)
+
+        self._record(change, moved)
         return after
 
     def _ensure_source(self, change: Change, remote: Remote, name: str) -> Remote:
         with self._timed():
             channel = self.connectors[change.provider].ensure_source(remote, name)
-        with self.store.write() as session:
-            self._audit(session, change)
-        self._done(change)
+        self._record(change)
         return dataclasses.replace(remote, channels={**remote.channels, name: channel})
 
     def _refresh_link(self, change: Change) -> None:
         posting = self.postings[change.posting]
         with self._timed():
             link = self.connectors[change.provider].link(posting)
-        with self.store.write() as session:
-            store_link(session, change.pair, link.url, link.expires_at, self.now)
-            row = binding(session, change.pair, self.now)
-            row.observed_status, row.observed_at, row.updated_at = "linked", self.now, self.now
-            self._audit(session, change)
-        self._done(change)
+
+        def linked(row: Binding) -> None:
+            row.observed_status, row.observed_at = "linked", self.now
+
+        self._record(change, linked,
+                     also=lambda session: store_link(session, change.pair, link.url, link.expires_at, self.now))
 
     # -- outcomes ---------------------------------------------------------------------------
 
-    def _converged(self, pair: Pair, changes: Sequence[Change]) -> None:
+    def _record(
+        self,
+        change: Change,
+        update: Callable[[Binding], None] | None = None,
+        *,
+        also: Callable[[Session], None] | None = None,
+        audit: bool = True,
+        **logged: Any,
+    ) -> None:
+        """Record a change that succeeded, in one transaction: its binding, the audit row,
+        the drift it healed, and — after a pair's last change — the pair's clean slate."""
+        with self.store.write() as session:
+            row = binding(session, change.pair, self.now)
+            if update is not None:
+                update(row)
+            row.updated_at = self.now
+            if also is not None:
+                also(session)
+            if audit:
+                self._audit(session, change)
+            if change.heals:
+                resolve_drift(session, change.pair, change.heals, self._resolution, self.now)
+            if self._finishing:
+                self._converged(session, change.pair, row)
+        self.report.done[change.action.value] += 1
+        log.info("change_applied", provider=change.provider, posting=change.posting,
+                 action=change.action.value, **logged)
+
+    def _converged(self, session: Session, pair: Pair, row: Binding | None = None) -> None:
+        """Every change of the pair went through: no block, no backoff, in sync now."""
+        row = row or binding(session, pair, self.now)
+        row.attempts, row.quarantine_until, row.last_error = 0, None, None
+        row.blocked_reason, row.blocked_gate, row.blocked_fields = None, None, None
+        row.synced_at = row.updated_at = self.now
         posting = self.postings.get(pair[0])
         spec = self.boards[pair[1]].specs.get(pair[0]) if pair[1] in self.boards else None
-        with self.store.write() as session:
-            row = binding(session, pair, self.now)
-            row.attempts, row.quarantine_until, row.last_error = 0, None, None
-            row.blocked_reason, row.blocked_gate, row.blocked_fields = None, None, None
-            row.synced_at = row.updated_at = self.now
-            if posting is not None and spec is not None:
-                row.applied_hash = spec_hash(spec, posting.status.value)
+        if posting is not None and spec is not None:
+            row.applied_hash = spec_hash(spec, posting.status.value)
+        self._pair_recorded = True
 
     def _failed(self, change: Change, exc: BaseException) -> None:
         if isinstance(exc, Blocked):
@@ -295,16 +334,6 @@ class Applier:
         log.warning("change_blocked", provider=change.provider, posting=change.posting, gate=exc.gate,
                     company_wide=exc.company_wide, called=called)
         self.report.blocked.append(BlockedItem(change.provider, change.posting, exc.reason, gate=exc.gate, fields=fields))
-
-    def _done(self, change: Change, **extra: Any) -> None:
-        self.report.done[change.action.value] += 1
-        log.info("change_applied", provider=change.provider, posting=change.posting,
-                 action=change.action.value, **extra)
-
-    def _heal(self, session: Any, change: Change) -> None:
-        if change.heals:
-            resolution = "reposted" if change.action is Action.REPOST else "corrected"
-            resolve_drift(session, change.pair, change.heals, resolution, self.now)
 
     # -- the audit log ----------------------------------------------------------------------
 

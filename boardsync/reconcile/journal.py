@@ -14,7 +14,7 @@ created for it in this run.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -25,23 +25,27 @@ from boardsync.connectors.base import Connector, Remote
 from boardsync.errors import ProviderError
 from boardsync.reconcile.model import CREATES, Change, Pair
 from boardsync.reconcile.planner import Board
-from boardsync.reconcile.record import bind_remote, binding, open_intents, resolve_drift
+from boardsync.reconcile.record import bind_remote, binding, resolve_drift
+from boardsync.reconcile.record import open_intents as unsettled_intents
 from boardsync.state import Intent, Store
 
 log = structlog.get_logger(__name__)
 
 
-def open_intent(store: Store, run_id: int, change: Change, spec: Mapping[str, Any], now: datetime) -> int:
-    """Commit a pending intent for `change`; its id."""
+def open_intents(
+    store: Store, run_id: int, creates: Sequence[tuple[Change, Mapping[str, Any]]], now: datetime
+) -> dict[Pair, int]:
+    """Commit a pending intent for each create, with the payload it will send; the intent
+    id per pair. One transaction: the run's journal is written before its first call."""
     with store.write() as session:
-        intent = Intent(
-            run_id=run_id, posting_key=change.posting, provider=change.provider, action=change.action.value,
-            state="pending", spec=dict(spec), created_at=now, updated_at=now,
-        )
-        session.add(intent)
+        rows = [
+            Intent(run_id=run_id, posting_key=c.posting, provider=c.provider, action=c.action.value,
+                   state="pending", spec=dict(spec), created_at=now, updated_at=now)
+            for c, spec in creates
+        ]
+        session.add_all(rows)
         session.flush()
-        assert intent.id is not None
-        return intent.id
+        return {(row.posting_key, row.provider): row.id for row in rows if row.id is not None}
 
 
 def mark(store: Store, intent_id: int, state: str, now: datetime, *, remote_id: str | None = None,
@@ -77,7 +81,7 @@ def settle(
     """Settle every open intent of earlier runs for these boards and postings; the pairs
     whose outcome is still unknown afterwards."""
     unsettled: set[Pair] = set()
-    for intent in open_intents(store, list(boards), before_run=run_id):
+    for intent in unsettled_intents(store, list(boards), before_run=run_id):
         pair = (intent.posting_key, intent.provider)
         if intent.posting_key not in postings:
             continue  # outside this run's postings; settled by a run that includes it

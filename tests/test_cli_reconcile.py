@@ -1,0 +1,358 @@
+"""`boardsync plan` and `boardsync reconcile` against the three sandbox boards over loopback.
+
+Each test starts from the example repository and an empty sandbox, and checks what reached
+the boards (their own records and request counts), what the state database says, and the
+exit code.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from boardsync.reconcile.render import load_schema
+from boardsync.sandbox.core import Fault
+from boardsync.sandbox.server import Sandbox
+from tests.reconcile_helpers import SORCE_COMPANY, Workspace, writes
+
+LIVE_ON_SORCE = {"backend-engineer", "intern-software-2025", "product-designer",
+                 "warehouse-associate"}
+
+
+@pytest.fixture
+def ws(tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+    workspace = Workspace(tmp_path, sandbox, monkeypatch).copy_examples()
+    workspace.write_config()
+    return workspace
+
+
+@pytest.fixture
+def synced(ws: Workspace) -> Workspace:
+    """The examples reconciled once, request counts cleared."""
+    assert ws.run("reconcile").code == 0
+    ws.clear_counts()
+    return ws
+
+
+def _statuses(jobs: list[dict]) -> dict[str, str]:  # type: ignore[type-arg]
+    return {j["title"]: j["status"] for j in jobs}
+
+
+# ------------------------------------------------------------------------------ a fresh sync
+
+
+def test_fresh_sync_of_the_examples_converges_on_every_board(ws: Workspace) -> None:
+    """The first reconcile creates each posting on the boards it names, in its status, and
+    exits 0; a closed posting is never created."""
+    ran = ws.run("reconcile")
+    assert ran.code == 0, ran.out + ran.err
+    assert "converged" in ran.out
+    with ws.store() as store:
+        rows = {(r.posting, r.provider): r for r in store.status_rows()}
+    sorce = {key for (key, provider), r in rows.items() if provider == "sorce" and r.state == "active"}
+    assert sorce == LIVE_ON_SORCE
+    assert rows[("support-specialist", "sorce")].state == "paused"
+    assert rows[("data-analyst", "sorce")].state == "draft"
+    assert ("intern-design-2024", "sorce") not in rows
+    assert len(ws.sorce_jobs()) == 6 and len(ws.hirempire_jobs()) == 6
+    assert {j["status"] for j in ws.hirempire_jobs()} == {"active", "paused"}
+    links = [r for (key, provider), r in rows.items() if provider == "recruitifi"]
+    assert len(links) == 3 and all(r.state == "linked" for r in links)
+
+
+def test_plan_before_the_first_sync_exits_2_and_lists_the_creates(ws: Workspace) -> None:
+    """`plan` on an empty board exits 2 and names every create, changing nothing."""
+    ran = ws.run("plan")
+    assert ran.code == 2
+    assert "+ backend-engineer: create (live)" in ran.out
+    assert ws.sorce_jobs() == [] and writes(ws.counts()["sorce"]) == {}
+
+
+def test_plan_json_is_valid_against_the_schema_and_stays_off_stdout_logs(ws: Workspace) -> None:
+    """`plan --json` prints one JSON document (no log lines) that the schema accepts."""
+    ran = ws.run("plan", "--json")
+    document = json.loads(ran.out)
+    jsonschema.validate(document, load_schema())
+    assert document["counts"]["create"] == 12 and document["in_sync"] is False
+
+
+def test_plan_markdown_renders_a_changes_table(ws: Workspace) -> None:
+    """`plan --markdown` prints a table a pull request can show."""
+    ran = ws.run("plan", "--markdown")
+    assert ran.code == 2
+    assert "| sorce | backend-engineer | create (live) | not on the board yet |" in ran.out
+
+
+# ------------------------------------------------------------------------------ steady state
+
+
+def test_second_run_plans_nothing_and_sends_no_write(synced: Workspace) -> None:
+    """Right after a sync: plan exits 0, and reconcile reads each board once and writes nothing."""
+    ran = synced.run("plan")
+    assert (ran.code, ran.out) == (0, "Plan: nothing to change.\n")
+    synced.clear_counts()
+    assert synced.run("reconcile").code == 0
+    counts = synced.counts()
+    assert counts["sorce"] == {"GET /api/external/v1/jobs": 1}
+    assert counts["hirempire"] == {"GET /v1/jobs": 1}
+    assert counts["recruitifi"] == {}
+
+
+def test_steady_cycle_costs_one_sorce_page_per_hundred_postings(ws: Workspace) -> None:
+    """With 130 postings on Sorce, a cycle with nothing to change costs ⌈130/100⌉ = 2 Sorce
+    requests, 1 Hirempire request, no RecruitiFi request and no write."""
+    source = (ws.postings / "backend-engineer.yaml").read_text()
+    only_sorce = source[: source.index("  hirempire:")]
+    for n in range(124):
+        text = only_sorce.replace("key: backend-engineer", f"key: backend-{n:03d}")
+        text = text.replace("title: Senior Backend Engineer (Python)", f"title: Backend Engineer {n:03d}")
+        (ws.postings / f"backend-{n:03d}.yaml").write_text(text)
+    assert ws.run("reconcile").code == 0
+    assert len(ws.sorce_jobs()) == 130
+    ws.clear_counts()
+    assert ws.run("reconcile").code == 0
+    assert ws.counts() == {
+        "sorce": {"GET /api/external/v1/jobs": 2},
+        "hirempire": {"GET /v1/jobs": 1},
+        "recruitifi": {},
+    }
+
+
+# ------------------------------------------------------------------------------ source changes
+
+
+def test_edited_posting_is_exactly_one_patch_per_board(synced: Workspace) -> None:
+    """A title changed in the repository: plan shows it, reconcile sends exactly one PATCH to
+    Sorce and one update to Hirempire, and nothing else is written."""
+    synced.edit_posting("backend-engineer", "Senior Backend Engineer (Python)", "Staff Backend Engineer (Python)")
+    ran = synced.run("plan")
+    assert ran.code == 2
+    assert '"Senior Backend Engineer (Python)" → "Staff Backend Engineer (Python)"' in ran.out
+    synced.clear_counts()
+    assert synced.run("reconcile").code == 0
+    job_id = synced.remote_id("backend-engineer", "sorce")
+    assert writes(synced.counts()["sorce"]) == {f"PATCH /api/external/v1/jobs/{job_id}": 1}
+    assert writes(synced.counts()["hirempire"]) == {"PATCH /v1/update-job": 1}
+    assert synced.sorce_job("backend-engineer")["title"] == "Staff Backend Engineer (Python)"
+    assert synced.run("plan").code == 0
+
+
+def test_removed_posting_is_reported_when_prune_is_off(synced: Workspace) -> None:
+    """Deleting a posting file leaves its jobs open; plan and reconcile report it."""
+    synced.remove_posting("warehouse-associate")
+    ran = synced.run("reconcile")
+    assert ran.code == 0
+    assert "warehouse-associate: removed from the source, left open (prune is off)" in ran.out
+    assert synced.sorce_job("warehouse-associate")["status"] == "ACTIVE"
+    assert writes(synced.counts()["sorce"]) == {}
+
+
+def test_removed_posting_is_closed_when_prune_is_on(synced: Workspace) -> None:
+    """With prune on, the removed posting's jobs are closed on both boards."""
+    synced.write_config(prune=True)
+    synced.remove_posting("warehouse-associate")
+    assert synced.run("reconcile").code == 0
+    assert synced.sorce_job("warehouse-associate")["status"] == "CLOSED"
+    hirempire_id = synced.remote_id("warehouse-associate", "hirempire")
+    assert {j["id"]: j["status"] for j in synced.hirempire_jobs()}[hirempire_id] == "closed"
+
+
+def test_mass_close_is_refused_without_force(synced: Workspace) -> None:
+    """Removing most postings with prune on: reconcile refuses (exit 1, nothing closed);
+    with --force the closes go through."""
+    synced.write_config(prune=True)
+    for key in ("warehouse-associate", "product-designer", "intern-software-2025"):
+        synced.remove_posting(key)
+    ran = synced.run("reconcile")
+    assert ran.code == 1
+    assert "refused" in ran.err and "max_close_percent" in ran.err and "--force" in ran.err
+    assert writes(synced.counts()["sorce"]) == {} and writes(synced.counts()["hirempire"]) == {}
+    assert synced.run("reconcile", "--force").code == 0
+    assert sum(j["status"] == "CLOSED" for j in synced.sorce_jobs()) == 3
+
+
+def test_dry_run_plans_and_changes_nothing(synced: Workspace) -> None:
+    """`reconcile --dry-run` prints the plan, exits 2 and sends no write."""
+    synced.edit_posting("backend-engineer", "level: senior", "level: mid")
+    ran = synced.run("reconcile", "--dry-run")
+    assert ran.code == 2 and "update" in ran.out
+    assert writes(synced.counts()["sorce"]) == {} and writes(synced.counts()["hirempire"]) == {}
+
+
+def test_posting_and_provider_filters_narrow_the_run(synced: Workspace) -> None:
+    """--posting and --provider limit the plan to those pairs; others stay pending."""
+    synced.edit_posting("backend-engineer", "Senior Backend Engineer", "Staff Backend Engineer")
+    synced.edit_posting("product-designer", "title: ", "title: Lead ")
+    ran = synced.run("reconcile", "--posting", "backend-engineer", "--provider", "sorce")
+    assert ran.code == 0
+    job_id = synced.remote_id("backend-engineer", "sorce")
+    assert writes(synced.counts()["sorce"]) == {f"PATCH /api/external/v1/jobs/{job_id}": 1}
+    assert writes(synced.counts()["hirempire"]) == {}
+    plan = json.loads(synced.run("plan", "--json").out)
+    assert {(c["provider"], c["posting"]) for c in plan["changes"]} == {
+        ("hirempire", "backend-engineer"), ("hirempire", "product-designer"), ("sorce", "product-designer")}
+
+
+def test_unknown_filter_is_an_error(synced: Workspace) -> None:
+    """A --posting or --provider that names nothing exits 1 with a message."""
+    assert synced.run("plan", "--posting", "nope").code == 1
+    ran = synced.run("plan", "--provider", "monster")
+    assert ran.code == 1 and "not a configured board" in ran.err
+
+
+# ------------------------------------------------------------------------------ gates
+
+
+def test_terms_gate_blocks_publishes_on_sorce_and_the_rest_converges(ws: Workspace) -> None:
+    """With Sorce's terms not accepted: the first live create meets the gate, the later ones
+    are not even sent; the draft is created; Hirempire converges; exit 2; status and plan
+    show the board's message."""
+    ws.sandbox.sorce.set_gates(SORCE_COMPANY, terms_accepted=False)
+    ran = ws.run("reconcile")
+    assert ran.code == 2
+    assert ws.counts()["sorce"]["POST /api/external/v1/jobs"] == 2  # one gated publish, one draft
+    assert [j["status"] for j in ws.sorce_jobs()] == ["DRAFT"]
+    assert len(ws.hirempire_jobs()) == 6
+    status = json.loads(ws.run("status", "--json").out)
+    blocked = {r["posting"]: r for r in status if r["provider"] == "sorce" and r["blocked_reason"]}
+    assert set(blocked) == LIVE_ON_SORCE | {"support-specialist"}
+    assert all(r["blocked_gate"] == "terms" and "Employer Terms" in r["blocked_reason"] for r in blocked.values())
+    assert all(r["blocked_reason"] is None for r in status if r["provider"] == "hirempire")
+
+    ws.sandbox.sorce.set_gates(SORCE_COMPANY, terms_accepted=True)
+    assert ws.run("reconcile").code == 0
+    status = json.loads(ws.run("status", "--json").out)
+    assert all(r["blocked_reason"] is None for r in status)
+
+
+# ------------------------------------------------------------------------------ drift
+
+
+def test_frozen_field_is_drift_and_the_rest_still_updates(synced: Workspace) -> None:
+    """Once a Sorce job has applications its qualifications are frozen: a changed
+    qualification becomes drift "frozen" and is never sent, a changed title still is."""
+    synced.sandbox.sorce.add_applications(synced.remote_id("backend-engineer", "sorce"), 2)
+    synced.edit_posting("backend-engineer", "5+ years building", "6+ years building")
+    synced.edit_posting("backend-engineer", "Senior Backend Engineer (Python)", "Backend Engineer (Python)")
+    ran = synced.run("reconcile")
+    assert ran.code == 0, ran.out
+    assert "backend-engineer qualifications: drift (frozen)" in ran.out
+    job = synced.sorce_job("backend-engineer")
+    assert job["title"] == "Backend Engineer (Python)"
+    assert job["qualifications"][0]["text"].startswith("5+ years")
+    drift = json.loads(synced.run("drift", "--open", "--json").out)
+    assert [(d["provider"], d["field"], d["disposition"]) for d in drift] == [("sorce", "qualifications", "frozen")]
+    synced.clear_counts()
+    assert synced.run("reconcile").code == 0  # the frozen field is not retried
+    assert writes(synced.counts()["sorce"]) == {}
+
+
+def test_expired_job_is_drift_without_repost(synced: Workspace) -> None:
+    """31 days on, Sorce's live jobs have expired: drift on status, nothing created."""
+    synced.sandbox.clock.advance(31 * 86400)
+    ran = synced.run("reconcile")
+    assert ran.code == 0
+    assert writes(synced.counts()["sorce"]) == {}
+    drift = json.loads(synced.run("drift", "--open", "--json").out)
+    expired = {d["posting"] for d in drift if d["provider"] == "sorce" and d["observed"] == "expired"}
+    assert expired == LIVE_ON_SORCE | {"support-specialist"}
+
+
+def test_expired_job_is_reposted_when_the_policy_says_so(synced: Workspace) -> None:
+    """With repost_expired, each expired job that should be live is created again, the
+    binding moves to the new job, and the drift is resolved as reposted."""
+    synced.write_config(repost_expired=True)
+    old = synced.remote_id("backend-engineer", "sorce")
+    synced.sandbox.clock.advance(31 * 86400)
+    assert synced.run("reconcile").code == 0
+    new = synced.remote_id("backend-engineer", "sorce")
+    assert new != old
+    statuses = {j["id"]: j["status"] for j in synced.sorce_jobs()}
+    assert statuses[old] == "EXPIRED" and statuses[new] == "ACTIVE"
+    assert statuses[synced.remote_id("support-specialist", "sorce")] == "PAUSED"
+    drift = json.loads(synced.run("drift", "--json").out)
+    assert {d["resolution"] for d in drift if d["field"] == "status"} == {"reposted"}
+    assert synced.run("plan").code == 0
+
+
+def test_hand_edit_is_drift_and_corrected_with_self_heal(synced: Workspace) -> None:
+    """A title edited in Sorce's dashboard is put back, and its drift row is resolved."""
+    job_id = synced.remote_id("product-designer", "sorce")
+    original = synced.sorce_job("product-designer")["title"]
+    synced.sandbox.sorce.edit_job(job_id, title="Edited by hand")
+    assert synced.run("reconcile").code == 0
+    assert synced.sorce_job("product-designer")["title"] == original
+    drift = json.loads(synced.run("drift", "--json").out)
+    assert [(d["field"], d["observed"], d["resolution"]) for d in drift] == [("title", "Edited by hand", "corrected")]
+    assert json.loads(synced.run("drift", "--open", "--json").out) == []
+
+
+def test_hand_edit_is_only_reported_without_self_heal(synced: Workspace) -> None:
+    """With self_heal off the hand edit stays, reported as open drift; a later change in
+    the source to the same field wins and resolves it as source_changed."""
+    synced.write_config(self_heal=False)
+    job_id = synced.remote_id("product-designer", "sorce")
+    synced.sandbox.sorce.edit_job(job_id, title="Edited by hand")
+    assert synced.run("reconcile").code == 0
+    assert synced.sorce_job("product-designer")["title"] == "Edited by hand"
+    assert [d["field"] for d in json.loads(synced.run("drift", "--open", "--json").out)] == ["title"]
+    synced.edit_posting("product-designer", "title: ", "title: Principal ")
+    assert synced.run("reconcile").code == 0
+    assert synced.sorce_job("product-designer")["title"].startswith("Principal ")
+    (row,) = json.loads(synced.run("drift", "--json").out)
+    assert row["resolution"] == "source_changed"
+
+
+def test_status_changed_by_hand_on_hirempire_is_put_back(synced: Workspace) -> None:
+    """A Hirempire job closed by hand while its posting is active is reopened (self_heal)."""
+    job_id = synced.remote_id("backend-engineer", "hirempire")
+    synced.sandbox.hirempire.edit_job(job_id, status="closed")
+    assert synced.run("reconcile").code == 0
+    assert {j["id"]: j["status"] for j in synced.hirempire_jobs()}[job_id] == "active"
+    (row,) = json.loads(synced.run("drift", "--json").out)
+    assert (row["field"], row["observed"], row["resolution"]) == ("status", "closed", "corrected")
+
+
+# ------------------------------------------------------------------------------ failures
+
+
+def test_lost_create_is_adopted_next_run_never_duplicated(ws: Workspace) -> None:
+    """Sorce commits a create but the answer is lost: the run does not converge and records
+    an unknown intent; the next run finds the job and adopts it; exactly one job exists."""
+    ws.sandbox.sorce.faults.add(Fault("lost_response", method="POST", path=r".*/jobs", times=1))
+    first = ws.run("reconcile")
+    assert first.code == 2
+    with ws.store() as store:
+        assert store.metrics().intents_by_state["unknown"] == 1
+    assert len(ws.sorce_jobs()) == 6  # the lost one was created on the board
+    assert ws.run("reconcile").code == 0
+    assert len(ws.sorce_jobs()) == 6
+    with ws.store() as store:
+        snapshot = store.metrics()
+    assert snapshot.intents_by_state["unknown"] == 0 and snapshot.intents_by_state["failed"] == 0
+    assert ws.run("plan").code == 0
+
+
+def test_one_board_failing_leaves_the_others_converged_and_state_intact(synced: Workspace) -> None:
+    """Hirempire answering 500 to everything: Sorce still converges, the exit code is 2, the
+    run is recorded as partial and Hirempire's bindings are untouched; once it recovers,
+    the next run converges."""
+    synced.edit_posting("backend-engineer", "level: senior", "level: mid")
+    with synced.store() as store:
+        before = [r for r in store.status_rows() if r.provider == "hirempire"]
+    synced.sandbox.hirempire.faults.add(Fault("status", status=500, times=None))
+    ran = synced.run("reconcile")
+    assert ran.code == 2 and "hirempire" in ran.out
+    assert writes(synced.counts()["sorce"]) != {}
+    with synced.store() as store:
+        after = [r for r in store.status_rows() if r.provider == "hirempire"]
+        (run,) = store.last_runs(limit=1)
+    assert [(r.posting, r.remote_id, r.state) for r in after] == [(r.posting, r.remote_id, r.state) for r in before]
+    assert run.outcome == "partial" and run.boards == {"sorce": "converged", "hirempire": "failed",
+                                                        "recruitifi": "converged"}
+    synced.sandbox.hirempire.faults.clear()
+    assert synced.run("reconcile").code == 0
+    assert synced.run("plan").code == 0
