@@ -375,3 +375,18 @@ def test_recruitifi_job_id_defaults_to_job_underscore_key() -> None:
 def test_recruitifi_check_accepts_every_valid_posting_key() -> None:
     """A posting key always makes a well-formed job id."""
     assert RecruitifiConnector.check(posting(key="a" * 100)) == []
+
+
+@pytest.mark.parametrize(
+    ("action", "word", "status"),
+    [("publish", "Active", "active"), ("resume", "Active", "active"), ("pause", "Paused", "paused"),
+     ("close", "Closed", "closed")],
+)
+def test_hirempire_statuses_go_out_in_input_words_and_come_back_in_output_words(
+    action: str, word: str, status: str
+) -> None:
+    """A transition is sent as update-job's input word; the Job's output word is read back."""
+    from boardsync.connectors.hirempire import STATUS_INPUT, _remote
+
+    assert STATUS_INPUT[action] == word  # type: ignore[index]
+    assert _remote({"id": "j", "status": status}).status == status  # type: ignore[typeddict-item]
