@@ -166,7 +166,9 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    return _not_built(args)
+    from boardsync.demo import run_demo  # the sandbox servers load only for this command
+
+    return run_demo(args.workdir)
 
 
 def _cmd_daemon(args: argparse.Namespace) -> int:
