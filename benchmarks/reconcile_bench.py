@@ -1,0 +1,423 @@
+"""Reconcile N postings against the sandbox boards with latency on every request.
+
+    python benchmarks/reconcile_bench.py [--sizes 100,1000,10000] [--latency-ms 20] [--quick]
+
+For each N: start the sandbox as its own process (`boardsync sandbox` on free ports), raise
+its rate limits so that latency and boardsync bound the run, put `--latency-ms` on every
+request to every board, write a config repository of N postings (each on all three boards),
+then run `boardsync reconcile` twice, each time as a fresh process, exactly as a shell or a
+CI job runs it: the first sync, then the steady state. Each cycle reports requests per board
+(reads and writes, from the simulators' own counts), wall time, and the reconcile process's
+CPU time and peak resident memory (from `wait4`, so the sandbox's work is not counted).
+
+The steady state must cost what DESIGN section 9 says: ceil(N / page) Sorce reads, one
+Hirempire read, no RecruitiFi request while the signed links are still valid, no writes.
+The script exits 1 when it does not, or when a cycle fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+from ruamel.yaml import YAML
+from sqlmodel import select
+
+from boardsync.connectors.decided import SORCE_PAGE_SIZE
+from boardsync.reconcile.planner import LINK_REFRESH_MARGIN
+from boardsync.state import SignedLink, open_store
+
+BOARDS = ("sorce", "hirempire", "recruitifi")
+RAISED = 10_000_000
+"""Rate limits, both the boards' and boardsync's own, set out of the way."""
+NON_WRITING_POSTS = {("recruitifi", "/v1/auth/token")}
+"""POSTs that change nothing on the board: trading the partner secret for a token."""
+LATENCY_BOUND_SHARE = 0.5
+"""Above this share of the wall time spent in injected latency, a cycle is latency-bound."""
+BOOT_TIMEOUT_S = 30.0
+CYCLE_TIMEOUT_S = 4 * 3600.0
+
+
+# ------------------------------------------------------------------------------ the sandbox process
+
+
+@dataclass
+class SandboxProcess:
+    """`boardsync sandbox` running in a child process, reached over HTTP."""
+
+    process: subprocess.Popen[str]
+    urls: dict[str, str]
+    """board → the server's http://host:port (controls live under /_sandbox there)."""
+    providers: dict[str, Any]
+    """The `providers:` block the sandbox printed, as data."""
+    credentials: dict[str, str]
+    """Environment variable → sandbox secret, for the block's ${ENV} references."""
+    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30.0))
+
+    def control(self, board: str, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
+        response = self.http.request(method, f"{self.urls[board]}/_sandbox/{path}", json=body)
+        response.raise_for_status()
+        return response.json()
+
+    def raise_rate_limits(self, active_jobs: int) -> None:
+        self.control("sorce", "POST", "rate-limit", {"per_minute": RAISED})
+        self.control("hirempire", "POST", "limits", {"requests_per_hour": RAISED, "active_jobs": active_jobs})
+        self.control("recruitifi", "POST", "limits", {"requests_per_second": RAISED})
+
+    def add_latency(self, latency_ms: int) -> None:
+        for board in BOARDS:
+            self.control(board, "POST", "faults", {"kind": "latency", "latency_ms": latency_ms, "times": None})
+
+    def take_request_counts(self) -> dict[str, dict[str, int]]:
+        """board → "METHOD /path" → requests since the last call (the counts are cleared).
+        Read, then cleared: the DELETE answers the counts as they are after clearing."""
+        counts = {board: self.control(board, "GET", "requests")["requests"] for board in BOARDS}
+        for board in BOARDS:
+            self.control(board, "DELETE", "requests")
+        return counts
+
+    def stop(self) -> None:
+        self.http.close()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
+@contextmanager
+def sandbox_process(log: IO[str]) -> Iterator[SandboxProcess]:
+    """Start `boardsync sandbox` on free ports and read back what its banner says."""
+    ports = ["--sorce-port", "0", "--hirempire-port", "0", "--recruitifi-port", "0"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "boardsync", "sandbox", *ports],
+        stdout=subprocess.PIPE, stderr=log, text=True,
+    )
+    try:
+        banner = _read_banner(process)
+        sandbox = SandboxProcess(process, *_parse_banner(banner))
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()
+
+
+def _read_banner(process: subprocess.Popen[str]) -> str:
+    assert process.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + BOOT_TIMEOUT_S
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            raise RuntimeError("boardsync sandbox exited before it was ready:\n" + "".join(lines))
+        lines.append(line)
+        if line.startswith("Press Ctrl-C"):
+            return "".join(lines)
+    raise RuntimeError("boardsync sandbox did not print its banner in time")
+
+
+def _parse_banner(banner: str) -> tuple[dict[str, str], dict[str, Any], dict[str, str]]:
+    urls = {
+        board: re.search(rf"^\s+{board}\s+(http://[^/\s]+)", banner, re.MULTILINE).group(1)  # type: ignore[union-attr]
+        for board in BOARDS
+    }
+    credentials = dict(re.findall(r"^export (\w+)=(\S+)$", banner, re.MULTILINE))
+    block = banner.split("# In boardsync.yaml:\n", 1)[1].split("\n\n", 1)[0]
+    providers = YAML(typ="safe").load(block)["providers"]
+    return urls, providers, credentials
+
+
+# ------------------------------------------------------------------------------ the repository
+
+
+def write_repository(workdir: Path, n: int, sandbox: SandboxProcess) -> Path:
+    """A config repository of `n` postings, one file each, pointing at the sandbox with
+    boardsync's own client-side limits raised too."""
+    providers = {name: dict(settings) for name, settings in sandbox.providers.items()}
+    providers["sorce"]["requests_per_minute"] = RAISED
+    providers["hirempire"]["requests_per_hour"] = RAISED
+    providers["recruitifi"]["requests_per_second"] = RAISED
+    root = {"version": 1, "state": "sqlite:///state.db", "postings": "postings/", "providers": providers}
+    yaml = YAML()
+    with (workdir / "boardsync.yaml").open("w") as out:
+        yaml.dump(root, out)
+    postings = workdir / "postings"
+    postings.mkdir()
+    for i in range(n):
+        (postings / f"bench-{i:05d}.yaml").write_text(posting_yaml(i))
+    return workdir / "boardsync.yaml"
+
+
+def posting_yaml(i: int) -> str:
+    """One remote posting on all three boards, with two tracked channels."""
+    return f"""\
+key: bench-{i:05d}
+title: Benchmark Engineer {i}
+status: active
+description: Posting {i} of the reconcile benchmark. Builds and runs services.
+workplace: remote
+remote_country: United States
+employment_type: full_time
+level: mid
+department: Engineering
+salary: {{min: {90_000 + i}, max: {120_000 + i}, period: year, currency: USD}}
+qualifications:
+  - text: Three years of building services
+channels: [linkedin, careers-page]
+boards:
+  sorce: {{bid_cents: 500}}
+  hirempire: {{}}
+  recruitifi: {{}}
+"""
+
+
+# ------------------------------------------------------------------------------ one cycle
+
+
+@dataclass(frozen=True)
+class BoardRequests:
+    reads: int
+    writes: int
+
+    @property
+    def total(self) -> int:
+        return self.reads + self.writes
+
+    def __str__(self) -> str:
+        return f"{self.reads}/{self.writes}"
+
+
+@dataclass(frozen=True)
+class Cycle:
+    n: int
+    name: str
+    exit_code: int
+    requests: dict[str, BoardRequests]
+    wall_s: float
+    cpu_s: float
+    peak_mib: float
+    latency_ms: int
+
+    @property
+    def latency_share(self) -> float:
+        """How much of the wall time the injected latency alone accounts for, were every
+        request made one after another."""
+        waited = sum(r.total for r in self.requests.values()) * self.latency_ms / 1000
+        return waited / self.wall_s if self.wall_s else 0.0
+
+
+def run_cycle(name: str, n: int, config: Path, sandbox: SandboxProcess, latency_ms: int, log: IO[str]) -> Cycle:
+    """One `boardsync reconcile` process; its requests, wall time, CPU time and peak memory."""
+    sandbox.take_request_counts()  # start from zero
+    env = {**os.environ, **sandbox.credentials}
+    log.write(f"\n--- N={n} {name}\n")
+    log.flush()
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "boardsync", "reconcile", "-c", str(config)],
+        stdout=log, stderr=subprocess.STDOUT, env=env,
+    )
+    exit_code, usage = _wait_with_usage(process)
+    wall = time.perf_counter() - started
+    counts = sandbox.take_request_counts()
+    return Cycle(
+        n=n, name=name, exit_code=exit_code,
+        requests={board: classify(board, counts[board]) for board in BOARDS},
+        wall_s=wall, cpu_s=usage.ru_utime + usage.ru_stime, peak_mib=_maxrss_mib(usage.ru_maxrss),
+        latency_ms=latency_ms,
+    )
+
+
+def startup_cost() -> tuple[float, float]:
+    """CPU seconds and peak MiB of `boardsync reconcile` that stops at a missing config: the
+    interpreter and every import, before any work (a floor under each cycle's numbers)."""
+    missing = Path(tempfile.gettempdir()) / "boardsync-bench-no-such-dir" / "boardsync.yaml"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "boardsync", "reconcile", "-c", str(missing)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    _, usage = _wait_with_usage(process)
+    return usage.ru_utime + usage.ru_stime, _maxrss_mib(usage.ru_maxrss)
+
+
+def _wait_with_usage(process: subprocess.Popen[Any]) -> tuple[int, Any]:
+    """Reap the child with wait4, which returns its own resource usage (not the sandbox's)."""
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return process.returncode, usage
+
+
+def _maxrss_mib(maxrss: int) -> float:
+    # Linux reports kibibytes, macOS bytes.
+    return maxrss / (1024 * 1024) if sys.platform == "darwin" else maxrss / 1024
+
+
+def classify(board: str, counts: Mapping[str, int]) -> BoardRequests:
+    """Reads are GETs (and POSTs that change nothing on the board); the rest are writes."""
+    reads = writes = 0
+    for route, count in counts.items():
+        method, _, path = route.partition(" ")
+        if method == "GET" or (board, path) in NON_WRITING_POSTS:
+            reads += count
+        else:
+            writes += count
+    return BoardRequests(reads, writes)
+
+
+# ------------------------------------------------------------------------------ the budget
+
+
+def links_due(config: Path, now: datetime) -> int:
+    """Signed links the steady state may fetch again: expired, or inside the refresh margin."""
+    with open_store(f"sqlite:///{config.parent / 'state.db'}") as store, store.session() as session:
+        links = session.exec(select(SignedLink)).all()
+    return sum(1 for link in links if link.expires_at is None or link.expires_at - LINK_REFRESH_MARGIN <= now)
+
+
+def budget_violations(steady: Cycle, due: int) -> list[str]:
+    """Where the steady state costs more than DESIGN section 9 allows."""
+    want = {
+        "sorce": BoardRequests(math.ceil(steady.n / SORCE_PAGE_SIZE), 0),
+        "hirempire": BoardRequests(1, 0),
+        # A fresh process trades its secret for a token before it asks for any link.
+        "recruitifi": BoardRequests(due + 1 if due else 0, 0),
+    }
+    problems = [
+        f"N={steady.n} steady state: {board} made {got} reads/writes, the budget is {want[board]}"
+        for board, got in steady.requests.items()
+        if got != want[board]
+    ]
+    if steady.exit_code != 0:
+        problems.append(f"N={steady.n} steady state: boardsync reconcile exited {steady.exit_code}")
+    return problems
+
+
+# ------------------------------------------------------------------------------ the run
+
+
+@dataclass
+class SizeResult:
+    first: Cycle
+    steady: Cycle
+    links_due: int
+    problems: list[str]
+
+
+def bench_size(n: int, latency_ms: int, workdir: Path, log: IO[str]) -> SizeResult:
+    with sandbox_process(log) as sandbox:
+        sandbox.raise_rate_limits(active_jobs=n + 1)
+        sandbox.add_latency(latency_ms)
+        config = write_repository(workdir, n, sandbox)
+        first = run_cycle("first sync", n, config, sandbox, latency_ms, log)
+        due = links_due(config, datetime.now(UTC))
+        steady = run_cycle("steady state", n, config, sandbox, latency_ms, log)
+    problems = [f"N={n} first sync: boardsync reconcile exited {first.exit_code}"] if first.exit_code else []
+    return SizeResult(first, steady, due, problems + budget_violations(steady, due))
+
+
+HEADER = ("N", "cycle", "sorce r/w", "hirempire r/w", "recruitifi r/w", "wall s", "cpu s", "peak MiB", "latency share")
+
+
+def table(results: Sequence[SizeResult]) -> str:
+    rows = [HEADER]
+    for result in results:
+        for cycle in (result.first, result.steady):
+            rows.append((
+                f"{cycle.n:,}", cycle.name, *(str(cycle.requests[b]) for b in BOARDS),
+                f"{cycle.wall_s:.1f}", f"{cycle.cpu_s:.1f}", f"{cycle.peak_mib:.0f}",
+                f"{cycle.latency_share:.0%}",
+            ))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER))]
+    lines = ["  ".join(cell.rjust(w) if i != 1 else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+             for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def notes(results: Sequence[SizeResult], latency_ms: int, startup: tuple[float, float]) -> list[str]:
+    lines = [
+        f"r/w: reads/writes the board received in that cycle; {latency_ms} ms of latency on each.",
+        "latency share: requests x latency / wall time (100% = the run only waited on the boards,"
+        " one request after another).",
+        "cpu s and peak MiB are the `boardsync reconcile` process's own, interpreter start included"
+        f" (start-up and imports alone: {startup[0]:.1f} s CPU, {startup[1]:.0f} MiB).",
+    ]
+    for result in results:
+        first = result.first
+        if first.latency_share >= LATENCY_BOUND_SHARE:
+            lines.append(
+                f"N={first.n:,}: the first sync is bounded by per-request latency: "
+                f"{sum(r.total for r in first.requests.values()):,} requests x {latency_ms} ms "
+                f"= {first.latency_share:.0%} of its wall time."
+            )
+        if result.links_due:
+            lines.append(
+                f"N={first.n:,}: {result.links_due} signed links were within "
+                f"{LINK_REFRESH_MARGIN} of expiring after the first sync; the steady state may fetch them."
+            )
+    return lines
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100,1000,10000", help="posting counts, comma-separated")
+    parser.add_argument("--latency-ms", type=int, default=20, help="injected latency per request")
+    parser.add_argument("--quick", action="store_true", help="N=100 only (what the test suite runs)")
+    parser.add_argument("--keep", type=Path, help="keep each size's repository, state and logs here")
+    args = parser.parse_args(argv)
+    args.sizes = [100] if args.quick else [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    results: list[SizeResult] = []
+    with tempfile.TemporaryDirectory(prefix="boardsync-bench-") as scratch:
+        base = args.keep or Path(scratch)
+        for n in args.sizes:
+            workdir = base / f"n{n}"
+            workdir.mkdir(parents=True, exist_ok=False)
+            with (workdir / "bench.log").open("w") as log:
+                print(f"N={n:,}: reconciling against the sandbox ...", file=sys.stderr, flush=True)
+                results.append(bench_size(n, args.latency_ms, workdir, log))
+            if results[-1].problems and args.keep is None:
+                print((workdir / "bench.log").read_text()[-4000:], file=sys.stderr)
+    print(table(results))
+    print()
+    for line in notes(results, args.latency_ms, startup_cost()):
+        print(line)
+    problems = [p for r in results for p in r.problems]
+    if problems:
+        print("\nFAILED:", file=sys.stderr)
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    print("\nThe steady state meets DESIGN section 9 at every N: ceil(N/page) Sorce reads, "
+          "1 Hirempire read, no RecruitiFi request for valid links, no writes.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

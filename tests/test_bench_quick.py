@@ -1,0 +1,27 @@
+"""The reconcile benchmark keeps working: its quick mode (N=100, 20 ms a request) runs as a
+user runs it and holds the steady state to DESIGN section 9."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "reconcile_bench.py"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(30)
+def test_quick_benchmark_meets_the_steady_state_budget_and_prints_its_table() -> None:
+    """`reconcile_bench.py --quick` exits 0 with one row per cycle: the first sync writes each
+    posting once per board, the steady state reads 1 Sorce page and 1 Hirempire list only."""
+    done = subprocess.run(
+        [sys.executable, str(BENCH), "--quick"], capture_output=True, text=True, timeout=28, check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = {line.split()[1] + " " + line.split()[2]: line.split() for line in done.stdout.splitlines()
+            if line.startswith("100 ")}
+    assert rows["first sync"][3:6] == ["1/100", "1/100", "101/0"]
+    assert rows["steady state"][3:6] == ["1/0", "1/0", "0/0"]
