@@ -221,7 +221,8 @@ def _postings_source(root: RootConfig | None, data: dict[str, Any]) -> str | Sql
         return root.postings
     # The root has problems elsewhere: still read the postings, if `postings` itself is fine.
     try:
-        return TypeAdapter(PostingsSource).validate_python(data.get("postings", "postings/"))  # type: ignore[no-any-return]
+        source: str | SqlSource = TypeAdapter(PostingsSource).validate_python(data.get("postings", "postings/"))
+        return source
     except ValidationError:
         return None
 

@@ -376,7 +376,7 @@ class _Builder:
             raise FileProblem(_at(self.source, node, f"unsupported tag {node.tag}"))
 
     def _scalar(self, node: Node) -> Any:
-        tag = node.tag
+        tag = str(node.tag)
         text: str = node.value
         if tag == _TAG + "str":
             return text
