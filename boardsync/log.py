@@ -172,7 +172,8 @@ class _JournaldPriority:
 
     def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> str:
         priority = SYSLOG_PRIORITY.get(str(event_dict.get("level", "info")), 6)
-        return f"<{priority}>{self.renderer(logger, method_name, event_dict)}"
+        line = self.renderer(logger, method_name, event_dict)
+        return f"<{priority}>{line.decode() if isinstance(line, bytes) else line}"
 
 
 def stdout_is_journal() -> bool:

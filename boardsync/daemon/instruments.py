@@ -117,15 +117,13 @@ class _ActionTally:
 
     def tally(self) -> None:
         with self._lock, self.store.session() as session:
-            rows = session.exec(
-                select(Action.id, Action.provider, Action.http_status, Action.ok, Action.error_code)
-                .where(col(Action.id) > self._seen).order_by(col(Action.id))
-            ).all()
-            for action_id, board, status, ok, code in rows:
-                self.metrics.requests.inc(board=board, status_class=_status_class(status))
-                if not ok:
-                    self.metrics.errors.inc(board=board, kind=code or _status_class(status))
-                self._seen = action_id or self._seen
+            rows = session.exec(select(Action).where(col(Action.id) > self._seen).order_by(col(Action.id))).all()
+            for row in rows:
+                status_class = _status_class(row.http_status)
+                self.metrics.requests.inc(board=row.provider, status_class=status_class)
+                if not row.ok:
+                    self.metrics.errors.inc(board=row.provider, kind=row.error_code or status_class)
+                self._seen = row.id or self._seen
 
     def collect(self) -> list[Family]:
         self.tally()

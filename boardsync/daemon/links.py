@@ -101,7 +101,7 @@ class LinkKeeper:
             rows = session.exec(select(SignedLink).where(SignedLink.provider == PROVIDER)).all()
         return {
             row.posting_key: StoredLink(
-                row.posting_key, row.url, row.fetched_at or row.expires_at, row.expires_at  # type: ignore[arg-type]
+                row.posting_key, row.url, row.fetched_at or row.expires_at, row.expires_at
             )
             for row in rows
             if row.expires_at is not None
@@ -116,7 +116,7 @@ class LinkKeeper:
     def _forget(self, keep: set[str]) -> None:
         """Drop expired links, and links of postings no longer sent to RecruitiFi."""
         with self.store.write() as session:
-            session.exec(  # type: ignore[call-overload]
+            session.exec(
                 delete(SignedLink).where(
                     col(SignedLink.provider) == PROVIDER,
                     (col(SignedLink.expires_at) <= _now()) | col(SignedLink.posting_key).not_in(keep),

@@ -124,7 +124,7 @@ def lock_path(state_url: str) -> Path | None:
     return None if database is None else database.with_name(database.name + ".lock")
 
 
-def _lock_backend(state_url: str, command: str) -> tuple[_Backend, str]:
+def _lock_backend(state_url: str, command: str | None) -> tuple[_Backend, str]:
     path = lock_path(state_url)
     if path is None:
         return _ProcessLocal(), "the in-memory database"
@@ -147,7 +147,7 @@ class _ProcessLocal:
 class _FileLock:
     """An flock on a file beside the SQLite database, with the holder written inside."""
 
-    def __init__(self, path: Path, command: str) -> None:
+    def __init__(self, path: Path, command: str | None) -> None:
         self.path = path
         self.command = command
         self._fd: int | None = None
