@@ -341,7 +341,7 @@ HEADER = ("N", "cycle", "sorce r/w", "hirempire r/w", "recruitifi r/w", "wall s"
 
 
 def table(results: Sequence[SizeResult]) -> str:
-    rows = [HEADER]
+    rows: list[tuple[str, ...]] = [HEADER]
     for result in results:
         for cycle in (result.first, result.steady):
             rows.append((

@@ -20,16 +20,17 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
 from boardsync import cli
+from boardsync.config import load
+from boardsync.daemon.lock import acquire_writer_lock
 from boardsync.errors import BoardsyncError
+from boardsync.reconcile import RunResult, collect_metrics, console
 from boardsync.sandbox.server import Sandbox
-
-if TYPE_CHECKING:
-    from boardsync.reconcile import RunResult
+from boardsync.state import open_store
 
 CONFIG_NAME = "boardsync.yaml"
 STATE_NAME = "boardsync.db"
@@ -199,7 +200,7 @@ class Story:
         detail(f"sorce {job_id}  title {before!r} -> {EDITED_TITLE!r}")
 
     def read_metrics(self) -> None:
-        result = collect_metrics(self.config)
+        result = metrics_run(self.config)
         if not result.converged:
             raise DemoError(f"reading visits and applicants did not succeed: {result.summary()}")
         detail(f"{result.counts.get('samples', 0)} counters changed since the second sync")
@@ -277,25 +278,19 @@ def write_repository(workdir: Path, examples: Path, sandbox: Sandbox) -> Path:
 
 def bound_ids(config: Path) -> dict[tuple[str, str], str]:
     """(posting, board) → remote id, as the state database binds them."""
-    from boardsync.config import load
-    from boardsync.state import open_store
-
     desired = load(config)
     with open_store(desired.state_url) as store:
         return {(r.posting, r.provider): r.remote_id for r in store.status_rows() if r.remote_id}
 
 
-def collect_metrics(config: Path) -> RunResult:
+def metrics_run(config: Path) -> RunResult:
     """One metrics run over the config's boards, under the writer lock like any writer."""
-    from boardsync.daemon.lock import acquire_writer_lock
-    from boardsync.reconcile import collect_metrics as collect
-    from boardsync.reconcile import console
 
     def lock(url: str) -> object:
         return acquire_writer_lock(url, wait=10, command="demo")
 
     with console.opened(config, lock=lock) as run:  # type: ignore[arg-type]
-        return collect(run.desired, run.store, run.connectors, trigger="cli")
+        return collect_metrics(run.desired, run.store, run.connectors, trigger="cli")
 
 
 def _source_url(job: dict[str, Any], channel: str) -> str:
