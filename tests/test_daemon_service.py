@@ -348,11 +348,14 @@ def test_links_are_refreshed_before_they_expire(
 def test_sigterm_mid_run_exits_0_with_nothing_in_flight_and_a_restart_adds_no_duplicate(
     start: Callable[[], DaemonProcess], workspace: Workspace, sandbox: Sandbox
 ) -> None:
-    """A slow run skips its next turn (counted); SIGTERM lets the call finish, exits 0 and
-    leaves no intent in flight; restarted, the daemon converges without a second job."""
+    """A slow first run keeps /readyz at 503 and skips its next turn (counted); SIGTERM lets
+    the call finish, exits 0 and leaves no intent in flight; restarted, the daemon converges
+    without a second job."""
     sandbox.sorce.faults.add(Fault("latency", method="POST", path=r".*/jobs", latency_ms=1500, times=None))
     daemon = start()
     wait_for("a create under way", lambda: sandbox.sorce.request_counts().get("POST /api/external/v1/jobs"))
+    readyz = daemon.http("/readyz")  # nothing has succeeded yet
+    assert readyz.status_code == 503 and readyz.json()["checks"]["reconcile"]["ok"] is False
     wait_for("a skipped turn counted", lambda: (
         'boardsync_runs_skipped_total{job="reconcile"}' in daemon.http("/metrics").text))
     sent = time.monotonic()
