@@ -168,3 +168,21 @@ def test_a_secret_written_literally_but_not_key_shaped_is_a_warning(tmp_path: Pa
         'boardsync.yaml:5:5: providers.hirempire.token: written literally; reference it instead, e.g. '
         '"${HIREMPIRE_TOKEN}", so it stays out of the repository'
     ]
+
+
+def test_without_resolving_a_reference_in_a_typed_field_is_not_judged(tmp_path: Path) -> None:
+    """`requests_per_hour: ${RATE}` is not a number until resolved; --no-secrets lets it be,
+    while resolving checks the value."""
+    path = root_file(tmp_path, '"${TOKEN}"', extra="")
+    path.write_text(path.read_text() + '    requests_per_hour: "${RATE:-1000}"\n')
+    assert load(path, env={}, resolve_secrets=False).root.providers.hirempire is not None
+    assert token_of(path, {"TOKEN": "t"}) == "t"
+    assert problems(path, {"TOKEN": "t", "RATE": "lots"}) == [
+        "boardsync.yaml:7:5: providers.hirempire.requests_per_hour: expected a whole number, got text"
+    ]
+
+
+def test_a_key_given_as_a_references_default_is_refused_too(tmp_path: Path) -> None:
+    """`${TOKEN:-sk-…}` writes the key into the file just the same."""
+    found = problems(root_file(tmp_path, '"${TOKEN:-sk-live-0123456789}"'), {"TOKEN": "t"})
+    assert len(found) == 1 and "a literal key ('sk-…')" in found[0]

@@ -118,7 +118,7 @@ def collect(
     collected.resolution = resolution
     for where, message in resolution.problems:
         collected.problems.append(Problem(document.where(where), format_path(where), message))
-    collected.root = _validate_root(resolution.data, document, collected)
+    collected.root = _validate_root(resolution.data, document, collected, resolve_secrets)
     if collected.root is not None:
         collected.warnings.extend(_literal_secrets(collected.root, resolution, document))
         collected.state_url = _state_url(collected.root.state, document, collected, resolve_secrets)
@@ -138,14 +138,34 @@ def _root_mapping(document: Document, collected: Collected) -> dict[str, Any] | 
     return None
 
 
-def _validate_root(data: dict[str, Any], document: Document, collected: Collected) -> RootConfig | None:
+def _validate_root(
+    data: dict[str, Any], document: Document, collected: Collected, resolve: bool
+) -> RootConfig | None:
     try:
         return RootConfig.model_validate(data)
     except ValidationError as exc:
-        collected.problems.extend(
-            from_validation_error(exc, model=RootConfig, data=data, where=document.where, echo_inputs=False)
-        )
+        problems = from_validation_error(exc, model=RootConfig, data=data, where=document.where, echo_inputs=False)
+    written = collected.resolution.written if collected.resolution else {}
+    unknowable = {parse_path(p.field) for p in problems} & set(written) if not resolve else set()
+    if not unknowable:
+        collected.problems.extend(problems)
         return None
+    # Without secrets, a value that is still a reference cannot be judged (`${RATE}` is not a
+    # number yet): leave it out, so the field's default stands in, and check the rest.
+    return _validate_root(_without(data, unknowable), document, collected, resolve)
+
+
+def _without(data: Any, paths: set[DataPath]) -> Any:
+    """A copy of `data` with the values at `paths` removed."""
+
+    def walk(value: Any, path: DataPath) -> Any:
+        if isinstance(value, dict):
+            return {k: walk(v, path + (k,)) for k, v in value.items() if path + (k,) not in paths}
+        if isinstance(value, list):
+            return [walk(v, path + (i,)) for i, v in enumerate(value) if path + (i,) not in paths]
+        return value
+
+    return walk(data, ())
 
 
 def _literal_secrets(root: RootConfig, resolution: Resolution, document: Document) -> list[Problem]:

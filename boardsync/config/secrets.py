@@ -71,8 +71,8 @@ class Resolver:
         return value
 
     def _string(self, text: str, path: tuple[str | int, ...], out: Resolution) -> str:
-        literal = _literal_parts(text)
-        match = _KEY_LIKE.search(literal)
+        # A key is refused wherever it is written: alone, in a URL, or as a reference's default.
+        match = _KEY_LIKE.search(text)
         if match:
             out.problems.append((path, literal_key_message(match.group(1), path)))
             return text
@@ -177,11 +177,6 @@ def _pieces(text: str) -> Iterator[str | _Reference]:
         position = match.end()
     if position < len(text):
         yield text[position:]
-
-
-def _literal_parts(text: str) -> str:
-    """The text with every reference removed: what was written literally."""
-    return "".join(p for p in _pieces(text) if isinstance(p, str)) if "${" in text else text
 
 
 def _drop_final_newline(text: str) -> str:
