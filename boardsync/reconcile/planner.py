@@ -25,6 +25,7 @@ from boardsync.reconcile.model import (
     BlockedItem,
     BoardError,
     Change,
+    Disposition,
     DriftItem,
     FieldDiff,
     Pair,
@@ -312,7 +313,7 @@ def _sources(posting: Posting, board: Board, remote: Remote) -> tuple[Change, ..
 
 def _ended(posting: Posting, board: Board, spec: Spec, remote: Remote, policy: Policy) -> PairPlan:
     """The job expired or was closed on the board, yet the posting should be there."""
-    disposition = "correct" if policy.repost_expired else "report"
+    disposition: Disposition = "correct" if policy.repost_expired else "report"
     drift = DriftItem(board.name, posting.key, STATUS, posting.status.value, remote.status, disposition)
     if not policy.repost_expired:
         return PairPlan(drift=(drift,))
@@ -354,7 +355,7 @@ def _refused_by_board(provider: str, key: str, problems: Sequence[BoardProblem])
     return PairPlan(blocked=(item,), evaluated=False)
 
 
-def _heal_or_report(policy: Policy) -> Any:
+def _heal_or_report(policy: Policy) -> Disposition:
     return "correct" if policy.self_heal else "report"
 
 

@@ -15,7 +15,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, col, delete, func, select, update
+from sqlmodel import Session, col, delete, func, or_, select, update
 
 from boardsync.config.model import Posting
 from boardsync.connectors.base import Remote, Spec
@@ -108,7 +108,7 @@ def open_intents(store: Store, providers: Collection[str], before_run: int) -> l
             select(Intent).where(
                 col(Intent.state).in_(OPEN_INTENT_STATES),
                 col(Intent.provider).in_(list(providers)),
-                col(Intent.run_id) != before_run,
+                or_(col(Intent.run_id).is_(None), col(Intent.run_id) != before_run),
             ).order_by(col(Intent.id))
         ).all())
 
@@ -263,7 +263,7 @@ def _latest(
         .group_by(table.posting_key, table.channel)
     )
     rows = session.exec(select(table).where(col(table.id).in_(newest)))
-    return {(r.posting_key, r.channel): getattr(r, column) for r in rows}
+    return {(r.posting_key, r.channel): getattr(r, column) for r in rows}  # type: ignore[attr-defined]
 
 
 def _record_drift(
@@ -329,7 +329,7 @@ def _forget_links(
         if not board.connector.SUPPORTS_LINKS:
             continue
         wanted = [p.key for p in postings if name in p.boards.names()]
-        stale = delete(SignedLink).where(SignedLink.provider == name, col(SignedLink.posting_key).not_in(wanted))
+        stale = delete(SignedLink).where(col(SignedLink.provider) == name, col(SignedLink.posting_key).not_in(wanted))
         if scope is not None:
             stale = stale.where(col(SignedLink.posting_key).in_(list(scope)))
         session.exec(stale)  # type: ignore[call-overload]

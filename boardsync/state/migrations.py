@@ -42,7 +42,7 @@ def stored_version(engine: Engine) -> int | None:
         )
     with engine.connect() as connection:
         value = connection.execute(
-            sa.select(Meta.value).where(Meta.key == VERSION_KEY)  # type: ignore[arg-type]
+            sa.select(Meta.__table__.c.value).where(Meta.__table__.c.key == VERSION_KEY)  # type: ignore[attr-defined]
         ).scalar_one_or_none()
     if value is None or not str(value).isdigit():
         raise StateError("the state database has no readable schema version")

@@ -321,8 +321,8 @@ def _series(
     keys = (table.posting_key, table.provider, table.channel)
     latest_ids = select(func.max(table.id)).group_by(*keys)
     baseline_ids = select(func.max(table.id)).where(col(table.observed_at) <= since).group_by(*keys)
-    latest = {_key(s): getattr(s, column) for s in session.exec(select(table).where(col(table.id).in_(latest_ids)))}
-    baseline = {_key(s): getattr(s, column) for s in session.exec(select(table).where(col(table.id).in_(baseline_ids)))}
+    latest = {_key(s): getattr(s, column) for s in session.exec(select(table).where(col(table.id).in_(latest_ids)))}  # type: ignore[arg-type]
+    baseline = {_key(s): getattr(s, column) for s in session.exec(select(table).where(col(table.id).in_(baseline_ids)))}  # type: ignore[arg-type]
     return {key: (value, value - baseline.get(key, 0)) for key, value in latest.items()}
 
 

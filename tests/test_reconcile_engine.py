@@ -1,0 +1,293 @@
+"""`reconcile()`, `plan()` and `collect_metrics()` called directly, against the sandbox.
+
+The run's clock is a test clock here, so backoff and link expiry are checked by moving time,
+never by waiting.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from boardsync.reconcile import collect_metrics, plan, reconcile
+from boardsync.reconcile.apply import backoff
+from boardsync.reconcile.journal import settle
+from boardsync.reconcile.observe import observe
+from boardsync.reconcile.record import WHOLE_POSTING
+from boardsync.sandbox.core import Fault
+from boardsync.sandbox.server import Sandbox
+from boardsync.state import Action, Binding, Intent, Run, VisitSample
+from tests.reconcile_helpers import Workspace, writes
+
+
+class RunClock:
+    """The run's now, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def ws(tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+    workspace = Workspace(tmp_path, sandbox, monkeypatch).copy_examples()
+    workspace.write_config()
+    return workspace
+
+
+@pytest.fixture
+def clock() -> RunClock:
+    return RunClock()
+
+
+def _binding(store, key: str, provider: str) -> Binding:  # type: ignore[no-untyped-def]
+    with store.session() as session:
+        return session.exec(select(Binding).where(Binding.posting_key == key, Binding.provider == provider)).one()
+
+
+# ------------------------------------------------------------------------------ backoff
+
+
+def test_failing_pair_backs_off_exponentially_and_the_rest_converge(ws: Workspace, clock: RunClock) -> None:
+    """An update Sorce keeps answering 500 to: the run goes on with the other pairs, the pair
+    is quarantined for 1 minute, skipped (no request) inside it, tried after it and then held
+    for 2 minutes; once Sorce recovers it converges and its attempts reset."""
+    with ws.opened() as (desired, store, connectors):
+        assert reconcile(desired, store, connectors, clock=clock).converged
+        job_id = ws.remote_id("backend-engineer", "sorce")
+        ws.edit_posting("backend-engineer", "Senior Backend Engineer", "Staff Backend Engineer")
+        ws.edit_posting("product-designer", "title: ", "title: Lead ")
+        desired = ws.desired()
+        ws.sandbox.sorce.faults.add(Fault("status", status=500, method="PATCH", path=f".*/{job_id}", times=None))
+
+        first = reconcile(desired, store, connectors, clock=clock)
+        # product-designer on both boards and backend-engineer on Hirempire; not on Sorce
+        assert first.outcome == "partial" and first.counts["update"] == 3
+        row = _binding(store, "backend-engineer", "sorce")
+        assert row.attempts == 1 and row.quarantine_until == clock.now + backoff(1)
+        assert ws.sorce_job("product-designer")["title"].startswith("Lead ")
+
+        ws.clear_counts()
+        clock.advance(seconds=30)
+        held = reconcile(desired, store, connectors, clock=clock)
+        assert writes(ws.counts()["sorce"]) == {}
+        assert [b.gate for b in held.plan.blocked] == ["backoff"]  # type: ignore[union-attr]
+
+        clock.advance(seconds=31)
+        reconcile(desired, store, connectors, clock=clock)
+        row = _binding(store, "backend-engineer", "sorce")
+        assert row.attempts == 2 and row.quarantine_until == clock.now + timedelta(minutes=2)
+
+        ws.sandbox.sorce.faults.clear()
+        clock.advance(minutes=3)
+        assert reconcile(desired, store, connectors, clock=clock).converged
+        row = _binding(store, "backend-engineer", "sorce")
+        assert (row.attempts, row.quarantine_until, row.last_error) == (0, None, None)
+        assert ws.sorce_job("backend-engineer")["title"].startswith("Staff ")
+
+
+def test_backoff_doubles_up_to_a_cap() -> None:
+    """1, 2, 4 … minutes, never more than six hours."""
+    assert [backoff(n) for n in (1, 2, 3)] == [timedelta(minutes=1), timedelta(minutes=2), timedelta(minutes=4)]
+    assert backoff(30) == timedelta(hours=6)
+
+
+def test_board_refusing_the_input_blocks_the_pair_with_its_fields(ws: Workspace, clock: RunClock) -> None:
+    """A 422 from Sorce on one create marks that pair blocked ("rejected") and backing off;
+    every other pair still converges."""
+    ws.sandbox.sorce.faults.add(Fault("status", status=422, method="POST", path=r".*/jobs", times=1))
+    with ws.opened() as (desired, store, connectors):
+        result = reconcile(desired, store, connectors, clock=clock)
+        assert result.outcome == "partial"
+        blocked = [r for r in store.status_rows() if r.blocked_reason]
+        assert [(r.provider, r.blocked_gate, r.attempts) for r in blocked] == [("sorce", "rejected", 1)]
+        assert len(ws.sorce_jobs()) == 5
+        with store.session() as session:
+            failed = session.exec(select(Intent).where(Intent.state == "failed")).all()
+        assert len(failed) == 1  # refused: certainly not created, nothing to look up
+
+
+# ------------------------------------------------------------------------------ the journal
+
+
+def test_create_answered_500_is_looked_up_not_resent(ws: Workspace, clock: RunClock) -> None:
+    """A 500 to a create may hide a committed job: the intent is unknown, and the next run
+    looks it up (here: not there) before creating it again. One job in the end."""
+    with ws.opened() as (desired, store, connectors):
+        ws.sandbox.sorce.faults.add(Fault("status", status=500, method="POST", path=r".*/jobs", times=1))
+        reconcile(desired, store, connectors, clock=clock)
+        assert store.metrics().intents_by_state["unknown"] == 1
+        clock.advance(minutes=2)
+        assert reconcile(desired, store, connectors, clock=clock).converged
+        with store.session() as session:
+            states = [i.state for i in session.exec(select(Intent).order_by(Intent.id)).all()]  # type: ignore[arg-type]
+        assert states.count("unknown") == 0 and states.count("failed") == 1
+        assert len(ws.sorce_jobs()) == 6
+
+
+def test_lost_create_on_hirempire_is_settled_from_what_observe_read(ws: Workspace, clock: RunClock) -> None:
+    """Hirempire names the posting in its slug: after a lost add-job, the next run adopts
+    the job from its one GET /jobs, without a second lookup request."""
+    ws.sandbox.hirempire.faults.add(Fault("lost_response", method="POST", path=r".*/add-job", times=1))
+    with ws.opened() as (desired, store, connectors):
+        assert not reconcile(desired, store, connectors, clock=clock).converged
+        ws.clear_counts()
+        assert reconcile(desired, store, connectors, clock=clock).converged
+    assert ws.counts()["hirempire"] == {"GET /v1/jobs": 1}
+    assert len(ws.hirempire_jobs()) == 6
+
+
+def test_unsettled_create_blocks_the_pair_while_the_lookup_fails(ws: Workspace, clock: RunClock) -> None:
+    """When a lost create cannot be looked up (Sorce failing), nothing is created for that
+    pair: it stays unsettled until a lookup succeeds."""
+    with ws.opened() as (desired, store, connectors):
+        posting = desired.posting("warehouse-associate")
+        boards = observe([posting], {"sorce": connectors["sorce"]})
+        with store.write() as session:
+            session.add(Intent(run_id=None, posting_key=posting.key, provider="sorce", action="create",
+                               state="in_flight", spec=dict(boards["sorce"].specs[posting.key])))
+        ws.sandbox.sorce.faults.add(Fault("status", status=500, method="GET", times=None))
+        unsettled = settle(store, boards, {posting.key: posting}, connectors, run_id=999, now=clock.now)
+        assert unsettled == {(posting.key, "sorce")}
+        assert store.metrics().intents_by_state["in_flight"] == 1
+        ws.sandbox.sorce.faults.clear()
+        assert settle(store, boards, {posting.key: posting}, connectors, run_id=999, now=clock.now) == frozenset()
+        assert store.metrics().intents_by_state["failed"] == 1  # looked up: never created
+
+
+def test_pending_intent_of_a_dead_run_is_failed_as_never_sent(ws: Workspace, clock: RunClock) -> None:
+    """An intent still pending was never sent: settling marks it failed without any lookup."""
+    with ws.opened() as (desired, store, connectors):
+        with store.write() as session:
+            session.add(Intent(run_id=None, posting_key="backend-engineer", provider="sorce", action="create",
+                               state="pending", spec={}))
+        ws.clear_counts()
+        reconcile(desired, store, connectors, clock=clock)
+        with store.session() as session:
+            first = session.exec(select(Intent).order_by(Intent.id)).first()  # type: ignore[arg-type]
+        assert first is not None and (first.state, first.error) == ("failed", "never sent")
+        assert len(ws.sorce_jobs()) == 6
+
+
+# ------------------------------------------------------------------------------ runs
+
+
+def test_stop_event_skips_what_is_left_and_reports_partial(ws: Workspace, clock: RunClock) -> None:
+    """A stop requested before applying leaves every change for the next run."""
+    stop = threading.Event()
+    stop.set()
+    with ws.opened() as (desired, store, connectors):
+        result = reconcile(desired, store, connectors, clock=clock, providers=["hirempire"], stop=stop)
+    assert result.outcome in ("partial", "failed") and ws.hirempire_jobs() == []
+
+
+def test_run_row_records_trigger_digest_commit_and_counts(ws: Workspace, clock: RunClock) -> None:
+    """The run row keeps what started it, the config digest, the git commit of the config
+    folder (when it is a repository) and the counts; every call is in the audit log."""
+    subprocess.run(["git", "init", "-q", str(ws.root)], check=True)
+    subprocess.run(["git", "-C", str(ws.root), "add", "."], check=True)
+    subprocess.run(["git", "-C", str(ws.root), "-c", "user.name=ci", "-c", "user.email=ci@example.invalid",
+                    "commit", "-qm", "postings"], check=True)
+    head = subprocess.run(["git", "-C", str(ws.root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    with ws.opened() as (desired, store, connectors):
+        result = reconcile(desired, store, connectors, trigger="daemon", clock=clock)
+        with store.session() as session:
+            run = session.get(Run, result.run_id)
+            calls = session.exec(select(Action).where(Action.run_id == result.run_id)).all()
+    assert run is not None
+    assert (run.trigger, run.kind, run.outcome, run.config_digest, run.config_commit) == (
+        "daemon", "reconcile", "converged", desired.digest, head)
+    assert run.counts is not None and run.counts["create"] == 12
+    assert len(calls) == 17 and all(c.ok and c.http_status in (200, 201) for c in calls)
+    assert result.summary().startswith(f"reconcile run {result.run_id} converged in ")
+
+
+def test_run_outside_git_records_no_commit(ws: Workspace, clock: RunClock) -> None:
+    """A config folder that is not in git leaves the commit empty."""
+    with ws.opened() as (desired, store, connectors):
+        result = reconcile(desired, store, connectors, dry_run=True, clock=clock)
+        with store.session() as session:
+            run = session.get(Run, result.run_id)
+    assert run is not None and run.config_commit is None and result.outcome == "pending"
+
+
+def test_plan_writes_nothing_to_the_boards(ws: Workspace, clock: RunClock) -> None:
+    """`plan()` reads each board and returns the changes; no write request is sent."""
+    with ws.opened() as (desired, store, connectors):
+        result = plan(desired, store, connectors, clock=clock)
+    assert result.counts["create"] == 12
+    assert all(writes(c) == {} for c in ws.counts().values())
+
+
+# ------------------------------------------------------------------------------ visits
+
+
+def test_visits_are_recorded_from_observe_only_when_they_change(ws: Workspace, clock: RunClock) -> None:
+    """Source visits read by reconcile's one GET /jobs become samples, written only when a
+    counter moved; no extra request is made for them."""
+    with ws.opened() as (desired, store, connectors):
+        reconcile(desired, store, connectors, clock=clock)
+        job = next(j for j in ws.hirempire_jobs() if j["public_slug"] == "bs-backend-engineer")
+        linkedin = next(s for s in job["sources"]["items"] if s["source_name"] == "linkedin")
+        ws.sandbox.hirempire.add_visits(linkedin["id"], 5)
+        ws.clear_counts()
+        clock.advance(hours=1)
+        reconcile(desired, store, connectors, clock=clock)
+        assert ws.counts()["hirempire"] == {"GET /v1/jobs": 1}
+        clock.advance(hours=1)
+        reconcile(desired, store, connectors, clock=clock)
+        with store.session() as session:
+            samples = session.exec(select(VisitSample).where(
+                VisitSample.posting_key == "backend-engineer", VisitSample.channel == "linkedin")).all()
+        assert [s.visits for s in samples] == [5]
+        rows = {(r.posting, r.channel): r for r in store.visit_rows(since=clock.now - timedelta(minutes=90))}
+    assert (rows[("backend-engineer", "linkedin")].visits, rows[("backend-engineer", "linkedin")].visits_change) == (5, 5)
+
+
+def test_collect_metrics_records_applicants_per_channel(ws: Workspace, clock: RunClock) -> None:
+    """A metrics run reads Hirempire's jobs and candidates (two requests) and records
+    applicants per source, plus each posting's total."""
+    with ws.opened() as (desired, store, connectors):
+        reconcile(desired, store, connectors, clock=clock)
+        job_id = ws.remote_id("backend-engineer", "hirempire")
+        ws.sandbox.hirempire.add_candidate(job_id, "linkedin")
+        ws.sandbox.hirempire.add_candidate(job_id, "linkedin")
+        ws.sandbox.hirempire.add_candidate(job_id, "indeed")
+        ws.clear_counts()
+        clock.advance(hours=1)
+        result = collect_metrics(desired, store, connectors, clock=clock)
+        assert result.converged and result.kind == "metrics"
+        assert ws.counts()["hirempire"] == {"GET /v1/jobs": 1, "GET /v1/candidates": 1}
+        assert writes(ws.counts()["sorce"]) == {} and ws.counts()["recruitifi"] == {}
+        rows = {(r.posting, r.provider, r.channel): r for r in store.visit_rows(since=clock.now)}
+    assert rows[("backend-engineer", "hirempire", "linkedin")].applicants == 2
+    assert rows[("backend-engineer", "hirempire", "indeed")].applicants == 1
+    assert rows[("backend-engineer", "hirempire", WHOLE_POSTING)].applicants == 3
+
+
+# ------------------------------------------------------------------------------ links
+
+
+def test_links_are_refreshed_only_when_near_expiry(ws: Workspace, clock: RunClock) -> None:
+    """A valid link costs no RecruitiFi request; 13 minutes later (under 3 left) it is
+    fetched again; an expired one is never kept."""
+    with ws.opened() as (desired, store, connectors):
+        reconcile(desired, store, connectors, clock=clock)
+        ws.clear_counts()
+        clock.advance(minutes=5)
+        reconcile(desired, store, connectors, clock=clock)
+        assert ws.counts()["recruitifi"] == {}
+        clock.advance(minutes=8)
+        reconcile(desired, store, connectors, clock=clock)
+        assert ws.counts()["recruitifi"].get("GET /v1/links/job") == 3
