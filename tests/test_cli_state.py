@@ -1,0 +1,107 @@
+"""`boardsync status`, `drift`, `visits`, `links` and `migrate`: what they print from the state
+database after real runs against the sandbox, and how they treat a database they do not know."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from boardsync.state import migrations
+from boardsync.sandbox.server import Sandbox
+from tests.reconcile_helpers import Workspace
+
+
+@pytest.fixture
+def synced(tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+    workspace = Workspace(tmp_path, sandbox, monkeypatch).copy_examples()
+    workspace.write_config()
+    assert workspace.run("reconcile").code == 0
+    return workspace
+
+
+def test_status_lists_every_posting_on_every_board(synced: Workspace) -> None:
+    """One row per posting and board, with the board's state, and a row for the closed
+    posting that was never created."""
+    ran = synced.run("status")
+    assert ran.code == 0
+    header, *lines = ran.out.splitlines()
+    assert header.split()[:4] == ["POSTING", "BOARD", "STATE", "REMOTE"]
+    assert any(line.split()[:3] == ["support-specialist", "sorce", "paused"] for line in lines)
+    assert any(line.split()[:3] == ["intern-design-2024", "sorce", "not"] for line in lines)
+    rows = json.loads(synced.run("status", "--json").out)
+    assert len(rows) == len(lines)
+    first = rows[0]
+    assert set(first) >= {"posting", "provider", "state", "remote_id", "open_drift", "last_sync", "blocked_reason"}
+
+
+def test_drift_lists_open_and_resolved_rows(synced: Workspace) -> None:
+    """`drift` shows resolved drift too; `drift --open` only what is still different."""
+    job_id = synced.remote_id("product-designer", "sorce")
+    synced.sandbox.sorce.edit_job(job_id, title="Edited by hand")
+    synced.write_config(self_heal=False)
+    synced.run("reconcile")
+    ran = synced.run("drift", "--open")
+    assert "product-designer" in ran.out and "title" in ran.out and "open (report)" in ran.out
+    synced.write_config(self_heal=True)
+    synced.run("reconcile")
+    assert synced.run("drift", "--open").out == "No drift.\n"
+    assert "corrected" in synced.run("drift").out
+
+
+def test_visits_shows_totals_growth_and_applicants_as_a_table_and_csv(synced: Workspace) -> None:
+    """Visits per posting and channel with the growth over --since, also as CSV."""
+    job = next(j for j in synced.hirempire_jobs() if j["public_slug"] == "bs-backend-engineer")
+    source = next(s for s in job["sources"]["items"] if s["source_name"] == "indeed")
+    synced.sandbox.hirempire.add_visits(source["id"], 7)
+    synced.run("reconcile")
+    table = synced.run("visits", "--since", "1d").out
+    assert "+1D" in table.splitlines()[0]
+    rows = list(csv.DictReader(io.StringIO(synced.run("visits", "--csv").out)))
+    indeed = next(r for r in rows if r["posting"] == "backend-engineer" and r["channel"] == "indeed")
+    assert (indeed["visits"], indeed["visits_change"]) == ("7", "7")
+
+
+def test_visits_refuses_a_bad_period(synced: Workspace) -> None:
+    """--since takes a duration such as 7d; anything else is an error."""
+    ran = synced.run("visits", "--since", "last week")
+    assert ran.code == 1 and "--since" in ran.err
+
+
+def test_links_prints_a_fresh_link_and_stores_it(synced: Workspace) -> None:
+    """`links KEY` asks RecruitiFi for a new link and prints it; an unknown key is an error."""
+    synced.clear_counts()
+    ran = synced.run("links", "backend-engineer")
+    assert ran.code == 0
+    assert "backend-engineer" in ran.out and "/embed/job?token=" in ran.out
+    assert synced.counts()["recruitifi"].get("GET /v1/links/job") == 1
+    bad = synced.run("links", "no-such-posting")
+    assert bad.code == 1 and "no such posting" in bad.err
+
+
+def test_commands_refuse_an_older_database_and_say_to_migrate(synced: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A database one schema version behind: every command but migrate refuses it, naming
+    `boardsync migrate`; migrate upgrades it and the commands work again."""
+    monkeypatch.setattr(migrations, "SCHEMA_VERSION", migrations.SCHEMA_VERSION + 1)
+    monkeypatch.setitem(migrations.STEPS, migrations.SCHEMA_VERSION - 1, lambda connection: None)
+    for command in (["status"], ["plan"], ["reconcile"], ["drift"], ["visits"]):
+        ran = synced.run(*command)
+        assert ran.code == 1 and "run `boardsync migrate`" in ran.err, command
+    ran = synced.run("migrate")
+    assert ran.code == 0 and f"schema version {migrations.SCHEMA_VERSION}" in ran.out
+    assert synced.run("status").code == 0
+
+
+def test_commands_refuse_a_database_from_a_newer_boardsync(synced: Workspace) -> None:
+    """A database stamped with a version from the future is refused, migrate included."""
+    connection = sqlite3.connect(synced.root / "state.db")
+    connection.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    connection.commit()
+    connection.close()
+    for command in ("status", "migrate"):
+        ran = synced.run(command)
+        assert ran.code == 1 and "newer than this boardsync" in ran.err
