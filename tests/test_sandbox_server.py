@@ -224,3 +224,20 @@ def test_boardsync_sandbox_on_a_port_in_use_exits_1_with_a_message() -> None:
         )
     assert result.returncode == 1
     assert "cannot listen on 127.0.0.1" in result.stderr
+
+
+def test_a_frozen_clock_stands_still_until_moved() -> None:
+    """freeze() pins now; advance() still moves it; unfreeze() runs on from there; reset() clears it."""
+    from datetime import timedelta
+
+    from boardsync.sandbox.core import Clock
+
+    clock = Clock()
+    pinned = clock.freeze()
+    assert clock.now() == pinned
+    assert clock.advance(30) == pinned + timedelta(seconds=30)
+    resumed = clock.unfreeze()
+    assert clock.now() >= resumed >= pinned + timedelta(seconds=30)
+    clock.freeze()
+    clock.reset()
+    assert clock.now() < pinned + timedelta(seconds=30)

@@ -39,33 +39,62 @@ CONTROL_PREFIX = "/_sandbox"
 
 
 class Clock:
-    """The simulators' notion of now: real time plus an offset that tests move forward."""
+    """The simulators' notion of now: real time plus an offset that tests move forward.
+
+    A frozen clock stands still until moved, so a test can count requests "within one
+    second" without depending on how fast the machine is.
+    """
 
     def __init__(self, start: datetime | None = None) -> None:
         self._lock = threading.Lock()
         self._offset = timedelta(0)
+        self._frozen: datetime | None = None
         if start is not None:
             self.set(start)
 
     def now(self) -> datetime:
         with self._lock:
-            return datetime.now(UTC) + self._offset
+            return self._now()
+
+    def _now(self) -> datetime:
+        return self._frozen if self._frozen is not None else datetime.now(UTC) + self._offset
 
     def advance(self, seconds: float) -> datetime:
         with self._lock:
-            self._offset += timedelta(seconds=seconds)
-        return self.now()
+            if self._frozen is not None:
+                self._frozen += timedelta(seconds=seconds)
+            else:
+                self._offset += timedelta(seconds=seconds)
+            return self._now()
 
     def set(self, when: datetime) -> datetime:
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
         with self._lock:
-            self._offset = when - datetime.now(UTC)
-        return self.now()
+            if self._frozen is not None:
+                self._frozen = when
+            else:
+                self._offset = when - datetime.now(UTC)
+            return self._now()
+
+    def freeze(self) -> datetime:
+        """Stop the clock where it is; `advance` and `set` still move it."""
+        with self._lock:
+            self._frozen = self._now()
+            return self._frozen
+
+    def unfreeze(self) -> datetime:
+        """Let the clock run on from where it stands."""
+        with self._lock:
+            if self._frozen is not None:
+                self._offset = self._frozen - datetime.now(UTC)
+                self._frozen = None
+            return self._now()
 
     def reset(self) -> None:
         with self._lock:
             self._offset = timedelta(0)
+            self._frozen = None
 
     def monotonic(self) -> float:
         """Seconds on the simulated clock, for sliding windows (moves with `advance`)."""
