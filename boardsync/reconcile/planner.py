@@ -13,6 +13,7 @@ closed) while the posting should be live is drift, reposted only with ``repost_e
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -130,10 +131,11 @@ def _plan_board(
     targets = [p for p in postings if board.name in p.boards.names()]
     planned = []
     taken = {s.remote_id for (_, provider), s in known.bindings.items() if provider == board.name and s.remote_id}
+    free = _Unbound(board, taken)
     for posting in targets:
         pair = (posting.key, board.name)
         if board.connector.SUPPORTS_JOBS:
-            result = _plan_job(posting, board, known, policy, taken)
+            result = _plan_job(posting, board, known, policy, free)
         elif board.connector.SUPPORTS_LINKS:
             result = _plan_link(posting, board, known, now)
         else:
@@ -165,7 +167,7 @@ def _assemble(
 # ------------------------------------------------------------------------------ jobs
 
 
-def _plan_job(posting: Posting, board: Board, known: Known, policy: Policy, taken: set[str]) -> PairPlan:
+def _plan_job(posting: Posting, board: Board, known: Known, policy: Policy, free: _Unbound) -> PairPlan:
     pair = (posting.key, board.name)
     if posting.key in board.problems:
         return _refused_by_board(board.name, posting.key, board.problems[posting.key])
@@ -178,12 +180,11 @@ def _plan_job(posting: Posting, board: Board, known: Known, policy: Policy, take
         if remote is None:
             return _missing(posting, board, spec, state.remote_id, policy)
         return _compare(posting, board, spec, remote, state, policy)
-    found = _adoptable(board, posting.key, spec, taken)
+    found = free.take(posting.key, spec)
     if found is None:
         if posting.status.value == "closed":
             return PairPlan()
         return PairPlan(changes=_create(posting, board, spec, Action.CREATE, "not on the board yet"))
-    taken.add(found.remote_id)
     adopt = Change(
         board.name, posting.key, Action.ADOPT, remote_id=found.remote_id,
         reason=f"already on the board as {found.remote_id}; taking it over instead of creating",
@@ -192,18 +193,30 @@ def _plan_job(posting: Posting, board: Board, known: Known, policy: Policy, take
     return replace(rest, changes=(adopt, *rest.changes))
 
 
-def _adoptable(board: Board, key: str, spec: Spec, taken: set[str]) -> Remote | None:
-    """An object on the board that is this posting but has no binding: the board names the
-    posting (a slug), or, on a board that cannot, a live job with exactly this content.
-    Adopting it is what keeps a lost database or a lost answer from making a duplicate."""
-    free = [r for r in board.remotes.values() if r.remote_id not in taken]
-    for remote in free:
-        if remote.posting_key == key:
-            return remote
-    for remote in free:
-        if remote.posting_key is None and remote.status not in ENDED and dict(remote.spec) == dict(spec):
-            return remote
-    return None
+class _Unbound:
+    """The board's objects no binding points at, that a posting may adopt: one the board
+    says is the posting (a slug), or, on a board that cannot say, a live job with exactly
+    the posting's content. Adopting is what keeps a lost database or a lost answer from
+    making a duplicate. Each object is given to one posting at most."""
+
+    def __init__(self, board: Board, taken: set[str]) -> None:
+        free = [r for r in board.remotes.values() if r.remote_id not in taken]
+        self._by_key = {r.posting_key: r for r in reversed(free) if r.posting_key is not None}
+        self._by_content: dict[str, list[Remote]] = {}
+        for remote in free:
+            if remote.posting_key is None and remote.status not in ENDED:
+                self._by_content.setdefault(_content_key(remote.spec), []).append(remote)
+
+    def take(self, key: str, spec: Spec) -> Remote | None:
+        found = self._by_key.pop(key, None)
+        if found is None:
+            alike = self._by_content.get(_content_key(spec))
+            found = alike.pop(0) if alike else None
+        return found
+
+
+def _content_key(spec: Spec) -> str:
+    return json.dumps(spec, sort_keys=True, default=str)
 
 
 def _compare(
