@@ -58,8 +58,9 @@ SUCCESSFUL = ("converged", "partial")
 class Generation:
     """A loaded config and the connectors built for it.
 
-    Jobs hold a generation while they run. A reload retires the old one; its connectors close
-    when the last job that uses them returns, so a reload never cuts a call short."""
+    Jobs hold a generation while they run (`Daemon._current`). A reload retires the old one;
+    its connectors close when the last job that uses them returns, so a reload never cuts a
+    call short."""
 
     def __init__(self, desired: config.Desired, connectors: dict[str, Connector]) -> None:
         self.desired = desired
@@ -68,18 +69,16 @@ class Generation:
         self._retired = False
         self._lock = threading.Lock()
 
-    @contextmanager
-    def use(self) -> Iterator[Generation]:
+    def enter(self) -> None:
         with self._lock:
             self._users += 1
-        try:
-            yield self
-        finally:
-            with self._lock:
-                self._users -= 1
-                done = self._retired and self._users == 0
-            if done:
-                self._close()
+
+    def leave(self) -> None:
+        with self._lock:
+            self._users -= 1
+            done = self._retired and self._users == 0
+        if done:
+            self._close()
 
     def retire(self) -> None:
         with self._lock:
@@ -101,6 +100,8 @@ class Daemon:
         self.notifier = notifier or Notifier.from_env()
         self.stopping = threading.Event()
         self._requests: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
+        self._swap = threading.Lock()
+        """Guards taking the current generation against a reload swapping it."""
         self._watchdog_interval = watchdog_interval()
         beat = min(BEAT_EVERY, self._watchdog_interval / 4) if self._watchdog_interval else BEAT_EVERY
         self._beat_every = timedelta(seconds=beat)
@@ -184,6 +185,17 @@ class Daemon:
             self._lock.release()
             log.info("daemon_stopped")
 
+    @contextmanager
+    def _current(self) -> Iterator[Generation]:
+        """The current generation, held until the block ends."""
+        with self._swap:
+            generation = self._generation
+            generation.enter()
+        try:
+            yield generation
+        finally:
+            generation.leave()
+
     def _install_signal_handlers(self) -> dict[int, signal.Handlers | Callable[..., object] | int | None]:
         def stop(signum: int, frame: FrameType | None) -> None:
             self._requests.put(("stop", signal.Signals(signum).name))
@@ -216,7 +228,8 @@ class Daemon:
             self._reload_refused(exc)
             return
         self._watch.follow(desired.root)
-        old, self._generation = self._generation, Generation(desired, connectors)
+        with self._swap:
+            old, self._generation = self._generation, Generation(desired, connectors)
         old.retire()
         self.metrics.posting_labels = desired.root.daemon.posting_labels
         self._book_jobs(desired, first_start=False, previous=current)
@@ -285,7 +298,7 @@ class Daemon:
             return
         started = time.monotonic()
         try:
-            with self._generation.use() as generation:
+            with self._current() as generation:
                 result = call(generation)
         except Exception as exc:  # one failed run must not end the daemon; the next turn retries
             seconds = time.monotonic() - started
@@ -306,7 +319,7 @@ class Daemon:
         if self.stopping.is_set():
             return
         try:
-            with self._generation.use() as generation:
+            with self._current() as generation:
                 due = self.links.refresh(generation.desired, generation.connectors, self.stopping)
         except Exception as exc:
             log.exception("links_failed", error=str(exc))
@@ -361,7 +374,7 @@ class Daemon:
         return self.metrics.render()
 
     def fresh_link(self, posting_key: str) -> str:
-        with self._generation.use() as generation:
+        with self._current() as generation:
             return self.links.fresh_url(generation.desired, generation.connectors, posting_key)
 
 

@@ -10,6 +10,7 @@ table are not files: SIGHUP (``systemctl reload``) picks those up.
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 from boardsync.config.model import RootConfig
@@ -50,16 +51,19 @@ class ConfigWatch:
         self.root_path = root_path
         self.root = root
         self._seen = fingerprint(config_files(root_path, root))
+        self._lock = threading.Lock()  # the watch job asks; the reloading thread follows
 
     def changed(self) -> bool:
-        now = fingerprint(config_files(self.root_path, self.root))
-        if now == self._seen:
-            return False
-        self._seen = now
-        return True
+        with self._lock:
+            now = fingerprint(config_files(self.root_path, self.root))
+            if now == self._seen:
+                return False
+            self._seen = now
+            return True
 
     def follow(self, root: RootConfig | None) -> None:
         """Watch the files of a newly loaded root config (its postings source may differ),
         as they are now."""
-        self.root = root
-        self._seen = fingerprint(config_files(self.root_path, root))
+        with self._lock:
+            self.root = root
+            self._seen = fingerprint(config_files(self.root_path, root))
