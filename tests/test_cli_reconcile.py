@@ -344,6 +344,7 @@ def test_one_board_failing_leaves_the_others_converged_and_state_intact(synced: 
     with synced.store() as store:
         before = [r for r in store.status_rows() if r.provider == "hirempire"]
     synced.sandbox.hirempire.faults.add(Fault("status", status=500, times=None))
+    assert synced.run("plan").code == 1
     ran = synced.run("reconcile")
     assert ran.code == 2 and "hirempire" in ran.out
     assert writes(synced.counts()["sorce"]) != {}

@@ -105,3 +105,16 @@ def test_commands_refuse_a_database_from_a_newer_boardsync(synced: Workspace) ->
     for command in ("status", "migrate"):
         ran = synced.run(command)
         assert ran.code == 1 and "newer than this boardsync" in ran.err
+
+
+def test_link_of_a_removed_posting_is_forgotten(synced: Workspace) -> None:
+    """A posting that no longer names RecruitiFi loses its stored link and its status row;
+    the jobs boards still report the removal."""
+    synced.remove_posting("product-designer")
+    assert synced.run("reconcile").code == 0
+    rows = json.loads(synced.run("status", "--json").out)
+    assert {r["provider"] for r in rows if r["posting"] == "product-designer"} == {"sorce", "hirempire"}
+    connection = sqlite3.connect(synced.root / "state.db")
+    links = [row[0] for row in connection.execute("SELECT posting_key FROM signed_link")]
+    connection.close()
+    assert "product-designer" not in links and len(links) == 2

@@ -225,7 +225,8 @@ class RunResult:
         """One line: ``run 12 converged in 1.4s: 3 create, 1 update; 1 drift, 2 blocked``."""
         done = ", ".join(f"{n} {k}" for k, n in self.counts.items() if n and k in ACTION_NAMES)
         notes = ", ".join(
-            f"{self.counts[k]} {k}" for k in ("failed", "blocked", "drift", "removed") if self.counts.get(k)
+            f"{self.counts[k]} {k}" for k in ("pending", "failed", "blocked", "skipped", "drift", "removed")
+            if self.counts.get(k)
         )
         head = f"{self.kind} run {self.run_id if self.run_id is not None else '-'} {self.outcome} in {self.duration:.1f}s"
         parts = [p for p in (done or "no changes", notes) if p]

@@ -323,16 +323,18 @@ def _forget_links(
     session: Session, boards: Mapping[str, Board], postings: Sequence[Posting], now: datetime,
     scope: Collection[str] | None,
 ) -> None:
-    """Signed links are never kept past their expiry, nor for postings that left the board."""
+    """Signed links are never kept past their expiry, nor for postings that left the board or
+    were closed (nothing is left to manage there); their bindings go with them."""
     session.exec(delete(SignedLink).where(col(SignedLink.expires_at) <= now))  # type: ignore[call-overload]
     for name, board in boards.items():
         if not board.connector.SUPPORTS_LINKS:
             continue
-        wanted = [p.key for p in postings if name in p.boards.names()]
-        stale = delete(SignedLink).where(col(SignedLink.provider) == name, col(SignedLink.posting_key).not_in(wanted))
-        if scope is not None:
-            stale = stale.where(col(SignedLink.posting_key).in_(list(scope)))
-        session.exec(stale)  # type: ignore[call-overload]
+        wanted = [p.key for p in postings if name in p.boards.names() and p.status.value != "closed"]
+        for table in (SignedLink, Binding):
+            stale = delete(table).where(col(table.provider) == name, col(table.posting_key).not_in(wanted))
+            if scope is not None:
+                stale = stale.where(col(table.posting_key).in_(list(scope)))
+            session.exec(stale)  # type: ignore[call-overload]
 
 
 def store_link(session: Session, pair: Pair, url: str, expires_at: datetime, now: datetime) -> None:
