@@ -25,13 +25,12 @@ from boardsync.connectors import decided
 from boardsync.connectors.base import (
     BoardProblem,
     Channel,
-    Connector,
     Remote,
     RemoteStatus,
     Spec,
     Transition,
 )
-from boardsync.connectors.http import BoardHttp, RateLimiter, RetryPolicy, excerpt, retry_after_header
+from boardsync.connectors.http import HttpConnector, RateLimiter, excerpt, retry_after_header
 from boardsync.errors import Ambiguous, Blocked, ProviderError, Rejected, Transient
 
 log = structlog.get_logger("boardsync.connectors.hirempire", provider="hirempire")
@@ -133,30 +132,12 @@ def key_from_slug(slug: str | None) -> str | None:
     return None
 
 
-class HirempireConnector(Connector):
+class HirempireConnector(HttpConnector):
     """Hirempire's API v1 (see the provider page for every fact relied on)."""
 
     name: ClassVar[str] = "hirempire"
     SUPPORTS_JOBS = True
     SUPPORTS_CHANNELS = True
-
-    def __init__(
-        self,
-        settings: HirempireSettings,
-        client: httpx.Client,
-        *,
-        limiter: RateLimiter | None = None,
-        retry: RetryPolicy | None = None,
-    ) -> None:
-        super().__init__(settings, client)
-        retry = retry or RetryPolicy()
-        self.http = BoardHttp(
-            self.name,
-            client,
-            limiter=limiter or self.default_limiter(settings, retry.stop),
-            retry=retry,
-            retry_after=retry_after_header,
-        )
 
     @staticmethod
     def default_limiter(settings: HirempireSettings, stop: threading.Event | None = None) -> RateLimiter:

@@ -20,6 +20,7 @@ Waits go through an injected ``sleep`` and ``clock``, so tests move a fake clock
 
 from __future__ import annotations
 
+import abc
 import threading
 import time
 from collections import deque
@@ -27,7 +28,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import structlog
@@ -35,6 +36,7 @@ import tenacity
 from tenacity.wait import wait_base
 
 from boardsync import __version__
+from boardsync.connectors.base import Connector
 from boardsync.errors import Ambiguous, ProviderError, Transient
 from boardsync.log import redact
 
@@ -338,6 +340,39 @@ class BoardHttp:
                 call=call,
             )
         return Transient(f"no usable answer ({what})", provider=self.provider, call=call)
+
+
+class HttpConnector(Connector):
+    """A connector that reaches its board through `BoardHttp`.
+
+    The client, limiter and retry policy are put together here once; a board states only its
+    documented limit (`default_limiter`) and where it says how long to wait (`retry_after`).
+    """
+
+    retry_after: ClassVar[RetryAfter] = staticmethod(retry_after_header)
+
+    def __init__(
+        self,
+        settings: Any,
+        client: httpx.Client,
+        *,
+        limiter: RateLimiter | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        super().__init__(settings, client)
+        retry = retry or RetryPolicy()
+        self.http = BoardHttp(
+            self.name,
+            client,
+            limiter=limiter or self.default_limiter(settings, retry.stop),
+            retry=retry,
+            retry_after=type(self).retry_after,
+        )
+
+    @staticmethod
+    @abc.abstractmethod
+    def default_limiter(settings: Any, stop: threading.Event | None = None) -> RateLimiter:
+        """The board's documented request limit, enforced on our side."""
 
 
 def excerpt(text: str, limit: int = BODY_EXCERPT) -> str:

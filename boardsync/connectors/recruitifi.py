@@ -20,8 +20,8 @@ import structlog
 
 from boardsync.config.model import Posting, RecruitifiSettings
 from boardsync.connectors import decided
-from boardsync.connectors.base import BoardProblem, Connector, SignedLink
-from boardsync.connectors.http import BoardHttp, Clock, RateLimiter, RetryPolicy, excerpt, retry_after_header
+from boardsync.connectors.base import BoardProblem, SignedLink
+from boardsync.connectors.http import HttpConnector, Clock, RateLimiter, excerpt, retry_after_header
 from boardsync.errors import Blocked, ProviderError, Rejected, Transient
 
 log = structlog.get_logger("boardsync.connectors.recruitifi", provider="recruitifi")
@@ -39,30 +39,16 @@ def job_id_for(posting: Posting) -> str:
     return board.job_id if board and board.job_id else f"job_{posting.key}"
 
 
-class RecruitifiConnector(Connector):
+class RecruitifiConnector(HttpConnector):
     """RecruitiFi's partner API (see the provider page for every fact relied on)."""
 
     name: ClassVar[str] = "recruitifi"
     SUPPORTS_LINKS = True
 
     def __init__(
-        self,
-        settings: RecruitifiSettings,
-        client: httpx.Client,
-        *,
-        limiter: RateLimiter | None = None,
-        retry: RetryPolicy | None = None,
-        clock: Clock = time.monotonic,
+        self, settings: RecruitifiSettings, client: httpx.Client, *, clock: Clock = time.monotonic, **http: Any
     ) -> None:
-        super().__init__(settings, client)
-        retry = retry or RetryPolicy()
-        self.http = BoardHttp(
-            self.name,
-            client,
-            limiter=limiter or self.default_limiter(settings, retry.stop),
-            retry=retry,
-            retry_after=retry_after_header,
-        )
+        super().__init__(settings, client, **http)
         self.clock = clock
         self._token: str | None = None
         self._token_expires = 0.0

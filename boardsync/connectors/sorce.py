@@ -29,8 +29,8 @@ from boardsync.config.model import (
     Workplace,
 )
 from boardsync.connectors import decided
-from boardsync.connectors.base import BoardProblem, Connector, Remote, RemoteStatus, Spec, Transition
-from boardsync.connectors.http import BoardHttp, RateLimiter, RetryPolicy, excerpt, retry_after_header
+from boardsync.connectors.base import BoardProblem, Remote, RemoteStatus, Spec, Transition
+from boardsync.connectors.http import HttpConnector, RateLimiter, excerpt, retry_after_header
 from boardsync.errors import Ambiguous, Blocked, ProviderError, Rejected, Transient
 
 log = structlog.get_logger("boardsync.connectors.sorce", provider="sorce")
@@ -149,30 +149,17 @@ def sorce_retry_after(response: httpx.Response) -> float | None:
         return retry_after_header(response)
 
 
-class SorceConnector(Connector):
+class SorceConnector(HttpConnector):
     """Sorce's external API v1 (see the provider page for every fact relied on)."""
 
     name: ClassVar[str] = "sorce"
     SUPPORTS_JOBS = True
     SUPPORTS_EXPIRY = True
 
-    def __init__(
-        self,
-        settings: SorceSettings,
-        client: httpx.Client,
-        *,
-        limiter: RateLimiter | None = None,
-        retry: RetryPolicy | None = None,
-    ) -> None:
-        super().__init__(settings, client)
-        retry = retry or RetryPolicy()
-        self.http = BoardHttp(
-            self.name,
-            client,
-            limiter=limiter or self.default_limiter(settings, retry.stop),
-            retry=retry,
-            retry_after=sorce_retry_after,
-        )
+    retry_after = staticmethod(sorce_retry_after)
+
+    def __init__(self, settings: SorceSettings, client: httpx.Client, **http: Any) -> None:
+        super().__init__(settings, client, **http)
         self._locations: dict[LocationKey, str | None] = {}
 
     @staticmethod
