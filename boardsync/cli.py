@@ -101,8 +101,7 @@ def _cmd_reconcile(args: argparse.Namespace) -> int:
     if args.dry_run and result.plan is not None:
         print(render.to_text(result.plan, color=sys.stdout.isatty()), end="")
     if result.outcome == "refused":
-        print(f"boardsync reconcile: refused: {result.errors[0] if result.errors else ''}".rstrip(),
-              file=sys.stderr)
+        print(f"boardsync reconcile: refused: {result.error}", file=sys.stderr)
     print(console.run_report(result), end="")
     return console.exit_code(result)
 

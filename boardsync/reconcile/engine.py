@@ -202,8 +202,8 @@ class _Run:
         self, plan: Plan, *, outcome: Outcome | None = None, report: ApplyReport | None = None,
         error: str | None = None,
     ) -> RunResult:
+        boards = self._board_outcomes(plan, report or ApplyReport(), applied=report is not None)
         report = report or ApplyReport()
-        boards = self._board_outcomes(plan, report)
         if outcome is None:
             outcome = _applied_outcome(boards, report)
         counts = {
@@ -233,21 +233,30 @@ class _Run:
                           error=error or _first_error(errors), now=finished)
         result = RunResult(
             run_id=self.id, kind=self.kind, trigger=self.trigger, outcome=outcome, counts=dict(counts),
-            plan=plan, errors=errors, started_at=self.now, finished_at=finished, boards=dict(boards),
+            plan=plan, errors=errors, started_at=self.now, finished_at=finished, boards=dict(boards), error=error,
         )
         log.info("run_finished", run=self.id, kind=self.kind, outcome=outcome,
                  duration_s=round(result.duration, 3), summary=result.summary())
         return result
 
-    def _board_outcomes(self, plan: Plan, report: ApplyReport) -> dict[str, str]:
+    def _board_outcomes(self, plan: Plan, report: ApplyReport, *, applied: bool) -> dict[str, str]:
         troubled = report.troubled() | {b.provider for b in plan.blocked}
         if report.skipped:
             troubled |= set(self.connectors)
+        if not applied:  # a plan, a dry run or a refusal: boards with changes are pending
+            waiting = {c.provider for c in plan.board_changes}
+        else:
+            waiting = set()
         failed = {e.provider for e in plan.errors}
-        return {
-            name: "failed" if name in failed else "partial" if name in troubled else "converged"
-            for name in self.connectors
-        }
+
+        def outcome(name: str) -> str:
+            if name in failed:
+                return "failed"
+            if name in troubled:
+                return "partial"
+            return "pending" if name in waiting else "converged"
+
+        return {name: outcome(name) for name in self.connectors}
 
 
 def _applied_outcome(boards: Mapping[str, str], report: ApplyReport) -> Outcome:
