@@ -17,7 +17,7 @@ import os
 import re
 import sys
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
@@ -98,18 +98,26 @@ _QUIET_LOGGERS = ("httpx", "httpcore")
 """Loggers that say every request at INFO; their warnings still get through."""
 
 
-def configure(json: bool | None = None, level: str = "info", journald: bool | None = None) -> None:
-    """Route every log line through structlog to stdout, redacted.
+def configure(
+    json: bool | None = None,
+    level: str = "info",
+    journald: bool | None = None,
+    stream: TextIO | None = None,
+) -> None:
+    """Route every log line through structlog to `stream` (default: stdout), redacted.
+
+    A command whose stdout is its output (a plan as JSON) logs to stderr instead.
 
     `json`: JSON lines when true, a readable console when false, and when None: JSON unless
     stdout is a terminal. `journald`: put journald's ``<N>`` priority before each JSON line;
     when None, only when stdout is the journal (systemd says so in ``$JOURNAL_STREAM``), so
     that JSON piped to a file or a collector stays plain JSON. Calling it again replaces the
     previous configuration."""
+    stream = stream or sys.stdout
     if json is None:
-        json = not sys.stdout.isatty()
+        json = not stream.isatty()
     if journald is None:
-        journald = stdout_is_journal()
+        journald = stream is sys.stdout and stdout_is_journal()
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         raise ValueError(f"unknown log level {level!r}")
@@ -126,7 +134,7 @@ def configure(json: bool | None = None, level: str = "info", journald: bool | No
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         cache_logger_on_first_use=False,
     )
-    _install_handler(_formatter(shared, json, journald), numeric)
+    _install_handler(stream, _formatter(shared, json, journald, colors=stream.isatty()), numeric)
     for name in _QUIET_LOGGERS:
         logging.getLogger(name).setLevel(max(numeric, logging.WARNING))
 
@@ -140,11 +148,11 @@ def _shared_processors() -> list[Processor]:
     ]
 
 
-def _formatter(shared: list[Processor], json: bool, journald: bool = False) -> logging.Formatter:
+def _formatter(
+    shared: list[Processor], json: bool, journald: bool = False, colors: bool = False
+) -> logging.Formatter:
     renderer: Processor = (
-        structlog.processors.JSONRenderer()
-        if json
-        else structlog.dev.ConsoleRenderer(colors=sys.stdout.isatty())
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=colors)
     )
     if json and journald:
         renderer = _JournaldPriority(renderer)
@@ -188,12 +196,12 @@ def stdout_is_journal() -> bool:
     return (st.st_dev, st.st_ino) == (int(device), int(inode))
 
 
-def _install_handler(formatter: logging.Formatter, level: int) -> None:
+def _install_handler(stream: TextIO, formatter: logging.Formatter, level: int) -> None:
     root = logging.getLogger()
     for handler in list(root.handlers):
         if handler.get_name() == _HANDLER_NAME:
             root.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(stream)
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(formatter)
     root.addHandler(handler)

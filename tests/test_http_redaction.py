@@ -118,3 +118,19 @@ def test_no_secret_reaches_any_log_line_or_error(sandbox: Sandbox, capsys: pytes
     }
     leaked = [s for s in secrets if s in text]
     assert leaked == []
+
+
+def test_logs_can_go_to_stderr_so_stdout_stays_the_commands_output(capsys: pytest.CaptureFixture[str]) -> None:
+    """configure(stream=sys.stderr) writes log lines there and nothing to stdout."""
+    import sys
+
+    import structlog
+
+    from boardsync import log
+
+    log.configure(json=True, level="info", stream=sys.stderr)
+    structlog.get_logger("t").info("went_to_stderr", detail=1)
+    log.configure(json=True, level="warning", stream=sys.__stderr__)  # not the captured stream
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert '"event": "went_to_stderr"' in err

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import logging
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
@@ -65,10 +64,7 @@ def quiet_logs(level: str = "warning") -> None:
     (a plan as JSON must stay parseable)."""
     from boardsync import log
 
-    log.configure(json=False, level=level)
-    for handler in logging.getLogger().handlers:
-        if isinstance(handler, logging.StreamHandler) and handler.get_name() == "boardsync":
-            handler.setStream(sys.stderr)
+    log.configure(json=False, level=level, stream=sys.stderr)
 
 
 # ------------------------------------------------------------------------------ progress
