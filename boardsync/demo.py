@@ -1,9 +1,9 @@
 """`boardsync demo`: a whole story against the sandbox boards, on this machine only.
 
 It starts the three simulated boards, writes a config repository (the example postings,
-pointed at the sandbox) and then, step by step: plans, syncs, lets people visit and apply,
-has someone edit a job by hand on Sorce, shows that edit as drift that the next reconcile
-puts back, and ends with status, drift and visits. The printed steps run the very commands
+pointed at the sandbox) and then, step by step: validates, syncs, lets people visit and
+apply, has someone edit a job by hand on Sorce, plans (the edit is drift), syncs again (the
+edit is put back), reads the metrics, and ends with status, drift and visits. The printed steps run the very commands
 a user runs (`boardsync.cli.main`), so their output is exactly what those commands print.
 
 The example repository is the folder ``examples/`` of a boardsync checkout: beside the
@@ -66,16 +66,16 @@ class DemoError(BoardsyncError):
 # ------------------------------------------------------------------------------ entry point
 
 
-def run_demo(workdir: Path | None = None, *, sandbox: Sandbox | None = None) -> int:
+def run_demo(workdir: Path | None = None) -> int:
     """Run the story, printing it on stdout; 0 when every step went as told, else `DemoError`.
 
     `workdir` keeps the config and the state database (default: a temporary folder, removed
-    at the end). `sandbox`: boards already running, left running; by default the demo starts
-    its own and stops them at the end, whatever happens."""
+    at the end). The boards' servers are stopped at the end, whatever happens."""
     examples = find_examples()
     with ExitStack() as stack:
         folder = stack.enter_context(_workdir(workdir))
-        boards = sandbox if sandbox is not None else stack.enter_context(Sandbox())
+        boards = Sandbox()
+        stack.callback(boards.stop)
         Story(boards, folder, examples, kept=workdir is not None).tell()
     return 0
 

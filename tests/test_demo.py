@@ -16,6 +16,7 @@ import pytest
 
 from boardsync import cli, demo
 from boardsync.config import load
+from boardsync.sandbox.core import Fault
 from boardsync.sandbox.server import Sandbox
 from boardsync.state import Store, open_store
 
@@ -115,6 +116,30 @@ def test_demo_stops_its_servers_when_it_ends(demo_run: DemoRun) -> None:
     """No board is still listening once the demo is over."""
     assert len(demo_run.sandbox.addresses) == 3
     for address in demo_run.sandbox.addresses:
+        with pytest.raises(OSError), socket.create_connection(address, timeout=1):
+            pass
+
+
+class RefusingSorce(RecordedSandbox):
+    """A sandbox whose Sorce refuses every key, so the first sync cannot converge."""
+
+    def start(self) -> RefusingSorce:
+        super().start()
+        self.sorce.faults.add(Fault(kind="status", status=401, times=None))
+        return self
+
+
+def test_a_step_that_goes_wrong_ends_the_demo_with_1_and_stops_its_servers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """When a command does not end as the story needs, the demo says which and exits 1, and no
+    board is left listening."""
+    monkeypatch.setattr(demo, "Sandbox", RefusingSorce)
+    assert cli.main(["demo", "--workdir", str(tmp_path / "demo")]) == 1
+    assert "`boardsync reconcile` exited 2; the story expected 0" in capsys.readouterr().err
+    sandbox = RecordedSandbox.last
+    assert isinstance(sandbox, RefusingSorce)
+    for address in sandbox.addresses:
         with pytest.raises(OSError), socket.create_connection(address, timeout=1):
             pass
 
