@@ -20,6 +20,14 @@ Handler = Callable[[argparse.Namespace], int]
 DEFAULT_CONFIG = "boardsync.yaml"
 
 
+def _wait_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--wait", type=float, default=10.0, metavar="SECONDS",
+        help="how long to wait for another boardsync (a daemon) to let go of the state database "
+        "before giving up (default: 10)",
+    )
+
+
 def _config_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-c", "--config", type=Path, default=Path(DEFAULT_CONFIG),
@@ -71,7 +79,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     from boardsync.reconcile import console, plan, render
 
     def lock(url: str) -> object:
-        return acquire_writer_lock(url, wait=10, on_wait=console.waiting, command="plan")
+        return acquire_writer_lock(url, wait=args.wait, on_wait=console.waiting, command="plan")
 
     with console.opened(args.config, lock=lock) as run:  # type: ignore[arg-type]
         result = plan(run.desired, run.store, run.connectors, postings=args.posting, providers=args.provider)
@@ -91,7 +99,7 @@ def _cmd_reconcile(args: argparse.Namespace) -> int:
     from boardsync.reconcile import console, reconcile, render
 
     def lock(url: str) -> object:
-        return acquire_writer_lock(url, wait=10, on_wait=console.waiting, command="reconcile")
+        return acquire_writer_lock(url, wait=args.wait, on_wait=console.waiting, command="reconcile")
 
     with console.opened(args.config, lock=lock) as run:  # type: ignore[arg-type]
         result = reconcile(
@@ -217,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--markdown", action="store_true", help="the plan as Markdown, for a pull request")
     p.add_argument("--posting", action="append", metavar="KEY", help="only this posting (repeatable)")
     p.add_argument("--provider", action="append", metavar="NAME", help="only this board (repeatable)")
+    _wait_arg(p)
 
     p = command("reconcile", _cmd_reconcile, "make every board match the desired state")
     _config_arg(p)
@@ -224,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="apply a plan the safety check refused")
     p.add_argument("--posting", action="append", metavar="KEY", help="only this posting (repeatable)")
     p.add_argument("--provider", action="append", metavar="NAME", help="only this board (repeatable)")
+    _wait_arg(p)
 
     p = command("status", _cmd_status, "each posting on each board: state, drift, last sync, blocks")
     _config_arg(p)

@@ -387,3 +387,20 @@ def test_second_daemon_on_the_same_database_refuses_and_names_the_first(
     assert f"pid {first.proc.pid}" in second.stderr
     first.assert_alive()
 
+
+def test_one_shot_reconcile_waits_for_the_daemon_then_refuses_naming_it(
+    start: Callable[[], DaemonProcess], notify: NotifySocket, workspace: Workspace
+) -> None:
+    """`boardsync reconcile --wait` says it is waiting for the daemon, then gives up with exit 1
+    and the daemon's pid, changing nothing; the daemon keeps running."""
+    daemon = start()
+    notify.wait("READY", "1")
+    one_shot = subprocess.run(
+        [sys.executable, "-m", "boardsync", "reconcile", "-c", str(workspace.config), "--wait", "0.5"],
+        capture_output=True, text=True, env=workspace.env(notify), cwd=workspace.root, timeout=30,
+    )
+    assert one_shot.returncode == 1
+    assert "waiting for boardsync daemon" in one_shot.stderr
+    assert f"pid {daemon.proc.pid}" in one_shot.stderr
+    daemon.assert_alive()
+
