@@ -241,6 +241,8 @@ def run_cycle(name: str, n: int, config: Path, sandbox: SandboxProcess, latency_
     )
     exit_code, usage = _wait_with_usage(process)
     wall = time.perf_counter() - started
+    if (ended := sandbox.process.poll()) is not None:
+        raise RuntimeError(f"N={n} {name}: the sandbox process ended (exit {ended}) before the cycle did")
     counts = sandbox.take_request_counts()
     return Cycle(
         n=n, name=name, exit_code=exit_code,
@@ -419,9 +421,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             with (workdir / "bench.log").open("w") as log:
                 print(f"N={n:,}: reconciling against the sandbox ...", file=sys.stderr, flush=True)
                 results.append(bench_size(n, args.latency_ms, workdir, log))
-            done = results[-1]
-            print(f"N={n:,}: first sync {done.first.wall_s:.1f} s, steady state {done.steady.wall_s:.1f} s",
-                  file=sys.stderr, flush=True)
+            print(table(results[-1:]), file=sys.stderr, flush=True)
             if results[-1].problems and args.keep is None:
                 print((workdir / "bench.log").read_text()[-4000:], file=sys.stderr)
     print(table(results))
