@@ -4,10 +4,17 @@ Waits go through a fake clock tied to the sandbox's, so nothing here sleeps for 
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import httpx
 import pytest
+from pydantic import SecretStr
 
-from boardsync.connectors.http import RateLimiter, RetryPolicy, make_client
+from boardsync.config.model import HirempireSettings, SorceSettings
+from boardsync.connectors.hirempire import HirempireConnector
+from boardsync.connectors.http import HttpConnector, RateLimiter, RetryPolicy, make_client
 from boardsync.connectors.sorce import SorceConnector
 from boardsync.errors import Ambiguous, Transient
 from boardsync.sandbox.core import Fault
@@ -247,3 +254,50 @@ def test_a_burst_of_500_sorce_reads_never_trips_the_rate_limit(sandbox: Sandbox)
         assert connector.observe() == []
     assert sandbox.sorce.request_counts() == {f"GET {JOBS}": 500}
     assert limiter.waited >= 60 * 7  # at least eight minutes of traffic squeezed into windows
+
+
+# ------------------------------------------------------------------------------ not the board answering
+
+
+class _LoginPage(BaseHTTPRequestHandler):
+    """What a captive portal or a misrouted proxy answers to anything: 200 and HTML."""
+
+    def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+        body = b"<html><body>Please sign in to the network</body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def login_page() -> Iterator[str]:
+    """A real server on loopback that answers every GET with 200 and an HTML page."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _LoginPage)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+@pytest.mark.parametrize("board", ["sorce", "hirempire"])
+def test_a_200_that_is_not_json_is_transient_and_names_the_board_and_call(login_page: str, board: str) -> None:
+    """A page that is not the board's JSON (a proxy's login page) is Transient naming the board
+    and the call, never a JSONDecodeError from deep inside a connector."""
+    connector: HttpConnector
+    if board == "sorce":
+        settings = SorceSettings(api_key=SecretStr("sk_ext_x"), base_url=login_page)
+        connector = SorceConnector(settings, make_client(login_page))
+    else:
+        hm_settings = HirempireSettings(token=SecretStr("sk-x"), company_id="cmp", base_url=login_page)
+        connector = HirempireConnector(hm_settings, make_client(login_page))
+    with pytest.raises(Transient) as caught:
+        connector.observe()
+    assert str(caught.value).startswith(f"{board} GET /jobs: 200: answered without a JSON object")
+    assert "Please sign in" in str(caught.value)

@@ -202,7 +202,7 @@ class HirempireConnector(HttpConnector):
 
     def applicants(self) -> dict[tuple[str, str], int]:
         """Applicants per (job id, source name), from one `GET /candidates?type=applicant`."""
-        body = self._call("GET", "/candidates", params={"type": "applicant"}).json()
+        body = self._call_json("GET", "/candidates", params={"type": "applicant"})
         counts: dict[tuple[str, str], int] = {}
         for candidate in body.get("candidates") or []:
             pair = (str(candidate.get("job_id")), str(candidate.get("source") or ""))
@@ -241,34 +241,20 @@ class HirempireConnector(HttpConnector):
 
     def transition(self, remote: Remote, action: Transition) -> Remote:
         body = {"job_id": remote.remote_id, "status": STATUS_INPUT[action]}
-        answer = self._call("PATCH", "/update-job", json=body, idempotent=True).json()
+        answer = self._call_json("PATCH", "/update-job", json=body, idempotent=True)
         status = STATUSES.get(str(answer.get("status")), remote.status)
         return dataclasses.replace(remote, status=status)
 
     def ensure_source(self, remote: Remote, channel: str) -> Channel:
         """create-source is idempotent on (job, trimmed name) [doc], so it may be retried."""
         body = {"job_id": remote.remote_id, "source_name": channel.strip()}
-        source = self._call("POST", "/create-source", json=body, idempotent=True).json().get("source") or {}
+        source = self._call_json("POST", "/create-source", json=body, idempotent=True).get("source") or {}
         return _channel(source)
 
     # -- the one seam ----------------------------------------------------------------------
 
-    def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
-        idempotent: bool | None = None,
-    ) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {self.settings.token.get_secret_value()}"}
-        response = self.http.request(
-            method, path, params=params, json=json, headers=headers, idempotent=idempotent
-        )
-        if response.is_error:
-            raise self._error(response, f"{method} {path}") from _status_error(response)
-        return response
+    def _auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.settings.token.get_secret_value()}"}
 
     def _error(self, response: httpx.Response, call: str) -> ProviderError:
         """Hirempire's ``{"success": false, "error": text}`` → the error tree.
@@ -299,7 +285,7 @@ class HirempireConnector(HttpConnector):
     # -- helpers ---------------------------------------------------------------------------
 
     def _jobs(self) -> list[HirempireJob]:
-        return list(self._call("GET", "/jobs").json().get("jobs") or [])
+        return list(self._call_json("GET", "/jobs").get("jobs") or [])
 
     def _find_slug(self, slug: str) -> Remote | None:
         for job in self._jobs():
@@ -473,8 +459,3 @@ def _fields(message: str) -> dict[str, str]:
     match = MISSING_FIELD.match(message) or INVALID_FIELD.match(message)
     return {match.group(1): message} if match else {}
 
-
-def _status_error(response: httpx.Response) -> httpx.HTTPStatusError:
-    return httpx.HTTPStatusError(
-        f"{response.status_code} {response.reason_phrase}", request=response.request, response=response
-    )

@@ -374,6 +374,64 @@ class HttpConnector(Connector):
     def default_limiter(settings: Any, stop: threading.Event | None = None) -> RateLimiter:
         """The board's documented request limit, enforced on our side."""
 
+    @abc.abstractmethod
+    def _error(self, response: httpx.Response, call: str) -> ProviderError:
+        """The one seam: the board's error answer → the error tree."""
+
+    def _auth_headers(self) -> dict[str, str]:
+        """The credentials every call carries; a board with tokens that change adds its own."""
+        return {}
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+    ) -> httpx.Response:
+        """One call with the board's credentials; an error status is raised through `_error`."""
+        response = self.http.request(
+            method, path, params=params, json=json, idempotent=idempotent,
+            headers={**self._auth_headers(), **(headers or {})},
+        )
+        return self._checked(response, f"{method} {path}")
+
+    def _call_json(self, method: str, path: str, **kw: Any) -> dict[str, Any]:
+        """`_call`, and the answer's JSON object."""
+        return self._object(self._call(method, path, **kw), f"{method} {path}")
+
+    def _checked(self, response: httpx.Response, call: str) -> httpx.Response:
+        if response.is_error:
+            raise self._error(response, call) from status_error(response)
+        return response
+
+    def _object(self, response: httpx.Response, call: str) -> dict[str, Any]:
+        """The JSON object a successful answer carries. Anything else (a proxy's HTML page, a
+        body cut short) is `Transient`: the board, or what stands before it, may answer later."""
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise self._unreadable(response, call) from exc
+        if not isinstance(body, dict):
+            raise self._unreadable(response, call)
+        return body
+
+    def _unreadable(self, response: httpx.Response, call: str) -> Transient:
+        return Transient(
+            f"answered without a JSON object: {excerpt(response.text, 120)!r}",
+            provider=self.name, call=call, status=response.status_code,
+        )
+
+
+def status_error(response: httpx.Response) -> httpx.HTTPStatusError:
+    """httpx's own error for an error status, to chain a mapped error `from`."""
+    return httpx.HTTPStatusError(
+        f"{response.status_code} {response.reason_phrase}", request=response.request, response=response
+    )
+
 
 def excerpt(text: str, limit: int = BODY_EXCERPT) -> str:
     """`text` redacted, on one line, and cut to `limit` characters."""

@@ -99,12 +99,12 @@ class RecruitifiConnector(HttpConnector):
             "userId": self.settings.user,
             **extra,
         }
-        body = self._authorized("GET", LINK_PATHS[kind], params=params).json()
+        call = f"GET {LINK_PATHS[kind]}"
+        body = self._object(self._authorized("GET", LINK_PATHS[kind], params=params), call)
         try:
             link = SignedLink(url=str(body["url"]), expires_at=_datetime(str(body["expiresAt"])))
         except (KeyError, TypeError, ValueError) as exc:
-            raise Transient("answered without a readable link", provider=self.name,
-                            call=f"GET {LINK_PATHS[kind]}") from exc
+            raise Transient("answered without a readable link", provider=self.name, call=call) from exc
         log.info("link_issued", kind=kind, expires_at=link.expires_at.isoformat())
         return link
 
@@ -119,9 +119,7 @@ class RecruitifiConnector(HttpConnector):
             log.info("token_refused", call=f"{method} {path}")
             token = self._current_token(refused=token)
             response = self.http.request(method, path, params=params, headers={"X-Auth-Token": token})
-        if response.is_error:
-            raise self._error(response, f"{method} {path}") from _status_error(response)
-        return response
+        return self._checked(response, f"{method} {path}")
 
     def _current_token(self, refused: str | None = None) -> str:
         with self._token_lock:
@@ -137,8 +135,7 @@ class RecruitifiConnector(HttpConnector):
         }
         # Asking for a token changes nothing on the board, so it may be retried like a read.
         response = self.http.request("POST", TOKEN_PATH, json=body, idempotent=True)
-        if response.is_error:
-            raise self._error(response, f"POST {TOKEN_PATH}") from _status_error(response)
+        self._checked(response, f"POST {TOKEN_PATH}")
         try:
             answer = response.json()
             token, lifetime = str(answer["access_token"]), float(answer.get("expires_in", 3600))
@@ -181,8 +178,3 @@ def _envelope(response: httpx.Response) -> tuple[str | None, str]:
 def _datetime(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
-
-def _status_error(response: httpx.Response) -> httpx.HTTPStatusError:
-    return httpx.HTTPStatusError(
-        f"{response.status_code} {response.reason_phrase}", request=response.request, response=response
-    )

@@ -296,22 +296,8 @@ class SorceConnector(HttpConnector):
 
     # -- the one seam ----------------------------------------------------------------------
 
-    def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
-        idempotent: bool | None = None,
-    ) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {self.settings.api_key.get_secret_value()}"}
-        response = self.http.request(
-            method, path, params=params, json=json, headers=headers, idempotent=idempotent
-        )
-        if response.is_error:
-            raise self._error(response, f"{method} {path}") from _status_error(response)
-        return response
+    def _auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.settings.api_key.get_secret_value()}"}
 
     def _error(self, response: httpx.Response, call: str) -> ProviderError:
         """Sorce's error envelope → the error tree. [doc: every code in the table]"""
@@ -347,7 +333,7 @@ class SorceConnector(HttpConnector):
             params: dict[str, Any] = {decided.SORCE_LIST_LIMIT_PARAM: decided.SORCE_PAGE_SIZE}
             if cursor:
                 params[decided.SORCE_LIST_CURSOR_PARAM] = cursor
-            page = self._call("GET", "/jobs", params=params).json()
+            page = self._call_json("GET", "/jobs", params=params)
             yield from page.get(decided.SORCE_LIST_ITEMS) or []
             cursor = page.get(decided.SORCE_LIST_NEXT)
             if not cursor:
@@ -355,7 +341,7 @@ class SorceConnector(HttpConnector):
 
     def _search_location(self, loc: Location) -> str | None:
         params = {"q": loc.city, "country": loc.country}
-        items = self._call("GET", "/locations/search", params=params).json().get("items") or []
+        items = self._call_json("GET", "/locations/search", params=params).get("items") or []
         chosen = _pick_location(items, loc)
         log.info("location_resolved", city=loc.city, country=loc.country, found=chosen is not None)
         return chosen
@@ -556,8 +542,3 @@ def _gate_message(gate: str, message: str) -> str:
     }[gate]
     return f"{message} A person must {what}."
 
-
-def _status_error(response: httpx.Response) -> httpx.HTTPStatusError:
-    return httpx.HTTPStatusError(
-        f"{response.status_code} {response.reason_phrase}", request=response.request, response=response
-    )
