@@ -241,3 +241,51 @@ def test_a_frozen_clock_stands_still_until_moved() -> None:
     clock.freeze()
     clock.reset()
     assert clock.now() < pinned + timedelta(seconds=30)
+
+
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [
+        ({"kind": "status", "status": "x"}, "status must be an HTTP status"),
+        ({"kind": "status", "status": 42}, "status must be an HTTP status"),
+        ({"kind": "latency", "latency_ms": -5}, "latency_ms must be"),
+        ({"kind": "status", "status": 429, "retry_after": "soon"}, "retry_after must be"),
+        ({"kind": "reset", "times": 0}, "times must be"),
+        ({"kind": "reset", "method": 7}, "method and path must be text"),
+    ],
+)
+def test_a_fault_with_a_bad_value_is_refused_when_armed_not_when_met(
+    sandbox: Sandbox, web: httpx.Client, fault: dict[str, object], message: str
+) -> None:
+    """POST /_sandbox/faults answers 422 for a value the fault could not act on, and arms
+    nothing, so the next request is answered as usual instead of crashing the server."""
+    for board in ("sorce", "hirempire", "recruitifi"):
+        answer = web.post(f"{sandbox.server_url(board)}/_sandbox/faults", json=fault)
+        assert answer.status_code == 422 and message in answer.json()["error"]
+        assert web.get(f"{sandbox.server_url(board)}/_sandbox/faults").json() == {"faults": []}
+
+
+def test_a_fault_method_matches_whatever_its_case(sandbox: Sandbox, web: httpx.Client) -> None:
+    """A fault armed for "get" hits GET requests, as a person writing the control expects."""
+    web.post(f"{sandbox.server_url('hirempire')}/_sandbox/faults", json={"kind": "status", "method": "get", "status": 503})
+    answer = web.get(f"{sandbox.hirempire_url}/jobs", headers={"Authorization": "Bearer sk-sandbox-hirempire"})
+    assert answer.status_code == 503
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"advance_seconds": "a day"}, "advance_seconds must be a number"),
+        ({"advance_seconds": True}, "advance_seconds must be a number"),
+        ({"now": "next tuesday"}, "now must be an ISO 8601 time"),
+        ({}, "give advance_seconds or now"),
+    ],
+)
+def test_the_clock_control_refuses_what_is_not_a_time_with_422(
+    sandbox: Sandbox, web: httpx.Client, body: dict[str, object], message: str
+) -> None:
+    """POST /_sandbox/clock answers 422 naming what to send, and the clock does not move."""
+    before = sandbox.clock.now()
+    answer = web.post(f"{sandbox.server_url('sorce')}/_sandbox/clock", json=body)
+    assert answer.status_code == 422 and message in answer.json()["error"]
+    assert abs((sandbox.clock.now() - before).total_seconds()) < 5

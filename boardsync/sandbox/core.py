@@ -119,8 +119,21 @@ class Fault:
     hits: int = 0
 
     def __post_init__(self) -> None:
+        # Checked here, when the fault is armed: a bad value found only when a request meets
+        # the fault would crash that request instead of answering what the test asked for.
         if self.kind not in FAULT_KINDS:
             raise ValueError(f"fault kind must be one of {', '.join(FAULT_KINDS)}")
+        if not isinstance(self.method, str) or not isinstance(self.path, str):
+            raise ValueError("method and path must be text")
+        if not _whole(self.status) or not 100 <= self.status <= 599:
+            raise ValueError("status must be an HTTP status from 100 to 599")
+        if not _whole(self.latency_ms) or self.latency_ms < 0:
+            raise ValueError("latency_ms must be a whole number of 0 or more")
+        if self.retry_after is not None and (not _whole(self.retry_after) or self.retry_after < 0):
+            raise ValueError("retry_after must be a whole number of seconds, 0 or more")
+        if self.times is not None and (not _whole(self.times) or self.times < 1):
+            raise ValueError("times must be a whole number of at least 1, or null for until removed")
+        self.method = self.method.upper()
         re.compile(self.path)
 
     def matches(self, method: str, path: str) -> bool:
@@ -130,6 +143,10 @@ class Fault:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 ErrorBody = Callable[[int, str], tuple[bytes, dict[str, str]]]
@@ -391,12 +408,15 @@ def control_routes(sim: Simulator) -> list[Any]:
 
     async def clock(request: Request) -> JSONResponse:
         body = await _json_object(request)
-        if "advance_seconds" in body:
-            now = sim.clock.advance(float(body["advance_seconds"]))
-        elif "now" in body:
-            now = sim.clock.set(datetime.fromisoformat(str(body["now"])))
-        else:
-            return JSONResponse({"error": "give advance_seconds or now"}, status_code=422)
+        try:
+            if "advance_seconds" in body:
+                now = sim.clock.advance(_seconds(body["advance_seconds"]))
+            elif "now" in body:
+                now = sim.clock.set(_when(body["now"]))
+            else:
+                raise ValueError("give advance_seconds or now")
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=422)
         return JSONResponse({"now": now.isoformat()})
 
     async def faults(request: Request) -> JSONResponse:
@@ -424,6 +444,20 @@ def control_routes(sim: Simulator) -> list[Any]:
         Route(f"{p}/faults", faults, methods=["GET", "POST", "DELETE"]),
         Route(f"{p}/requests", requests, methods=["GET", "DELETE"]),
     ]
+
+
+def _seconds(value: Any) -> float:
+    """A number of seconds from a control's JSON; ValueError, in words, for anything else."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        raise ValueError("advance_seconds must be a number of seconds")
+    return float(value)
+
+
+def _when(value: Any) -> datetime:
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        raise ValueError("now must be an ISO 8601 time, e.g. 2026-01-01T00:00:00Z") from None
 
 
 async def _json_object(request: Any) -> dict[str, Any]:
