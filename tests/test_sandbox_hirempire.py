@@ -836,6 +836,30 @@ def test_control_plan_and_limits(controls: httpx.Client, hm: httpx.Client) -> No
     assert hm.get("/jobs").status_code == 429
 
 
+@pytest.mark.parametrize(
+    ("limits", "message"),
+    [
+        ({"requests_per_hour": 0}, "requests_per_hour must be at least 1"),
+        ({"requests_per_hour": "lots"}, "requests_per_hour must be a whole number"),
+        ({"active_jobs": -1}, "active_jobs must be 0 or more"),
+    ],
+)
+def test_control_limits_refuses_a_limit_the_board_could_not_keep(
+    controls: httpx.Client, hm: httpx.Client, limits: dict[str, object], message: str
+) -> None:
+    """A limit of no requests at all (or a negative count) is 422, and the API keeps answering."""
+    answer = controls.post("/limits", json=limits)
+    assert answer.status_code == 422 and message in answer.json()["error"]
+    assert hm.get("/jobs").status_code == 200
+
+
+def test_a_control_missing_a_field_names_it(controls: httpx.Client) -> None:
+    """POST /_sandbox/candidates without job_id says that job_id is missing."""
+    answer = controls.post("/candidates", json={"source_name": "linkedin"})
+    assert answer.status_code == 422
+    assert answer.json() == {"error": "bad control request: missing 'job_id'"}
+
+
 def test_control_visits_candidates_and_jobs(controls: httpx.Client, hm: httpx.Client) -> None:
     """POST /_sandbox/visits and /_sandbox/candidates act like people; GET /_sandbox/jobs shows the result."""
     answer = add_job(hm)

@@ -352,6 +352,9 @@ def test_control_limits_sets_requests_per_second(rf: httpx.Client, controls: htt
     """POST /_sandbox/limits {"requests_per_second"} changes the per-token limit."""
     assert controls.post("/limits", json={"requests_per_second": 1}).json() == {"requests_per_second": 1}
     assert controls.post("/limits", json={"requests_per_second": "many"}).status_code == 422
+    # None at all could never say when to come back: refused, and the limit stays as it was.
+    assert controls.post("/limits", json={"requests_per_second": 0}).status_code == 422
+    assert controls.post("/limits", json={"requests_per_second": -1}).status_code == 422
     token = new_token(rf)
     assert link(rf, token).status_code == 200
     assert link(rf, token).status_code == 429

@@ -225,6 +225,12 @@ class Company:
     slug: str
 
 
+def _count(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be a whole number")
+    return value
+
+
 def _iso(when: datetime) -> str:
     return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -416,11 +422,16 @@ class HirempireSim(Simulator):
 
     def set_limits(self, requests_per_hour: int | None = None, active_jobs: int | None = None) -> None:
         """Override the plan's limits (None leaves one as it is); small limits make tests short."""
+        # A window that allows nothing could never say when to come back: at least one request.
+        if requests_per_hour is not None and _count(requests_per_hour, "requests_per_hour") < 1:
+            raise ValueError("requests_per_hour must be at least 1")
+        if active_jobs is not None and _count(active_jobs, "active_jobs") < 0:
+            raise ValueError("active_jobs must be 0 or more")
         with self.lock:
             if requests_per_hour is not None:
-                self.window.limit = int(requests_per_hour)
+                self.window.limit = requests_per_hour
             if active_jobs is not None:
-                self.active_jobs_limit = int(active_jobs)
+                self.active_jobs_limit = active_jobs
 
     def expire_token(self, token: str) -> None:
         with self.lock:
@@ -969,7 +980,9 @@ def _board_controls(sim: HirempireSim) -> list[Route]:
                 return JSONResponse(action(body), status_code=status)
             except HirempireError as exc:
                 return JSONResponse({"error": exc.message}, status_code=exc.status)
-            except (KeyError, TypeError, ValueError) as exc:
+            except KeyError as exc:  # a field the control needs was not sent
+                return JSONResponse({"error": f"bad control request: missing {exc}"}, status_code=422)
+            except (TypeError, ValueError) as exc:
                 return JSONResponse({"error": f"bad control request: {exc}"}, status_code=422)
 
         return endpoint

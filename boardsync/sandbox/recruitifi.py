@@ -207,9 +207,13 @@ class RecruitifiSim(Simulator):
             return [link.to_dict() for link in self.links]
 
     def set_limits(self, requests_per_second: int | None = None) -> None:
+        if requests_per_second is None:
+            return
+        # A window that allows nothing could never say when to come back: at least one request.
+        if isinstance(requests_per_second, bool) or not isinstance(requests_per_second, int) or requests_per_second < 1:
+            raise ValueError("requests_per_second must be a whole number of at least 1")
         with self.lock:
-            if requests_per_second is not None:
-                self.window.limit = int(requests_per_second)
+            self.window.limit = requests_per_second
 
     # ---------------------------------------------------------------- API
 
