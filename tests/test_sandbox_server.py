@@ -212,18 +212,21 @@ def test_boardsync_sandbox_serves_all_three_and_stops_on_sigterm() -> None:
 
 @pytest.mark.slow
 def test_boardsync_sandbox_on_a_port_in_use_exits_1_with_a_message() -> None:
-    """A taken port makes `boardsync sandbox` say so on stderr and exit 1."""
+    """A taken port makes `boardsync sandbox` exit 1 naming the board, the port and the flag
+    that moves it."""
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
+        port = taken.getsockname()[1]
         others = free_ports(2)
         result = subprocess.run(
             [sys.executable, "-m", "boardsync", "sandbox", "--sorce-port", str(others[0]),
-             "--hirempire-port", str(taken.getsockname()[1]), "--recruitifi-port", str(others[1])],
+             "--hirempire-port", str(port), "--recruitifi-port", str(others[1])],
             capture_output=True, text=True, timeout=30,
         )
     assert result.returncode == 1
-    assert "cannot listen on 127.0.0.1" in result.stderr
+    assert f"hirempire cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "--hirempire-port" in result.stderr
 
 
 def test_a_frozen_clock_stands_still_until_moved() -> None:

@@ -7,6 +7,7 @@ SIGINT or SIGTERM.
 
 from __future__ import annotations
 
+import errno
 import signal
 import sys
 import threading
@@ -15,7 +16,7 @@ from typing import TextIO
 
 from boardsync.sandbox import hirempire
 from boardsync.sandbox.core import CONTROL_PREFIX
-from boardsync.sandbox.server import Sandbox
+from boardsync.sandbox.server import PortUnavailable, Sandbox
 
 
 def banner(sandbox: Sandbox) -> str:
@@ -47,8 +48,8 @@ def run_sandbox(
     sandbox = Sandbox(host=host, sorce_port=sorce_port, hirempire_port=hirempire_port, recruitifi_port=recruitifi_port)
     try:
         sandbox.start()
-    except OSError as exc:
-        print(f"boardsync sandbox: cannot listen on {host}: {exc.strerror or exc}", file=err)
+    except PortUnavailable as exc:
+        print(f"boardsync sandbox: {exc.strerror}; {_listen_hint(exc)}", file=err)
         return 1
     try:
         print(banner(sandbox), file=out, flush=True)
@@ -57,6 +58,12 @@ def run_sandbox(
         sandbox.stop()
     print("boardsync sandbox: stopped", file=out, flush=True)
     return 0
+
+
+def _listen_hint(exc: PortUnavailable) -> str:
+    if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+        return f"choose another port with --{exc.board}-port (0 takes any free one)"
+    return "check --host: it must be an address of this machine"
 
 
 def _wait_for_stop_signal() -> None:

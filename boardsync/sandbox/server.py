@@ -23,6 +23,16 @@ from boardsync.sandbox.sorce import SorceSim
 SORCE_PREFIX = "/api/external/v1"
 
 
+class PortUnavailable(OSError):
+    """One board's server could not listen where it was asked to; says which board and port."""
+
+    def __init__(self, board: str, host: str, port: int, cause: OSError) -> None:
+        super().__init__(cause.errno, f"{board} cannot listen on {host}:{port}: {cause.strerror or cause}")
+        self.board = board
+        self.host = host
+        self.port = port
+
+
 class Sandbox:
     """The Sorce, Hirempire and RecruitiFi simulators as three servers on one host."""
 
@@ -46,7 +56,7 @@ class Sandbox:
     # ---------------------------------------------------------------- lifecycle
 
     def start(self) -> Sandbox:
-        """Start the three servers (a no-op when running); a port in use raises OSError."""
+        """Start the three servers (a no-op when running); a port in use raises `PortUnavailable`."""
         if self._servers:
             return self
         apps: dict[str, ASGIApp] = {
@@ -56,7 +66,7 @@ class Sandbox:
         }
         try:
             for name, app in apps.items():
-                self._servers[name] = serve(app, host=self.host, port=self._ports[name])
+                self._servers[name] = self._serve(name, app)
         except BaseException:
             self.stop()
             raise
@@ -64,6 +74,13 @@ class Sandbox:
         self.hirempire.public_base_url = f"{self._servers['hirempire'].url}{hirempire.PUBLIC_PREFIX}"
         self.recruitifi.embed_base_url = self._servers["recruitifi"].url
         return self
+
+    def _serve(self, board: str, app: ASGIApp) -> RunningServer:
+        port = self._ports[board]
+        try:
+            return serve(app, host=self.host, port=port)
+        except OSError as exc:
+            raise PortUnavailable(board, self.host, port, exc) from exc
 
     def stop(self) -> None:
         for server in self._servers.values():
