@@ -339,8 +339,8 @@ def test_lost_create_is_adopted_next_run_never_duplicated(ws: Workspace) -> None
 
 def test_one_board_failing_leaves_the_others_converged_and_state_intact(synced: Workspace) -> None:
     """Hirempire answering 500 to everything: Sorce still converges, the exit code is 2, the
-    run is recorded as partial and Hirempire's bindings are untouched; once it recovers,
-    the next run converges."""
+    run is recorded as partial, its summary counts the board it could not read, and
+    Hirempire's bindings are untouched; once it recovers, the next run converges."""
     synced.edit_posting("backend-engineer", "level: senior", "level: mid")
     with synced.store() as store:
         before = [r for r in store.status_rows() if r.provider == "hirempire"]
@@ -348,6 +348,7 @@ def test_one_board_failing_leaves_the_others_converged_and_state_intact(synced: 
     assert synced.run("plan").code == 1
     ran = synced.run("reconcile")
     assert ran.code == 2 and "hirempire" in ran.out
+    assert ran.out.splitlines()[-1].endswith(": 1 update; 1 board error"), ran.out
     assert writes(synced.counts()["sorce"]) != {}
     with synced.store() as store:
         after = [r for r in store.status_rows() if r.provider == "hirempire"]

@@ -212,6 +212,7 @@ class _Run:
             "blocked": len(plan.blocked) + len(report.blocked),
             "drift": len(plan.drift),
             "removed": len(plan.removed),
+            "errors": len(plan.errors),
             "skipped": report.skipped,
             "pending": len(plan.board_changes) if outcome in ("pending", "refused") else 0,
         }

@@ -230,6 +230,9 @@ class RunResult:
             f"{self.counts[k]} {k}" for k in ("pending", "failed", "blocked", "skipped", "drift", "removed")
             if self.counts.get(k)
         )
+        if self.counts.get("errors"):  # boards that could not be read: no change counts them
+            unread = self.counts["errors"]
+            notes = ", ".join(filter(None, (notes, f"{unread} board error{'s' if unread != 1 else ''}")))
         head = f"{self.kind} run {self.run_id if self.run_id is not None else '-'} {self.outcome} in {self.duration:.1f}s"
         parts = [p for p in (done or "no changes", notes) if p]
         return f"{head}: {'; '.join(parts)}"
