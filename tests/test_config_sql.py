@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sqlite3
 from pathlib import Path
@@ -140,4 +141,24 @@ def test_a_row_key_must_follow_the_posting_key_rules(tmp_path: Path) -> None:
     assert problems(root_file(tmp_path)) == [
         "table postings, key=Not A Key: key: must be lowercase letters, digits, '.', '_' or '-', starting "
         "with a letter or digit, at most 100 characters (got 'Not A Key')"
+    ]
+
+
+def test_a_database_whose_driver_is_not_installed_names_the_driver_not_the_url(tmp_path: Path) -> None:
+    """A URL for a driver that is not installed says which module to install, and the URL's
+    password never shows."""
+    pytest.importorskip("sqlalchemy.dialects.mysql")
+    if importlib.util.find_spec("pymysql") is not None:
+        pytest.skip("pymysql is installed here")
+    [problem] = problems(root_file(tmp_path, url="mysql+pymysql://jobs:hunter2@db.internal/jobs"))
+    assert problem == (
+        "boardsync.yaml:2:12: postings: cannot use this database URL: its driver 'pymysql' is not "
+        "installed (for mysql+pymysql); install it, or name another driver in the URL"
+    )
+
+
+def test_a_database_sqlalchemy_does_not_know_is_named(tmp_path: Path) -> None:
+    """A URL whose scheme names no SQLAlchemy dialect says so, without the URL's password."""
+    assert problems(root_file(tmp_path, url="nosuchdb://jobs:hunter2@db.internal/jobs")) == [
+        "boardsync.yaml:2:12: postings: cannot use this database URL: SQLAlchemy knows no database 'nosuchdb'"
     ]

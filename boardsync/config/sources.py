@@ -163,7 +163,15 @@ def _fetch_rows(url: str, table: str) -> list[tuple[Any, Any]]:
     )
     try:
         engine = sqlmodel.create_engine(parsed)
-    except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError, ImportError) as exc:
+    except ImportError as exc:
+        # The module's name says which driver to install; the URL (it may hold a password) stays out.
+        raise _SourceProblem(
+            f"cannot use this database URL: its driver {exc.name or 'module'!r} is not installed "
+            f"(for {parsed.drivername}); install it, or name another driver in the URL"
+        ) from None
+    except sqlalchemy.exc.NoSuchModuleError:
+        raise _SourceProblem(f"cannot use this database URL: SQLAlchemy knows no database {parsed.drivername!r}") from None
+    except sqlalchemy.exc.ArgumentError as exc:
         raise _SourceProblem(f"cannot use this database URL: {type(exc).__name__}") from None
     try:
         with engine.connect() as connection:
