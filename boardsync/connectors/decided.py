@@ -15,6 +15,9 @@ Sorce
   any 2xx, and a 2xx without one is Ambiguous.
 - A paused job expires too, and EXPIRED is terminal: `sorce.SorceConnector.lifecycle`
   plans nothing from ``expired``.
+- ``PATCH /jobs/{id}`` and ``POST /jobs/{id}/pause|resume|close`` answer the Job as it is
+  after the change (only publish's answer is documented): `sorce.SorceConnector.update` and
+  `.transition` read it, and an answer without a readable Job is Transient.
 - Not relied upon: that an identical qualifications/questions set is accepted on a frozen job
   (`sorce.SorceConnector.update` never sends a frozen field), and that the first failing gate
   answers (`sorce.SorceConnector._error` maps each gate on its own).
@@ -37,6 +40,9 @@ Hirempire
   the spec's fields, ``company_id``, ``job_sources`` and ``status``.
 
 RecruitiFi
+- The link endpoints live on the token endpoint's host, ``https://api.recruitifi.com``:
+  one ``base_url`` (`RecruitifiSettings.base_url`) serves `recruitifi.TOKEN_PATH` and
+  `recruitifi.LINK_PATHS`.
 - An unknown connectorId, clientId or userId is 404, and an unseen jobId is accepted:
   `recruitifi.RecruitifiConnector._error` maps 404 to Rejected, and `link` needs no create.
 - A link lives 15 minutes: not relied upon; `recruitifi.RecruitifiConnector._link` keeps the
