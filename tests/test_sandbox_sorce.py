@@ -509,6 +509,12 @@ def test_patch_refuses_status_and_publish_with_422(acme: httpx.Client) -> None:
     assert acme.get(f"/jobs/{job['id']}").json() == job
 
 
+def test_patch_checks_the_body_before_it_looks_the_job_up(acme: httpx.Client) -> None:
+    """As every endpoint: a bad body is 422 even on a missing job; a good one there is 404."""
+    assert_error(acme.patch("/jobs/job_missing", json={"title": 5}), 422, "VALIDATION_FAILED", fields={"title"})
+    assert_error(acme.patch("/jobs/job_missing", json={"title": "Fine"}), 404, "NOT_FOUND")
+
+
 @pytest.mark.parametrize("paused", [False, True], ids=["active", "paused"])
 def test_a_live_edit_that_leaves_the_job_incomplete_is_rejected_whole(acme: httpx.Client, paused: bool) -> None:
     """A live job is re-checked against Gate 1; a failing edit changes nothing at all."""

@@ -41,7 +41,7 @@ What the contract leaves open, and what this simulator does about it [decided]:
   sent back as-is. An item whose content is unchanged keeps its id.
 - Frozen: "the same set" means the same ``(text, kind)`` (qualifications) or ``(prompt,
   options)`` (questions) in the same order.
-- PATCH: 404, then 422 (input), then 409 JOB_NOT_EDITABLE, 409 JOB_FROZEN, then Gate 1 for a
+- PATCH: 422 (input), then 404, then 409 JOB_NOT_EDITABLE, 409 JOB_FROZEN, then Gate 1 for a
   live job (422 naming every gap of the job as it would become). An empty PATCH answers the job.
 - Gate 1's min ≤ max gap is reported on ``salaryMax``; a blank (whitespace) string is a gap.
 - ``applicationCounts.pending`` and ``newApplicantCount`` grow with each application.
