@@ -209,11 +209,13 @@ def test_unknown_filter_is_an_error(synced: Workspace) -> None:
 
 def test_terms_gate_blocks_publishes_on_sorce_and_the_rest_converges(ws: Workspace) -> None:
     """With Sorce's terms not accepted: the first live create meets the gate, the later ones
-    are not even sent; the draft is created; Hirempire converges; exit 2; status and plan
-    show the board's message."""
+    are not even sent; the draft is created; Hirempire converges; exit 2; the run's report,
+    status and plan show the board's message."""
     ws.sandbox.sorce.set_gates(SORCE_COMPANY, terms_accepted=False)
     ran = ws.run("reconcile")
     assert ran.code == 2
+    reported = {line.split(":")[0].strip() for line in ran.out.splitlines() if "Employer Terms" in line}
+    assert reported == {f"! sorce/{key}" for key in LIVE_ON_SORCE | {"support-specialist"}}, ran.out
     assert ws.counts()["sorce"]["POST /api/external/v1/jobs"] == 2  # one gated publish, one draft
     assert [j["status"] for j in ws.sorce_jobs()] == ["DRAFT"]
     assert len(ws.hirempire_jobs()) == 6

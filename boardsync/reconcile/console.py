@@ -92,9 +92,9 @@ def progress_bar(stream: TextIO | None = None, width: int = 30) -> Callable[[int
 def run_report(result: RunResult) -> str:
     """What `reconcile` prints after a run: failures, blocks and drift left, then the summary."""
     lines = [f"  ! {e}" for e in result.errors]
+    lines += [f"  ! {b.provider}/{b.posting}: {b.reason}" for b in result.blocked]
     plan = result.plan
     if plan is not None:
-        lines += [f"  ! {b.provider}/{b.posting}: {b.reason}" for b in plan.blocked]
         lines += [f"  ? {d.provider}/{d.posting} {d.field}: drift ({d.disposition})" for d in plan.drift
                   if d.disposition != "correct"]
         lines += [f"  ? {r.provider}/{r.posting}: removed from the source, left open (prune is off)"

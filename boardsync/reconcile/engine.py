@@ -23,7 +23,7 @@ from boardsync.connectors.base import Connector
 from boardsync.errors import ConfigError, ProviderError, UnsafePlan
 from boardsync.reconcile import journal, record
 from boardsync.reconcile.apply import Applier, ApplyReport, Progress
-from boardsync.reconcile.model import BoardError, Outcome, Plan, RunResult
+from boardsync.reconcile.model import BlockedItem, BoardError, Outcome, Plan, RunResult
 from boardsync.reconcile.observe import observe
 from boardsync.reconcile.planner import Board, Known, plan_changes
 from boardsync.reconcile.safety import check_safety
@@ -217,7 +217,7 @@ class _Run:
             "pending": len(plan.board_changes) if outcome in ("pending", "refused") else 0,
         }
         errors = (*plan.errors, *report.failed)
-        return self._close(outcome, counts, boards, errors, plan, error)
+        return self._close(outcome, counts, boards, errors, plan, error, (*plan.blocked, *report.blocked))
 
     def finish_metrics(self, errors: list[BoardError], written: int) -> RunResult:
         boards = {name: "converged" for name in self.connectors if self.connectors[name].SUPPORTS_JOBS}
@@ -228,6 +228,7 @@ class _Run:
     def _close(
         self, outcome: Outcome, counts: Mapping[str, int], boards: Mapping[str, str],
         errors: tuple[BoardError, ...], plan: Plan | None, error: str | None,
+        blocked: tuple[BlockedItem, ...] = (),
     ) -> RunResult:
         finished = self.clock()
         record.finish_run(self.store, self.id, outcome=outcome, counts=counts, boards=boards,
@@ -235,6 +236,7 @@ class _Run:
         result = RunResult(
             run_id=self.id, kind=self.kind, trigger=self.trigger, outcome=outcome, counts=dict(counts),
             plan=plan, errors=errors, started_at=self.now, finished_at=finished, boards=dict(boards), error=error,
+            blocked=blocked,
         )
         log.info("run_finished", run=self.id, kind=self.kind, outcome=outcome,
                  duration_s=round(result.duration, 3), summary=result.summary())

@@ -214,6 +214,8 @@ class RunResult:
     """provider → converged | partial | failed (| pending, for a dry run), for this run."""
     error: str | None = None
     """Why the run as a whole did not go ahead (the safety check's refusal), if so."""
+    blocked: tuple[BlockedItem, ...] = ()
+    """Every pair blocked in this run: found so by the plan, or refused by its board while applying."""
 
     @property
     def converged(self) -> bool:
