@@ -5,10 +5,12 @@ In the process (reset at restart, as Prometheus counters may be):
     boardsync_run_duration_seconds{kind}          histogram of run durations
     boardsync_runs_skipped_total{job}             turns skipped: the previous run still going
     boardsync_config_reloads_total{result}        reloads applied or refused
-    boardsync_requests_total{board,status_class}  board calls (2xx … 5xx, or "none": no reply)
-    boardsync_errors_total{board,kind}            failed board calls by error code
+    boardsync_requests_total{board,status_class}  changes sent (2xx … 5xx, or "none": no reply)
+    boardsync_errors_total{board,kind}            changes that failed, by error code
 The last two are tallied from the audit log (`action` rows) written since the daemon started,
-so calls made by a one-shot ``reconcile`` beside it count too.
+so calls made by a one-shot ``reconcile`` beside it count too. The audit log holds the calls
+that change a board, not the reads: a board that cannot be read shows in the runs' outcome
+and in its last-success time instead.
 
 From the state database, at scrape time:
     boardsync_intents{state}                      intents pending, in flight, unknown, …
