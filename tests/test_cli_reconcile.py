@@ -348,6 +348,7 @@ def test_one_board_failing_leaves_the_others_converged_and_state_intact(synced: 
         before = [r for r in store.status_rows() if r.provider == "hirempire"]
     synced.sandbox.hirempire.faults.add(Fault("status", status=500, times=None))
     assert synced.run("plan").code == 1
+    assert synced.run("reconcile", "--dry-run").code == 2
     ran = synced.run("reconcile")
     assert ran.code == 2 and "hirempire" in ran.out
     assert ran.out.splitlines()[-1].endswith(": 1 update; 1 board error"), ran.out
