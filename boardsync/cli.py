@@ -266,8 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    handler: Handler = args.handler
     try:
-        return args.handler(args)
+        return handler(args)
     except BoardsyncError as exc:
         print(f"boardsync {args.command}: {exc}", file=sys.stderr)
         return 1

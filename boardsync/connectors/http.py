@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any, ClassVar
+from typing import Any
 
 import httpx
 import structlog
@@ -349,8 +349,6 @@ class HttpConnector(Connector):
     documented limit (`default_limiter`) and where it says how long to wait (`retry_after`).
     """
 
-    retry_after: ClassVar[RetryAfter] = staticmethod(retry_after_header)
-
     def __init__(
         self,
         settings: Any,
@@ -366,8 +364,12 @@ class HttpConnector(Connector):
             client,
             limiter=limiter or self.default_limiter(settings, retry.stop),
             retry=retry,
-            retry_after=type(self).retry_after,
+            retry_after=self.retry_after,
         )
+
+    def retry_after(self, response: httpx.Response) -> float | None:
+        """Seconds the board asks to wait after a 429 or 503; default: ``Retry-After``."""
+        return retry_after_header(response)
 
     @staticmethod
     @abc.abstractmethod

@@ -156,11 +156,12 @@ class SorceConnector(HttpConnector):
     SUPPORTS_JOBS = True
     SUPPORTS_EXPIRY = True
 
-    retry_after = staticmethod(sorce_retry_after)
-
     def __init__(self, settings: SorceSettings, client: httpx.Client, **http: Any) -> None:
         super().__init__(settings, client, **http)
         self._locations: dict[LocationKey, str | None] = {}
+
+    def retry_after(self, response: httpx.Response) -> float | None:
+        return sorce_retry_after(response)
 
     @staticmethod
     def default_limiter(settings: SorceSettings, stop: threading.Event | None = None) -> RateLimiter:

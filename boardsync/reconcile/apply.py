@@ -61,7 +61,7 @@ Progress = Callable[[int, int], None]
 
 def backoff(attempts: int) -> timedelta:
     """How long a pair waits after `attempts` failures in a row: 1 min, 2, 4, … up to 6 h."""
-    return min(BACKOFF_BASE * 2 ** max(attempts - 1, 0), BACKOFF_CAP)
+    return min(BACKOFF_BASE * (1 << max(attempts - 1, 0)), BACKOFF_CAP)
 
 
 @dataclass

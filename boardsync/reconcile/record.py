@@ -189,7 +189,7 @@ def _stamp(session: Session, ids: Iterable[int | None], **values: Any) -> None:
     ids = [i for i in ids if i is not None]
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
-        session.exec(update(Binding).where(col(Binding.id).in_(chunk)).values(**values))  # type: ignore[call-overload]
+        session.exec(update(Binding).where(col(Binding.id).in_(chunk)).values(**values))
 
 
 def _record_counters(
@@ -325,7 +325,7 @@ def _forget_links(
 ) -> None:
     """Signed links are never kept past their expiry, nor for postings that left the board or
     were closed (nothing is left to manage there); their bindings go with them."""
-    session.exec(delete(SignedLink).where(col(SignedLink.expires_at) <= now))  # type: ignore[call-overload]
+    session.exec(delete(SignedLink).where(col(SignedLink.expires_at) <= now))
     for name, board in boards.items():
         if not board.connector.SUPPORTS_LINKS:
             continue
@@ -334,7 +334,7 @@ def _forget_links(
             stale = delete(table).where(col(table.provider) == name, col(table.posting_key).not_in(wanted))
             if scope is not None:
                 stale = stale.where(col(table.posting_key).in_(list(scope)))
-            session.exec(stale)  # type: ignore[call-overload]
+            session.exec(stale)
 
 
 def store_link(session: Session, pair: Pair, url: str, expires_at: datetime, now: datetime) -> None:

@@ -164,8 +164,8 @@ def error_body(status: int, message: str) -> tuple[bytes, dict[str, str]]:
     """Hirempire's envelope, for faults injected by the core middleware; an injected 429 reads
     like the real one, `Retry-After` included (the fault's own value wins when it has one)."""
     if status == 429:
-        return JSONResponse({"success": False, "error": "Rate limit exceeded"}).body, {"retry-after": "1"}
-    return JSONResponse({"success": False, "error": message}).body, {}
+        return bytes(JSONResponse({"success": False, "error": "Rate limit exceeded"}).body), {"retry-after": "1"}
+    return bytes(JSONResponse({"success": False, "error": message}).body), {}
 
 
 # ---------------------------------------------------------------------------------- state

@@ -104,7 +104,7 @@ def error_body(status: int, message: str) -> tuple[bytes, dict[str, str]]:
     """RecruitiFi's envelope, for faults injected by the core middleware; an injected 429 carries
     `Retry-After` like the real one (the fault's own value wins when it has one)."""
     headers = {"retry-after": "1"} if status == 429 else {}
-    return JSONResponse({"error": ERROR_CODES.get(status, "error"), "message": message}).body, headers
+    return bytes(JSONResponse({"error": ERROR_CODES.get(status, "error"), "message": message}).body), headers
 
 
 @dataclass
