@@ -52,11 +52,12 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         ),
         rf"\1{MASK}",
     ),
-    # The same words as JSON or "key: value" text (an echoed request body or header).
+    # The same words as JSON or "key: value" text (an echoed request body or header). A secret
+    # *reference* (`${SORCE_API_KEY}`) is not a secret: a config error must still name it.
     (
         re.compile(
             r"(?i)([\"']?(?:access_token|client_secret|x-auth-token|api_key|token)[\"']?\s*[:=]\s*[\"']?)"
-            r"[^\"',}\s]+"
+            r"(?!\$\{)[^\"',}\s]+"
         ),
         rf"\1{MASK}",
     ),

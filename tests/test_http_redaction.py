@@ -134,3 +134,13 @@ def test_logs_can_go_to_stderr_so_stdout_stays_the_commands_output(capsys: pytes
     out, err = capsys.readouterr()
     assert out == ""
     assert '"event": "went_to_stderr"' in err
+
+
+def test_a_secret_reference_in_a_config_problem_is_not_masked() -> None:
+    """`api_key: ${SORCE_API_KEY}` names where a secret comes from, so a config error keeps it;
+    the value itself is still masked."""
+    from boardsync.log import MASK, redact
+
+    problem = "providers.sorce.api_key: ${SORCE_API_KEY}: the environment variable is empty"
+    assert redact(problem) == problem
+    assert redact("api_key: hunter2-literal") == f"api_key: {MASK}"
