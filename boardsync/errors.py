@@ -77,12 +77,14 @@ class ProviderError(BoardsyncError):
         self.status = status
         self.code = code
         self.reason = message
-        head = f"{provider} {call}"
+        detail = call
         if status is not None:
-            head += f": {status}"
+            detail += f": {status}"
         if code:
-            head += f" {code}"
-        super().__init__(f"{head}: {message}")
+            detail += f" {code}"
+        self.detail = f"{detail}: {message}"
+        """The message without the board's name, for where the board is named already."""
+        super().__init__(f"{provider} {self.detail}")
 
 
 class Transient(ProviderError):

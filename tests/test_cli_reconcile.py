@@ -350,7 +350,7 @@ def test_one_board_failing_leaves_the_others_converged_and_state_intact(synced: 
     assert synced.run("plan").code == 1
     assert synced.run("reconcile", "--dry-run").code == 2
     ran = synced.run("reconcile")
-    assert ran.code == 2 and "hirempire" in ran.out
+    assert ran.code == 2 and "hirempire: GET /jobs: 500" in ran.out, ran.out  # the board named once
     assert ran.out.splitlines()[-1].endswith(": 1 update; 1 board error"), ran.out
     assert writes(synced.counts()["sorce"]) != {}
     with synced.store() as store:

@@ -384,5 +384,6 @@ class _LastStatus:
 
 
 def _text(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
+    """The error as it is stored and shown beside its board: without the board's name again."""
+    text = exc.detail if isinstance(exc, ProviderError) else str(exc) or type(exc).__name__
     return text[:ERROR_TEXT_LIMIT]

@@ -123,7 +123,7 @@ def collect_metrics(
             try:
                 applicants = board.connector.applicants() if board.connector.SUPPORTS_CHANNELS else {}
             except ProviderError as exc:
-                errors.append(BoardError(name, str(exc)))
+                errors.append(BoardError(name, exc.detail))
                 applicants = {}
             written += record.record_metrics(store, board, applicants, run.now)
         return run.finish_metrics(errors, written)

@@ -57,7 +57,7 @@ def _observe_board(
         remotes = {r.remote_id: r for r in connector.observe()} if connector.SUPPORTS_JOBS else {}
     except ProviderError as exc:
         bound.warning("observe_failed", error=str(exc))
-        return Board(name, connector, problems=problems, error=str(exc))
+        return Board(name, connector, problems=problems, error=exc.detail)
     except Exception as exc:  # a bug or an unexpected answer must not stop the other boards
         bound.exception("observe_crashed")
         return Board(name, connector, problems=problems, error=f"unexpected error: {type(exc).__name__}: {exc}")
