@@ -242,7 +242,7 @@ def test_frozen_field_is_drift_and_the_rest_still_updates(synced: Workspace) -> 
     synced.edit_posting("backend-engineer", "Senior Backend Engineer (Python)", "Backend Engineer (Python)")
     ran = synced.run("reconcile")
     assert ran.code == 0, ran.out
-    assert "backend-engineer qualifications: drift (frozen)" in ran.out
+    assert "backend-engineer qualifications: drift (frozen on the board)" in ran.out
     job = synced.sorce_job("backend-engineer")
     assert job["title"] == "Backend Engineer (Python)"
     assert job["qualifications"][0]["text"].startswith("5+ years")

@@ -46,7 +46,7 @@ def test_drift_lists_open_and_resolved_rows(synced: Workspace) -> None:
     synced.write_config(self_heal=False)
     synced.run("reconcile")
     ran = synced.run("drift", "--open")
-    assert "product-designer" in ran.out and "title" in ran.out and "open (report)" in ran.out
+    assert "product-designer" in ran.out and "title" in ran.out and "open (reported)" in ran.out
     synced.write_config(self_heal=True)
     synced.run("reconcile")
     assert synced.run("drift", "--open").out == "No drift.\n"

@@ -20,6 +20,7 @@ from typing import Any, TextIO
 from boardsync.config import Desired, load
 from boardsync.connectors import build_connectors
 from boardsync.connectors.base import Connector
+from boardsync.reconcile import render
 from boardsync.reconcile.links import LinkResult
 from boardsync.reconcile.model import RunResult
 from boardsync.reconcile.record import WHOLE_POSTING
@@ -95,7 +96,8 @@ def run_report(result: RunResult) -> str:
     lines += [f"  ! {b.provider}/{b.posting}: {b.reason}" for b in result.blocked]
     plan = result.plan
     if plan is not None:
-        lines += [f"  ? {d.provider}/{d.posting} {d.field}: drift ({d.disposition})" for d in plan.drift
+        lines += [f"  ? {d.provider}/{d.posting} {d.field}: drift ({render.describe_disposition(d.disposition)})"
+                  for d in plan.drift
                   if d.disposition != "correct"]
         lines += [f"  ? {r.provider}/{r.posting}: removed from the source, left open (prune is off)"
                   for r in plan.removed if not r.closing]
@@ -161,7 +163,7 @@ def drift_table(rows: Sequence[DriftRow]) -> str:
     return table(
         ("posting", "board", "field", "on the board", "desired", "first seen", "last seen", "resolution"),
         [(r.posting, r.provider, r.field, _short(r.observed), _short(r.desired), r.first_seen, r.last_seen,
-          r.resolution if r.resolved_at else f"open ({r.disposition})") for r in rows],
+          r.resolution if r.resolved_at else f"open ({render.describe_disposition(r.disposition)})") for r in rows],
     )
 
 

@@ -106,7 +106,7 @@ def to_text(plan: Plan, *, color: bool = False) -> str:
             lines += [line for c in changes for line in _change_lines(c, paint)]
     lines += _section("Drift", [
         paint("?", f"  ? {d.provider}/{d.posting} {d.field}: board has {_short(d.observed)}, "
-                   f"desired {_short(d.desired)} ({_disposition(d.disposition)})")
+                   f"desired {_short(d.desired)} ({describe_disposition(d.disposition)})")
         for d in plan.drift
     ])
     lines += _section("Blocked", [
@@ -178,7 +178,8 @@ def _short(value: Any, width: int = TEXT_VALUE_WIDTH) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _disposition(disposition: str) -> str:
+def describe_disposition(disposition: str) -> str:
+    """What the planner does about a drift, in words (`report` → "reported")."""
     return {"correct": "correcting", "report": "reported", "frozen": "frozen on the board"}.get(
         disposition, disposition
     )
@@ -200,7 +201,7 @@ def to_markdown(plan: Plan) -> str:
         out.append("")
         out += _md_diffs([c for c in plan.changes if c.diffs])
     out += _md_table("Drift", ("board", "posting", "field", "on the board", "desired", "what happens"), [
-        (d.provider, d.posting, d.field, _code(d.observed), _code(d.desired), _disposition(d.disposition))
+        (d.provider, d.posting, d.field, _code(d.observed), _code(d.desired), describe_disposition(d.disposition))
         for d in plan.drift
     ])
     out += _md_table("Blocked", ("board", "posting", "reason", "fields"), [
