@@ -107,15 +107,20 @@ def test_unknown_enum_value_lists_the_allowed_values(capsys, tmp_path) -> None:
 def test_salary_min_above_max_points_at_max(capsys, tmp_path) -> None:
     """The inverted range is reported on `salary.max`, with both amounts."""
     problem = only_problem(capsys, root_with_postings(tmp_path, BAD / "postings" / "salary-min-above-max.yaml"))
-    assert (problem.group("line"), problem.group("field")) == ("10", "salary.max")
+    assert (problem.group("line"), problem.group("field")) == ("11", "salary.max")
     assert problem.group("message") == "must be ≥ salary.min (100000 < 120000)"
 
 
 def test_hybrid_posting_without_location_asks_for_one(capsys, tmp_path) -> None:
-    """A hybrid posting must say where people work."""
-    problem = only_problem(capsys, root_with_postings(tmp_path, BAD / "postings" / "hybrid-without-location.yaml"))
-    assert problem.group("field") == "locations"
-    assert problem.group("message") == "a hybrid posting needs at least one location"
+    """A hybrid posting must say where people work (and Hirempire, which takes its country from
+    the first location, says what it misses too)."""
+    code, lines = validate(capsys, root_with_postings(tmp_path, BAD / "postings" / "hybrid-without-location.yaml"))
+    assert code == 1
+    found = [(m.group("field"), m.group("message")) for m in problems_of(lines)]
+    assert found == [
+        ("locations", "a hybrid posting needs at least one location"),
+        ("locations", "hirempire: Hirempire needs the job's country"),
+    ]
 
 
 def test_duplicate_posting_keys_name_both_places(capsys, tmp_path) -> None:
@@ -224,7 +229,7 @@ def test_a_sql_row_with_broken_json_names_the_row_key(capsys, tmp_path) -> None:
 
 
 def test_every_problem_is_reported_in_one_run(capsys, tmp_path) -> None:
-    """Seven broken files in one folder give seven problems, in file order, in one run."""
+    """Seven broken files in one folder give all their problems, in file order, in one run."""
     folder = tmp_path / "postings"
     folder.mkdir()
     names = ["hybrid-without-location", "malformed", "not-utf8", "salary-min-above-max", "tabs", "unknown-enum", "wrong-type"]
@@ -233,8 +238,8 @@ def test_every_problem_is_reported_in_one_run(capsys, tmp_path) -> None:
     code, lines = validate(capsys, root_with_postings(tmp_path, folder))
     assert code == 1
     found = problems_of(lines)
-    assert [Path(m.group("file")).stem for m in found] == names
-    assert lines[-1] == "7 problems; nothing is valid until all are fixed"
+    assert [Path(m.group("file")).stem for m in found] == [names[0], *names]  # the hybrid one has two
+    assert lines[-1] == "8 problems; nothing is valid until all are fixed"
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
@@ -246,3 +251,20 @@ def test_an_endless_special_file_is_not_read_past_the_limit(capsys, tmp_path) ->
     bad.symlink_to("/dev/zero")
     problem = only_problem(capsys, root_with_postings(tmp_path, folder))
     assert problem.group("message").startswith("file is too large")
+
+
+def test_a_posting_breaking_a_rule_between_fields_still_gets_its_board_checks(capsys, tmp_path) -> None:
+    """A hybrid posting with no location that also lacks what Hirempire requires shows both
+    problems in one run, not the board's only after the first is fixed."""
+    folder = tmp_path / "postings"
+    folder.mkdir()
+    (folder / "designer.yaml").write_text(
+        "key: designer\ntitle: Product Designer\ndescription: Hybrid, nowhere.\nworkplace: hybrid\n"
+        "employment_type: full_time\nlevel: mid\nboards:\n  hirempire: {}\n"
+    )
+    code, lines = validate(capsys, root_with_postings(tmp_path, folder))
+    assert code == 1
+    found = {(m.group("field"), m.group("message")) for m in problems_of(lines)}
+    assert ("locations", "a hybrid posting needs at least one location") in found
+    assert any(field == "salary" and message.startswith("hirempire: ") for field, message in found), lines
+    assert any(field == "department" and message.startswith("hirempire: ") for field, message in found), lines

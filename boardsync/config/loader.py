@@ -68,6 +68,8 @@ class Collected:
     path: Path
     root: RootConfig | None = None
     postings: list[tuple[Posting, Origin]] = field(default_factory=list)
+    unchecked: list[tuple[Posting, Origin]] = field(default_factory=list)
+    """Postings that break a rule between fields; see `sources.Read.unchecked`."""
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
@@ -234,6 +236,7 @@ def _read_postings(data: dict[str, Any], document: Document, collected: Collecte
     collected.warnings.extend(read.warnings + _boardless(read))
     collected.sources.extend(read.sources)
     collected.postings = read.postings
+    collected.unchecked = read.unchecked
 
 
 def _postings_source(root: RootConfig | None, data: dict[str, Any]) -> str | SqlSource | None:

@@ -19,9 +19,20 @@ from pydantic import (
     Field,
     SecretStr,
     Tag,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
+
+CROSS_CHECKS = "cross_checks"
+"""Validation context key: ``{CROSS_CHECKS: False}`` skips the rules that tie one field to
+another (a salary range, a place for the workplace), so `validate` can still run each board's
+checks on a posting that breaks one of them and report every problem in one go."""
+
+
+def _cross_checks(info: ValidationInfo) -> bool:
+    return not (isinstance(info.context, dict) and info.context.get(CROSS_CHECKS) is False)
+
 
 KEY_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,99}$"
 
@@ -108,8 +119,8 @@ class Salary(Model):
     hidden: bool = Field(False, description="Hide the amount where the board allows it.")
 
     @model_validator(mode="after")
-    def _min_not_above_max(self) -> Salary:
-        if self.max < self.min:
+    def _min_not_above_max(self, info: ValidationInfo) -> Salary:
+        if _cross_checks(info) and self.max < self.min:
             raise ValueError(f"max: must be ≥ salary.min ({self.max} < {self.min})")
         return self
 
@@ -235,7 +246,9 @@ class Posting(Model):
         return trimmed
 
     @model_validator(mode="after")
-    def _workplace_needs_place(self) -> Posting:
+    def _workplace_needs_place(self, info: ValidationInfo) -> Posting:
+        if not _cross_checks(info):
+            return self
         if self.workplace is Workplace.REMOTE and not self.remote_country:
             raise ValueError("remote_country: a remote posting needs the country hires live in")
         if self.workplace in (Workplace.HYBRID, Workplace.ON_SITE) and not self.locations:

@@ -16,7 +16,7 @@ import sqlalchemy
 import sqlmodel
 from pydantic import ValidationError
 
-from boardsync.config.model import Posting
+from boardsync.config.model import CROSS_CHECKS, Posting
 from boardsync.config.problems import DataPath, from_validation_error
 from boardsync.config.yamlfile import (
     FileProblem,
@@ -56,6 +56,9 @@ class Read:
     """Every file or table read, in order, so problems can be listed in that order."""
     keys: list[tuple[str, Origin]] = field(default_factory=list)
     """Every key written, valid posting or not, to find duplicates across the whole source."""
+    unchecked: list[tuple[Posting, Origin]] = field(default_factory=list)
+    """Postings invalid only by a rule between fields: never loaded, but the boards' own
+    checks still run on them so that `validate` reports every problem at once."""
 
 
 # ------------------------------------------------------------------------------ YAML
@@ -229,8 +232,17 @@ def _validate_posting(data: Any, origin: Origin, read: Read) -> None:
         read.problems.extend(
             from_validation_error(exc, model=Posting, data=data, where=origin.where, echo_inputs=True)
         )
+        _keep_unchecked(data, origin, read)
         return
     read.postings.append((posting, origin))
+
+
+def _keep_unchecked(data: dict[str, Any], origin: Origin, read: Read) -> None:
+    try:
+        posting = Posting.model_validate(data, context={CROSS_CHECKS: False})
+    except ValidationError:
+        return
+    read.unchecked.append((posting, origin))
 
 
 def duplicate_keys(keys: Iterable[tuple[str, Origin]]) -> list[Problem]:

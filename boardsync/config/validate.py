@@ -88,7 +88,7 @@ def validate(
     collected = collect(path, env=env, resolve_secrets=resolve_secrets)
     board_problems = [
         problem
-        for posting, origin in collected.postings
+        for posting, origin in [*collected.postings, *collected.unchecked]
         for problem in _board_problems(posting, origin, checks or {})
     ]
     problems = sort_problems(collected.problems + board_problems, collected.sources)
