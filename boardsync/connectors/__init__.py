@@ -14,7 +14,7 @@ import httpx
 from boardsync.config.model import Providers
 from boardsync.connectors.base import Connector
 from boardsync.connectors.hirempire import HirempireConnector
-from boardsync.connectors.http import RetryPolicy, make_client
+from boardsync.connectors.http import RequestTally, RetryPolicy, make_client
 from boardsync.connectors.recruitifi import RecruitifiConnector
 from boardsync.connectors.sorce import SorceConnector
 
@@ -30,15 +30,18 @@ def build_connectors(
     *,
     stop: threading.Event | None = None,
     transport: httpx.BaseTransport | None = None,
+    tally: RequestTally | None = None,
 ) -> dict[str, Connector]:
     """One connector per configured provider, each with its own client and rate limiter.
 
-    `stop` cuts retry waits short at shutdown; `transport` replaces the network (tests)."""
+    `stop` cuts retry waits short at shutdown; `transport` replaces the network (tests);
+    `tally` counts their requests and errors (default: the process-wide tally)."""
     connectors: dict[str, Connector] = {}
     for name in providers.names():
         settings = getattr(providers, name)
         client = make_client(settings.base_url, transport=transport)
-        connectors[name] = REGISTRY[name](settings, client, retry=RetryPolicy(stop=stop))  # type: ignore[call-arg]
+        connector = REGISTRY[name]
+        connectors[name] = connector(settings, client, retry=RetryPolicy(stop=stop), tally=tally)  # type: ignore[call-arg]
     return connectors
 
 

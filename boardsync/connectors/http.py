@@ -16,6 +16,12 @@ A response of any status is returned to the connector, whose one seam maps statu
 error tree. Transport errors are mapped here: `Transient` when nothing can have happened or
 the call is idempotent, `Ambiguous` when a non-idempotent request was sent and no answer came.
 Waits go through an injected ``sleep`` and ``clock``, so tests move a fake clock instead.
+
+Every try, reads included, is counted in a `RequestTally` by board and status class (``2xx`` …
+``5xx``, or ``transport`` when no status came back); every error made here (a transport error,
+an error status through the connector's seam, an answer that is not JSON) is counted by its
+kind (``Transient``, ``Rejected``, ``Blocked``, ``Ambiguous``) through `BoardHttp.failed`.
+The daemon's ``/metrics`` shows the process-wide tally.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from __future__ import annotations
 import abc
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -205,6 +211,55 @@ class StopRequested(Exception):
     waiting for the rate limit); `BoardHttp.request` turns it into `Transient`."""
 
 
+# ------------------------------------------------------------------------------ counting
+
+
+TallyKey = tuple[str, str]
+"""(provider, status class) or (provider, error kind)."""
+TRANSPORT = "transport"
+"""The status class of a try that got no status: refused, timed out, reset."""
+
+
+def status_class(status: int) -> str:
+    """``2xx``, ``4xx``, ``5xx``: how a status is counted."""
+    return f"{status // 100}xx"
+
+
+class RequestTally:
+    """Requests sent to the boards by status class, and errors raised by kind; thread-safe.
+
+    Counts only go up, from the moment the process starts: what a Prometheus counter is."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._requests: Counter[TallyKey] = Counter()
+        self._errors: Counter[TallyKey] = Counter()
+
+    def record(self, provider: str, status_class: str) -> None:
+        """One try: the class of its status, or ``transport`` when none came back."""
+        with self._lock:
+            self._requests[(provider, status_class)] += 1
+
+    def record_error(self, provider: str, kind: str) -> None:
+        """One `ProviderError` raised out of a call, by its class name."""
+        with self._lock:
+            self._errors[(provider, kind)] += 1
+
+    def snapshot(self) -> dict[TallyKey, int]:
+        """Requests so far, by (provider, status class)."""
+        with self._lock:
+            return dict(self._requests)
+
+    def error_snapshot(self) -> dict[TallyKey, int]:
+        """Errors so far, by (provider, error kind)."""
+        with self._lock:
+            return dict(self._errors)
+
+
+PROCESS_TALLY = RequestTally()
+"""The tally every board client counts into unless given its own (tests give their own)."""
+
+
 # ------------------------------------------------------------------------------ the client
 
 
@@ -212,7 +267,7 @@ class BoardHttp:
     """One board's client with its limiter and retry policy; returns responses of any status.
 
     `retry_after` reads how long the board asks to wait from a 429/503 response (boards put it
-    in different places)."""
+    in different places). Each try and each error raised is counted in `tally`."""
 
     def __init__(
         self,
@@ -222,12 +277,14 @@ class BoardHttp:
         limiter: RateLimiter,
         retry: RetryPolicy,
         retry_after: RetryAfter = retry_after_header,
+        tally: RequestTally | None = None,
     ) -> None:
         self.provider = provider
         self.client = client
         self.limiter = limiter
         self.retry = retry
         self.retry_after = retry_after
+        self.tally = tally if tally is not None else PROCESS_TALLY
 
     def request(
         self,
@@ -248,15 +305,26 @@ class BoardHttp:
         try:
             return self._retrying(call, safe)(self._send_once, method, path, kwargs)
         except StopRequested as exc:
+            # Not the board's error: nothing was sent, so it is not counted as one.
             raise Transient("stopped: boardsync is shutting down", provider=self.provider, call=call) from exc
         except httpx.HTTPError as exc:
-            raise self._transport_error(exc, call, safe) from exc
+            raise self.failed(self._transport_error(exc, call, safe)) from exc
+
+    def failed(self, error: ProviderError) -> ProviderError:
+        """Count `error` against its board by kind, and hand it back to be raised."""
+        self.tally.record_error(self.provider, type(error).__name__)
+        return error
 
     def _send_once(self, method: str, path: str, kwargs: dict[str, Any]) -> httpx.Response:
         with self.limiter.slot():
             started = time.perf_counter()
-            response = self.client.request(method, path, **kwargs)
-            response.read()
+            try:
+                response = self.client.request(method, path, **kwargs)
+                response.read()
+            except httpx.HTTPError:
+                self.tally.record(self.provider, TRANSPORT)
+                raise
+            self.tally.record(self.provider, status_class(response.status_code))
         log.debug(
             "http_response",
             provider=self.provider,
@@ -347,6 +415,7 @@ class HttpConnector(Connector):
 
     The client, limiter and retry policy are put together here once; a board states only its
     documented limit (`default_limiter`) and where it says how long to wait (`retry_after`).
+    Requests and errors are counted in `tally` (default: the process-wide one).
     """
 
     def __init__(
@@ -356,6 +425,7 @@ class HttpConnector(Connector):
         *,
         limiter: RateLimiter | None = None,
         retry: RetryPolicy | None = None,
+        tally: RequestTally | None = None,
     ) -> None:
         super().__init__(settings, client)
         retry = retry or RetryPolicy()
@@ -365,6 +435,7 @@ class HttpConnector(Connector):
             limiter=limiter or self.default_limiter(settings, retry.stop),
             retry=retry,
             retry_after=self.retry_after,
+            tally=tally,
         )
 
     def retry_after(self, response: httpx.Response) -> float | None:
@@ -407,7 +478,7 @@ class HttpConnector(Connector):
 
     def _checked(self, response: httpx.Response, call: str) -> httpx.Response:
         if response.is_error:
-            raise self._error(response, call) from status_error(response)
+            raise self.http.failed(self._error(response, call)) from status_error(response)
         return response
 
     def _object(self, response: httpx.Response, call: str) -> dict[str, Any]:
@@ -421,11 +492,11 @@ class HttpConnector(Connector):
             raise self._unreadable(response, call)
         return body
 
-    def _unreadable(self, response: httpx.Response, call: str) -> Transient:
-        return Transient(
+    def _unreadable(self, response: httpx.Response, call: str) -> ProviderError:
+        return self.http.failed(Transient(
             f"answered without a JSON object: {excerpt(response.text, 120)!r}",
             provider=self.name, call=call, status=response.status_code,
-        )
+        ))
 
 
 def status_error(response: httpx.Response) -> httpx.HTTPStatusError:

@@ -5,12 +5,13 @@ In the process (reset at restart, as Prometheus counters may be):
     boardsync_run_duration_seconds{kind}          histogram of run durations
     boardsync_runs_skipped_total{job}             turns skipped: the previous run still going
     boardsync_config_reloads_total{result}        reloads applied or refused
-    boardsync_requests_total{board,status_class}  changes sent (2xx … 5xx, or "none": no reply)
-    boardsync_errors_total{board,kind}            changes that failed, by error code
-The last two are tallied from the audit log (`action` rows) written since the daemon started,
-so calls made by a one-shot ``reconcile`` beside it count too. The audit log holds the calls
-that change a board, not the reads: a board that cannot be read shows in the runs' outcome
-and in its last-success time instead.
+    boardsync_requests_total{board,status_class}  every try sent to a board, reads and retries
+                                                  included: 2xx … 5xx, or transport (no status)
+    boardsync_errors_total{board,kind}            calls ended by an error status, no answer or
+                                                  no JSON: Transient, Rejected, Blocked, Ambiguous
+The last two are read from the connectors' `RequestTally`, which `BoardHttp` fills as it
+sends: the daemon's own requests since it started. A one-shot command run beside it counts
+in its own process, not here.
 
 From the state database, at scrape time:
     boardsync_intents{state}                      intents pending, in flight, unknown, …
@@ -23,25 +24,24 @@ From the state database, at scrape time:
 
 from __future__ import annotations
 
-import threading
 from collections import defaultdict
 from datetime import UTC, datetime
 
-from sqlmodel import col, func, select
-
+from boardsync.connectors.http import PROCESS_TALLY, RequestTally, TallyKey
 from boardsync.daemon.metrics import Family, Registry
 from boardsync.state.store import Store
-from boardsync.state.tables import Action
 
 RUN_BUCKETS = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 
 
 class DaemonMetrics:
-    """The daemon's registry, with its instruments and its database collectors."""
+    """The daemon's registry, with its instruments and its collectors: the boards' request
+    tally (default: the process-wide one the connectors count into) and the database."""
 
-    def __init__(self, store: Store, *, posting_labels: bool = False) -> None:
+    def __init__(self, store: Store, *, posting_labels: bool = False, tally: RequestTally | None = None) -> None:
         self.store = store
         self.posting_labels = posting_labels
+        self.tally = tally if tally is not None else PROCESS_TALLY
         self.registry = Registry()
         r = self.registry
         self.runs = r.counter("boardsync_runs_total", "Runs by kind and outcome.", ["kind", "result"])
@@ -52,22 +52,28 @@ class DaemonMetrics:
             "boardsync_runs_skipped_total", "Turns skipped because the previous run was still going.", ["job"]
         )
         self.reloads = r.counter("boardsync_config_reloads_total", "Config reloads by result.", ["result"])
-        self.requests = r.counter(
-            "boardsync_requests_total", "Calls made to the boards, by status class.", ["board", "status_class"]
-        )
-        self.errors = r.counter("boardsync_errors_total", "Failed calls to the boards, by kind.", ["board", "kind"])
-        self._actions = _ActionTally(store, self)
-        r.add_collector("actions", self._actions.collect)
+        r.add_collector("requests", self._request_families)
         r.add_collector("state", self._state_families)
         r.add_collector("visits", self._visit_families)
 
     def run_finished(self, kind: str, result: str, seconds: float) -> None:
         self.runs.inc(kind=kind, result=result)
         self.run_seconds.observe(seconds, kind=kind)
-        self._actions.tally()
 
     def render(self) -> str:
         return self.registry.render()
+
+    def _request_families(self) -> list[Family]:
+        requests = _counter_family(
+            "boardsync_requests_total",
+            "Requests sent to the boards, retries and reads included, by status class.",
+            "status_class",
+            self.tally.snapshot(),
+        )
+        errors = _counter_family(
+            "boardsync_errors_total", "Errors raised by calls to the boards, by kind.", "kind", self.tally.error_snapshot()
+        )
+        return [requests, errors]
 
     def _state_families(self) -> list[Family]:
         snapshot = self.store.metrics()
@@ -107,30 +113,9 @@ class DaemonMetrics:
         return [visit_family, applicant_family]
 
 
-class _ActionTally:
-    """Adds the audit log's new rows to the request and error counters, once each."""
-
-    def __init__(self, store: Store, metrics: DaemonMetrics) -> None:
-        self.store = store
-        self.metrics = metrics
-        self._lock = threading.Lock()
-        with store.session() as session:
-            self._seen = session.exec(select(func.max(Action.id))).one() or 0
-
-    def tally(self) -> None:
-        with self._lock, self.store.session() as session:
-            rows = session.exec(select(Action).where(col(Action.id) > self._seen).order_by(col(Action.id))).all()
-            for row in rows:
-                status_class = _status_class(row.http_status)
-                self.metrics.requests.inc(board=row.provider, status_class=status_class)
-                if not row.ok:
-                    self.metrics.errors.inc(board=row.provider, kind=row.error_code or status_class)
-                self._seen = row.id or self._seen
-
-    def collect(self) -> list[Family]:
-        self.tally()
-        return []
-
-
-def _status_class(status: int | None) -> str:
-    return "none" if status is None else f"{status // 100}xx"
+def _counter_family(name: str, help: str, label: str, counts: dict[TallyKey, int]) -> Family:
+    """A counter family from a tally's (board, `label`) counts."""
+    family = Family(name, "counter", help)
+    for (board, value), count in sorted(counts.items()):
+        family.add(count, board=board, **{label: value})
+    return family
