@@ -11,9 +11,13 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from boardsync import __version__
 from boardsync.errors import BoardsyncError
+
+if TYPE_CHECKING:
+    from boardsync.daemon.lock import WriterLock
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -33,6 +37,18 @@ def _config_arg(parser: argparse.ArgumentParser) -> None:
         "-c", "--config", type=Path, default=Path(DEFAULT_CONFIG),
         help=f"the root config file (default: ./{DEFAULT_CONFIG})",
     )
+
+
+def _writer_lock(command: str, wait: float = 0.0) -> Callable[[str], WriterLock]:
+    """How a command takes the state database's writer lock: waiting up to `wait` seconds
+    (saying so once) for a daemon or another run to let go, then refusing with its name."""
+    from boardsync.daemon.lock import acquire_writer_lock
+    from boardsync.reconcile import console
+
+    def lock(url: str) -> WriterLock:
+        return acquire_writer_lock(url, wait=wait, on_wait=console.waiting, command=command)
+
+    return lock
 
 
 def _not_built(args: argparse.Namespace) -> int:
@@ -75,13 +91,9 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
-    from boardsync.daemon.lock import acquire_writer_lock
     from boardsync.reconcile import console, plan, render
 
-    def lock(url: str) -> object:
-        return acquire_writer_lock(url, wait=args.wait, on_wait=console.waiting, command="plan")
-
-    with console.opened(args.config, lock=lock) as run:  # type: ignore[arg-type]
+    with console.opened(args.config, lock=_writer_lock("plan", args.wait)) as run:
         result = plan(run.desired, run.store, run.connectors, postings=args.posting, providers=args.provider)
     if args.json:
         print(render.to_json(result))
@@ -95,13 +107,9 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 
 def _cmd_reconcile(args: argparse.Namespace) -> int:
-    from boardsync.daemon.lock import acquire_writer_lock
     from boardsync.reconcile import console, reconcile, render
 
-    def lock(url: str) -> object:
-        return acquire_writer_lock(url, wait=args.wait, on_wait=console.waiting, command="reconcile")
-
-    with console.opened(args.config, lock=lock) as run:  # type: ignore[arg-type]
+    with console.opened(args.config, lock=_writer_lock("reconcile", args.wait)) as run:
         result = reconcile(
             run.desired, run.store, run.connectors, dry_run=args.dry_run, force=args.force,
             postings=args.posting, providers=args.provider, trigger="cli", progress=console.progress_bar(),
@@ -154,20 +162,17 @@ def _cmd_visits(args: argparse.Namespace) -> int:
 def _cmd_links(args: argparse.Namespace) -> int:
     from boardsync.reconcile import console, fresh_links
 
-    with console.opened(args.config) as run:
+    # It stores the links it fetches: a writer, so it takes the lock as plan and reconcile do.
+    with console.opened(args.config, lock=_writer_lock("links", args.wait)) as run:
         results = fresh_links(run.desired, run.store, run.connectors, keys=[args.key] if args.key else None)
     print(console.links_table(results), end="")
     return 1 if any(r.error for r in results) else 0
 
 
 def _cmd_migrate(args: argparse.Namespace) -> int:
-    from boardsync.daemon.lock import acquire_writer_lock
     from boardsync.reconcile import console
 
-    def lock(url: str) -> object:
-        return acquire_writer_lock(url, command="migrate")
-
-    with console.opened(args.config, lock=lock, boards=False, migrate=True) as run:  # type: ignore[arg-type]
+    with console.opened(args.config, lock=_writer_lock("migrate"), boards=False, migrate=True) as run:
         print(f"{run.store.url}: schema version {run.store.schema_version}, up to date")
     return 0
 
@@ -252,6 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("links", _cmd_links, "a fresh signed RecruitiFi link per posting")
     _config_arg(p)
     p.add_argument("key", nargs="?", help="only this posting")
+    _wait_arg(p)
 
     p = command("migrate", _cmd_migrate, "create or upgrade the state database")
     _config_arg(p)
