@@ -8,7 +8,7 @@ request to every board, write a config repository of N postings (each on all thr
 then run `boardsync reconcile` twice, each time as a fresh process, exactly as a shell or a
 CI job runs it: the first sync, then the steady state. Each cycle reports requests per board
 (reads and writes, from the simulators' own counts), wall time, and the reconcile process's
-CPU time and peak resident memory (from `wait4`, so the sandbox's work is not counted).
+CPU time and peak resident memory (its own, so the sandbox's work is not counted).
 
 The steady state must cost what DESIGN section 9 says: ceil(N / page) Sorce reads, one
 Hirempire read, no RecruitiFi request while the signed links are still valid, no writes.
@@ -231,49 +231,72 @@ class Cycle:
 def run_cycle(name: str, n: int, config: Path, sandbox: SandboxProcess, latency_ms: int, log: IO[str]) -> Cycle:
     """One `boardsync reconcile` process; its requests, wall time, CPU time and peak memory."""
     sandbox.take_request_counts()  # start from zero
-    env = {**os.environ, **sandbox.credentials}
     log.write(f"\n--- N={n} {name}\n")
     log.flush()
     started = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "boardsync", "reconcile", "-c", str(config)],
-        stdout=log, stderr=subprocess.STDOUT, env=env,
-    )
-    exit_code, usage = _wait_with_usage(process)
+    run = run_boardsync(["reconcile", "-c", str(config)], env=sandbox.credentials, output=log)
     wall = time.perf_counter() - started
     if (ended := sandbox.process.poll()) is not None:
         raise RuntimeError(f"N={n} {name}: the sandbox process ended (exit {ended}) before the cycle did")
     counts = sandbox.take_request_counts()
     return Cycle(
-        n=n, name=name, exit_code=exit_code,
+        n=n, name=name, exit_code=run.exit_code,
         requests={board: classify(board, counts[board]) for board in BOARDS},
-        wall_s=wall, cpu_s=usage.ru_utime + usage.ru_stime, peak_mib=_maxrss_mib(usage.ru_maxrss),
-        latency_ms=latency_ms,
+        wall_s=wall, cpu_s=run.cpu_s, peak_mib=run.peak_mib, latency_ms=latency_ms,
     )
 
 
-def startup_cost() -> tuple[float, float]:
-    """CPU seconds and peak MiB of `boardsync reconcile` that stops at a missing config: the
-    interpreter and every import, before any work (a floor under each cycle's numbers)."""
+def startup_cost() -> Measured:
+    """`boardsync reconcile` that stops at a missing config: the interpreter and every import,
+    before any work (a floor under each cycle's numbers)."""
     missing = Path(tempfile.gettempdir()) / "boardsync-bench-no-such-dir" / "boardsync.yaml"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "boardsync", "reconcile", "-c", str(missing)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    _, usage = _wait_with_usage(process)
-    return usage.ru_utime + usage.ru_stime, _maxrss_mib(usage.ru_maxrss)
+    return run_boardsync(["reconcile", "-c", str(missing)], env={}, output=subprocess.DEVNULL)
 
 
-def _wait_with_usage(process: subprocess.Popen[Any]) -> tuple[int, Any]:
-    """Reap the child with wait4, which returns its own resource usage (not the sandbox's)."""
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return process.returncode, usage
+@dataclass(frozen=True)
+class Measured:
+    exit_code: int
+    cpu_s: float
+    peak_mib: float
 
 
-def _maxrss_mib(maxrss: int) -> float:
-    # Linux reports kibibytes, macOS bytes.
-    return maxrss / (1024 * 1024) if sys.platform == "darwin" else maxrss / 1024
+PEAK_FILE_VARIABLE = "BOARDSYNC_BENCH_PEAK_FILE"
+
+# The command line's own `main`, run by a child that writes its peak resident memory (VmHWM)
+# on the way out. Not wait4's ru_maxrss: on Linux a child's maxrss starts at its parent's
+# resident size when it forks, which would count this script's memory as boardsync's.
+MEASURED_MAIN = f"""
+import atexit, os, sys
+
+def report_peak():
+    try:
+        with open("/proc/self/status") as status:
+            peak = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        return
+    with open(os.environ["{PEAK_FILE_VARIABLE}"], "w") as out:
+        out.write(peak)
+
+atexit.register(report_peak)
+from boardsync.cli import main
+raise SystemExit(main(sys.argv[1:]))
+"""
+
+
+def run_boardsync(argv: Sequence[str], *, env: Mapping[str, str], output: IO[str] | int) -> Measured:
+    """Run the `boardsync` command line in a child process, as `python -m boardsync` does, and
+    measure the child alone: CPU time from wait4, peak memory from the child itself."""
+    with tempfile.NamedTemporaryFile("r", prefix="boardsync-bench-peak-") as peak_file:
+        process = subprocess.Popen(
+            [sys.executable, "-c", MEASURED_MAIN, *argv],
+            stdout=output, stderr=subprocess.STDOUT, env={**os.environ, **env, PEAK_FILE_VARIABLE: peak_file.name},
+        )
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        peak_kib = peak_file.read().strip()
+    # Without /proc (macOS) fall back to ru_maxrss, in bytes there.
+    peak_mib = int(peak_kib) / 1024 if peak_kib else usage.ru_maxrss / (1024 * 1024)
+    return Measured(process.returncode, usage.ru_utime + usage.ru_stime, peak_mib)
 
 
 def classify(board: str, counts: Mapping[str, int]) -> BoardRequests:
@@ -375,13 +398,13 @@ def table(results: Sequence[SizeResult]) -> str:
     return "\n".join(lines)
 
 
-def notes(results: Sequence[SizeResult], latency_ms: int, startup: tuple[float, float]) -> list[str]:
+def notes(results: Sequence[SizeResult], latency_ms: int, startup: Measured) -> list[str]:
     lines = [
         f"r/w: reads/writes the board received in that cycle; {latency_ms} ms of latency on each.",
         "latency share: requests x latency / wall time (100% = the run only waited on the boards,"
         " one request after another).",
         "cpu s and peak MiB are the `boardsync reconcile` process's own, interpreter start included"
-        f" (start-up and imports alone: {startup[0]:.1f} s CPU, {startup[1]:.0f} MiB).",
+        f" (start-up and imports alone: {startup.cpu_s:.1f} s CPU, {startup.peak_mib:.0f} MiB).",
     ]
     for result in results:
         first = result.first
@@ -421,7 +444,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             with (workdir / "bench.log").open("w") as log:
                 print(f"N={n:,}: reconciling against the sandbox ...", file=sys.stderr, flush=True)
                 results.append(bench_size(n, args.latency_ms, workdir, log))
-            print(table(results[-1:]), file=sys.stderr, flush=True)
+            if len(args.sizes) > 1:  # the rows so far, in case a later size does not finish
+                print(table(results[-1:]), file=sys.stderr, flush=True)
             if results[-1].problems and args.keep is None:
                 print((workdir / "bench.log").read_text()[-4000:], file=sys.stderr)
     print(table(results))
