@@ -140,7 +140,7 @@ class Story:
              self.apply),
             ("Someone edits a job by hand in Sorce's dashboard, outside boardsync.",
              self.edit_by_hand),
-            ("Plan again: the hand edit is drift, and with `self_heal: true` reconcile will put it back.",
+            ("Plan: the hand edit is drift, and with `self_heal: true` reconcile will put it back.",
              lambda: self.run_cli("plan", expect=2)),
             ("Second sync: the title goes back; visits and applicant totals are recorded on the way.",
              lambda: self.run_cli("reconcile")),
