@@ -185,11 +185,14 @@ def _record_bindings(
 
 
 def _stamp(session: Session, ids: Iterable[int | None], **values: Any) -> None:
-    """One UPDATE per chunk of ids, instead of one per row: a steady cycle touches them all."""
+    """One UPDATE per chunk of ids, instead of one per row: a steady cycle touches them all.
+    The loaded rows are not synchronised (SQLAlchemy would evaluate the criteria against every
+    object in the session, per chunk); nothing reads these two columns later in the session."""
     ids = [i for i in ids if i is not None]
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
-        session.exec(update(Binding).where(col(Binding.id).in_(chunk)).values(**values))
+        statement = update(Binding).where(col(Binding.id).in_(chunk)).values(**values)
+        session.exec(statement.execution_options(synchronize_session=False))
 
 
 def _record_counters(
@@ -262,8 +265,9 @@ def _latest(
         select(func.max(table.id)).where(table.provider == provider)
         .group_by(table.posting_key, table.channel)
     )
-    rows = session.exec(select(table).where(col(table.id).in_(newest)))
-    return {(r.posting_key, r.channel): getattr(r, column) for r in rows}  # type: ignore[attr-defined]
+    value = getattr(table, column)
+    rows = session.exec(select(table.posting_key, table.channel, value).where(col(table.id).in_(newest)))
+    return {(key, channel): count for key, channel, count in rows}
 
 
 def _record_drift(
