@@ -41,11 +41,16 @@ def _offending(paths: list[Path], forbidden: tuple[str, ...]) -> dict[str, list[
         ("state", ("boardsync.reconcile", "boardsync.connectors", "boardsync.config", "boardsync.daemon",
                    "boardsync.cli", "boardsync.sandbox")),
         ("reconcile", ("boardsync.daemon", "boardsync.cli", "boardsync.sandbox")),
+        ("config", ("boardsync.connectors", "boardsync.reconcile", "boardsync.state", "boardsync.daemon",
+                    "boardsync.cli", "boardsync.sandbox")),
+        ("sandbox", ("boardsync.config", "boardsync.connectors", "boardsync.reconcile", "boardsync.state",
+                     "boardsync.daemon", "boardsync.cli", "boardsync.errors", "boardsync.log", "boardsync.demo")),
     ],
 )
 def test_package_imports_only_the_layers_below_it(package: str, forbidden: tuple[str, ...]) -> None:
-    """state imports nothing of the packages above it; reconcile never imports the daemon,
-    the command line or the simulators."""
+    """state and config import nothing of the packages above them; reconcile never imports the
+    daemon, the command line or the simulators; the simulators import nothing of boardsync but
+    themselves (they play the boards' side)."""
     assert _offending(_modules(package), forbidden) == {}
 
 
