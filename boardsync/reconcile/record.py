@@ -15,6 +15,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import insert
 from sqlmodel import Session, col, delete, func, or_, select, update
 
 from boardsync.config.model import Posting
@@ -251,10 +252,14 @@ def record_counters(
         if not values:
             continue
         last = _latest(session, table, column, provider)
-        for (key, channel), value in values.items():
-            if last.get((key, channel)) != value:
-                session.add(table(posting_key=key, provider=provider, channel=channel, observed_at=now, **{column: value}))
-                written += 1
+        rows = [
+            {"posting_key": key, "provider": provider, "channel": channel, "observed_at": now, column: value}
+            for (key, channel), value in values.items()
+            if last.get((key, channel)) != value
+        ]
+        if rows:  # one executemany: a board's first read brings a sample for every channel
+            session.execute(insert(table), rows)
+            written += len(rows)
     return written
 
 
