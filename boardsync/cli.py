@@ -123,12 +123,16 @@ def _cmd_reconcile(args: argparse.Namespace) -> int:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
+    from boardsync.config.model import Status
     from boardsync.reconcile import console
 
     with console.opened(args.config, boards=False) as run:
-        expected = [(p.key, board) for p in run.desired.postings for board in p.boards.names()
-                    if board in run.desired.root.providers.names()]
-        rows = run.store.status_rows(expected)
+        configured = run.desired.root.providers.names()
+        expected = [(p, board) for p in run.desired.postings for board in p.boards.names() if board in configured]
+        rows = run.store.status_rows(
+            [(p.key, board) for p, board in expected],
+            never_posted=[(p.key, board) for p, board in expected if p.status is Status.CLOSED],
+        )
     print(console.status_json(rows) if args.json else console.status_table(rows), end="\n" if args.json else "")
     return 0
 

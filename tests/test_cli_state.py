@@ -32,7 +32,7 @@ def test_status_lists_every_posting_on_every_board(synced: Workspace) -> None:
     header, *lines = ran.out.splitlines()
     assert header.split()[:4] == ["POSTING", "BOARD", "STATE", "REMOTE"]
     assert any(line.split()[:3] == ["support-specialist", "sorce", "paused"] for line in lines)
-    assert any(line.split()[:3] == ["intern-design-2024", "sorce", "not"] for line in lines)
+    assert any(line.split()[:4] == ["intern-design-2024", "sorce", "not", "posted"] for line in lines)
     rows = json.loads(synced.run("status", "--json").out)
     assert len(rows) == len(lines)
     first = rows[0]

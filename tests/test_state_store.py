@@ -200,9 +200,12 @@ def test_status_rows_merge_bindings_drift_and_unseen_pairs(db_url: str) -> None:
             session.add(Drift(posting_key="a", provider="sorce", field="title"))
             session.add(Drift(posting_key="a", provider="sorce", field="salary"))
             session.add(Drift(posting_key="a", provider="sorce", field="old", resolved_at=T0))
-        rows = store.status_rows(expected=[("a", "sorce"), ("c", "hirempire")])
+        rows = store.status_rows(expected=[("a", "sorce"), ("c", "hirempire"), ("d", "sorce")],
+                                 never_posted=[("d", "sorce")])
     by_pair = {(r.posting, r.provider): r for r in rows}
-    assert [(r.posting, r.provider) for r in rows] == [("a", "sorce"), ("b", "sorce"), ("c", "hirempire")]
+    assert [(r.posting, r.provider) for r in rows] == [("a", "sorce"), ("b", "sorce"), ("c", "hirempire"),
+                                                        ("d", "sorce")]
+    assert by_pair["d", "sorce"].state == "not posted"  # written as closed: nothing to create
     assert by_pair["a", "sorce"].open_drift == 2 and by_pair["a", "sorce"].last_sync == T0
     assert by_pair["b", "sorce"].blocked_reason == "terms not accepted"
     assert by_pair["c", "hirempire"].state == "not synced"

@@ -198,15 +198,20 @@ class Store:
 
     # -- status -----------------------------------------------------------------------------
 
-    def status_rows(self, expected: Iterable[tuple[str, str]] = ()) -> list[StatusRow]:
-        """Every binding, plus a "not synced" row for each expected (posting, provider)
-        pair the database has never seen; sorted by posting, then provider."""
+    def status_rows(
+        self, expected: Iterable[tuple[str, str]] = (), *, never_posted: Iterable[tuple[str, str]] = ()
+    ) -> list[StatusRow]:
+        """Every binding, plus a row for each expected (posting, provider) pair the database
+        has never seen: "not synced", or "not posted" for the `never_posted` pairs (postings
+        written as closed, which are never created); sorted by posting, then provider."""
+        quiet = set(never_posted)
         with self.session() as session:
             bindings = session.exec(select(Binding)).all()
             drift_counts = _open_drift_counts(session)
         rows = {(b.posting_key, b.provider): _status_row(b, drift_counts) for b in bindings}
         for pair in expected:
-            rows.setdefault(pair, StatusRow(pair[0], pair[1], None, "not synced", 0, None, None))
+            state = "not posted" if pair in quiet else "not synced"
+            rows.setdefault(pair, StatusRow(pair[0], pair[1], None, state, 0, None, None))
         return [rows[pair] for pair in sorted(rows)]
 
     def drift_rows(self, open_only: bool = False) -> list[DriftRow]:
