@@ -26,7 +26,7 @@ import httpx
 
 from boardsync import cli
 from boardsync.config import load
-from boardsync.daemon.lock import acquire_writer_lock
+from boardsync.daemon.lock import WriterLock, acquire_writer_lock
 from boardsync.errors import BoardsyncError
 from boardsync.reconcile import RunResult, collect_metrics, console
 from boardsync.sandbox.server import Sandbox
@@ -286,10 +286,10 @@ def bound_ids(config: Path) -> dict[tuple[str, str], str]:
 def metrics_run(config: Path) -> RunResult:
     """One metrics run over the config's boards, under the writer lock like any writer."""
 
-    def lock(url: str) -> object:
+    def lock(url: str) -> WriterLock:
         return acquire_writer_lock(url, wait=10, command="demo")
 
-    with console.opened(config, lock=lock) as run:  # type: ignore[arg-type]
+    with console.opened(config, lock=lock) as run:
         return collect_metrics(run.desired, run.store, run.connectors, trigger="cli")
 
 
