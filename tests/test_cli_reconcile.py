@@ -362,3 +362,21 @@ def test_one_board_failing_leaves_the_others_converged_and_state_intact(synced: 
     synced.sandbox.hirempire.faults.clear()
     assert synced.run("reconcile").code == 0
     assert synced.run("plan").code == 0
+
+
+def test_a_board_that_stops_answering_is_left_alone_for_the_rest_of_the_run(ws: Workspace) -> None:
+    """Hirempire failing every create: after three in a row the run sends it no more changes
+    (each would spend the whole retry budget), says so, and Sorce still converges; once it
+    answers again, the changes left alone go through while the failed ones back off."""
+    ws.sandbox.hirempire.faults.add(Fault("status", method="POST", path=r".*/add-job", status=503, times=None))
+    ran = ws.run("reconcile")
+    assert ran.code == 2
+    assert "hirempire: stopped answering (3 changes in a row failed); 4 more left for the next run" in ran.out
+    assert ws.counts()["hirempire"]["POST /v1/add-job"] == 3
+    assert {j["status"] for j in ws.sorce_jobs()} == {"ACTIVE", "DRAFT", "PAUSED"}
+
+    ws.sandbox.hirempire.faults.clear()
+    again = ws.run("reconcile")  # the three that failed back off; the ones left alone do not
+    assert again.out.count("backing off after 1 failed attempt") == 3, again.out
+    slugs = [j["public_slug"] for j in ws.hirempire_jobs()]
+    assert len(slugs) == 3 and len(set(slugs)) == 3

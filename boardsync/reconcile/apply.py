@@ -12,6 +12,11 @@ goes on with the next pair:
   exponentially: ``attempts`` and ``quarantine_until`` in its binding.
 
 A pair whose changes all succeed has its binding reset: no block, no backoff, synced now.
+
+A board that fails `BOARD_DOWN_AFTER` pairs in a row with `Transient` or `Ambiguous` (it
+stopped answering mid-run) is left alone for the rest of the run: each further change would
+spend the client's whole retry budget for nothing. Its remaining changes are counted as
+skipped and planned again next run.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from sqlmodel import Session
 
 from boardsync.config.model import Posting
 from boardsync.connectors.base import Connector, Remote, Transition
-from boardsync.errors import Ambiguous, Blocked, ProviderError, Rejected
+from boardsync.errors import Ambiguous, Blocked, ProviderError, Rejected, Transient
 from boardsync.reconcile import journal
 from boardsync.reconcile.model import (
     CREATES,
@@ -55,6 +60,7 @@ log = structlog.get_logger(__name__)
 BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_CAP = timedelta(hours=6)
 ERROR_TEXT_LIMIT = 500
+BOARD_DOWN_AFTER = 3
 
 Progress = Callable[[int, int], None]
 
@@ -71,7 +77,7 @@ class ApplyReport:
     failed: list[BoardError] = field(default_factory=list)
     blocked: list[BlockedItem] = field(default_factory=list)
     skipped: int = 0
-    """Changes not attempted: the run was stopped."""
+    """Changes not attempted: the run was stopped, or their board stopped answering."""
     unknown: set[Pair] = field(default_factory=set)
     """Pairs whose create's outcome was lost."""
 
@@ -109,6 +115,10 @@ class Applier:
         self._finishing = False
         self._pair_recorded = False
         self._intents: dict[Pair, int] = {}
+        self._strikes: Counter[str] = Counter()
+        """Pairs in a row that failed on each board for want of an answer."""
+        self._left_alone: Counter[str] = Counter()
+        """Changes not tried on each board after it was given up for this run."""
 
     def apply(self, plan: Plan) -> ApplyReport:
         groups = [(pair, list(changes)) for pair, changes in groupby(plan.changes, key=lambda c: c.pair)]
@@ -120,11 +130,23 @@ class Applier:
                     self.report.skipped = total - finished
                     log.info("apply_stopped", remaining=self.report.skipped)
                     break
-                self._apply_pair(pair, changes)
+                if self._strikes[pair[1]] >= BOARD_DOWN_AFTER:
+                    self._left_alone[pair[1]] += len(changes)
+                else:
+                    self._apply_pair(pair, changes)
                 finished += len(changes)
                 if self.progress is not None:
                     self.progress(finished, total)
+        self._report_left_alone()
         return self.report
+
+    def _report_left_alone(self) -> None:
+        for provider, count in self._left_alone.items():
+            self.report.skipped += count
+            message = (f"stopped answering ({BOARD_DOWN_AFTER} changes in a row failed); "
+                       f"{count} more left for the next run")
+            self.report.failed.append(BoardError(provider, message))
+            log.warning("board_given_up", provider=provider, skipped=count)
 
     def _journal_creates(self, plan: Plan) -> dict[Pair, int]:
         """Every create of the plan, journaled as pending in one transaction before any call."""
@@ -148,11 +170,14 @@ class Applier:
                 remote = self._apply_one(change, remote)
             except ProviderError as exc:
                 self._failed(change, exc)
+                unanswered = isinstance(exc, (Transient, Ambiguous))
+                self._strikes[change.provider] = self._strikes[change.provider] + 1 if unanswered else 0
                 return
             except Exception as exc:  # a bug must cost this pair only, never the whole run
                 log.exception("change_crashed", provider=change.provider, posting=change.posting)
                 self._failed(change, exc)
                 return
+        self._strikes[pair[1]] = 0
         if not self._pair_recorded:
             with self.store.write() as session:
                 self._converged(session, pair)
