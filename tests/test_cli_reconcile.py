@@ -380,3 +380,16 @@ def test_a_board_that_stops_answering_is_left_alone_for_the_rest_of_the_run(ws: 
     assert again.out.count("backing off after 1 failed attempt") == 3, again.out
     slugs = [j["public_slug"] for j in ws.hirempire_jobs()]
     assert len(slugs) == 3 and len(set(slugs)) == 3
+
+
+def test_a_city_without_a_location_id_costs_no_search_once_a_job_shows_it(ws: Workspace) -> None:
+    """A posting giving city, state and country but no Sorce location id is searched for on the
+    first sync; afterwards its job shows the place, so a steady cycle sends no search at all."""
+    ws.edit_posting("warehouse-associate", "    sorce_location_id: loc_us_tx_austin\n", "")
+    ws.clear_counts()
+    assert ws.run("reconcile").code == 0
+    assert ws.counts()["sorce"]["GET /api/external/v1/locations/search"] == 1
+    assert [p["locationId"] for p in ws.sorce_job("warehouse-associate")["locations"]] == ["loc_us_tx_austin"]
+    ws.clear_counts()
+    assert ws.run("reconcile").code == 0
+    assert ws.counts()["sorce"] == {"GET /api/external/v1/jobs": 1}

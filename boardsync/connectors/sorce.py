@@ -242,7 +242,21 @@ class SorceConnector(HttpConnector):
                 self._locations[key] = self._search_location(loc)
 
     def observe(self) -> list[Remote]:
-        return [_remote(job) for job in self._jobs()]
+        jobs = list(self._jobs())
+        self._learn_locations(jobs)
+        return [_remote(job) for job in jobs]
+
+    def _learn_locations(self, jobs: Sequence[SorceJob]) -> None:
+        """Remember the locationId of every city the jobs already show, so that `prepare`
+        searches only for places no job has yet: a steady cycle then costs no search. Only
+        the exact (city, state, country) is learned; a posting that leaves out the state is
+        still searched, since the board's first suggestion may be another city of that name."""
+        for job in jobs:
+            for place in job.get("locations") or []:
+                city, country, known = place.get("city"), place.get("country"), place.get("locationId")
+                if city and country and known:
+                    key = _key_of(str(city), place.get("stateProvince"), str(country))
+                    self._locations.setdefault(key, str(known))
 
     def find(self, posting: Posting, spec: Spec) -> Remote | None:
         """The newest live job whose content matches `spec`; a closed or expired match is an
@@ -435,7 +449,11 @@ def _sorted_budgets(budgets: Any) -> list[dict[str, Any]]:
 
 
 def _location_key(loc: Location) -> LocationKey:
-    return (loc.city.strip().casefold(), (loc.state or "").strip().casefold(), loc.country.strip().casefold())
+    return _key_of(loc.city, loc.state, loc.country)
+
+
+def _key_of(city: str, state: str | None, country: str) -> LocationKey:
+    return (city.strip().casefold(), (state or "").strip().casefold(), country.strip().casefold())
 
 
 def _pick_location(items: list[dict[str, Any]], loc: Location) -> str | None:

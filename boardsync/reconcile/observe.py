@@ -50,11 +50,12 @@ def _observe_board(
         if stop is not None and stop.is_set():
             return Board(name, connector, problems=problems, error="stopped before observing")
         specs: dict[str, Spec] = {}
+        # Observe first: what the board already holds can spare `prepare` its look-ups.
+        remotes = {r.remote_id: r for r in connector.observe()} if connector.SUPPORTS_JOBS else {}
         if render:
             connector.prepare(ready)
             specs, unrenderable = _render(connector, ready)
             problems = {**problems, **unrenderable}
-        remotes = {r.remote_id: r for r in connector.observe()} if connector.SUPPORTS_JOBS else {}
     except ProviderError as exc:
         bound.warning("observe_failed", error=str(exc))
         return Board(name, connector, problems=problems, error=exc.detail)
