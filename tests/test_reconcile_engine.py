@@ -268,6 +268,8 @@ def test_collect_metrics_records_applicants_per_channel(ws: Workspace, clock: Ru
         clock.advance(hours=1)
         result = collect_metrics(desired, store, connectors, clock=clock)
         assert result.converged and result.kind == "metrics"
+        assert result.summary().endswith(f": {result.counts['samples']} counters recorded")
+        assert result.counts["samples"] >= 3
         assert ws.counts()["hirempire"] == {"GET /v1/jobs": 1, "GET /v1/candidates": 1}
         assert writes(ws.counts()["sorce"]) == {} and ws.counts()["recruitifi"] == {}
         rows = {(r.posting, r.provider, r.channel): r for r in store.visit_rows(since=clock.now)}

@@ -228,6 +228,8 @@ class RunResult:
     def summary(self) -> str:
         """One line: ``run 12 converged in 1.4s: 3 create, 1 update; 1 drift, 2 blocked``."""
         done = ", ".join(f"{n} {k}" for k, n in self.counts.items() if n and k in ACTION_NAMES)
+        if self.counts.get("samples"):  # a metrics run changes nothing; it records counters
+            done = ", ".join(filter(None, (done, f"{self.counts['samples']} counters recorded")))
         notes = ", ".join(
             f"{self.counts[k]} {k}" for k in ("pending", "failed", "blocked", "skipped", "drift", "removed")
             if self.counts.get(k)
