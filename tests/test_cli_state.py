@@ -118,3 +118,15 @@ def test_link_of_a_removed_posting_is_forgotten(synced: Workspace) -> None:
     links = [row[0] for row in connection.execute("SELECT posting_key FROM signed_link")]
     connection.close()
     assert "product-designer" not in links and len(links) == 2
+
+
+def test_status_drift_and_visits_need_no_board_secret(synced: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where only the state database is at hand (no board credentials), the commands that
+    read it still work; one that calls a board still asks for its secret."""
+    for name in synced.sandbox.credentials():
+        monkeypatch.delenv(name)
+    for command in ("status", "drift", "visits"):
+        ran = synced.run(command)
+        assert ran.code == 0, (command, ran.err)
+    refused = synced.run("plan")
+    assert refused.code == 1 and "SORCE_API_KEY" in refused.err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sqlite3
 import stat
 from datetime import UTC, datetime, timedelta
@@ -271,3 +272,14 @@ def _pretend_next_version(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(migrations, "SCHEMA_VERSION", current + 1)
     monkeypatch.setitem(migrations.STEPS, current, add_note)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("psycopg") is not None, reason="the driver is installed here")
+def test_a_database_whose_driver_is_missing_says_what_to_install() -> None:
+    """A PostgreSQL URL without its driver is a StateError naming the package, not a traceback,
+    and the message hides the password."""
+    with pytest.raises(StateError) as raised:
+        open_store("postgresql+psycopg://boardsync:hunter2@127.0.0.1:5432/boardsync")
+    message = str(raised.value)
+    assert "'psycopg' is not installed" in message and "boardsync[postgres]" in message
+    assert "hunter2" not in message

@@ -49,7 +49,11 @@ def opened(
     """Load the desired state, take the writer lock (when given), open the state database
     and build the connectors; release everything on the way out."""
     quiet_logs()
-    desired = load(config)
+    # Reading the state database needs no board secret: status, drift and visits work where
+    # only the database is at hand. Its own URL may still hold a reference (a password).
+    desired = load(config, resolve_secrets=boards)
+    if not boards and "${" in desired.state_url:
+        desired = load(config)
     with ExitStack() as stack:
         if lock is not None:
             stack.enter_context(lock(desired.state_url))

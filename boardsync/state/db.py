@@ -52,7 +52,13 @@ def sqlite_path(url: URL) -> Path | None:
 def create_engine(url: str) -> Engine:
     parsed = parse_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return sa.create_engine(parsed, pool_pre_ping=True)
+        try:
+            return sa.create_engine(parsed, pool_pre_ping=True)
+        except ModuleNotFoundError as exc:
+            extra = " (pip install 'boardsync[postgres]')" if parsed.get_backend_name() == "postgresql" else ""
+            raise StateError(
+                f"{describe(parsed)}: the database driver {exc.name!r} is not installed{extra}"
+            ) from exc
     path = sqlite_path(parsed)
     if path is None:
         engine = sa.create_engine(
