@@ -13,12 +13,12 @@ BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "reconcile_bench
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(30)
+@pytest.mark.timeout(150)  # a guard against a hang, not a speed check: speed is the table's job
 def test_quick_benchmark_meets_the_steady_state_budget_and_prints_its_table() -> None:
     """`reconcile_bench.py --quick` exits 0 with one row per cycle: the first sync writes each
     posting once per board, the steady state reads 1 Sorce page and 1 Hirempire list only."""
     done = subprocess.run(
-        [sys.executable, str(BENCH), "--quick"], capture_output=True, text=True, timeout=28, check=False,
+        [sys.executable, str(BENCH), "--quick"], capture_output=True, text=True, timeout=140, check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     rows = {line.split()[1] + " " + line.split()[2]: line.split() for line in done.stdout.splitlines()
