@@ -122,7 +122,7 @@ def collect(
         collected.problems.append(Problem(document.where(where), format_path(where), message))
     collected.root = _validate_root(resolution.data, document, collected, resolve_secrets)
     if collected.root is not None:
-        collected.warnings.extend(_literal_secrets(collected.root, resolution, document))
+        collected.warnings.extend(_literal_secrets(resolution, document))
         collected.state_url = _state_url(collected.root.state, document, collected, resolve_secrets)
     _read_postings(resolution.data, document, collected, resolve_secrets)
     collected.problems = collected.scrubbed(sort_problems(collected.problems, collected.sources))
@@ -170,7 +170,7 @@ def _without(data: Any, paths: set[DataPath]) -> Any:
     return walk(data, ())
 
 
-def _literal_secrets(root: RootConfig, resolution: Resolution, document: Document) -> list[Problem]:
+def _literal_secrets(resolution: Resolution, document: Document) -> list[Problem]:
     """Warn about a secret written into the file (a literal key shaped like a board's is an
     error already): it would be committed with the rest."""
     warnings = []
