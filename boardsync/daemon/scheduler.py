@@ -98,16 +98,6 @@ class Scheduler:
         self._scheduler.wakeup()
         return True
 
-    def cancel(self, name: str) -> None:
-        try:
-            self._scheduler.remove_job(name)
-        except JobLookupError:
-            pass
-
-    def next_run(self, name: str) -> datetime | None:
-        job = self._scheduler.get_job(name)
-        return None if job is None else job.next_run_time
-
     def shutdown(self) -> None:
         """Start no more jobs, and wait for the running ones to return."""
         if self._scheduler.running:
