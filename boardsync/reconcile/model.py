@@ -84,11 +84,6 @@ class Change:
     def closes(self) -> bool:
         return self.action is Action.CLOSE
 
-    @property
-    def touches_board(self) -> bool:
-        """False for changes that alter only boardsync's own records or read a link."""
-        return self.action not in (Action.ADOPT, Action.REFRESH_LINK)
-
 
 @dataclass(frozen=True)
 class DriftItem:
@@ -185,9 +180,6 @@ class Plan:
             "removed": len(self.removed),
             "errors": len(self.errors),
         }
-
-    def for_pair(self, pair: Pair) -> tuple[Change, ...]:
-        return tuple(c for c in self.changes if c.pair == pair)
 
 
 Outcome = Literal["converged", "partial", "failed", "refused", "pending"]
