@@ -35,10 +35,6 @@ OPEN_INTENT_STATES = ("pending", "in_flight", "unknown")
 """States of an intent whose outcome a later run must still settle."""
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class UTCDateTime(TypeDecorator[datetime]):
     """A timestamp stored as naive UTC (SQLite has no time zones), read back aware."""
 
