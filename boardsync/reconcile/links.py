@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import structlog
 
 from boardsync.config.loader import Desired
+from boardsync.config.model import Posting
 from boardsync.connectors.base import Connector
 from boardsync.errors import ConfigError, ProviderError
 from boardsync.reconcile.record import binding, store_link
@@ -53,10 +54,10 @@ def fresh_links(
     return results
 
 
-def _fetch(store: Store, provider: str, connector: Connector, posting: object, now: datetime) -> LinkResult:
-    key = getattr(posting, "key")
+def _fetch(store: Store, provider: str, connector: Connector, posting: Posting, now: datetime) -> LinkResult:
+    key = posting.key
     try:
-        link = connector.link(posting)  # type: ignore[arg-type]
+        link = connector.link(posting)
     except ProviderError as exc:
         log.warning("link_failed", provider=provider, posting=key, error=str(exc))
         return LinkResult(key, provider, None, None, str(exc))
