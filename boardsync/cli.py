@@ -51,11 +51,6 @@ def _writer_lock(command: str, wait: float = 0.0) -> Callable[[str], WriterLock]
     return lock
 
 
-def _not_built(args: argparse.Namespace) -> int:
-    print(f"boardsync {args.command}: not available in this version", file=sys.stderr)
-    return 1
-
-
 # ------------------------------------------------------------------------------ handlers
 # Each handler stays short: load, call, render, return the exit code.
 
