@@ -111,3 +111,14 @@ def test_a_refused_key_counts_as_4xx_and_a_blocked_error(sandbox: Sandbox) -> No
         connector.observe()
     assert tally.snapshot() == {("sorce", "4xx"): 1}
     assert tally.error_snapshot() == {("sorce", "Blocked"): 1}
+
+
+def test_pairs_backing_off_after_failures_show_as_a_gauge(ws: Workspace) -> None:
+    """Three Hirempire creates failing with 503 leave three pairs waiting out their backoff,
+    and /metrics says so per board."""
+    ws.sandbox.hirempire.faults.add(Fault("status", method="POST", path=r".*/add-job", status=503, times=None))
+    assert ws.run("reconcile").code == 2
+    with ws.store() as store:
+        text = DaemonMetrics(store, tally=RequestTally()).render()
+    assert 'boardsync_pairs_backing_off{board="hirempire"} 3\n' in text
+    assert 'boardsync_pairs_backing_off{board="sorce"}' not in text

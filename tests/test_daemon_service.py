@@ -276,6 +276,7 @@ def test_daemon_becomes_ready_converges_the_examples_and_answers_over_http(
         'boardsync_last_success_timestamp_seconds{board="hirempire"}',
         "# TYPE boardsync_drift_open gauge",
         "# TYPE boardsync_blocked_pairs gauge",
+        "# TYPE boardsync_pairs_backing_off gauge",
         'boardsync_runs_total{kind="metrics",result="converged"}',
         "# TYPE boardsync_applicants gauge",
     ):

@@ -86,12 +86,17 @@ class DaemonMetrics:
         blocked = Family("boardsync_blocked_pairs", "gauge", "Posting and board pairs blocked until a person acts.")
         for board, count in sorted(snapshot.blocked_pairs.items()):
             blocked.add(count, board=board)
+        backing_off = Family(
+            "boardsync_pairs_backing_off", "gauge", "Posting and board pairs waiting out a backoff after failures."
+        )
+        for board, count in sorted(snapshot.quarantined_pairs.items()):
+            backing_off.add(count, board=board)
         last = Family(
             "boardsync_last_success_timestamp_seconds", "gauge", "End of the last run that converged on a board."
         )
         for board, when in sorted(snapshot.last_success.items()):
             last.add(when.timestamp(), board=board)
-        return [intents, drift, blocked, last]
+        return [intents, drift, blocked, backing_off, last]
 
     def _visit_families(self) -> list[Family]:
         visits: dict[tuple[tuple[str, str], ...], int] = defaultdict(int)
