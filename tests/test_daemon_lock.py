@@ -81,10 +81,12 @@ def test_lock_file_is_private_and_beside_the_database(tmp_path: Path) -> None:
         assert path.exists() and (path.stat().st_mode & 0o777) == 0o600
 
 
-def test_in_memory_database_needs_no_lock_file(tmp_path: Path) -> None:
-    """An in-memory database belongs to one process; two holders in it do not collide."""
+def test_in_memory_database_needs_no_lock_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An in-memory database belongs to one process; two holders in it do not collide, and
+    no lock file is written anywhere."""
+    monkeypatch.chdir(tmp_path)
     with acquire_writer_lock("sqlite://"), acquire_writer_lock("sqlite://"):
-        pass
+        assert list(tmp_path.iterdir()) == []
 
 
 def test_missing_folder_is_a_state_error_naming_the_file(tmp_path: Path) -> None:
