@@ -411,7 +411,7 @@ def control_routes(sim: Simulator) -> list[Any]:
         return JSONResponse({"reset": True})
 
     async def clock(request: Request) -> JSONResponse:
-        body = await _json_object(request)
+        body = await json_object(request)
         try:
             if "advance_seconds" in body:
                 now = sim.clock.advance(_seconds(body["advance_seconds"]))
@@ -426,7 +426,7 @@ def control_routes(sim: Simulator) -> list[Any]:
     async def faults(request: Request) -> JSONResponse:
         if request.method == "POST":
             try:
-                fault = sim.faults.add(Fault(**await _json_object(request)))
+                fault = sim.faults.add(Fault(**await json_object(request)))
             except (TypeError, ValueError, re.error) as exc:
                 return JSONResponse({"error": str(exc)}, status_code=422)
             return JSONResponse(fault.to_dict(), status_code=201)
@@ -464,7 +464,7 @@ def _when(value: Any) -> datetime:
         raise ValueError("now must be an ISO 8601 time, e.g. 2026-01-01T00:00:00Z") from None
 
 
-async def _json_object(request: Any) -> dict[str, Any]:
+async def json_object(request: Any) -> dict[str, Any]:
     try:
         body = await request.json()
     except ValueError:

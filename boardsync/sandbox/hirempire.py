@@ -70,8 +70,8 @@ from boardsync.sandbox.core import (
     Clock,
     Simulator,
     SlidingWindow,
-    _json_object,
     control_routes,
+    json_object,
     wrap,
 )
 
@@ -974,7 +974,7 @@ def _board_controls(sim: HirempireSim) -> list[Route]:
 
     def answer(action: Callable[[dict[str, Any]], Any], status: int = 200) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
-            body = await _json_object(request)
+            body = await json_object(request)
             body.update(request.path_params)
             try:
                 return JSONResponse(action(body), status_code=status)

@@ -44,8 +44,8 @@ from boardsync.sandbox.core import (
     Clock,
     Simulator,
     SlidingWindow,
-    _json_object,
     control_routes,
+    json_object,
     wrap,
 )
 
@@ -369,7 +369,7 @@ def _board_controls(sim: RecruitifiSim) -> list[Route]:
         return JSONResponse({"links": sim.issued_links()})
 
     async def limits(request: Request) -> Response:
-        body = await _json_object(request)
+        body = await json_object(request)
         try:
             sim.set_limits(body.get("requests_per_second"))
         except (TypeError, ValueError) as exc:

@@ -83,9 +83,9 @@ from boardsync.sandbox.core import (
     Clock,
     Simulator,
     SlidingWindow,
-    _json_object,
     answering_fault,
     control_routes,
+    json_object,
     wrap,
 )
 from boardsync.sandbox.sorce_locations import DEFAULT_COUNTRY, LOCATIONS, search
@@ -942,7 +942,7 @@ def _board_controls(sim: SorceSim) -> list[Route]:
 
     def answer(action: Callable[[Request, dict[str, Any]], Any]) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
-            body = await _json_object(request)
+            body = await json_object(request)
             try:
                 return JSONResponse(action(request, body))
             except KeyError as exc:
