@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlmodel import select
 from sqlalchemy.exc import IntegrityError
 
 from boardsync.errors import StateError
@@ -283,3 +284,29 @@ def test_a_database_whose_driver_is_missing_says_what_to_install() -> None:
     message = str(raised.value)
     assert "'psycopg' is not installed" in message and "boardsync[postgres]" in message
     assert "hunter2" not in message
+
+
+def test_a_version_1_database_is_upgraded_to_hold_removal_grace_and_board_waits(db_url: str) -> None:
+    """A database written by the first release (schema 1) is refused until `migrate`, which
+    adds the removal grace columns and the board_state table and keeps every binding."""
+    with open_store(db_url) as store, store.write() as session:
+        session.add(Binding(posting_key="kept", provider="sorce", remote_id="job_1"))
+    engine = sa.create_engine(db_url)
+    with engine.begin() as connection:  # take it back to what schema 1 had
+        connection.exec_driver_sql("ALTER TABLE binding DROP COLUMN absent_since")
+        connection.exec_driver_sql("ALTER TABLE binding DROP COLUMN absent_reads")
+        connection.exec_driver_sql("DROP TABLE board_state")
+        connection.exec_driver_sql("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    engine.dispose()
+    with pytest.raises(StateError, match=r"run `boardsync migrate`"):
+        open_store(db_url)
+    with open_store(db_url, migrate=True) as store:
+        assert store.schema_version == 2
+        with store.engine.connect() as connection:
+            inspector = sa.inspect(connection)
+            columns = {c["name"] for c in inspector.get_columns("binding")}
+            assert {"absent_since", "absent_reads"} <= columns
+            assert "board_state" in inspector.get_table_names()
+        with store.session() as session:
+            (row,) = session.exec(select(Binding)).all()
+        assert (row.posting_key, row.remote_id, row.absent_reads, row.absent_since) == ("kept", "job_1", 0, None)

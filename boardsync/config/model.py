@@ -330,6 +330,16 @@ class Policy(Model):
     repost_expired: bool = Field(
         False, description="Post again a job that expired or was closed on the board but should be live."
     )
+    prune_after: Duration = Field(
+        "1h",
+        description="How long a posting must be gone from the source (and missing from at least two "
+        "reads of it) before a removal is acted on: a file that vanishes for a moment closes nothing.",
+    )
+    strict_fields: bool = Field(
+        False,
+        description="Treat a value a board cannot hold (a currency, a hidden salary) as an error in "
+        "validate instead of a warning.",
+    )
 
 
 class Schedule(Model):
@@ -353,6 +363,11 @@ class Daemon(Model):
     """The long-running service's HTTP surface."""
 
     listen: str = Field("127.0.0.1:9187", description="host:port for /healthz, /metrics and /links.")
+    token: SecretStr | None = Field(
+        None,
+        description="Bearer token every endpoint but /healthz and /readyz requires, as a reference: "
+        "${BOARDSYNC_TOKEN}. Required when listen is not a loopback address.",
+    )
     posting_labels: bool = Field(
         False, description="Label visit metrics per posting (many series for many postings)."
     )

@@ -17,13 +17,22 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from boardsync.errors import StateError
-from boardsync.state.tables import TABLES, Meta
+from boardsync.state.tables import TABLES, BoardState, Meta
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 Step = Callable[[sa.Connection], None]
 
-STEPS: dict[int, Step] = {}
+
+def _v1_to_v2(connection: sa.Connection) -> None:
+    """Removals with a grace period (binding.absent_since, absent_reads) and a board's
+    requested wait kept between runs (board_state)."""
+    connection.execute(sa.text("ALTER TABLE binding ADD COLUMN absent_since TIMESTAMP"))
+    connection.execute(sa.text("ALTER TABLE binding ADD COLUMN absent_reads INTEGER NOT NULL DEFAULT 0"))
+    BoardState.__table__.create(connection)  # type: ignore[attr-defined]
+
+
+STEPS: dict[int, Step] = {1: _v1_to_v2}
 """version → the step that upgrades a database from that version to the next."""
 
 VERSION_KEY = "schema_version"

@@ -15,6 +15,7 @@ One row per thing boardsync must remember between runs:
               cumulative counters per (posting, provider, channel), written only when they
               change; changes over a period are computed when read.
 - `SignedLink` the current signed link per posting, never kept past its expiry.
+- `BoardState` per board: a wait the board asked for (429 ``Retry-After``) that outlives a run.
 - `Meta`      the schema version.
 
 Times are stored as UTC and read back as aware datetimes.
@@ -95,6 +96,24 @@ class Binding(SQLModel, table=True):
     """Failures in a row; the backoff grows with it and a success resets it."""
     quarantine_until: datetime | None = _when()
     last_error: str | None = None
+    updated_at: datetime | None = _when()
+    absent_since: datetime | None = _when()
+    """When the posting was first found missing from the source while still bound here;
+    None while the source has it. A removal is acted on only after a grace period."""
+    absent_reads: int = 0
+    """Reads of the source in a row that did not have the posting (at least two before a close)."""
+
+
+class BoardState(SQLModel, table=True):
+    """What boardsync remembers of a whole board between runs: how long it asked to be left
+    alone (a 429's ``Retry-After``), so the next run honours it instead of calling again."""
+
+    __tablename__ = "board_state"
+
+    provider: str = Field(primary_key=True)
+    wait_until: datetime | None = _when()
+    """No request goes to the board before this time."""
+    wait_reason: str | None = None
     updated_at: datetime | None = _when()
 
 
@@ -223,5 +242,5 @@ class SignedLink(SQLModel, table=True):
 
 
 TABLES: tuple[type[SQLModel], ...] = (
-    Meta, Binding, Intent, Run, Action, Drift, VisitSample, ApplicantSample, SignedLink,
+    Meta, Binding, BoardState, Intent, Run, Action, Drift, VisitSample, ApplicantSample, SignedLink,
 )
