@@ -281,9 +281,9 @@ def test_job_closed_by_hand_on_hirempire_is_reopened_with_self_heal() -> None:
 
 
 def test_job_deleted_from_the_board_is_created_again_with_self_heal() -> None:
-    """A bound job gone from the board is drift "missing" and is created again."""
+    """A bound job a read by id found gone (404) is drift "missing" and is created again."""
     a = posting("a")
-    result = plan([a], sorce([a], []), bound(a))
+    result = plan([a], sorce([a], [], gone=frozenset({"j1"})), bound(a))
     assert [(d.field, d.observed) for d in result.drift] == [("status", "missing")]
     assert actions(result) == [("a", "create")]
 
