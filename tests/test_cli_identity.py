@@ -103,8 +103,11 @@ def test_two_jobs_that_could_be_the_posting_block_it_as_ambiguous(synced: Worksp
 
 
 def test_a_second_state_database_on_the_same_boards_posts_nothing_twice(synced: Workspace) -> None:
-    """A second database (a CI job's own) reconciling the same boards adopts every job: no
-    new job on any board, and both databases then plan nothing."""
+    """A second database (a CI job's own) reconciling the same boards, one job of which was
+    edited in Sorce's dashboard, adopts every job: no new job on any board, the edit is put
+    back, and both databases then plan nothing."""
+    edited = synced.remote_id("product-designer", "sorce")
+    synced.sandbox.sorce.edit_job(edited, description="Edited in the dashboard.")
     sorce_before, hirempire_before = _sorce_ids(synced), len(synced.hirempire_jobs())
     config = synced.root / "boardsync.yaml"
     original = config.read_text()
@@ -112,6 +115,7 @@ def test_a_second_state_database_on_the_same_boards_posts_nothing_twice(synced: 
     assert synced.run("reconcile").code == 0
     assert _sorce_ids(synced) == sorce_before and len(synced.hirempire_jobs()) == hirempire_before
     assert _sorce_bindings(synced, "other.db") == _sorce_bindings(synced, "state.db")
+    assert synced.sorce_job("product-designer")["description"] != "Edited in the dashboard."
     assert synced.run("plan").code == 0
     config.write_text(original)
     assert synced.run("plan").code == 0
