@@ -167,6 +167,32 @@ def test_an_empty_list_while_jobs_are_bound_refuses_the_run(synced: Workspace) -
     _no_writes(synced)
 
 
+def test_too_many_bound_jobs_missing_from_the_list_refuse_the_run(synced: Workspace) -> None:
+    """Two of Sorce's four bound live jobs missing from the list (50%, over the 30% allowed):
+    none is read by id, the run is refused naming the share, and nothing is written."""
+    live = [synced.remote_id(key, "sorce") for key in ("backend-engineer", "product-designer")]
+    for remote_id in live:
+        synced.sandbox.sorce.set_listed(remote_id, False)
+    ran = synced.run("reconcile")
+    assert ran.code == 1 and "missing from the list" in ran.out + ran.err
+    assert [k for k in synced.counts()["sorce"] if k.startswith(f"GET {JOBS}/")] == []
+    _no_writes(synced)
+
+
+def test_a_failing_read_by_id_blocks_the_pair_and_creates_nothing(synced: Workspace) -> None:
+    """A bound job missing from the list whose read by id fails (500s): its pair is blocked
+    for this run, no job is created, and the exit code says the boards do not match."""
+    hidden = synced.remote_id("product-designer", "sorce")
+    synced.sandbox.sorce.set_listed(hidden, False)
+    synced.sandbox.sorce.faults.add(Fault("status", status=500, method="GET", path=f"{JOBS}/{hidden}", times=None))
+    ran = synced.run("reconcile")
+    assert ran.code == 2
+    assert writes(synced.counts()["sorce"]) == {} and len(synced.sorce_jobs()) == 6
+    planned = json.loads(synced.run("plan", "--json").out)
+    (blocked,) = [b for b in planned["blocked"] if b["posting"] == "product-designer"]
+    assert blocked["gate"] == "unread" and hidden in blocked["reason"]
+
+
 # ------------------------------------------------------------------------------ lost creates
 
 
