@@ -147,6 +147,19 @@ def test_a_bound_job_deleted_on_hirempire_is_created_again_after_a_404(synced: W
     assert synced.remote_id("backend-engineer", "hirempire") != gone
 
 
+def test_a_job_found_gone_is_not_read_again(ws: Workspace) -> None:
+    """Without self_heal a deleted Hirempire job stays missing: it is read by id once, and
+    later runs remember the 404 instead of asking again."""
+    ws.write_config(self_heal=False)
+    assert ws.run("reconcile").code == 0
+    ws.sandbox.hirempire.delete_job(ws.remote_id("backend-engineer", "hirempire"))
+    for reads in ({"GET /v1/jobs": 1, "GET /v1/get-job": 1}, {"GET /v1/jobs": 1}):
+        ws.clear_counts()
+        ran = ws.run("reconcile")
+        assert "hirempire/backend-engineer status" in ran.out  # the missing job, reported
+        assert ws.counts()["hirempire"] == reads
+
+
 def test_an_empty_list_while_jobs_are_bound_refuses_the_run(synced: Workspace) -> None:
     """Sorce's list comes back empty while six jobs are bound: no job is read one by one,
     the run is refused (exit 1) and nothing is written to any board; --force reads each job

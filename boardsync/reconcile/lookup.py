@@ -4,7 +4,8 @@ A job absent from a list is not proof it is gone: the list may hide some statuse
 may have been lost. Only a read by id that answers 404 is. So, between observe and plan, each
 bound job the list did not show is read by id (`Connector.read`): found, it joins the board's
 objects; 404, it is `Board.gone` and the planner may create the posting again; a failed read
-leaves the pair in `Board.unread`, where nothing is decided for it this run.
+leaves the pair in `Board.unread`, where nothing is decided for it this run. A 404 is final
+(ids are not given again): the binding remembers it (`GONE`), and the job is not read again.
 
 When many of a board's bound live jobs are missing at once, or the list is empty while jobs
 are bound, a bad read is far likelier than deletions: no request is spent per job, the board
@@ -21,10 +22,14 @@ import structlog
 
 from boardsync.config.model import Policy
 from boardsync.errors import ProviderError
+from boardsync.reconcile.identity import ENDED
 from boardsync.reconcile.planner import Board
 from boardsync.reconcile.safety import LIVE, SAFETY_FLOOR
 
 log = structlog.get_logger(__name__)
+
+GONE = "gone"
+"""The observed status recorded for a bound job a read by id found gone (404)."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,9 @@ def _look_up_board(
     if board.error is not None or not board.connector.SUPPORTS_JOBS:
         return board
     unlisted = [b for b in bound if b.remote_id not in board.remotes]
+    known_gone = frozenset(b.remote_id for b in unlisted if b.observed_status == GONE)
+    unlisted = [b for b in unlisted if b.observed_status != GONE]
+    board = replace(board, gone=board.gone | known_gone)
     if not unlisted:
         return board
     suspect = _suspect(board, bound, unlisted, policy)
@@ -74,8 +82,12 @@ def _suspect(board: Board, bound: Sequence[BoundJob], unlisted: Sequence[BoundJo
     """Why the list is not believed, or None."""
     live = [b for b in bound if b.observed_status in LIVE]
     missing = [b for b in unlisted if b.observed_status in LIVE]
-    if not board.remotes and bound:
-        return f"{board.name}: the list of jobs came back empty while {len(bound)} are bound; likelier a bad read than deletions"
+    still_there = [b for b in bound if b.observed_status not in ENDED | {GONE}]
+    if not board.remotes and still_there:
+        return (
+            f"{board.name}: the list of jobs came back empty while {len(still_there)} are bound; "
+            "likelier a bad read than deletions"
+        )
     if not missing:
         return None
     share = 100 * len(missing) / len(live)
@@ -110,4 +122,4 @@ def _read_each(board: Board, unlisted: Sequence[BoundJob], stop: threading.Event
             found[remote.remote_id] = remote
         log.info("read_by_id", provider=board.name, posting=job.posting, remote_id=job.remote_id,
                  found=remote is not None)
-    return replace(board, remotes=found, gone=frozenset(gone), unread=unread)
+    return replace(board, remotes=found, gone=board.gone | gone, unread=unread)

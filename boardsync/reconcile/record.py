@@ -20,7 +20,7 @@ from sqlmodel import Session, col, delete, func, or_, select, update
 
 from boardsync.config.model import Posting
 from boardsync.connectors.base import Remote, Spec
-from boardsync.reconcile.lookup import BoundJob
+from boardsync.reconcile.lookup import GONE, BoundJob
 from boardsync.reconcile.model import Pair, Plan
 from boardsync.reconcile.planner import STATUS, Board, Known, PairState
 from boardsync.state import ApplicantSample, Binding, Drift, Intent, Run, SignedLink, Store, VisitSample
@@ -176,6 +176,7 @@ def record_observation(
         by_remote = {(b.provider, b.remote_id): b for b in rows if b.remote_id}
         for board in readable.values():
             _record_bindings(session, board, by_remote, plan, now)
+            _record_gone(board, by_remote, now)
             _record_counters(session, board, by_remote, now)
         _record_drift(session, readable, plan, postings, now, scope)
         _forget_links(session, readable, postings, now, scope)
@@ -201,6 +202,14 @@ def _record_bindings(
         and (row.posting_key, board.name) not in busy
     ]
     _stamp(session, in_sync, synced_at=now)
+
+
+def _record_gone(board: Board, by_remote: Mapping[tuple[str, str], Binding], now: datetime) -> None:
+    """Bound jobs a read by id found gone: remembered, so they are not read again."""
+    for remote_id in board.gone:
+        row = by_remote.get((board.name, remote_id))
+        if row is not None and row.observed_status != GONE:
+            row.observed_status, row.updated_at = GONE, now
 
 
 def _stamp(session: Session, ids: Iterable[int | None], **values: Any) -> None:
