@@ -13,20 +13,19 @@ before any create (a lost or fresh state database), the journal after a lost cre
 from __future__ import annotations
 
 from collections.abc import Collection, Hashable, Iterable
-from dataclasses import dataclass, field
 
 from boardsync.connectors.base import Connector, Remote, Spec
 
 ENDED = frozenset({"closed", "expired"})
 
 
-@dataclass
 class FreeJobs:
     """The jobs of one board a posting may still take over, each given to one posting at most."""
 
-    connector: Connector
-    _named: dict[str, Remote] = field(default_factory=dict)
-    _alike: dict[Hashable, list[Remote]] = field(default_factory=dict)
+    def __init__(self, connector: Connector) -> None:
+        self.connector = connector
+        self._named: dict[str, Remote] = {}
+        self._alike: dict[Hashable, list[Remote]] = {}
 
     @classmethod
     def on(cls, connector: Connector, remotes: Iterable[Remote], taken: Collection[str]) -> FreeJobs:

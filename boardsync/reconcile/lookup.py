@@ -54,7 +54,10 @@ def look_up_unlisted(
     """`boards` with each bound job their list left out read by id. `bound`: provider → its
     bindings. `scope` limits the reads to those postings (None: all). With `force`, the
     jobs are read even when the list is not believed."""
-    return {name: _look_up_board(board, bound.get(name, ()), policy, scope, force, stop) for name, board in boards.items()}
+    return {
+        name: _look_up_board(board, bound.get(name, ()), policy, scope, force, stop)
+        for name, board in boards.items()
+    }
 
 
 def _look_up_board(

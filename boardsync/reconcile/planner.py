@@ -193,10 +193,12 @@ def _plan_job(posting: Posting, board: Board, known: Known, policy: Policy, free
     if state is not None and state.remote_id is not None:
         remote = board.remotes.get(state.remote_id)
         if remote is not None:
-            return _before_create(posting, board, spec, policy, free, _compare(posting, board, spec, remote, state, policy))
-        if state.remote_id not in board.gone:
+            planned = _compare(posting, board, spec, remote, state, policy)  # a repost, maybe
+        elif state.remote_id in board.gone:
+            planned = _missing(posting, board, spec, state.remote_id, policy)
+        else:
             return _unread(board, posting.key, state.remote_id)
-        return _before_create(posting, board, spec, policy, free, _missing(posting, board, spec, state.remote_id, policy))
+        return _before_create(posting, board, spec, policy, free, planned)
     named = free.named(posting.key)
     if named is not None:
         free.claim(named)

@@ -391,6 +391,6 @@ def valid_link(store: Store, pair: Pair, now: datetime) -> SignedLink | None:
 
 
 __all__ = [
-    "binding", "bind_remote", "bound_jobs", "finish_run", "load_known", "open_intents", "record_counters", "record_metrics",
-    "record_observation", "resolve_drift", "spec_hash", "start_run", "store_link", "valid_link",
+    "binding", "bind_remote", "bound_jobs", "finish_run", "load_known", "open_intents", "record_counters",
+    "record_metrics", "record_observation", "resolve_drift", "spec_hash", "start_run", "store_link", "valid_link",
 ]
