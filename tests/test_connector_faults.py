@@ -189,6 +189,53 @@ def test_find_ignores_a_job_whose_content_differs(sandbox: Sandbox) -> None:
     assert connector.find(p, {**spec, "bidPerQualifiedApplicantCents": 9_999}) is None
 
 
+def test_find_ignores_a_job_in_another_city(sandbox: Sandbox) -> None:
+    """A job with the same content in another city is another posting's, never the lost create."""
+    connector = helpers.sorce(sandbox)
+    p, spec = prepared(connector)
+    connector.create(p, spec, publish=True)
+    _, elsewhere = prepared(connector, locations=[{"city": "Austin", "state": "Texas", "country": "United States"}])
+    assert elsewhere["locations"] != spec["locations"]
+    assert connector.find(p, elsewhere) is None
+
+
+# ------------------------------------------------------------------------------ reads by id
+
+
+def test_sorce_reads_a_job_the_list_leaves_out_and_none_only_for_404(sandbox: Sandbox) -> None:
+    """A job hidden from GET /jobs is not observed, but `read` finds it by id; an id Sorce
+    does not know reads as None."""
+    connector = helpers.sorce(sandbox)
+    p, spec = prepared(connector)
+    created = connector.create(p, spec, publish=True)
+    sandbox.sorce.set_listed(created.remote_id, False)
+    assert connector.observe() == []
+    found = connector.read(created.remote_id)
+    assert found is not None and found.remote_id == created.remote_id and found.status == "active"
+    assert connector.read("job_does_not_exist") is None
+
+
+def test_a_failing_read_by_id_is_an_error_not_a_missing_job(sandbox: Sandbox) -> None:
+    """Only a 404 means gone: a read answered 500 (after retries) raises, never None."""
+    connector = helpers.sorce(sandbox)
+    p, spec = prepared(connector)
+    created = connector.create(p, spec, publish=True)
+    sandbox.sorce.faults.add(Fault("status", status=500, method="GET", path=f"{JOBS}/.*", times=None))
+    with pytest.raises(Transient):
+        connector.read(created.remote_id)
+
+
+def test_hirempire_reads_a_job_by_id_and_none_once_deleted(sandbox: Sandbox) -> None:
+    """get-job returns the job with its sources; after delete-job it answers 404: None."""
+    connector = helpers.hirempire(sandbox)
+    p = helpers.posting()
+    created = connector.create(p, connector.render(p), publish=True)
+    found = connector.read(created.remote_id)
+    assert found is not None and found.posting_key == p.key and set(found.channels) == set(p.channels)
+    sandbox.hirempire.delete_job(created.remote_id)
+    assert connector.read(created.remote_id) is None
+
+
 def test_a_lost_hirempire_create_is_found_by_its_slug(sandbox: Sandbox) -> None:
     """add-job's answer lost: Ambiguous; one job carries the posting's slug and find returns it."""
     connector = helpers.hirempire(sandbox)

@@ -281,9 +281,9 @@ def test_job_closed_by_hand_on_hirempire_is_reopened_with_self_heal() -> None:
 
 
 def test_job_deleted_from_the_board_is_created_again_with_self_heal() -> None:
-    """A bound job gone from the board is drift "missing" and is created again."""
+    """A bound job a read by id found gone (404) is drift "missing" and is created again."""
     a = posting("a")
-    result = plan([a], sorce([a], []), bound(a))
+    result = plan([a], sorce([a], [], gone=frozenset({"j1"})), bound(a))
     assert [(d.field, d.observed) for d in result.drift] == [("status", "missing")]
     assert actions(result) == [("a", "create")]
 
@@ -323,6 +323,100 @@ def test_ended_or_bound_jobs_are_never_adopted() -> None:
     other = Known(bindings={("z", "sorce"): PairState("j2", "active", spec_of(a))})
     board = sorce([a], [remote(a, "j1", status="expired"), remote(a, "j2")])
     assert actions(plan([a], board, other)) == [("a", "create")]
+
+
+# ------------------------------------------------------------------------------ identity without a record
+
+
+def placed(p: Posting, **fields: Any) -> dict[str, Any]:
+    """A Sorce-shaped spec: content plus the place that, with the title, identifies a job."""
+    return {**spec_of(p), "remoteOption": "REMOTE", "remoteCountry": "United States", "locations": [], **fields}
+
+
+def sorce_placed(postings: list[Posting], remotes: list[Remote] = (), **kw: Any) -> Board:  # type: ignore[assignment]
+    return Board("sorce", SORCE, specs={p.key: placed(p) for p in postings},
+                 remotes={r.remote_id: r for r in remotes}, **kw)
+
+
+def test_unbound_job_with_the_title_and_place_is_adopted_and_its_edits_planned() -> None:
+    """With no state, a live job with the posting's title (case and spacing aside) and place
+    is adopted even though its description differs, and one update brings it in line."""
+    a = posting("a")
+    board = sorce_placed([a], [remote(a, "j7", spec=placed(a, title="  title OF   a ", description="Old text."))])
+    result = plan([a], board)
+    assert actions(result) == [("a", "adopt"), ("a", "update")]
+    assert result.changes[0].remote_id == "j7"
+    assert {d.field for d in result.changes[1].diffs} == {"title", "description"}
+    assert not result.drift
+
+
+def test_a_job_in_another_place_is_not_the_posting() -> None:
+    """Same title but another city, or another remote country: a different posting, created."""
+    a = posting("a")
+    city = {"remoteOption": "IN_PERSON", "remoteCountry": None}
+    board = Board("sorce", SORCE, specs={"a": placed(a, **city, locations=[{"locationId": "loc_nyc"}])},
+                  remotes={"j1": remote(a, "j1", spec=placed(a, **city, locations=[{"locationId": "loc_sf"}])),
+                           "j2": remote(a, "j2", spec=placed(a, remoteCountry="Canada"))})
+    assert actions(plan([a], board)) == [("a", "create")]
+
+
+def test_two_look_alike_jobs_block_the_pair_as_ambiguous_naming_both() -> None:
+    """Two free jobs that could each be the posting: nothing is created or adopted, the pair
+    is blocked as ambiguous and the reason names both ids."""
+    a = posting("a")
+    result = plan([a], sorce_placed([a], [remote(a, "j1", spec=placed(a)), remote(a, "j2", spec=placed(a))]))
+    assert result.changes == ()
+    (blocked,) = result.blocked
+    assert blocked.gate == "ambiguous" and "j1" in blocked.reason and "j2" in blocked.reason
+
+
+def test_identity_is_not_used_on_a_board_that_names_its_postings() -> None:
+    """On Hirempire a job without our slug is never taken for a posting, whatever its title."""
+    a = posting("a", boards={"hirempire": {}})
+    board = Board("hirempire", HIREMPIRE, specs={"a": spec_of(a)}, remotes={"h1": remote(a, "h1")})
+    assert actions(plan([a], board)) == [("a", "create")]
+
+
+def test_a_closed_posting_takes_no_look_alike_over() -> None:
+    """Identity is asked only in place of a create: a closed posting leaves a look-alike alone."""
+    a = posting("a", status="closed")
+    assert plan([a], sorce_placed([a], [remote(a, "j1", spec=placed(a))])).changes == ()
+
+
+def test_a_bound_job_missing_from_the_list_is_not_created_again_unless_gone() -> None:
+    """A bound job the list left out is blocked (with why it was not read) while no read by id
+    said it is gone; once one did, it is created again."""
+    a = posting("a")
+    why = "reading it by id failed: GET /jobs/j1: 500"
+    result = plan([a], sorce([a], [], unread={"j1": why}), bound(a))
+    (blocked,) = result.blocked
+    assert result.changes == () and blocked.gate == "unread" and why in blocked.reason
+    assert actions(plan([a], sorce([a], []), bound(a))) == []
+    assert actions(plan([a], sorce([a], [], gone=frozenset({"j1"})), bound(a))) == [("a", "create")]
+
+
+def test_a_gone_job_makes_way_for_a_look_alike_rather_than_a_create() -> None:
+    """The bound job is gone, but another free job is the posting: it is adopted instead."""
+    a = posting("a")
+    board = sorce_placed([a], [remote(a, "j2", spec=placed(a))], gone=frozenset({"j1"}))
+    result = plan([a], board, bound(a))
+    assert actions(result) == [("a", "adopt")] and result.changes[0].remote_id == "j2"
+
+
+def test_each_look_alike_is_given_to_one_posting_at_most() -> None:
+    """Two postings with one identity and one free job: the first adopts it, the second is
+    created, never both bound to one job."""
+    a, b = posting("a"), posting("b", title="Title of a")
+    board = Board("sorce", SORCE, specs={"a": placed(a), "b": placed(b)}, remotes={"j1": remote(a, "j1", spec=placed(a))})
+    assert actions(plan([a, b], board)) == [("a", "adopt"), ("b", "create")]
+
+
+def test_an_unsettled_create_with_several_candidates_names_them() -> None:
+    """A lost create with two possible jobs stays blocked, as ambiguous, naming both."""
+    a = posting("a")
+    known = Known(unsettled=frozenset({("a", "sorce")}), candidates={("a", "sorce"): ("j1", "j2")})
+    (blocked,) = plan([a], sorce([a]), known).blocked
+    assert blocked.gate == "ambiguous" and "j1, j2" in blocked.reason
 
 
 # ------------------------------------------------------------------------------ channels and links

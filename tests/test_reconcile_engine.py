@@ -147,22 +147,26 @@ def test_lost_create_on_hirempire_is_settled_from_what_observe_read(ws: Workspac
     assert len(ws.hirempire_jobs()) == 6
 
 
-def test_unsettled_create_blocks_the_pair_while_the_lookup_fails(ws: Workspace, clock: RunClock) -> None:
-    """When a lost create cannot be looked up (Sorce failing), nothing is created for that
-    pair: it stays unsettled until a lookup succeeds."""
+def test_unsettled_create_blocks_the_pair_while_the_board_cannot_be_read(ws: Workspace, clock: RunClock) -> None:
+    """When a lost create cannot be looked up (Sorce failing to list its jobs), nothing is
+    created for that pair: it stays unsettled until the board is read again."""
     with ws.opened() as (desired, store, connectors):
         posting = desired.posting("warehouse-associate")
-        boards = observe([posting], {"sorce": connectors["sorce"]})
+        spec = observe([posting], {"sorce": connectors["sorce"]})["sorce"].specs[posting.key]
         with store.write() as session:
             session.add(Intent(run_id=None, posting_key=posting.key, provider="sorce", action="create",
-                               state="in_flight", spec=dict(boards["sorce"].specs[posting.key])))
+                               state="in_flight", spec=dict(spec)))
         ws.sandbox.sorce.faults.add(Fault("status", status=500, method="GET", times=None))
-        unsettled = settle(store, boards, {posting.key: posting}, connectors, run_id=999, now=clock.now)
-        assert unsettled == {(posting.key, "sorce")}
+        failing = observe([posting], {"sorce": connectors["sorce"]})
+        assert failing["sorce"].error is not None
+        assert settle(store, failing, run_id=999, now=clock.now).unsettled == {(posting.key, "sorce")}
         assert store.metrics().intents_by_state["in_flight"] == 1
         ws.sandbox.sorce.faults.clear()
-        assert settle(store, boards, {posting.key: posting}, connectors, run_id=999, now=clock.now) == frozenset()
+        readable = observe([posting], {"sorce": connectors["sorce"]})
+        assert settle(store, readable, run_id=999, now=clock.now).unsettled == set()
         assert store.metrics().intents_by_state["failed"] == 1  # looked up: never created
+        result = reconcile(desired, store, connectors, clock=clock, postings=[posting.key], providers=["sorce"])
+        assert [c.action.value for c in result.plan.changes] == ["create"]  # type: ignore[union-attr]
 
 
 def test_pending_intent_of_a_dead_run_is_failed_as_never_sent(ws: Workspace, clock: RunClock) -> None:

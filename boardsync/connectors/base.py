@@ -18,7 +18,7 @@ probing for methods.
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Literal
@@ -96,6 +96,10 @@ class Connector(abc.ABC):
     """The board is reached through signed, expiring links (link)."""
     SUPPORTS_EXPIRY: ClassVar[bool] = False
     """Live objects expire on their own after a while."""
+    NAMES_ITS_POSTINGS: ClassVar[bool] = False
+    """Every object boardsync made carries a reference of ours that the board shows back
+    (`Remote.posting_key`, from a slug). When False, a job is recognised as a posting's by
+    `identity` instead, before anything is created."""
 
     def __init__(self, settings: Any, client: httpx.Client) -> None:
         self.settings = settings
@@ -131,6 +135,18 @@ class Connector(abc.ABC):
     def find(self, posting: Posting, spec: Spec) -> Remote | None:
         """Look a posting up on the board after a create whose outcome was lost."""
         raise NotImplementedError(f"{self.name} has no jobs to find")
+
+    def read(self, remote_id: str) -> Remote | None:
+        """One object by its id, for one that a list did not show. None only when the board
+        answers that there is no such object (404): absence from a list proves nothing."""
+        raise NotImplementedError(f"{self.name} has no jobs to read")
+
+    def identity(self, spec: Spec) -> Hashable:
+        """What makes an object this posting on a board that keeps no reference of ours
+        (``NAMES_ITS_POSTINGS`` false): two specs with equal identities are one posting.
+        It must survive an edit of the content, so it holds only what names the job for a
+        person (its title and its place). Pure."""
+        raise NotImplementedError(f"{self.name} names its postings itself")
 
     def applicants(self) -> dict[tuple[str, str], int]:
         """Applicants per (remote id, channel name), in one request where the board allows."""

@@ -65,8 +65,11 @@ SORCE_PAGE_SIZE = 100
 ``limit`` at most 100. sorce.SorceConnector._jobs (observe, find)."""
 
 SORCE_JOB_PATH = "/jobs/{id}"
-"""``GET /jobs/{id}`` returns one Job (the PATCH on the same path is [doc]).
-sorce.SorceConnector._settle_transition reads a job after an INVALID_TRANSITION."""
+"""``GET /jobs/{id}`` returns one Job, and 404 NOT_FOUND for no such job (the PATCH on the same
+path is [doc]). sorce.SorceConnector._settle_transition reads a job after an
+INVALID_TRANSITION; sorce.SorceConnector.read reads a bound job ``GET /jobs`` did not show.
+Whether the list shows every status is not documented: a bound job it hides costs one such read
+per run."""
 
 SORCE_TRANSITION_PATH = "/jobs/{id}/{action}"
 """``POST /jobs/{id}/pause|resume|close`` with an empty body (publish's path is [doc]).

@@ -138,6 +138,7 @@ class HirempireConnector(HttpConnector):
     name: ClassVar[str] = "hirempire"
     SUPPORTS_JOBS = True
     SUPPORTS_CHANNELS = True
+    NAMES_ITS_POSTINGS = True  # public_slug = "bs-" + key
 
     @staticmethod
     def default_limiter(settings: HirempireSettings, stop: threading.Event | None = None) -> RateLimiter:
@@ -199,6 +200,19 @@ class HirempireConnector(HttpConnector):
     def find(self, posting: Posting, spec: Spec) -> Remote | None:
         slug = spec.get("public_slug") or slug_for(posting.key)
         return self._find_slug(str(slug))
+
+    def read(self, remote_id: str) -> Remote | None:
+        """``GET /get-job?job_id=``; None when Hirempire answers 404 "Job not found"."""
+        try:
+            body = self._call_json("GET", "/get-job", params={"job_id": remote_id})
+        except Rejected as exc:
+            if exc.status == 404:
+                return None
+            raise
+        job = body.get("job")
+        if not isinstance(job, dict) or not job.get("id"):
+            raise Transient("answered without a readable job", provider=self.name, call="GET /get-job")
+        return _remote(job)  # type: ignore[arg-type]
 
     def applicants(self) -> dict[tuple[str, str], int]:
         """Applicants per (job id, source name), from one `GET /candidates?type=applicant`."""

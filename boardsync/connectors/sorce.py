@@ -155,6 +155,7 @@ class SorceConnector(HttpConnector):
     name: ClassVar[str] = "sorce"
     SUPPORTS_JOBS = True
     SUPPORTS_EXPIRY = True
+    NAMES_ITS_POSTINGS = False  # a Job has no client reference field [doc]
 
     def __init__(self, settings: SorceSettings, client: httpx.Client, **http: Any) -> None:
         super().__init__(settings, client, **http)
@@ -259,14 +260,36 @@ class SorceConnector(HttpConnector):
                     self._locations.setdefault(key, str(known))
 
     def find(self, posting: Posting, spec: Spec) -> Remote | None:
-        """The newest live job whose content matches `spec`; a closed or expired match is an
-        older job, not the one a lost create made."""
+        """The newest live job that is this posting (`identity`: title and place) with the
+        content of `spec`; a closed or expired match is an older job, not the one a lost
+        create made. It reads every page and knows no bindings: a run settles a lost create
+        from what `observe` read instead, skipping jobs bound to other postings."""
+        wanted = self.identity(spec)
         for job in self._jobs():
             remote = _remote(job)
-            if remote.status not in TERMINAL and _same_content(remote.spec, spec):
+            if remote.status in TERMINAL or self.identity(remote.spec) != wanted:
+                continue
+            if _same_content(remote.spec, spec):
                 log.info("create_found", remote_id=remote.remote_id, posting=posting.key)
                 return remote
         return None
+
+    def read(self, remote_id: str) -> Remote | None:
+        """``GET /jobs/{id}``; None when Sorce answers 404 NOT_FOUND (no such job for this key)."""
+        path = decided.SORCE_JOB_PATH.format(id=remote_id)
+        try:
+            response = self._call("GET", path)
+        except Rejected as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return _remote(self._job(response, f"GET {path}"))
+
+    def identity(self, spec: Spec) -> tuple[str, tuple[Any, ...]]:
+        """The title with case and spacing folded, and the place: the remote country of a
+        remote job, else the set of its locations. Sorce keeps no reference of ours, so this
+        is how a job is known as a posting's when no binding says so."""
+        return _folded(spec.get("title")), _place(spec)
 
     # -- writes ----------------------------------------------------------------------------
 
@@ -535,6 +558,28 @@ def _datetime(value: str | None) -> datetime | None:
 
 def _same_content(observed: Spec, wanted: Spec) -> bool:
     return all(observed.get(f) == wanted.get(f) for f in MATCH_FIELDS)
+
+
+# ------------------------------------------------------------------------------ identity
+
+
+def _folded(value: Any) -> str:
+    """Text compared as a person reads it: case and runs of spaces do not count."""
+    return " ".join(str(value or "").split()).casefold()
+
+
+def _place(spec: Spec) -> tuple[Any, ...]:
+    if spec.get("remoteOption") == WORKPLACES[Workplace.REMOTE]:
+        return ("remote", _folded(spec.get("remoteCountry")))
+    places = frozenset(_place_of(loc) for loc in spec.get("locations") or [] if isinstance(loc, Mapping))
+    return ("at", tuple(sorted(places)))
+
+
+def _place_of(loc: Mapping[str, Any]) -> tuple[str, ...]:
+    """A location by its Sorce id, or as typed (city, state, country) when it has none."""
+    if loc.get("locationId"):
+        return ("id", str(loc["locationId"]))
+    return ("typed", _folded(loc.get("city")), _folded(loc.get("stateProvince")), _folded(loc.get("country")))
 
 
 # ------------------------------------------------------------------------------ errors

@@ -1,4 +1,4 @@
-"""The run: load → observe → settle → plan → record → safety → apply → finish.
+"""The run: load → observe → look up → settle → plan → record → safety → apply → finish.
 
 `reconcile`, `plan` and `collect_metrics` are the three entry points; the command line and
 the daemon both call them. The caller owns the connectors and the store, and holds the
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import threading
+from collections import Counter
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,7 +24,8 @@ from boardsync.connectors.base import Connector
 from boardsync.errors import ConfigError, ProviderError, UnsafePlan
 from boardsync.reconcile import journal, record
 from boardsync.reconcile.apply import Applier, ApplyReport, Progress
-from boardsync.reconcile.model import BlockedItem, BoardError, Outcome, Plan, RunResult
+from boardsync.reconcile.lookup import look_up_unlisted
+from boardsync.reconcile.model import Action, BlockedItem, BoardError, Outcome, Plan, RunResult
 from boardsync.reconcile.observe import observe
 from boardsync.reconcile.planner import Board, Known, plan_changes
 from boardsync.reconcile.safety import check_safety
@@ -60,7 +62,7 @@ def reconcile(
     notion of now (backoff, link expiry, drift times); tests move it instead of sleeping."""
     run = _Run.begin(desired, store, connectors, "reconcile", trigger, postings, providers, clock)
     try:
-        boards, known, result = run.observe_and_plan(stop)
+        boards, known, result = run.observe_and_plan(stop, force=force)
         if dry_run:
             return run.finish(result, outcome=run.planned_outcome(result))
         if not force:
@@ -147,6 +149,8 @@ class _Run:
     clock: Clock
     now: datetime
     id: int
+    settled_adoptions: int = 0
+    """Lost creates of earlier runs found on the board and bound by this run."""
 
     @classmethod
     def begin(
@@ -170,12 +174,20 @@ class _Run:
         log.info("run_started", run=run_id, kind=kind, trigger=trigger, boards=sorted(chosen), postings=len(selected))
         return cls(desired, store, chosen, selected, scope, kind, trigger, clock, now, run_id)
 
-    def observe_and_plan(self, stop: threading.Event | None) -> tuple[dict[str, Board], Known, Plan]:
+    def observe_and_plan(
+        self, stop: threading.Event | None, *, force: bool = False
+    ) -> tuple[dict[str, Board], Known, Plan]:
+        """`force` reads bound jobs missing from a list by id even when the list is not believed."""
         boards = observe(self.postings, self.connectors, stop=stop)
-        unsettled = journal.settle(
-            self.store, boards, {p.key: p for p in self.postings}, self.connectors, self.id, self.now,
+        boards = look_up_unlisted(
+            boards, record.bound_jobs(self.store, list(boards)), self.desired.root.policy,
+            scope=self.scope, force=force, stop=stop,
         )
-        known = record.load_known(self.store, list(boards), self.now, unsettled)
+        settlement = journal.settle(self.store, boards, self.id, self.now, scope=self.scope)
+        self.settled_adoptions = settlement.adopted
+        known = record.load_known(
+            self.store, list(boards), self.now, frozenset(settlement.unsettled), settlement.candidates,
+        )
         result = plan_changes(
             self.postings, boards, known, self.desired.root.policy, self.now,
             scope=self.scope, digest=self.desired.digest,
@@ -206,8 +218,9 @@ class _Run:
         report = report or ApplyReport()
         if outcome is None:
             outcome = _applied_outcome(boards, report)
+        done = report.done + Counter({Action.ADOPT.value: self.settled_adoptions})
         counts = {
-            **dict(report.done),
+            **dict(done),
             "failed": len(report.failed),
             "blocked": len(plan.blocked) + len(report.blocked),
             "drift": len(plan.drift),

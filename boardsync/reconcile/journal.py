@@ -5,28 +5,32 @@ before the call. The call's answer settles it: succeeded, failed, or — when th
 lost — unknown. An intent still in_flight when a run starts belongs to a process that died
 mid-call (only one run writes at a time): it is unknown too.
 
-An unknown create is never resent. The next run looks it up (`settle`): on the board's own
-handle (a slug, from what `observe` already read) or with the connector's `find`. Found: the
-job is adopted. Not found: the create never happened, the intent is failed, and the planner
-may create again. If the lookup itself fails, the pair stays unsettled and nothing is
-created for it in this run.
+An unknown create is never resent. The next run looks it up (`settle`) among what `observe`
+already read, without another request: by the board's own handle (a slug) or, on a board that
+keeps no reference of ours, by identity (the title and place of the payload that was sent; see
+`identity`), never taking a job bound to another posting. Found: the job is adopted, with an
+audit row. Not found: the create never happened, the intent is failed, and the planner may
+create again. Several candidates, or a board that could not be read (or whose list is not
+believed): the pair stays unsettled and nothing is created for it in this run. A posting
+removed from the source since is settled all the same, so its job is bound and reported.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import structlog
 
-from boardsync.config.model import Posting
-from boardsync.connectors.base import Connector, Remote
-from boardsync.errors import ProviderError
-from boardsync.reconcile.model import CREATES, Change, Pair
+from boardsync.connectors.base import Remote
+from boardsync.reconcile.identity import FreeJobs
+from boardsync.reconcile.model import CREATES, Action, Change, Pair
 from boardsync.reconcile.planner import Board
-from boardsync.reconcile.record import bind_remote, binding, resolve_drift
+from boardsync.reconcile.record import bind_remote, binding, bound_jobs, resolve_drift
 from boardsync.reconcile.record import open_intents as unsettled_intents
+from boardsync.state import Action as ActionRow
 from boardsync.state import Intent, Store
 
 log = structlog.get_logger(__name__)
@@ -70,58 +74,79 @@ def _set(intent: Intent | None, state: str, now: datetime, *, remote_id: str | N
         intent.error = error
 
 
+@dataclass
+class Settlement:
+    """What settling the open intents of earlier runs left."""
+
+    unsettled: set[Pair] = field(default_factory=set)
+    """Pairs whose create's outcome is still unknown: nothing is created for them this run."""
+    candidates: dict[Pair, tuple[str, ...]] = field(default_factory=dict)
+    """Unsettled pairs with several jobs that could each be the lost create."""
+    adopted: int = 0
+    """Lost creates found on the board and bound."""
+
+
 def settle(
     store: Store,
     boards: Mapping[str, Board],
-    postings: Mapping[str, Posting],
-    connectors: Mapping[str, Connector],
     run_id: int,
     now: datetime,
-) -> frozenset[Pair]:
-    """Settle every open intent of earlier runs for these boards and postings; the pairs
-    whose outcome is still unknown afterwards."""
-    unsettled: set[Pair] = set()
+    *,
+    scope: Collection[str] | None = None,
+) -> Settlement:
+    """Settle every open intent of earlier runs on these boards, for the postings in `scope`
+    (None: all, including postings gone from the source)."""
+    settlement = Settlement()
+    taken = {
+        provider: {job.remote_id: job.posting for job in jobs}
+        for provider, jobs in bound_jobs(store, list(boards)).items()
+    }
     for intent in unsettled_intents(store, list(boards), before_run=run_id):
-        pair = (intent.posting_key, intent.provider)
-        if intent.posting_key not in postings:
+        if scope is not None and intent.posting_key not in scope:
             continue  # outside this run's postings; settled by a run that includes it
-        board = boards[intent.provider]
-        if board.error is not None or not _settle_one(store, intent, board, postings[intent.posting_key],
-                                                       connectors[intent.provider], now):
-            unsettled.add(pair)
-    return frozenset(unsettled)
+        _settle_one(store, intent, boards[intent.provider], taken.setdefault(intent.provider, {}),
+                    settlement, run_id, now)
+    return settlement
 
 
-def _settle_one(store: Store, intent: Intent, board: Board, posting: Posting, connector: Connector,
-                now: datetime) -> bool:
-    """True when the intent is settled now."""
+def _settle_one(
+    store: Store, intent: Intent, board: Board, taken: dict[str, str], settlement: Settlement,
+    run_id: int, now: datetime,
+) -> None:
+    pair = (intent.posting_key, intent.provider)
     bound = log.bind(provider=intent.provider, posting=intent.posting_key, intent=intent.id)
     if intent.action not in {a.value for a in CREATES}:
         _finish(store, intent, "failed", now, error="settled by observing the board")
-        return True
+        return
     if intent.state == "pending":  # committed, but the call was never made
         _finish(store, intent, "failed", now, error="never sent")
-        return True
-    try:
-        found = _named_by_board(board, intent.posting_key) or connector.find(posting, intent.spec or {})
-    except ProviderError as exc:
-        bound.warning("intent_lookup_failed", error=str(exc))
-        return False
-    if found is None:
+        return
+    if board.error is not None or board.suspect is not None:
+        settlement.unsettled.add(pair)  # what the board holds is not known well enough now
+        return
+    spec = intent.spec or board.specs.get(intent.posting_key)
+    if not spec and not board.connector.NAMES_ITS_POSTINGS:
+        bound.warning("intent_without_payload")
+        settlement.unsettled.add(pair)  # nothing to recognise the job by
+        return
+    others = [rid for rid, key in taken.items() if key != intent.posting_key]
+    found = FreeJobs.on(board.connector, board.remotes.values(), others).candidates(intent.posting_key, spec or {})
+    if not found:
         bound.info("intent_settled", outcome="not_created")
         _finish(store, intent, "failed", now, error="not found on the board: the create did not happen")
-        return True
-    bound.info("intent_settled", outcome="adopted", remote_id=found.remote_id)
-    _adopt(store, intent, found, now)
-    return True
+    elif len(found) > 1:
+        bound.warning("intent_ambiguous", candidates=[r.remote_id for r in found])
+        settlement.unsettled.add(pair)
+        settlement.candidates[pair] = tuple(r.remote_id for r in found)
+    else:
+        bound.info("intent_settled", outcome="adopted", remote_id=found[0].remote_id)
+        _adopt(store, intent, found[0], run_id, now)
+        taken[found[0].remote_id] = intent.posting_key
+        settlement.adopted += 1
 
 
-def _named_by_board(board: Board, key: str) -> Remote | None:
-    """The object the board itself says belongs to the posting, from what observe read."""
-    return next((r for r in board.remotes.values() if r.posting_key == key), None)
-
-
-def _adopt(store: Store, intent: Intent, remote: Remote, now: datetime) -> None:
+def _adopt(store: Store, intent: Intent, remote: Remote, run_id: int, now: datetime) -> None:
+    """Bind the job a lost create made, and say so in the audit log like any change."""
     with store.write() as session:
         row = binding(session, (intent.posting_key, intent.provider), now)
         bind_remote(row, remote, intent.spec, now)
@@ -129,6 +154,10 @@ def _adopt(store: Store, intent: Intent, remote: Remote, now: datetime) -> None:
         resolve_drift(session, (intent.posting_key, intent.provider), ["status"], "corrected", now)
         _set(session.get(Intent, intent.id), "succeeded", now, remote_id=remote.remote_id,
              error="adopted after a lost answer")
+        session.add(ActionRow(
+            run_id=run_id, posting_key=intent.posting_key, provider=intent.provider, action=Action.ADOPT.value,
+            ok=True, message=f"{remote.remote_id}: the job of a create whose answer was lost", at=now,
+        ))
 
 
 def _finish(store: Store, intent: Intent, state: str, now: datetime, *, error: str) -> None:

@@ -9,11 +9,15 @@ applied, the *board* changed (an edit by hand) and it is drift, put back only wi
 ``self_heal``; otherwise the *source* changed and it is simply a change to apply. A field the
 board has frozen is drift that is never retried. A job that ended on the board (expired,
 closed) while the posting should be live is drift, reposted only with ``repost_expired``.
+
+Never a duplicate: a bound job missing from the board's list is created again only when a read
+by id answered that it is gone (`Board.gone`), and before any create the board's free jobs are
+searched for one that already is the posting (`identity.FreeJobs`): one is adopted, several
+block the pair as ``ambiguous``.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -21,7 +25,9 @@ from typing import Any
 
 from boardsync.config.model import Policy, Posting
 from boardsync.connectors.base import BoardProblem, Connector, Remote, Spec
+from boardsync.reconcile.identity import ENDED, FreeJobs
 from boardsync.reconcile.model import (
+    CREATES,
     Action,
     BlockedItem,
     BoardError,
@@ -37,7 +43,6 @@ from boardsync.reconcile.model import (
 LINK_REFRESH_MARGIN = timedelta(minutes=3)
 """A signed link with less time left than this is fetched again."""
 
-ENDED = frozenset({"closed", "expired"})
 STATUS = "status"
 """The drift field for a posting's lifecycle status."""
 
@@ -65,6 +70,14 @@ class Board:
     """posting key → what the board would refuse (nothing is planned for it)."""
     error: str | None = None
     """Why the board could not be read; nothing is planned for it."""
+    gone: frozenset[str] = frozenset()
+    """Bound remote ids missing from the list that a read by id answered 404 for: deleted."""
+    unread: Mapping[str, str] = field(default_factory=dict)
+    """Bound remote id missing from the list → why it was not read by id (a failed read, or
+    a list not believed); nothing is planned for its pair."""
+    suspect: str | None = None
+    """Why the board's list is not believed (too many bound jobs missing from it); the
+    safety check refuses the run unless forced."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +99,8 @@ class Known:
     """(posting, provider) → when the stored signed link expires."""
     unsettled: frozenset[Pair] = frozenset()
     """Pairs with a create whose outcome is still unknown."""
+    candidates: Mapping[Pair, tuple[str, ...]] = field(default_factory=dict)
+    """Unsettled pairs → the remote ids that could each be the lost create."""
 
 
 @dataclass(frozen=True)
@@ -131,7 +146,7 @@ def _plan_board(
     targets = [p for p in postings if board.name in p.boards.names()]
     planned = []
     taken = {s.remote_id for (_, provider), s in known.bindings.items() if provider == board.name and s.remote_id}
-    free = _Unbound(board, taken)
+    free = FreeJobs.on(board.connector, board.remotes.values(), taken)
     for posting in targets:
         pair = (posting.key, board.name)
         if board.connector.SUPPORTS_JOBS:
@@ -167,56 +182,85 @@ def _assemble(
 # ------------------------------------------------------------------------------ jobs
 
 
-def _plan_job(posting: Posting, board: Board, known: Known, policy: Policy, free: _Unbound) -> PairPlan:
+def _plan_job(posting: Posting, board: Board, known: Known, policy: Policy, free: FreeJobs) -> PairPlan:
     pair = (posting.key, board.name)
     if posting.key in board.problems:
         return _refused_by_board(board.name, posting.key, board.problems[posting.key])
     if pair in known.unsettled:
-        return PairPlan(blocked=(BlockedItem(board.name, posting.key, UNSETTLED),), evaluated=False)
+        return _unsettled(board.name, posting.key, known.candidates.get(pair, ()))
     state = known.bindings.get(pair)
     spec = board.specs[posting.key]
     if state is not None and state.remote_id is not None:
         remote = board.remotes.get(state.remote_id)
-        if remote is None:
-            return _missing(posting, board, spec, state.remote_id, policy)
-        return _compare(posting, board, spec, remote, state, policy)
-    found = free.take(posting.key, spec)
-    if found is None:
-        if posting.status.value == "closed":
-            return PairPlan()
-        return PairPlan(changes=_create(posting, board, spec, Action.CREATE, "not on the board yet"))
-    adopt = Change(
-        board.name, posting.key, Action.ADOPT, remote_id=found.remote_id,
-        reason=f"already on the board as {found.remote_id}; taking it over instead of creating",
-    )
+        if remote is not None:
+            planned = _compare(posting, board, spec, remote, state, policy)  # a repost, maybe
+        elif state.remote_id in board.gone:
+            planned = _missing(posting, board, spec, state.remote_id, policy)
+        else:
+            return _unread(board, posting.key, state.remote_id)
+        return _before_create(posting, board, spec, policy, free, planned)
+    named = free.named(posting.key)
+    if named is not None:
+        free.claim(named)
+        why = f"already on the board as {named.remote_id}; taking it over instead of creating"
+        return _adopted(posting, board, spec, named, policy, why)
+    if posting.status.value == "closed":
+        return PairPlan()
+    created = PairPlan(changes=_create(posting, board, spec, Action.CREATE, "not on the board yet"))
+    return _before_create(posting, board, spec, policy, free, created)
+
+
+def _before_create(
+    posting: Posting, board: Board, spec: Spec, policy: Policy, free: FreeJobs, planned: PairPlan
+) -> PairPlan:
+    """A create (or repost) is the last resort: on a board that cannot name its postings, a
+    free job that already is this posting (same title and place) is adopted instead, and
+    several such jobs block the pair, since any create could be a duplicate."""
+    if not any(c.action in CREATES for c in planned.changes):
+        return planned
+    found = free.alike(spec)
+    if not found:
+        return planned
+    if len(found) > 1:
+        return _ambiguous(board.name, posting.key, found)
+    free.claim(found[0])
+    why = f"{found[0].remote_id} on the board has this posting's title and place; taking it over instead of creating"
+    return _adopted(posting, board, spec, found[0], policy, why)
+
+
+def _adopted(posting: Posting, board: Board, spec: Spec, found: Remote, policy: Policy, why: str) -> PairPlan:
+    """Take `found` over, then whatever brings it to the posting (its binding is new: every
+    difference is the source's to apply, none is drift)."""
+    adopt = Change(board.name, posting.key, Action.ADOPT, why, remote_id=found.remote_id)
     rest = _compare(posting, board, spec, found, None, policy)
     return replace(rest, changes=(adopt, *rest.changes))
 
 
-class _Unbound:
-    """The board's objects no binding points at, that a posting may adopt: one the board
-    says is the posting (a slug), or, on a board that cannot say, a live job with exactly
-    the posting's content. Adopting is what keeps a lost database or a lost answer from
-    making a duplicate. Each object is given to one posting at most."""
-
-    def __init__(self, board: Board, taken: set[str]) -> None:
-        free = [r for r in board.remotes.values() if r.remote_id not in taken]
-        self._by_key = {r.posting_key: r for r in reversed(free) if r.posting_key is not None}
-        self._by_content: dict[str, list[Remote]] = {}
-        for remote in free:
-            if remote.posting_key is None and remote.status not in ENDED:
-                self._by_content.setdefault(_content_key(remote.spec), []).append(remote)
-
-    def take(self, key: str, spec: Spec) -> Remote | None:
-        found = self._by_key.pop(key, None)
-        if found is None:
-            alike = self._by_content.get(_content_key(spec))
-            found = alike.pop(0) if alike else None
-        return found
+def _ambiguous(provider: str, key: str, found: Sequence[Remote]) -> PairPlan:
+    ids = ", ".join(r.remote_id for r in found)
+    reason = (
+        f"{len(found)} jobs on the board could be this posting (same title and place): {ids}; "
+        "nothing is created until all but one are closed on the board"
+    )
+    return PairPlan(blocked=(BlockedItem(provider, key, reason, gate="ambiguous"),), evaluated=False)
 
 
-def _content_key(spec: Spec) -> str:
-    return json.dumps(spec, sort_keys=True, default=str)
+def _unsettled(provider: str, key: str, candidates: Sequence[str]) -> PairPlan:
+    if not candidates:
+        return PairPlan(blocked=(BlockedItem(provider, key, UNSETTLED),), evaluated=False)
+    reason = (
+        f"an earlier create's answer was lost and {len(candidates)} jobs on the board could be it: "
+        f"{', '.join(candidates)}; nothing is created until all but one are closed on the board"
+    )
+    return PairPlan(blocked=(BlockedItem(provider, key, reason, gate="ambiguous"),), evaluated=False)
+
+
+def _unread(board: Board, key: str, remote_id: str) -> PairPlan:
+    """The bound job is not in the board's list and no read by id said it is gone: nothing is
+    decided for the pair (a create could be a duplicate) until it is read."""
+    why = board.unread.get(remote_id, "it was not read by id")
+    reason = f"the job {remote_id} is missing from the board's list: {why}"
+    return PairPlan(blocked=(BlockedItem(board.name, key, reason, gate="unread"),), evaluated=False)
 
 
 def _compare(
@@ -335,7 +379,7 @@ def _ended(posting: Posting, board: Board, spec: Spec, remote: Remote, policy: P
 
 
 def _missing(posting: Posting, board: Board, spec: Spec, remote_id: str, policy: Policy) -> PairPlan:
-    """The job boardsync made is no longer on the board at all (deleted there)."""
+    """The job boardsync made is no longer on the board at all: a read by id answered 404."""
     if posting.status.value == "closed":
         return PairPlan()
     drift = DriftItem(board.name, posting.key, STATUS, posting.status.value, "missing", _heal_or_report(policy))

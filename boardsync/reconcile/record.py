@@ -20,6 +20,7 @@ from sqlmodel import Session, col, delete, func, or_, select, update
 
 from boardsync.config.model import Posting
 from boardsync.connectors.base import Remote, Spec
+from boardsync.reconcile.lookup import GONE, BoundJob
 from boardsync.reconcile.model import Pair, Plan
 from boardsync.reconcile.planner import STATUS, Board, Known, PairState
 from boardsync.state import ApplicantSample, Binding, Drift, Intent, Run, SignedLink, Store, VisitSample
@@ -78,7 +79,10 @@ def finish_run(
 # ------------------------------------------------------------------------------ load
 
 
-def load_known(store: Store, providers: Collection[str], now: datetime, unsettled: frozenset[Pair]) -> Known:
+def load_known(
+    store: Store, providers: Collection[str], now: datetime, unsettled: frozenset[Pair],
+    candidates: Mapping[Pair, tuple[str, ...]] | None = None,
+) -> Known:
     with store.session() as session:
         bindings = session.exec(select(Binding).where(col(Binding.provider).in_(list(providers)))).all()
         links = session.exec(
@@ -88,7 +92,21 @@ def load_known(store: Store, providers: Collection[str], now: datetime, unsettle
         bindings={(b.posting_key, b.provider): _pair_state(b) for b in bindings},
         links={(link.posting_key, link.provider): link.expires_at for link in links if link.expires_at},
         unsettled=unsettled,
+        candidates=dict(candidates or {}),
     )
+
+
+def bound_jobs(store: Store, providers: Collection[str]) -> dict[str, list[BoundJob]]:
+    """provider → every binding that points at a job, with what the board last showed of it."""
+    with store.session() as session:
+        rows = session.exec(select(Binding).where(
+            col(Binding.provider).in_(list(providers)), col(Binding.remote_id).is_not(None),
+        )).all()
+    found: dict[str, list[BoundJob]] = {}
+    for row in rows:
+        assert row.remote_id is not None
+        found.setdefault(row.provider, []).append(BoundJob(row.posting_key, row.remote_id, row.observed_status))
+    return found
 
 
 def _pair_state(b: Binding) -> PairState:
@@ -158,6 +176,7 @@ def record_observation(
         by_remote = {(b.provider, b.remote_id): b for b in rows if b.remote_id}
         for board in readable.values():
             _record_bindings(session, board, by_remote, plan, now)
+            _record_gone(board, by_remote, now)
             _record_counters(session, board, by_remote, now)
         _record_drift(session, readable, plan, postings, now, scope)
         _forget_links(session, readable, postings, now, scope)
@@ -183,6 +202,14 @@ def _record_bindings(
         and (row.posting_key, board.name) not in busy
     ]
     _stamp(session, in_sync, synced_at=now)
+
+
+def _record_gone(board: Board, by_remote: Mapping[tuple[str, str], Binding], now: datetime) -> None:
+    """Bound jobs a read by id found gone: remembered, so they are not read again."""
+    for remote_id in board.gone:
+        row = by_remote.get((board.name, remote_id))
+        if row is not None and row.observed_status != GONE:
+            row.observed_status, row.updated_at = GONE, now
 
 
 def _stamp(session: Session, ids: Iterable[int | None], **values: Any) -> None:
@@ -364,6 +391,6 @@ def valid_link(store: Store, pair: Pair, now: datetime) -> SignedLink | None:
 
 
 __all__ = [
-    "binding", "bind_remote", "finish_run", "load_known", "open_intents", "record_counters", "record_metrics",
-    "record_observation", "resolve_drift", "spec_hash", "start_run", "store_link", "valid_link",
+    "binding", "bind_remote", "bound_jobs", "finish_run", "load_known", "open_intents", "record_counters",
+    "record_metrics", "record_observation", "resolve_drift", "spec_hash", "start_run", "store_link", "valid_link",
 ]

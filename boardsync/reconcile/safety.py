@@ -5,6 +5,10 @@ paused jobs boardsync manages). More than ``policy.max_close_percent`` of them, 
 them, is refused with `UnsafePlan` unless the run is forced. Below `SAFETY_FLOOR` live
 postings the percentage does not apply (closing one of two is not a mass close), but closing
 every one of two or more still is.
+
+A board whose list is not believed (`Board.suspect`: too many bound jobs missing from it, or
+none listed while jobs are bound; see `lookup`) is refused the same way: a bad read must not
+become a mass of creates.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ LIVE = frozenset({"active", "paused"})
 def check_safety(plan: Plan, boards: Mapping[str, Board], known: Known, policy: Policy) -> None:
     """Raise `UnsafePlan` naming every board whose closes go over the limit."""
     reasons = [reason for board in boards.values() if (reason := _board_reason(plan, board, known, policy))]
+    reasons += [board.suspect for board in boards.values() if board.suspect is not None]
     if reasons:
         raise UnsafePlan("; ".join(reasons) + "; rerun with --force to apply it anyway")
 

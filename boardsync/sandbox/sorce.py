@@ -14,6 +14,9 @@ refused:
   the publish gates (so it can leave a live job incomplete) and may set ``status`` along the
   lifecycle (DRAFT→ACTIVE, ACTIVE→PAUSED, PAUSED→ACTIVE, to CLOSED); answers the job.
 - ``GET /_sandbox/jobs``: every company's jobs, newest first.
+- ``POST /_sandbox/jobs/{job_id}/listed`` ``{"listed": bool}``: with false, ``GET /jobs`` leaves
+  the job out (as a list that hides some statuses, or a page lost on the way, would) while
+  ``GET /jobs/{id}`` and every other endpoint still know it; answers the job.
 - ``POST /_sandbox/rate-limit`` ``{"per_minute": n}``: the per-key limit (default 60).
 - ``POST /_sandbox/keys/{key}/revoke``: the key answers 401 from then on.
 
@@ -615,6 +618,7 @@ class SorceSim(Simulator):
         self.window = SlidingWindow(self.clock, self._initial_rate, RATE_WINDOW_SECONDS)
         self._jobs: dict[str, Job] = {}
         self._seq = 0
+        self._unlisted: set[str] = set()
 
     def _snapshot_state(self) -> dict[str, Any]:
         return {
@@ -664,7 +668,8 @@ class SorceSim(Simulator):
             now = self.clock.now()
             jobs = [
                 job for job in self._newest_first(company_id)
-                if (query.before is None or job.seq < query.before)
+                if job.id not in self._unlisted
+                and (query.before is None or job.seq < query.before)
                 and (query.status is None or job.status_at(now) == query.status)
             ]
             page = jobs[: query.limit]
@@ -759,6 +764,18 @@ class SorceSim(Simulator):
                 raise ValueError(f"{exc.code}: {exc.message} {exc.fields or ''}".strip()) from None
             job.content = _merged(job.content, changes)
             return job.view(now)
+
+    def set_listed(self, job_id: str, listed: bool) -> dict[str, Any]:
+        """Whether ``GET /jobs`` shows the job; the job itself is untouched either way."""
+        if not isinstance(listed, bool):
+            raise ValueError("listed must be true or false")
+        with self.lock:
+            job = self._any_job(job_id)
+            if listed:
+                self._unlisted.discard(job_id)
+            else:
+                self._unlisted.add(job_id)
+            return job.view(self.clock.now())
 
     def jobs(self, company_id: str | None = None) -> list[dict[str, Any]]:
         with self.lock:
@@ -969,6 +986,9 @@ def _board_controls(sim: SorceSim) -> list[Route]:
     def jobs(request: Request, body: dict[str, Any]) -> Any:
         return {"jobs": sim.jobs()}
 
+    def listed(request: Request, body: dict[str, Any]) -> Any:
+        return sim.set_listed(request.path_params["job_id"], body.get("listed"))  # type: ignore[arg-type]
+
     def rate_limit(request: Request, body: dict[str, Any]) -> Any:
         sim.set_rate_limit(body.get("per_minute"))  # type: ignore[arg-type]  # checked inside
         return {"per_minute": sim.window.limit}
@@ -982,6 +1002,7 @@ def _board_controls(sim: SorceSim) -> list[Route]:
         Route(f"{p}/companies/{{company_id}}/gates", answer(gates), methods=["POST"]),
         Route(f"{p}/jobs/{{job_id}}/applications", answer(applications), methods=["POST"]),
         Route(f"{p}/jobs/{{job_id}}", answer(edit), methods=["PATCH"]),
+        Route(f"{p}/jobs/{{job_id}}/listed", answer(listed), methods=["POST"]),
         Route(f"{p}/jobs", answer(jobs), methods=["GET"]),
         Route(f"{p}/rate-limit", answer(rate_limit), methods=["POST"]),
         Route(f"{p}/keys/{{key}}/revoke", answer(revoke), methods=["POST"]),
