@@ -482,7 +482,7 @@ class HttpConnector(Connector):
         object at all, `Malformed` (naming the field) when it is one of the wrong shape."""
         body = self._object(response, call)
         try:
-            return parse(model, body, provider=self.name, call=call, status=response.status_code)
+            return parse(model, body, provider=self.name, call=call)
         except ProviderError as exc:
             raise self.http.failed(exc) from None
 
