@@ -7,6 +7,9 @@ them, so the planner compares like with like and a change is an update-job body 
 
 A posting's job carries ``public_slug = "bs-" + key``: the board's own handle on the posting,
 so `observe` knows which posting a job is, and `find` after a lost create is a slug lookup.
+
+Every answer is read through its documented model (`HirempireJobs`, `HirempireAdded`, …)
+before anything is believed; see `boardsync.connectors.answers`.
 """
 
 from __future__ import annotations

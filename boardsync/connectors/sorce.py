@@ -2,8 +2,13 @@
 
 The spec (what `render` gives and `observe` reads back) uses Sorce's own field names and
 words, normalised: text stripped, locations as sorted ids, qualifications and questions in
-their order without server ids, budgets sorted by window. An unchanged posting renders
-identically, and a job nobody touched observes as exactly what was rendered.
+their order (``order`` their position) without server ids, budgets sorted by window. An
+unchanged posting renders identically, and a job nobody touched observes as what was rendered
+in all that Sorce shows back: a read shows no qualification ``kind`` and no budget ``window``
+(`NOT_SHOWN_BACK`), which the planner compares with what was last sent instead.
+
+Every answer is read through its documented model (`SorceJob`, `SorcePage`, `SorceSearch`)
+before anything is believed; see `boardsync.connectors.answers`.
 """
 
 from __future__ import annotations
