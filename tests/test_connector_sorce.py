@@ -63,6 +63,16 @@ def test_a_city_sorce_does_not_know_cannot_be_rendered_and_names_the_city(sandbo
     with pytest.raises(Unrenderable) as caught:
         connector.render(p)
     assert caught.value.problem.field == "locations" and "Atlantis" in caught.value.problem.message
+    for status in ("draft", "paused"):
+        with pytest.raises(Unrenderable):
+            connector.render(helpers.posting(status=status, locations=[{"city": "Atlantis", "country": "United States"}]))
+
+
+def test_an_unknown_city_does_not_hold_up_closing_its_posting(sandbox: Sandbox) -> None:
+    """A closed posting's content is never sent, so its unknown city refuses nothing."""
+    connector = helpers.sorce(sandbox)
+    p = helpers.posting(status="closed", locations=[{"city": "Atlantis", "country": "United States"}])
+    assert render(connector, p)["locations"] == [{"city": "Atlantis", "stateProvince": None, "country": "United States"}]
 
 
 def test_a_suggestion_of_another_city_or_state_is_not_taken(sandbox: Sandbox) -> None:

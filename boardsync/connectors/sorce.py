@@ -296,7 +296,9 @@ class SorceConnector(HttpConnector):
             "salaryMax": salary.max if salary and period else None,
             "salaryPeriod": period,
             "bidPerQualifiedApplicantCents": board.bid_cents if board else None,
-            "locations": _sorted_locations(self._location_ref(loc) for loc in posting.locations),
+            "locations": _sorted_locations(
+                self._location_ref(loc, closing=posting.status is Status.CLOSED) for loc in posting.locations
+            ),
             # `order` as the documented create example carries it: the position in the list.
             "qualifications": [
                 {"text": _text(q.text), "kind": QUALIFICATION_KINDS[q.kind], "order": i}
@@ -462,13 +464,17 @@ class SorceConnector(HttpConnector):
         log.info("location_resolved", city=loc.city, country=loc.country, found=chosen is not None)
         return chosen
 
-    def _location_ref(self, loc: Location) -> dict[str, Any]:
+    def _location_ref(self, loc: Location, *, closing: bool) -> dict[str, Any]:
+        """The location as sent: its id. A city search did not find refuses the posting,
+        unless it is being closed (its content is never sent then: nothing to refuse)."""
         if loc.sorce_location_id:
             return {"locationId": loc.sorce_location_id}
         key = _location_key(loc)
         if key not in self._locations:
             raise LookupError(f"location {loc.city!r} was not looked up: call prepare() before render()")
         found = self._locations[key]
+        if found is None and closing:
+            return {"city": loc.city, "stateProvince": loc.state, "country": loc.country}
         if found is None:
             # Sent as typed, Sorce would keep it on a draft and refuse it only at publish:
             # say so now, before anything is sent.
