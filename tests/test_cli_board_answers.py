@@ -124,23 +124,25 @@ def test_a_second_run_sends_nothing_though_sorce_shows_no_kind_or_window(synced:
 
 
 @pytest.mark.parametrize(
-    ("old", "new", "field"),
+    ("old", "new", "field", "kept"),
     [
         ("  - text: Production experience with PostgreSQL\n",
-         "  - text: Production experience with PostgreSQL\n    kind: preferred\n", "qualifications"),
-        ("{window: monthly, cents: 150000}", "{window: weekly, cents: 150000}", "budgets"),
+         "  - text: Production experience with PostgreSQL\n    kind: preferred\n",
+         "qualifications", ["REQUIRED", "PREFERRED", "PREFERRED"]),
+        ("{window: monthly, cents: 150000}", "{window: weekly, cents: 150000}", "budgets", ["WEEKLY"]),
     ],
 )
-def test_a_changed_kind_or_window_is_sent_exactly_once(synced: Workspace, old: str, new: str, field: str) -> None:
-    """A change only in what Sorce does not show back is one PATCH carrying it; the runs after
-    send nothing more."""
+def test_a_changed_kind_or_window_is_sent_exactly_once(
+    synced: Workspace, old: str, new: str, field: str, kept: list[str]
+) -> None:
+    """A change only in what Sorce does not show back is one PATCH carrying it, which the board
+    keeps; the runs after send nothing more."""
     synced.edit_posting("backend-engineer", old, new)
     assert synced.run("reconcile").code == 0
     job_id = synced.remote_id("backend-engineer", "sorce")
     assert writes(synced.counts()["sorce"]) == {f"PATCH {JOBS}/{job_id}": 1}
-    assert synced.sandbox.sorce._jobs[job_id].content[field] != []  # noqa: SLF001  (what the board keeps)
-    stored = synced.sandbox.sorce._jobs[job_id].content[field]  # noqa: SLF001
-    assert ("PREFERRED" if field == "qualifications" else "WEEKLY") in {v for item in stored for v in item.values()}
+    stored = synced.sandbox.sorce._jobs[job_id].content[field]  # noqa: SLF001  (kept, never shown back)
+    assert [item["kind" if field == "qualifications" else "window"] for item in stored] == kept
     synced.clear_counts()
     assert synced.run("reconcile").code == 0 and synced.run("reconcile").code == 0
     assert writes(synced.counts()["sorce"]) == {}
