@@ -8,7 +8,8 @@
         ├── Transient        try again later: 5xx, 429, timeouts, resets
         ├── Rejected         the input is wrong: the board's code and per-field reasons
         ├── Blocked          a person must act: terms, payment, a plan limit
-        └── Ambiguous        the outcome is unknown: the change may or may not have happened
+        ├── Ambiguous        the outcome is unknown: the change may or may not have happened
+        └── Malformed        the board answered, but not in its documented shape
 
 Every ProviderError names the board and the call, so a message reads on its own:
 ``sorce POST /jobs: 422 VALIDATION_FAILED: ...``. Messages never carry secrets.
@@ -117,3 +118,17 @@ class Blocked(ProviderError):
 
 class Ambiguous(ProviderError):
     """The call may or may not have taken effect (a lost response). Look it up; never resend."""
+
+
+class Malformed(ProviderError):
+    """The board answered, but the answer is not in its documented shape: a field of the wrong
+    type, a required one missing. ``field`` is its path in the body (``items[3].id``).
+
+    Not `Transient`: the board did answer, and the same question is likely to get the same
+    answer. Nothing is decided from such an answer; a read that gets one leaves its board
+    unread for the run. (A create whose answer is malformed is `Ambiguous` instead: the job
+    may exist.)"""
+
+    def __init__(self, message: str, *, field: str, **kw: object) -> None:
+        self.field = field
+        super().__init__(message, **kw)  # type: ignore[arg-type]

@@ -12,10 +12,10 @@ from pydantic import SecretStr
 from boardsync.config.model import HirempireSettings, RecruitifiSettings, SorceSettings
 from boardsync.connectors import REGISTRY, build_connectors
 from boardsync.connectors.base import Connector
-from boardsync.connectors.hirempire import HirempireConnector, key_from_slug, slug_for
+from boardsync.connectors.hirempire import HirempireConnector, HirempireJob, key_from_slug, slug_for
 from boardsync.connectors.hirempire import job_spec as hirempire_job_spec
 from boardsync.connectors.recruitifi import RecruitifiConnector, job_id_for
-from boardsync.connectors.sorce import SorceConnector
+from boardsync.connectors.sorce import SorceConnector, SorceJob
 from boardsync.connectors.sorce import job_spec as sorce_job_spec
 from boardsync.config.model import Providers
 from tests.connector_helpers import posting
@@ -166,7 +166,7 @@ def test_sorce_render_leaves_out_a_salary_period_it_cannot_express() -> None:
 # ------------------------------------------------------------------------------ Sorce observe
 
 
-def _sorce_job(**overrides: Any) -> dict[str, Any]:
+def _sorce_job(**overrides: Any) -> SorceJob:
     job: dict[str, Any] = {
         "id": "job_1", "status": "ACTIVE", "title": " Backend Engineer ", "description": "Build.\n",
         "remoteOption": "IN_PERSON", "remoteCountry": None, "jobType": "FULL_TIME", "jobLevel": "MID",
@@ -186,17 +186,42 @@ def _sorce_job(**overrides: Any) -> dict[str, Any]:
         "expiresAt": "2025-01-31T00:00:00.000Z", "closedAt": None,
     }
     job.update(overrides)
-    return job
+    return SorceJob.model_validate(job)
 
 
 def test_sorce_observed_job_drops_server_ids_and_orders_like_render() -> None:
-    """Server ids, display fields and `order` go; qualifications follow `order`, locations sort."""
+    """Server ids and display fields go; qualifications follow `order`, each item's `order`
+    is its position, locations sort."""
     spec = sorce_job_spec(_sorce_job())
     assert spec["title"] == "Backend Engineer" and spec["description"] == "Build."
     assert spec["locations"] == [{"locationId": "loc_a"}, {"locationId": "loc_b"}]
-    assert spec["qualifications"] == [{"text": "first", "kind": "REQUIRED"}, {"text": "second", "kind": "PREFERRED"}]
-    assert spec["questions"] == [{"prompt": "Why?", "options": []}]
+    assert spec["qualifications"] == [{"text": "first", "kind": "REQUIRED", "order": 0},
+                                      {"text": "second", "kind": "PREFERRED", "order": 1}]
+    assert spec["questions"] == [{"prompt": "Why?", "options": [], "order": 0}]
     assert spec["budgets"] == [{"window": "WEEKLY", "budgetCents": 7, "notes": None}]
+
+
+def test_sorce_job_in_the_documented_response_shape_reads_without_kind_or_window() -> None:
+    """Qualifications as {text, order, id} and budgets as {budgetCents, notes}, as the response
+    example shows them: read as they are, an `order` counted from 1 read as the position."""
+    spec = sorce_job_spec(_sorce_job(
+        qualifications=[{"id": "q2", "text": "second", "order": 2}, {"id": "q1", "text": "first", "order": 1}],
+        budgets=[{"budgetCents": 7, "notes": None}],
+    ))
+    assert spec["qualifications"] == [{"text": "first", "order": 0}, {"text": "second", "order": 1}]
+    assert spec["budgets"] == [{"budgetCents": 7, "notes": None}]
+
+
+def test_sorce_shows_back_all_but_qualification_kinds_and_budget_windows() -> None:
+    """The connector declares what a read does not show: only those parts are left out of a
+    comparison with the board, and only they are compared with what was last sent."""
+    connector = sorce()
+    spec = connector.render(posting(locations=[{"city": "X", "country": "Y", "sorce_location_id": "loc_1"}]))
+    assert connector.shown_back("qualifications", spec["qualifications"]) == [
+        {"text": "Three years of Python", "order": 0}, {"text": "Has run PostgreSQL in production", "order": 1}]
+    assert connector.not_shown_back("budgets", spec["budgets"]) == [{"window": "MONTHLY"}]
+    assert connector.shown_back("title", spec["title"]) == spec["title"]
+    assert connector.not_shown_back("title", spec["title"]) is None
 
 
 def test_sorce_render_and_observe_agree_on_a_job_made_from_the_render() -> None:
@@ -208,7 +233,7 @@ def test_sorce_render_and_observe_agree_on_a_job_made_from_the_render() -> None:
            "qualifications": [{**q, "id": f"q{i}", "order": i} for i, q in enumerate(spec["qualifications"])],
            "locations": [{**loc, "displayName": "X", "city": "X", "stateProvince": "", "country": "Y"}
                          for loc in spec["locations"]]}
-    assert sorce_job_spec(job) == spec
+    assert sorce_job_spec(SorceJob.model_validate(job)) == spec
 
 
 @pytest.mark.parametrize(
@@ -219,18 +244,18 @@ def test_sorce_statuses_map_to_lowercase_remote_statuses(word: str, status: str)
     """Every Sorce status has its board-neutral word."""
     from boardsync.connectors.sorce import _remote
 
-    assert _remote(_sorce_job(status=word)).status == status  # type: ignore[arg-type]
+    assert _remote(_sorce_job(status=word)).status == status
 
 
 def test_sorce_frozen_job_names_its_frozen_fields_expiry_and_applications() -> None:
     """isFrozen → qualifications and questions frozen; applications sum every count."""
     from boardsync.connectors.sorce import _remote
 
-    remote = _remote(_sorce_job())  # type: ignore[arg-type]
+    remote = _remote(_sorce_job())
     assert remote.frozen_fields == {"qualifications", "questions"}
     assert remote.applications == 7
     assert remote.expires_at is not None and remote.expires_at.isoformat() == "2025-01-31T00:00:00+00:00"
-    assert _remote(_sorce_job(isFrozen=False)).frozen_fields == frozenset()  # type: ignore[arg-type]
+    assert _remote(_sorce_job(isFrozen=False)).frozen_fields == frozenset()
 
 
 # ------------------------------------------------------------------------------ lifecycle
@@ -337,7 +362,7 @@ def test_hirempire_observed_output_words_read_back_as_input_words() -> None:
         "salary_max": 5.0, "currency": "USD", "salary_period": "Per year", "is_salary_hidden": True,
         "sources": {"count": 0, "items": []}, "status": "draft", "applicants": 0,
     }
-    spec = hirempire_job_spec(job)
+    spec = hirempire_job_spec(HirempireJob.model_validate(job))
     assert (spec["job_type"], spec["workplace"], spec["career_level"]) == ("Full-time", "On-site", "Team Leader")
     assert (spec["city"], spec["job_country"]) == ("Saint-Denis, Réunion", "France")
     assert (spec["salary"], spec["hide_salary"], spec["job_description"]) == (5, True, "D")
@@ -351,9 +376,9 @@ def test_hirempire_render_and_observe_agree_through_the_output_words() -> None:
         "public_slug": spec["public_slug"], "department": spec["department"], "industry": spec["industry"],
         "career_level": "mid-level", "job_type": "full-time", "job_mode": "onsite",
         "job_location": "New York, United States", "salary_min": 150000, "salary_max": 150000,
-        "currency": "USD", "salary_period": "Per year", "is_salary_hidden": False,
+        "currency": "USD", "salary_period": "Per year", "is_salary_hidden": False, "status": "active",
     }
-    assert hirempire_job_spec(job) == spec
+    assert hirempire_job_spec(HirempireJob.model_validate(job)) == spec
 
 
 def test_hirempire_slug_is_derived_from_the_key_and_back() -> None:
@@ -389,4 +414,4 @@ def test_hirempire_statuses_go_out_in_input_words_and_come_back_in_output_words(
     from boardsync.connectors.hirempire import STATUS_INPUT, _remote
 
     assert STATUS_INPUT[action] == word  # type: ignore[index]
-    assert _remote({"id": "j", "status": status}).status == status  # type: ignore[typeddict-item]
+    assert _remote(HirempireJob.model_validate({"id": "j", "job_title": "T", "status": status})).status == status

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from boardsync.config.model import Posting
+from boardsync.connectors.base import Unrenderable
 from boardsync.connectors.sorce import SorceConnector
 from boardsync.errors import Blocked, Rejected
 from boardsync.sandbox.server import Sandbox
@@ -53,17 +54,53 @@ def test_a_given_location_id_is_used_without_a_search(sandbox: Sandbox) -> None:
     assert SEARCH not in sandbox.sorce.request_counts()
 
 
-def test_a_city_sorce_does_not_know_is_refused_at_publish_with_its_field(sandbox: Sandbox) -> None:
-    """No suggestion: the location goes as typed and Sorce names it when publishing."""
+def test_a_city_sorce_does_not_know_cannot_be_rendered_and_names_the_city(sandbox: Sandbox) -> None:
+    """No suggestion is the city: render refuses it with a problem on `locations` naming the
+    place, instead of sending it as typed for Sorce to refuse at publish."""
     connector = helpers.sorce(sandbox)
     p = helpers.posting(locations=[{"city": "Atlantis", "country": "United States"}])
-    spec = render(connector, p)
-    assert spec["locations"] == [{"city": "Atlantis", "stateProvince": None, "country": "United States"}]
-    with pytest.raises(Rejected) as caught:
-        connector.create(p, spec, publish=True)
-    assert caught.value.code == "VALIDATION_FAILED" and any("locations" in f for f in caught.value.fields)
-    draft = connector.create(p, spec, publish=False)
-    assert draft.spec == spec  # a draft keeps it, and reads back the same
+    connector.prepare([p])
+    with pytest.raises(Unrenderable) as caught:
+        connector.render(p)
+    assert caught.value.problem.field == "locations" and "Atlantis" in caught.value.problem.message
+    for status in ("draft", "paused"):
+        with pytest.raises(Unrenderable):
+            connector.render(helpers.posting(status=status, locations=[{"city": "Atlantis", "country": "United States"}]))
+
+
+def test_an_unknown_city_does_not_hold_up_closing_its_posting(sandbox: Sandbox) -> None:
+    """A closed posting's content is never sent, so its unknown city refuses nothing."""
+    connector = helpers.sorce(sandbox)
+    p = helpers.posting(status="closed", locations=[{"city": "Atlantis", "country": "United States"}])
+    assert render(connector, p)["locations"] == [{"city": "Atlantis", "stateProvince": None, "country": "United States"}]
+
+
+def test_a_suggestion_of_another_city_or_state_is_not_taken(sandbox: Sandbox) -> None:
+    """"Port" finds Portland, and Portland, Texas is in no suggestion: neither is taken."""
+    connector = helpers.sorce(sandbox)
+    for place in ({"city": "Port", "country": "United States"},
+                  {"city": "Portland", "state": "TX", "country": "United States"}):
+        p = helpers.posting(locations=[place])
+        connector.prepare([p])
+        with pytest.raises(Unrenderable):
+            connector.render(p)
+
+
+def test_a_state_abbreviation_is_the_state_sorce_spells_out(sandbox: Sandbox) -> None:
+    """Portland, ME is Portland, Maine; and once a job shows Denver, Colorado, a posting in
+    Denver, CO costs no search."""
+    connector = helpers.sorce(sandbox)
+    maine = helpers.posting(locations=[{"city": "Portland", "state": "ME", "country": "United States"}])
+    assert render(connector, maine)["locations"] == [{"locationId": "loc_us_me_portland"}]
+    denver = helpers.posting(locations=[{"city": "Denver", "state": "CO", "country": "United States",
+                                         "sorce_location_id": "loc_us_co_denver"}])
+    connector.create(denver, render(connector, denver), publish=False)
+    fresh = helpers.sorce(sandbox)
+    fresh.observe()
+    searches = sandbox.sorce.request_counts().get(SEARCH, 0)
+    by_name = helpers.posting(locations=[{"city": "Denver", "state": "CO", "country": "United States"}])
+    assert render(fresh, by_name)["locations"] == [{"locationId": "loc_us_co_denver"}]
+    assert sandbox.sorce.request_counts().get(SEARCH, 0) == searches
 
 
 # ------------------------------------------------------------------------------ gates and errors

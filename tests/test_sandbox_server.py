@@ -255,6 +255,9 @@ def test_a_frozen_clock_stands_still_until_moved() -> None:
         ({"kind": "status", "status": 429, "retry_after": "soon"}, "retry_after must be"),
         ({"kind": "reset", "times": 0}, "times must be"),
         ({"kind": "reset", "method": 7}, "method and path must be text"),
+        ({"kind": "rewrite"}, "a rewrite fault needs rewrite or drop"),
+        ({"kind": "rewrite", "rewrite": ["id"]}, "rewrite must map paths to values"),
+        ({"kind": "rewrite", "drop": "id"}, "drop must be a list of paths"),
     ],
 )
 def test_a_fault_with_a_bad_value_is_refused_when_armed_not_when_met(
@@ -266,6 +269,34 @@ def test_a_fault_with_a_bad_value_is_refused_when_armed_not_when_met(
         answer = web.post(f"{sandbox.server_url(board)}/_sandbox/faults", json=fault)
         assert answer.status_code == 422 and message in answer.json()["error"]
         assert web.get(f"{sandbox.server_url(board)}/_sandbox/faults").json() == {"faults": []}
+
+
+def test_a_rewrite_fault_edits_the_boards_own_answer(sandbox: Sandbox, web: httpx.Client) -> None:
+    """The board carries the request out; its JSON answer comes back with the values set and
+    the keys dropped at each path (every item for ``[*]``), and a consistent length."""
+    auth = {"Authorization": "Bearer sk-sandbox-hirempire"}
+    web.post(f"{sandbox.server_url('hirempire')}/_sandbox/faults", json={
+        "kind": "rewrite", "method": "GET", "path": "/v1/jobs",
+        "rewrite": {"jobs[*].id": 7, "total_jobs": "many", "nowhere[0].x": 1}, "drop": ["jobs[0].job_title"],
+    })
+    assert web.post(f"{sandbox.hirempire_url}/add-job", json=_an_add_job_body(), headers=auth).status_code == 201
+    answer = web.get(f"{sandbox.hirempire_url}/jobs", headers=auth)
+    assert answer.status_code == 200 and int(answer.headers["content-length"]) == len(answer.content)
+    document = answer.json()
+    assert document["total_jobs"] == "many" and [job["id"] for job in document["jobs"]] == [7]
+    assert "job_title" not in document["jobs"][0] and "nowhere" not in document
+    assert web.get(f"{sandbox.hirempire_url}/jobs", headers=auth).json()["jobs"][0]["id"] != 7  # spent
+
+
+def _an_add_job_body() -> dict[str, object]:
+    from boardsync.sandbox import hirempire as hirempire_sim
+
+    return {
+        "company_id": hirempire_sim.SANDBOX_COMPANY_ID, "job_title": "T", "job_description": "D",
+        "department": "Design", "job_country": "Germany", "salary": 1, "currency": "EUR",
+        "salary_period": "Per year", "job_type": "Full-time", "workplace": "Remote",
+        "career_level": "Senior", "job_sources": ["x"],
+    }
 
 
 def test_a_fault_method_matches_whatever_its_case(sandbox: Sandbox, web: httpx.Client) -> None:

@@ -147,15 +147,27 @@ def test_create_without_publish_makes_an_incomplete_draft_with_201(acme: httpx.C
 
 
 def test_job_object_has_every_documented_field_and_no_client_reference(acme: httpx.Client) -> None:
-    """The Job carries exactly the documented fields: no createdAt, no client reference."""
+    """The Job carries exactly the documented fields: no createdAt, no client reference, and
+    its lists in the response example's shapes (no qualification kind, no budget window)."""
     job = create(acme, complete_job())
     assert set(job) == JOB_FIELDS
     assert job["applicationCounts"] == {"pending": 0, "accepted": 0, "rejected": 0}
     assert job["isFrozen"] is False and job["newApplicantCount"] == 0
-    assert job["budgets"] == [{"window": "MONTHLY", "budgetCents": 500_000, "notes": None}]
+    assert job["budgets"] == [{"budgetCents": 500_000, "notes": None}]
     assert job["questions"][0]["options"] == ["Yes", "No"] and job["questions"][0]["order"] == 0
-    assert set(job["qualifications"][0]) == {"id", "text", "kind", "order"}
+    assert set(job["qualifications"][0]) == {"id", "text", "order"}
     assert set(job["questions"][0]) == {"id", "prompt", "order", "options"}
+
+
+def test_a_budget_without_a_window_is_the_lifetime_budget(acme: httpx.Client) -> None:
+    """The documented create example sends no window: accepted, as LIFETIME, so a second one
+    without a window, or beside a LIFETIME one, is a second budget for the same window."""
+    job = create(acme, {**complete_job(), "budgets": [{"budgetCents": 9_000}]})
+    assert job["budgets"] == [{"budgetCents": 9_000, "notes": None}]
+    for budgets in ([{"budgetCents": 1}, {"budgetCents": 2}], [{"window": "LIFETIME", "budgetCents": 1}, {"budgetCents": 2}]):
+        refused = acme.patch(f"/jobs/{job['id']}", json={"budgets": budgets})
+        assert refused.status_code == 422
+        assert refused.json()["error"]["fields"] == {"budgets[1].window": "Only one budget per window."}
 
 
 def test_create_with_publish_true_makes_an_active_job_expiring_in_30_days(acme: httpx.Client) -> None:
@@ -477,23 +489,26 @@ def test_patch_replaces_array_fields_whole_and_a_retry_converges(acme: httpx.Cli
     }
     first = acme.patch(f"/jobs/{job['id']}", json=change).json()
     assert [loc["locationId"] for loc in first["locations"]] == ["loc_de_be_berlin"]
-    assert [(q["text"], q["kind"], q["order"]) for q in first["qualifications"]] == [("Rust", "REQUIRED", 0)]
+    assert [(q["text"], q["order"]) for q in first["qualifications"]] == [("Rust", 0)]
     assert first["questions"] == []
-    assert first["budgets"] == [{"window": "DAILY", "budgetCents": 1_000, "notes": "test week"}]
+    assert first["budgets"] == [{"budgetCents": 1_000, "notes": "test week"}]
     assert acme.patch(f"/jobs/{job['id']}", json=change).json() == first
 
 
 def test_items_get_server_ids_and_unchanged_items_keep_theirs(acme: httpx.Client) -> None:
-    """The server assigns qualification and question ids; a job read back can be sent as-is."""
+    """The server assigns qualification and question ids; a job read back can be sent again
+    as it is, with the kinds it does not show."""
     job = create(acme, complete_job())
     ids = [q["id"] for q in job["qualifications"]]
     assert all(i.startswith("qal_") for i in ids) and len(set(ids)) == 2
     assert job["questions"][0]["id"].startswith("qst_")
+    kinds = [q["kind"] for q in complete_job()["qualifications"]]
+    qualifications = [{**q, "kind": kind} for q, kind in zip(job["qualifications"], kinds, strict=True)]
     resent = acme.patch(f"/jobs/{job['id']}", json={
-        "qualifications": job["qualifications"], "questions": job["questions"],
+        "qualifications": qualifications, "questions": job["questions"],
     }).json()
     assert resent == job
-    reordered = acme.patch(f"/jobs/{job['id']}", json={"qualifications": job["qualifications"][::-1]}).json()
+    reordered = acme.patch(f"/jobs/{job['id']}", json={"qualifications": qualifications[::-1]}).json()
     assert [(q["id"], q["order"]) for q in reordered["qualifications"]] == [(ids[1], 0), (ids[0], 1)]
 
 

@@ -80,6 +80,26 @@ class BoardProblem:
     message: str
 
 
+class Unrenderable(ValueError):
+    """`render` found what the board cannot take, which only a read of the board could tell
+    (a city its location search does not know): the posting is refused for this board."""
+
+    def __init__(self, problem: BoardProblem) -> None:
+        self.problem = problem
+        super().__init__(f"{problem.field}: {problem.message}")
+
+
+def _keys(value: Any, keys: frozenset[str], *, keep: bool) -> Any:
+    """`value` with only (`keep`) or without the `keys` of its object, or of each object in it."""
+    if not keys:
+        return value
+    if isinstance(value, Mapping):
+        return {k: v for k, v in value.items() if (k in keys) == keep}
+    if isinstance(value, list):
+        return [_keys(item, keys, keep=keep) for item in value]
+    return value
+
+
 class Connector(abc.ABC):
     """A board, seen through the verbs the planner needs.
 
@@ -100,6 +120,9 @@ class Connector(abc.ABC):
     """Every object boardsync made carries a reference of ours that the board shows back
     (`Remote.posting_key`, from a slug). When False, a job is recognised as a posting's by
     `identity` instead, before anything is created."""
+    NOT_SHOWN_BACK: ClassVar[Mapping[str, frozenset[str]]] = {}
+    """Per spec field, the keys of its items (or of its object) that the board takes but does
+    not show back in a read. Default: none, the board shows back everything it takes."""
 
     def __init__(self, settings: Any, client: httpx.Client) -> None:
         self.settings = settings
@@ -115,6 +138,18 @@ class Connector(abc.ABC):
     @abc.abstractmethod
     def render(self, posting: Posting) -> Spec:
         """The board's desired payload for `posting`, normalised. Pure (after `prepare`)."""
+
+    def shown_back(self, name: str, value: Any) -> Any:
+        """The part of spec field `name`'s `value` that a read of the board shows: only this
+        part can be compared with the board. The rest (`NOT_SHOWN_BACK`) is compared with what
+        was last sent instead. Pure."""
+        return _keys(value, self.NOT_SHOWN_BACK.get(name, frozenset()), keep=False)
+
+    def not_shown_back(self, name: str, value: Any) -> Any:
+        """The rest of `value`: what only the record of what was last sent can tell. None for
+        a field the board shows back whole. Pure."""
+        hidden = self.NOT_SHOWN_BACK.get(name)
+        return _keys(value, hidden, keep=True) if hidden else None
 
     def lifecycle(self, desired: str, observed: RemoteStatus) -> list[Transition]:
         """The transitions that take the board from `observed` to the posting's `desired`

@@ -9,15 +9,19 @@ shape of the code is listed here, with where it lives:
 Sorce
 - ``GET /jobs`` is newest first: `sorce.SorceConnector.find` stops at the first live match
   and so returns the newest one.
-- A location sent without ``locationId`` is kept on a draft and named by Gate 1 at publish:
-  `sorce.SorceConnector._location_ref` sends a city that search did not find as typed.
+- Not relied upon: that a location sent without ``locationId`` is kept on a draft and named by
+  Gate 1 at publish. `sorce.SorceConnector._location_ref` never sends one: a city that search
+  did not find blocks the posting when planning.
+- A budget sent without ``window`` is the LIFETIME budget: not relied upon either;
+  `sorce.SorceConnector.render` always sends the window.
 - ``POST /jobs`` answers 201 with the Job: `sorce.SorceConnector.create` reads the Job from
   any 2xx, and a 2xx without one is Ambiguous.
 - A paused job expires too, and EXPIRED is terminal: `sorce.SorceConnector.lifecycle`
   plans nothing from ``expired``.
 - ``PATCH /jobs/{id}`` and ``POST /jobs/{id}/pause|resume|close`` answer the Job as it is
   after the change (only publish's answer is documented): `sorce.SorceConnector.update` and
-  `.transition` read it, and an answer without a readable Job is Transient.
+  `.transition` read it, and an answer without a readable Job is Malformed
+  (`sorce.SorceJob`; a body that is no JSON object at all is Transient).
 - Not relied upon: that an identical qualifications/questions set is accepted on a frozen job
   (`sorce.SorceConnector.update` never sends a frozen field), and that the first failing gate
   answers (`sorce.SorceConnector._error` maps each gate on its own).

@@ -7,6 +7,9 @@ them, so the planner compares like with like and a change is an update-job body 
 
 A posting's job carries ``public_slug = "bs-" + key``: the board's own handle on the posting,
 so `observe` knows which posting a job is, and `find` after a lost create is a slug lookup.
+
+Every answer is read through its documented model (`HirempireJobs`, `HirempireAdded`, …)
+before anything is believed; see `boardsync.connectors.answers`.
 """
 
 from __future__ import annotations
@@ -15,13 +18,14 @@ import dataclasses
 import re
 import threading
 from collections.abc import Mapping
-from typing import Any, ClassVar, TypedDict
+from typing import Any, ClassVar, Literal
 
 import httpx
 import structlog
 
 from boardsync.config.model import EmploymentType, HirempireSettings, Level, Posting, SalaryPeriod, Workplace
 from boardsync.connectors import decided
+from boardsync.connectors.answers import Answer, parse
 from boardsync.connectors.base import (
     BoardProblem,
     Channel,
@@ -31,7 +35,7 @@ from boardsync.connectors.base import (
     Transition,
 )
 from boardsync.connectors.http import HttpConnector, RateLimiter, excerpt, retry_after_header
-from boardsync.errors import Ambiguous, Blocked, ProviderError, Rejected, Transient
+from boardsync.errors import Ambiguous, Blocked, Malformed, ProviderError, Rejected, Transient
 
 log = structlog.get_logger("boardsync.connectors.hirempire", provider="hirempire")
 
@@ -96,27 +100,99 @@ MISSING_FIELD = re.compile(r"^Missing required field: (\w+)")
 INVALID_FIELD = re.compile(r"^Invalid (\w+):")
 
 
-class HirempireJob(TypedDict, total=False):
-    """A Job as `GET /jobs` returns it (the fields boardsync reads)."""
+# ------------------------------------------------------------------------------ answers [doc]
+# What each documented response must look like before anything is believed (see answers.py).
+
+HirempireStatus = Literal["draft", "active", "paused", "closed"]
+
+
+class HirempireSource(Answer):
+    """A Source: ``{id, job_id, source_name, source_url, code, visits, created_at}``."""
+
+    id: str
+    source_name: str
+    source_url: str
+    visits: int = 0
+
+
+class HirempireSources(Answer):
+    count: int | None = None
+    items: list[HirempireSource] = []
+
+
+class HirempireJob(Answer):
+    """A Job as ``GET /jobs`` shows it (in output words); the content fields boardsync reads."""
 
     id: str
     job_title: str
-    job_description: str
-    public_slug: str
-    department: str
-    industry: str | None
-    career_level: str
-    job_type: str
-    job_mode: str
-    job_location: str
-    salary_min: float
-    salary_max: float
-    currency: str
-    salary_period: str
-    is_salary_hidden: bool
-    sources: dict[str, Any]
-    status: str
-    applicants: int
+    status: HirempireStatus
+    job_description: str | None = None
+    public_slug: str | None = None
+    department: str | None = None
+    industry: str | None = None
+    career_level: str | None = None
+    job_type: str | None = None
+    job_mode: str | None = None
+    job_location: str | None = None
+    salary_min: float | None = None
+    salary_max: float | None = None
+    currency: str | None = None
+    salary_period: str | None = None
+    is_salary_hidden: bool = False
+    sources: HirempireSources = HirempireSources()
+    applicants: int = 0
+
+
+class HirempireJobs(Answer):
+    """``GET /jobs``: ``{success, total_jobs, jobs}``."""
+
+    jobs: list[HirempireJob]
+
+
+class HirempireOneJob(Answer):
+    """``GET /get-job``: ``{success, job}``."""
+
+    job: HirempireJob
+
+
+class HirempireApplication(Answer):
+    """One of add-job's ``applications``: a source made from ``job_sources``."""
+
+    id: str
+    source: str
+    application_url: str
+
+
+class HirempireAdded(Answer):
+    """add-job: ``{success, job_id, job_status, total_applications, applications}``."""
+
+    job_id: str
+    job_status: HirempireStatus | None = None
+    applications: list[HirempireApplication] = []
+
+
+class HirempireUpdated(Answer):
+    """update-job: ``{success, id, status}``, the status in output words. [decided]"""
+
+    id: str
+    status: HirempireStatus
+
+
+class HirempireSourceMade(Answer):
+    """create-source: ``{success, source}``."""
+
+    source: HirempireSource
+
+
+class HirempireCandidate(Answer):
+    job_id: str
+    source: str | None = None
+
+
+class HirempireCandidates(Answer):
+    """``GET /candidates``: ``{success, total_candidates, candidates}``."""
+
+    candidates: list[HirempireCandidate]
 
 
 def slug_for(key: str) -> str:
@@ -204,22 +280,19 @@ class HirempireConnector(HttpConnector):
     def read(self, remote_id: str) -> Remote | None:
         """``GET /get-job?job_id=``; None when Hirempire answers 404 "Job not found"."""
         try:
-            body = self._call_json("GET", "/get-job", params={"job_id": remote_id})
+            answer = self._call_answer(HirempireOneJob, "GET", "/get-job", params={"job_id": remote_id})
         except Rejected as exc:
             if exc.status == 404:
                 return None
             raise
-        job = body.get("job")
-        if not isinstance(job, dict) or not job.get("id"):
-            raise Transient("answered without a readable job", provider=self.name, call="GET /get-job")
-        return _remote(job)  # type: ignore[arg-type]
+        return _remote(answer.job)
 
     def applicants(self) -> dict[tuple[str, str], int]:
         """Applicants per (job id, source name), from one `GET /candidates?type=applicant`."""
-        body = self._call_json("GET", "/candidates", params={"type": "applicant"})
+        body = self._call_answer(HirempireCandidates, "GET", "/candidates", params={"type": "applicant"})
         counts: dict[tuple[str, str], int] = {}
-        for candidate in body.get("candidates") or []:
-            pair = (str(candidate.get("job_id")), str(candidate.get("source") or ""))
+        for candidate in body.candidates:
+            pair = (candidate.job_id, candidate.source or "")
             counts[pair] = counts.get(pair, 0) + 1
         return counts
 
@@ -250,20 +323,20 @@ class HirempireConnector(HttpConnector):
         if not body:
             return remote
         # update-job sets fields to values: repeating it converges, so it may be retried.
-        self._call("PATCH", "/update-job", json={"job_id": remote.remote_id, **body}, idempotent=True)
+        self._call_answer(HirempireUpdated, "PATCH", "/update-job", json={"job_id": remote.remote_id, **body},
+                          idempotent=True)
         return dataclasses.replace(remote, spec={**remote.spec, **body})
 
     def transition(self, remote: Remote, action: Transition) -> Remote:
         body = {"job_id": remote.remote_id, "status": STATUS_INPUT[action]}
-        answer = self._call_json("PATCH", "/update-job", json=body, idempotent=True)
-        status = STATUSES.get(str(answer.get("status")), remote.status)
-        return dataclasses.replace(remote, status=status)
+        answer = self._call_answer(HirempireUpdated, "PATCH", "/update-job", json=body, idempotent=True)
+        return dataclasses.replace(remote, status=STATUSES[answer.status])
 
     def ensure_source(self, remote: Remote, channel: str) -> Channel:
         """create-source is idempotent on (job, trimmed name) [doc], so it may be retried."""
         body = {"job_id": remote.remote_id, "source_name": channel.strip()}
-        source = self._call_json("POST", "/create-source", json=body, idempotent=True).get("source") or {}
-        return _channel(source)
+        made = self._call_answer(HirempireSourceMade, "POST", "/create-source", json=body, idempotent=True)
+        return _channel(made.source)
 
     # -- the one seam ----------------------------------------------------------------------
 
@@ -299,11 +372,11 @@ class HirempireConnector(HttpConnector):
     # -- helpers ---------------------------------------------------------------------------
 
     def _jobs(self) -> list[HirempireJob]:
-        return list(self._call_json("GET", "/jobs").get("jobs") or [])
+        return self._call_answer(HirempireJobs, "GET", "/jobs").jobs
 
     def _find_slug(self, slug: str) -> Remote | None:
         for job in self._jobs():
-            if job.get("public_slug") == slug:
+            if job.public_slug == slug:
                 return _remote(job)
         return None
 
@@ -319,21 +392,21 @@ class HirempireConnector(HttpConnector):
         return found
 
     def _created(self, response: httpx.Response, spec: Spec) -> Remote:
+        """add-job's answer; when it cannot be read, the job may exist all the same:
+        `Ambiguous`, so it is looked up by its slug before anything is sent again."""
+        call = "POST /add-job"
         try:
-            answer = response.json()
-            job_id = str(answer["job_id"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise Ambiguous(
-                f"answered {response.status_code} without a readable job id",
-                provider=self.name, call="POST /add-job",
-            ) from exc
-        channels = {
-            str(a.get("source")): Channel(str(a.get("source")), str(a.get("id")), str(a.get("application_url")))
-            for a in answer.get("applications") or []
-        }
+            answer = parse(HirempireAdded, response.json(), provider=self.name, call=call)
+        except (ValueError, Malformed) as exc:
+            what = exc.reason if isinstance(exc, Malformed) else "no JSON"
+            raise self.http.failed(Ambiguous(
+                f"answered {response.status_code} without a readable job id ({what}); the job may exist",
+                provider=self.name, call=call,
+            )) from exc
+        channels = {a.source: Channel(a.source, a.id, a.application_url) for a in answer.applications}
         return Remote(
-            remote_id=job_id,
-            status=STATUSES.get(str(answer.get("job_status")), "draft"),
+            remote_id=answer.job_id,
+            status=STATUSES[answer.job_status or "draft"],
             spec=dict(spec),
             channels=channels,
             posting_key=key_from_slug(str(spec.get("public_slug"))),
@@ -399,25 +472,30 @@ def _text(value: str | None) -> str | None:
     return value.strip() if isinstance(value, str) else value
 
 
-def job_spec(job: HirempireJob | Mapping[str, Any]) -> dict[str, Any]:
+def job_spec(job: HirempireJob) -> dict[str, Any]:
     """A Job read back in the input words `render` uses."""
-    city, country = _split_location(job.get("job_location"))
+    city, country = _split_location(job.job_location)
     return {
-        "job_title": _text(job.get("job_title")),
-        "job_description": _text(job.get("job_description")),
-        "department": job.get("department"),
+        "job_title": _text(job.job_title),
+        "job_description": _text(job.job_description),
+        "department": job.department,
         "job_country": country,
         "city": city,
-        "salary": _amount(job.get(decided.HIREMPIRE_SALARY_READ_BACK)),
-        "currency": job.get("currency"),
-        "salary_period": job.get("salary_period"),
-        "hide_salary": bool(job.get("is_salary_hidden")),
-        "job_type": JOB_TYPE_INPUT.get(str(job.get("job_type")), job.get("job_type")),
-        "workplace": WORKPLACE_INPUT.get(str(job.get("job_mode")), job.get("job_mode")),
-        "career_level": CAREER_LEVEL_INPUT.get(str(job.get("career_level")), job.get("career_level")),
-        "industry": _text(job.get("industry")) or None,
-        "public_slug": job.get("public_slug"),
+        "salary": _amount(getattr(job, decided.HIREMPIRE_SALARY_READ_BACK)),
+        "currency": job.currency,
+        "salary_period": job.salary_period,
+        "hide_salary": job.is_salary_hidden,
+        "job_type": _input_word(JOB_TYPE_INPUT, job.job_type),
+        "workplace": _input_word(WORKPLACE_INPUT, job.job_mode),
+        "career_level": _input_word(CAREER_LEVEL_INPUT, job.career_level),
+        "industry": _text(job.industry) or None,
+        "public_slug": job.public_slug,
     }
+
+
+def _input_word(words: Mapping[str, str], output: str | None) -> str | None:
+    """The input word for an output word; one the documents do not list stays as it is."""
+    return words.get(output, output) if output is not None else None
 
 
 def _split_location(location: str | None) -> tuple[str | None, str | None]:
@@ -436,25 +514,19 @@ def _amount(value: Any) -> Any:
     return value
 
 
-def _channel(source: Mapping[str, Any]) -> Channel:
-    return Channel(
-        name=str(source.get("source_name")),
-        remote_id=str(source.get("id")),
-        url=str(source.get("source_url")),
-        visits=int(source.get("visits") or 0),
-    )
+def _channel(source: HirempireSource) -> Channel:
+    return Channel(name=source.source_name, remote_id=source.id, url=source.source_url, visits=source.visits)
 
 
 def _remote(job: HirempireJob) -> Remote:
-    items = (job.get("sources") or {}).get("items") or []
-    channels = {c.name: c for c in (_channel(s) for s in items)}
+    channels = {c.name: c for c in (_channel(s) for s in job.sources.items)}
     return Remote(
-        remote_id=str(job.get("id")),
-        status=STATUSES.get(str(job.get("status")), "draft"),
+        remote_id=job.id,
+        status=STATUSES[job.status],
         spec=job_spec(job),
         channels=channels,
-        applications=int(job.get("applicants") or 0),
-        posting_key=key_from_slug(job.get("public_slug")),
+        applications=job.applicants,
+        posting_key=key_from_slug(job.public_slug),
     )
 
 

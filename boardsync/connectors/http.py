@@ -42,6 +42,7 @@ import tenacity
 from tenacity.wait import wait_base
 
 from boardsync import __version__
+from boardsync.connectors.answers import A, parse
 from boardsync.connectors.base import Connector
 from boardsync.errors import Ambiguous, ProviderError, Transient
 from boardsync.log import redact
@@ -472,9 +473,18 @@ class HttpConnector(Connector):
         )
         return self._checked(response, f"{method} {path}")
 
-    def _call_json(self, method: str, path: str, **kw: Any) -> dict[str, Any]:
-        """`_call`, and the answer's JSON object."""
-        return self._object(self._call(method, path, **kw), f"{method} {path}")
+    def _call_answer(self, model: type[A], method: str, path: str, **kw: Any) -> A:
+        """`_call`, and the answer read as `model` (see `_answer`)."""
+        return self._answer(model, self._call(method, path, **kw), f"{method} {path}")
+
+    def _answer(self, model: type[A], response: httpx.Response, call: str) -> A:
+        """A successful answer read as its documented `model`: `Transient` when it is no JSON
+        object at all, `Malformed` (naming the field) when it is one of the wrong shape."""
+        body = self._object(response, call)
+        try:
+            return parse(model, body, provider=self.name, call=call)
+        except ProviderError as exc:
+            raise self.http.failed(exc) from None
 
     def _checked(self, response: httpx.Response, call: str) -> httpx.Response:
         if response.is_error:

@@ -12,7 +12,6 @@ import re
 import threading
 import time
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any, ClassVar
 
 import httpx
@@ -20,6 +19,7 @@ import structlog
 
 from boardsync.config.model import Posting, RecruitifiSettings
 from boardsync.connectors import decided
+from boardsync.connectors.answers import Answer, UtcDateTime
 from boardsync.connectors.base import BoardProblem, SignedLink
 from boardsync.connectors.http import HttpConnector, Clock, RateLimiter, excerpt, retry_after_header
 from boardsync.errors import Blocked, ProviderError, Rejected, Transient
@@ -31,6 +31,23 @@ LINK_PATHS = {"job": "/v1/links/job", "settings": "/v1/links/settings", "tasks":
 RENEW_AHEAD = 60.0
 """Seconds before its expiry that a token is replaced, so no call carries a dying token."""
 JOB_ID_PATTERN = re.compile(decided.RECRUITIFI_JOB_ID_PATTERN)
+
+
+class RecruitifiToken(Answer):
+    """``POST /v1/auth/token``: ``{access_token, token_type, expires_in}``. [doc]"""
+
+    access_token: str
+    token_type: str | None = None
+    expires_in: float = 3600.0
+
+
+class RecruitifiLink(Answer):
+    """A link endpoint's ``{url, expiresAt}``. [doc] An ``expiresAt`` without an offset is read
+    as UTC (`UtcDateTime`), not refused: the link itself is good, and refusing would leave
+    `links` with nothing to give for as long as the board writes its times so."""
+
+    url: str
+    expiresAt: UtcDateTime
 
 
 def job_id_for(posting: Posting) -> str:
@@ -100,11 +117,8 @@ class RecruitifiConnector(HttpConnector):
             **extra,
         }
         call = f"GET {LINK_PATHS[kind]}"
-        body = self._object(self._authorized("GET", LINK_PATHS[kind], params=params), call)
-        try:
-            link = SignedLink(url=str(body["url"]), expires_at=_datetime(str(body["expiresAt"])))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise Transient("answered without a readable link", provider=self.name, call=call) from exc
+        answer = self._answer(RecruitifiLink, self._authorized("GET", LINK_PATHS[kind], params=params), call)
+        link = SignedLink(url=answer.url, expires_at=answer.expiresAt)
         log.info("link_issued", kind=kind, expires_at=link.expires_at.isoformat())
         return link
 
@@ -135,15 +149,10 @@ class RecruitifiConnector(HttpConnector):
         }
         # Asking for a token changes nothing on the board, so it may be retried like a read.
         response = self.http.request("POST", TOKEN_PATH, json=body, idempotent=True)
-        self._checked(response, f"POST {TOKEN_PATH}")
-        try:
-            answer = response.json()
-            token, lifetime = str(answer["access_token"]), float(answer.get("expires_in", 3600))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise Transient("answered without a readable token", provider=self.name,
-                            call=f"POST {TOKEN_PATH}") from exc
-        log.info("token_renewed", expires_in=lifetime)
-        return token, self.clock() + lifetime
+        call = f"POST {TOKEN_PATH}"
+        answer = self._answer(RecruitifiToken, self._checked(response, call), call)
+        log.info("token_renewed", expires_in=answer.expires_in)
+        return answer.access_token, self.clock() + answer.expires_in
 
     # -- the one seam ----------------------------------------------------------------------
 
@@ -174,7 +183,4 @@ def _envelope(response: httpx.Response) -> tuple[str | None, str]:
     except (ValueError, KeyError, TypeError, AttributeError):
         return None, excerpt(response.text or response.reason_phrase)
 
-
-def _datetime(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 

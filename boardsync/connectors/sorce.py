@@ -2,19 +2,24 @@
 
 The spec (what `render` gives and `observe` reads back) uses Sorce's own field names and
 words, normalised: text stripped, locations as sorted ids, qualifications and questions in
-their order without server ids, budgets sorted by window. An unchanged posting renders
-identically, and a job nobody touched observes as exactly what was rendered.
+their order (``order`` their position) without server ids, budgets sorted by window. An
+unchanged posting renders identically, and a job nobody touched observes as what was rendered
+in all that Sorce shows back: a read shows no qualification ``kind`` and no budget ``window``
+(`NOT_SHOWN_BACK`), which the planner compares with what was last sent instead.
+
+Every answer is read through its documented model (`SorceJob`, `SorcePage`, `SorceSearch`)
+before anything is believed; see `boardsync.connectors.answers`.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime
-from typing import Any, ClassVar, TypedDict
+from typing import Any, ClassVar, Literal, TypeVar
 
 import httpx
 import structlog
+from pydantic import Field
 
 from boardsync.config.model import (
     BudgetWindow,
@@ -29,9 +34,10 @@ from boardsync.config.model import (
     Workplace,
 )
 from boardsync.connectors import decided
-from boardsync.connectors.base import BoardProblem, Remote, RemoteStatus, Spec, Transition
+from boardsync.connectors.answers import Answer, UtcDateTime, parse
+from boardsync.connectors.base import BoardProblem, Remote, RemoteStatus, Spec, Transition, Unrenderable
 from boardsync.connectors.http import HttpConnector, RateLimiter, excerpt, retry_after_header
-from boardsync.errors import Ambiguous, Blocked, ProviderError, Rejected, Transient
+from boardsync.errors import Ambiguous, Blocked, Malformed, ProviderError, Rejected, Transient
 
 log = structlog.get_logger("boardsync.connectors.sorce", provider="sorce")
 
@@ -66,6 +72,35 @@ STATUSES: dict[str, RemoteStatus] = {
 TERMINAL: frozenset[RemoteStatus] = frozenset({"closed", "expired"})
 FROZEN_FIELDS = frozenset({"qualifications", "questions"})
 """What a job with applications no longer lets change (JOB_FROZEN). [doc]"""
+NOT_SHOWN_BACK = {"qualifications": frozenset({"kind"}), "budgets": frozenset({"window"})}
+"""Sent, but not in the Job a read answers: the documented response example shows
+qualifications as ``{text, order, id}`` and budgets as ``{budgetCents, notes}``. [doc]
+The planner compares these with what was last sent, never with a read."""
+
+REGION_NAMES: dict[str, dict[str, str]] = {
+    "united states": {
+        "al": "alabama", "ak": "alaska", "az": "arizona", "ar": "arkansas", "ca": "california",
+        "co": "colorado", "ct": "connecticut", "de": "delaware", "dc": "district of columbia",
+        "fl": "florida", "ga": "georgia", "hi": "hawaii", "id": "idaho", "il": "illinois",
+        "in": "indiana", "ia": "iowa", "ks": "kansas", "ky": "kentucky", "la": "louisiana",
+        "me": "maine", "md": "maryland", "ma": "massachusetts", "mi": "michigan", "mn": "minnesota",
+        "ms": "mississippi", "mo": "missouri", "mt": "montana", "ne": "nebraska", "nv": "nevada",
+        "nh": "new hampshire", "nj": "new jersey", "nm": "new mexico", "ny": "new york",
+        "nc": "north carolina", "nd": "north dakota", "oh": "ohio", "ok": "oklahoma", "or": "oregon",
+        "pa": "pennsylvania", "ri": "rhode island", "sc": "south carolina", "sd": "south dakota",
+        "tn": "tennessee", "tx": "texas", "ut": "utah", "vt": "vermont", "va": "virginia",
+        "wa": "washington", "wv": "west virginia", "wi": "wisconsin", "wy": "wyoming",
+        "pr": "puerto rico",
+    },
+    "canada": {
+        "ab": "alberta", "bc": "british columbia", "mb": "manitoba", "nb": "new brunswick",
+        "nl": "newfoundland and labrador", "ns": "nova scotia", "nt": "northwest territories",
+        "nu": "nunavut", "on": "ontario", "pe": "prince edward island", "qc": "quebec",
+        "sk": "saskatchewan", "yt": "yukon",
+    },
+}
+"""Postal abbreviations of states and provinces, by country (folded), so that ``Denver, CO``
+and a job showing ``Denver, Colorado`` are one place (one search, then none)."""
 
 SPEC_FIELDS = (
     "title",
@@ -111,28 +146,88 @@ COMPANY_GATES = {
 }
 
 
-class SorceJob(TypedDict, total=False):
-    """A Job as Sorce returns it (the fields boardsync reads)."""
+# ------------------------------------------------------------------------------ answers [doc]
+# What each documented response must look like before anything is believed (see answers.py).
+
+SorceStatus = Literal["DRAFT", "ACTIVE", "PAUSED", "CLOSED", "EXPIRED"]
+
+
+class SorceLocation(Answer):
+    """A place, as a job and a location search show it."""
+
+    locationId: str | None = None
+    displayName: str | None = None
+    city: str | None = None
+    stateProvince: str | None = None
+    country: str | None = None
+
+
+class SorceQualification(Answer):
+    """Shown back as ``{text, order, id}``: ``kind`` only when the board chooses to."""
+
+    text: str
+    order: int | None = None
+    kind: str | None = None
+    id: str | None = None
+
+
+class SorceQuestion(Answer):
+    prompt: str
+    order: int | None = None
+    options: list[str] = []
+    id: str | None = None
+
+
+class SorceBudget(Answer):
+    """Shown back as ``{budgetCents, notes}``: ``window`` only when the board chooses to."""
+
+    budgetCents: int
+    notes: str | None = None
+    window: str | None = None
+
+
+class SorceCounts(Answer):
+    pending: int = 0
+    accepted: int = 0
+    rejected: int = 0
+
+
+class SorceJob(Answer):
+    """A Job, "the full job, as the dashboard sees it". A draft may leave any content field
+    null; ``id``, ``status`` and the ``title`` key are always there."""
 
     id: str
-    status: str
-    title: str
-    description: str
-    remoteOption: str | None
-    remoteCountry: str | None
-    jobType: str | None
-    jobLevel: str | None
-    salaryMin: int | None
-    salaryMax: int | None
-    salaryPeriod: str | None
-    bidPerQualifiedApplicantCents: int | None
-    locations: list[dict[str, Any]]
-    qualifications: list[dict[str, Any]]
-    questions: list[dict[str, Any]]
-    budgets: list[dict[str, Any]]
-    applicationCounts: dict[str, int]
-    isFrozen: bool
-    expiresAt: str | None
+    status: SorceStatus
+    title: str | None
+    description: str | None = None
+    remoteOption: Literal["REMOTE", "HYBRID", "IN_PERSON"] | None = None
+    remoteCountry: str | None = None
+    jobType: Literal["FULL_TIME", "PART_TIME", "CONTRACT", "INTERNSHIP"] | None = None
+    jobLevel: Literal["ENTRY", "MID", "SENIOR"] | None = None
+    salaryMin: int | None = None
+    salaryMax: int | None = None
+    salaryPeriod: Literal["ANNUAL", "HOURLY"] | None = None
+    bidPerQualifiedApplicantCents: int | None = None
+    locations: list[SorceLocation] = []
+    qualifications: list[SorceQualification] = []
+    questions: list[SorceQuestion] = []
+    budgets: list[SorceBudget] = []
+    applicationCounts: SorceCounts = SorceCounts()
+    isFrozen: bool = False
+    expiresAt: UtcDateTime | None = None
+
+
+class SorcePage(Answer):
+    """One page of ``GET /jobs``. [decided: the names, see decided.py]"""
+
+    items: list[SorceJob] = Field(alias=decided.SORCE_LIST_ITEMS)
+    nextCursor: str | None = Field(default=None, alias=decided.SORCE_LIST_NEXT)
+
+
+class SorceSearch(Answer):
+    """``GET /locations/search``."""
+
+    items: list[SorceLocation]
 
 
 LocationKey = tuple[str, str, str]
@@ -156,6 +251,7 @@ class SorceConnector(HttpConnector):
     SUPPORTS_JOBS = True
     SUPPORTS_EXPIRY = True
     NAMES_ITS_POSTINGS = False  # a Job has no client reference field [doc]
+    NOT_SHOWN_BACK = NOT_SHOWN_BACK
 
     def __init__(self, settings: SorceSettings, client: httpx.Client, **http: Any) -> None:
         super().__init__(settings, client, **http)
@@ -201,13 +297,17 @@ class SorceConnector(HttpConnector):
             "salaryMax": salary.max if salary and period else None,
             "salaryPeriod": period,
             "bidPerQualifiedApplicantCents": board.bid_cents if board else None,
-            "locations": _sorted_locations(self._location_ref(loc) for loc in posting.locations),
+            "locations": _sorted_locations(
+                self._location_ref(loc, closing=posting.status is Status.CLOSED) for loc in posting.locations
+            ),
+            # `order` as the documented create example carries it: the position in the list.
             "qualifications": [
-                {"text": _text(q.text), "kind": QUALIFICATION_KINDS[q.kind]} for q in posting.qualifications
+                {"text": _text(q.text), "kind": QUALIFICATION_KINDS[q.kind], "order": i}
+                for i, q in enumerate(posting.qualifications)
             ],
             "questions": [
-                {"prompt": _text(q.prompt), "options": [_text(o) for o in q.options]}
-                for q in posting.questions
+                {"prompt": _text(q.prompt), "options": [_text(o) for o in q.options], "order": i}
+                for i, q in enumerate(posting.questions)
             ],
             "budgets": _sorted_budgets(
                 {"window": BUDGET_WINDOWS[b.window], "budgetCents": b.cents, "notes": _note(b.notes)}
@@ -250,14 +350,14 @@ class SorceConnector(HttpConnector):
     def _learn_locations(self, jobs: Sequence[SorceJob]) -> None:
         """Remember the locationId of every city the jobs already show, so that `prepare`
         searches only for places no job has yet: a steady cycle then costs no search. Only
-        the exact (city, state, country) is learned; a posting that leaves out the state is
-        still searched, since the board's first suggestion may be another city of that name."""
+        the exact (city, state, country) is learned, a state written as its abbreviation
+        (``CO``) being the same state; a posting that leaves out the state is still searched,
+        since the board's first suggestion may be another city of that name."""
         for job in jobs:
-            for place in job.get("locations") or []:
-                city, country, known = place.get("city"), place.get("country"), place.get("locationId")
-                if city and country and known:
-                    key = _key_of(str(city), place.get("stateProvince"), str(country))
-                    self._locations.setdefault(key, str(known))
+            for place in job.locations:
+                if place.city and place.country and place.locationId:
+                    key = _key_of(place.city, place.stateProvince, place.country)
+                    self._locations.setdefault(key, place.locationId)
 
     def find(self, posting: Posting, spec: Spec) -> Remote | None:
         """The newest live job that is this posting (`identity`: title and place) with the
@@ -297,7 +397,7 @@ class SorceConnector(HttpConnector):
         """``POST /jobs``; with `publish`, the gates run and the job is ACTIVE or not created."""
         body = {k: v for k, v in spec.items() if v is not None}
         response = self._call("POST", "/jobs", json={**body, "publish": publish})
-        return _remote(self._job(response, "POST /jobs", unreadable=Ambiguous))
+        return _remote(self._created(response))
 
     def update(self, remote: Remote, changes: Spec) -> Remote:
         """``PATCH /jobs/{id}`` with only what differs, never a frozen field of a frozen job."""
@@ -349,18 +449,21 @@ class SorceConnector(HttpConnector):
             return Blocked(_gate_message(gate, message), gate=gate, company_wide=True, **kw)
         return Rejected(message, fields=fields, **kw)
 
-    def _job(
-        self, response: httpx.Response, call: str, *, unreadable: type[ProviderError] = Transient
-    ) -> SorceJob:
+    def _job(self, response: httpx.Response, call: str) -> SorceJob:
+        return self._answer(SorceJob, response, call)
+
+    def _created(self, response: httpx.Response) -> SorceJob:
+        """The Job a create answered; when it cannot be read, the job may exist all the same:
+        `Ambiguous`, so it is looked up before anything is sent again."""
+        call = "POST /jobs"
         try:
-            job = response.json()
-            if isinstance(job, dict) and isinstance(job.get("id"), str):
-                return job  # type: ignore[return-value]
-        except ValueError:
-            pass
-        raise unreadable(
-            f"answered {response.status_code} without a readable job", provider=self.name, call=call
-        )
+            return parse(SorceJob, response.json(), provider=self.name, call=call)
+        except (ValueError, Malformed) as exc:
+            what = exc.reason if isinstance(exc, Malformed) else "no JSON"
+            raise self.http.failed(Ambiguous(
+                f"answered {response.status_code} without a readable job ({what}); the job may exist",
+                provider=self.name, call=call,
+            )) from exc
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -371,29 +474,34 @@ class SorceConnector(HttpConnector):
             params: dict[str, Any] = {decided.SORCE_LIST_LIMIT_PARAM: decided.SORCE_PAGE_SIZE}
             if cursor:
                 params[decided.SORCE_LIST_CURSOR_PARAM] = cursor
-            page = self._call_json("GET", "/jobs", params=params)
-            yield from page.get(decided.SORCE_LIST_ITEMS) or []
-            cursor = page.get(decided.SORCE_LIST_NEXT)
+            page = self._call_answer(SorcePage, "GET", "/jobs", params=params)
+            yield from page.items
+            cursor = page.nextCursor
             if not cursor:
                 return
 
     def _search_location(self, loc: Location) -> str | None:
         params = {"q": loc.city, "country": loc.country}
-        items = self._call_json("GET", "/locations/search", params=params).get("items") or []
+        items = self._call_answer(SorceSearch, "GET", "/locations/search", params=params).items
         chosen = _pick_location(items, loc)
         log.info("location_resolved", city=loc.city, country=loc.country, found=chosen is not None)
         return chosen
 
-    def _location_ref(self, loc: Location) -> dict[str, Any]:
+    def _location_ref(self, loc: Location, *, closing: bool) -> dict[str, Any]:
+        """The location as sent: its id. A city search did not find refuses the posting,
+        unless it is being closed (its content is never sent then: nothing to refuse)."""
         if loc.sorce_location_id:
             return {"locationId": loc.sorce_location_id}
         key = _location_key(loc)
         if key not in self._locations:
             raise LookupError(f"location {loc.city!r} was not looked up: call prepare() before render()")
         found = self._locations[key]
-        if found is None:
-            # No suggestion matched: Sorce keeps it on a draft and names it at publish.
+        if found is None and closing:
             return {"city": loc.city, "stateProvince": loc.state, "country": loc.country}
+        if found is None:
+            # Sent as typed, Sorce would keep it on a draft and refuse it only at publish:
+            # say so now, before anything is sent.
+            raise Unrenderable(BoardProblem("locations", _unknown_place(loc)))
         return {"locationId": found}
 
 
@@ -467,8 +575,9 @@ def _sorted_locations(locations: Any) -> list[dict[str, Any]]:
 
 
 def _sorted_budgets(budgets: Any) -> list[dict[str, Any]]:
+    """By window; budgets read without one keep the board's order (the order they were sent)."""
     order = list(BUDGET_WINDOWS.values())
-    return sorted(budgets, key=lambda b: order.index(b["window"]) if b["window"] in order else len(order))
+    return sorted(budgets, key=lambda b: order.index(b["window"]) if b.get("window") in order else len(order))
 
 
 def _location_key(loc: Location) -> LocationKey:
@@ -476,84 +585,94 @@ def _location_key(loc: Location) -> LocationKey:
 
 
 def _key_of(city: str, state: str | None, country: str) -> LocationKey:
-    return (city.strip().casefold(), (state or "").strip().casefold(), country.strip().casefold())
+    return (_folded(city), _region(state, country), _folded(country))
 
 
-def _pick_location(items: list[dict[str, Any]], loc: Location) -> str | None:
-    """The first suggestion, preferring one in the posting's state when it names one."""
-    if loc.state:
-        state = loc.state.strip().casefold()
-        for item in items:
-            if str(item.get("stateProvince") or "").casefold() == state and item.get("locationId"):
-                return str(item["locationId"])
+def _region(state: str | None, country: str | None) -> str:
+    """A state or province, folded, its postal abbreviation spelled out: ``CO`` → ``colorado``
+    in the United States, as Sorce's suggestions write it."""
+    folded = _folded(state)
+    return REGION_NAMES.get(_folded(country), {}).get(folded, folded)
+
+
+def _pick_location(items: Sequence[SorceLocation], loc: Location) -> str | None:
+    """The first suggestion that is the posting's city (and state, when it names one); None
+    when there is none. A suggestion of another city or state is never taken for it."""
+    state = _region(loc.state, loc.country)
     for item in items:
-        if item.get("locationId"):
-            return str(item["locationId"])
+        if not item.locationId or _folded(item.city) != _folded(loc.city):
+            continue
+        if not state or _region(item.stateProvince, item.country or loc.country) == state:
+            return item.locationId
     return None
 
 
-def job_spec(job: SorceJob | Mapping[str, Any]) -> dict[str, Any]:
-    """A Job read back in the shape `render` gives: no server ids, no read-only fields."""
+def _unknown_place(loc: Location) -> str:
+    place = ", ".join(p for p in (loc.city, loc.state, loc.country) if p)
+    return (
+        f"Sorce's location search does not know {place!r}, so Sorce would refuse it at publish; "
+        "correct the city or give its sorce_location_id"
+    )
+
+
+def job_spec(job: SorceJob) -> dict[str, Any]:
+    """A Job read back in the shape `render` gives: no server ids, no read-only fields, each
+    list item's `order` its position (however the board counts), and a ``kind`` or
+    ``window`` only when the board showed it."""
     return {
-        "title": _text(job.get("title")),
-        "description": _text(job.get("description")),
-        "remoteOption": job.get("remoteOption"),
-        "remoteCountry": job.get("remoteCountry"),
-        "jobType": job.get("jobType"),
-        "jobLevel": job.get("jobLevel"),
-        "salaryMin": job.get("salaryMin"),
-        "salaryMax": job.get("salaryMax"),
-        "salaryPeriod": job.get("salaryPeriod"),
-        "bidPerQualifiedApplicantCents": job.get("bidPerQualifiedApplicantCents"),
-        "locations": _sorted_locations(_observed_location(loc) for loc in job.get("locations") or []),
+        "title": _text(job.title),
+        "description": _text(job.description),
+        "remoteOption": job.remoteOption,
+        "remoteCountry": job.remoteCountry,
+        "jobType": job.jobType,
+        "jobLevel": job.jobLevel,
+        "salaryMin": job.salaryMin,
+        "salaryMax": job.salaryMax,
+        "salaryPeriod": job.salaryPeriod,
+        "bidPerQualifiedApplicantCents": job.bidPerQualifiedApplicantCents,
+        "locations": _sorted_locations(_observed_location(loc) for loc in job.locations),
         "qualifications": [
-            {"text": _text(q.get("text")), "kind": q.get("kind")}
-            for q in sorted(job.get("qualifications") or [], key=_order)
+            {"text": _text(q.text), **_shown("kind", q.kind), "order": i}
+            for i, q in enumerate(_in_order(job.qualifications))
         ],
         "questions": [
-            {"prompt": _text(q.get("prompt")), "options": [_option(o) for o in q.get("options") or []]}
-            for q in sorted(job.get("questions") or [], key=_order)
+            {"prompt": _text(q.prompt), "options": [_text(o) for o in q.options], "order": i}
+            for i, q in enumerate(_in_order(job.questions))
         ],
         "budgets": _sorted_budgets(
-            {"window": b.get("window"), "budgetCents": b.get("budgetCents"), "notes": _note(b.get("notes"))}
-            for b in job.get("budgets") or []
+            {**_shown("window", b.window), "budgetCents": b.budgetCents, "notes": _note(b.notes)}
+            for b in job.budgets
         ),
     }
 
 
-def _order(item: Mapping[str, Any]) -> int:
-    order = item.get("order")
-    return order if isinstance(order, int) else 0
+Ordered = TypeVar("Ordered", SorceQualification, SorceQuestion)
 
 
-def _option(option: Any) -> Any:
-    if isinstance(option, Mapping):  # tolerate options returned as objects
-        return _text(option.get("text") or option.get("label"))
-    return _text(option)
+def _in_order(items: Sequence[Ordered]) -> list[Ordered]:
+    return sorted(items, key=lambda item: item.order if item.order is not None else 0)
 
 
-def _observed_location(loc: Mapping[str, Any]) -> dict[str, Any]:
-    if loc.get("locationId"):
-        return {"locationId": loc["locationId"]}
-    return {"city": loc.get("city"), "stateProvince": loc.get("stateProvince"), "country": loc.get("country")}
+def _shown(name: str, value: str | None) -> dict[str, str]:
+    return {name: value} if value is not None else {}
+
+
+def _observed_location(loc: SorceLocation) -> dict[str, Any]:
+    if loc.locationId:
+        return {"locationId": loc.locationId}
+    return {"city": loc.city, "stateProvince": loc.stateProvince, "country": loc.country}
 
 
 def _remote(job: SorceJob) -> Remote:
-    counts = job.get("applicationCounts") or {}
+    counts = job.applicationCounts
     return Remote(
-        remote_id=job["id"],
-        status=STATUSES.get(str(job.get("status")), "draft"),
+        remote_id=job.id,
+        status=STATUSES[job.status],
         spec=job_spec(job),
-        frozen_fields=FROZEN_FIELDS if job.get("isFrozen") else frozenset(),
-        expires_at=_datetime(job.get("expiresAt")),
-        applications=sum(v for v in counts.values() if isinstance(v, int)),
+        frozen_fields=FROZEN_FIELDS if job.isFrozen else frozenset(),
+        expires_at=job.expiresAt,
+        applications=counts.pending + counts.accepted + counts.rejected,
     )
-
-
-def _datetime(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def _same_content(observed: Spec, wanted: Spec) -> bool:

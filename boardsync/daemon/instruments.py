@@ -7,8 +7,9 @@ In the process (reset at restart, as Prometheus counters may be):
     boardsync_config_reloads_total{result}        reloads applied or refused
     boardsync_requests_total{board,status_class}  every try sent to a board, reads and retries
                                                   included: 2xx … 5xx, or transport (no status)
-    boardsync_errors_total{board,kind}            calls ended by an error status, no answer or
-                                                  no JSON: Transient, Rejected, Blocked, Ambiguous
+    boardsync_errors_total{board,kind}            calls ended by an error status, no answer,
+                                                  no JSON or an answer of another shape:
+                                                  Transient, Rejected, Blocked, Ambiguous, Malformed
 The last two are read from the connectors' `RequestTally`, which `BoardHttp` fills as it
 sends: the daemon's own requests since it started. A one-shot command run beside it counts
 in its own process, not here.

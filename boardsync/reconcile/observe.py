@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import structlog
 
 from boardsync.config.model import Posting
-from boardsync.connectors.base import BoardProblem, Connector, Spec
+from boardsync.connectors.base import BoardProblem, Connector, Spec, Unrenderable
 from boardsync.errors import ProviderError
 from boardsync.reconcile.planner import Board
 
@@ -83,6 +83,8 @@ def _render(
     for posting in postings:
         try:
             specs[posting.key] = connector.render(posting)
+        except Unrenderable as exc:
+            problems[posting.key] = (exc.problem,)
         except (LookupError, ValueError) as exc:
             problems[posting.key] = (BoardProblem("", f"cannot be rendered for {connector.name}: {exc}"),)
     return specs, problems

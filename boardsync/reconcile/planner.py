@@ -4,10 +4,13 @@ Pure: no I/O, no clock (``now`` comes in), nothing written. Board knowledge come
 the connector's pure parts (`lifecycle`, the ``SUPPORTS_*`` constants) and from what
 `observe` read.
 
-How a difference is judged, field by field: when the desired value is what boardsync last
-applied, the *board* changed (an edit by hand) and it is drift, put back only with
-``self_heal``; otherwise the *source* changed and it is simply a change to apply. A field the
-board has frozen is drift that is never retried. A job that ended on the board (expired,
+How a difference is judged, field by field, on the part of the field the board shows back
+(`Connector.shown_back`): when the desired value is what boardsync last applied, the *board*
+changed (an edit by hand) and it is drift, put back only with ``self_heal``; otherwise the
+*source* changed and it is simply a change to apply. The part a board takes but does not show
+back (Sorce's qualification kinds, budget windows) is compared with what was last applied
+instead, so it is sent once when it changes and never again. A field the board has frozen is
+drift that is never retried. A job that ended on the board (expired,
 closed) while the posting should be live is drift, reposted only with ``repost_expired``.
 
 Never a duplicate: a bound job missing from the board's list is created again only when a read
@@ -285,14 +288,18 @@ def _content(
     diffs: list[FieldDiff] = []
     heals: list[str] = []
     drift: list[DriftItem] = []
+    connector = board.connector
     for name in spec:
         want, have = spec.get(name), remote.spec.get(name)
         if want == have:
             continue
+        on_board = connector.shown_back(name, want) != connector.shown_back(name, have)
+        if not on_board and _sent(connector, name, want, applied):
+            continue  # it differs only in what the board does not show back, and that was sent
         if name in remote.frozen_fields:
             drift.append(DriftItem(board.name, posting.key, name, want, have, "frozen"))
             continue
-        if applied is not None and name in applied and applied[name] == want:
+        if on_board and _still_applied(connector, name, want, applied):
             # The source still says what was applied: the board was edited by hand.
             drift.append(DriftItem(board.name, posting.key, name, want, have, _heal_or_report(policy)))
             if not policy.self_heal:
@@ -306,6 +313,21 @@ def _content(
         diffs=tuple(diffs), remote_id=remote.remote_id, heals=tuple(heals),
     )
     return change, tuple(drift)
+
+
+def _still_applied(connector: Connector, name: str, want: Any, applied: Mapping[str, Any] | None) -> bool:
+    """Whether the part of `want` the board shows back is what was last applied."""
+    if applied is None or name not in applied:
+        return False
+    return bool(connector.shown_back(name, applied[name]) == connector.shown_back(name, want))
+
+
+def _sent(connector: Connector, name: str, want: Any, applied: Mapping[str, Any] | None) -> bool:
+    """Whether the part of `want` the board does not show back is what was last applied. Not
+    when nothing is known to have been sent: then it is sent, once."""
+    if applied is None or name not in applied:
+        return False
+    return bool(connector.not_shown_back(name, applied[name]) == connector.not_shown_back(name, want))
 
 
 def _update_reason(diffs: list[FieldDiff], heals: list[str]) -> str:

@@ -6,7 +6,11 @@ Faults are injected by an ASGI middleware in front of a simulator's app, per rou
 - ``status``: answer an error status with the board's own error body, without touching state;
 - ``reset``: drop the connection before the request reaches the board (nothing happens);
 - ``lost_response``: let the board carry the request out and commit it, then drop the
-  connection without a reply, as when a response is lost on the way back.
+  connection without a reply, as when a response is lost on the way back;
+- ``rewrite``: let the board carry the request out, then change its JSON answer on the way
+  back: ``rewrite`` sets values and ``drop`` removes keys, each by a path such as
+  ``items[*].id`` or ``jobs[0].job_title`` (``[*]`` is every item; a path that is not in the
+  answer is left alone), as when a board answers in another shape than it documents.
 
 A dropped connection is an abort of the TCP transport (a reset), which is what a client sees
 when a load balancer or the network gives up mid-request.
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import json
 import logging
 import re
 import socket
@@ -101,7 +106,7 @@ class Clock:
         return self.now().timestamp()
 
 
-FAULT_KINDS = ("latency", "status", "reset", "lost_response")
+FAULT_KINDS = ("latency", "status", "reset", "lost_response", "rewrite")
 
 
 @dataclass
@@ -116,6 +121,10 @@ class Fault:
     latency_ms: int = 0
     retry_after: int | None = None
     times: int | None = 1
+    rewrite: dict[str, Any] = field(default_factory=dict)
+    """Path → the value a ``rewrite`` fault puts there."""
+    drop: list[str] = field(default_factory=list)
+    """Paths a ``rewrite`` fault removes."""
     hits: int = 0
 
     def __post_init__(self) -> None:
@@ -133,6 +142,12 @@ class Fault:
             raise ValueError("retry_after must be a whole number of seconds, 0 or more")
         if self.times is not None and (not _whole(self.times) or self.times < 1):
             raise ValueError("times must be a whole number of at least 1, or null for until removed")
+        if not isinstance(self.rewrite, dict) or not all(isinstance(k, str) for k in self.rewrite):
+            raise ValueError("rewrite must map paths to values")
+        if not isinstance(self.drop, list) or not all(isinstance(p, str) for p in self.drop):
+            raise ValueError("drop must be a list of paths")
+        if self.kind == "rewrite" and not (self.rewrite or self.drop):
+            raise ValueError("a rewrite fault needs rewrite or drop")
         self.method = self.method.upper()
         re.compile(self.path)
 
@@ -222,6 +237,8 @@ class FaultMiddleware:
             await self._send_error(send, fault)
         elif fault.kind == "reset":
             await self._drop(send)
+        elif fault.kind == "rewrite":
+            await self._rewritten(scope, receive, send, fault)
         else:  # lost_response: the board does the work, the reply never arrives
             await self.app(scope, receive, _swallow)
             await self._drop(send)
@@ -239,6 +256,24 @@ class FaultMiddleware:
         await send({"type": "http.response.start", "status": fault.status, "headers": raw_headers})
         await send({"type": "http.response.body", "body": body})
 
+    async def _rewritten(self, scope: Scope, receive: Receive, send: Send, fault: Fault) -> None:
+        """The board's own answer, its JSON body edited as `fault` says."""
+        start: Message = {}
+        chunks: list[bytes] = []
+
+        async def keep(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        await self.app(scope, receive, keep)
+        body = rewrite_json(b"".join(chunks), fault.rewrite, fault.drop)
+        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({**start, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
     async def _drop(self, send: Send) -> None:
         if not _abort_connection(send):
             # Another server: start a reply that never finishes, then fail the cycle.
@@ -248,6 +283,46 @@ class FaultMiddleware:
 
 async def _swallow(message: Message) -> None:
     """A `send` that throws the reply away."""
+
+
+PathStep = str | int
+_STEP = re.compile(r"\[(\d+|\*)\]|([^.\[\]]+)")
+
+
+def rewrite_json(raw: bytes, values: dict[str, Any], drop: list[str]) -> bytes:
+    """A JSON body with `values` set and `drop` removed, each at its path; a body that is not
+    JSON is returned as it is."""
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        return raw
+    for path, value in values.items():
+        _edit(document, _steps(path), value, remove=False)
+    for path in drop:
+        _edit(document, _steps(path), None, remove=True)
+    return json.dumps(document).encode()
+
+
+def _steps(path: str) -> list[PathStep]:
+    return [name or (index if index == "*" else int(index)) for index, name in _STEP.findall(path)]
+
+
+def _edit(node: Any, steps: list[PathStep], value: Any, *, remove: bool) -> None:
+    head, rest = steps[0], steps[1:]
+    if head == "*":
+        keys: list[PathStep] = list(range(len(node))) if isinstance(node, list) else []
+    else:
+        keys = [head]
+    for key in keys:
+        try:
+            if rest:
+                _edit(node[key], rest, value, remove=remove)
+            elif remove:
+                del node[key]
+            else:
+                node[key] = value
+        except (KeyError, IndexError, TypeError):
+            continue  # not in this answer: left alone
 
 
 class SlidingWindow:

@@ -39,9 +39,13 @@ What the contract leaves open, and what this simulator does about it [decided]:
   Gate 1 reports as "Pick each location from the search suggestions."
 - ``qualifications[]`` take ``text`` (non-blank) and ``kind``; ``questions[]`` take ``prompt``
   (non-blank) and ``options`` (non-blank strings, default ``[]``); ``budgets[]`` take
-  ``window``, ``budgetCents`` and ``notes`` (default null). The list's order is the order:
-  ``order`` counts from 0, and an ``id`` or ``order`` sent back is ignored, so a job read can be
-  sent back as-is. An item whose content is unchanged keeps its id.
+  ``window`` (default LIFETIME), ``budgetCents`` and ``notes`` (default null). The list's order
+  is the order: ``order`` counts from 0, and an ``id`` or ``order`` sent back is ignored, so a
+  job read can be sent back as it is (with the kinds it does not show). An item whose
+  content is unchanged keeps its id.
+- A Job is answered in the documented response shape: qualifications as ``{id, text, order}``
+  and budgets as ``{budgetCents, notes}``; the ``kind`` and ``window`` sent are kept (Gate 1
+  and "one per window" use them) but never shown back.
 - Frozen: "the same set" means the same ``(text, kind)`` (qualifications) or ``(prompt,
   options)`` (questions) in the same order.
 - PATCH: 422 (input), then 404, then 409 JOB_NOT_EDITABLE, 409 JOB_FROZEN, then Gate 1 for a
@@ -132,6 +136,8 @@ READ_ONLY = (
     "publishedAt", "expiresAt", "closedAt",
 )
 LOCATION_KEYS = ("locationId", "displayName", "city", "stateProvince", "country")
+NOT_SHOWN_BACK = {"qualifications": ("kind",), "budgets": ("window",)}
+"""Item keys a job takes but a read does not show (the documented Job response example)."""
 
 MSG_INVALID_KEY = "Invalid service key."
 MSG_NOT_FOUND = "Job not found."
@@ -311,6 +317,8 @@ def _parse_budgets(value: Any, errors: dict[str, str]) -> list[dict[str, Any]]:
     budgets, windows = [], set()
     for path, item in _items("budgets", value, errors, ("window", "budgetCents", "notes")):
         window, cents, notes, ok = item.get("window"), item.get("budgetCents"), item.get("notes"), True
+        if window is None:
+            window = "LIFETIME"  # the documented create example sends no window [decided]
         if window not in BUDGET_WINDOWS:
             errors[f"{path}.window"], ok = _one_of(BUDGET_WINDOWS), False
         elif window in windows:
@@ -475,12 +483,17 @@ class Job:
             "salaryMin": c["salaryMin"], "salaryMax": c["salaryMax"], "salaryPeriod": c["salaryPeriod"],
             "bidPerQualifiedApplicantCents": c["bidPerQualifiedApplicantCents"],
             "companyId": self.company_id,
-            **{name: [dict(item) for item in c[name]] for name in LIST_FIELDS},
+            **{name: [_shown(name, item) for item in c[name]] for name in LIST_FIELDS},
             "applicationCounts": dict(self.applications), "isFrozen": self.is_frozen,
             "newApplicantCount": self.new_applicants,
             "publishedAt": _timestamp(self.published_at), "expiresAt": _timestamp(self.expires_at),
             "closedAt": _timestamp(self.closed_at),
         }
+
+
+def _shown(name: str, item: Mapping[str, Any]) -> dict[str, Any]:
+    hidden = NOT_SHOWN_BACK.get(name, ())
+    return {key: value for key, value in item.items() if key not in hidden}
 
 
 def _timestamp(when: datetime | None) -> str | None:
