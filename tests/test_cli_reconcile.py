@@ -365,13 +365,17 @@ def test_one_board_failing_leaves_the_others_converged_and_state_intact(synced: 
 
 
 def test_a_board_that_stops_answering_is_left_alone_for_the_rest_of_the_run(ws: Workspace) -> None:
-    """Hirempire failing every create: after three in a row the run sends it no more changes
-    (each would spend the whole retry budget), says so, and Sorce still converges; once it
-    answers again, the changes left alone go through while the failed ones back off."""
+    """Hirempire failing every create with 503: after three in a row the run sends it no more
+    changes (each would spend the whole retry budget), says what happened, counts the three
+    failed changes apart from the board given up, and Sorce still converges; once it answers
+    again, the changes left alone go through while the failed ones back off."""
     ws.sandbox.hirempire.faults.add(Fault("status", method="POST", path=r".*/add-job", status=503, times=None))
     ran = ws.run("reconcile")
     assert ran.code == 2
-    assert "hirempire: stopped answering (3 changes in a row failed); 4 more left for the next run" in ran.out
+    assert ("hirempire: failing (3 changes in a row failed with 503; the last: POST /add-job: 503: "
+            "Injected fault.); 4 more changes left for the next run") in ran.out
+    assert ran.out.rstrip().endswith("3 failed, 4 skipped, 1 board given up"), ran.out
+    assert ran.out.count("  ! hirempire/") == 3  # one line per failed change, the board on its own line
     assert ws.counts()["hirempire"]["POST /v1/add-job"] == 3
     assert {j["status"] for j in ws.sorce_jobs()} == {"ACTIVE", "DRAFT", "PAUSED"}
 
@@ -393,3 +397,17 @@ def test_a_city_without_a_location_id_costs_no_search_once_a_job_shows_it(ws: Wo
     ws.clear_counts()
     assert ws.run("reconcile").code == 0
     assert ws.counts()["sorce"] == {"GET /api/external/v1/jobs": 1}
+
+
+def test_a_board_answering_409_is_never_said_to_have_stopped_answering(ws: Workspace) -> None:
+    """Hirempire answering every create 409 (a slug in use that its list does not show) is
+    answering: every create is tried, each counted once as failed, no board given up, and
+    nothing says it stopped answering."""
+    ws.sandbox.hirempire.faults.add(Fault("status", method="POST", path=r".*/add-job", status=409,
+                                          message="public_slug already in use", times=None))
+    ran = ws.run("reconcile")
+    assert ran.code == 2
+    assert "stopped answering" not in ran.out and "given up" not in ran.out, ran.out
+    tried = ws.counts()["hirempire"]["POST /v1/add-job"]
+    assert tried == 6 and ran.out.count("  ! hirempire/") == tried  # every Hirempire posting, past the give-up count
+    assert ran.out.rstrip().endswith(f"; {tried} failed"), ran.out

@@ -27,6 +27,7 @@ from boardsync.reconcile.model import BlockedItem, BoardError, Outcome, Plan, Ru
 from boardsync.reconcile.observe import observe
 from boardsync.reconcile.planner import Board, Known, plan_changes
 from boardsync.reconcile.safety import check_safety
+from boardsync.reconcile.waits import BoardWaits
 from boardsync.state import Binding, Store
 
 log = structlog.get_logger(__name__)
@@ -71,7 +72,7 @@ def reconcile(
                 return run.finish(result, outcome="refused", error=str(exc))
         report = Applier(
             store, run.connectors, boards, {p.key: p for p in run.postings},
-            run_id=run.id, now=run.now, stop=stop, progress=progress,
+            run_id=run.id, now=run.now, stop=stop, progress=progress, waits=run.waits,
         ).apply(result)
         return run.finish(result, report=report)
     except BaseException as exc:
@@ -114,7 +115,7 @@ def collect_metrics(
     run = _Run.begin(desired, store, connectors, "metrics", trigger, None, None, clock)
     try:
         readers = {n: c for n, c in run.connectors.items() if c.SUPPORTS_JOBS}
-        boards = observe(run.postings, readers, render=False)
+        boards = observe(run.postings, readers, render=False, waits=run.waits)
         errors = [BoardError(n, b.error) for n, b in boards.items() if b.error]
         written = 0
         for name, board in boards.items():
@@ -147,6 +148,7 @@ class _Run:
     clock: Clock
     now: datetime
     id: int
+    waits: BoardWaits
 
     @classmethod
     def begin(
@@ -168,10 +170,10 @@ class _Run:
             store, kind=kind, trigger=trigger, digest=desired.digest, commit=config_commit(desired.path), now=now,
         )
         log.info("run_started", run=run_id, kind=kind, trigger=trigger, boards=sorted(chosen), postings=len(selected))
-        return cls(desired, store, chosen, selected, scope, kind, trigger, clock, now, run_id)
+        return cls(desired, store, chosen, selected, scope, kind, trigger, clock, now, run_id, BoardWaits(store, clock))
 
     def observe_and_plan(self, stop: threading.Event | None) -> tuple[dict[str, Board], Known, Plan]:
-        boards = observe(self.postings, self.connectors, stop=stop)
+        boards = observe(self.postings, self.connectors, stop=stop, waits=self.waits)
         unsettled = journal.settle(
             self.store, boards, {p.key: p for p in self.postings}, self.connectors, self.id, self.now,
         )
@@ -214,9 +216,10 @@ class _Run:
             "removed": len(plan.removed),
             "errors": len(plan.errors),
             "skipped": report.skipped,
+            "given_up": len(report.given_up),
             "pending": len(plan.board_changes) if outcome in ("pending", "refused") else 0,
         }
-        errors = (*plan.errors, *report.failed)
+        errors = (*plan.errors, *report.given_up, *report.failed)
         return self._close(outcome, counts, boards, errors, plan, error, (*plan.blocked, *report.blocked))
 
     def finish_metrics(self, errors: list[BoardError], written: int) -> RunResult:

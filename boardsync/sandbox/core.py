@@ -6,7 +6,9 @@ Faults are injected by an ASGI middleware in front of a simulator's app, per rou
 - ``status``: answer an error status with the board's own error body, without touching state;
 - ``reset``: drop the connection before the request reaches the board (nothing happens);
 - ``lost_response``: let the board carry the request out and commit it, then drop the
-  connection without a reply, as when a response is lost on the way back.
+  connection without a reply, as when a response is lost on the way back;
+- ``trickle``: answer normally, but send the body one byte every ``latency_ms``, as a board
+  behind a struggling proxy does (each byte comes well within a read timeout).
 
 A dropped connection is an abort of the TCP transport (a reset), which is what a client sees
 when a load balancer or the network gives up mid-request.
@@ -101,7 +103,7 @@ class Clock:
         return self.now().timestamp()
 
 
-FAULT_KINDS = ("latency", "status", "reset", "lost_response")
+FAULT_KINDS = ("latency", "status", "reset", "lost_response", "trickle")
 
 
 @dataclass
@@ -116,6 +118,8 @@ class Fault:
     latency_ms: int = 0
     retry_after: int | None = None
     times: int | None = 1
+    message: str = "Injected fault."
+    """The error's text, in the board's own error body (``status`` faults)."""
     hits: int = 0
 
     def __post_init__(self) -> None:
@@ -123,8 +127,8 @@ class Fault:
         # the fault would crash that request instead of answering what the test asked for.
         if self.kind not in FAULT_KINDS:
             raise ValueError(f"fault kind must be one of {', '.join(FAULT_KINDS)}")
-        if not isinstance(self.method, str) or not isinstance(self.path, str):
-            raise ValueError("method and path must be text")
+        if not all(isinstance(v, str) for v in (self.method, self.path, self.message)):
+            raise ValueError("method, path and message must be text")
         if not _whole(self.status) or not 100 <= self.status <= 599:
             raise ValueError("status must be an HTTP status from 100 to 599")
         if not _whole(self.latency_ms) or self.latency_ms < 0:
@@ -222,6 +226,8 @@ class FaultMiddleware:
             await self._send_error(send, fault)
         elif fault.kind == "reset":
             await self._drop(send)
+        elif fault.kind == "trickle":
+            await self.app(scope, receive, _trickling(send, fault.latency_ms / 1000))
         else:  # lost_response: the board does the work, the reply never arrives
             await self.app(scope, receive, _swallow)
             await self._drop(send)
@@ -229,7 +235,7 @@ class FaultMiddleware:
     async def _send_error(self, send: Send, fault: Fault) -> None:
         token = answering_fault.set(fault)
         try:
-            body, headers = self.error_body(fault.status, "Injected fault.")
+            body, headers = self.error_body(fault.status, fault.message)
         finally:
             answering_fault.reset(token)
         if fault.retry_after is not None:
@@ -248,6 +254,27 @@ class FaultMiddleware:
 
 async def _swallow(message: Message) -> None:
     """A `send` that throws the reply away."""
+
+
+def _trickling(send: Send, pause: float) -> Send:
+    """A `send` that passes the reply on with its body cut into single bytes, `pause`
+    seconds apart; it stops sending once the client has gone."""
+    cycle = getattr(send, "__self__", None)
+
+    async def trickle(message: Message) -> None:
+        if message["type"] != "http.response.body":
+            await send(message)
+            return
+        body, more = message.get("body", b""), message.get("more_body", False)
+        for i in range(len(body)):
+            if getattr(cycle, "disconnected", False):
+                return
+            await asyncio.sleep(pause)
+            await send({"type": "http.response.body", "body": body[i:i + 1], "more_body": more or i < len(body) - 1})
+        if not body:
+            await send(message)
+
+    return trickle
 
 
 class SlidingWindow:
