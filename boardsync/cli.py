@@ -118,6 +118,8 @@ def _cmd_reconcile(args: argparse.Namespace) -> int:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
     from boardsync.config.model import Status
     from boardsync.reconcile import console
 
@@ -128,7 +130,9 @@ def _cmd_status(args: argparse.Namespace) -> int:
             [(p.key, board) for p, board in expected],
             never_posted=[(p.key, board) for p, board in expected if p.status is Status.CLOSED],
         )
-    print(console.status_json(rows) if args.json else console.status_table(rows), end="\n" if args.json else "")
+        waits = run.store.board_waits(datetime.now(UTC))
+    print(console.status_json(rows) if args.json else console.status_table(rows) + console.waits_text(waits),
+          end="\n" if args.json else "")
     return 0
 
 

@@ -8,11 +8,13 @@ exit code.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import jsonschema
 import pytest
 
+from boardsync.reconcile import reconcile
 from boardsync.reconcile.render import load_schema
 from boardsync.sandbox.core import Fault
 from boardsync.sandbox.server import Sandbox
@@ -411,3 +413,50 @@ def test_a_board_answering_409_is_never_said_to_have_stopped_answering(ws: Works
     tried = ws.counts()["hirempire"]["POST /v1/add-job"]
     assert tried == 6 and ran.out.count("  ! hirempire/") == tried  # every Hirempire posting, past the give-up count
     assert ran.out.rstrip().endswith(f"; {tried} failed"), ran.out
+
+
+# ------------------------------------------------------------------------------ a wait a board asked for
+
+
+def test_a_429_asking_an_hour_is_kept_shown_and_honoured_until_it_is_over(ws: Workspace) -> None:
+    """Sorce answering its list with 429 and Retry-After 3600: the call is not retried, the
+    wait is kept, and the next run sends Sorce nothing at all — the board counted as not
+    read with the time it asked for, exit 2 — while `status` shows the wait; once the hour
+    is over a run reads Sorce again and converges."""
+    ws.sandbox.sorce.faults.add(Fault("status", method="GET", path=r".*/jobs", status=429, retry_after=3600))
+    first = ws.run("reconcile")
+    assert first.code == 2
+    assert ws.counts()["sorce"] == {"GET /api/external/v1/jobs": 1}
+    until = (datetime.now(UTC) + timedelta(seconds=3600)).strftime("%H:%M UTC")
+    assert f"sorce: asked to wait until {until} (429)" in first.out, first.out
+
+    ws.clear_counts()
+    again = ws.run("reconcile")
+    assert again.code == 2 and ws.counts()["sorce"] == {}
+    assert f"sorce: asked to wait until {until} (429)" in again.out, again.out
+    assert f"sorce: asked to wait until {until} (429)" in ws.run("status").out
+
+    ws.sandbox.clock.advance(3601)
+    with ws.opened() as (desired, store, connectors):
+        result = reconcile(desired, store, connectors, clock=ws.sandbox.clock.now)
+    assert result.outcome == "converged", result.summary()
+    assert {j["title"] for j in ws.sorce_jobs()} and ws.counts()["sorce"]["GET /api/external/v1/jobs"] >= 1
+
+
+def test_a_429_wait_met_while_applying_leaves_the_board_alone_and_the_others_converge(ws: Workspace) -> None:
+    """Sorce answering its first create with 429 and Retry-After 3600: no further Sorce change
+    is tried in this run (they are skipped, the board reported as waiting), Hirempire still
+    converges, and the next run sends Sorce nothing."""
+    ws.sandbox.sorce.faults.add(Fault("status", method="POST", path=r".*/jobs", status=429, retry_after=3600))
+    ran = ws.run("reconcile")
+    assert ran.code == 2
+    assert ws.counts()["sorce"].get("POST /api/external/v1/jobs") == 1
+    assert "sorce: asked to wait until" in ran.out and "more changes left for the next run" in ran.out
+    assert len(ws.hirempire_jobs()) == 6 and ws.sorce_jobs() == []
+    with ws.store() as store:
+        (run,) = store.last_runs(limit=1)
+    assert run.boards["hirempire"] == "converged" and run.counts["failed"] == 1 and run.counts["given_up"] == 1
+
+    ws.clear_counts()
+    assert ws.run("reconcile").code == 2
+    assert ws.counts()["sorce"] == {}

@@ -88,6 +88,8 @@ class ApplyReport:
     blocked: list[BlockedItem] = field(default_factory=list)
     skipped: int = 0
     """Changes not attempted: the run was stopped, or their board was given up."""
+    stopped: int = 0
+    """Of the skipped, those not attempted because the run was stopped (every board)."""
     given_up: list[BoardError] = field(default_factory=list)
     """Boards left alone for the rest of the run, and why; not failed changes."""
     unknown: set[Pair] = field(default_factory=set)
@@ -103,6 +105,7 @@ class ApplyReport:
         self.failed += other.failed
         self.blocked += other.blocked
         self.skipped += other.skipped
+        self.stopped += other.stopped
         self.given_up += other.given_up
         self.unknown |= other.unknown
 
@@ -225,6 +228,7 @@ class _BoardApplier:
             if self.applier.stopping():
                 remaining = sum(len(c) for _, c in self.groups[i:])
                 self.report.skipped += remaining
+                self.report.stopped += remaining
                 self.applier.advance(remaining)
                 log.info("apply_stopped", provider=self.provider, remaining=remaining)
                 return

@@ -24,7 +24,7 @@ from boardsync.reconcile import render
 from boardsync.reconcile.links import LinkResult
 from boardsync.reconcile.model import RunResult
 from boardsync.reconcile.record import WHOLE_POSTING
-from boardsync.state import DriftRow, StatusRow, Store, VisitRow, open_store
+from boardsync.state import BoardWait, DriftRow, StatusRow, Store, VisitRow, open_store
 
 LockFactory = Callable[[str], AbstractContextManager[Any]]
 
@@ -155,6 +155,11 @@ def _blocked(row: StatusRow) -> str | None:
     if row.quarantine_until is not None:
         return f"backing off until {_cell(row.quarantine_until)}: {row.last_error or 'failed'}"
     return None
+
+
+def waits_text(waits: Sequence[BoardWait]) -> str:
+    """The waits boards asked for that still hold, one line each (none: nothing)."""
+    return "".join(f"{w.provider}: {w.reason}; no request goes to it before then\n" for w in waits)
 
 
 def status_json(rows: Sequence[StatusRow]) -> str:

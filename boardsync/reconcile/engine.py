@@ -247,7 +247,7 @@ class _Run:
 
     def _board_outcomes(self, plan: Plan, report: ApplyReport, *, applied: bool) -> dict[str, str]:
         troubled = report.troubled() | {b.provider for b in plan.blocked}
-        if report.skipped:
+        if report.stopped:  # a board given up is troubled by itself; a stop leaves every board short
             troubled |= set(self.connectors)
         if not applied:  # a plan, a dry run or a refusal: boards with changes are pending
             waiting = {c.provider for c in plan.board_changes}
