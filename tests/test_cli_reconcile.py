@@ -14,7 +14,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from boardsync.reconcile import reconcile
+from boardsync.reconcile import collect_metrics, reconcile
 from boardsync.reconcile.render import load_schema
 from boardsync.sandbox.core import Fault
 from boardsync.sandbox.server import Sandbox
@@ -460,3 +460,24 @@ def test_a_429_wait_met_while_applying_leaves_the_board_alone_and_the_others_con
     ws.clear_counts()
     assert ws.run("reconcile").code == 2
     assert ws.counts()["sorce"] == {}
+
+
+def test_a_kept_wait_is_honoured_by_links_and_metrics_too(ws: Workspace) -> None:
+    """RecruitiFi answering a link with 429 and Retry-After 3600: `links` keeps the wait and
+    the next `links` sends RecruitiFi nothing, saying why; a metrics run honours a kept
+    Sorce wait the same way (the daemon's link and metrics jobs go through these)."""
+    ws.sandbox.recruitifi.faults.add(Fault("status", method="GET", path=r"/v1/links/job", status=429, retry_after=3600))
+    first = ws.run("links", "backend-engineer")
+    assert first.code == 1 and "recruitifi: asked to wait until" in first.out, first.out
+    ws.clear_counts()
+    again = ws.run("links", "backend-engineer")
+    assert again.code == 1 and "recruitifi: asked to wait until" in again.out
+    assert ws.counts()["recruitifi"] == {}
+
+    ws.sandbox.sorce.faults.add(Fault("status", method="GET", path=r".*/jobs", status=429, retry_after=3600))
+    with ws.opened() as (desired, store, connectors):
+        assert collect_metrics(desired, store, connectors).boards["sorce"] == "failed"
+        ws.clear_counts()
+        result = collect_metrics(desired, store, connectors)
+    assert result.boards["sorce"] == "failed" and ws.counts()["sorce"] == {}
+    assert "sorce: asked to wait until" in str(result.errors[0])

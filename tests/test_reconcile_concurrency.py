@@ -25,8 +25,8 @@ from boardsync.sandbox.server import Sandbox
 from boardsync.state import Binding, open_store
 from tests.reconcile_helpers import Workspace
 
-DEADLINE = 0.4
-HANG_MS = 3_000
+DEADLINE = 1.5
+HANG_MS = 6_000
 
 
 @pytest.fixture

@@ -214,12 +214,8 @@ class _BoardApplier:
         """Changes not tried after the board was given up."""
 
     def run(self) -> ApplyReport:
-        structlog.contextvars.bind_contextvars(provider=self.provider)
-        try:
-            with self._statuses.watching([self.connectors[self.provider]]):
-                self._apply_groups()
-        finally:
-            structlog.contextvars.unbind_contextvars("provider")
+        with self._statuses.watching([self.connectors[self.provider]]):
+            self._apply_groups()
         self._report_given_up()
         return self.report
 
@@ -241,7 +237,7 @@ class _BoardApplier:
             self.applier.advance(len(changes))
 
     def _report_given_up(self) -> None:
-        if self._given_up is None:
+        if self._given_up is None or not self._left_alone:  # nothing was left undone for it
             return
         self.report.skipped += self._left_alone
         more = f"{self._left_alone} more change{'s' if self._left_alone != 1 else ''} left for the next run"

@@ -127,8 +127,10 @@ class Fault:
         # the fault would crash that request instead of answering what the test asked for.
         if self.kind not in FAULT_KINDS:
             raise ValueError(f"fault kind must be one of {', '.join(FAULT_KINDS)}")
-        if not all(isinstance(v, str) for v in (self.method, self.path, self.message)):
-            raise ValueError("method, path and message must be text")
+        if not isinstance(self.method, str) or not isinstance(self.path, str):
+            raise ValueError("method and path must be text")
+        if not isinstance(self.message, str):
+            raise ValueError("message must be text")
         if not _whole(self.status) or not 100 <= self.status <= 599:
             raise ValueError("status must be an HTTP status from 100 to 599")
         if not _whole(self.latency_ms) or self.latency_ms < 0:
