@@ -104,11 +104,16 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 def _cmd_reconcile(args: argparse.Namespace) -> int:
     from boardsync.reconcile import console, reconcile, render
 
-    with console.opened(args.config, lock=_writer_lock("reconcile", args.wait)) as run:
+    with console.stopped_by_sigterm() as stop, \
+            console.opened(args.config, lock=_writer_lock("reconcile", args.wait), stop=stop) as run:
         result = reconcile(
             run.desired, run.store, run.connectors, dry_run=args.dry_run, force=args.force,
             postings=args.posting, providers=args.provider, trigger="cli", progress=console.progress_bar(),
+            stop=stop,
         )
+    if stop.is_set():
+        print("boardsync reconcile: stopped by SIGTERM; the call in flight was finished and recorded",
+              file=sys.stderr)
     if args.dry_run and result.plan is not None:
         print(render.to_text(result.plan, color=sys.stdout.isatty()), end="")
     if result.outcome == "refused":
@@ -118,6 +123,8 @@ def _cmd_reconcile(args: argparse.Namespace) -> int:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
     from boardsync.config.model import Status
     from boardsync.reconcile import console
 
@@ -128,7 +135,9 @@ def _cmd_status(args: argparse.Namespace) -> int:
             [(p.key, board) for p, board in expected],
             never_posted=[(p.key, board) for p, board in expected if p.status is Status.CLOSED],
         )
-    print(console.status_json(rows) if args.json else console.status_table(rows), end="\n" if args.json else "")
+        waits = run.store.board_waits(datetime.now(UTC))
+    print(console.status_json(rows) if args.json else console.status_table(rows) + console.waits_text(waits),
+          end="\n" if args.json else "")
     return 0
 
 

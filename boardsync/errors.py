@@ -6,6 +6,7 @@
     ├── UnsafePlan           the plan would close too much; `--force` overrides
     └── ProviderError        a board call did not do what was asked
         ├── Transient        try again later: 5xx, 429, timeouts, resets
+        │   └── WaitAsked    the board asked to be left alone longer than a call retries
         ├── Rejected         the input is wrong: the board's code and per-field reasons
         ├── Blocked          a person must act: terms, payment, a plan limit
         ├── Ambiguous        the outcome is unknown: the change may or may not have happened
@@ -64,6 +65,10 @@ class UnsafePlan(BoardsyncError):
 class ProviderError(BoardsyncError):
     """A call to a board failed. ``provider`` and ``call`` say which; ``status`` is HTTP's."""
 
+    unanswered: bool = False
+    """True when no answer came back at all (unreachable, a timeout, the request's deadline,
+    a reset): what tells a board that stopped answering from one that answers with errors."""
+
     def __init__(
         self,
         message: str,
@@ -94,6 +99,11 @@ class Transient(ProviderError):
     def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
         self.retry_after = retry_after
         super().__init__(message, **kw)  # type: ignore[arg-type]
+
+
+class WaitAsked(Transient):
+    """The board asked (a 429's ``Retry-After``) to be left alone for longer than a call
+    retries: ``retry_after`` seconds, during which nothing is sent to it, this run or the next."""
 
 
 class Rejected(ProviderError):

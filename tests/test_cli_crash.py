@@ -117,3 +117,42 @@ def test_killed_after_the_board_created_the_job_is_adopted(
     with ws.store() as store:
         (row,) = [r for r in store.status_rows() if r.provider == "sorce"]
     assert row.remote_id == ws.sorce_jobs()[0]["id"] and row.state == "active"
+
+
+def _run_rows(db: Path) -> list[tuple[str | None, str | None, str]]:
+    connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    try:
+        return list(connection.execute("SELECT outcome, finished_at, counts FROM run ORDER BY id"))
+    finally:
+        connection.close()
+
+
+def test_sigterm_mid_run_finishes_the_call_in_flight_records_it_and_exits_with_an_outcome(
+    tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM while a Sorce create is on the wire, as the daemon is stopped: the create is
+    finished and recorded, nothing more is sent, no intent is left pending or in flight, the
+    run has an outcome (partial, the rest skipped) and the exit code says the boards do not
+    match yet (2)."""
+    ws, config = _workspace(tmp_path, sandbox, monkeypatch)
+    sandbox.sorce.faults.add(Fault("latency", method="POST", path=r".*/jobs", latency_ms=1500, times=1))
+    db = tmp_path / "state.db"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "boardsync", "reconcile", "-c", str(config), "--provider", "sorce"],
+        env={**os.environ, **ws.sandbox.credentials()}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        _wait_for(lambda: "in_flight" in _intent_states(db), "the create to be in flight")
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=DEADLINE)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 2, err
+    assert b"stopped by SIGTERM" in err
+    assert len(ws.sorce_jobs()) == 1 and sandbox.sorce.request_counts()["POST /api/external/v1/jobs"] == 1
+    states = _intent_states(db)
+    assert states.count("succeeded") == 1 and set(states) == {"succeeded", "failed"}, states
+    ((outcome, finished, counts),) = _run_rows(db)
+    assert outcome == "partial" and finished is not None
+    assert out.rstrip().endswith(b": 1 create; 6 skipped"), out  # the other five creates and a pause

@@ -8,11 +8,13 @@ exit code.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import jsonschema
 import pytest
 
+from boardsync.reconcile import collect_metrics, reconcile
 from boardsync.reconcile.render import load_schema
 from boardsync.sandbox.core import Fault
 from boardsync.sandbox.server import Sandbox
@@ -365,13 +367,17 @@ def test_one_board_failing_leaves_the_others_converged_and_state_intact(synced: 
 
 
 def test_a_board_that_stops_answering_is_left_alone_for_the_rest_of_the_run(ws: Workspace) -> None:
-    """Hirempire failing every create: after three in a row the run sends it no more changes
-    (each would spend the whole retry budget), says so, and Sorce still converges; once it
-    answers again, the changes left alone go through while the failed ones back off."""
+    """Hirempire failing every create with 503: after three in a row the run sends it no more
+    changes (each would spend the whole retry budget), says what happened, counts the three
+    failed changes apart from the board given up, and Sorce still converges; once it answers
+    again, the changes left alone go through while the failed ones back off."""
     ws.sandbox.hirempire.faults.add(Fault("status", method="POST", path=r".*/add-job", status=503, times=None))
     ran = ws.run("reconcile")
     assert ran.code == 2
-    assert "hirempire: stopped answering (3 changes in a row failed); 4 more left for the next run" in ran.out
+    assert ("hirempire: failing (3 changes in a row failed with 503; the last: POST /add-job: 503: "
+            "Injected fault.); 4 more changes left for the next run") in ran.out
+    assert ran.out.rstrip().endswith("3 failed, 4 skipped, 1 board given up"), ran.out
+    assert ran.out.count("  ! hirempire/") == 3  # one line per failed change, the board on its own line
     assert ws.counts()["hirempire"]["POST /v1/add-job"] == 3
     assert {j["status"] for j in ws.sorce_jobs()} == {"ACTIVE", "DRAFT", "PAUSED"}
 
@@ -393,3 +399,85 @@ def test_a_city_without_a_location_id_costs_no_search_once_a_job_shows_it(ws: Wo
     ws.clear_counts()
     assert ws.run("reconcile").code == 0
     assert ws.counts()["sorce"] == {"GET /api/external/v1/jobs": 1}
+
+
+def test_a_board_answering_409_is_never_said_to_have_stopped_answering(ws: Workspace) -> None:
+    """Hirempire answering every create 409 (a slug in use that its list does not show) is
+    answering: every create is tried, each counted once as failed, no board given up, and
+    nothing says it stopped answering."""
+    ws.sandbox.hirempire.faults.add(Fault("status", method="POST", path=r".*/add-job", status=409,
+                                          message="public_slug already in use", times=None))
+    ran = ws.run("reconcile")
+    assert ran.code == 2
+    assert "stopped answering" not in ran.out and "given up" not in ran.out, ran.out
+    tried = ws.counts()["hirempire"]["POST /v1/add-job"]
+    assert tried == 6 and ran.out.count("  ! hirempire/") == tried  # every Hirempire posting, past the give-up count
+    assert ran.out.rstrip().endswith(f"; {tried} failed"), ran.out
+
+
+# ------------------------------------------------------------------------------ a wait a board asked for
+
+
+def test_a_429_asking_an_hour_is_kept_shown_and_honoured_until_it_is_over(ws: Workspace) -> None:
+    """Sorce answering its list with 429 and Retry-After 3600: the call is not retried, the
+    wait is kept, and the next run sends Sorce nothing at all — the board counted as not
+    read with the time it asked for, exit 2 — while `status` shows the wait; once the hour
+    is over a run reads Sorce again and converges."""
+    ws.sandbox.sorce.faults.add(Fault("status", method="GET", path=r".*/jobs", status=429, retry_after=3600))
+    first = ws.run("reconcile")
+    assert first.code == 2
+    assert ws.counts()["sorce"] == {"GET /api/external/v1/jobs": 1}
+    until = (datetime.now(UTC) + timedelta(seconds=3600)).strftime("%H:%M UTC")
+    assert f"sorce: asked to wait until {until} (429)" in first.out, first.out
+
+    ws.clear_counts()
+    again = ws.run("reconcile")
+    assert again.code == 2 and ws.counts()["sorce"] == {}
+    assert f"sorce: asked to wait until {until} (429)" in again.out, again.out
+    assert f"sorce: asked to wait until {until} (429)" in ws.run("status").out
+
+    ws.sandbox.clock.advance(3601)
+    with ws.opened() as (desired, store, connectors):
+        result = reconcile(desired, store, connectors, clock=ws.sandbox.clock.now)
+    assert result.outcome == "converged", result.summary()
+    assert {j["title"] for j in ws.sorce_jobs()} and ws.counts()["sorce"]["GET /api/external/v1/jobs"] >= 1
+
+
+def test_a_429_wait_met_while_applying_leaves_the_board_alone_and_the_others_converge(ws: Workspace) -> None:
+    """Sorce answering its first create with 429 and Retry-After 3600: no further Sorce change
+    is tried in this run (they are skipped, the board reported as waiting), Hirempire still
+    converges, and the next run sends Sorce nothing."""
+    ws.sandbox.sorce.faults.add(Fault("status", method="POST", path=r".*/jobs", status=429, retry_after=3600))
+    ran = ws.run("reconcile")
+    assert ran.code == 2
+    assert ws.counts()["sorce"].get("POST /api/external/v1/jobs") == 1
+    assert "sorce: asked to wait until" in ran.out and "more changes left for the next run" in ran.out
+    assert len(ws.hirempire_jobs()) == 6 and ws.sorce_jobs() == []
+    with ws.store() as store:
+        (run,) = store.last_runs(limit=1)
+    assert run.boards["hirempire"] == "converged" and run.counts["failed"] == 1 and run.counts["given_up"] == 1
+
+    ws.clear_counts()
+    assert ws.run("reconcile").code == 2
+    assert ws.counts()["sorce"] == {}
+
+
+def test_a_kept_wait_is_honoured_by_links_and_metrics_too(ws: Workspace) -> None:
+    """RecruitiFi answering a link with 429 and Retry-After 3600: `links` keeps the wait and
+    the next `links` sends RecruitiFi nothing, saying why; a metrics run honours a kept
+    Sorce wait the same way (the daemon's link and metrics jobs go through these)."""
+    ws.sandbox.recruitifi.faults.add(Fault("status", method="GET", path=r"/v1/links/job", status=429, retry_after=3600))
+    first = ws.run("links", "backend-engineer")
+    assert first.code == 1 and "recruitifi: asked to wait until" in first.out, first.out
+    ws.clear_counts()
+    again = ws.run("links", "backend-engineer")
+    assert again.code == 1 and "recruitifi: asked to wait until" in again.out
+    assert ws.counts()["recruitifi"] == {}
+
+    ws.sandbox.sorce.faults.add(Fault("status", method="GET", path=r".*/jobs", status=429, retry_after=3600))
+    with ws.opened() as (desired, store, connectors):
+        assert collect_metrics(desired, store, connectors).boards["sorce"] == "failed"
+        ws.clear_counts()
+        result = collect_metrics(desired, store, connectors)
+    assert result.boards["sorce"] == "failed" and ws.counts()["sorce"] == {}
+    assert "sorce: asked to wait until" in str(result.errors[0])

@@ -5,6 +5,7 @@ Waits go through a fake clock tied to the sandbox's, so nothing here sleeps for 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -149,6 +150,52 @@ def test_reads_that_keep_timing_out_end_transient(sandbox: Sandbox) -> None:
     sandbox.sorce.faults.add(Fault("latency", method="GET", path=JOBS, latency_ms=600, times=2))
     with pytest.raises(Transient, match="ReadTimeout"):
         connector.observe()
+
+
+# ------------------------------------------------------------------------------ the whole-request deadline
+
+
+def _sorce_with_deadline(sandbox: Sandbox, clock: FakeClock, seconds: float, attempts: int = 1) -> SorceConnector:
+    connector = helpers.sorce(sandbox, clock, key=OTHER_KEY)
+    connector.http.retry = RetryPolicy(attempts=attempts, sleep=clock.sleep, clock=clock, deadline=seconds)
+    return connector
+
+
+def test_a_trickling_read_ends_at_the_deadline_with_a_clear_error(sandbox: Sandbox) -> None:
+    """A body sent one byte every 0.1 s — each byte well within the read timeout — ends the
+    GET at its 0.5 s deadline, as Transient naming the deadline, not after the whole body."""
+    clock = FakeClock(sandbox.clock)
+    connector = _sorce_with_deadline(sandbox, clock, 0.5)
+    sandbox.sorce.faults.add(Fault("trickle", method="GET", path=JOBS, latency_ms=100))
+    started = time.monotonic()
+    with pytest.raises(Transient) as caught:
+        connector.observe()
+    took = time.monotonic() - started
+    assert 0.5 <= took < 2.0, took  # the body (tens of bytes) would take seconds
+    assert caught.value.unanswered and "RequestDeadline" in str(caught.value)
+    assert "0.5 s deadline" in str(caught.value) and "GET /jobs" in str(caught.value)
+
+
+def test_a_trickling_read_is_retried_within_the_budget(sandbox: Sandbox) -> None:
+    """The deadline fails a try like a read timeout: a GET is sent again, and the untroubled
+    second answer is what the caller gets."""
+    clock = FakeClock(sandbox.clock)
+    connector = _sorce_with_deadline(sandbox, clock, 0.5, attempts=2)
+    sandbox.sorce.faults.add(Fault("trickle", method="GET", path=JOBS, latency_ms=100, times=1))
+    assert connector.observe() == []
+    assert sandbox.sorce.request_counts()[f"GET {JOBS}"] == 2
+
+
+def test_a_trickling_create_is_ambiguous_at_the_deadline(sandbox: Sandbox) -> None:
+    """A create whose answer trickles past the deadline was sent and may have taken effect:
+    Ambiguous, never sent twice."""
+    clock = FakeClock(sandbox.clock)
+    connector = _sorce_with_deadline(sandbox, clock, 0.5, attempts=3)
+    p, spec = prepared(connector)
+    sandbox.sorce.faults.add(Fault("trickle", method="POST", path=JOBS, latency_ms=100, times=None))
+    with pytest.raises(Ambiguous, match="deadline"):
+        connector.create(p, spec, publish=True)
+    assert sandbox.sorce.request_counts()[f"POST {JOBS}"] == 1
 
 
 # ------------------------------------------------------------------------------ lost responses

@@ -12,7 +12,7 @@ import pytest
 import tenacity
 
 from boardsync.connectors.http import BoardHttp, RateLimiter, RetryPolicy, retry_after_header
-from boardsync.errors import Ambiguous, Transient
+from boardsync.errors import Ambiguous, Transient, WaitAsked
 from tests.connector_helpers import FakeClock
 
 Step = Callable[[httpx.Request], httpx.Response]
@@ -73,12 +73,23 @@ def test_429_is_retried_for_any_method_after_retry_after() -> None:
     assert seen == ["POST", "POST"] and clock.slept == [7.0]
 
 
-def test_retry_after_is_capped() -> None:
-    """A board asking for more than the cap waits the cap."""
-    transport, _ = scripted(lambda r: httpx.Response(429, headers={"Retry-After": "50"}), 200)
+def test_a_wait_longer_than_the_cap_is_not_waited_out_but_raised() -> None:
+    """A board asking for more than the cap is not called again in this call: WaitAsked at
+    once, carrying the seconds asked, nothing slept."""
+    transport, seen = scripted(lambda r: httpx.Response(429, headers={"Retry-After": "3600"}), 200)
     clock = FakeClock()
-    board(transport, clock, retry_after_cap=20.0).request("GET", "/jobs")
-    assert clock.slept == [20.0]
+    with pytest.raises(WaitAsked) as caught:
+        board(transport, clock, retry_after_cap=20.0).request("GET", "/jobs")
+    assert caught.value.retry_after == 3600.0 and caught.value.status == 429
+    assert seen == ["GET"] and clock.slept == []
+
+
+def test_a_wait_within_the_cap_is_waited_and_retried() -> None:
+    """A Retry-After the policy will spend is waited, then the call is sent again."""
+    transport, seen = scripted(lambda r: httpx.Response(429, headers={"Retry-After": "15"}), 200)
+    clock = FakeClock()
+    assert board(transport, clock, retry_after_cap=20.0).request("GET", "/jobs").status_code == 200
+    assert seen == ["GET", "GET"] and clock.slept == [15.0]
 
 
 def test_retry_after_never_shortens_the_backoff() -> None:
@@ -89,12 +100,14 @@ def test_retry_after_never_shortens_the_backoff() -> None:
     assert clock.slept == [1.0]
 
 
-def test_a_wait_past_the_budget_gives_up_with_the_last_answer() -> None:
-    """When the next wait would go past the time budget the call stops and hands back the 429."""
+def test_a_wait_past_the_budget_is_raised_as_wait_asked() -> None:
+    """When the wait asked would go past the time budget the call stops at once and says how
+    long the board asked for, so the run can keep that wait."""
     transport, seen = scripted(lambda r: httpx.Response(429, headers={"Retry-After": "40"}), 200)
     clock = FakeClock()
-    response = board(transport, clock, budget=30.0).request("GET", "/jobs")
-    assert response.status_code == 429 and seen == ["GET"] and clock.slept == []
+    with pytest.raises(WaitAsked) as caught:
+        board(transport, clock, budget=30.0).request("GET", "/jobs")
+    assert caught.value.retry_after == 40.0 and seen == ["GET"] and clock.slept == []
 
 
 def test_attempts_are_limited() -> None:

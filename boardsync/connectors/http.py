@@ -12,6 +12,16 @@ What is retried, and why:
 - read timeouts, resets and 500/502/503/504, only for idempotent calls (GET, or a call the
   board documents as safe to repeat): a POST that got no answer may have taken effect.
 
+Each try has a whole-request deadline (`RetryPolicy.deadline`, never past what is left of the
+budget): httpx's timeouts bound each read, so a board trickling a byte every few seconds would
+otherwise hold a call for as long as it likes. The body is read chunk by chunk against the
+deadline, and every socket operation's timeout is capped at what is left of it when the try
+starts. A try past its deadline fails like a read timeout (`RequestDeadline`).
+
+A 429 asking for a longer wait than the policy spends (beyond `retry_after_cap`, or past the
+budget) is not waited out: the call stops at once with `WaitAsked`, which the run keeps so
+that no request goes to that board before the time it asked for.
+
 A response of any status is returned to the connector, whose one seam maps statuses to the
 error tree. Transport errors are mapped here: `Transient` when nothing can have happened or
 the call is idempotent, `Ambiguous` when a non-idempotent request was sent and no answer came.
@@ -44,7 +54,7 @@ from tenacity.wait import wait_base
 from boardsync import __version__
 from boardsync.connectors.answers import A, parse
 from boardsync.connectors.base import Connector
-from boardsync.errors import Ambiguous, ProviderError, Transient
+from boardsync.errors import Ambiguous, ProviderError, Transient, WaitAsked
 from boardsync.log import redact
 
 log = structlog.get_logger("boardsync.connectors.http")
@@ -59,7 +69,15 @@ BODY_EXCERPT = 300
 
 NOTHING_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 """Transport errors raised before a byte of the request reached the board."""
-SENT_NO_ANSWER = (httpx.ReadTimeout, httpx.WriteTimeout, httpx.NetworkError, httpx.RemoteProtocolError)
+
+
+class RequestDeadline(httpx.TimeoutException):
+    """A try took longer than its whole-request deadline (connect, send, headers and body)."""
+
+
+SENT_NO_ANSWER = (
+    httpx.ReadTimeout, httpx.WriteTimeout, httpx.NetworkError, httpx.RemoteProtocolError, RequestDeadline,
+)
 """Transport errors after the request (or part of it) was sent: the outcome is unknown."""
 RETRY_STATUSES_IDEMPOTENT = frozenset({500, 502, 503, 504})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -174,6 +192,8 @@ class RetryPolicy:
     attempts: int = 5
     budget: float = 60.0
     retry_after_cap: float = 60.0
+    deadline: float = 30.0
+    """Seconds one try may take in all, connect to last byte (real time, not `clock`)."""
     wait: wait_base = field(default_factory=_default_wait)
     sleep: Sleep | None = None
     """Default: wait on `stop` (so shutdown cuts a wait short), or `time.sleep`."""
@@ -303,25 +323,45 @@ class BoardHttp:
         safe = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
         call = f"{method} {path}"
         kwargs = {"params": params, "json": json, "headers": headers}
+        started = self.retry.clock()
         try:
-            return self._retrying(call, safe)(self._send_once, method, path, kwargs)
+            response = self._retrying(call, safe, started)(self._send_once, method, path, kwargs, started)
         except StopRequested as exc:
             # Not the board's error: nothing was sent, so it is not counted as one.
             raise Transient("stopped: boardsync is shutting down", provider=self.provider, call=call) from exc
         except httpx.HTTPError as exc:
             raise self.failed(self._transport_error(exc, call, safe)) from exc
+        asked = self._wait_refused(response, started)
+        if asked is not None:
+            raise self.failed(WaitAsked(
+                f"asked to wait {asked:.0f} s, longer than a call retries", retry_after=asked,
+                provider=self.provider, call=call, status=response.status_code,
+            )) from status_error(response)
+        return response
 
     def failed(self, error: ProviderError) -> ProviderError:
         """Count `error` against its board by kind, and hand it back to be raised."""
         self.tally.record_error(self.provider, type(error).__name__)
         return error
 
-    def _send_once(self, method: str, path: str, kwargs: dict[str, Any]) -> httpx.Response:
+    def _wait_refused(self, response: httpx.Response, started: float) -> float | None:
+        """The seconds a final 429 asked for, when the policy would not wait that long."""
+        if response.status_code != 429:
+            return None
+        asked = self.retry_after(response)
+        if asked is None or not self._beyond_policy(asked, started):
+            return None
+        return asked
+
+    def _beyond_policy(self, asked: float, started: float) -> bool:
+        policy = self.retry
+        return asked > policy.retry_after_cap or policy.clock() - started + asked > policy.budget
+
+    def _send_once(self, method: str, path: str, kwargs: dict[str, Any], started: float) -> httpx.Response:
         with self.limiter.slot():
-            started = time.perf_counter()
+            began = time.perf_counter()
             try:
-                response = self.client.request(method, path, **kwargs)
-                response.read()
+                response = self._send_within(method, path, kwargs, self._try_seconds(started))
             except httpx.HTTPError:
                 self.tally.record(self.provider, TRANSPORT)
                 raise
@@ -331,16 +371,34 @@ class BoardHttp:
             provider=self.provider,
             call=f"{method} {path}",
             status=response.status_code,
-            elapsed_ms=round((time.perf_counter() - started) * 1000, 1),
+            elapsed_ms=round((time.perf_counter() - began) * 1000, 1),
         )
         return response
 
-    def _retrying(self, call: str, idempotent: bool) -> tenacity.Retrying:
+    def _try_seconds(self, started: float) -> float:
+        """This try's deadline: the policy's, or what is left of the budget if that is less."""
+        left = self.retry.budget - (self.retry.clock() - started)
+        return max(min(self.retry.deadline, left), MIN_TRY_SECONDS)
+
+    def _send_within(self, method: str, path: str, kwargs: dict[str, Any], seconds: float) -> httpx.Response:
+        """One request, connect to last byte, within `seconds` of real time."""
+        ends = time.monotonic() + seconds
+        request = self.client.build_request(method, path, timeout=_capped(self.client.timeout, seconds), **kwargs)
+        response = self.client.send(request, stream=True)
+        try:
+            if time.monotonic() > ends:  # headers trickled in, each read within its timeout
+                raise RequestDeadline(f"no answer within the {seconds:g} s deadline", request=request)
+            response.stream = _DeadlineStream(response.stream, request, ends, seconds)
+            response.read()
+        finally:
+            response.close()
+        return response
+
+    def _retrying(self, call: str, idempotent: bool, started: float) -> tenacity.Retrying:
         policy = self.retry
-        started = policy.clock()
 
         def should_retry(state: tenacity.RetryCallState) -> bool:
-            return self._should_retry(state, idempotent)
+            return self._should_retry(state, idempotent, started)
 
         def stop(state: tenacity.RetryCallState) -> bool:
             over_budget = policy.clock() - started + state.upcoming_sleep > policy.budget
@@ -362,7 +420,7 @@ class BoardHttp:
             retry_error_callback=lambda state: state.outcome.result(),  # type: ignore[union-attr]
         )
 
-    def _should_retry(self, state: tenacity.RetryCallState, idempotent: bool) -> bool:
+    def _should_retry(self, state: tenacity.RetryCallState, idempotent: bool, started: float) -> bool:
         outcome = state.outcome
         if outcome is None:
             return False
@@ -371,8 +429,11 @@ class BoardHttp:
             if isinstance(error, NOTHING_SENT):
                 return True
             return idempotent and isinstance(error, SENT_NO_ANSWER)
-        status = outcome.result().status_code
-        return status == 429 or (idempotent and status in RETRY_STATUSES_IDEMPOTENT)
+        response = outcome.result()
+        if response.status_code == 429:
+            # A wait longer than the policy spends is not waited out: the run keeps it.
+            return self._wait_refused(response, started) is None
+        return idempotent and response.status_code in RETRY_STATUSES_IDEMPOTENT
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
         backoff = float(self.retry.wait(state))
@@ -399,6 +460,11 @@ class BoardHttp:
         )
 
     def _transport_error(self, exc: httpx.HTTPError, call: str, idempotent: bool) -> ProviderError:
+        error = self._mapped_transport_error(exc, call, idempotent)
+        error.unanswered = True
+        return error
+
+    def _mapped_transport_error(self, exc: httpx.HTTPError, call: str, idempotent: bool) -> ProviderError:
         what = f"{type(exc).__name__}: {excerpt(str(exc))}".rstrip(": ")
         if isinstance(exc, NOTHING_SENT):
             return Transient(f"could not reach the board ({what})", provider=self.provider, call=call)
@@ -409,6 +475,46 @@ class BoardHttp:
                 call=call,
             )
         return Transient(f"no usable answer ({what})", provider=self.provider, call=call)
+
+
+MIN_TRY_SECONDS = 0.1
+"""A try gets at least this long, even at the very end of the budget."""
+
+
+def _capped(timeout: httpx.Timeout, seconds: float) -> httpx.Timeout:
+    """`timeout` with no single operation allowed longer than `seconds`."""
+
+    def cap(value: float | None) -> float:
+        return seconds if value is None else min(value, seconds)
+
+    return httpx.Timeout(connect=cap(timeout.connect), read=cap(timeout.read), write=cap(timeout.write),
+                         pool=cap(timeout.pool))
+
+
+class _DeadlineStream(httpx.SyncByteStream):
+    """A response body that ends in `RequestDeadline` once its try's deadline has passed."""
+
+    def __init__(self, stream: httpx.SyncByteStream | httpx.AsyncByteStream, request: httpx.Request,
+                 ends: float, seconds: float) -> None:
+        assert isinstance(stream, httpx.SyncByteStream)
+        self._stream = stream
+        self._request = request
+        self._ends = ends
+        self._seconds = seconds
+
+    def __iter__(self) -> Iterator[bytes]:
+        received = 0
+        for chunk in self._stream:
+            received += len(chunk)
+            if time.monotonic() > self._ends:
+                raise RequestDeadline(
+                    f"the answer was not complete within the {self._seconds:g} s deadline "
+                    f"({received} bytes so far)", request=self._request,
+                )
+            yield chunk
+
+    def close(self) -> None:
+        self._stream.close()
 
 
 class HttpConnector(Connector):

@@ -1,22 +1,29 @@
-"""Apply: carry out a plan one change at a time, each recorded as it happens.
+"""Apply: carry out a plan one change at a time per board, each recorded as it happens.
 
-Changes run pair by pair, in the plan's order. A pair stops at its first failure and the run
-goes on with the next pair:
+Each board is worked in its own thread, at its own rate limit: a board that hangs or fails
+holds up no other. On one board, changes run pair by pair in the plan's order. A pair stops
+at its first failure and the board goes on with its next pair:
 
 - `Blocked` (a gate: terms, payment, a plan limit) marks the pair blocked with the board's
   reason; a company-wide gate also stops every later publish on that board in this run.
 - `Rejected` (the board refused the input) marks the pair blocked with the board's fields,
   and the pair backs off.
 - `Ambiguous` (the answer was lost) leaves the create's intent unknown for the next run.
+- `WaitAsked` (a 429 asking for longer than a call retries) keeps the wait (`waits`) and
+  leaves the board alone until then.
 - Anything else (`Transient` after the client's retries, a bug) backs the pair off
   exponentially: ``attempts`` and ``quarantine_until`` in its binding.
 
 A pair whose changes all succeed has its binding reset: no block, no backoff, synced now.
 
-A board that fails `BOARD_DOWN_AFTER` pairs in a row with `Transient` or `Ambiguous` (it
-stopped answering mid-run) is left alone for the rest of the run: each further change would
-spend the client's whole retry budget for nothing. Its remaining changes are counted as
-skipped and planned again next run.
+A board whose changes fail `BOARD_DOWN_AFTER` pairs in a row with no answer at all (a
+timeout, a reset, the request's deadline) or a server error is given up for the rest of the
+run: each further change would spend the client's whole retry budget for nothing. An answer
+such as a 409 is the board answering, and never counts. A given-up board is reported on its
+own (not as a failed change); its remaining changes are counted as skipped and planned again
+next run.
+
+The database is written from every board's thread: `Store.write` serialises the writers.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from concurrent.futures import ThreadPoolExecutor
 from itertools import groupby
 from typing import Any
 
@@ -38,7 +46,7 @@ from sqlmodel import Session
 
 from boardsync.config.model import Posting
 from boardsync.connectors.base import Connector, Remote, Transition
-from boardsync.errors import Ambiguous, Blocked, ProviderError, Rejected, Transient
+from boardsync.errors import Ambiguous, Blocked, ProviderError, Rejected, WaitAsked
 from boardsync.reconcile import journal
 from boardsync.reconcile.model import (
     CREATES,
@@ -52,6 +60,7 @@ from boardsync.reconcile.model import (
 )
 from boardsync.reconcile.planner import Board
 from boardsync.reconcile.record import bind_remote, binding, resolve_drift, spec_hash, store_link
+from boardsync.reconcile.waits import BoardWaits
 from boardsync.state import Action as ActionRow
 from boardsync.state import Binding, Store
 
@@ -75,18 +84,38 @@ class ApplyReport:
     done: Counter[str] = field(default_factory=Counter)
     """Changes carried out, by action."""
     failed: list[BoardError] = field(default_factory=list)
+    """Changes that failed, one each."""
     blocked: list[BlockedItem] = field(default_factory=list)
     skipped: int = 0
-    """Changes not attempted: the run was stopped, or their board stopped answering."""
+    """Changes not attempted: the run was stopped, or their board was given up."""
+    stopped: int = 0
+    """Of the skipped, those not attempted because the run was stopped (every board)."""
+    given_up: list[BoardError] = field(default_factory=list)
+    """Boards left alone for the rest of the run, and why; not failed changes."""
     unknown: set[Pair] = field(default_factory=set)
     """Pairs whose create's outcome was lost."""
 
     def troubled(self) -> set[str]:
         """Providers where something did not go through."""
-        return {e.provider for e in self.failed} | {b.provider for b in self.blocked} | {p for _, p in self.unknown}
+        return ({e.provider for e in self.failed} | {b.provider for b in self.blocked}
+                | {p for _, p in self.unknown} | {e.provider for e in self.given_up})
+
+    def merge(self, other: ApplyReport) -> None:
+        self.done.update(other.done)
+        self.failed += other.failed
+        self.blocked += other.blocked
+        self.skipped += other.skipped
+        self.stopped += other.stopped
+        self.given_up += other.given_up
+        self.unknown |= other.unknown
+
+
+Groups = list[tuple[Pair, list[Change]]]
 
 
 class Applier:
+    """Applies a plan: one `_BoardApplier` thread per board, sharing the store and progress."""
+
     def __init__(
         self,
         store: Store,
@@ -98,6 +127,7 @@ class Applier:
         now: datetime,
         stop: threading.Event | None = None,
         progress: Progress | None = None,
+        waits: BoardWaits | None = None,
     ) -> None:
         self.store = store
         self.connectors = connectors
@@ -107,51 +137,122 @@ class Applier:
         self.now = now
         self.stop = stop
         self.progress = progress
-        self.gated: dict[str, Blocked] = {}
+        self.waits = waits
         self.report = ApplyReport()
-        self._statuses = _LastStatus()
-        self._last_call: tuple[int, int | None] = (0, None)
-        self._resolution = "corrected"
-        self._finishing = False
-        self._pair_recorded = False
-        self._intents: dict[Pair, int] = {}
-        self._strikes: Counter[str] = Counter()
-        """Pairs in a row that failed on each board for want of an answer."""
-        self._left_alone: Counter[str] = Counter()
-        """Changes not tried on each board after it was given up for this run."""
+        self.intents: dict[Pair, int] = {}
+        self._progress_lock = threading.Lock()
+        self._finished = 0
+        self._total = 0
 
     def apply(self, plan: Plan) -> ApplyReport:
-        groups = [(pair, list(changes)) for pair, changes in groupby(plan.changes, key=lambda c: c.pair)]
-        self._intents = self._journal_creates(plan)
-        total, finished = len(plan.changes), 0
-        with self._statuses.watching(self.connectors.values()):
-            for pair, changes in groups:
-                if self.stop is not None and self.stop.is_set():
-                    self.report.skipped = total - finished
-                    log.info("apply_stopped", remaining=self.report.skipped)
-                    break
-                if self._strikes[pair[1]] >= BOARD_DOWN_AFTER:
-                    self._left_alone[pair[1]] += len(changes)
-                else:
-                    self._apply_pair(pair, changes)
-                finished += len(changes)
-                if self.progress is not None:
-                    self.progress(finished, total)
-        self._report_left_alone()
+        self.intents = self._journal_creates(plan)
+        self._total = len(plan.changes)
+        workers = [_BoardApplier(self, provider, groups) for provider, groups in _by_board(plan).items()]
+        with ThreadPoolExecutor(max_workers=max(len(workers), 1), thread_name_prefix="apply") as pool:
+            futures = [pool.submit(worker.run) for worker in workers]
+            reports = [future.result() for future in futures]
+        for report in reports:
+            self.report.merge(report)
+        self._close_unsent()
         return self.report
 
-    def _report_left_alone(self) -> None:
-        for provider, count in self._left_alone.items():
-            self.report.skipped += count
-            message = (f"stopped answering ({BOARD_DOWN_AFTER} changes in a row failed); "
-                       f"{count} more left for the next run")
-            self.report.failed.append(BoardError(provider, message))
-            log.warning("board_given_up", provider=provider, skipped=count)
+    def stopping(self) -> bool:
+        return self.stop is not None and self.stop.is_set()
+
+    def advance(self, changes: int) -> None:
+        """Count `changes` as finished (done, failed or skipped) for the progress bar."""
+        with self._progress_lock:
+            self._finished += changes
+            if self.progress is not None:
+                self.progress(self._finished, self._total)
 
     def _journal_creates(self, plan: Plan) -> dict[Pair, int]:
         """Every create of the plan, journaled as pending in one transaction before any call."""
         creates = [(c, self.boards[c.provider].specs[c.posting]) for c in plan.changes if c.action in CREATES]
         return journal.open_intents(self.store, self.run_id, creates, self.now) if creates else {}
+
+    def _close_unsent(self) -> None:
+        """Creates never sent (the run stopped, their board was given up or gated) are not
+        left pending: nothing of them reached a board."""
+        if self.intents:
+            journal.close_unsent(self.store, self.intents.values(), self.now)
+
+
+def _by_board(plan: Plan) -> dict[str, Groups]:
+    """The plan's pairs per board, each board's in the plan's order."""
+    boards: dict[str, Groups] = {}
+    for pair, changes in groupby(plan.changes, key=lambda c: c.pair):
+        boards.setdefault(pair[1], []).append((pair, list(changes)))
+    return boards
+
+
+class _BoardApplier:
+    """One board's share of a plan, applied in its own thread; its own report."""
+
+    def __init__(self, applier: Applier, provider: str, groups: Groups) -> None:
+        self.applier = applier
+        self.provider = provider
+        self.groups = groups
+        self.store = applier.store
+        self.connectors = applier.connectors
+        self.boards = applier.boards
+        self.postings = applier.postings
+        self.run_id = applier.run_id
+        self.now = applier.now
+        self.report = ApplyReport()
+        self.gate: Blocked | None = None
+        self._statuses = _LastStatus()
+        self._last_call: tuple[int, int | None] = (0, None)
+        self._resolution = "corrected"
+        self._finishing = False
+        self._pair_recorded = False
+        self._strikes: list[ProviderError] = []
+        """The failures in a row for want of an answer."""
+        self._given_up: str | None = None
+        """Why the board is left alone for the rest of the run."""
+        self._left_alone = 0
+        """Changes not tried after the board was given up."""
+
+    def run(self) -> ApplyReport:
+        with self._statuses.watching([self.connectors[self.provider]]):
+            self._apply_groups()
+        self._report_given_up()
+        return self.report
+
+    def _apply_groups(self) -> None:
+        for i, (pair, changes) in enumerate(self.groups):
+            if self.applier.stopping():
+                remaining = sum(len(c) for _, c in self.groups[i:])
+                self.report.skipped += remaining
+                self.report.stopped += remaining
+                self.applier.advance(remaining)
+                log.info("apply_stopped", provider=self.provider, remaining=remaining)
+                return
+            if self._given_up is None and self.applier.waits is not None:
+                self._given_up = self.applier.waits.holding(self.provider)
+            if self._given_up is not None:
+                self._left_alone += len(changes)
+            else:
+                self._apply_pair(pair, changes)
+            self.applier.advance(len(changes))
+
+    def _report_given_up(self) -> None:
+        if self._given_up is None or not self._left_alone:  # nothing was left undone for it
+            return
+        self.report.skipped += self._left_alone
+        more = f"{self._left_alone} more change{'s' if self._left_alone != 1 else ''} left for the next run"
+        self.report.given_up.append(BoardError(self.provider, f"{self._given_up}; {more}"))
+        log.warning("board_given_up", provider=self.provider, reason=self._given_up, skipped=self._left_alone)
+
+    def _count_strike(self, exc: ProviderError) -> None:
+        """A failure with no answer (or a server error) counts towards giving the board up;
+        any other answer, a 409 say, shows the board is there and starts the count again."""
+        if not (exc.unanswered or (exc.status or 0) >= 500):
+            self._strikes.clear()
+            return
+        self._strikes.append(exc)
+        if len(self._strikes) >= BOARD_DOWN_AFTER:
+            self._given_up = _down_reason(self._strikes)
 
     # -- one pair ---------------------------------------------------------------------------
 
@@ -162,22 +263,24 @@ class Applier:
         self._pair_recorded = False
         for i, change in enumerate(changes):
             self._finishing = i == len(changes) - 1
-            gate = self.gated.get(change.provider)
-            if gate is not None and change.publishes:
-                self._blocked(change, gate, called=False)
+            if self.gate is not None and change.publishes:
+                self._blocked(change, self.gate, called=False)
                 return
             try:
                 remote = self._apply_one(change, remote)
+            except WaitAsked as exc:
+                self._failed(change, exc)
+                self._given_up = self.applier.waits.asked(self.provider, exc) if self.applier.waits else exc.detail
+                return
             except ProviderError as exc:
                 self._failed(change, exc)
-                unanswered = isinstance(exc, (Transient, Ambiguous))
-                self._strikes[change.provider] = self._strikes[change.provider] + 1 if unanswered else 0
+                self._count_strike(exc)
                 return
             except Exception as exc:  # a bug must cost this pair only, never the whole run
                 log.exception("change_crashed", provider=change.provider, posting=change.posting)
                 self._failed(change, exc)
                 return
-        self._strikes[pair[1]] = 0
+        self._strikes.clear()
         if not self._pair_recorded:
             with self.store.write() as session:
                 self._converged(session, pair)
@@ -218,7 +321,7 @@ class Applier:
     def _create(self, change: Change) -> Remote:
         posting = self.postings[change.posting]
         spec = self.boards[change.provider].specs[change.posting]
-        intent = self._intents[change.pair]
+        intent = self.applier.intents[change.pair]
         journal.mark(self.store, intent, "in_flight", self.now)
         try:
             with self._timed():
@@ -339,7 +442,8 @@ class Applier:
                 row.blocked_reason, row.blocked_gate, row.blocked_fields = exc.reason, "rejected", dict(exc.fields)
                 self.report.blocked.append(BlockedItem(
                     change.provider, change.posting, exc.reason, gate="rejected", fields=dict(exc.fields)))
-            if not isinstance(exc, Ambiguous):  # an unknown outcome is settled next run, not retried
+            # An unknown outcome is settled next run, not retried; a wait asked is kept for the board.
+            if not isinstance(exc, (Ambiguous, WaitAsked)):
                 row.attempts += 1
                 row.quarantine_until = self.now + backoff(row.attempts)
             self._audit(session, change, exc)
@@ -355,7 +459,7 @@ class Applier:
             if called:
                 self._audit(session, change, exc)
         if called and exc.company_wide:
-            self.gated[change.provider] = exc
+            self.gate = exc
         log.warning("change_blocked", provider=change.provider, posting=change.posting, gate=exc.gate,
                     company_wide=exc.company_wide, called=called)
         self.report.blocked.append(BlockedItem(change.provider, change.posting, exc.reason, gate=exc.gate, fields=fields))
@@ -406,6 +510,17 @@ class _LastStatus:
             for client in clients:
                 hooks = [h for h in client.event_hooks["response"] if h != self._hook]
                 client.event_hooks = {**client.event_hooks, "response": hooks}
+
+
+def _down_reason(strikes: Sequence[ProviderError]) -> str:
+    """What happened to the changes that made a board be given up, in the board's own terms."""
+    last = strikes[-1]
+    if all(e.unanswered for e in strikes):
+        what = f"stopped answering ({len(strikes)} changes in a row got no answer"
+    else:
+        statuses = ", ".join(sorted({str(e.status) if e.status else "no answer" for e in strikes}))
+        what = f"failing ({len(strikes)} changes in a row failed with {statuses}"
+    return f"{what}; the last: {_text(last)})"
 
 
 def _text(exc: BaseException) -> str:

@@ -9,12 +9,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
+from types import FrameType
 from typing import Any, TextIO
 
 from boardsync.config import Desired, load
@@ -24,7 +27,7 @@ from boardsync.reconcile import render
 from boardsync.reconcile.links import LinkResult
 from boardsync.reconcile.model import RunResult
 from boardsync.reconcile.record import WHOLE_POSTING
-from boardsync.state import DriftRow, StatusRow, Store, VisitRow, open_store
+from boardsync.state import BoardWait, DriftRow, StatusRow, Store, VisitRow, open_store
 
 LockFactory = Callable[[str], AbstractContextManager[Any]]
 
@@ -45,9 +48,11 @@ def opened(
     lock: LockFactory | None = None,
     boards: bool = True,
     migrate: bool = False,
+    stop: threading.Event | None = None,
 ) -> Iterator[Opened]:
     """Load the desired state, take the writer lock (when given), open the state database
-    and build the connectors; release everything on the way out."""
+    and build the connectors (whose retry and rate-limit waits end when `stop` is set);
+    release everything on the way out."""
     quiet_logs()
     # Reading the state database needs no board secret: status, drift and visits work where
     # only the database is at hand. Its own URL may still hold a reference (a password).
@@ -58,10 +63,29 @@ def opened(
         if lock is not None:
             stack.enter_context(lock(desired.state_url))
         store = stack.enter_context(open_store(desired.state_url, migrate=migrate))
-        connectors = build_connectors(desired.root.providers) if boards else {}
+        connectors = build_connectors(desired.root.providers, stop=stop) if boards else {}
         for connector in connectors.values():
             stack.callback(connector.close)
         yield Opened(desired, store, connectors)
+
+
+@contextmanager
+def stopped_by_sigterm() -> Iterator[threading.Event]:
+    """An event that SIGTERM sets while the block runs, as the daemon's stop does: the run
+    finishes the call in flight and records it, tries nothing more, and ends with an outcome."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+        yield stop
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def quiet_logs(level: str = "warning") -> None:
@@ -155,6 +179,11 @@ def _blocked(row: StatusRow) -> str | None:
     if row.quarantine_until is not None:
         return f"backing off until {_cell(row.quarantine_until)}: {row.last_error or 'failed'}"
     return None
+
+
+def waits_text(waits: Sequence[BoardWait]) -> str:
+    """The waits boards asked for that still hold, one line each (none: nothing)."""
+    return "".join(f"{w.provider}: {w.reason}; no request goes to it before then\n" for w in waits)
 
 
 def status_json(rows: Sequence[StatusRow]) -> str:

@@ -29,6 +29,7 @@ from boardsync.reconcile.model import Action, BlockedItem, BoardError, Outcome, 
 from boardsync.reconcile.observe import observe
 from boardsync.reconcile.planner import Board, Known, plan_changes
 from boardsync.reconcile.safety import check_safety
+from boardsync.reconcile.waits import BoardWaits
 from boardsync.state import Binding, Store
 
 log = structlog.get_logger(__name__)
@@ -73,7 +74,7 @@ def reconcile(
                 return run.finish(result, outcome="refused", error=str(exc))
         report = Applier(
             store, run.connectors, boards, {p.key: p for p in run.postings},
-            run_id=run.id, now=run.now, stop=stop, progress=progress,
+            run_id=run.id, now=run.now, stop=stop, progress=progress, waits=run.waits,
         ).apply(result)
         return run.finish(result, report=report)
     except BaseException as exc:
@@ -116,7 +117,7 @@ def collect_metrics(
     run = _Run.begin(desired, store, connectors, "metrics", trigger, None, None, clock)
     try:
         readers = {n: c for n, c in run.connectors.items() if c.SUPPORTS_JOBS}
-        boards = observe(run.postings, readers, render=False)
+        boards = observe(run.postings, readers, render=False, waits=run.waits)
         errors = [BoardError(n, b.error) for n, b in boards.items() if b.error]
         written = 0
         for name, board in boards.items():
@@ -149,6 +150,7 @@ class _Run:
     clock: Clock
     now: datetime
     id: int
+    waits: BoardWaits
     settled_adoptions: int = 0
     """Lost creates of earlier runs found on the board and bound by this run."""
 
@@ -172,13 +174,13 @@ class _Run:
             store, kind=kind, trigger=trigger, digest=desired.digest, commit=config_commit(desired.path), now=now,
         )
         log.info("run_started", run=run_id, kind=kind, trigger=trigger, boards=sorted(chosen), postings=len(selected))
-        return cls(desired, store, chosen, selected, scope, kind, trigger, clock, now, run_id)
+        return cls(desired, store, chosen, selected, scope, kind, trigger, clock, now, run_id, BoardWaits(store, clock))
 
     def observe_and_plan(
         self, stop: threading.Event | None, *, force: bool = False
     ) -> tuple[dict[str, Board], Known, Plan]:
         """`force` reads bound jobs missing from a list by id even when the list is not believed."""
-        boards = observe(self.postings, self.connectors, stop=stop)
+        boards = observe(self.postings, self.connectors, stop=stop, waits=self.waits)
         boards = look_up_unlisted(
             boards, record.bound_jobs(self.store, list(boards)), self.desired.root.policy,
             scope=self.scope, force=force, stop=stop,
@@ -227,9 +229,10 @@ class _Run:
             "removed": len(plan.removed),
             "errors": len(plan.errors),
             "skipped": report.skipped,
+            "given_up": len(report.given_up),
             "pending": len(plan.board_changes) if outcome in ("pending", "refused") else 0,
         }
-        errors = (*plan.errors, *report.failed)
+        errors = (*plan.errors, *report.given_up, *report.failed)
         return self._close(outcome, counts, boards, errors, plan, error, (*plan.blocked, *report.blocked))
 
     def finish_metrics(self, errors: list[BoardError], written: int) -> RunResult:
@@ -257,7 +260,7 @@ class _Run:
 
     def _board_outcomes(self, plan: Plan, report: ApplyReport, *, applied: bool) -> dict[str, str]:
         troubled = report.troubled() | {b.provider for b in plan.blocked}
-        if report.skipped:
+        if report.stopped:  # a board given up is troubled by itself; a stop leaves every board short
             troubled |= set(self.connectors)
         if not applied:  # a plan, a dry run or a refusal: boards with changes are pending
             waiting = {c.provider for c in plan.board_changes}

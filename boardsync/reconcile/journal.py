@@ -17,7 +17,7 @@ removed from the source since is settled all the same, so its job is bound and r
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -56,6 +56,15 @@ def mark(store: Store, intent_id: int, state: str, now: datetime, *, remote_id: 
          error: str | None = None) -> None:
     with store.write() as session:
         _set(session.get(Intent, intent_id), state, now, remote_id=remote_id, error=error)
+
+
+def close_unsent(store: Store, intent_ids: Iterable[int], now: datetime) -> None:
+    """Mark failed every one of `intent_ids` still pending: its create was never sent."""
+    with store.write() as session:
+        for intent_id in intent_ids:
+            intent = session.get(Intent, intent_id)
+            if intent is not None and intent.state == "pending":
+                _set(intent, "failed", now, error="never sent")
 
 
 def succeed(session: Any, intent_id: int, remote_id: str, now: datetime) -> None:

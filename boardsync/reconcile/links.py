@@ -12,8 +12,9 @@ import structlog
 from boardsync.config.loader import Desired
 from boardsync.config.model import Posting
 from boardsync.connectors.base import Connector
-from boardsync.errors import ConfigError, ProviderError
+from boardsync.errors import ConfigError, ProviderError, WaitAsked
 from boardsync.reconcile.record import binding, store_link
+from boardsync.reconcile.waits import BoardWaits
 from boardsync.state import Store
 
 log = structlog.get_logger(__name__)
@@ -36,7 +37,8 @@ def fresh_links(
     keys: Collection[str] | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> list[LinkResult]:
-    """A new signed link for each posting (of `keys`, or all) on every board reached by links."""
+    """A new signed link for each posting (of `keys`, or all) on every board reached by links;
+    none from a board that asked to be left alone (a kept 429 wait)."""
     boards = {n: c for n, c in connectors.items() if c.SUPPORTS_LINKS and n in desired.root.providers.names()}
     if not boards:
         raise ConfigError("no board configured that hands out signed links (providers.recruitifi)")
@@ -44,20 +46,28 @@ def fresh_links(
     if keys is not None and (missing := set(keys) - {p.key for p in wanted}):
         raise ConfigError(f"no such posting: {', '.join(sorted(missing))}")
     results = []
+    waits = BoardWaits(store, clock)
     for name, connector in boards.items():
         for posting in wanted:
             if name not in posting.boards.names():
                 if keys is not None:
                     results.append(LinkResult(posting.key, name, None, None, f"the posting does not name {name}"))
                 continue
-            results.append(_fetch(store, name, connector, posting, clock()))
+            results.append(_fetch(store, name, connector, posting, clock(), waits))
     return results
 
 
-def _fetch(store: Store, provider: str, connector: Connector, posting: Posting, now: datetime) -> LinkResult:
+def _fetch(
+    store: Store, provider: str, connector: Connector, posting: Posting, now: datetime, waits: BoardWaits
+) -> LinkResult:
     key = posting.key
+    held = waits.holding(provider)
+    if held is not None:
+        return LinkResult(key, provider, None, None, f"{provider}: {held}")
     try:
         link = connector.link(posting)
+    except WaitAsked as exc:
+        return LinkResult(key, provider, None, None, f"{provider}: {waits.asked(provider, exc)}")
     except ProviderError as exc:
         log.warning("link_failed", provider=provider, posting=key, error=str(exc))
         return LinkResult(key, provider, None, None, str(exc))

@@ -229,6 +229,9 @@ class RunResult:
         if self.counts.get("errors"):  # boards that could not be read: no change counts them
             unread = self.counts["errors"]
             notes = ", ".join(filter(None, (notes, f"{unread} board error{'s' if unread != 1 else ''}")))
+        if self.counts.get("given_up"):  # boards left alone part way: not failed changes
+            left = self.counts["given_up"]
+            notes = ", ".join(filter(None, (notes, f"{left} board{'s' if left != 1 else ''} given up")))
         head = f"{self.kind} run {self.run_id if self.run_id is not None else '-'} {self.outcome} in {self.duration:.1f}s"
         parts = [p for p in (done or "no changes", notes) if p]
         return f"{head}: {'; '.join(parts)}"

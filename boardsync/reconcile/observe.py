@@ -14,8 +14,9 @@ import structlog
 
 from boardsync.config.model import Posting
 from boardsync.connectors.base import BoardProblem, Connector, Spec, Unrenderable
-from boardsync.errors import ProviderError
+from boardsync.errors import ProviderError, WaitAsked
 from boardsync.reconcile.planner import Board
+from boardsync.reconcile.waits import BoardWaits
 
 log = structlog.get_logger(__name__)
 
@@ -26,21 +27,24 @@ def observe(
     *,
     render: bool = True,
     stop: threading.Event | None = None,
+    waits: BoardWaits | None = None,
 ) -> dict[str, Board]:
     """Each board's view of `postings`: rendered specs, what the board refuses, and every
-    object it has. With ``render=False`` only the objects are read (for metrics)."""
+    object it has. With ``render=False`` only the objects are read (for metrics). A board
+    that asked to be left alone (`waits`) is not called: it is not read, and says why."""
     if not connectors:
         return {}
     with ThreadPoolExecutor(max_workers=len(connectors), thread_name_prefix="observe") as pool:
         futures = {
-            name: pool.submit(_observe_board, name, connector, postings, render, stop)
+            name: pool.submit(_observe_board, name, connector, postings, render, stop, waits)
             for name, connector in connectors.items()
         }
         return {name: future.result() for name, future in futures.items()}
 
 
 def _observe_board(
-    name: str, connector: Connector, postings: Sequence[Posting], render: bool, stop: threading.Event | None
+    name: str, connector: Connector, postings: Sequence[Posting], render: bool, stop: threading.Event | None,
+    waits: BoardWaits | None,
 ) -> Board:
     bound = log.bind(provider=name)
     targets = [p for p in postings if name in p.boards.names()]
@@ -49,6 +53,10 @@ def _observe_board(
     try:
         if stop is not None and stop.is_set():
             return Board(name, connector, problems=problems, error="stopped before observing")
+        held = waits.holding(name) if waits is not None else None
+        if held is not None:
+            bound.info("observe_held", reason=held)
+            return Board(name, connector, problems=problems, error=held)
         specs: dict[str, Spec] = {}
         # Observe first: what the board already holds can spare `prepare` its look-ups.
         remotes = {r.remote_id: r for r in connector.observe()} if connector.SUPPORTS_JOBS else {}
@@ -56,6 +64,9 @@ def _observe_board(
             connector.prepare(ready)
             specs, unrenderable = _render(connector, ready)
             problems = {**problems, **unrenderable}
+    except WaitAsked as exc:
+        reason = waits.asked(name, exc) if waits is not None else exc.detail
+        return Board(name, connector, problems=problems, error=reason)
     except ProviderError as exc:
         bound.warning("observe_failed", error=str(exc))
         return Board(name, connector, problems=problems, error=exc.detail)

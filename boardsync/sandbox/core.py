@@ -11,6 +11,8 @@ Faults are injected by an ASGI middleware in front of a simulator's app, per rou
   back: ``rewrite`` sets values and ``drop`` removes keys, each by a path such as
   ``items[*].id`` or ``jobs[0].job_title`` (``[*]`` is every item; a path that is not in the
   answer is left alone), as when a board answers in another shape than it documents.
+- ``trickle``: answer normally, but send the body one byte every ``latency_ms``, as a board
+  behind a struggling proxy does (each byte comes well within a read timeout).
 
 A dropped connection is an abort of the TCP transport (a reset), which is what a client sees
 when a load balancer or the network gives up mid-request.
@@ -106,7 +108,7 @@ class Clock:
         return self.now().timestamp()
 
 
-FAULT_KINDS = ("latency", "status", "reset", "lost_response", "rewrite")
+FAULT_KINDS = ("latency", "status", "reset", "lost_response", "rewrite", "trickle")
 
 
 @dataclass
@@ -125,6 +127,8 @@ class Fault:
     """Path → the value a ``rewrite`` fault puts there."""
     drop: list[str] = field(default_factory=list)
     """Paths a ``rewrite`` fault removes."""
+    message: str = "Injected fault."
+    """The error's text, in the board's own error body (``status`` faults)."""
     hits: int = 0
 
     def __post_init__(self) -> None:
@@ -134,6 +138,8 @@ class Fault:
             raise ValueError(f"fault kind must be one of {', '.join(FAULT_KINDS)}")
         if not isinstance(self.method, str) or not isinstance(self.path, str):
             raise ValueError("method and path must be text")
+        if not isinstance(self.message, str):
+            raise ValueError("message must be text")
         if not _whole(self.status) or not 100 <= self.status <= 599:
             raise ValueError("status must be an HTTP status from 100 to 599")
         if not _whole(self.latency_ms) or self.latency_ms < 0:
@@ -239,6 +245,8 @@ class FaultMiddleware:
             await self._drop(send)
         elif fault.kind == "rewrite":
             await self._rewritten(scope, receive, send, fault)
+        elif fault.kind == "trickle":
+            await self.app(scope, receive, _trickling(send, fault.latency_ms / 1000))
         else:  # lost_response: the board does the work, the reply never arrives
             await self.app(scope, receive, _swallow)
             await self._drop(send)
@@ -246,7 +254,7 @@ class FaultMiddleware:
     async def _send_error(self, send: Send, fault: Fault) -> None:
         token = answering_fault.set(fault)
         try:
-            body, headers = self.error_body(fault.status, "Injected fault.")
+            body, headers = self.error_body(fault.status, fault.message)
         finally:
             answering_fault.reset(token)
         if fault.retry_after is not None:
@@ -323,6 +331,25 @@ def _edit(node: Any, steps: list[PathStep], value: Any, *, remove: bool) -> None
                 node[key] = value
         except (KeyError, IndexError, TypeError):
             continue  # not in this answer: left alone
+def _trickling(send: Send, pause: float) -> Send:
+    """A `send` that passes the reply on with its body cut into single bytes, `pause`
+    seconds apart; it stops sending once the client has gone."""
+    cycle = getattr(send, "__self__", None)
+
+    async def trickle(message: Message) -> None:
+        if message["type"] != "http.response.body":
+            await send(message)
+            return
+        body, more = message.get("body", b""), message.get("more_body", False)
+        for i in range(len(body)):
+            if getattr(cycle, "disconnected", False):
+                return
+            await asyncio.sleep(pause)
+            await send({"type": "http.response.body", "body": body[i:i + 1], "more_body": more or i < len(body) - 1})
+        if not body:
+            await send(message)
+
+    return trickle
 
 
 class SlidingWindow:

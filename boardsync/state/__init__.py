@@ -3,6 +3,7 @@ database engine and its schema version, and the queries behind status and metric
 
 from boardsync.state.migrations import SCHEMA_VERSION
 from boardsync.state.store import (
+    BoardWait,
     DriftRow,
     MetricsSnapshot,
     RunRow,
@@ -29,6 +30,7 @@ __all__ = [
     "ApplicantSample",
     "Binding",
     "BoardState",
+    "BoardWait",
     "Drift",
     "DriftRow",
     "Intent",

@@ -7,6 +7,7 @@ session is gone.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,11 +21,12 @@ from sqlmodel import Session, col, func, select
 
 from boardsync.errors import StateError
 from boardsync.state import migrations
-from boardsync.state.db import create_engine, describe, writer
+from boardsync.state.db import create_engine, describe, sqlite_path, writer
 from boardsync.state.tables import (
     INTENT_STATES,
     ApplicantSample,
     Binding,
+    BoardState,
     Drift,
     Intent,
     Run,
@@ -147,6 +149,15 @@ class RunRow:
 
 
 @dataclass(frozen=True)
+class BoardWait:
+    """A wait a board asked for (a 429's ``Retry-After``): no request to it before `until`."""
+
+    provider: str
+    until: datetime
+    reason: str
+
+
+@dataclass(frozen=True)
 class MetricsSnapshot:
     """What the daemon's /metrics reads from the database at scrape time."""
 
@@ -163,12 +174,20 @@ class MetricsSnapshot:
 
 
 class Store:
-    """An open state database. Use `session()` to read and `write()` to change it."""
+    """An open state database. Use `session()` to read and `write()` to change it.
+
+    Safe to share between threads (a run applies each board in its own): writers of one
+    process queue on a lock before SQLite's, so they wait for each other however long a
+    transaction lasts instead of failing with "database is locked" after the busy timeout.
+    An in-memory database is one connection shared by every thread, so its readers queue
+    on the same lock."""
 
     def __init__(self, engine: Engine, schema_version: int) -> None:
         self.engine = engine
         self.schema_version = schema_version
         self._writer = writer(engine)
+        self._write_lock = threading.RLock()
+        self._shared_connection = sqlite_path(engine.url) is None and engine.dialect.name == "sqlite"
 
     @property
     def url(self) -> str:
@@ -177,14 +196,18 @@ class Store:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A read session (a deferred transaction: it takes no lock until it writes)."""
+        if self._shared_connection:
+            with self._write_lock, Session(self.engine, expire_on_commit=False) as session:
+                yield session
+            return
         with Session(self.engine, expire_on_commit=False) as session:
             yield session
 
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A write transaction: BEGIN IMMEDIATE on SQLite; committed on leaving, rolled back
-        on an exception."""
-        with Session(self._writer, expire_on_commit=False) as session, session.begin():
+        on an exception. One at a time per process, whichever thread asks."""
+        with self._write_lock, Session(self._writer, expire_on_commit=False) as session, session.begin():
             yield session
 
     def close(self) -> None:
@@ -235,6 +258,20 @@ class Store:
             a = applicants.get(key, (None, None))
             rows.append(VisitRow(*key, visits=v[0], visits_change=v[1], applicants=a[0], applicants_change=a[1]))
         return rows
+
+    def board_waits(self, now: datetime) -> list[BoardWait]:
+        """The waits boards asked for that still hold at `now`, by provider."""
+        query = select(BoardState).where(col(BoardState.wait_until) > now).order_by(col(BoardState.provider))
+        with self.session() as session:
+            rows = session.exec(query).all()
+        return [BoardWait(r.provider, r.wait_until, r.wait_reason or "") for r in rows if r.wait_until is not None]
+
+    def keep_board_wait(self, provider: str, until: datetime, reason: str, now: datetime) -> None:
+        """Remember that `provider` asked not to be called before `until` (a later ask wins)."""
+        with self.write() as session:
+            row = session.get(BoardState, provider) or BoardState(provider=provider)
+            row.wait_until, row.wait_reason, row.updated_at = until, reason, now
+            session.add(row)
 
     def last_runs(self, limit: int = 20, kind: str | None = None) -> list[RunRow]:
         query = select(Run).order_by(col(Run.id).desc()).limit(limit)
