@@ -50,6 +50,7 @@ def _observe_board(
         if stop is not None and stop.is_set():
             return Board(name, connector, problems=problems, error="stopped before observing")
         specs: dict[str, Spec] = {}
+        connector.authenticate()
         # Observe first: what the board already holds can spare `prepare` its look-ups.
         remotes = {r.remote_id: r for r in connector.observe()} if connector.SUPPORTS_JOBS else {}
         if render:
