@@ -209,7 +209,7 @@ class RunResult:
     started_at: datetime
     finished_at: datetime
     boards: Mapping[str, str] = field(default_factory=dict)
-    """provider → converged | partial | failed (| pending, for a dry run), for this run."""
+    """provider → converged | drifted | partial | failed (| pending, for a dry run), for this run."""
     error: str | None = None
     """Why the run as a whole did not go ahead (the safety check's refusal), if so."""
     blocked: tuple[BlockedItem, ...] = ()
