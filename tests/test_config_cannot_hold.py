@@ -76,7 +76,7 @@ def test_strict_fields_makes_what_a_board_cannot_hold_an_error(capsys, secrets, 
     assert not any(": warning: " in line and "sorce has" in line for line in lines)
 
 
-def test_a_usd_salary_shown_on_one_amount_board_only_warns_for_that_board(capsys, secrets, tmp_path, monkeypatch) -> None:
+def test_a_usd_salary_sent_to_sorce_alone_gives_no_warning(capsys, secrets, tmp_path, monkeypatch) -> None:
     """A USD salary, not hidden, sent to Sorce alone is kept whole: no warning at all."""
     repo = copy_of_examples(tmp_path, monkeypatch)
     text = OSLO.replace("  currency: NOK\n  hidden: true\n", "").replace("  hirempire: {department: Engineering}\n", "")

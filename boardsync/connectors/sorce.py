@@ -47,8 +47,9 @@ JOB_TYPES = {
 LEVELS = {Level.ENTRY: "ENTRY", Level.MID: "MID", Level.SENIOR: "SENIOR"}
 SALARY_PERIODS = {SalaryPeriod.YEAR: "ANNUAL", SalaryPeriod.HOUR: "HOURLY"}
 SORCE_CURRENCY = "USD"
-"""The currency Sorce's bare amounts are read in: it names none, and searches the United
-States unless told otherwise. Any other currency is lost on the way."""
+"""The currency Sorce's bare amounts are taken in. Its documents name no currency at all; a
+US board (its location search defaults to the United States) is read in dollars, so only
+another currency is said to be lost on the way."""
 QUALIFICATION_KINDS = {
     QualificationKind.REQUIRED: "REQUIRED",
     QualificationKind.PREFERRED: decided.SORCE_PREFERRED_KIND,
