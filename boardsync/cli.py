@@ -1,8 +1,10 @@
 """The `boardsync` command line. Thin: parse the arguments, call the package that does the
 work, render its result, and turn the outcome into an exit code.
 
-Exit codes: 0 success (and, for `plan`, in sync); 1 an error; 2 `plan` has changes pending
-or `reconcile` did not converge everything.
+Exit codes, the same for every command: 0 the boards match the postings (for a command that
+does not look at the boards: it did what was asked); 2 they do not (changes pending, a
+difference left on a board, a blocked or failed pair, a board not read); 1 an error, a usage
+error or a refused plan. `validate` exits 1 when anything is invalid.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from boardsync import __version__
 from boardsync.errors import BoardsyncError
@@ -59,7 +61,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from boardsync.config import validate
     from boardsync.connectors import REGISTRY
 
-    checks = {name: connector.check for name, connector in REGISTRY.items()}
+    checks = {name: connector.findings for name, connector in REGISTRY.items()}
     report = validate(args.config, resolve_secrets=not args.no_secrets, checks=checks)
     for line in report.lines():
         print(line)
@@ -86,19 +88,19 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
-    from boardsync.reconcile import console, plan, render
+    from boardsync.reconcile import Plan, console, plan_run, render
 
     with console.opened(args.config, lock=_writer_lock("plan", args.wait)) as run:
-        result = plan(run.desired, run.store, run.connectors, postings=args.posting, providers=args.provider)
+        result = plan_run(run.desired, run.store, run.connectors, postings=args.posting, providers=args.provider)
+    planned = result.plan or Plan()
     if args.json:
-        print(render.to_json(result))
+        print(render.to_json(planned))
     elif args.markdown:
-        print(render.to_markdown(result), end="")
+        print(render.to_markdown(planned), end="")
     else:
-        print(render.to_text(result, color=sys.stdout.isatty()), end="")
-    if result.errors:
-        return 1
-    return 0 if result.empty else 2
+        print(render.to_text(planned, color=sys.stdout.isatty()), end="")
+    _say_refused("plan", result.error if result.outcome == "refused" else None)
+    return console.exit_code(result)
 
 
 def _cmd_reconcile(args: argparse.Namespace) -> int:
@@ -116,10 +118,15 @@ def _cmd_reconcile(args: argparse.Namespace) -> int:
               file=sys.stderr)
     if args.dry_run and result.plan is not None:
         print(render.to_text(result.plan, color=sys.stdout.isatty()), end="")
-    if result.outcome == "refused":
-        print(f"boardsync reconcile: refused: {result.error}", file=sys.stderr)
+    _say_refused("reconcile", result.error if result.outcome == "refused" else None)
     print(console.run_report(result), end="")
     return console.exit_code(result)
+
+
+def _say_refused(command: str, reason: str | None) -> None:
+    """The safety check's refusal, on stderr: the plan and the dry run show it as the run would."""
+    if reason:
+        print(f"boardsync {command}: refused: {reason}", file=sys.stderr)
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
@@ -202,8 +209,16 @@ def _cmd_daemon(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------ parser
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error exits 1 (an error), never 2, which means "not in sync"."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(1, f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="boardsync",
         description="Keep job postings in sync across Sorce, Hirempire and RecruitiFi.",
     )

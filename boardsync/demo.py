@@ -35,6 +35,7 @@ from boardsync.state import open_store
 CONFIG_NAME = "boardsync.yaml"
 STATE_NAME = "boardsync.db"
 SECRETS_DIR = "secrets"
+GITIGNORE = ".gitignore"
 INDENT = "      "
 
 EDITED_POSTING = "backend-engineer"
@@ -170,6 +171,7 @@ class Story:
         write_repository(self.workdir, self.examples, self.sandbox)
         postings = sorted(p.name for p in (self.workdir / "postings").iterdir())
         detail(f"{CONFIG_NAME}  the sandbox boards (secrets in {SECRETS_DIR}/), state in {STATE_NAME}")
+        detail(f"{GITIGNORE}      keeps {STATE_NAME} (it holds signed links), its lock and {SECRETS_DIR}/ out of git")
         detail(f"postings/       {', '.join(postings)}")
 
     def visit_sources(self) -> None:
@@ -254,6 +256,8 @@ def write_repository(workdir: Path, examples: Path, sandbox: Sandbox) -> Path:
     shutil.copytree(examples / "postings", workdir / "postings")
     for schema in examples.glob("*.schema.json"):
         shutil.copy2(schema, workdir / schema.name)
+    # The state database (signed links) and the secrets stay out of git, as in examples/.
+    shutil.copy2(examples / GITIGNORE, workdir / GITIGNORE)
     providers = sandbox.providers_yaml()
     secrets = workdir / SECRETS_DIR
     secrets.mkdir(mode=0o700)

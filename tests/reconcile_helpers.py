@@ -155,9 +155,13 @@ class Workspace:
                 sim.requests.clear()
 
 
+TOKEN_CALL = "POST /v1/auth/token"
+"""RecruitiFi's access-token request: a POST that changes nothing on the board."""
+
+
 def writes(counts: dict[str, int]) -> dict[str, int]:
-    """The requests of a board that are not reads."""
-    return {k: v for k, v in counts.items() if not k.startswith("GET ")}
+    """The requests of a board that change something on it: neither reads nor a token request."""
+    return {k: v for k, v in counts.items() if not k.startswith("GET ") and k != TOKEN_CALL}
 
 
 def _yaml() -> YAML:

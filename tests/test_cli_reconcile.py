@@ -92,7 +92,8 @@ def test_plan_markdown_renders_a_changes_table(ws: Workspace) -> None:
 
 
 def test_second_run_plans_nothing_and_sends_no_write(synced: Workspace) -> None:
-    """Right after a sync: plan exits 0, and reconcile reads each board once and writes nothing."""
+    """Right after a sync: plan exits 0, and reconcile reads each board once, asks RecruitiFi
+    for one access token (which proves its secret still works) and writes nothing."""
     ran = synced.run("plan")
     assert (ran.code, ran.out) == (0, "Plan: nothing to change.\n")
     synced.clear_counts()
@@ -100,12 +101,12 @@ def test_second_run_plans_nothing_and_sends_no_write(synced: Workspace) -> None:
     counts = synced.counts()
     assert counts["sorce"] == {"GET /api/external/v1/jobs": 1}
     assert counts["hirempire"] == {"GET /v1/jobs": 1}
-    assert counts["recruitifi"] == {}
+    assert counts["recruitifi"] == {"POST /v1/auth/token": 1}
 
 
 def test_steady_cycle_costs_one_sorce_page_per_hundred_postings(ws: Workspace) -> None:
     """With 130 postings on Sorce, a cycle with nothing to change costs ⌈130/100⌉ = 2 Sorce
-    requests, 1 Hirempire request, no RecruitiFi request and no write."""
+    requests, 1 Hirempire request, 1 RecruitiFi token request and no write."""
     source = (ws.postings / "backend-engineer.yaml").read_text()
     only_sorce = source[: source.index("  hirempire:")]
     for n in range(124):
@@ -119,7 +120,7 @@ def test_steady_cycle_costs_one_sorce_page_per_hundred_postings(ws: Workspace) -
     assert ws.counts() == {
         "sorce": {"GET /api/external/v1/jobs": 2},
         "hirempire": {"GET /v1/jobs": 1},
-        "recruitifi": {},
+        "recruitifi": {"POST /v1/auth/token": 1},
     }
 
 
@@ -143,11 +144,14 @@ def test_edited_posting_is_exactly_one_patch_per_board(synced: Workspace) -> Non
 
 
 def test_removed_posting_is_reported_when_prune_is_off(synced: Workspace) -> None:
-    """Deleting a posting file leaves its jobs open; plan and reconcile report it."""
+    """Deleting a posting file leaves its jobs open; reconcile reports it and exits 2, since
+    the boards still show a job no posting asks for, and its summary says so."""
     synced.remove_posting("warehouse-associate")
     ran = synced.run("reconcile")
-    assert ran.code == 0
+    assert ran.code == 2, ran.out
     assert "warehouse-associate: removed from the source, left open (prune is off)" in ran.out
+    assert ran.out.splitlines()[-1].endswith(
+        "not in sync: 2 jobs still open for postings removed from the source (`prune` is off)"), ran.out
     assert synced.sorce_job("warehouse-associate")["status"] == "ACTIVE"
     assert writes(synced.counts()["sorce"]) == {}
 
@@ -238,28 +242,33 @@ def test_terms_gate_blocks_publishes_on_sorce_and_the_rest_converges(ws: Workspa
 
 def test_frozen_field_is_drift_and_the_rest_still_updates(synced: Workspace) -> None:
     """Once a Sorce job has applications its qualifications are frozen: a changed
-    qualification becomes drift "frozen" and is never sent, a changed title still is."""
+    qualification becomes drift "frozen" and is never sent, a changed title still is; the run
+    exits 2, its summary naming the frozen edit, and so does the next one, which sends nothing."""
     synced.sandbox.sorce.add_applications(synced.remote_id("backend-engineer", "sorce"), 2)
     synced.edit_posting("backend-engineer", "5+ years building", "6+ years building")
     synced.edit_posting("backend-engineer", "Senior Backend Engineer (Python)", "Backend Engineer (Python)")
     ran = synced.run("reconcile")
-    assert ran.code == 0, ran.out
+    assert ran.code == 2, ran.out
     assert "backend-engineer qualifications: drift (frozen on the board)" in ran.out
+    assert " drifted in " in ran.out and ran.out.rstrip().endswith("not in sync: 1 edit frozen on the board")
     job = synced.sorce_job("backend-engineer")
     assert job["title"] == "Backend Engineer (Python)"
     assert job["qualifications"][0]["text"].startswith("5+ years")
     drift = json.loads(synced.run("drift", "--open", "--json").out)
     assert [(d["provider"], d["field"], d["disposition"]) for d in drift] == [("sorce", "qualifications", "frozen")]
     synced.clear_counts()
-    assert synced.run("reconcile").code == 0  # the frozen field is not retried
+    assert synced.run("reconcile").code == 2  # the frozen field is not retried, nor forgotten
     assert writes(synced.counts()["sorce"]) == {}
 
 
 def test_expired_job_is_drift_without_repost(synced: Workspace) -> None:
-    """31 days on, Sorce's live jobs have expired: drift on status, nothing created."""
+    """31 days on, Sorce's live jobs have expired: drift on status, nothing created, and the
+    run exits 2 (not "converged"), its summary saying why."""
     synced.sandbox.clock.advance(31 * 86400)
     ran = synced.run("reconcile")
-    assert ran.code == 0
+    assert ran.code == 2, ran.out
+    assert "converged" not in ran.out
+    assert ran.out.rstrip().endswith("not in sync: 5 jobs expired and `repost_expired` is off"), ran.out
     assert writes(synced.counts()["sorce"]) == {}
     drift = json.loads(synced.run("drift", "--open", "--json").out)
     expired = {d["posting"] for d in drift if d["provider"] == "sorce" and d["observed"] == "expired"}
@@ -296,12 +305,14 @@ def test_hand_edit_is_drift_and_corrected_with_self_heal(synced: Workspace) -> N
 
 
 def test_hand_edit_is_only_reported_without_self_heal(synced: Workspace) -> None:
-    """With self_heal off the hand edit stays, reported as open drift; a later change in
-    the source to the same field wins and resolves it as source_changed."""
+    """With self_heal off the hand edit stays, reported as open drift (exit 2); a later change
+    in the source to the same field wins and resolves it as source_changed (exit 0)."""
     synced.write_config(self_heal=False)
     job_id = synced.remote_id("product-designer", "sorce")
     synced.sandbox.sorce.edit_job(job_id, title="Edited by hand")
-    assert synced.run("reconcile").code == 0
+    ran = synced.run("reconcile")
+    assert ran.code == 2 and ran.out.rstrip().endswith(
+        "not in sync: 1 edit made on the board left as it is (`self_heal` is off)"), ran.out
     assert synced.sorce_job("product-designer")["title"] == "Edited by hand"
     assert [d["field"] for d in json.loads(synced.run("drift", "--open", "--json").out)] == ["title"]
     synced.edit_posting("product-designer", "title: ", "title: Principal ")
@@ -342,18 +353,20 @@ def test_lost_create_is_adopted_next_run_never_duplicated(ws: Workspace) -> None
 
 
 def test_one_board_failing_leaves_the_others_converged_and_state_intact(synced: Workspace) -> None:
-    """Hirempire answering 500 to everything: Sorce still converges, the exit code is 2, the
-    run is recorded as partial, its summary counts the board it could not read, and
-    Hirempire's bindings are untouched; once it recovers, the next run converges."""
+    """Hirempire answering 500 to everything: plan and the dry run exit 2, Sorce still
+    converges, the exit code is 2, the run is recorded as partial, its summary counts the
+    board it could not read, and Hirempire's bindings are untouched; once it recovers, the
+    next run converges."""
     synced.edit_posting("backend-engineer", "level: senior", "level: mid")
     with synced.store() as store:
         before = [r for r in store.status_rows() if r.provider == "hirempire"]
     synced.sandbox.hirempire.faults.add(Fault("status", status=500, times=None))
-    assert synced.run("plan").code == 1
+    assert synced.run("plan").code == 2
     assert synced.run("reconcile", "--dry-run").code == 2
     ran = synced.run("reconcile")
-    assert ran.code == 2 and "hirempire: GET /jobs: 500" in ran.out, ran.out  # the board named once
-    assert ran.out.splitlines()[-1].endswith(": 1 update; 1 board error"), ran.out
+    assert ran.code == 2 and "hirempire: GET /jobs: 500" in ran.out, ran.out
+    assert ran.out.splitlines()[-1].endswith(
+        ": 1 update; 1 board error — not in sync: hirempire unavailable: GET /jobs: 500: Injected fault."), ran.out
     assert writes(synced.counts()["sorce"]) != {}
     with synced.store() as store:
         after = [r for r in store.status_rows() if r.provider == "hirempire"]
@@ -376,7 +389,9 @@ def test_a_board_that_stops_answering_is_left_alone_for_the_rest_of_the_run(ws: 
     assert ran.code == 2
     assert ("hirempire: failing (3 changes in a row failed with 503; the last: POST /add-job: 503: "
             "Injected fault.); 4 more changes left for the next run") in ran.out
-    assert ran.out.rstrip().endswith("3 failed, 4 skipped, 1 board given up"), ran.out
+    assert ran.out.rstrip().endswith(
+        "3 failed, 4 skipped, 1 board given up — not in sync: 3 changes failed; 4 changes left for the next run"
+    ), ran.out
     assert ran.out.count("  ! hirempire/") == 3  # one line per failed change, the board on its own line
     assert ws.counts()["hirempire"]["POST /v1/add-job"] == 3
     assert {j["status"] for j in ws.sorce_jobs()} == {"ACTIVE", "DRAFT", "PAUSED"}
@@ -412,7 +427,7 @@ def test_a_board_answering_409_is_never_said_to_have_stopped_answering(ws: Works
     assert "stopped answering" not in ran.out and "given up" not in ran.out, ran.out
     tried = ws.counts()["hirempire"]["POST /v1/add-job"]
     assert tried == 6 and ran.out.count("  ! hirempire/") == tried  # every Hirempire posting, past the give-up count
-    assert ran.out.rstrip().endswith(f"; {tried} failed"), ran.out
+    assert ran.out.rstrip().endswith(f"; {tried} failed — not in sync: {tried} changes failed"), ran.out
 
 
 # ------------------------------------------------------------------------------ a wait a board asked for

@@ -109,9 +109,9 @@ def test_commands_refuse_a_database_from_a_newer_boardsync(synced: Workspace) ->
 
 def test_link_of_a_removed_posting_is_forgotten(synced: Workspace) -> None:
     """A posting that no longer names RecruitiFi loses its stored link and its status row;
-    the jobs boards still report the removal."""
+    the jobs boards still report the removal (its jobs are left open: exit 2)."""
     synced.remove_posting("product-designer")
-    assert synced.run("reconcile").code == 0
+    assert synced.run("reconcile").code == 2
     rows = json.loads(synced.run("status", "--json").out)
     assert {r["provider"] for r in rows if r["posting"] == "product-designer"} == {"sorce", "hirempire"}
     connection = sqlite3.connect(synced.root / "state.db")

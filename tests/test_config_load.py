@@ -278,10 +278,12 @@ def test_a_root_file_that_is_empty_says_what_it_needs(tmp_path: Path) -> None:
 
 
 def test_a_root_file_that_does_not_exist_is_named(tmp_path: Path) -> None:
-    """The path given is the one reported."""
+    """The path given is the one reported, as the config file it should be."""
     with pytest.raises(ConfigError) as caught:
         load(tmp_path / "nope.yaml", env=ENV)
-    assert messages(caught.value) == ["nope.yaml: file does not exist"]
+    assert messages(caught.value) == [
+        "nope.yaml: file does not exist; no boardsync config here (-c names the root file; default ./boardsync.yaml)"
+    ]
 
 
 def test_a_wrong_postings_value_gets_one_message_not_one_per_alternative(tmp_path: Path) -> None:

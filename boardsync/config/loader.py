@@ -83,6 +83,9 @@ class Collected:
         return [Problem(p.location, p.field, scrub(p.message, secrets)) for p in problems]
 
 
+ROOT_HINT = "no boardsync config here (-c names the root file; default ./boardsync.yaml)"
+
+
 def load(
     path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None, resolve_secrets: bool = True
 ) -> Desired:
@@ -110,7 +113,9 @@ def collect(
     try:
         document = load_file(root_path, shown)
     except FileProblem as exc:
-        collected.problems.append(exc.problem)
+        # Said as the config it is: a wrong -c is the usual cause.
+        problem = exc.problem
+        collected.problems.append(Problem(problem.location, problem.field, f"{problem.message}; {ROOT_HINT}"))
         return collected
     data = _root_mapping(document, collected)
     if data is None:

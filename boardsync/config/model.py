@@ -235,6 +235,14 @@ class Posting(Model):
     )
     boards: Boards = Field(description="The boards to post on, each with its own values.")
 
+    @field_validator("title", "description")
+    @classmethod
+    def _not_blank(cls, text: str) -> str:
+        # A board shows blank text as an empty job; min_length alone lets "   " through.
+        if not text.strip():
+            raise ValueError("must not be blank (only spaces)")
+        return text
+
     @field_validator("channels")
     @classmethod
     def _channels_unique_after_trim(cls, channels: list[str]) -> list[str]:

@@ -16,18 +16,21 @@ from typing import Protocol
 from boardsync.config.loader import collect, sort_problems
 from boardsync.config.model import Posting
 from boardsync.config.problems import parse_path
-from boardsync.config.sources import Origin
 from boardsync.errors import Problem
 
 
 class BoardFinding(Protocol):
-    """What a board's check reports: a path in the posting file and what to fix."""
+    """What a board's check reports: a path in the posting file and what to fix; an "error"
+    the board would refuse, or a "warning" of what it will not keep."""
 
     @property
     def field(self) -> str: ...
 
     @property
     def message(self) -> str: ...
+
+    @property
+    def severity(self) -> str: ...
 
 
 BoardCheck = Callable[[Posting], Iterable[BoardFinding]]
@@ -86,27 +89,33 @@ def validate(
     """Load everything like `load` does, then run each named board's check on every posting
     that is valid on its own, even when other files have problems."""
     collected = collect(path, env=env, resolve_secrets=resolve_secrets)
-    board_problems = [
-        problem
-        for posting, origin in [*collected.postings, *collected.unchecked]
-        for problem in _board_problems(posting, origin, checks or {})
-    ]
-    problems = sort_problems(collected.problems + board_problems, collected.sources)
+    strict = collected.root is not None and collected.root.policy.strict_fields
+    problems, warnings = list(collected.problems), list(collected.warnings)
+    for posting, origin in [*collected.postings, *collected.unchecked]:
+        for board, finding in _board_findings(posting, checks or {}):
+            where = origin.where(parse_path(finding.field))
+            if finding.severity == "error":
+                problems.append(Problem(where, finding.field, f"{board}: {finding.message}"))
+            elif strict:  # what a board cannot hold, refused as the policy asks
+                problems.append(Problem(where, finding.field, f"{finding.message} (policy.strict_fields)"))
+            else:  # the message names the board: "sorce has no currency field; …"
+                warnings.append(Problem(where, "", finding.message))
     boards = tuple(collected.root.providers.names()) if collected.root else ()
     postings = tuple(sorted((p for p, _ in collected.postings), key=lambda p: p.key))
-    return Report(tuple(problems), tuple(collected.warnings), postings, boards)
+    return Report(
+        tuple(sort_problems(problems, collected.sources)), tuple(sort_problems(warnings, collected.sources)),
+        postings, boards,
+    )
 
 
-def _board_problems(posting: Posting, origin: Origin, checks: Mapping[str, BoardCheck]) -> list[Problem]:
-    problems = []
-    for board in posting.boards.names():
-        check = checks.get(board)
-        if check is None:
-            continue
-        for finding in check(posting):
-            where = origin.where(parse_path(finding.field))
-            problems.append(Problem(where, finding.field, f"{board}: {finding.message}"))
-    return problems
+def _board_findings(posting: Posting, checks: Mapping[str, BoardCheck]) -> list[tuple[str, BoardFinding]]:
+    """Each board's findings on the posting, for the boards it names."""
+    return [
+        (board, finding)
+        for board in posting.boards.names()
+        if (check := checks.get(board)) is not None
+        for finding in check(posting)
+    ]
 
 
 def _plural(count: int, word: str) -> str:

@@ -72,12 +72,17 @@ class SignedLink:
     expires_at: datetime
 
 
+Severity = Literal["error", "warning"]
+
+
 @dataclass(frozen=True)
 class BoardProblem:
-    """What the board would refuse in a posting; `field` is a path in the posting file."""
+    """What the board would refuse in a posting (an error), or what of it the board will not
+    keep (a warning: the posting is sent without it). `field` is a path in the posting file."""
 
     field: str
     message: str
+    severity: Severity = "error"
 
 
 class Unrenderable(ValueError):
@@ -135,6 +140,20 @@ class Connector(abc.ABC):
     def check(cls, posting: Posting) -> list[BoardProblem]:
         """Everything this board would refuse in `posting`, before any call. Pure."""
 
+    @classmethod
+    def cannot_hold(cls, posting: Posting) -> list[BoardProblem]:
+        """What of `posting` this board will not keep as written (a field it has no place
+        for, a range it narrows), as warnings naming the board: the posting is still sent,
+        without it. `validate` shows them, as errors with ``policy.strict_fields``. Pure.
+        Default: the board keeps everything it is sent."""
+        return []
+
+    @classmethod
+    def findings(cls, posting: Posting) -> list[BoardProblem]:
+        """What `validate` says of `posting` for this board: what it would refuse (errors),
+        then what it cannot hold (warnings). Pure."""
+        return [*cls.check(posting), *cls.cannot_hold(posting)]
+
     @abc.abstractmethod
     def render(self, posting: Posting) -> Spec:
         """The board's desired payload for `posting`, normalised. Pure (after `prepare`)."""
@@ -162,6 +181,12 @@ class Connector(abc.ABC):
     def prepare(self, postings: Sequence[Posting]) -> None:
         """Resolve what `render` needs from the board (e.g. Sorce location ids), batched
         and cached. Called once per run before rendering. Default: nothing to resolve."""
+
+    def authenticate(self) -> None:
+        """Make sure the board still accepts boardsync's credentials, for a board whose run
+        may make no other call (one reached only through links: a stored link still valid
+        needs none). Raises the board's error when it refuses them. Default: nothing, since
+        a board's reads prove its credentials."""
 
     def observe(self) -> list[Remote]:
         """Every object boardsync may manage on the board, in as few requests as possible."""

@@ -23,7 +23,15 @@ from typing import Any, ClassVar, Literal
 import httpx
 import structlog
 
-from boardsync.config.model import EmploymentType, HirempireSettings, Level, Posting, SalaryPeriod, Workplace
+from boardsync.config.model import (
+    EmploymentType,
+    HirempireSettings,
+    Level,
+    Posting,
+    SalaryPeriod,
+    Status,
+    Workplace,
+)
 from boardsync.connectors import decided
 from boardsync.connectors.answers import Answer, parse
 from boardsync.connectors.base import (
@@ -234,7 +242,34 @@ class HirempireConnector(HttpConnector):
         if not _country(posting):
             field = "remote_country" if posting.workplace is Workplace.REMOTE else "locations"
             problems.append(BoardProblem(field, "Hirempire needs the job's country"))
+        if not posting.channels and posting.status is not Status.CLOSED:  # a closed posting is never added
+            problems.append(BoardProblem(
+                "channels",
+                "Hirempire needs at least one channel: add-job requires job_sources, one source per channel "
+                "(e.g. channels: [careers-page])",
+            ))
         return problems
+
+    @classmethod
+    def cannot_hold(cls, posting: Posting) -> list[BoardProblem]:
+        """Hirempire keeps one salary amount and one place. [doc: the AddJob body]"""
+        lost = []
+        salary = posting.salary
+        if salary is not None and salary.min < salary.max:
+            lost.append(BoardProblem(
+                "salary.min",
+                f"hirempire keeps one salary amount; the range {salary.min}–{salary.max} is sent as {salary.max}",
+                severity="warning",
+            ))
+        if posting.workplace is not Workplace.REMOTE and len(posting.locations) > 1:
+            first, rest = posting.locations[0], len(posting.locations) - 1
+            lost.append(BoardProblem(
+                "locations[1]",
+                f"hirempire keeps one place; only {first.city}, {first.country} is sent, "
+                f"{rest} more left out",
+                severity="warning",
+            ))
+        return lost
 
     def render(self, posting: Posting) -> dict[str, Any]:
         board = posting.boards.hirempire

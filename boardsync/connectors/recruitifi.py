@@ -124,6 +124,12 @@ class RecruitifiConnector(HttpConnector):
 
     # -- token -----------------------------------------------------------------------------
 
+    def authenticate(self) -> None:
+        """Hold a working access token: renewed from the client secret when there is none
+        (a new process) or it is about to expire, else no call. A secret that stopped working
+        is found here, by every run, not only by the first one whose link is due."""
+        self._current_token()
+
     def _authorized(self, method: str, path: str, *, params: Mapping[str, Any]) -> httpx.Response:
         """A call with the access token; after a 401 the token is renewed and the call made
         once more (a token can die early: revoked, or a clock that disagrees)."""

@@ -52,6 +52,10 @@ JOB_TYPES = {
 }
 LEVELS = {Level.ENTRY: "ENTRY", Level.MID: "MID", Level.SENIOR: "SENIOR"}
 SALARY_PERIODS = {SalaryPeriod.YEAR: "ANNUAL", SalaryPeriod.HOUR: "HOURLY"}
+SORCE_CURRENCY = "USD"
+"""The currency Sorce's bare amounts are taken in. Its documents name no currency at all; a
+US board (its location search defaults to the United States) is read in dollars, so only
+another currency is said to be lost on the way."""
 QUALIFICATION_KINDS = {
     QualificationKind.REQUIRED: "REQUIRED",
     QualificationKind.PREFERRED: decided.SORCE_PREFERRED_KIND,
@@ -279,6 +283,28 @@ class SorceConnector(HttpConnector):
             *_type_problems(posting),
             *_location_problems(posting),
         ]
+
+    @classmethod
+    def cannot_hold(cls, posting: Posting) -> list[BoardProblem]:
+        """Sorce's job has no currency and no way to hide a salary. [doc: the Job object]"""
+        salary = posting.salary
+        if salary is None or salary.period not in SALARY_PERIODS:
+            return []  # no salary is sent (check() names a period Sorce cannot take)
+        amounts = f"{salary.min}–{salary.max}"
+        lost = []
+        if salary.currency != SORCE_CURRENCY:
+            lost.append(BoardProblem(
+                "salary.currency",
+                f"sorce has no currency field; the salary is sent as {amounts} without {salary.currency}",
+                severity="warning",
+            ))
+        if salary.hidden:
+            lost.append(BoardProblem(
+                "salary.hidden",
+                f"sorce has no hidden-salary field; the salary {amounts} is sent as it is",
+                severity="warning",
+            ))
+        return lost
 
     def render(self, posting: Posting) -> dict[str, Any]:
         board = posting.boards.sorce

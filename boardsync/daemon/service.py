@@ -51,8 +51,9 @@ BEAT_EVERY = 5.0
 LINKS_IDLE = timedelta(minutes=10)
 """How often the links job looks again when no link is due (none configured, or all failed)."""
 LINKS_RETRY = timedelta(seconds=30)
-SUCCESSFUL = ("converged", "partial")
-"""Outcomes of a run that did its job: a partial run converged what it could."""
+SUCCESSFUL = ("converged", "drifted", "partial")
+"""Outcomes of a run that did its job: a partial run converged what it could, a drifted one
+all the policy allows."""
 
 
 class Generation:

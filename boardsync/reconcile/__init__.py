@@ -4,11 +4,12 @@ it one journaled change at a time. The same `reconcile()` serves the command and
     reconcile(desired, store, connectors, *, dry_run, force, postings, providers, trigger,
               stop, progress, clock) -> RunResult
     plan(desired, store, connectors, *, postings, providers) -> Plan
+    plan_run(desired, store, connectors, *, postings, providers) -> RunResult
     collect_metrics(desired, store, connectors, *, trigger) -> RunResult
     render.to_text(plan, color=) / render.to_json(plan) / render.to_markdown(plan)
 """
 
-from boardsync.reconcile.engine import collect_metrics, plan, reconcile
+from boardsync.reconcile.engine import collect_metrics, plan, plan_run, reconcile
 from boardsync.reconcile.links import fresh_links
 from boardsync.reconcile.model import (
     Action,
@@ -37,5 +38,6 @@ __all__ = [
     "fresh_links",
     "plan",
     "plan_changes",
+    "plan_run",
     "reconcile",
 ]

@@ -62,7 +62,9 @@ def opened(
     with ExitStack() as stack:
         if lock is not None:
             stack.enter_context(lock(desired.state_url))
-        store = stack.enter_context(open_store(desired.state_url, migrate=migrate))
+        # A command that only reads the state never creates it: a wrong -c must not leave
+        # an empty database behind.
+        store = stack.enter_context(open_store(desired.state_url, migrate=migrate, create=boards or migrate))
         connectors = build_connectors(desired.root.providers, stop=stop) if boards else {}
         for connector in connectors.values():
             stack.callback(connector.close)
@@ -133,11 +135,12 @@ def run_report(result: RunResult) -> str:
 
 
 def exit_code(result: RunResult) -> int:
-    """0 converged; 2 did not converge everything (or, for a dry run, changes are pending);
-    1 refused or failed."""
+    """0 the boards match the postings (converged); 2 they do not (changes pending, a
+    difference left as the policy says, a pair blocked or failed, a board not read);
+    1 the plan was refused or the run failed."""
     if result.outcome == "converged":
         return EXIT_OK
-    if result.outcome in ("partial", "pending"):
+    if result.outcome in ("partial", "pending", "drifted"):
         return EXIT_PENDING
     return EXIT_ERROR
 

@@ -11,7 +11,7 @@ import subprocess
 import threading
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,7 +22,7 @@ from boardsync.config.loader import Desired
 from boardsync.config.model import Posting
 from boardsync.connectors.base import Connector
 from boardsync.errors import ConfigError, ProviderError, UnsafePlan
-from boardsync.reconcile import journal, record
+from boardsync.reconcile import journal, record, verdict
 from boardsync.reconcile.apply import Applier, ApplyReport, Progress
 from boardsync.reconcile.lookup import look_up_unlisted
 from boardsync.reconcile.model import Action, BlockedItem, BoardError, Outcome, Plan, RunResult
@@ -64,14 +64,10 @@ def reconcile(
     run = _Run.begin(desired, store, connectors, "reconcile", trigger, postings, providers, clock)
     try:
         boards, known, result = run.observe_and_plan(stop, force=force)
-        if dry_run:
-            return run.finish(result, outcome=run.planned_outcome(result))
         if not force:
-            try:
-                check_safety(result, boards, known, desired.root.policy)
-            except UnsafePlan as exc:
-                log.warning("plan_refused", run=run.id, reason=str(exc))
-                return run.finish(result, outcome="refused", error=str(exc))
+            result = run.checked(result, boards, known)
+        if dry_run or result.refused:
+            return run.finish(result, outcome=run.planned_outcome(result), error=result.refused)
         report = Applier(
             store, run.connectors, boards, {p.key: p for p in run.postings},
             run_id=run.id, now=run.now, stop=stop, progress=progress, waits=run.waits,
@@ -93,12 +89,29 @@ def plan(
     clock: Clock = _utcnow,
 ) -> Plan:
     """Observe and plan; nothing is written to a board. The state records what was seen
-    (observed statuses, drift, visits) and settles lost creates by looking them up."""
+    (observed statuses, drift, visits) and settles lost creates by looking them up. The plan
+    carries the safety check's refusal, if any (`Plan.refused`)."""
+    return plan_run(desired, store, connectors, postings=postings, providers=providers, trigger=trigger,
+                    clock=clock).plan or Plan()
+
+
+def plan_run(
+    desired: Desired,
+    store: Store,
+    connectors: Mapping[str, Connector],
+    *,
+    postings: Collection[str] | None = None,
+    providers: Collection[str] | None = None,
+    trigger: str = "cli",
+    clock: Clock = _utcnow,
+) -> RunResult:
+    """`plan`, as the run it records: its outcome says what a real run would end in
+    (refused, or whether the boards match), for the exit code."""
     run = _Run.begin(desired, store, connectors, "plan", trigger, postings, providers, clock)
     try:
-        _, _, result = run.observe_and_plan(None)
-        run.finish(result, outcome=run.planned_outcome(result))
-        return result
+        boards, known, result = run.observe_and_plan(None)
+        result = run.checked(result, boards, known)
+        return run.finish(result, outcome=run.planned_outcome(result), error=result.refused)
     except BaseException as exc:
         run.crashed(exc)
         raise
@@ -197,6 +210,15 @@ class _Run:
         record.record_observation(self.store, boards, result, self.postings, self.now, scope=self.scope)
         return boards, known, result
 
+    def checked(self, plan: Plan, boards: Mapping[str, Board], known: Known) -> Plan:
+        """The plan with the safety check's refusal written into it, if it refuses."""
+        try:
+            check_safety(plan, boards, known, self.desired.root.policy)
+        except UnsafePlan as exc:
+            log.warning("plan_refused", run=self.id, reason=str(exc))
+            return replace(plan, refused=str(exc))
+        return plan
+
     def crashed(self, exc: BaseException) -> None:
         """Record the run as failed on an unexpected error; the caller re-raises it."""
         text = f"{type(exc).__name__}: {exc}"[:500]
@@ -204,19 +226,26 @@ class _Run:
         record.finish_run(self.store, self.id, outcome="failed", counts={}, boards={}, error=text, now=self.clock())
 
     def planned_outcome(self, plan: Plan) -> Outcome:
-        """For a plan or a dry run: failed when no board could be read, partial when some
-        could not or pairs are blocked, else converged (in sync) or pending."""
+        """For a plan, a dry run or a refused run: failed when no board could be read,
+        refused when the safety check says no, partial when some board could not be read or
+        pairs are blocked, pending with changes to make, drifted when the policy leaves a
+        difference, else converged."""
         if self.connectors and len(plan.errors) >= len(self.connectors):
             return "failed"
+        if plan.refused:
+            return "refused"
         if plan.errors or plan.blocked:
             return "partial"
-        return "converged" if plan.empty else "pending"
+        if not plan.empty:
+            return "pending"
+        return "drifted" if verdict.boards_left_apart(plan) else "converged"
 
     def finish(
         self, plan: Plan, *, outcome: Outcome | None = None, report: ApplyReport | None = None,
         error: str | None = None,
     ) -> RunResult:
-        boards = self._board_outcomes(plan, report or ApplyReport(), applied=report is not None)
+        applied = report is not None
+        boards = self._board_outcomes(plan, report or ApplyReport(), applied=applied)
         report = report or ApplyReport()
         if outcome is None:
             outcome = _applied_outcome(boards, report)
@@ -233,7 +262,9 @@ class _Run:
             "pending": len(plan.board_changes) if outcome in ("pending", "refused") else 0,
         }
         errors = (*plan.errors, *report.given_up, *report.failed)
-        return self._close(outcome, counts, boards, errors, plan, error, (*plan.blocked, *report.blocked))
+        apart = verdict.not_in_sync(plan, pending=not applied, failed=report.failed,
+                                    blocked=report.blocked, skipped=report.skipped)
+        return self._close(outcome, counts, boards, errors, plan, error, (*plan.blocked, *report.blocked), apart)
 
     def finish_metrics(self, errors: list[BoardError], written: int) -> RunResult:
         boards = {name: "converged" for name in self.connectors if self.connectors[name].SUPPORTS_JOBS}
@@ -245,6 +276,7 @@ class _Run:
         self, outcome: Outcome, counts: Mapping[str, int], boards: Mapping[str, str],
         errors: tuple[BoardError, ...], plan: Plan | None, error: str | None,
         blocked: tuple[BlockedItem, ...] = (),
+        not_in_sync: tuple[str, ...] = (),
     ) -> RunResult:
         finished = self.clock()
         record.finish_run(self.store, self.id, outcome=outcome, counts=counts, boards=boards,
@@ -252,7 +284,7 @@ class _Run:
         result = RunResult(
             run_id=self.id, kind=self.kind, trigger=self.trigger, outcome=outcome, counts=dict(counts),
             plan=plan, errors=errors, started_at=self.now, finished_at=finished, boards=dict(boards), error=error,
-            blocked=blocked,
+            blocked=blocked, not_in_sync=not_in_sync,
         )
         log.info("run_finished", run=self.id, kind=self.kind, outcome=outcome,
                  duration_s=round(result.duration, 3), summary=result.summary())
@@ -267,13 +299,16 @@ class _Run:
         else:
             waiting = set()
         failed = {e.provider for e in plan.errors}
+        apart = verdict.boards_left_apart(plan)
 
         def outcome(name: str) -> str:
             if name in failed:
                 return "failed"
             if name in troubled:
                 return "partial"
-            return "pending" if name in waiting else "converged"
+            if name in waiting:
+                return "pending"
+            return "drifted" if name in apart else "converged"
 
         return {name: outcome(name) for name in self.connectors}
 
@@ -281,9 +316,9 @@ class _Run:
 def _applied_outcome(boards: Mapping[str, str], report: ApplyReport) -> Outcome:
     if boards and all(v == "failed" for v in boards.values()):
         return "failed"
-    if report.skipped or any(v != "converged" for v in boards.values()):
+    if report.skipped or any(v not in ("converged", "drifted") for v in boards.values()):
         return "partial"
-    return "converged"
+    return "drifted" if "drifted" in boards.values() else "converged"
 
 
 def _first_error(errors: tuple[BoardError, ...]) -> str | None:

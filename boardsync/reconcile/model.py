@@ -159,6 +159,8 @@ class Plan:
     """Pairs compared with their board this run (their drift is up to date)."""
     generated_at: datetime | None = None
     config_digest: str | None = None
+    refused: str | None = None
+    """Why the safety check refuses this plan (a real run would apply nothing), if it does."""
 
     @property
     def board_changes(self) -> tuple[Change, ...]:
@@ -182,8 +184,12 @@ class Plan:
         }
 
 
-Outcome = Literal["converged", "partial", "failed", "refused", "pending"]
-"""converged: every planned change done, nothing blocked, every board read;
+Outcome = Literal["converged", "drifted", "partial", "failed", "refused", "pending"]
+"""converged: the boards match the postings: every planned change done, nothing blocked,
+every board read, no difference left;
+drifted: every change the policy allows was done, yet a difference stays on a board as the
+policy leaves it (an ended job not reposted, an edit frozen or only reported, a removed
+posting left open);
 partial: some pairs failed, were blocked or a board could not be read;
 failed: the run could not proceed (no board could be read, or an unexpected error);
 refused: the safety check stopped the plan (``--force`` overrides);
@@ -203,11 +209,13 @@ class RunResult:
     started_at: datetime
     finished_at: datetime
     boards: Mapping[str, str] = field(default_factory=dict)
-    """provider → converged | partial | failed (| pending, for a dry run), for this run."""
+    """provider → converged | drifted | partial | failed (| pending, for a dry run), for this run."""
     error: str | None = None
     """Why the run as a whole did not go ahead (the safety check's refusal), if so."""
     blocked: tuple[BlockedItem, ...] = ()
     """Every pair blocked in this run: found so by the plan, or refused by its board while applying."""
+    not_in_sync: tuple[str, ...] = ()
+    """What keeps the boards from matching the postings after this run, in words; empty when they match."""
 
     @property
     def converged(self) -> bool:
@@ -234,4 +242,5 @@ class RunResult:
             notes = ", ".join(filter(None, (notes, f"{left} board{'s' if left != 1 else ''} given up")))
         head = f"{self.kind} run {self.run_id if self.run_id is not None else '-'} {self.outcome} in {self.duration:.1f}s"
         parts = [p for p in (done or "no changes", notes) if p]
-        return f"{head}: {'; '.join(parts)}"
+        line = f"{head}: {'; '.join(parts)}"
+        return f"{line} — not in sync: {'; '.join(self.not_in_sync)}" if self.not_in_sync else line

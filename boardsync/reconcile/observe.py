@@ -58,6 +58,7 @@ def _observe_board(
             bound.info("observe_held", reason=held)
             return Board(name, connector, problems=problems, error=held)
         specs: dict[str, Spec] = {}
+        connector.authenticate()
         # Observe first: what the board already holds can spare `prepare` its look-ups.
         remotes = {r.remote_id: r for r in connector.observe()} if connector.SUPPORTS_JOBS else {}
         if render:

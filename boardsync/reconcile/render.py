@@ -13,6 +13,7 @@ from datetime import datetime
 from importlib import resources
 from typing import Any
 
+from boardsync.reconcile import verdict
 from boardsync.reconcile.model import Action, Change, Plan
 
 FORMAT = "boardsync.plan"
@@ -44,7 +45,9 @@ def to_document(plan: Plan) -> dict[str, Any]:
         "version": VERSION,
         "generated_at": _iso(plan.generated_at),
         "config_digest": plan.config_digest,
-        "in_sync": plan.empty,
+        "in_sync": verdict.in_sync(plan),
+        "not_in_sync": list(verdict.not_in_sync(plan, pending=True)),
+        "refused": plan.refused,
         "counts": plan.counts,
         "changes": [_change_document(c) for c in plan.changes],
         "drift": [
@@ -121,19 +124,24 @@ def to_text(plan: Plan, *, color: bool = False) -> str:
         for r in plan.removed
     ])
     lines += _section("Errors", [paint("-", f"  {e}") for e in plan.errors])
+    if plan.refused:
+        lines.append(paint("!", f"Refused: {plan.refused}"))
     lines.append(summary(plan))
     return "\n".join(lines) + "\n"
 
 
 def summary(plan: Plan) -> str:
-    """One line: ``Plan: 2 to create, 1 to update; 1 drift, 1 blocked.``"""
+    """One line: ``Plan: 2 to create, 1 to update; 1 drift, 1 blocked.``, followed by what
+    else keeps the boards from matching the postings (``Not in sync: 1 job expired …``)."""
     counts = plan.counts
     done = [f"{counts[a.value]} to {a.value.replace('_', ' ')}" for a in Action if counts[a.value]]
     notes = [f"{counts[k]} {k}" for k in ("drift", "blocked", "removed") if counts[k]]
     if counts["errors"]:
         notes.append(f"{counts['errors']} board error{'s' if counts['errors'] != 1 else ''}")
     head = "Plan: " + (", ".join(done) if done else "nothing to change")
-    return head + ("; " + ", ".join(notes) if notes else "") + "."
+    line = head + ("; " + ", ".join(notes) if notes else "") + "."
+    apart = verdict.not_in_sync(plan, pending=False)  # the changes are listed already
+    return line + (f" Not in sync: {'; '.join(apart)}." if apart else "")
 
 
 def _change_lines(change: Change, paint: Any) -> list[str]:
@@ -195,6 +203,8 @@ def _until(until: datetime | None) -> str:
 def to_markdown(plan: Plan) -> str:
     """For a pull-request comment: a summary, a table of changes, the field diffs folded."""
     out = ["### boardsync plan", "", f"**{summary(plan)}**", ""]
+    if plan.refused:
+        out += [f"**Refused:** {plan.refused}", ""]
     if plan.changes:
         out += ["| board | posting | action | why |", "|---|---|---|---|"]
         out += [_row(c.provider, c.posting, _md_action(c), c.reason) for c in plan.changes]

@@ -21,7 +21,7 @@ from sqlmodel import Session, col, func, select
 
 from boardsync.errors import StateError
 from boardsync.state import migrations
-from boardsync.state.db import create_engine, describe, sqlite_path, writer
+from boardsync.state.db import create_engine, describe, parse_url, sqlite_path, writer
 from boardsync.state.tables import (
     INTENT_STATES,
     ApplicantSample,
@@ -38,13 +38,17 @@ log = structlog.get_logger(__name__)
 MIGRATE_HINT = "run `boardsync migrate`"
 
 
-def open_store(url: str, *, migrate: bool = False) -> Store:
+def open_store(url: str, *, migrate: bool = False, create: bool = True) -> Store:
     """Open the state database at `url`.
 
-    An empty or new database is created at the current schema version. An older one is
-    refused with a `StateError` that says to run ``boardsync migrate`` — unless `migrate`
-    is true, which upgrades it. A newer one (written by a later boardsync) is always refused.
+    An empty or new database is created at the current schema version; with ``create=False``
+    (a command that only reads it) a SQLite file that does not exist is a `StateError`
+    instead, and nothing is created. An older one is refused with a `StateError` that says to
+    run ``boardsync migrate`` — unless `migrate` is true, which upgrades it. A newer one
+    (written by a later boardsync) is always refused.
     """
+    if not create:
+        _refuse_missing(url)
     engine = create_engine(url)
     try:
         version = _ready_version(engine, url, migrate=migrate)
@@ -52,6 +56,15 @@ def open_store(url: str, *, migrate: bool = False) -> Store:
         engine.dispose()
         raise
     return Store(engine, version)
+
+
+def _refuse_missing(url: str) -> None:
+    path = sqlite_path(parse_url(url))
+    if path is not None and not path.exists():
+        raise StateError(
+            f"no state database at {path}: nothing was synced with this config yet "
+            "(check -c and `state:`, or run boardsync reconcile first)"
+        )
 
 
 def _ready_version(engine: Engine, url: str, *, migrate: bool) -> int:
