@@ -89,9 +89,10 @@ def test_a_refused_plan_makes_plan_and_the_dry_run_exit_1_with_the_reason(synced
     """A plan closing most live postings (prune on) is refused already by `plan` and
     `reconcile --dry-run`: both exit 1 as the real run would and say why, the JSON plan
     carries the refusal; `--dry-run --force` plans it as pending (2); nothing is written."""
-    synced.write_config(prune=True)
+    synced.write_config(prune=True, prune_after="0s")
     for key in ("warehouse-associate", "product-designer", "intern-software-2025"):
         synced.remove_posting(key)
+    assert synced.run("plan").code == 2  # the first read that misses them: within their grace
     reason = "sorce: the plan closes 3 of 5 live postings (60%), more than max_close_percent 30 allows"
 
     planned = synced.run("plan")

@@ -157,9 +157,13 @@ def test_removed_posting_is_reported_when_prune_is_off(synced: Workspace) -> Non
 
 
 def test_removed_posting_is_closed_when_prune_is_on(synced: Workspace) -> None:
-    """With prune on, the removed posting's jobs are closed on both boards."""
-    synced.write_config(prune=True)
+    """With prune on, the removed posting's jobs are closed on both boards once its grace is
+    over: here no time at all, but still a second run that misses it (the first only says so)."""
+    synced.write_config(prune=True, prune_after="0s")
     synced.remove_posting("warehouse-associate")
+    first = synced.run("reconcile")
+    assert first.code == 2 and "left open for now: gone from the source just now" in first.out, first.out
+    assert writes(synced.counts()["sorce"]) == {} and writes(synced.counts()["hirempire"]) == {}
     assert synced.run("reconcile").code == 0
     assert synced.sorce_job("warehouse-associate")["status"] == "CLOSED"
     hirempire_id = synced.remote_id("warehouse-associate", "hirempire")
@@ -167,11 +171,12 @@ def test_removed_posting_is_closed_when_prune_is_on(synced: Workspace) -> None:
 
 
 def test_mass_close_is_refused_without_force(synced: Workspace) -> None:
-    """Removing most postings with prune on: reconcile refuses (exit 1, nothing closed);
-    with --force the closes go through."""
-    synced.write_config(prune=True)
+    """Removing most postings with prune on: once their grace is over, reconcile refuses
+    (exit 1, nothing closed); with --force the closes go through."""
+    synced.write_config(prune=True, prune_after="0s")
     for key in ("warehouse-associate", "product-designer", "intern-software-2025"):
         synced.remove_posting(key)
+    assert synced.run("reconcile").code == 2  # the first run that misses them only reports them
     ran = synced.run("reconcile")
     assert ran.code == 1
     assert "boardsync reconcile: refused: sorce: the plan closes 3 of 5 live postings (60%)" in ran.err

@@ -496,11 +496,33 @@ def test_removed_posting_is_reported_without_prune() -> None:
     assert (item.posting, item.closing) == ("gone", False) and result.empty
 
 
-def test_removed_posting_is_closed_with_prune() -> None:
-    """With prune on, the removed posting's job gets a close."""
+def test_removed_posting_is_closed_with_prune_once_its_grace_is_over() -> None:
+    """With prune on, the removed posting's job gets a close once it has been gone for
+    prune_after and an earlier run missed it too."""
     gone = posting("gone")
-    result = plan([], sorce([], [remote(gone, "j1")]), bound(gone), policy=Policy(prune=True))
+    known = bound(gone, absent_since=NOW - timedelta(hours=1), absent_reads=1)
+    result = plan([], sorce([], [remote(gone, "j1")]), known, policy=Policy(prune=True, prune_after="1h"))
     assert actions(result) == [("gone", "close")] and result.removed[0].closing
+
+
+@pytest.mark.parametrize(
+    ("since", "reads", "why"),
+    [
+        (None, 0, "the first run to miss it"),
+        (NOW - timedelta(minutes=59), 5, "gone for less than prune_after"),
+        (NOW - timedelta(days=2), 0, "gone long ago, but no earlier run missed it"),
+    ],
+)
+def test_a_removed_posting_within_its_grace_is_only_reported(since: datetime | None, reads: int, why: str) -> None:
+    """Prune on, but the grace is not over (too soon, or too few runs that missed it): no close,
+    the removal reported with when it may close, whatever --force would say."""
+    gone = posting("gone")
+    known = bound(gone, absent_since=since, absent_reads=reads)
+    result = plan([], sorce([], [remote(gone, "j1")]), known, policy=Policy(prune=True, prune_after="1h"))
+    assert result.empty, why
+    (item,) = result.removed
+    assert not item.closing and item.waiting and "closed once gone for 1h and missed by 2 runs" in item.waiting
+    assert item.closes_after == (since or NOW) + timedelta(hours=1)
 
 
 def test_removed_outside_the_posting_filter_is_ignored() -> None:

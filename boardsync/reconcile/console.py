@@ -129,7 +129,7 @@ def run_report(result: RunResult) -> str:
         lines += [f"  ? {d.provider}/{d.posting} {d.field}: drift ({render.describe_disposition(d.disposition)})"
                   for d in plan.drift
                   if d.disposition != "correct"]
-        lines += [f"  ? {r.provider}/{r.posting}: removed from the source, left open (prune is off)"
+        lines += [f"  ? {r.provider}/{r.posting}: removed from the source, {render.removed_fate(r)}"
                   for r in plan.removed if not r.closing]
     return "\n".join([*lines, result.summary()]) + "\n"
 

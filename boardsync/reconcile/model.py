@@ -128,7 +128,15 @@ class RemovedItem:
     remote_id: str | None
     status: str
     closing: bool
-    """True when the policy prunes (a close is planned); else it is only reported."""
+    """True when the policy prunes and the grace period is over (a close is planned); else it
+    is only reported."""
+    absent_since: datetime | None = None
+    """When a run first found the posting gone from the source (this run, if none before)."""
+    closes_after: datetime | None = None
+    """With prune on and the grace not over yet: the earliest time a close may be planned
+    (it also waits for a second run that misses the posting)."""
+    waiting: str | None = None
+    """Why it is not closed yet although prune is on, in words."""
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from boardsync.config.model import Policy, Posting
+from boardsync.config.model import Policy, Posting, parse_duration
 from boardsync.connectors.base import BoardProblem, Connector, Remote, Spec
 from boardsync.reconcile.identity import ENDED, FreeJobs
 from boardsync.reconcile.model import (
@@ -93,6 +93,10 @@ class PairState:
     attempts: int = 0
     quarantine_until: datetime | None = None
     last_error: str | None = None
+    absent_since: datetime | None = None
+    """When a run first found the posting gone from the source; None while it is there."""
+    absent_reads: int = 0
+    """Earlier runs in a row that found it gone (this run not counted)."""
 
 
 @dataclass(frozen=True)
@@ -137,7 +141,7 @@ def plan_changes(
             errors.append(BoardError(board.name, board.error))
             continue
         pairs += _plan_board(board, postings, known, policy, now)
-        for item, changes in _plan_removed(board, postings, known, policy, scope):
+        for item, changes in _plan_removed(board, postings, known, policy, now, scope):
             removed.append(item)
             pairs.append(((item.posting, board.name), PairPlan(changes=changes, evaluated=False)))
     return _assemble(pairs, removed, errors, now, digest)
@@ -442,10 +446,12 @@ def _heal_or_report(policy: Policy) -> Disposition:
 
 
 def _plan_removed(
-    board: Board, postings: Sequence[Posting], known: Known, policy: Policy, scope: Collection[str] | None
+    board: Board, postings: Sequence[Posting], known: Known, policy: Policy, now: datetime,
+    scope: Collection[str] | None,
 ) -> list[tuple[RemovedItem, tuple[Change, ...]]]:
     """Bound jobs still open on the board whose posting is gone from the source (or no longer
-    names this board): closed when the policy prunes, else only reported."""
+    names this board): closed when the policy prunes and the grace period is over, else only
+    reported."""
     if not board.connector.SUPPORTS_JOBS:
         return []
     wanted = {p.key for p in postings if board.name in p.boards.names()}
@@ -459,11 +465,43 @@ def _plan_removed(
         if remote is None or remote.status in ENDED:
             continue
         path = board.connector.lifecycle("closed", remote.status)
-        closing = policy.prune and bool(path)
-        item = RemovedItem(board.name, key, remote.remote_id, remote.status, closing)
-        reason = "removed from the source; prune is on"
-        found.append((item, _transitions(board.name, key, remote.remote_id, path, reason) if closing else ()))
+        since = state.absent_since or now
+        item = RemovedItem(board.name, key, remote.remote_id, remote.status, False, absent_since=since)
+        if policy.prune and path:
+            item = _graced(item, state, policy, now)
+        reason = "removed from the source; prune is on and its grace period is over"
+        found.append((item, _transitions(board.name, key, remote.remote_id, path, reason) if item.closing else ()))
     return found
+
+
+PRUNE_READS = 2
+"""Runs in a row that must find a posting gone from the source before it is closed: one bad
+read (a file missing for a moment) never closes anything."""
+
+
+def _graced(item: RemovedItem, state: PairState, policy: Policy, now: datetime) -> RemovedItem:
+    """`item` closing when its posting has been gone for `policy.prune_after` and missed by
+    `PRUNE_READS` runs (this one included); else waiting, with when it may close."""
+    since = item.absent_since or now
+    after = since + parse_duration(policy.prune_after)
+    reads = state.absent_reads + 1
+    if now >= after and reads >= PRUNE_READS:
+        return replace(item, closing=True)
+    gone_for = _ago(now - since)
+    waiting = (
+        f"gone from the source {gone_for}; closed once gone for {policy.prune_after.strip()} "
+        f"and missed by {PRUNE_READS} runs (not before {after:%Y-%m-%d %H:%M} UTC)"
+    )
+    return replace(item, closes_after=after, waiting=waiting)
+
+
+def _ago(elapsed: timedelta) -> str:
+    seconds = int(elapsed.total_seconds())
+    if seconds < 60:
+        return "just now" if seconds < 1 else f"{seconds}s ago"
+    if seconds < 3600:
+        return f"{seconds // 60} min ago"
+    return f"{seconds / 3600:.1f} h ago"
 
 
 # ------------------------------------------------------------------------------ links

@@ -117,6 +117,8 @@ def _pair_state(b: Binding) -> PairState:
         attempts=b.attempts,
         quarantine_until=b.quarantine_until,
         last_error=b.last_error,
+        absent_since=b.absent_since,
+        absent_reads=b.absent_reads,
     )
 
 
@@ -177,6 +179,7 @@ def record_observation(
         for board in readable.values():
             _record_bindings(session, board, by_remote, plan, now)
             _record_gone(board, by_remote, now)
+            _record_absence(session, board, rows, postings, now, scope)
             _record_counters(session, board, by_remote, now)
         _record_drift(session, readable, plan, postings, now, scope)
         _forget_links(session, readable, postings, now, scope)
@@ -210,6 +213,35 @@ def _record_gone(board: Board, by_remote: Mapping[tuple[str, str], Binding], now
         row = by_remote.get((board.name, remote_id))
         if row is not None and row.observed_status != GONE:
             row.observed_status, row.updated_at = GONE, now
+
+
+def _record_absence(
+    session: Session, board: Board, rows: Sequence[Binding], postings: Sequence[Posting], now: datetime,
+    scope: Collection[str] | None,
+) -> None:
+    """Count the runs that found a bound posting gone from the source (the grace before a
+    prune closes it), and forget the count when it is back. A posting that is gone has nothing
+    left to create or update, so a block it had is cleared; a binding that never reached the
+    board (it only held such a block) is dropped."""
+    if not board.connector.SUPPORTS_JOBS:
+        return
+    wanted = {p.key for p in postings if board.name in p.boards.names()}
+    for row in rows:
+        if row.provider != board.name:
+            continue
+        if row.posting_key in wanted:
+            if row.absent_since is not None or row.absent_reads:
+                row.absent_since, row.absent_reads, row.updated_at = None, 0, now
+            continue
+        if scope is not None and row.posting_key not in scope:
+            continue
+        if row.remote_id is None:
+            session.delete(row)
+            continue
+        row.absent_since = row.absent_since or now
+        row.absent_reads += 1
+        row.blocked_reason, row.blocked_gate, row.blocked_fields = None, None, None
+        row.updated_at = now
 
 
 def _stamp(session: Session, ids: Iterable[int | None], **values: Any) -> None:

@@ -14,7 +14,7 @@ from importlib import resources
 from typing import Any
 
 from boardsync.reconcile import verdict
-from boardsync.reconcile.model import Action, Change, Plan
+from boardsync.reconcile.model import Action, Change, Plan, RemovedItem
 
 FORMAT = "boardsync.plan"
 VERSION = 1
@@ -62,7 +62,8 @@ def to_document(plan: Plan) -> dict[str, Any]:
         ],
         "removed": [
             {"provider": r.provider, "posting": r.posting, "remote_id": r.remote_id, "status": r.status,
-             "closing": r.closing}
+             "closing": r.closing, "absent_since": _iso(r.absent_since), "closes_after": _iso(r.closes_after),
+             "waiting": r.waiting}
             for r in plan.removed
         ],
         "errors": [
@@ -70,6 +71,15 @@ def to_document(plan: Plan) -> dict[str, Any]:
             for e in plan.errors
         ],
     }
+
+
+def removed_fate(removed: RemovedItem) -> str:
+    """What happens to the job of a posting gone from the source, in words."""
+    if removed.closing:
+        return "closing (prune is on)"
+    if removed.waiting:
+        return f"left open for now: {removed.waiting}"
+    return "left open (prune is off)"
 
 
 def to_json(plan: Plan, *, indent: int | None = 2) -> str:
@@ -119,8 +129,7 @@ def to_text(plan: Plan, *, color: bool = False) -> str:
     ])
     lines += _section("Removed from the source", [
         paint("-" if r.closing else "?",
-              f"  {'-' if r.closing else '?'} {r.provider}/{r.posting} ({r.remote_id}, {r.status}): "
-              + ("closing (prune is on)" if r.closing else "left open (prune is off)"))
+              f"  {'-' if r.closing else '?'} {r.provider}/{r.posting} ({r.remote_id}, {r.status}): {removed_fate(r)}")
         for r in plan.removed
     ])
     lines += _section("Errors", [paint("-", f"  {e}") for e in plan.errors])
@@ -219,8 +228,7 @@ def to_markdown(plan: Plan) -> str:
         for b in plan.blocked
     ])
     out += _md_table("Removed from the source", ("board", "posting", "job", "status", "what happens"), [
-        (r.provider, r.posting, r.remote_id or "", r.status,
-         "closed (prune is on)" if r.closing else "left open (prune is off)")
+        (r.provider, r.posting, r.remote_id or "", r.status, removed_fate(r))
         for r in plan.removed
     ])
     out += _md_table("Errors", ("board", "posting", "error"), [

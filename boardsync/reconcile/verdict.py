@@ -24,7 +24,8 @@ def drift_left(plan: Plan) -> tuple[DriftItem, ...]:
 
 
 def removed_left(plan: Plan) -> tuple[RemovedItem, ...]:
-    """Jobs still open on a board for postings gone from the source (prune is off)."""
+    """Jobs still open on a board for postings gone from the source (prune is off, or its
+    grace period is not over)."""
     return tuple(r for r in plan.removed if not r.closing)
 
 
@@ -60,9 +61,16 @@ def not_in_sync(
         reasons.append(_count(skipped, "change") + " left for the next run")
     reasons += _blocked(plan.blocked, blocked)
     reasons += _drift(drift_left(plan))
-    removed = len(removed_left(plan))
-    if removed:
-        reasons.append(f"{_count(removed, 'job')} still open for postings removed from the source (`prune` is off)")
+    left = removed_left(plan)
+    waiting = sum(1 for r in left if r.waiting)
+    if len(left) - waiting:
+        reasons.append(
+            f"{_count(len(left) - waiting, 'job')} still open for postings removed from the source (`prune` is off)"
+        )
+    if waiting:
+        reasons.append(
+            f"{_count(waiting, 'job')} of postings removed from the source left open until `prune_after` has passed"
+        )
     return tuple(reasons)
 
 
