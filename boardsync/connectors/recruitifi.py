@@ -23,6 +23,7 @@ from boardsync.connectors import decided
 from boardsync.connectors.base import BoardProblem, SignedLink
 from boardsync.connectors.http import HttpConnector, Clock, RateLimiter, excerpt, retry_after_header
 from boardsync.errors import Blocked, ProviderError, Rejected, Transient
+from boardsync.log import register_link, register_secret
 
 log = structlog.get_logger("boardsync.connectors.recruitifi", provider="recruitifi")
 
@@ -105,6 +106,7 @@ class RecruitifiConnector(HttpConnector):
             link = SignedLink(url=str(body["url"]), expires_at=_datetime(str(body["expiresAt"])))
         except (KeyError, TypeError, ValueError) as exc:
             raise Transient("answered without a readable link", provider=self.name, call=call) from exc
+        register_link(link.url, link.expires_at, sent=params.values())
         log.info("link_issued", kind=kind, expires_at=link.expires_at.isoformat())
         return link
 
@@ -142,6 +144,7 @@ class RecruitifiConnector(HttpConnector):
         except (ValueError, KeyError, TypeError) as exc:
             raise Transient("answered without a readable token", provider=self.name,
                             call=f"POST {TOKEN_PATH}") from exc
+        register_secret(token, lifetime=lifetime)
         log.info("token_renewed", expires_in=lifetime)
         return token, self.clock() + lifetime
 
