@@ -293,17 +293,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+SHOWS_CREDENTIALS = frozenset({"links", "demo"})
+"""Commands whose output is a credential on purpose (a signed link): their stdout is left whole."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    from boardsync.log import masked_output
+
     args = build_parser().parse_args(argv)
     handler: Handler = args.handler
-    try:
-        return handler(args)
-    except BoardsyncError as exc:
-        print(f"boardsync {args.command}: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(f"boardsync {args.command}: interrupted", file=sys.stderr)
-        return 130
+    # No secret value reaches what a command prints, whatever text an error carries.
+    with masked_output(stdout=args.command not in SHOWS_CREDENTIALS):
+        try:
+            return handler(args)
+        except BoardsyncError as exc:
+            print(f"boardsync {args.command}: {exc}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print(f"boardsync {args.command}: interrupted", file=sys.stderr)
+            return 130
 
 
 if __name__ == "__main__":

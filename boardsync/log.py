@@ -7,17 +7,30 @@ so any other handler sees them masked too. So a key, a token or a signed URL tha
 message or an exception's text is masked before anything is written.
 
 `redact` is also what the connectors run over a board's error body before it becomes part of
-an exception message.
+an exception message, what the state database runs over every error it stores, and what the
+command line runs over what it prints.
+
+Two kinds of masking: by name (a key called ``client_secret``, a ``?token=`` parameter, a
+``Bearer …`` header) and by value. Every secret boardsync comes to hold is registered here
+with `register_secret` (each resolved reference of the config, each access token and signed
+link a board hands out) and masked wherever it appears, whatever the words around it: plain,
+JSON-escaped (once or twice) or URL-encoded (percent or plus form).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
 import sys
-from collections.abc import Mapping
-from typing import Any, TextIO
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, TextIO, cast
+from urllib.parse import parse_qsl, urlsplit
 
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
@@ -64,6 +77,134 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
+MIN_SECRET_LENGTH = 8
+"""Shorter values are not registered: masking every "1000" or "true" would hide more than it
+protects, and no credential a board issues is that short."""
+
+
+class SecretValues:
+    """The secret values this process holds, masked in any text by one compiled pattern.
+
+    The pattern is rebuilt only when the set changes, never per line. Values that die (an
+    access token, a signed link) are registered with their lifetime and dropped once expired,
+    so a daemon running for months keeps a pattern the size of what is alive."""
+
+    def __init__(self, clock: Any = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._until: dict[str, float | None] = {}
+        """value → monotonic time it expires (None: for as long as the process runs)."""
+        self._pattern: re.Pattern[str] | None = None
+
+    def add(self, values: Iterable[str], lifetime: float | None = None) -> None:
+        until = None if lifetime is None else self._clock() + max(lifetime, 0.0)
+        with self._lock:
+            changed = self._drop_expired()
+            for value in values:
+                if len(value) < MIN_SECRET_LENGTH:
+                    continue
+                if value in self._until:  # seen again: keep it for the longer of the two lives
+                    kept = self._until[value]
+                    self._until[value] = None if kept is None or until is None else max(kept, until)
+                else:
+                    self._until[value] = until
+                    changed = True
+            if changed:
+                self._pattern = _alternation(self._until)
+
+    def mask(self, text: str) -> str:
+        pattern = self._pattern  # one read: a concurrent rebuild swaps it whole
+        return text if pattern is None else pattern.sub(MASK, text)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._until.clear()
+            self._pattern = None
+
+    def _drop_expired(self) -> bool:
+        now = self._clock()
+        expired = [v for v, until in self._until.items() if until is not None and until <= now]
+        for value in expired:
+            del self._until[value]
+        return bool(expired)
+
+
+def _alternation(values: Iterable[str]) -> re.Pattern[str] | None:
+    """One pattern matching any value in any of its written forms, longest first (so a value
+    that contains another is masked whole), as a trie: with hundreds of random tokens each
+    position of a line is rejected after a character or two, not after trying every token."""
+    trie: dict[str, Any] = {}
+    for value in values:
+        node = trie
+        for char in value:
+            node = node.setdefault(_char_forms(char), {})
+        node[""] = {}
+    return re.compile(_trie_pattern(trie)) if trie else None
+
+
+def _trie_pattern(node: dict[str, Any]) -> str:
+    ends_here = "" in node
+    branches = [unit + _trie_pattern(child) for unit, child in node.items() if unit]
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 and not ends_here else "(?:" + "|".join(branches) + ")"
+    return body + "?" if ends_here else body
+
+
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def _char_forms(char: str) -> str:
+    """A pattern for one character of a secret as it may be written: itself, its JSON escape
+    (once and twice: a request body quoted inside an error message inside a JSON answer), its
+    percent-encoding in either case, and ``+`` for a space (a form body)."""
+    if char in _UNRESERVED:
+        return re.escape(char)
+    forms = {char, *_json_escapes(char), *(["+"] if char == " " else [])}
+    encoded = "".join(f"%{byte:02X}" for byte in char.encode())
+    alternatives = sorted((re.escape(f) for f in forms), key=len, reverse=True)
+    alternatives.append("(?i:" + re.escape(encoded) + ")")
+    return "(?:" + "|".join(alternatives) + ")"
+
+
+def _json_escapes(char: str) -> set[str]:
+    once = {json.dumps(char)[1:-1], json.dumps(char, ensure_ascii=False)[1:-1]}
+    if char == "/":
+        once.add("\\/")
+    twice = {json.dumps(form)[1:-1] for form in once}
+    return once | twice
+
+
+secrets = SecretValues()
+"""The process's registry: fed by the config as it resolves references and by connectors as
+boards hand out tokens and links."""
+
+
+def register_secret(*values: str, lifetime: float | None = None) -> None:
+    """Mask these values in every log line, stored error and printed output from now on;
+    `lifetime` seconds (None: for good), for a credential that expires."""
+    secrets.add(values, lifetime)
+
+
+def register_link(url: str, expires_at: datetime, sent: Iterable[str] = ()) -> None:
+    """Mask a signed link until it expires: the whole URL, each query value (the token) and
+    each long path segment (where a board may carry the token instead), but not the ids we
+    `sent` for it, which are names, not credentials."""
+    parts = urlsplit(url)
+    pieces = [value for _, value in parse_qsl(parts.query)]
+    pieces += [segment for segment in parts.path.split("/") if len(segment) >= LINK_SEGMENT_LENGTH]
+    known = set(sent)
+    pieces = [piece for piece in pieces if piece not in known]
+    if expires_at.tzinfo is None:  # a board that leaves out the offset means UTC
+        expires_at = expires_at.replace(tzinfo=UTC)
+    lifetime = (expires_at - datetime.now(UTC)).total_seconds()
+    register_secret(url, *pieces, lifetime=lifetime)
+
+
+LINK_SEGMENT_LENGTH = 20
+"""A path segment this long in a signed link is taken for a token, not a word like ``embed``."""
+
+
 def redact(value: Any) -> Any:
     """`value` with every secret masked: strings by pattern, mappings by key and value,
     sequences item by item. Other values are returned as they are."""
@@ -77,9 +218,41 @@ def redact(value: Any) -> Any:
 
 
 def _redact_text(text: str) -> str:
+    text = secrets.mask(text)
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
+
+
+class _MaskingStream:
+    """A text stream that masks registered secret values in what is written, then passes it
+    on. Only by value: the name patterns would mangle a plan that shows a description
+    reading "basic package"."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(secrets.mask(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextmanager
+def masked_output(stdout: bool = True, stderr: bool = True) -> Iterator[None]:
+    """Within the block, what is printed to stdout (when `stdout`) and stderr (when `stderr`)
+    has every registered secret masked."""
+    saved = sys.stdout, sys.stderr
+    if stdout:
+        sys.stdout = cast(TextIO, _MaskingStream(sys.stdout))
+    if stderr:
+        sys.stderr = cast(TextIO, _MaskingStream(sys.stderr))
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
 
 
 def _is_secret_key(key: object) -> bool:

@@ -88,3 +88,97 @@ def test_listen_address_parsing() -> None:
     assert parse_listen("[::1]:9187") == ("::1", 9187)
     with pytest.raises(ValueError):
         parse_listen("9187")
+
+
+# ------------------------------------------------------------------------------ /embed and the token
+
+
+class _Links(_Surface):
+    """Links as a board might hand them out: ordinary, with characters HTML gives meaning to,
+    or not a web address at all."""
+
+    def fresh_link(self, posting_key: str) -> str:
+        if posting_key == "quoted":
+            return 'https://app.example/embed/job?token=a"b&c=<d>'
+        if posting_key == "script":
+            return "javascript:alert(1)"
+        return super().fresh_link(posting_key)
+
+
+TOKEN = "a-daemon-token-0123456789"
+
+
+@pytest.fixture
+def guarded() -> Iterator[httpx.Client]:
+    server = HttpSurface("127.0.0.1:0", _Links(), token=TOKEN).start()
+    with httpx.Client(base_url=f"http://{server.address}") as client:
+        yield client
+    server.close()
+
+
+def _bearer(token: str = TOKEN) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_embed_frames_a_fresh_link_in_a_page_no_one_caches_or_refers_from(served: tuple[_Surface, httpx.Client]) -> None:
+    """/embed/KEY is an HTML page whose only content is an iframe of the fresh link, sent with
+    no caching, no referrer, no sniffing, and a policy that allows framing the link's host only."""
+    _, client = served
+    response = client.get("/embed/designer")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    policy = response.headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "frame-src https://app.example;" in policy
+    assert '<iframe src="https://app.example/embed/job?token=abc"' in response.text
+    assert 'referrerpolicy="no-referrer"' in response.text and "<script" not in response.text
+
+
+def test_embed_escapes_the_link_and_the_key(guarded: httpx.Client) -> None:
+    """A link with quotes and angle brackets stays inside its attribute."""
+    response = guarded.get("/embed/quoted", headers=_bearer())
+    assert 'src="https://app.example/embed/job?token=a&quot;b&amp;c=&lt;d&gt;"' in response.text
+    assert "<d>" not in response.text and 'a"b' not in response.text
+
+
+def test_embed_refuses_a_link_that_is_not_a_web_address(guarded: httpx.Client) -> None:
+    """A `javascript:` URL would run inside the page: it is refused as a board error."""
+    response = guarded.get("/embed/script", headers=_bearer())
+    assert response.status_code == 502 and "alert" not in response.text
+
+
+def test_embed_maps_errors_as_links_does(served: tuple[_Surface, httpx.Client]) -> None:
+    """Unknown posting → 404, board failure → 502, as for /links."""
+    _, client = served
+    assert client.get("/embed/nobody").status_code == 404
+    assert client.get("/embed/down").status_code == 502
+
+
+def test_with_a_token_every_endpoint_but_the_probes_asks_for_it(guarded: httpx.Client) -> None:
+    """Without the bearer token, or with a wrong one: 401 with a challenge; with it: the page.
+    /healthz and /readyz answer anyone."""
+    for path in ("/metrics", "/links/designer", "/embed/designer", "/nowhere"):
+        for headers in ({}, _bearer("wrong"), {"Authorization": TOKEN}, {"Authorization": f"Basic {TOKEN}"}):
+            response = guarded.get(path, headers=headers)
+            assert response.status_code == 401, (path, headers)
+            assert response.headers["www-authenticate"].startswith("Bearer")
+    assert guarded.get("/metrics", headers=_bearer()).status_code == 200
+    assert guarded.get("/links/designer", headers=_bearer()).status_code == 302
+    assert guarded.get("/embed/designer", headers={"Authorization": f"bearer {TOKEN}"}).status_code == 200
+    assert guarded.get("/healthz").status_code == 200
+    assert guarded.get("/readyz").status_code == 503  # answered, not refused: the check fails
+
+
+def test_listening_beyond_loopback_needs_a_token() -> None:
+    """Loopback addresses need no token; any other address, or a host name, does."""
+    from boardsync.daemon.http import require_token_off_loopback
+    from boardsync.errors import ConfigError
+
+    for listen in ("127.0.0.1:9187", "[::1]:9187", "localhost:9187", "127.0.0.2:1"):
+        require_token_off_loopback(listen, None)
+    for listen in ("0.0.0.0:9187", "[::]:9187", "10.0.0.5:9187", "boardsync.internal:9187"):
+        require_token_off_loopback(listen, "t")
+        with pytest.raises(ConfigError, match=r"daemon\.token"):
+            require_token_off_loopback(listen, None)

@@ -93,3 +93,23 @@ def test_missing_folder_is_a_state_error_naming_the_file(tmp_path: Path) -> None
     """A database in a folder that does not exist fails with a clear StateError."""
     with pytest.raises(StateError, match="folder does not exist"):
         acquire_writer_lock(f"sqlite:///{tmp_path / 'nope' / 'state.db'}")
+
+
+@pytest.mark.parametrize("linked", ["file", "folder"])
+def test_a_path_through_a_symlink_meets_the_same_lock(tmp_path: Path, linked: str) -> None:
+    """The lock is keyed by the database's real path: a second writer reaching the same file
+    through a symlink (to the file or to its folder) is refused, naming the first."""
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "state.db").touch()
+    if linked == "file":
+        (tmp_path / "alias.db").symlink_to(real / "state.db")
+        alias = tmp_path / "alias.db"
+    else:
+        (tmp_path / "alias").symlink_to(real)
+        alias = tmp_path / "alias" / "state.db"
+    with acquire_writer_lock(f"sqlite:///{real / 'state.db'}", command="daemon"):
+        with pytest.raises(WriterLockHeld) as caught:
+            acquire_writer_lock(f"sqlite:///{alias}", command="reconcile")
+    assert f"boardsync daemon (pid {os.getpid()})" in str(caught.value)
+    assert str(real / "state.db") in str(caught.value)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, SecretStr, TypeAdapter, ValidationError
 
 from boardsync.config.model import Posting, PostingsSource, RootConfig, SqlSource
 from boardsync.config.problems import DataPath, format_path, from_validation_error, parse_path
@@ -24,6 +24,7 @@ from boardsync.config.secrets import Resolution, Resolver, looks_like_key, scrub
 from boardsync.config.sources import Origin, Read, duplicate_keys, read_sql_source, read_yaml_source
 from boardsync.config.yamlfile import Document, FileProblem, display_path, load_file
 from boardsync.errors import ConfigError, Problem
+from boardsync.log import register_secret
 
 SECRET_FIELDS = {
     ("providers", "sorce", "api_key"),
@@ -126,6 +127,8 @@ def collect(
     for where, message in resolution.problems:
         collected.problems.append(Problem(document.where(where), format_path(where), message))
     collected.root = _validate_root(resolution.data, document, collected, resolve_secrets)
+    if collected.root is not None and resolve_secrets:
+        register_secret(*_secret_values(collected.root))  # a secret written literally, too
     if collected.root is not None:
         collected.warnings.extend(_literal_secrets(resolution, document))
         collected.state_url = _state_url(collected.root.state, document, collected, resolve_secrets)
@@ -173,6 +176,18 @@ def _without(data: Any, paths: set[DataPath]) -> Any:
         return value
 
     return walk(data, ())
+
+
+def _secret_values(model: BaseModel) -> list[str]:
+    """The value of every `SecretStr` in the model, nested models included."""
+    values: list[str] = []
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, SecretStr):
+            values.append(value.get_secret_value())
+        elif isinstance(value, BaseModel):
+            values.extend(_secret_values(value))
+    return values
 
 
 def _literal_secrets(resolution: Resolution, document: Document) -> list[Problem]:

@@ -9,7 +9,8 @@ A string value of the root file may contain references, alone or inside a longer
 - ``${file:PATH}``       the contents of PATH (relative to the root file's folder);
 - ``$${``                a literal ``${``.
 
-File contents lose one trailing newline. Problems name the reference, never its value. A
+File contents lose one trailing newline. Problems name the reference, never its value, and
+every resolved value is registered for redaction (`boardsync.log.register_secret`). A
 literal that looks like a board key (``sk_ext_…``, ``sk-…``) is refused: keys belong in the
 environment or a credential, not in a file that is committed.
 """
@@ -21,6 +22,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from boardsync.log import register_secret
 
 MAX_SECRET_FILE_BYTES = 64 * 1024
 
@@ -59,6 +62,8 @@ class Resolver:
     def resolve_tree(self, data: Any) -> Resolution:
         result = Resolution(data=None)
         result.data = self._walk(data, (), result)
+        # From here on no log line, stored error or printed output shows any of these values.
+        register_secret(*result.secrets)
         return result
 
     def _walk(self, value: Any, path: tuple[str | int, ...], out: Resolution) -> Any:

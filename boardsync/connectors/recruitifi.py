@@ -23,6 +23,7 @@ from boardsync.connectors.answers import Answer, UtcDateTime
 from boardsync.connectors.base import BoardProblem, SignedLink
 from boardsync.connectors.http import HttpConnector, Clock, RateLimiter, excerpt, retry_after_header
 from boardsync.errors import Blocked, ProviderError, Rejected, Transient
+from boardsync.log import register_link, register_secret
 
 log = structlog.get_logger("boardsync.connectors.recruitifi", provider="recruitifi")
 
@@ -119,6 +120,7 @@ class RecruitifiConnector(HttpConnector):
         call = f"GET {LINK_PATHS[kind]}"
         answer = self._answer(RecruitifiLink, self._authorized("GET", LINK_PATHS[kind], params=params), call)
         link = SignedLink(url=answer.url, expires_at=answer.expiresAt)
+        register_link(link.url, link.expires_at, sent=params.values())
         log.info("link_issued", kind=kind, expires_at=link.expires_at.isoformat())
         return link
 
@@ -157,6 +159,7 @@ class RecruitifiConnector(HttpConnector):
         response = self.http.request("POST", TOKEN_PATH, json=body, idempotent=True)
         call = f"POST {TOKEN_PATH}"
         answer = self._answer(RecruitifiToken, self._checked(response, call), call)
+        register_secret(answer.access_token, lifetime=answer.expires_in)
         log.info("token_renewed", expires_in=answer.expires_in)
         return answer.access_token, self.clock() + answer.expires_in
 

@@ -6,7 +6,12 @@
                      checks that failed;
 - ``GET /metrics``   Prometheus text;
 - ``GET /links/KEY`` 302 to a fresh signed RecruitiFi link for the posting KEY: a stable
-                     address to hand out, where the signed URL itself dies in minutes.
+                     address to hand out, where the signed URL itself dies in minutes;
+- ``GET /embed/KEY`` a minimal page framing a fresh link, as RecruitiFi means it to be shown.
+
+A signed link acts as the configured RecruitiFi user until it expires: it is an edit session.
+So with ``daemon.token`` set, every endpoint but the two probes asks for
+``Authorization: Bearer <token>``, and the daemon refuses to listen beyond loopback without it.
 
 A small threaded stdlib server is enough: a scrape or a redirect every few seconds, from
 the same host.
@@ -14,6 +19,9 @@ the same host.
 
 from __future__ import annotations
 
+import hmac
+import html
+import ipaddress
 import json
 import socket
 import threading
@@ -21,12 +29,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Protocol
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 import structlog
 
 from boardsync.daemon.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from boardsync.errors import BoardsyncError
+from boardsync.errors import BoardsyncError, ConfigError
 
 log = structlog.get_logger(__name__)
 
@@ -64,9 +72,34 @@ def parse_listen(listen: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+OPEN_PATHS = frozenset({"/healthz", "/readyz"})
+"""The probes answer without the token: they say nothing a caller could act on."""
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` is reachable from this machine only. A name other than ``localhost``
+    may resolve anywhere, so it counts as not loopback."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def require_token_off_loopback(listen: str, token: str | None) -> None:
+    """Refuse to serve signed links beyond this machine without a bearer token."""
+    if token is None and not is_loopback(parse_listen(listen)[0]):
+        raise ConfigError(
+            f"daemon.listen {listen} is not a loopback address: set daemon.token (a reference, "
+            "e.g. \"${BOARDSYNC_TOKEN}\"), which every endpoint but /healthz and /readyz then requires"
+        )
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     surface: Surface
+    token: bytes | None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -82,7 +115,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(500, {"error": "internal", "message": "the daemon could not answer"})
 
     def _route(self, path: str) -> None:
-        if path == "/healthz":
+        if path not in OPEN_PATHS and not self._authorized():
+            self._unauthorized()
+        elif path == "/healthz":
             self._checks(self.server.surface.liveness())
         elif path == "/readyz":
             self._checks(self.server.surface.readiness())
@@ -90,6 +125,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, self.server.surface.metrics_text().encode(), METRICS_CONTENT_TYPE)
         elif path.startswith("/links/") and len(path) > len("/links/"):
             self._link(unquote(path[len("/links/"):]))
+        elif path.startswith("/embed/") and len(path) > len("/embed/"):
+            self._embed(unquote(path[len("/embed/"):]))
         else:
             self._json(404, {"error": "not_found", "message": "no such page"})
 
@@ -104,15 +141,36 @@ class _Handler(BaseHTTPRequestHandler):
         }
         self._json(200 if ok else 503, body)
 
-    def _link(self, key: str) -> None:
+    def _authorized(self) -> bool:
+        expected = self.server.token
+        if expected is None:
+            return True
+        scheme, _, given = (self.headers.get("Authorization") or "").partition(" ")
+        # Constant time: how much of a guess matched must not show in how long the answer takes.
+        return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), expected)
+
+    def _unauthorized(self) -> None:
+        self.send_response(401)
+        self.send_header("WWW-Authenticate", 'Bearer realm="boardsync"')
+        body = json.dumps({"error": "unauthorized", "message": "send Authorization: Bearer <daemon.token>"})
+        self._finish(body.encode() + b"\n", "application/json")
+
+    def _fresh_link(self, key: str) -> str | None:
+        """The posting's fresh link, or None once an error page has been sent."""
         try:
             url = self.server.surface.fresh_link(key)
         except UnknownPosting as exc:
             self._json(404, {"error": "unknown_posting", "message": str(exc)})
-            return
+            return None
         except BoardsyncError as exc:
             log.warning("link_failed", posting=key, error=str(exc))
             self._json(502, {"error": "board_error", "message": str(exc)})
+            return None
+        return url
+
+    def _link(self, key: str) -> None:
+        url = self._fresh_link(key)
+        if url is None:
             return
         log.info("link_redirect", posting=key)  # never the URL: it is a credential
         self.send_response(302)
@@ -122,11 +180,35 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
+    def _embed(self, key: str) -> None:
+        url = self._fresh_link(key)
+        if url is None:
+            return
+        parts = urlsplit(url)
+        if parts.scheme not in ("https", "http") or not parts.netloc:
+            # Framed as it came, a `javascript:` URL would run in this page.
+            log.warning("link_refused", posting=key, reason="not an http(s) URL")
+            self._json(502, {"error": "board_error", "message": "the board's link is not an http(s) URL"})
+            return
+        log.info("link_embedded", posting=key)
+        self.send_response(200)
+        self.send_header("Referrer-Policy", "no-referrer")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header(
+            "Content-Security-Policy",
+            f"default-src 'none'; style-src 'unsafe-inline'; frame-src {parts.scheme}://{parts.netloc}; "
+            "frame-ancestors 'self'; base-uri 'none'; form-action 'none'",
+        )
+        self._finish(embed_page(key, url).encode(), "text/html; charset=utf-8")
+
     def _json(self, status: int, body: object) -> None:
         self._send(status, json.dumps(body).encode() + b"\n", "application/json")
 
     def _send(self, status: int, body: bytes, content_type: str) -> None:
         self.send_response(status)
+        self._finish(body, content_type)
+
+    def _finish(self, body: bytes, content_type: str) -> None:
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
@@ -139,14 +221,33 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-class HttpSurface:
-    """The server, running in its own thread until `close()`."""
+def embed_page(key: str, url: str) -> str:
+    """A page that is only the link's frame, everything in it escaped."""
+    title = html.escape(f"{key} · RecruitiFi")
+    return (
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<meta name=\"referrer\" content=\"no-referrer\">"
+        f"<title>{title}</title>"
+        "<style>html,body,iframe{margin:0;border:0;width:100%;height:100%;display:block}</style>"
+        f"</head><body><iframe src=\"{html.escape(url, quote=True)}\" title=\"{title}\" "
+        "referrerpolicy=\"no-referrer\"></iframe></body></html>\n"
+    )
 
-    def __init__(self, listen: str, surface: Surface) -> None:
+
+class HttpSurface:
+    """The server, running in its own thread until `close()`. With a `token`, every endpoint
+    but the probes asks for it as a bearer token."""
+
+    def __init__(self, listen: str, surface: Surface, token: str | None = None) -> None:
         host, port = parse_listen(listen)
         server_class = type("_Server6", (_Server,), {"address_family": socket.AF_INET6}) if ":" in host else _Server
-        self._server = server_class((host, port), _Handler)
+        try:
+            self._server = server_class((host, port), _Handler)
+        except OSError as exc:  # a busy port is a setting to change, not a traceback to restart on
+            reason = (exc.strerror or str(exc)).lower()
+            raise ConfigError(f"daemon.listen {listen}: {reason}") from exc
         self._server.surface = surface
+        self._server.token = token.encode() if token is not None else None
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="http", daemon=True
         )

@@ -4,8 +4,10 @@ The daemon holds the writer lock for as long as it runs; a one-shot ``reconcile`
 its run. A second daemon refuses at once, naming the process that holds it; ``reconcile``
 waits (saying so) and gives up after a timeout.
 
-For SQLite the lock is an ``flock`` on a file beside the database (``state.db.lock``): the
-kernel drops it when the holder dies, so a crash never leaves a stale lock behind. The holder
+For SQLite the lock is an ``flock`` on a file beside the database's real path (symlinks
+resolved: ``state.db.lock``): the kernel drops it when the holder dies, so a crash never
+leaves a stale lock behind. (An flock on the database file itself would be keyed by inode,
+but closing that descriptor would drop SQLite's own POSIX locks held by this process.) The holder
 writes who it is (pid, host, command, since when) into that file, which is how the refusal
 can name it. PostgreSQL would hold ``pg_try_advisory_lock`` on a dedicated connection in the
 same place (`_lock_backend`); that backend is not built yet and such URLs are refused.
@@ -121,7 +123,12 @@ def lock_path(state_url: str) -> Path | None:
     if url.get_backend_name() != "sqlite":
         raise StateError(f"{url.get_backend_name()}: the writer lock supports only SQLite databases so far")
     database = sqlite_path(url)
-    return None if database is None else database.with_name(database.name + ".lock")
+    if database is None:
+        return None
+    # Keyed by the real file: a path through a symlink must meet the same lock, or two
+    # writers would share one database.
+    database = database.resolve()
+    return database.with_name(database.name + ".lock")
 
 
 def _lock_backend(state_url: str, command: str | None) -> tuple[_Backend, str]:

@@ -30,7 +30,7 @@ from boardsync import config
 from boardsync.config.model import parse_duration
 from boardsync.connectors import build_connectors
 from boardsync.connectors.base import Connector
-from boardsync.daemon.http import Check, HttpSurface
+from boardsync.daemon.http import Check, HttpSurface, require_token_off_loopback
 from boardsync.daemon.instruments import DaemonMetrics
 from boardsync.daemon.links import LinkKeeper
 from boardsync.daemon.lock import WriterLock, acquire_writer_lock
@@ -137,6 +137,9 @@ class Daemon:
 
     def _start(self) -> None:
         desired = self._load()
+        settings = desired.root.daemon
+        token = settings.token.get_secret_value() if settings.token is not None else None
+        require_token_off_loopback(settings.listen, token)
         self._lock = acquire_writer_lock(desired.state_url, wait=0, command="daemon")
         self.store = open_store(desired.state_url)
         self._generation = Generation(desired, build_connectors(desired.root.providers, stop=self.stopping))
@@ -144,7 +147,7 @@ class Daemon:
         self.links = LinkKeeper(self.store)
         self._watch = ConfigWatch(self.config_path, desired.root)
         self._last_ok = self._last_success_on_record()
-        self._http = HttpSurface(desired.root.daemon.listen, self).start()
+        self._http = HttpSurface(settings.listen, self, token=token).start()
         self._book_jobs(desired, first_start=True)
         # Ready before the first job runs, so systemd hears READY=1 before any STATUS=.
         log.info("daemon_ready", postings=len(desired.postings), boards=desired.root.providers.names(),

@@ -4,6 +4,9 @@ Faults are injected by an ASGI middleware in front of a simulator's app, per rou
 
 - ``latency``: wait, then answer normally;
 - ``status``: answer an error status with the board's own error body, without touching state;
+- ``echo``: the same, with a message that quotes the request back (method, path and query,
+  then its body and headers, each as a JSON string), as a board does that echoes the input it
+  could not take;
 - ``reset``: drop the connection before the request reaches the board (nothing happens);
 - ``lost_response``: let the board carry the request out and commit it, then drop the
   connection without a reply, as when a response is lost on the way back;
@@ -108,7 +111,7 @@ class Clock:
         return self.now().timestamp()
 
 
-FAULT_KINDS = ("latency", "status", "reset", "lost_response", "rewrite", "trickle")
+FAULT_KINDS = ("latency", "status", "echo", "reset", "lost_response", "rewrite", "trickle")
 
 
 @dataclass
@@ -241,6 +244,8 @@ class FaultMiddleware:
             await self.app(scope, receive, send)
         elif fault.kind == "status":
             await self._send_error(send, fault)
+        elif fault.kind == "echo":
+            await self._send_error(send, fault, await _echo(scope, receive))
         elif fault.kind == "reset":
             await self._drop(send)
         elif fault.kind == "rewrite":
@@ -251,10 +256,10 @@ class FaultMiddleware:
             await self.app(scope, receive, _swallow)
             await self._drop(send)
 
-    async def _send_error(self, send: Send, fault: Fault) -> None:
+    async def _send_error(self, send: Send, fault: Fault, message: str | None = None) -> None:
         token = answering_fault.set(fault)
         try:
-            body, headers = self.error_body(fault.status, fault.message)
+            body, headers = self.error_body(fault.status, fault.message if message is None else message)
         finally:
             answering_fault.reset(token)
         if fault.retry_after is not None:
@@ -287,6 +292,27 @@ class FaultMiddleware:
             # Another server: start a reply that never finishes, then fail the cycle.
             await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1")]})
             raise ConnectionResetError("sandbox dropped the connection")
+
+
+_TRANSPORT_HEADERS = frozenset({"host", "accept", "accept-encoding", "connection", "user-agent", "content-length"})
+"""Headers an echo leaves out: they say how the request travelled, not what it asked."""
+
+
+async def _echo(scope: Scope, receive: Receive) -> str:
+    """An error message quoting the request back, its body escaped inside it."""
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            break
+    query = scope.get("query_string", b"").decode("latin-1")
+    target = scope["path"] + (f"?{query}" if query else "")
+    headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope.get("headers", [])
+               if name.decode("latin-1") not in _TRANSPORT_HEADERS}
+    body = b"".join(chunks).decode("utf-8", "replace")
+    return (f"Could not process {scope['method']} {target}; request body: {json.dumps(body)}; "
+            f"request headers: {json.dumps(json.dumps(headers))}")
 
 
 async def _swallow(message: Message) -> None:

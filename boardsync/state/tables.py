@@ -18,7 +18,8 @@ One row per thing boardsync must remember between runs:
 - `BoardState` per board: a wait the board asked for (429 ``Retry-After``) that outlives a run.
 - `Meta`      the schema version.
 
-Times are stored as UTC and read back as aware datetimes.
+Times are stored as UTC and read back as aware datetimes. Error texts are stored with every
+secret masked (`RedactedText`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import Field, SQLModel
+from sqlmodel import AutoString, Field, SQLModel
+
+from boardsync.log import redact
 
 # Each kind of intent moves pending → in_flight → succeeded | failed | unknown.
 INTENT_STATES = ("pending", "in_flight", "succeeded", "failed", "unknown")
@@ -51,6 +54,31 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
         return None if value is None else value.replace(tzinfo=UTC)
+
+
+class RedactedText(TypeDecorator[str]):
+    """Free text that may quote a board's answer (an error): every secret masked as it is
+    written, whichever code writes it, so no credential is ever stored in the database."""
+
+    impl = AutoString
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: sa.Dialect) -> str | None:
+        return None if value is None else str(redact(value))
+
+
+class RedactedJSON(TypeDecorator[Any]):
+    """A JSON value whose strings are masked as `RedactedText` is."""
+
+    impl = sa.JSON
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> Any:
+        return redact(value)
+
+
+def _redacted() -> Any:
+    return Field(default=None, sa_type=RedactedText)
 
 
 def _when(*, nullable: bool = True, index: bool = False) -> Any:
@@ -89,13 +117,13 @@ class Binding(SQLModel, table=True):
     """The spec last applied, field by field, to tell a source change from a hand edit."""
     synced_at: datetime | None = _when()
     """When the pair was last seen to match the desired state, or last changed to match it."""
-    blocked_reason: str | None = None
+    blocked_reason: str | None = _redacted()
     blocked_gate: str | None = None
-    blocked_fields: dict[str, str] | None = _json()
+    blocked_fields: dict[str, str] | None = Field(default=None, sa_type=RedactedJSON)
     attempts: int = 0
     """Failures in a row; the backoff grows with it and a success resets it."""
     quarantine_until: datetime | None = _when()
-    last_error: str | None = None
+    last_error: str | None = _redacted()
     updated_at: datetime | None = _when()
     absent_since: datetime | None = _when()
     """When the posting was first found missing from the source while still bound here;
@@ -113,7 +141,7 @@ class BoardState(SQLModel, table=True):
     provider: str = Field(primary_key=True)
     wait_until: datetime | None = _when()
     """No request goes to the board before this time."""
-    wait_reason: str | None = None
+    wait_reason: str | None = _redacted()
     updated_at: datetime | None = _when()
 
 
@@ -131,7 +159,7 @@ class Intent(SQLModel, table=True):
     spec: dict[str, Any] | None = _json()
     """The payload sent, so a later `find` looks for what was really sent."""
     remote_id: str | None = None
-    error: str | None = None
+    error: str | None = _redacted()
     created_at: datetime | None = _when()
     updated_at: datetime | None = _when()
 
@@ -151,7 +179,7 @@ class Run(SQLModel, table=True):
     """provider → how it went on that board: converged | partial | failed."""
     config_digest: str | None = None
     config_commit: str | None = None
-    error: str | None = None
+    error: str | None = _redacted()
 
 
 class Action(SQLModel, table=True):
@@ -167,7 +195,7 @@ class Action(SQLModel, table=True):
     ok: bool
     http_status: int | None = None
     error_code: str | None = None
-    message: str | None = None
+    message: str | None = _redacted()
     duration_ms: int = 0
     at: datetime | None = _when()
 
