@@ -2,8 +2,10 @@
 
 The root file and the YAML files of the postings source are stat'ed every few seconds; a file
 added, removed, rewritten or replaced (a `git pull` renames files into place) changes the
-fingerprint. Polling a few files is cheap, needs nothing beyond the standard library, and
-works on every filesystem, including ones inotify does not see into. Postings kept in a SQL
+fingerprint. A change counts once the files have settled (`SETTLE`), so a burst of edits is
+one reload and a file missing for a moment is never reloaded without it. Polling a few files
+is cheap, needs nothing beyond the standard library, and works on every filesystem, including
+ones inotify does not see into. Postings kept in a SQL
 table are not files: SIGHUP (``systemctl reload``) picks those up.
 """
 
@@ -11,6 +13,8 @@ from __future__ import annotations
 
 import os
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from boardsync.config.model import RootConfig
@@ -44,21 +48,44 @@ def fingerprint(files: list[Path]) -> Fingerprint:
     return tuple(marks)
 
 
-class ConfigWatch:
-    """Says whether the config files changed since it last looked."""
+SETTLE = 5.0
+"""Seconds the files must stay as they are before a change counts: a burst of edits, a
+`git checkout` or an editor's save-by-rename (the file gone for a moment) is one change, seen
+once it is over."""
 
-    def __init__(self, root_path: Path, root: RootConfig | None) -> None:
+
+class ConfigWatch:
+    """Says whether the config files changed since it last looked, once they have settled.
+
+    A change is reported when the files differ from what was last reported and have not
+    changed again for `settle` seconds (by `clock`), so a file that disappears and comes back
+    between looks is never reloaded without it."""
+
+    def __init__(
+        self, root_path: Path, root: RootConfig | None, *, settle: float = SETTLE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.root_path = root_path
         self.root = root
+        self.settle = settle
+        self.clock = clock
         self._seen = fingerprint(config_files(root_path, root))
+        self._moving: tuple[Fingerprint, float] | None = None
+        """The files as last seen while differing from `_seen`, and since when they look so."""
         self._lock = threading.Lock()  # the watch job asks; the reloading thread follows
 
     def changed(self) -> bool:
         with self._lock:
             now = fingerprint(config_files(self.root_path, self.root))
             if now == self._seen:
+                self._moving = None  # changed and changed back: nothing to reload
                 return False
-            self._seen = now
+            if self._moving is None or self._moving[0] != now:
+                self._moving = (now, self.clock())  # still changing: wait for it to settle
+                return False
+            if self.clock() - self._moving[1] < self.settle:
+                return False
+            self._seen, self._moving = now, None
             return True
 
     def follow(self, root: RootConfig | None) -> None:
@@ -67,3 +94,4 @@ class ConfigWatch:
         with self._lock:
             self.root = root
             self._seen = fingerprint(config_files(self.root_path, root))
+            self._moving = None
