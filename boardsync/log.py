@@ -69,7 +69,8 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # *reference* (`${SORCE_API_KEY}`) is not a secret: a config error must still name it.
     (
         re.compile(
-            r"(?i)([\"']?(?:access_token|client_secret|x-auth-token|api_key|token)[\"']?\s*[:=]\s*[\"']?)"
+            # Not a path's last segment: "POST /v1/auth/token: 400" names a call, not a token.
+            r"(?i)((?<!/)[\"']?(?:access_token|client_secret|x-auth-token|api_key|token)[\"']?\s*[:=]\s*[\"']?)"
             r"(?!\$\{)[^\"',}\s]+"
         ),
         rf"\1{MASK}",

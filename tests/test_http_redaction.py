@@ -46,9 +46,12 @@ def test_redact_masks_secret_keys_in_mappings_and_keeps_the_rest() -> None:
 
 
 def test_redact_leaves_ordinary_text_alone() -> None:
-    """Words like 'token_renewed' or a job path are not secrets."""
+    """Words like 'token_renewed', a job path, or a call on the token endpoint followed by its
+    status and message are not secrets."""
     text = "token_renewed call='GET /jobs/job_1' skill=sk"
     assert redact(text) == text
+    error = "recruitifi POST /v1/auth/token: no usable answer (ReadTimeout: timed out)"
+    assert redact(error) == error
 
 
 # ------------------------------------------------------------------------------ a whole run
