@@ -16,6 +16,7 @@ import pytest
 
 from boardsync.reconcile import reconcile
 from boardsync.reconcile.model import RunResult
+from boardsync.sandbox.core import Fault
 from boardsync.sandbox.server import Sandbox
 from tests.reconcile_helpers import SORCE_COMPANY, Workspace, writes
 
@@ -120,3 +121,34 @@ def test_a_removed_postings_block_clears_from_status_and_the_metrics(
     status = json.loads(ws.run("status", "--json").out)
     assert not [r for r in status if r["posting"] == "backend-engineer" and r["blocked_reason"]]
     assert ws.store().metrics().blocked_pairs["sorce"] == blocked_before - 1
+
+
+def test_a_run_scoped_to_other_postings_counts_no_read_of_a_removed_one(ws: Workspace) -> None:
+    """`--posting` narrows what a run looks at: runs for another posting do not count as
+    reads that missed the removed one, so only its own runs (or whole ones) bring its close."""
+    ws.remove_posting("warehouse-associate")
+    with ws.opened() as (desired, store, connectors):
+        for minutes in (0, 70, 80):
+            at = T0 + timedelta(minutes=minutes)
+            reconcile(desired, store, connectors, postings=["backend-engineer"], clock=lambda: at)
+    assert not _closed_on_sorce(ws, "warehouse-associate")
+    _run_at(ws, T0 + timedelta(minutes=90))  # the first run that looks at it
+    assert not _closed_on_sorce(ws, "warehouse-associate")
+
+
+def test_a_failing_close_of_a_removed_posting_backs_off(ws: Workspace) -> None:
+    """Past its grace, the close of a removed posting fails on Sorce (500): the next run a
+    minute later does not send it again (it backs off, as any failed change), and once the
+    backoff is over the close goes through."""
+    ws.remove_posting("warehouse-associate")
+    _run_at(ws, T0)
+    ws.sandbox.sorce.faults.add(Fault("status", method="POST", path=r".*/close", status=500, times=None))
+    failed = _run_at(ws, T0 + timedelta(hours=1))
+    assert failed.counts["failed"] == 1 and not _closed_on_sorce(ws, "warehouse-associate")
+    ws.sandbox.sorce.faults.clear()
+    ws.clear_counts()
+    held = _run_at(ws, T0 + timedelta(hours=1, seconds=30))
+    assert held.plan is not None and [b.gate for b in held.plan.blocked] == ["backoff"]
+    assert writes(ws.counts()["sorce"]) == {}
+    assert _run_at(ws, T0 + timedelta(hours=2)).converged
+    assert _closed_on_sorce(ws, "warehouse-associate")

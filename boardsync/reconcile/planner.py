@@ -143,7 +143,11 @@ def plan_changes(
         pairs += _plan_board(board, postings, known, policy, now)
         for item, changes in _plan_removed(board, postings, known, policy, now, scope):
             removed.append(item)
-            pairs.append(((item.posting, board.name), PairPlan(changes=changes, evaluated=False)))
+            pair = (item.posting, board.name)
+            # A close that failed backs off like any other change, not retried every run.
+            held = _hold_if_backing_off(PairPlan(changes=changes, evaluated=False), board.name, item.posting,
+                                        known.bindings.get(pair), now)
+            pairs.append((pair, held))
     return _assemble(pairs, removed, errors, now, digest)
 
 
