@@ -1,12 +1,15 @@
-"""Fixtures the whole suite shares: the three sandbox boards as real servers on loopback."""
+"""Fixtures the whole suite shares: the three sandbox boards as real servers on loopback, and
+a config repository of the examples pointed at them (a test file may define its own `ws`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from boardsync.sandbox.server import Sandbox
+from tests.reconcile_helpers import Workspace
 
 
 @pytest.fixture(scope="session")
@@ -22,3 +25,19 @@ def sandbox(sandbox_servers: Sandbox) -> Sandbox:
     no faults armed, no requests counted, default plans and limits."""
     sandbox_servers.reset()
     return sandbox_servers
+
+
+@pytest.fixture
+def ws(tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+    """The examples as a config repository on the sandbox boards, nothing synced yet."""
+    workspace = Workspace(tmp_path, sandbox, monkeypatch).copy_examples()
+    workspace.write_config()
+    return workspace
+
+
+@pytest.fixture
+def synced(ws: Workspace) -> Workspace:
+    """The examples reconciled once, request counts cleared."""
+    assert ws.run("reconcile").code == 0
+    ws.clear_counts()
+    return ws

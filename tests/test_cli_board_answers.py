@@ -10,31 +10,14 @@ are resolved, and refused, when planning.
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from boardsync.sandbox.core import Fault
-from boardsync.sandbox.server import Sandbox
 from tests.reconcile_helpers import Workspace, writes
 
 JOBS = r"/api/external/v1/jobs"
 SEARCH = "GET /api/external/v1/locations/search"
-
-
-@pytest.fixture
-def ws(tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Workspace:
-    workspace = Workspace(tmp_path, sandbox, monkeypatch).copy_examples()
-    workspace.write_config()
-    return workspace
-
-
-@pytest.fixture
-def synced(ws: Workspace) -> Workspace:
-    """The examples reconciled once, request counts cleared."""
-    assert ws.run("reconcile").code == 0
-    ws.clear_counts()
-    return ws
 
 
 def _section(plan: str, heading: str) -> str:

@@ -12,23 +12,7 @@ from pathlib import Path
 import pytest
 
 from boardsync import cli
-from boardsync.sandbox.server import Sandbox
 from tests.reconcile_helpers import Workspace, writes
-
-
-@pytest.fixture
-def ws(tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Workspace:
-    workspace = Workspace(tmp_path, sandbox, monkeypatch).copy_examples()
-    workspace.write_config()
-    return workspace
-
-
-@pytest.fixture
-def synced(ws: Workspace) -> Workspace:
-    """The examples reconciled once, request counts cleared."""
-    assert ws.run("reconcile").code == 0
-    ws.clear_counts()
-    return ws
 
 
 # ------------------------------------------------------------------------------ not live

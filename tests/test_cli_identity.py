@@ -10,31 +10,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from pathlib import Path
 from typing import Any
 
-import pytest
 
 from boardsync.sandbox.core import Fault
-from boardsync.sandbox.server import Sandbox
 from tests.reconcile_helpers import SORCE_COMPANY, Workspace, writes
 
 JOBS = "/api/external/v1/jobs"
-
-
-@pytest.fixture
-def ws(tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Workspace:
-    workspace = Workspace(tmp_path, sandbox, monkeypatch).copy_examples()
-    workspace.write_config()
-    return workspace
-
-
-@pytest.fixture
-def synced(ws: Workspace) -> Workspace:
-    """The examples reconciled once, request counts cleared."""
-    assert ws.run("reconcile").code == 0
-    ws.clear_counts()
-    return ws
 
 
 def _forget_state(ws: Workspace) -> None:

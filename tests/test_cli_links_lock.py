@@ -4,24 +4,11 @@ the way `plan` and `reconcile` do: it waits `--wait` seconds for the holder, the
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-import pytest
 
 from boardsync.cli import build_parser
 from boardsync.daemon.lock import acquire_writer_lock
-from boardsync.sandbox.server import Sandbox
 from tests.reconcile_helpers import Workspace
-
-
-@pytest.fixture
-def synced(tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Workspace:
-    """The examples reconciled once, request counts cleared."""
-    workspace = Workspace(tmp_path, sandbox, monkeypatch).copy_examples()
-    workspace.write_config()
-    assert workspace.run("reconcile").code == 0
-    workspace.clear_counts()
-    return workspace
 
 
 def test_links_beside_a_lock_holder_waits_then_refuses_naming_it_and_fetches_nothing(synced: Workspace) -> None:

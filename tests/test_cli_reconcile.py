@@ -9,34 +9,16 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import jsonschema
-import pytest
 
 from boardsync.reconcile import collect_metrics, reconcile
 from boardsync.reconcile.render import load_schema
 from boardsync.sandbox.core import Fault
-from boardsync.sandbox.server import Sandbox
 from tests.reconcile_helpers import SORCE_COMPANY, Workspace, writes
 
 LIVE_ON_SORCE = {"backend-engineer", "intern-software-2025", "product-designer",
                  "warehouse-associate"}
-
-
-@pytest.fixture
-def ws(tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Workspace:
-    workspace = Workspace(tmp_path, sandbox, monkeypatch).copy_examples()
-    workspace.write_config()
-    return workspace
-
-
-@pytest.fixture
-def synced(ws: Workspace) -> Workspace:
-    """The examples reconciled once, request counts cleared."""
-    assert ws.run("reconcile").code == 0
-    ws.clear_counts()
-    return ws
 
 
 def _statuses(jobs: list[dict]) -> dict[str, str]:  # type: ignore[type-arg]

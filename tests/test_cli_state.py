@@ -7,21 +7,11 @@ import csv
 import io
 import json
 import sqlite3
-from pathlib import Path
 
 import pytest
 
 from boardsync.state import migrations
-from boardsync.sandbox.server import Sandbox
 from tests.reconcile_helpers import Workspace
-
-
-@pytest.fixture
-def synced(tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Workspace:
-    workspace = Workspace(tmp_path, sandbox, monkeypatch).copy_examples()
-    workspace.write_config()
-    assert workspace.run("reconcile").code == 0
-    return workspace
 
 
 def test_status_lists_every_posting_on_every_board(synced: Workspace) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 
 from boardsync.sandbox.server import Sandbox
 from tests.reconcile_helpers import Workspace
@@ -127,13 +126,6 @@ def test_a_hirempire_posting_without_a_channel_fails_validate(capsys, secrets, t
     write_posting(repo, "oslo", OSLO.replace("channels: [finn]\n", "").replace("level: senior", "level: senior\nstatus: closed"))
     code, lines = run(capsys, "validate", "-c", "boardsync.yaml")
     assert code == 0, lines
-
-
-@pytest.fixture
-def ws(tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Workspace:
-    workspace = Workspace(tmp_path, sandbox, monkeypatch).copy_examples()
-    workspace.write_config()
-    return workspace
 
 
 def test_a_hirempire_posting_without_a_channel_is_blocked_before_any_call(ws: Workspace) -> None:

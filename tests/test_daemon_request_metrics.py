@@ -4,7 +4,6 @@ metrics. Real runs against the sandbox over loopback; retries never wait."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from sqlmodel import select
@@ -24,13 +23,6 @@ from tests.reconcile_helpers import Workspace, writes
 
 HIREMPIRE_JOBS = "GET /v1/jobs"
 SORCE_JOBS = "/api/external/v1/jobs"
-
-
-@pytest.fixture
-def ws(tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Workspace:
-    workspace = Workspace(tmp_path, sandbox, monkeypatch).copy_examples()
-    workspace.write_config()
-    return workspace
 
 
 def audit_rows(store: Store) -> int:

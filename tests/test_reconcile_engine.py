@@ -9,7 +9,6 @@ from __future__ import annotations
 import subprocess
 import threading
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlmodel import select
@@ -20,7 +19,6 @@ from boardsync.reconcile.journal import settle
 from boardsync.reconcile.observe import observe
 from boardsync.reconcile.record import WHOLE_POSTING
 from boardsync.sandbox.core import Fault
-from boardsync.sandbox.server import Sandbox
 from boardsync.state import Action, Binding, Intent, Run, VisitSample
 from tests.reconcile_helpers import Workspace, writes
 
@@ -36,13 +34,6 @@ class RunClock:
 
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)
-
-
-@pytest.fixture
-def ws(tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Workspace:
-    workspace = Workspace(tmp_path, sandbox, monkeypatch).copy_examples()
-    workspace.write_config()
-    return workspace
 
 
 @pytest.fixture

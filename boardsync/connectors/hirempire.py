@@ -33,7 +33,7 @@ from boardsync.config.model import (
     Workplace,
 )
 from boardsync.connectors import decided
-from boardsync.connectors.answers import Answer, parse
+from boardsync.connectors.answers import Answer
 from boardsync.connectors.base import (
     BoardProblem,
     Channel,
@@ -43,7 +43,7 @@ from boardsync.connectors.base import (
     Transition,
 )
 from boardsync.connectors.http import HttpConnector, RateLimiter, excerpt, retry_after_header
-from boardsync.errors import Ambiguous, Blocked, Malformed, ProviderError, Rejected, Transient
+from boardsync.errors import Ambiguous, Blocked, ProviderError, Rejected, Transient
 
 log = structlog.get_logger("boardsync.connectors.hirempire", provider="hirempire")
 
@@ -429,15 +429,7 @@ class HirempireConnector(HttpConnector):
     def _created(self, response: httpx.Response, spec: Spec) -> Remote:
         """add-job's answer; when it cannot be read, the job may exist all the same:
         `Ambiguous`, so it is looked up by its slug before anything is sent again."""
-        call = "POST /add-job"
-        try:
-            answer = parse(HirempireAdded, response.json(), provider=self.name, call=call)
-        except (ValueError, Malformed) as exc:
-            what = exc.reason if isinstance(exc, Malformed) else "no JSON"
-            raise self.http.failed(Ambiguous(
-                f"answered {response.status_code} without a readable job id ({what}); the job may exist",
-                provider=self.name, call=call,
-            )) from exc
+        answer = self._created_answer(HirempireAdded, response, "POST /add-job")
         channels = {a.source: Channel(a.source, a.id, a.application_url) for a in answer.applications}
         return Remote(
             remote_id=answer.job_id,

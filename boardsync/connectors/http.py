@@ -54,7 +54,7 @@ from tenacity.wait import wait_base
 from boardsync import __version__
 from boardsync.connectors.answers import A, parse
 from boardsync.connectors.base import Connector
-from boardsync.errors import Ambiguous, ProviderError, Transient, WaitAsked
+from boardsync.errors import Ambiguous, Malformed, ProviderError, Transient, WaitAsked
 from boardsync.log import redact
 
 log = structlog.get_logger("boardsync.connectors.http")
@@ -591,6 +591,18 @@ class HttpConnector(Connector):
             return parse(model, body, provider=self.name, call=call)
         except ProviderError as exc:
             raise self.http.failed(exc) from None
+
+    def _created_answer(self, model: type[A], response: httpx.Response, call: str) -> A:
+        """A create's successful answer read as `model`. When it cannot be read the job may
+        exist all the same: `Ambiguous`, so it is looked up before anything is sent again."""
+        try:
+            return parse(model, response.json(), provider=self.name, call=call)
+        except (ValueError, Malformed) as exc:
+            what = exc.reason if isinstance(exc, Malformed) else "no JSON"
+            raise self.http.failed(Ambiguous(
+                f"answered {response.status_code} without a readable job ({what}); the job may exist",
+                provider=self.name, call=call,
+            )) from exc
 
     def _checked(self, response: httpx.Response, call: str) -> httpx.Response:
         if response.is_error:

@@ -34,10 +34,10 @@ from boardsync.config.model import (
     Workplace,
 )
 from boardsync.connectors import decided
-from boardsync.connectors.answers import Answer, UtcDateTime, parse
+from boardsync.connectors.answers import Answer, UtcDateTime
 from boardsync.connectors.base import BoardProblem, Remote, RemoteStatus, Spec, Transition, Unrenderable
 from boardsync.connectors.http import HttpConnector, RateLimiter, excerpt, retry_after_header
-from boardsync.errors import Ambiguous, Blocked, Malformed, ProviderError, Rejected, Transient
+from boardsync.errors import Blocked, ProviderError, Rejected, Transient
 
 log = structlog.get_logger("boardsync.connectors.sorce", provider="sorce")
 
@@ -479,17 +479,7 @@ class SorceConnector(HttpConnector):
         return self._answer(SorceJob, response, call)
 
     def _created(self, response: httpx.Response) -> SorceJob:
-        """The Job a create answered; when it cannot be read, the job may exist all the same:
-        `Ambiguous`, so it is looked up before anything is sent again."""
-        call = "POST /jobs"
-        try:
-            return parse(SorceJob, response.json(), provider=self.name, call=call)
-        except (ValueError, Malformed) as exc:
-            what = exc.reason if isinstance(exc, Malformed) else "no JSON"
-            raise self.http.failed(Ambiguous(
-                f"answered {response.status_code} without a readable job ({what}); the job may exist",
-                provider=self.name, call=call,
-            )) from exc
+        return self._created_answer(SorceJob, response, "POST /jobs")
 
     # -- helpers ---------------------------------------------------------------------------
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import subprocess
 import threading
 from collections import Counter
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,8 +62,7 @@ def reconcile(
     """Make the boards match `desired`. With `dry_run`, plan only. `force` applies a plan the
     safety check refused. `postings` and `providers` narrow the run. `clock` is the run's
     notion of now (backoff, link expiry, drift times); tests move it instead of sleeping."""
-    run = _Run.begin(desired, store, connectors, "reconcile", trigger, postings, providers, clock)
-    try:
+    with _Run.recorded(desired, store, connectors, "reconcile", trigger, postings, providers, clock) as run:
         boards, known, result = run.observe_and_plan(stop, force=force)
         if not force:
             result = run.checked(result, boards, known)
@@ -73,9 +73,6 @@ def reconcile(
             run_id=run.id, now=run.now, stop=stop, progress=progress, waits=run.waits,
         ).apply(result)
         return run.finish(result, report=report)
-    except BaseException as exc:
-        run.crashed(exc)
-        raise
 
 
 def plan(
@@ -107,14 +104,10 @@ def plan_run(
 ) -> RunResult:
     """`plan`, as the run it records: its outcome says what a real run would end in
     (refused, or whether the boards match), for the exit code."""
-    run = _Run.begin(desired, store, connectors, "plan", trigger, postings, providers, clock)
-    try:
+    with _Run.recorded(desired, store, connectors, "plan", trigger, postings, providers, clock) as run:
         boards, known, result = run.observe_and_plan(None)
         result = run.checked(result, boards, known)
         return run.finish(result, outcome=run.planned_outcome(result), error=result.refused)
-    except BaseException as exc:
-        run.crashed(exc)
-        raise
 
 
 def collect_metrics(
@@ -127,8 +120,7 @@ def collect_metrics(
 ) -> RunResult:
     """Read visits and applicants from every board that has them and record the counters
     that changed. Costs each board's observe reads plus one applicants read."""
-    run = _Run.begin(desired, store, connectors, "metrics", trigger, None, None, clock)
-    try:
+    with _Run.recorded(desired, store, connectors, "metrics", trigger, None, None, clock) as run:
         readers = {n: c for n, c in run.connectors.items() if c.SUPPORTS_JOBS}
         boards = observe(run.postings, readers, render=False, waits=run.waits)
         errors = [BoardError(n, b.error) for n, b in boards.items() if b.error]
@@ -143,9 +135,6 @@ def collect_metrics(
                 applicants = {}
             written += record.record_metrics(store, board, applicants, run.now)
         return run.finish_metrics(errors, written)
-    except BaseException as exc:
-        run.crashed(exc)
-        raise
 
 
 # ------------------------------------------------------------------------------ one run
@@ -218,6 +207,27 @@ class _Run:
             log.warning("plan_refused", run=self.id, reason=str(exc))
             return replace(plan, refused=str(exc))
         return plan
+
+    @classmethod
+    @contextmanager
+    def recorded(
+        cls,
+        desired: Desired,
+        store: Store,
+        connectors: Mapping[str, Connector],
+        kind: str,
+        trigger: str,
+        postings: Collection[str] | None,
+        providers: Collection[str] | None,
+        clock: Clock,
+    ) -> Iterator[_Run]:
+        """A run begun (its row written), and recorded as failed if anything escapes it."""
+        run = cls.begin(desired, store, connectors, kind, trigger, postings, providers, clock)
+        try:
+            yield run
+        except BaseException as exc:
+            run.crashed(exc)
+            raise
 
     def crashed(self, exc: BaseException) -> None:
         """Record the run as failed on an unexpected error; the caller re-raises it."""
