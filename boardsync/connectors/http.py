@@ -306,6 +306,19 @@ class BoardHttp:
         self.retry = retry
         self.retry_after = retry_after
         self.tally = tally if tally is not None else PROCESS_TALLY
+        self._seen = threading.local()
+        """Per thread: the status of the last response received (see `last_status`)."""
+
+    @property
+    def last_status(self) -> int | None:
+        """The status of the last response this thread received, a retried try's included,
+        since `forget_status`; None before any. Kept per thread: the boards share no client,
+        but a board's own calls may come from more than one thread."""
+        status: int | None = getattr(self._seen, "status", None)
+        return status
+
+    def forget_status(self) -> None:
+        self._seen.status = None
 
     def request(
         self,
@@ -385,6 +398,7 @@ class BoardHttp:
         ends = time.monotonic() + seconds
         request = self.client.build_request(method, path, timeout=_capped(self.client.timeout, seconds), **kwargs)
         response = self.client.send(request, stream=True)
+        self._seen.status = response.status_code  # known once the headers are in, body or not
         try:
             if time.monotonic() > ends:  # headers trickled in, each read within its timeout
                 raise RequestDeadline(f"no answer within the {seconds:g} s deadline", request=request)
@@ -561,6 +575,12 @@ class HttpConnector(Connector):
     def _auth_headers(self) -> dict[str, str]:
         """The credentials every call carries; a board with tokens that change adds its own."""
         return {}
+
+    def last_status(self) -> int | None:
+        return self.http.last_status
+
+    def forget_status(self) -> None:
+        self.http.forget_status()
 
     def _call(
         self,
