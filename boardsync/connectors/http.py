@@ -570,7 +570,13 @@ class HttpConnector(Connector):
 
     @abc.abstractmethod
     def _error(self, response: httpx.Response, call: str) -> ProviderError:
-        """The one seam: the board's error answer → the error tree."""
+        """The board's answer with an error status other than 429 and 5xx → the error tree
+        (those two are `Transient` on every board: see `_status_error`)."""
+
+    @abc.abstractmethod
+    def _said(self, response: httpx.Response) -> tuple[str, str | None]:
+        """The message and the error code (None where the board has none) of an error answer,
+        read from the board's own error body, or its text cut short when it is not one."""
 
     def _auth_headers(self) -> dict[str, str]:
         """The credentials every call carries; a board with tokens that change adds its own."""
@@ -614,8 +620,19 @@ class HttpConnector(Connector):
 
     def _checked(self, response: httpx.Response, call: str) -> httpx.Response:
         if response.is_error:
-            raise self.http.failed(self._error(response, call)) from status_error(response)
+            raise self.http.failed(self._status_error(response, call)) from status_error(response)
         return response
+
+    def _status_error(self, response: httpx.Response, call: str) -> ProviderError:
+        """The one seam from an error status to the error tree. A 429 or a 5xx is `Transient`
+        on every board, carrying the wait the board asks for (`retry_after`); any other
+        status is the board's to tell apart (`_error`)."""
+        status = response.status_code
+        if status == 429 or status >= 500:
+            message, code = self._said(response)
+            return Transient(message, retry_after=self.retry_after(response), provider=self.name, call=call,
+                             status=status, code=code)
+        return self._error(response, call)
 
     def _object(self, response: httpx.Response, call: str) -> dict[str, Any]:
         """The JSON object a successful answer carries. Anything else (a proxy's HTML page, a
