@@ -18,6 +18,8 @@ from boardsync.sandbox.core import Fault
 from boardsync.sandbox.server import Sandbox
 from tests.reconcile_helpers import Workspace, writes
 
+pytestmark = pytest.mark.slow
+
 JOBS = r"/api/external/v1/jobs"
 SEARCH = "GET /api/external/v1/locations/search"
 

@@ -15,6 +15,8 @@ from boardsync import cli
 from boardsync.sandbox.server import Sandbox
 from tests.reconcile_helpers import Workspace, writes
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def ws(tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Workspace:

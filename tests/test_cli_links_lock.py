@@ -13,6 +13,8 @@ from boardsync.daemon.lock import acquire_writer_lock
 from boardsync.sandbox.server import Sandbox
 from tests.reconcile_helpers import Workspace
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def synced(tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Workspace:

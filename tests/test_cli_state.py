@@ -15,6 +15,8 @@ from boardsync.state import migrations
 from boardsync.sandbox.server import Sandbox
 from tests.reconcile_helpers import Workspace
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def synced(tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Workspace:

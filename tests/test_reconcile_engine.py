@@ -24,6 +24,8 @@ from boardsync.sandbox.server import Sandbox
 from boardsync.state import Action, Binding, Intent, Run, VisitSample
 from tests.reconcile_helpers import Workspace, writes
 
+pytestmark = pytest.mark.slow
+
 
 class RunClock:
     """The run's now, moved by hand."""
