@@ -167,3 +167,11 @@ def test_markdown_has_a_table_escapes_pipes_and_folds_diffs() -> None:
     assert "<details><summary>Field changes</summary>" in markdown
     assert "Old \\| title" in markdown
     assert "#### Blocked" in markdown and "#### Drift" in markdown
+
+
+def test_a_diff_in_colour_paints_only_the_lines_that_changed() -> None:
+    """In colour, removed lines are red and added ones green; context lines carry no code."""
+    lines = to_text(Plan(changes=(DESCRIBED,)), color=True).splitlines()
+    assert "\033[31m        -Line 5 of what the job is.\033[0m" in lines
+    assert "\033[32m        +Line 5, rewritten, of what the job is.\033[0m" in lines
+    assert "         Line 4 of what the job is." in lines

@@ -22,9 +22,11 @@ A 429 asking for a longer wait than the policy spends (beyond `retry_after_cap`,
 budget) is not waited out: the call stops at once with `WaitAsked`, which the run keeps so
 that no request goes to that board before the time it asked for.
 
-A response of any status is returned to the connector, whose one seam maps statuses to the
-error tree. Transport errors are mapped here: `Transient` when nothing can have happened or
-the call is idempotent, `Ambiguous` when a non-idempotent request was sent and no answer came.
+A response of any status is returned to the connector, whose one seam
+(`HttpConnector._status_error`) maps statuses to the error tree: 429 and 5xx to `Transient`
+on every board, any other through the board's own `_error`. Transport errors are mapped
+here: `Transient` when nothing can have happened or the call is idempotent, `Ambiguous` when
+a non-idempotent request was sent and no answer came.
 Waits go through an injected ``sleep`` and ``clock``, so tests move a fake clock instead.
 
 Every try, reads included, is counted in a `RequestTally` by board and status class (``2xx`` …

@@ -197,7 +197,7 @@ def _providers(plan: Plan) -> list[str]:
 def _painter(color: bool) -> Any:
     def paint(style: str, text: str) -> str:
         code = COLOURS.get(style, style)
-        return f"\033[{code}m{text}\033[0m" if color else text
+        return f"\033[{code}m{text}\033[0m" if color and code else text
     return paint
 
 
@@ -230,7 +230,7 @@ def _diff_lines(text: str) -> list[str]:
 def _diff_style(line: str) -> str:
     if line.startswith(("---", "+++", "@@")):
         return "2"
-    return {"+": "+", "-": "-"}.get(line[:1], "0")
+    return {"+": "+", "-": "-"}.get(line[:1], "")  # context lines stay plain
 
 
 def describe_disposition(disposition: str) -> str:
