@@ -16,6 +16,8 @@ import pytest
 from boardsync.sandbox.core import Fault
 from tests.reconcile_helpers import Workspace, writes
 
+pytestmark = pytest.mark.slow
+
 JOBS = r"/api/external/v1/jobs"
 SEARCH = "GET /api/external/v1/locations/search"
 

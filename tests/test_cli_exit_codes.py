@@ -14,6 +14,8 @@ import pytest
 from boardsync import cli
 from tests.reconcile_helpers import Workspace, writes
 
+pytestmark = pytest.mark.slow
+
 
 # ------------------------------------------------------------------------------ not live
 

@@ -12,9 +12,12 @@ import json
 import sqlite3
 from typing import Any
 
+import pytest
 
 from boardsync.sandbox.core import Fault
 from tests.reconcile_helpers import SORCE_COMPANY, Workspace, writes
+
+pytestmark = pytest.mark.slow
 
 JOBS = "/api/external/v1/jobs"
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import os
 
+import pytest
 
 from boardsync.cli import build_parser
 from boardsync.daemon.lock import acquire_writer_lock
 from tests.reconcile_helpers import Workspace
+
+pytestmark = pytest.mark.slow
 
 
 def test_links_beside_a_lock_holder_waits_then_refuses_naming_it_and_fetches_nothing(synced: Workspace) -> None:

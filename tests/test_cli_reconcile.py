@@ -11,11 +11,14 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import jsonschema
+import pytest
 
 from boardsync.reconcile import collect_metrics, reconcile
 from boardsync.reconcile.render import load_schema
 from boardsync.sandbox.core import Fault
 from tests.reconcile_helpers import SORCE_COMPANY, Workspace, writes
+
+pytestmark = pytest.mark.slow
 
 LIVE_ON_SORCE = {"backend-engineer", "intern-software-2025", "product-designer",
                  "warehouse-associate"}

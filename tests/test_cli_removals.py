@@ -20,6 +20,8 @@ from boardsync.sandbox.core import Fault
 from boardsync.sandbox.server import Sandbox
 from tests.reconcile_helpers import SORCE_COMPANY, Workspace, writes
 
+pytestmark = pytest.mark.slow
+
 T0 = datetime.now(UTC)
 
 

@@ -13,6 +13,8 @@ import pytest
 from boardsync.state import migrations
 from tests.reconcile_helpers import Workspace
 
+pytestmark = pytest.mark.slow
+
 
 def test_status_lists_every_posting_on_every_board(synced: Workspace) -> None:
     """One row per posting and board, with the board's state, and a row for the closed

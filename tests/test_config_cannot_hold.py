@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 
 from boardsync.sandbox.server import Sandbox
 from tests.reconcile_helpers import Workspace
@@ -128,6 +129,7 @@ def test_a_hirempire_posting_without_a_channel_fails_validate(capsys, secrets, t
     assert code == 0, lines
 
 
+@pytest.mark.slow
 def test_a_hirempire_posting_without_a_channel_is_blocked_before_any_call(ws: Workspace) -> None:
     """reconcile holds the pair as invalid with Hirempire's reason (exit 2) and sends it no
     add-job, instead of a refused call on every run; the other postings still go on."""
@@ -140,6 +142,7 @@ def test_a_hirempire_posting_without_a_channel_is_blocked_before_any_call(ws: Wo
     assert "Customer Support Specialist" not in {j["job_title"] for j in ws.hirempire_jobs()}
 
 
+@pytest.mark.slow
 def test_examples_keep_the_state_database_and_its_lock_out_of_git(tmp_path: Path) -> None:
     """A `git add -A` in a copy of examples/ with a state database beside the config stages no
     database, no lock and no secret file."""
@@ -160,6 +163,7 @@ def test_examples_keep_the_state_database_and_its_lock_out_of_git(tmp_path: Path
     assert not [n for n in names if n.startswith(("boardsync.db", "secrets/"))], names
 
 
+@pytest.mark.slow
 def test_the_demo_repository_keeps_its_state_database_out_of_git(tmp_path: Path, sandbox: Sandbox) -> None:
     """The config repository `boardsync demo` writes has the same .gitignore: its state
     database (signed links), the lock and secrets/ are ignored by git."""

@@ -230,6 +230,7 @@ def test_schema_problems_and_board_problems_come_out_together(capsys, secrets, t
     assert [line.split(": ")[1] for line in problems(lines)[:-1]] == ["levle", "boards.sorce.bid_cents"]
 
 
+@pytest.mark.slow
 def test_validate_runs_as_a_command_and_never_prints_a_secret(tmp_path: Path) -> None:
     """Through a real process: exit 0 on the examples, exit 1 on a broken posting, no secret shown."""
     env = {**os.environ, **SECRETS, "DAEMON_FLAG": "sk-not-a-bool-secret-value"}

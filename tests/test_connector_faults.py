@@ -395,3 +395,30 @@ def test_a_200_that_is_not_json_is_transient_and_names_the_board_and_call(login_
         connector.observe()
     assert str(caught.value).startswith(f"{board} GET /jobs: 200: answered without a JSON object")
     assert "Please sign in" in str(caught.value)
+
+
+# ------------------------------------------------------------------------------ every board
+
+
+BUSY_CALLS = {
+    "sorce": ("GET", JOBS, lambda c: c.observe()),
+    "hirempire": ("GET", "/v1/jobs", lambda c: c.observe()),
+    "recruitifi": ("GET", "/v1/links/job", lambda c: c.link(helpers.posting())),
+}
+
+
+@pytest.mark.parametrize("board", sorted(BUSY_CALLS))
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_busy_board_that_outlasts_the_retries_is_transient_with_its_wait(
+    sandbox: Sandbox, board: str, status: int
+) -> None:
+    """On every board a 429 or 503 that outlasts the retries ends the call as `Transient`,
+    with the status, the board's own message and the wait the board asked for."""
+    method, path, call = BUSY_CALLS[board]
+    connector = getattr(helpers, board)(sandbox, FakeClock(sandbox.clock))
+    getattr(sandbox, board).faults.add(Fault("status", method=method, path=path, status=status, retry_after=3,
+                                             times=None))
+    with pytest.raises(Transient) as caught:
+        call(connector)
+    assert (caught.value.status, caught.value.retry_after) == (status, 3.0)
+    assert caught.value.reason and caught.value.reason != "Service Unavailable", caught.value.reason

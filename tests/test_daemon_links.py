@@ -6,7 +6,7 @@ import shutil
 import threading
 from dataclasses import replace
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -48,6 +48,13 @@ def connectors(desired: config.Desired) -> Iterator[dict[str, Connector]]:
         connector.close()
 
 
+@pytest.fixture
+def keeper(store: Store, sandbox: Sandbox) -> LinkKeeper:
+    """A keeper on the board's clock, stopped: time moves only when a test moves it."""
+    sandbox.clock.freeze()
+    return LinkKeeper(store, clock=sandbox.clock.now)
+
+
 def _issued(sandbox: Sandbox) -> int:
     return len(sandbox.recruitifi.issued_links())
 
@@ -58,65 +65,65 @@ def test_linked_postings_are_the_open_ones_naming_recruitifi(desired: config.Des
 
 
 def test_refresh_fetches_missing_links_and_books_the_next_at_most_of_their_life(
-    desired: config.Desired, store: Store, connectors: dict[str, Connector], sandbox: Sandbox
+    desired: config.Desired, keeper: LinkKeeper, connectors: dict[str, Connector], sandbox: Sandbox
 ) -> None:
     """Every linked posting gets a stored link; the next refresh falls at 80% of its life."""
-    before = datetime.now(UTC)
-    due = LinkKeeper(store).refresh(desired, connectors, threading.Event())
-    stored = LinkKeeper(store).stored()
+    now = sandbox.clock.now()
+    due = keeper.refresh(desired, connectors, threading.Event())
+    stored = keeper.stored()
     assert set(stored) == LINKED and _issued(sandbox) == 3
-    life = min(link.expires_at for link in stored.values()) - before
-    assert due is not None and before + life * (REFRESH_AT - 0.05) < due < before + life * (REFRESH_AT + 0.05)
+    life = min(link.expires_at for link in stored.values()) - now
+    assert due == now + life * REFRESH_AT
 
 
 def test_fresh_links_are_reused_and_aging_ones_fetched_again(
-    desired: config.Desired, store: Store, connectors: dict[str, Connector], sandbox: Sandbox
+    desired: config.Desired, keeper: LinkKeeper, connectors: dict[str, Connector], sandbox: Sandbox
 ) -> None:
-    """A second refresh asks the board nothing; once a link is past 80% of its life it is replaced."""
-    keeper = LinkKeeper(store)
+    """Until 80% of a link's life has passed it is handed out again and the board asked nothing;
+    from then on a new one is fetched."""
     keeper.refresh(desired, connectors, threading.Event())
+    old = keeper.stored()["backend-engineer"]
+    sandbox.clock.set(old.refresh_due - timedelta(seconds=1))
     keeper.refresh(desired, connectors, threading.Event())
-    assert _issued(sandbox) == 3
-    with store.write() as session:  # age one link: fetched long ago, expiring soon
-        row = session.get(SignedLink, 1)
-        assert row is not None
-        row.fetched_at = datetime.now(UTC) - timedelta(minutes=13)
-        row.expires_at = datetime.now(UTC) + timedelta(minutes=2)
-        aged = row.posting_key
-        old_url = row.url
-    assert keeper.fresh_url(desired, connectors, aged) != old_url
+    assert keeper.fresh_url(desired, connectors, "backend-engineer") == old.url and _issued(sandbox) == 3
+    sandbox.clock.set(old.refresh_due)
+    assert keeper.fresh_url(desired, connectors, "backend-engineer") != old.url
     assert _issued(sandbox) == 4
 
 
 def test_links_of_postings_gone_and_links_expired_are_forgotten(
-    desired: config.Desired, store: Store, connectors: dict[str, Connector]
+    desired: config.Desired, store: Store, keeper: LinkKeeper, connectors: dict[str, Connector], sandbox: Sandbox
 ) -> None:
     """A link is never kept past its expiry, nor for a posting no longer sent to RecruitiFi."""
-    keeper = LinkKeeper(store)
     keeper.refresh(desired, connectors, threading.Event())
     with store.write() as session:
         session.add(SignedLink(posting_key="old-job", provider="recruitifi", url="https://x/?token=t",
-                               expires_at=datetime.now(UTC) + timedelta(minutes=5)))
+                               expires_at=sandbox.clock.now() + timedelta(minutes=5)))
     remaining = [p for p in desired.postings if p.key != "engineering-manager"]
     keeper.refresh(replace(desired, postings=tuple(remaining)), connectors, threading.Event())
     assert set(keeper.stored()) == LINKED - {"engineering-manager"}
+    last = max(link.expires_at for link in keeper.stored().values())
+    sandbox.clock.set(last)
+    stopped = threading.Event()
+    stopped.set()  # nothing fetched anew: what is left is only what was kept
+    keeper.refresh(desired, connectors, stopped)
+    assert keeper.stored() == {}
 
 
 def test_a_board_failure_is_retried_later_without_stopping_the_others(
-    desired: config.Desired, store: Store, connectors: dict[str, Connector], sandbox: Sandbox
+    desired: config.Desired, keeper: LinkKeeper, connectors: dict[str, Connector], sandbox: Sandbox
 ) -> None:
-    """One link the board refuses leaves the rest fetched and books a retry within a minute."""
+    """One link the board refuses leaves the rest fetched and books a retry 30 s later."""
     sandbox.recruitifi.faults.add(Fault("status", method="GET", path=r"/v1/links/job", status=403, times=1))
-    due = LinkKeeper(store).refresh(desired, connectors, threading.Event())
-    assert len(LinkKeeper(store).stored()) == 2
-    assert due is not None and due < datetime.now(UTC) + timedelta(minutes=1)
+    due = keeper.refresh(desired, connectors, threading.Event())
+    assert len(keeper.stored()) == 2
+    assert due == sandbox.clock.now() + timedelta(seconds=30)
 
 
 def test_a_link_is_refused_for_a_posting_not_sent_to_recruitifi(
-    desired: config.Desired, store: Store, connectors: dict[str, Connector], sandbox: Sandbox
+    desired: config.Desired, keeper: LinkKeeper, connectors: dict[str, Connector], sandbox: Sandbox
 ) -> None:
     """Unknown, closed or elsewhere-only postings get no link, and the board is not asked."""
-    keeper = LinkKeeper(store)
     for key in ("nobody", "intern-design-2024", "warehouse-associate"):
         with pytest.raises(UnknownPosting):
             keeper.fresh_url(desired, connectors, key)

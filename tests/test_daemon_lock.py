@@ -55,6 +55,7 @@ def test_waiter_gives_up_after_its_timeout(tmp_path: Path) -> None:
             acquire_writer_lock(_url(tmp_path), wait=0.4, on_wait=lambda h: None)
 
 
+@pytest.mark.slow
 def test_lock_held_by_another_process_dies_with_it(tmp_path: Path) -> None:
     """Another process's lock is refused with its pid, and a crash leaves no stale lock."""
     holder = subprocess.Popen(

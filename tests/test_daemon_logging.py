@@ -8,6 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow
+
 SCRIPT = (
     "import logging, structlog; from boardsync import log; log.configure(); "
     "structlog.get_logger('t').warning('board_slow', url='https://x.example/embed?token=abc123'); "

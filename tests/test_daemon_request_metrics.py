@@ -21,6 +21,8 @@ from boardsync.state.tables import Action
 from tests import connector_helpers as helpers
 from tests.reconcile_helpers import Workspace, writes
 
+pytestmark = pytest.mark.slow
+
 HIREMPIRE_JOBS = "GET /v1/jobs"
 SORCE_JOBS = "/api/external/v1/jobs"
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 UNITS = Path(__file__).resolve().parents[1] / "examples" / "systemd"
 NAMES = ("boardsync.service", "boardsync-reconcile.service", "boardsync-reconcile.timer")
 SHIPPED_BINARY = "/usr/local/bin/boardsync"

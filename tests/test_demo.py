@@ -20,6 +20,8 @@ from boardsync.sandbox.core import Fault
 from boardsync.sandbox.server import Sandbox
 from boardsync.state import Store, open_store
 
+pytestmark = pytest.mark.slow
+
 
 class RecordedSandbox(Sandbox):
     """The real sandbox, remembered once started, so a test can look at the boards after."""

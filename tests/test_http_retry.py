@@ -198,3 +198,41 @@ def test_retry_after_header_reads_seconds_and_http_dates() -> None:
     assert retry_after_header(httpx.Response(429, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})) == 0.0
     assert retry_after_header(httpx.Response(429, headers={"Retry-After": "soon"})) is None
     assert retry_after_header(httpx.Response(429)) is None
+
+
+def test_last_status_is_the_last_response_this_thread_received() -> None:
+    """After a 503 retried into a 200 the last status is 200, a call that got no answer leaves
+    it as it was, and forgetting it starts afresh."""
+    transport, _ = scripted(503, 200, httpx.ConnectError, httpx.ConnectError)
+    http = board(transport, FakeClock(), attempts=2)
+    assert http.last_status is None
+    http.request("GET", "/jobs")
+    assert http.last_status == 200
+    with pytest.raises(Transient):
+        http.request("GET", "/jobs")
+    assert http.last_status == 200
+    http.forget_status()
+    assert http.last_status is None
+
+
+def test_each_thread_sees_the_status_of_its_own_calls() -> None:
+    """Two threads calling one board each read back the status their own call got."""
+    both_sent = threading.Barrier(2)
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        both_sent.wait(timeout=5)  # the two calls overlap
+        return httpx.Response(201 if request.url.path == "/a" else 404, json={})
+
+    http = board(httpx.MockTransport(handle), FakeClock(), attempts=1)
+    seen: dict[str, int | None] = {}
+
+    def call(path: str) -> None:
+        http.request("POST", path, json={})
+        seen[path] = http.last_status
+
+    threads = [threading.Thread(target=call, args=(p,)) for p in ("/a", "/b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=10)
+    assert seen == {"/a": 201, "/b": 404}

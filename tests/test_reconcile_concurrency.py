@@ -51,6 +51,7 @@ def _timed(method: Callable[..., Any], finished: list[float]) -> Callable[..., A
     return call
 
 
+@pytest.mark.slow
 def test_a_hanging_board_holds_up_no_other(ws: Workspace) -> None:
     """RecruitiFi's link calls hanging: every Sorce and Hirempire change is done before
     RecruitiFi's first call has even reached its deadline, and they converge; RecruitiFi's
@@ -77,6 +78,7 @@ def test_a_hanging_board_holds_up_no_other(ws: Workspace) -> None:
     assert result.counts["failed"] == 3 and len(ws.sorce_jobs()) == 6
 
 
+@pytest.mark.slow  # a stress test: sixteen hundred transactions
 @pytest.mark.parametrize("database", ["state.db", ":memory:"])
 def test_writers_on_many_threads_queue_instead_of_failing(tmp_path: Path, database: str) -> None:
     """Eight threads each writing two hundred short transactions to one SQLite state

@@ -22,6 +22,8 @@ from boardsync.sandbox.core import Fault
 from boardsync.state import Action, Binding, Intent, Run, VisitSample
 from tests.reconcile_helpers import Workspace, writes
 
+pytestmark = pytest.mark.slow
+
 
 class RunClock:
     """The run's now, moved by hand."""

@@ -173,6 +173,7 @@ def _leaks(text: str, secrets: list[str]) -> list[str]:
     return [s for s in secrets for form in _forms(s) if form in text]
 
 
+@pytest.mark.slow
 def test_boards_echoing_the_request_leave_no_secret_in_logs_rows_plans_or_output(
     tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:

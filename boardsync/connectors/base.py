@@ -235,6 +235,17 @@ class Connector(abc.ABC):
         """A fresh signed link to the posting's page on the board."""
         raise NotImplementedError(f"{self.name} has no links")
 
+    # -- the audit log ----------------------------------------------------------------------
+
+    def last_status(self) -> int | None:
+        """The HTTP status of the last response this thread had from the board since
+        `forget_status` (a retried try's included), or None: the verbs return objects, not
+        responses, and the audit log keeps the status of each change's calls."""
+        return None
+
+    def forget_status(self) -> None:
+        """Start `last_status` afresh, before the calls of one change."""
+
     def close(self) -> None:
         """Release the HTTP client."""
         self.client.close()

@@ -42,8 +42,8 @@ from boardsync.connectors.base import (
     Spec,
     Transition,
 )
-from boardsync.connectors.http import HttpConnector, RateLimiter, excerpt, retry_after_header
-from boardsync.errors import Ambiguous, Blocked, ProviderError, Rejected, Transient
+from boardsync.connectors.http import HttpConnector, RateLimiter, excerpt
+from boardsync.errors import Ambiguous, Blocked, ProviderError, Rejected
 
 log = structlog.get_logger("boardsync.connectors.hirempire", provider="hirempire")
 
@@ -386,8 +386,6 @@ class HirempireConnector(HttpConnector):
         status = response.status_code
         message = _message(response)
         kw: dict[str, Any] = {"provider": self.name, "call": call, "status": status}
-        if status == 429 or status >= 500:
-            return Transient(message, retry_after=retry_after_header(response), **kw)
         if status == 402:
             return Blocked(
                 f"{message} A person must upgrade the Hirempire plan or close a job.",
@@ -403,6 +401,9 @@ class HirempireConnector(HttpConnector):
         if status == 404 or status == 401:  # update-job answers an unknown job with 401 [doc]
             return Rejected(message, code="job_not_found", **kw)
         return Rejected(message, fields=_fields(message), **kw)
+
+    def _said(self, response: httpx.Response) -> tuple[str, str | None]:
+        return _message(response), None  # the board has no error codes
 
     # -- helpers ---------------------------------------------------------------------------
 

@@ -22,9 +22,11 @@ A 429 asking for a longer wait than the policy spends (beyond `retry_after_cap`,
 budget) is not waited out: the call stops at once with `WaitAsked`, which the run keeps so
 that no request goes to that board before the time it asked for.
 
-A response of any status is returned to the connector, whose one seam maps statuses to the
-error tree. Transport errors are mapped here: `Transient` when nothing can have happened or
-the call is idempotent, `Ambiguous` when a non-idempotent request was sent and no answer came.
+A response of any status is returned to the connector, whose one seam
+(`HttpConnector._status_error`) maps statuses to the error tree: 429 and 5xx to `Transient`
+on every board, any other through the board's own `_error`. Transport errors are mapped
+here: `Transient` when nothing can have happened or the call is idempotent, `Ambiguous` when
+a non-idempotent request was sent and no answer came.
 Waits go through an injected ``sleep`` and ``clock``, so tests move a fake clock instead.
 
 Every try, reads included, is counted in a `RequestTally` by board and status class (``2xx`` …
@@ -306,6 +308,19 @@ class BoardHttp:
         self.retry = retry
         self.retry_after = retry_after
         self.tally = tally if tally is not None else PROCESS_TALLY
+        self._seen = threading.local()
+        """Per thread: the status of the last response received (see `last_status`)."""
+
+    @property
+    def last_status(self) -> int | None:
+        """The status of the last response this thread received, a retried try's included,
+        since `forget_status`; None before any. Kept per thread: the boards share no client,
+        but a board's own calls may come from more than one thread."""
+        status: int | None = getattr(self._seen, "status", None)
+        return status
+
+    def forget_status(self) -> None:
+        self._seen.status = None
 
     def request(
         self,
@@ -385,6 +400,7 @@ class BoardHttp:
         ends = time.monotonic() + seconds
         request = self.client.build_request(method, path, timeout=_capped(self.client.timeout, seconds), **kwargs)
         response = self.client.send(request, stream=True)
+        self._seen.status = response.status_code  # known once the headers are in, body or not
         try:
             if time.monotonic() > ends:  # headers trickled in, each read within its timeout
                 raise RequestDeadline(f"no answer within the {seconds:g} s deadline", request=request)
@@ -556,11 +572,23 @@ class HttpConnector(Connector):
 
     @abc.abstractmethod
     def _error(self, response: httpx.Response, call: str) -> ProviderError:
-        """The one seam: the board's error answer → the error tree."""
+        """The board's answer with an error status other than 429 and 5xx → the error tree
+        (those two are `Transient` on every board: see `_status_error`)."""
+
+    @abc.abstractmethod
+    def _said(self, response: httpx.Response) -> tuple[str, str | None]:
+        """The message and the error code (None where the board has none) of an error answer,
+        read from the board's own error body, or its text cut short when it is not one."""
 
     def _auth_headers(self) -> dict[str, str]:
         """The credentials every call carries; a board with tokens that change adds its own."""
         return {}
+
+    def last_status(self) -> int | None:
+        return self.http.last_status
+
+    def forget_status(self) -> None:
+        self.http.forget_status()
 
     def _call(
         self,
@@ -606,8 +634,19 @@ class HttpConnector(Connector):
 
     def _checked(self, response: httpx.Response, call: str) -> httpx.Response:
         if response.is_error:
-            raise self.http.failed(self._error(response, call)) from status_error(response)
+            raise self.http.failed(self._status_error(response, call)) from status_error(response)
         return response
+
+    def _status_error(self, response: httpx.Response, call: str) -> ProviderError:
+        """The one seam from an error status to the error tree. A 429 or a 5xx is `Transient`
+        on every board, carrying the wait the board asks for (`retry_after`); any other
+        status is the board's to tell apart (`_error`)."""
+        status = response.status_code
+        if status == 429 or status >= 500:
+            message, code = self._said(response)
+            return Transient(message, retry_after=self.retry_after(response), provider=self.name, call=call,
+                             status=status, code=code)
+        return self._error(response, call)
 
     def _object(self, response: httpx.Response, call: str) -> dict[str, Any]:
         """The JSON object a successful answer carries. Anything else (a proxy's HTML page, a

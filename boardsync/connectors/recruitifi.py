@@ -21,8 +21,8 @@ from boardsync.config.model import Posting, RecruitifiSettings
 from boardsync.connectors import decided
 from boardsync.connectors.answers import Answer, UtcDateTime
 from boardsync.connectors.base import BoardProblem, SignedLink
-from boardsync.connectors.http import HttpConnector, Clock, RateLimiter, excerpt, retry_after_header
-from boardsync.errors import Blocked, ProviderError, Rejected, Transient
+from boardsync.connectors.http import HttpConnector, Clock, RateLimiter, excerpt
+from boardsync.errors import Blocked, ProviderError, Rejected
 from boardsync.log import register_link, register_secret
 
 log = structlog.get_logger("boardsync.connectors.recruitifi", provider="recruitifi")
@@ -170,8 +170,6 @@ class RecruitifiConnector(HttpConnector):
         status = response.status_code
         code, message = _envelope(response)
         kw: dict[str, Any] = {"provider": self.name, "call": call, "status": status, "code": code}
-        if status == 429 or status >= 500:
-            return Transient(message, retry_after=retry_after_header(response), **kw)
         if status == 401:
             return Blocked(
                 f"{message} Check the RecruitiFi client id and secret (providers.recruitifi).",
@@ -183,6 +181,10 @@ class RecruitifiConnector(HttpConnector):
                 gate="forbidden", company_wide=True, **kw,
             )
         return Rejected(message, **kw)
+
+    def _said(self, response: httpx.Response) -> tuple[str, str | None]:
+        code, message = _envelope(response)
+        return message, code
 
 
 def _envelope(response: httpx.Response) -> tuple[str | None, str]:

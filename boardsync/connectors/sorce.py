@@ -37,7 +37,7 @@ from boardsync.connectors import decided
 from boardsync.connectors.answers import Answer, UtcDateTime
 from boardsync.connectors.base import BoardProblem, Remote, RemoteStatus, Spec, Transition, Unrenderable
 from boardsync.connectors.http import HttpConnector, RateLimiter, excerpt, retry_after_header
-from boardsync.errors import Blocked, ProviderError, Rejected, Transient
+from boardsync.errors import Blocked, ProviderError, Rejected
 
 log = structlog.get_logger("boardsync.connectors.sorce", provider="sorce")
 
@@ -468,12 +468,14 @@ class SorceConnector(HttpConnector):
         status = response.status_code
         code, message, fields = _envelope(response)
         kw: dict[str, Any] = {"provider": self.name, "call": call, "status": status, "code": code}
-        if status == 429 or status >= 500:
-            return Transient(message, retry_after=sorce_retry_after(response), **kw)
         if code in COMPANY_GATES or status in (401, 402):
             gate = COMPANY_GATES.get(code or "", "payment" if status == 402 else "credentials")
             return Blocked(_gate_message(gate, message), gate=gate, company_wide=True, **kw)
         return Rejected(message, fields=fields, **kw)
+
+    def _said(self, response: httpx.Response) -> tuple[str, str | None]:
+        code, message, _ = _envelope(response)
+        return message, code
 
     def _job(self, response: httpx.Response, call: str) -> SorceJob:
         return self._answer(SorceJob, response, call)

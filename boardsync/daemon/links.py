@@ -12,7 +12,7 @@ board's clock only decides how long that is.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -62,8 +62,9 @@ class LinkKeeper:
     """Decides which links are due and when to look again; fetching and storing a link is
     `reconcile.fresh_links`, the same as ``boardsync links`` does."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.store = store
+        self.clock = clock
 
     def refresh(
         self, desired: Desired, connectors: Mapping[str, Connector], stop: threading.Event
@@ -77,10 +78,10 @@ class LinkKeeper:
             if stop.is_set():
                 break
             link = stored.get(key)
-            if link is None or not link.fresh(_now()):
+            if link is None or not link.fresh(self.clock()):
                 self._fetch(desired, connectors, key)
         stored = self.stored()
-        retry = _now() + RETRY_AFTER_FAILURE
+        retry = self.clock() + RETRY_AFTER_FAILURE
         dues = [stored[key].refresh_due if key in stored else retry for key in wanted]
         return min(dues, default=None)
 
@@ -89,7 +90,7 @@ class LinkKeeper:
         if key not in linked_postings(desired.postings) or PROVIDER not in connectors:
             raise UnknownPosting(f"no open posting {key!r} is sent to {PROVIDER}")
         link = self.stored().get(key)
-        if link is not None and link.fresh(_now()):
+        if link is not None and link.fresh(self.clock()):
             return link.url
         result = self._fetch(desired, connectors, key)
         if result.url is None:
@@ -108,7 +109,8 @@ class LinkKeeper:
         }
 
     def _fetch(self, desired: Desired, connectors: Mapping[str, Connector], key: str) -> LinkResult:
-        (result,) = [r for r in fresh_links(desired, self.store, connectors, keys=[key]) if r.provider == PROVIDER]
+        results = fresh_links(desired, self.store, connectors, keys=[key], clock=self.clock)
+        (result,) = [r for r in results if r.provider == PROVIDER]
         if result.url is not None:
             log.info("link_refreshed", posting=key, expires_at=str(result.expires_at))
         return result
@@ -119,10 +121,6 @@ class LinkKeeper:
             session.exec(
                 delete(SignedLink).where(
                     col(SignedLink.provider) == PROVIDER,
-                    (col(SignedLink.expires_at) <= _now()) | col(SignedLink.posting_key).not_in(keep),
+                    (col(SignedLink.expires_at) <= self.clock()) | col(SignedLink.posting_key).not_in(keep),
                 )
             )
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)

@@ -40,7 +40,6 @@ from concurrent.futures import ThreadPoolExecutor
 from itertools import groupby
 from typing import Any
 
-import httpx
 import structlog
 from sqlmodel import Session
 
@@ -201,7 +200,6 @@ class _BoardApplier:
         self.now = applier.now
         self.report = ApplyReport()
         self.gate: Blocked | None = None
-        self._statuses = _LastStatus()
         self._last_call: tuple[int, int | None] = (0, None)
         self._resolution = "corrected"
         self._finishing = False
@@ -214,8 +212,7 @@ class _BoardApplier:
         """Changes not tried after the board was given up."""
 
     def run(self) -> ApplyReport:
-        with self._statuses.watching([self.connectors[self.provider]]):
-            self._apply_groups()
+        self._apply_groups()
         self._report_given_up()
         return self.report
 
@@ -469,12 +466,13 @@ class _BoardApplier:
     @contextmanager
     def _timed(self) -> Iterator[None]:
         """Time one call and catch its HTTP status, for the audit row written after it."""
-        self._statuses.clear()
+        connector = self.connectors[self.provider]
+        connector.forget_status()
         started = time.monotonic()
         try:
             yield
         finally:
-            self._last_call = (int((time.monotonic() - started) * 1000), self._statuses.last)
+            self._last_call = (int((time.monotonic() - started) * 1000), connector.last_status())
 
     def _audit(self, session: Any, change: Change, exc: BaseException | None = None) -> None:
         ms, status = self._last_call
@@ -484,32 +482,6 @@ class _BoardApplier:
             error_code=getattr(exc, "code", None), message=_text(exc) if exc is not None else None,
             duration_ms=ms, at=self.now,
         ))
-
-
-class _LastStatus:
-    """The HTTP status of the last response a connector's client received, for the audit
-    log: connectors return objects, not responses."""
-
-    def __init__(self) -> None:
-        self.last: int | None = None
-
-    def clear(self) -> None:
-        self.last = None
-
-    def _hook(self, response: httpx.Response) -> None:
-        self.last = response.status_code
-
-    @contextmanager
-    def watching(self, connectors: Any) -> Iterator[None]:
-        clients = [c.client for c in connectors if isinstance(getattr(c, "client", None), httpx.Client)]
-        for client in clients:
-            client.event_hooks = {**client.event_hooks, "response": [*client.event_hooks["response"], self._hook]}
-        try:
-            yield
-        finally:
-            for client in clients:
-                hooks = [h for h in client.event_hooks["response"] if h != self._hook]
-                client.event_hooks = {**client.event_hooks, "response": hooks}
 
 
 def _down_reason(strikes: Sequence[ProviderError]) -> str:

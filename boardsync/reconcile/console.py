@@ -194,13 +194,21 @@ def status_json(rows: Sequence[StatusRow]) -> str:
 
 
 def drift_table(rows: Sequence[DriftRow]) -> str:
+    """One row per drift; a long text's cells point below the table, to a diff of its lines."""
     if not rows:
         return "No drift.\n"
-    return table(
+    diffs = [render.long_text_diff(r.observed, r.desired) for r in rows]
+    values = [("(diff below)",) * 2 if d else (_short(r.observed), _short(r.desired))
+              for r, d in zip(rows, diffs, strict=True)]
+    listed = table(
         ("posting", "board", "field", "on the board", "desired", "first seen", "last seen", "resolution"),
-        [(r.posting, r.provider, r.field, _short(r.observed), _short(r.desired), r.first_seen, r.last_seen,
-          r.resolution if r.resolved_at else f"open ({render.describe_disposition(r.disposition)})") for r in rows],
+        [(r.posting, r.provider, r.field, *v, r.first_seen, r.last_seen,
+          r.resolution if r.resolved_at else f"open ({render.describe_disposition(r.disposition)})")
+         for r, v in zip(rows, values, strict=True)],
     )
+    below = [f"\n{r.posting} {r.provider} {r.field}:\n" + "".join(f"  {x}\n" for x in d)
+             for r, d in zip(rows, diffs, strict=True) if d]
+    return listed + "".join(below)
 
 
 def drift_json(rows: Sequence[DriftRow]) -> str:

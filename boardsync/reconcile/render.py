@@ -7,14 +7,16 @@ payload values, as `render` gives them; a plan never holds a credential or a sig
 
 from __future__ import annotations
 
+import difflib
 import json
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from importlib import resources
 from typing import Any
 
 from boardsync.reconcile import verdict
-from boardsync.reconcile.model import Action, Change, Plan, RemovedItem
+from boardsync.reconcile.model import Action, Change, DriftItem, Plan, RemovedItem
 
 FORMAT = "boardsync.plan"
 VERSION = 1
@@ -27,6 +29,8 @@ SYMBOLS = {
 COLOURS = {"+": "32", "-": "31", "~": "33", ">": "36", "‖": "36", "=": "36", "↻": "2", "!": "35", "?": "33"}
 
 TEXT_VALUE_WIDTH = 70
+DIFF_CONTEXT = 2  # unchanged lines shown around each changed one
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 def load_schema() -> dict[str, Any]:
@@ -117,11 +121,7 @@ def to_text(plan: Plan, *, color: bool = False) -> str:
         if changes:
             lines.append(paint("1", provider))
             lines += [line for c in changes for line in _change_lines(c, paint)]
-    lines += _section("Drift", [
-        paint("?", f"  ? {d.provider}/{d.posting} {d.field}: board has {_short(d.observed)}, "
-                   f"desired {_short(d.desired)} ({describe_disposition(d.disposition)})")
-        for d in plan.drift
-    ])
+    lines += _section("Drift", [_drift_text(d, paint) for d in plan.drift])
     lines += _section("Blocked", [
         paint("!", f"  ! {b.provider}/{b.posting}: {b.reason}{_until(b.until)}")
         + "".join(f"\n      {name}: {why}" for name, why in b.fields.items())
@@ -165,11 +165,22 @@ def _change_lines(change: Change, paint: Any) -> list[str]:
     for diff in change.diffs:
         if diff.before is None:
             lines.append(f"      {diff.field}: {_short(diff.after)}")
+        elif unified := long_text_diff(diff.before, diff.after):
+            lines.append(f"      {diff.field}:")
+            lines += [paint(_diff_style(line), f"        {line}") for line in unified]
         else:
             lines.append(f"      {diff.field}: {_short(diff.before)} → {_short(diff.after)}")
     if change.channels:
         lines.append(f"      sources: {', '.join(change.channels)}")
     return lines
+
+
+def _drift_text(drift: DriftItem, paint: Callable[[str, str], str]) -> str:
+    head = f"  ? {drift.provider}/{drift.posting} {drift.field}"
+    how = describe_disposition(drift.disposition)
+    if unified := long_text_diff(drift.observed, drift.desired):
+        return paint("?", f"{head} ({how}):") + "".join(f"\n      {paint(_diff_style(x), x)}" for x in unified)
+    return paint("?", f"{head}: board has {_short(drift.observed)}, desired {_short(drift.desired)} ({how})")
 
 
 def _section(title: str, items: list[str]) -> list[str]:
@@ -186,13 +197,40 @@ def _providers(plan: Plan) -> list[str]:
 def _painter(color: bool) -> Any:
     def paint(style: str, text: str) -> str:
         code = COLOURS.get(style, style)
-        return f"\033[{code}m{text}\033[0m" if color else text
+        return f"\033[{code}m{text}\033[0m" if color and code else text
     return paint
 
 
 def _short(value: Any, width: int = TEXT_VALUE_WIDTH) -> str:
     text = json.dumps(value, ensure_ascii=False, default=str)
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def long_text_diff(before: Any, after: Any) -> list[str]:
+    """A change of text too long for one line (a description) as a unified diff of the
+    lines that changed, headed by what each side is; empty for any other change, which
+    reads best as ``before → after``. Two prefixes cut to one line's width may both end
+    before the part that changed, so a long text is never shown that way."""
+    texts = (before, after)
+    if not all(isinstance(t, str) for t in texts) or not any("\n" in t or len(t) > TEXT_VALUE_WIDTH for t in texts):
+        return []
+    return list(difflib.unified_diff(
+        _diff_lines(before), _diff_lines(after), fromfile="on the board", tofile="desired", n=DIFF_CONTEXT,
+        lineterm="",
+    ))
+
+
+def _diff_lines(text: str) -> list[str]:
+    # A paragraph written on one line is split after each sentence, so a changed word
+    # shows in its sentence rather than in the whole paragraph.
+    return [part for line in text.splitlines()
+            for part in (SENTENCE_END.split(line) if len(line) > TEXT_VALUE_WIDTH else [line])]
+
+
+def _diff_style(line: str) -> str:
+    if line.startswith(("---", "+++", "@@")):
+        return "2"
+    return {"+": "+", "-": "-"}.get(line[:1], "")  # context lines stay plain
 
 
 def describe_disposition(disposition: str) -> str:
@@ -220,9 +258,10 @@ def to_markdown(plan: Plan) -> str:
         out.append("")
         out += _md_diffs([c for c in plan.changes if c.diffs])
     out += _md_table("Drift", ("board", "posting", "field", "on the board", "desired", "what happens"), [
-        (d.provider, d.posting, d.field, _code(d.observed), _code(d.desired), describe_disposition(d.disposition))
+        (d.provider, d.posting, d.field, *_md_values(d.observed, d.desired), describe_disposition(d.disposition))
         for d in plan.drift
     ])
+    out += _md_long_diffs([(f"{d.provider} / {d.posting} `{d.field}`", d.observed, d.desired) for d in plan.drift])
     out += _md_table("Blocked", ("board", "posting", "reason", "fields"), [
         (b.provider, b.posting, b.reason + _until(b.until), "; ".join(f"`{k}`: {v}" for k, v in b.fields.items()))
         for b in plan.blocked
@@ -253,9 +292,33 @@ def _md_diffs(changes: list[Change]) -> list[str]:
     for change in changes:
         out += [f"**{_cell(change.provider)} / {_cell(change.posting)}** — {_md_action(change)}", ""]
         out += ["| field | on the board | desired |", "|---|---|---|"]
-        out += [_row(d.field, _code(d.before) if d.before is not None else "—", _code(d.after)) for d in change.diffs]
+        out += [_row(d.field, *_md_values(d.before, d.after)) for d in change.diffs]
         out.append("")
+        out += _md_long_diffs([(f"`{d.field}`", d.before, d.after) for d in change.diffs])
     return [*out, "</details>", ""]
+
+
+def _md_values(before: Any, after: Any) -> tuple[str, str]:
+    """The two table cells of a change of value; a long text's are a pointer to its diff."""
+    if long_text_diff(before, after):
+        return "(diff below)", "(diff below)"
+    return (_code(before) if before is not None else "—"), _code(after)
+
+
+def _md_long_diffs(changes: list[tuple[str, Any, Any]]) -> list[str]:
+    """A fenced ``diff`` block under its title for each change of a long text."""
+    out: list[str] = []
+    for title, before, after in changes:
+        if unified := long_text_diff(before, after):
+            out += [f"{title}:", "", f"{_fence(unified)}diff", *unified, _fence(unified), ""]
+    return out
+
+
+def _fence(lines: list[str]) -> str:
+    # A description holding a fence of its own must not close ours early: ours is longer
+    # than any run of backticks inside.
+    longest = max((len(run) for x in lines for run in re.findall("`+", x)), default=0)
+    return "`" * max(3, longest + 1)
 
 
 def _md_table(title: str, header: tuple[str, ...], rows: Iterable[tuple[str, ...]]) -> list[str]:
