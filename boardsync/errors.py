@@ -44,6 +44,20 @@ class Problem:
         return f"{where}{what}{self.message}"
 
 
+def no_such_posting(keys: Iterable[str], known: Iterable[str], *, option: str = "") -> ConfigError:
+    """The error for posting keys that name no posting, with the nearest known key for each
+    that is close to one (``did you mean backend-engineer?``)."""
+    import difflib
+
+    choices = sorted(set(known))
+    named = []
+    for key in sorted(set(keys)):
+        close = difflib.get_close_matches(key, choices, n=1)
+        named.append(f"{key} (did you mean {close[0]}?)" if close else key)
+    prefix = f"{option} " if option else ""
+    return ConfigError(f"{prefix}{', '.join(named)}: no such posting")
+
+
 class ConfigError(BoardsyncError):
     """The configuration or the postings are invalid; carries every problem found."""
 
