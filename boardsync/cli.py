@@ -21,6 +21,7 @@ from boardsync.errors import BoardsyncError
 
 if TYPE_CHECKING:
     from boardsync.daemon.lock import WriterLock
+    from boardsync.reconcile import RunResult
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -123,7 +124,9 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         print(render.to_json(planned))
     elif args.markdown:
         print(render.to_markdown(planned), end="")
-    elif not args.quiet:
+    elif args.quiet:
+        _say_errors("plan", result)
+    else:
         print(render.to_text(planned, color=sys.stdout.isatty()), end="")
     _say_refused("plan", result.error if result.outcome == "refused" else None)
     return console.exit_code(result)
@@ -146,11 +149,20 @@ def _cmd_reconcile(args: argparse.Namespace) -> int:
     _say_refused("reconcile", result.error if result.outcome == "refused" else None)
     if args.json:
         print(console.run_json(result, with_plan=args.dry_run))
-    elif not args.quiet:
+    elif args.quiet:
+        _say_errors("reconcile", result)
+    else:
         if args.dry_run and result.plan is not None:
             print(render.to_text(result.plan, color=sys.stdout.isatty()), end="")
         print(console.run_report(result), end="")
     return console.exit_code(result)
+
+
+def _say_errors(command: str, result: RunResult) -> None:
+    """What failed in a run (a board not read, a change that failed), on stderr: what `-q`
+    still says, since only the errors are left out of the report it drops."""
+    for error in result.errors:
+        print(f"boardsync {command}: {error}", file=sys.stderr)
 
 
 def _say_refused(command: str, reason: str | None) -> None:
