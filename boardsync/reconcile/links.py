@@ -12,7 +12,7 @@ import structlog
 from boardsync.config.loader import Desired
 from boardsync.config.model import Posting
 from boardsync.connectors.base import Connector
-from boardsync.errors import ConfigError, ProviderError, WaitAsked, no_such_posting
+from boardsync.errors import ConfigError, ProviderError, WaitAsked
 from boardsync.reconcile.record import binding, store_link
 from boardsync.reconcile.waits import BoardWaits
 from boardsync.state import Store
@@ -42,9 +42,7 @@ def fresh_links(
     boards = {n: c for n, c in connectors.items() if c.SUPPORTS_LINKS and n in desired.root.providers.names()}
     if not boards:
         raise ConfigError("no board configured that hands out signed links (providers.recruitifi)")
-    wanted = [p for p in desired.postings if keys is None or p.key in keys]
-    if keys is not None and (missing := set(keys) - {p.key for p in wanted}):
-        raise no_such_posting(missing, (p.key for p in desired.postings))
+    wanted = desired.chosen(keys)
     results = []
     waits = BoardWaits(store, clock)
     for name, connector in boards.items():

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from boardsync.config.loader import Desired
 from boardsync.config.model import Posting
 from boardsync.connectors.base import Channel, Connector, Remote
-from boardsync.errors import ConfigError, ProviderError, WaitAsked, no_such_posting
+from boardsync.errors import ConfigError, ProviderError, WaitAsked
 from boardsync.reconcile.waits import BoardWaits
 from boardsync.state import Store
 
@@ -46,9 +46,7 @@ def tracked_sources(
     boards = {n: c for n, c in connectors.items() if c.SUPPORTS_CHANNELS and n in desired.root.providers.names()}
     if not boards:
         raise ConfigError("no board configured that tracks channels (providers.hirempire)")
-    wanted = [p for p in desired.postings if keys is None or p.key in keys]
-    if keys is not None and (missing := set(keys) - {p.key for p in wanted}):
-        raise no_such_posting(missing, (p.key for p in desired.postings))
+    wanted = desired.chosen(keys)
     waits = BoardWaits(store, clock)
     rows: list[SourceRow] = []
     for name, connector in boards.items():
