@@ -79,7 +79,6 @@ def _writer_lock(command: str, wait: float = 0.0, *, quiet: bool = False) -> Cal
 def _cmd_validate(args: argparse.Namespace) -> int:
     from boardsync.config import validate
     from boardsync.connectors import REGISTRY
-
     from boardsync.reconcile import console
 
     checks = {name: connector.findings for name, connector in REGISTRY.items()}
@@ -141,7 +140,7 @@ def _cmd_reconcile(args: argparse.Namespace) -> int:
         result = reconcile(
             run.desired, run.store, run.connectors, dry_run=args.dry_run, force=args.force,
             postings=args.posting, providers=args.provider, trigger="cli",
-            progress=None if args.quiet or args.json else console.progress_bar(), stop=stop,
+            progress=None if args.quiet else console.progress_bar(), stop=stop,
         )
     if stop.is_set():
         print("boardsync reconcile: stopped by SIGTERM; the call in flight was finished and recorded",
@@ -159,8 +158,8 @@ def _cmd_reconcile(args: argparse.Namespace) -> int:
 
 
 def _say_errors(command: str, result: RunResult) -> None:
-    """What failed in a run (a board not read, a change that failed), on stderr: what `-q`
-    still says, since only the errors are left out of the report it drops."""
+    """What failed in a run (a board not read, a change that failed), on stderr: all that
+    `-q` keeps of the report."""
     for error in result.errors:
         print(f"boardsync {command}: {error}", file=sys.stderr)
 
