@@ -232,7 +232,8 @@ def _cmd_sources(args: argparse.Namespace) -> int:
     from boardsync.reconcile import console, tracked_sources
 
     # A long wait a board asks for is kept in the state database: a writer, as links is.
-    with console.opened(args.config, lock=_writer_lock("sources", args.wait, quiet=args.quiet), quiet=args.quiet) as run:
+    lock = _writer_lock("sources", args.wait, quiet=args.quiet)
+    with console.opened(args.config, lock=lock, quiet=args.quiet) as run:
         rows = tracked_sources(run.desired, run.store, run.connectors, keys=[args.key] if args.key else None)
     print(console.sources_json(rows) if args.json else console.sources_table(rows), end="\n" if args.json else "")
     return 1 if any(r.error for r in rows) else 0
