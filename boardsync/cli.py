@@ -10,6 +10,7 @@ error or a refused plan. `validate` exits 1 when anything is invalid.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,10 +21,12 @@ from boardsync.errors import BoardsyncError
 
 if TYPE_CHECKING:
     from boardsync.daemon.lock import WriterLock
+    from boardsync.reconcile import RunResult
 
 Handler = Callable[[argparse.Namespace], int]
 
 DEFAULT_CONFIG = "boardsync.yaml"
+CONFIG_ENV = "BOARDSYNC_CONFIG"
 
 
 def _wait_arg(parser: argparse.ArgumentParser) -> None:
@@ -36,19 +39,35 @@ def _wait_arg(parser: argparse.ArgumentParser) -> None:
 
 def _config_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "-c", "--config", type=Path, default=Path(DEFAULT_CONFIG),
-        help=f"the root config file (default: ./{DEFAULT_CONFIG})",
+        "-c", "--config", type=Path, default=Path(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG),
+        help=f"the root config file (default: ${CONFIG_ENV}, else ./{DEFAULT_CONFIG})",
     )
 
 
-def _writer_lock(command: str, wait: float = 0.0) -> Callable[[str], WriterLock]:
+def _quiet_arg(parser: argparse.ArgumentParser, prints: str) -> None:
+    parser.add_argument(
+        "-q", "--quiet", action="store_true",
+        help=f"{prints}; no progress, no notices, log lines only for errors; errors still go to stderr",
+    )
+
+
+def _json_arg(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--json", action="store_true", help=f"{what} as JSON (shape in the README)")
+
+
+def _key_arg(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("key", nargs="?", metavar="KEY", help=f"only this posting (default: {what})")
+
+
+def _writer_lock(command: str, wait: float = 0.0, *, quiet: bool = False) -> Callable[[str], WriterLock]:
     """How a command takes the state database's writer lock: waiting up to `wait` seconds
-    (saying so once) for a daemon or another run to let go, then refusing with its name."""
+    (saying so once, unless `quiet`) for a daemon or another run to let go, then refusing
+    with its name."""
     from boardsync.daemon.lock import acquire_writer_lock
     from boardsync.reconcile import console
 
     def lock(url: str) -> WriterLock:
-        return acquire_writer_lock(url, wait=wait, on_wait=console.waiting, command=command)
+        return acquire_writer_lock(url, wait=wait, on_wait=None if quiet else console.waiting, command=command)
 
     return lock
 
@@ -60,11 +79,18 @@ def _writer_lock(command: str, wait: float = 0.0) -> Callable[[str], WriterLock]
 def _cmd_validate(args: argparse.Namespace) -> int:
     from boardsync.config import validate
     from boardsync.connectors import REGISTRY
+    from boardsync.reconcile import console
 
     checks = {name: connector.findings for name, connector in REGISTRY.items()}
     report = validate(args.config, resolve_secrets=not args.no_secrets, checks=checks)
-    for line in report.lines():
-        print(line)
+    if args.json:
+        print(console.validate_json(report))
+    elif args.quiet:  # the problems are errors: they still go to stderr
+        for problem in report.problems:
+            print(problem, file=sys.stderr)
+    else:
+        for line in report.lines():
+            print(line)
     return 0 if report.ok else 1
 
 
@@ -90,13 +116,15 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
 def _cmd_plan(args: argparse.Namespace) -> int:
     from boardsync.reconcile import Plan, console, plan_run, render
 
-    with console.opened(args.config, lock=_writer_lock("plan", args.wait)) as run:
+    with console.opened(args.config, lock=_writer_lock("plan", args.wait, quiet=args.quiet), quiet=args.quiet) as run:
         result = plan_run(run.desired, run.store, run.connectors, postings=args.posting, providers=args.provider)
     planned = result.plan or Plan()
     if args.json:
         print(render.to_json(planned))
     elif args.markdown:
         print(render.to_markdown(planned), end="")
+    elif args.quiet:
+        _say_errors("plan", result)
     else:
         print(render.to_text(planned, color=sys.stdout.isatty()), end="")
     _say_refused("plan", result.error if result.outcome == "refused" else None)
@@ -106,21 +134,34 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 def _cmd_reconcile(args: argparse.Namespace) -> int:
     from boardsync.reconcile import console, reconcile, render
 
+    lock = _writer_lock("reconcile", args.wait, quiet=args.quiet)
     with console.stopped_by_sigterm() as stop, \
-            console.opened(args.config, lock=_writer_lock("reconcile", args.wait), stop=stop) as run:
+            console.opened(args.config, lock=lock, stop=stop, quiet=args.quiet) as run:
         result = reconcile(
             run.desired, run.store, run.connectors, dry_run=args.dry_run, force=args.force,
-            postings=args.posting, providers=args.provider, trigger="cli", progress=console.progress_bar(),
-            stop=stop,
+            postings=args.posting, providers=args.provider, trigger="cli",
+            progress=None if args.quiet else console.progress_bar(), stop=stop,
         )
     if stop.is_set():
         print("boardsync reconcile: stopped by SIGTERM; the call in flight was finished and recorded",
               file=sys.stderr)
-    if args.dry_run and result.plan is not None:
-        print(render.to_text(result.plan, color=sys.stdout.isatty()), end="")
     _say_refused("reconcile", result.error if result.outcome == "refused" else None)
-    print(console.run_report(result), end="")
+    if args.json:
+        print(console.run_json(result, with_plan=args.dry_run))
+    elif args.quiet:
+        _say_errors("reconcile", result)
+    else:
+        if args.dry_run and result.plan is not None:
+            print(render.to_text(result.plan, color=sys.stdout.isatty()), end="")
+        print(console.run_report(result), end="")
     return console.exit_code(result)
+
+
+def _say_errors(command: str, result: RunResult) -> None:
+    """What failed in a run (a board not read, a change that failed), on stderr: all that
+    `-q` keeps of the report."""
+    for error in result.errors:
+        print(f"boardsync {command}: {error}", file=sys.stderr)
 
 
 def _say_refused(command: str, reason: str | None) -> None:
@@ -135,7 +176,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
     from boardsync.config.model import Status
     from boardsync.reconcile import console
 
-    with console.opened(args.config, boards=False) as run:
+    with console.opened(args.config, boards=False, quiet=args.quiet) as run:
         configured = run.desired.root.providers.names()
         expected = [(p, board) for p in run.desired.postings for board in p.boards.names() if board in configured]
         rows = run.store.status_rows(
@@ -143,7 +184,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
             never_posted=[(p.key, board) for p, board in expected if p.status is Status.CLOSED],
         )
         waits = run.store.board_waits(datetime.now(UTC))
-    print(console.status_json(rows) if args.json else console.status_table(rows) + console.waits_text(waits),
+    print(console.status_json(rows, waits) if args.json else console.status_table(rows) + console.waits_text(waits),
           end="\n" if args.json else "")
     return 0
 
@@ -151,7 +192,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
 def _cmd_drift(args: argparse.Namespace) -> int:
     from boardsync.reconcile import console
 
-    with console.opened(args.config, boards=False) as run:
+    with console.opened(args.config, boards=False, quiet=args.quiet) as run:
         rows = run.store.drift_rows(open_only=args.open)
     print(console.drift_json(rows) if args.json else console.drift_table(rows), end="\n" if args.json else "")
     return 0
@@ -168,9 +209,12 @@ def _cmd_visits(args: argparse.Namespace) -> int:
         period = parse_duration(args.since)
     except ValueError as exc:
         raise ConfigError(f"--since {args.since!r}: {exc}") from exc
-    with console.opened(args.config, boards=False) as run:
+    with console.opened(args.config, boards=False, quiet=args.quiet) as run:
         rows = run.store.visit_rows(since=datetime.now(UTC) - period)
-    print(console.visits_csv(rows) if args.csv else console.visits_table(rows, args.since), end="")
+    if args.json:
+        print(console.visits_json(rows))
+    else:
+        print(console.visits_csv(rows) if args.csv else console.visits_table(rows, args.since), end="")
     return 0
 
 
@@ -178,17 +222,52 @@ def _cmd_links(args: argparse.Namespace) -> int:
     from boardsync.reconcile import console, fresh_links
 
     # It stores the links it fetches: a writer, so it takes the lock as plan and reconcile do.
-    with console.opened(args.config, lock=_writer_lock("links", args.wait)) as run:
+    with console.opened(args.config, lock=_writer_lock("links", args.wait, quiet=args.quiet), quiet=args.quiet) as run:
         results = fresh_links(run.desired, run.store, run.connectors, keys=[args.key] if args.key else None)
-    print(console.links_table(results), end="")
+    print(console.links_json(results) if args.json else console.links_table(results), end="\n" if args.json else "")
     return 1 if any(r.error for r in results) else 0
+
+
+def _cmd_sources(args: argparse.Namespace) -> int:
+    from boardsync.reconcile import console, tracked_sources
+
+    # A long wait a board asks for is kept in the state database: a writer, as links is.
+    lock = _writer_lock("sources", args.wait, quiet=args.quiet)
+    with console.opened(args.config, lock=lock, quiet=args.quiet) as run:
+        rows = tracked_sources(run.desired, run.store, run.connectors, keys=[args.key] if args.key else None)
+    print(console.sources_json(rows) if args.json else console.sources_table(rows), end="\n" if args.json else "")
+    return 1 if any(r.error for r in rows) else 0
+
+
+def _cmd_retry(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from boardsync.errors import no_such_posting
+    from boardsync.reconcile import console
+
+    lock = _writer_lock("retry", args.wait, quiet=args.quiet)
+    with console.opened(args.config, lock=lock, boards=False, quiet=args.quiet) as run:
+        known = {p.key for p in run.desired.postings} | run.store.bound_postings()
+        if args.key and args.key not in known:
+            raise no_such_posting([args.key], known)
+        lifted = run.store.clear_backoffs(datetime.now(UTC), postings=[args.key] if args.key else None)
+    if args.json:
+        print(console.retry_json(lifted))
+    elif not args.quiet:
+        print(console.retry_text(lifted), end="")
+    return 0
 
 
 def _cmd_migrate(args: argparse.Namespace) -> int:
     from boardsync.reconcile import console
 
-    with console.opened(args.config, lock=_writer_lock("migrate"), boards=False, migrate=True) as run:
-        print(f"{run.store.url}: schema version {run.store.schema_version}, up to date")
+    lock = _writer_lock("migrate", quiet=args.quiet)
+    with console.opened(args.config, lock=lock, boards=False, migrate=True, quiet=args.quiet) as run:
+        url, version = run.store.url, run.store.schema_version
+    if args.json:
+        print(console.migrate_json(url, version))
+    elif not args.quiet:
+        print(f"{url}: schema version {version}, up to date")
     return 0
 
 
@@ -236,24 +315,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-secrets", action="store_true",
         help="check that secret references are well formed without resolving them (for pull requests)",
     )
+    _json_arg(p, "the problems, warnings and what was found")
+    _quiet_arg(p, "print nothing when valid, only the problems (on stderr) when not")
 
     p = command("schema", _cmd_schema, "print the JSON Schema of the root file and of a posting file")
     p.add_argument("which", nargs="?", choices=["root", "posting"], help="only one of the two")
 
     p = command("sandbox", _cmd_sandbox, "run the Sorce, Hirempire and RecruitiFi simulators on loopback")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    p.add_argument("--sorce-port", type=int, default=8701)
-    p.add_argument("--hirempire-port", type=int, default=8702)
-    p.add_argument("--recruitifi-port", type=int, default=8703)
+    p.add_argument("--sorce-port", type=int, default=8701, metavar="PORT", help="Sorce's port (default: 8701)")
+    p.add_argument("--hirempire-port", type=int, default=8702, metavar="PORT",
+                   help="Hirempire's port (default: 8702)")
+    p.add_argument("--recruitifi-port", type=int, default=8703, metavar="PORT",
+                   help="RecruitiFi's port (default: 8703)")
 
     p = command("plan", _cmd_plan, "show what reconcile would change; exit 2 when changes are pending")
     _config_arg(p)
     fmt = p.add_mutually_exclusive_group()
-    fmt.add_argument("--json", action="store_true", help="the plan as JSON")
+    fmt.add_argument("--json", action="store_true", help="the plan as JSON (shape in the README)")
     fmt.add_argument("--markdown", action="store_true", help="the plan as Markdown, for a pull request")
     p.add_argument("--posting", action="append", metavar="KEY", help="only this posting (repeatable)")
     p.add_argument("--provider", action="append", metavar="NAME", help="only this board (repeatable)")
     _wait_arg(p)
+    _quiet_arg(p, "print no plan (unless --json or --markdown): the exit code says whether changes are pending")
 
     p = command("reconcile", _cmd_reconcile, "make every board match the desired state")
     _config_arg(p)
@@ -262,28 +346,55 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--posting", action="append", metavar="KEY", help="only this posting (repeatable)")
     p.add_argument("--provider", action="append", metavar="NAME", help="only this board (repeatable)")
     _wait_arg(p)
+    _json_arg(p, "the run's result (with --dry-run, its plan too)")
+    _quiet_arg(p, "print no report (unless --json): the exit code says whether the boards match")
 
-    p = command("status", _cmd_status, "each posting on each board: state, drift, last sync, blocks")
+    p = command("status", _cmd_status,
+                "each posting on each board: state, drift, last sync, blocks, backoffs, a board's wait")
     _config_arg(p)
-    p.add_argument("--json", action="store_true")
+    _json_arg(p, "the rows")
+    _quiet_arg(p, "print the rows only")
 
     p = command("drift", _cmd_drift, "differences found between the boards and the desired state")
     _config_arg(p)
     p.add_argument("--open", action="store_true", help="only drift not yet resolved")
-    p.add_argument("--json", action="store_true")
+    _json_arg(p, "the rows")
+    _quiet_arg(p, "print the rows only")
 
     p = command("visits", _cmd_visits, "visits and applicants per posting and channel")
     _config_arg(p)
-    p.add_argument("--since", default="7d", help="period for the change column (default: 7d)")
-    p.add_argument("--csv", action="store_true")
+    p.add_argument("--since", default="7d", metavar="PERIOD",
+                   help="period for the change columns, as 30m, 12h or 7d (default: 7d)")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--csv", action="store_true", help="the rows as CSV, with a header line")
+    out.add_argument("--json", action="store_true", help="the rows as JSON (shape in the README)")
+    _quiet_arg(p, "print the rows only")
 
     p = command("links", _cmd_links, "a fresh signed RecruitiFi link per posting")
     _config_arg(p)
-    p.add_argument("key", nargs="?", help="only this posting")
+    _key_arg(p, "every posting that names RecruitiFi")
     _wait_arg(p)
+    _json_arg(p, "the links")
+    _quiet_arg(p, "print the links only")
+
+    p = command("sources", _cmd_sources, "the tracked source URL of each channel, read from Hirempire")
+    _config_arg(p)
+    _key_arg(p, "every posting that names Hirempire")
+    _wait_arg(p)
+    _json_arg(p, "the channels")
+    _quiet_arg(p, "print the channels only")
+
+    p = command("retry", _cmd_retry, "lift the backoff of failed pairs, so the next run tries them now")
+    _config_arg(p)
+    _key_arg(p, "every pair backing off")
+    _wait_arg(p)
+    _json_arg(p, "the backoffs lifted")
+    _quiet_arg(p, "print nothing")
 
     p = command("migrate", _cmd_migrate, "create or upgrade the state database")
     _config_arg(p)
+    _json_arg(p, "the database and its schema version")
+    _quiet_arg(p, "print nothing")
 
     p = command("demo", _cmd_demo, "run a whole story against the sandbox boards")
     p.add_argument("--workdir", type=Path, help="where to keep the demo's files (default: a temp dir)")

@@ -18,6 +18,7 @@ Every ProviderError names the board and the call, so a message reads on its own:
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -52,6 +53,18 @@ class ConfigError(BoardsyncError):
             problems = [Problem("", "", problems)]
         self.problems: list[Problem] = list(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def no_such_posting(keys: Iterable[str], known: Iterable[str], *, option: str = "") -> ConfigError:
+    """The error for posting keys that name no posting, with the nearest known key for each
+    that is close to one (``did you mean backend-engineer?``)."""
+    choices = sorted(set(known))
+    named = []
+    for key in sorted(set(keys)):
+        close = difflib.get_close_matches(key, choices, n=1)
+        named.append(f"{key} (did you mean {close[0]}?)" if close else key)
+    prefix = f"{option} " if option else ""
+    return ConfigError(f"{prefix}{', '.join(named)}: no such posting")
 
 
 class StateError(BoardsyncError):

@@ -107,7 +107,7 @@ def test_a_refused_plan_makes_plan_and_the_dry_run_exit_1_with_the_reason(synced
     ["reconcile", "--wait", "soon"],
     ["status", "-c"],
     ["visits", "--csv", "extra"],
-    ["validate", "--json"],
+    ["visits", "--csv", "--json"],
 ])
 def test_a_usage_error_exits_1_with_its_message(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     """A usage error is an error (1), never 2, which means the boards do not match."""

@@ -4,6 +4,7 @@ The same faults on a real server are in test_connector_faults.py."""
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Callable
 
@@ -132,6 +133,23 @@ def test_connect_failures_that_last_become_transient() -> None:
         board(transport, FakeClock()).request("POST", "/jobs", json={})
     assert isinstance(caught.value.__cause__, httpx.ConnectError)
     assert caught.value.call == "POST /jobs" and caught.value.provider == "board"
+
+
+def test_a_board_that_cannot_be_reached_is_named_by_its_host_and_port() -> None:
+    """A refused connection (a real closed port on loopback) says which address was tried,
+    so a wrong base_url shows in the error itself."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    clock = FakeClock()
+    http = BoardHttp(
+        "board", httpx.Client(base_url=f"http://127.0.0.1:{port}/v1"),
+        limiter=RateLimiter(1000, 1.0, clock=clock, sleep=clock.sleep),
+        retry=RetryPolicy(sleep=clock.sleep, clock=clock, wait=tenacity.wait_fixed(1)),
+    )
+    with pytest.raises(Transient) as caught:
+        http.request("GET", "/jobs")
+    assert f"could not reach the board at 127.0.0.1:{port} (ConnectError" in str(caught.value)
 
 
 @pytest.mark.parametrize("error", [httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError])

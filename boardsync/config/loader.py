@@ -10,7 +10,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from boardsync.config.problems import DataPath, format_path, from_validation_err
 from boardsync.config.secrets import Resolution, Resolver, looks_like_key, scrub, suggested_variable
 from boardsync.config.sources import Origin, Read, duplicate_keys, read_sql_source, read_yaml_source
 from boardsync.config.yamlfile import Document, FileProblem, display_path, load_file
-from boardsync.errors import ConfigError, Problem
+from boardsync.errors import ConfigError, Problem, no_such_posting
 from boardsync.log import register_secret
 
 SECRET_FIELDS = {
@@ -55,6 +55,16 @@ class Desired:
             if posting.key == key:
                 return posting
         raise KeyError(key)
+
+    def chosen(self, keys: Collection[str] | None) -> list[Posting]:
+        """The postings of `keys` (all of them for None); a key that names none is a
+        `ConfigError` that suggests the nearest key."""
+        if keys is None:
+            return list(self.postings)
+        chosen = [p for p in self.postings if p.key in keys]
+        if missing := set(keys) - {p.key for p in chosen}:
+            raise no_such_posting(missing, (p.key for p in self.postings))
+        return chosen
 
     def where(self, key: str, field: str = "") -> str:
         """``postings/designer.yaml:14:7`` of that posting's field (or its nearest written

@@ -483,7 +483,7 @@ class BoardHttp:
     def _mapped_transport_error(self, exc: httpx.HTTPError, call: str, idempotent: bool) -> ProviderError:
         what = f"{type(exc).__name__}: {excerpt(str(exc))}".rstrip(": ")
         if isinstance(exc, NOTHING_SENT):
-            return Transient(f"could not reach the board ({what})", provider=self.provider, call=call)
+            return Transient(f"could not reach the board{_address(exc)} ({what})", provider=self.provider, call=call)
         if isinstance(exc, SENT_NO_ANSWER) and not idempotent:
             return Ambiguous(
                 f"sent, but no answer came back ({what}); the call may have taken effect",
@@ -491,6 +491,17 @@ class BoardHttp:
                 call=call,
             )
         return Transient(f"no usable answer ({what})", provider=self.provider, call=call)
+
+
+def _address(exc: httpx.HTTPError) -> str:
+    """`` at host:port`` of the request that failed, so a wrong base URL shows; empty when the
+    error carries no request."""
+    try:
+        url = exc.request.url
+    except RuntimeError:  # httpx raises it for an error made without a request
+        return ""
+    port = url.port or {"https": 443, "http": 80}.get(url.scheme)
+    return f" at {url.host}:{port}" if port else f" at {url.host}"
 
 
 MIN_TRY_SECONDS = 0.1

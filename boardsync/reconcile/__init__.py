@@ -6,6 +6,7 @@ it one journaled change at a time. The same `reconcile()` serves the command and
     plan(desired, store, connectors, *, postings, providers) -> Plan
     plan_run(desired, store, connectors, *, postings, providers) -> RunResult
     collect_metrics(desired, store, connectors, *, trigger) -> RunResult
+    fresh_links(desired, store, connectors, *, keys) / tracked_sources(desired, store, connectors, *, keys)
     render.to_text(plan, color=) / render.to_json(plan) / render.to_markdown(plan)
 """
 
@@ -23,6 +24,7 @@ from boardsync.reconcile.model import (
     RunResult,
 )
 from boardsync.reconcile.planner import plan_changes
+from boardsync.reconcile.sources import SourceRow, tracked_sources
 
 __all__ = [
     "Action",
@@ -34,10 +36,12 @@ __all__ = [
     "Plan",
     "RemovedItem",
     "RunResult",
+    "SourceRow",
     "collect_metrics",
     "fresh_links",
     "plan",
     "plan_changes",
     "plan_run",
     "reconcile",
+    "tracked_sources",
 ]

@@ -12,7 +12,7 @@ import json
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -21,13 +21,15 @@ from types import FrameType
 from typing import Any, TextIO
 
 from boardsync.config import Desired, load
+from boardsync.config.validate import Report
 from boardsync.connectors import build_connectors
 from boardsync.connectors.base import Connector
 from boardsync.reconcile import render
 from boardsync.reconcile.links import LinkResult
 from boardsync.reconcile.model import RunResult
 from boardsync.reconcile.record import WHOLE_POSTING
-from boardsync.state import BoardWait, DriftRow, StatusRow, Store, VisitRow, open_store
+from boardsync.reconcile.sources import SourceRow
+from boardsync.state import Backoff, BoardWait, DriftRow, StatusRow, Store, VisitRow, open_store
 
 LockFactory = Callable[[str], AbstractContextManager[Any]]
 
@@ -49,11 +51,12 @@ def opened(
     boards: bool = True,
     migrate: bool = False,
     stop: threading.Event | None = None,
+    quiet: bool = False,
 ) -> Iterator[Opened]:
     """Load the desired state, take the writer lock (when given), open the state database
     and build the connectors (whose retry and rate-limit waits end when `stop` is set);
-    release everything on the way out."""
-    quiet_logs()
+    release everything on the way out. `quiet` leaves only errors in the log."""
+    quiet_logs("error" if quiet else "warning")
     # Reading the state database needs no board secret: status, drift and visits work where
     # only the database is at hand. Its own URL may still hold a reference (a password).
     desired = load(config, resolve_secrets=boards)
@@ -189,8 +192,20 @@ def waits_text(waits: Sequence[BoardWait]) -> str:
     return "".join(f"{w.provider}: {w.reason}; no request goes to it before then\n" for w in waits)
 
 
-def status_json(rows: Sequence[StatusRow]) -> str:
-    return json.dumps([_plain(asdict(r)) for r in rows], indent=2, ensure_ascii=False)
+def status_json(rows: Sequence[StatusRow], waits: Sequence[BoardWait] = ()) -> str:
+    """Every row as the table has it, with its backoff's end (`quarantine_until`) and the wait
+    its board asked for that still holds (`board_wait_until`, `board_wait_reason`)."""
+    held = {w.provider: w for w in waits}
+    return _dumps([
+        {**asdict(r), "board_wait_until": _wait_of(held, r.provider, "until"),
+         "board_wait_reason": _wait_of(held, r.provider, "reason")}
+        for r in rows
+    ])
+
+
+def _wait_of(held: dict[str, BoardWait], provider: str, what: str) -> Any:
+    wait = held.get(provider)
+    return None if wait is None else getattr(wait, what)
 
 
 def drift_table(rows: Sequence[DriftRow]) -> str:
@@ -212,7 +227,7 @@ def drift_table(rows: Sequence[DriftRow]) -> str:
 
 
 def drift_json(rows: Sequence[DriftRow]) -> str:
-    return json.dumps([_plain({**asdict(r), "open": r.open}) for r in rows], indent=2, ensure_ascii=False)
+    return _dumps([{**asdict(r), "open": r.open} for r in rows])
 
 
 VISIT_HEADER = ("posting", "board", "channel", "visits", "change", "applicants", "change")
@@ -242,6 +257,96 @@ def visits_csv(rows: Sequence[VisitRow]) -> str:
     return out.getvalue()
 
 
+def visits_json(rows: Sequence[VisitRow]) -> str:
+    """The CSV's columns, one object per row; counters never read are null."""
+    keys = ("posting", "provider", "channel", "visits", "visits_change", "applicants", "applicants_change")
+    return _dumps([dict(zip(keys, row, strict=True)) for row in visits_rows(rows)])
+
+
+def links_json(results: Sequence[LinkResult]) -> str:
+    return _dumps([asdict(r) for r in results])
+
+
+def sources_table(rows: Sequence[SourceRow]) -> str:
+    if not rows:
+        return "No posting is sent to a board with tracked source URLs.\n"
+    return table(
+        ("posting", "board", "channel", "visits", "source url"),
+        [(r.posting, r.provider, r.channel, r.visits, r.url or (f"error: {r.error}" if r.error else "not made yet"))
+         for r in rows],
+    )
+
+
+def sources_json(rows: Sequence[SourceRow]) -> str:
+    return _dumps([asdict(r) for r in rows])
+
+
+def retry_text(lifted: Sequence[Backoff]) -> str:
+    if not lifted:
+        return "No pair is backing off.\n"
+    lines = [f"{b.provider}/{b.posting}: backoff lifted ({b.attempts} failed, was until {_cell(b.until)})"
+             for b in lifted]
+    return "\n".join([*lines, "the next run tries them now"]) + "\n"
+
+
+def retry_json(lifted: Sequence[Backoff]) -> str:
+    return _dumps([asdict(b) for b in lifted])
+
+
+def validate_json(report: Report) -> str:
+    """The validation report as one object: `valid`, every problem and warning, and what was found."""
+    return _dumps({
+        "valid": report.ok,
+        "problems": [asdict(p) for p in report.problems],
+        "warnings": [asdict(w) for w in report.warnings],
+        "postings": len(report.postings),
+        "boards": list(report.boards),
+        "channels": report.channels,
+        "summary": report.lines()[-1],
+    })
+
+
+def migrate_json(url: str, version: int) -> str:
+    return _dumps({"database": url, "schema_version": version, "up_to_date": True})
+
+
+RUN_FORMAT = "boardsync.run"
+RUN_FORMAT_VERSION = 1
+
+
+def run_json(result: RunResult, *, with_plan: bool = False) -> str:
+    """A run's result as one document (`reconcile --json`); the plan only when asked (a dry run)."""
+    plan = result.plan
+    document: dict[str, Any] = {
+        "format": RUN_FORMAT,
+        "version": RUN_FORMAT_VERSION,
+        "run_id": result.run_id,
+        "kind": result.kind,
+        "trigger": result.trigger,
+        "outcome": result.outcome,
+        "in_sync": result.outcome == "converged",
+        "not_in_sync": list(result.not_in_sync),
+        "refused": result.error if result.outcome == "refused" else None,
+        "error": result.error if result.outcome != "refused" else None,
+        "started_at": result.started_at,
+        "finished_at": result.finished_at,
+        "duration_seconds": round(result.duration, 3),
+        "counts": dict(result.counts),
+        "boards": dict(result.boards),
+        "errors": [asdict(e) for e in result.errors],
+        "blocked": [asdict(b) for b in result.blocked],
+        "drift_left": [asdict(d) for d in plan.drift if d.disposition != "correct"] if plan else [],
+        "summary": result.summary(),
+    }
+    if with_plan:
+        document["plan"] = json.loads(render.to_json(plan)) if plan is not None else None
+    return _dumps(document)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(_plain(value), indent=2, ensure_ascii=False)
+
+
 def links_table(results: Sequence[LinkResult]) -> str:
     if not results:
         return "No posting is sent to a board with signed links.\n"
@@ -259,7 +364,7 @@ def _short(value: Any, width: int = 40) -> str:
 def _plain(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]

@@ -22,7 +22,7 @@ from sqlmodel import col, select
 from boardsync.config.loader import Desired
 from boardsync.config.model import Posting
 from boardsync.connectors.base import Connector
-from boardsync.errors import ConfigError, ProviderError, UnsafePlan
+from boardsync.errors import ConfigError, ProviderError, UnsafePlan, no_such_posting
 from boardsync.reconcile import journal, record, verdict
 from boardsync.reconcile.apply import Applier, ApplyReport, Progress
 from boardsync.reconcile.lookup import look_up_unlisted
@@ -364,7 +364,7 @@ def _choose_postings(desired: Desired, store: Store, postings: Collection[str] |
         with store.session() as session:
             bound = set(session.exec(select(Binding.posting_key).where(col(Binding.posting_key).in_(missing))).all())
         if missing - bound:
-            raise ConfigError(f"--posting {', '.join(sorted(missing - bound))}: no such posting")
+            raise no_such_posting(missing - bound, known, option="--posting")
     return wanted
 
 

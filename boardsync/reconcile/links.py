@@ -42,9 +42,7 @@ def fresh_links(
     boards = {n: c for n, c in connectors.items() if c.SUPPORTS_LINKS and n in desired.root.providers.names()}
     if not boards:
         raise ConfigError("no board configured that hands out signed links (providers.recruitifi)")
-    wanted = [p for p in desired.postings if keys is None or p.key in keys]
-    if keys is not None and (missing := set(keys) - {p.key for p in wanted}):
-        raise ConfigError(f"no such posting: {', '.join(sorted(missing))}")
+    wanted = desired.chosen(keys)
     results = []
     waits = BoardWaits(store, clock)
     for name, connector in boards.items():

@@ -3,6 +3,7 @@ database engine and its schema version, and the queries behind status and metric
 
 from boardsync.state.migrations import SCHEMA_VERSION
 from boardsync.state.store import (
+    Backoff,
     BoardWait,
     DriftRow,
     MetricsSnapshot,
@@ -27,6 +28,7 @@ from boardsync.state.tables import (
 __all__ = [
     "SCHEMA_VERSION",
     "Action",
+    "Backoff",
     "ApplicantSample",
     "Binding",
     "BoardState",

@@ -8,7 +8,7 @@ session is gone.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -171,6 +171,17 @@ class BoardWait:
 
 
 @dataclass(frozen=True)
+class Backoff:
+    """A pair's backoff after failures, as it was before `clear_backoffs` lifted it."""
+
+    posting: str
+    provider: str
+    attempts: int
+    until: datetime | None
+    last_error: str | None
+
+
+@dataclass(frozen=True)
 class MetricsSnapshot:
     """What the daemon's /metrics reads from the database at scrape time."""
 
@@ -285,6 +296,33 @@ class Store:
             row = session.get(BoardState, provider) or BoardState(provider=provider)
             row.wait_until, row.wait_reason, row.updated_at = until, reason, now
             session.add(row)
+
+    def bound_postings(self) -> set[str]:
+        """Every posting key the database holds a pair of (removed postings included)."""
+        with self.session() as session:
+            return set(session.exec(select(Binding.posting_key)).all())
+
+    def clear_backoffs(
+        self, now: datetime, *, postings: Collection[str] | None = None, providers: Collection[str] | None = None
+    ) -> list[Backoff]:
+        """Lift the backoff of every pair that has one (of `postings` and `providers`, when
+        given), so the next run tries it at once; the backoffs lifted, by posting and provider.
+        The last error stays: it is still what happened last."""
+        query = select(Binding).where(
+            sa.or_(col(Binding.attempts) > 0, col(Binding.quarantine_until).is_not(None))
+        ).order_by(col(Binding.posting_key), col(Binding.provider))
+        if postings is not None:
+            query = query.where(col(Binding.posting_key).in_(postings))
+        if providers is not None:
+            query = query.where(col(Binding.provider).in_(providers))
+        with self.write() as session:
+            rows = session.exec(query).all()
+            lifted = [Backoff(r.posting_key, r.provider, r.attempts, r.quarantine_until, r.last_error) for r in rows]
+            for row in rows:
+                row.attempts, row.quarantine_until, row.updated_at = 0, None, now
+                session.add(row)
+        log.info("backoffs_cleared", pairs=[f"{b.provider}/{b.posting}" for b in lifted])
+        return lifted
 
     def last_runs(self, limit: int = 20, kind: str | None = None) -> list[RunRow]:
         query = select(Run).order_by(col(Run.id).desc()).limit(limit)
