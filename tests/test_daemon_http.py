@@ -102,12 +102,14 @@ def test_link_redirects_without_caching(served: tuple[_Surface, httpx.Client]) -
 
 
 def test_link_errors_map_to_404_502_and_500(served: tuple[_Surface, httpx.Client]) -> None:
-    """Unknown posting → 404, board failure → 502, a bug → 500; the server keeps serving."""
+    """Unknown posting → 404, board failure → 502, a bug → 500, no such page or method → a
+    JSON error; the server keeps serving."""
     _, client = served
     assert client.get("/links/nobody").status_code == 404
     assert client.get("/links/down").status_code == 502
     assert client.get("/links/boom").status_code == 500
-    assert client.get("/nowhere").status_code == 404
+    assert client.get("/nowhere").json()["error"] == "not_found"
+    assert client.post("/healthz").json()["error"] == "method_not_allowed"
     assert client.get("/healthz").status_code == 200
 
 

@@ -207,7 +207,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     if status == 404:
         return _json(404, {"error": "not_found", "message": "no such page"})
-    return _json(status, {"error": "http", "message": exc.detail if isinstance(exc, HTTPException) else ""})
+    detail = exc.detail if isinstance(exc, HTTPException) else "error"
+    return _json(status, {"error": detail.lower().replace(" ", "_"), "message": detail})
 
 
 def embed_response(key: str, url: str) -> Response:

@@ -19,7 +19,7 @@ from prometheus_client.registry import Collector
 
 log = structlog.get_logger(__name__)
 
-__all__ = ["GuardedCollector", "exposition", "new_registry"]
+__all__ = ["GuardedCollector", "collector_errors", "exposition", "new_registry"]
 
 
 def new_registry() -> CollectorRegistry:
