@@ -269,8 +269,8 @@ def redact_processor(logger: WrappedLogger, method_name: str, event_dict: EventD
 
 _HANDLER_NAME = "boardsync"
 
-_QUIET_LOGGERS = ("httpx", "httpcore")
-"""Loggers that say every request at INFO; their warnings still get through."""
+_QUIET_LOGGERS = ("httpx", "httpcore", "watchfiles")
+"""Loggers that say every request (or every file event) at INFO; their warnings still get through."""
 
 
 def configure(

@@ -1,4 +1,5 @@
-"""The daemon's HTTP surface: status codes and headers over a real loopback server."""
+"""The daemon's HTTP surface: status codes and headers, through Starlette's TestClient, and
+uvicorn on a real loopback socket where the socket matters."""
 
 from __future__ import annotations
 
@@ -7,8 +8,13 @@ from collections.abc import Iterator, Sequence
 import httpx
 import pytest
 
-from boardsync.daemon.http import Check, HttpSurface, UnknownPosting, parse_listen
-from boardsync.errors import Transient
+from prometheus_client import CollectorRegistry, Gauge
+
+from starlette.testclient import TestClient
+
+from boardsync.daemon.http import Check, HttpSurface, UnknownPosting, make_app, parse_listen
+from boardsync.daemon.metrics import exposition
+from boardsync.errors import ConfigError, Transient
 
 
 class _Surface:
@@ -22,8 +28,12 @@ class _Surface:
     def readiness(self) -> Sequence[Check]:
         return [Check("config", True), Check("reconcile", self.ready, "" if self.ready else "no run yet")]
 
-    def metrics_text(self) -> str:
-        return "# HELP up h\n# TYPE up gauge\nup 1\n"
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        Gauge("up", "h", registry=self.registry).set(1)
+
+    def metrics_page(self, accept: str | None) -> tuple[bytes, str]:
+        return exposition(self.registry, accept)
 
     def fresh_link(self, posting_key: str) -> str:
         if posting_key == "designer":
@@ -38,10 +48,21 @@ class _Surface:
 @pytest.fixture
 def served() -> Iterator[tuple[_Surface, httpx.Client]]:
     surface = _Surface()
-    server = HttpSurface("127.0.0.1:0", surface).start()
-    with httpx.Client(base_url=f"http://{server.address}") as client:
+    with TestClient(make_app(surface), follow_redirects=False) as client:
         yield surface, client
-    server.close()
+
+
+def test_the_surface_serves_over_loopback_and_refuses_a_busy_port() -> None:
+    """uvicorn serves the app on the bound address; a second surface on that address is a
+    one-line error naming the setting and the address, and the first keeps serving."""
+    server = HttpSurface("127.0.0.1:0", _Surface()).start()
+    try:
+        with pytest.raises(ConfigError) as refused:
+            HttpSurface(server.address, _Surface())
+        assert str(refused.value) == f"daemon.listen {server.address}: address already in use"
+        assert httpx.get(f"http://{server.address}/healthz", timeout=5).status_code == 200
+    finally:
+        server.close()
 
 
 def test_readyz_is_503_with_the_failing_check_until_ready(served: tuple[_Surface, httpx.Client]) -> None:
@@ -60,7 +81,15 @@ def test_metrics_are_served_as_prometheus_text(served: tuple[_Surface, httpx.Cli
     _, client = served
     response = client.get("/metrics")
     assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
-    assert response.text.endswith("up 1\n")
+    assert response.text.endswith("up 1.0\n")
+
+
+def test_metrics_are_openmetrics_when_the_scraper_asks(served: tuple[_Surface, httpx.Client]) -> None:
+    """A scraper that accepts OpenMetrics gets it, with its content type and its `# EOF`."""
+    _, client = served
+    response = client.get("/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0,text/plain;q=0.5"})
+    assert response.headers["content-type"].startswith("application/openmetrics-text; version=1.0.0")
+    assert response.text.endswith("up 1.0\n# EOF\n")
 
 
 def test_link_redirects_without_caching(served: tuple[_Surface, httpx.Client]) -> None:
@@ -73,12 +102,14 @@ def test_link_redirects_without_caching(served: tuple[_Surface, httpx.Client]) -
 
 
 def test_link_errors_map_to_404_502_and_500(served: tuple[_Surface, httpx.Client]) -> None:
-    """Unknown posting → 404, board failure → 502, a bug → 500; the server keeps serving."""
+    """Unknown posting → 404, board failure → 502, a bug → 500, no such page or method → a
+    JSON error; the server keeps serving."""
     _, client = served
     assert client.get("/links/nobody").status_code == 404
     assert client.get("/links/down").status_code == 502
     assert client.get("/links/boom").status_code == 500
-    assert client.get("/nowhere").status_code == 404
+    assert client.get("/nowhere").json()["error"] == "not_found"
+    assert client.post("/healthz").json()["error"] == "method_not_allowed"
     assert client.get("/healthz").status_code == 200
 
 
@@ -110,10 +141,8 @@ TOKEN = "a-daemon-token-0123456789"
 
 @pytest.fixture
 def guarded() -> Iterator[httpx.Client]:
-    server = HttpSurface("127.0.0.1:0", _Links(), token=TOKEN).start()
-    with httpx.Client(base_url=f"http://{server.address}") as client:
+    with TestClient(make_app(_Links(), token=TOKEN), follow_redirects=False) as client:
         yield client
-    server.close()
 
 
 def _bearer(token: str = TOKEN) -> dict[str, str]:

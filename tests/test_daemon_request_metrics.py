@@ -48,14 +48,14 @@ def test_a_board_answering_500_to_every_read_shows_as_5xx_requests_and_a_transie
     connectors = build_connectors(desired.root.providers, tally=tally)
     with ws.store() as store:
         result = plan(desired, store, connectors)
-        text = DaemonMetrics(store, tally=tally).render()
+        text = DaemonMetrics(store, tally=tally).text()
     assert [error.provider for error in result.errors] == ["hirempire"]
     with ws.store() as store:
         assert audit_rows(store) == 0
     tries = ws.counts()["hirempire"][HIREMPIRE_JOBS]
     assert tries > 1  # a read is retried, and every try is a request
-    assert f'boardsync_requests_total{{board="hirempire",status_class="5xx"}} {tries}\n' in text
-    assert 'boardsync_errors_total{board="hirempire",kind="Transient"} 1\n' in text
+    assert f'boardsync_requests_total{{board="hirempire",status_class="5xx"}} {tries}.0\n' in text
+    assert 'boardsync_errors_total{board="hirempire",kind="Transient"} 1.0\n' in text
     assert 'boardsync_requests_total{board="sorce",status_class="2xx"}' in text
     assert "# TYPE boardsync_requests_total counter\n" in text and "# TYPE boardsync_errors_total counter\n" in text
 
@@ -113,6 +113,6 @@ def test_pairs_backing_off_after_failures_show_as_a_gauge(ws: Workspace) -> None
     ws.sandbox.hirempire.faults.add(Fault("status", method="POST", path=r".*/add-job", status=503, times=None))
     assert ws.run("reconcile").code == 2
     with ws.store() as store:
-        text = DaemonMetrics(store, tally=RequestTally()).render()
-    assert 'boardsync_pairs_backing_off{board="hirempire"} 3\n' in text
+        text = DaemonMetrics(store, tally=RequestTally()).text()
+    assert 'boardsync_pairs_backing_off{board="hirempire"} 3.0\n' in text
     assert 'boardsync_pairs_backing_off{board="sorce"}' not in text

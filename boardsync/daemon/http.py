@@ -4,7 +4,7 @@
 - ``GET /readyz``    200 when the config is loaded, the database answers at the right
                      version and the last successful reconcile is fresh; else 503 with the
                      checks that failed;
-- ``GET /metrics``   Prometheus text;
+- ``GET /metrics``   Prometheus text, or OpenMetrics when the scraper's Accept header asks;
 - ``GET /links/KEY`` 302 to a fresh signed RecruitiFi link for the posting KEY: a stable
                      address to hand out, where the signed URL itself dies in minutes;
 - ``GET /embed/KEY`` a minimal page framing a fresh link, as RecruitiFi means it to be shown.
@@ -13,8 +13,8 @@ A signed link acts as the configured RecruitiFi user until it expires: it is an 
 So with ``daemon.token`` set, every endpoint but the two probes asks for
 ``Authorization: Bearer <token>``, and the daemon refuses to listen beyond loopback without it.
 
-A small threaded stdlib server is enough: a scrape or a redirect every few seconds, from
-the same host.
+Starlette routes the paths and a middleware checks the token; uvicorn serves them from a
+thread of its own, so the daemon's main thread keeps handling signals and reloads.
 """
 
 from __future__ import annotations
@@ -22,18 +22,24 @@ from __future__ import annotations
 import hmac
 import html
 import ipaddress
-import json
 import socket
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Protocol
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import structlog
+import uvicorn
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
 
-from boardsync.daemon.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from boardsync.errors import BoardsyncError, ConfigError
 
 log = structlog.get_logger(__name__)
@@ -57,7 +63,9 @@ class Surface(Protocol):
 
     def liveness(self) -> Sequence[Check]: ...
     def readiness(self) -> Sequence[Check]: ...
-    def metrics_text(self) -> str: ...
+    def metrics_page(self, accept: str | None) -> tuple[bytes, str]:
+        """The exposition the Accept header asks for, and its content type."""
+        ...
     def fresh_link(self, posting_key: str) -> str:
         """The URL of a signed link with life left in it; raises `UnknownPosting` or a
         `BoardsyncError` when the board cannot give one."""
@@ -96,130 +104,130 @@ def require_token_off_loopback(listen: str, token: str | None) -> None:
         )
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    surface: Surface
-    token: bytes | None
+NO_STORE = {"Cache-Control": "no-store"}
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    server_version = "boardsync"
-    sys_version = ""
+def _json(status: int, body: object, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(body, status, headers={**NO_STORE, **(headers or {})})
 
-    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+
+def _checks(checks: Sequence[Check]) -> JSONResponse:
+    ok = all(check.ok for check in checks)
+    body = {
+        "ok": ok,
+        "checks": {c.name: {"ok": c.ok, **({"detail": c.detail} if c.detail else {})} for c in checks},
+    }
+    return _json(200 if ok else 503, body)
+
+
+def bearer_matches(authorization: str | None, token: bytes) -> bool:
+    """Whether an Authorization header carries `token` as a bearer token."""
+    scheme, _, given = (authorization or "").partition(" ")
+    # Constant time: how much of a guess matched must not show in how long the answer takes.
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token)
+
+
+CallNext = Callable[[Request], Awaitable[Response]]
+
+
+class BearerToken(BaseHTTPMiddleware):
+    """With a token, every path but the probes answers 401 unless the request carries it."""
+
+    def __init__(self, app: Callable[..., Awaitable[None]], token: str | None) -> None:
+        super().__init__(app)
+        self._token = token.encode() if token is not None else None
+
+    async def dispatch(self, request: Request, call_next: CallNext) -> Response:
+        if (self._token is None or request.url.path in OPEN_PATHS
+                or bearer_matches(request.headers.get("Authorization"), self._token)):
+            return await call_next(request)
+        return _json(401, {"error": "unauthorized", "message": "send Authorization: Bearer <daemon.token>"},
+                     {"WWW-Authenticate": 'Bearer realm="boardsync"'})
+
+
+class AnswerErrors(BaseHTTPMiddleware):
+    """A request that fails is a 500 with a JSON body and one log event: no traceback on
+    stderr, no connection hung up, and the server keeps serving."""
+
+    async def dispatch(self, request: Request, call_next: CallNext) -> Response:
         try:
-            self._route(self.path.split("?", 1)[0])
-        except Exception as exc:  # one bad request must not print a traceback and hang up
-            log.exception("http_handler_failed", path=self.path.split("?", 1)[0], error=str(exc))
-            self._json(500, {"error": "internal", "message": "the daemon could not answer"})
+            return await call_next(request)
+        except Exception as exc:
+            log.exception("http_handler_failed", path=request.url.path, error=str(exc))
+            return _json(500, {"error": "internal", "message": "the daemon could not answer"})
 
-    def _route(self, path: str) -> None:
-        if path not in OPEN_PATHS and not self._authorized():
-            self._unauthorized()
-        elif path == "/healthz":
-            self._checks(self.server.surface.liveness())
-        elif path == "/readyz":
-            self._checks(self.server.surface.readiness())
-        elif path == "/metrics":
-            self._send(200, self.server.surface.metrics_text().encode(), METRICS_CONTENT_TYPE)
-        elif path.startswith("/links/") and len(path) > len("/links/"):
-            self._link(unquote(path[len("/links/"):]))
-        elif path.startswith("/embed/") and len(path) > len("/embed/"):
-            self._embed(unquote(path[len("/embed/"):]))
-        else:
-            self._json(404, {"error": "not_found", "message": "no such page"})
 
-    def do_HEAD(self) -> None:  # noqa: N802
-        self.do_GET()
+def make_app(surface: Surface, token: str | None = None) -> Starlette:
+    """The daemon's pages as a Starlette app; `token` guards all but the probes."""
 
-    def _checks(self, checks: Sequence[Check]) -> None:
-        ok = all(check.ok for check in checks)
-        body = {
-            "ok": ok,
-            "checks": {c.name: {"ok": c.ok, **({"detail": c.detail} if c.detail else {})} for c in checks},
-        }
-        self._json(200 if ok else 503, body)
+    def healthz(request: Request) -> Response:
+        return _checks(surface.liveness())
 
-    def _authorized(self) -> bool:
-        expected = self.server.token
-        if expected is None:
-            return True
-        scheme, _, given = (self.headers.get("Authorization") or "").partition(" ")
-        # Constant time: how much of a guess matched must not show in how long the answer takes.
-        return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), expected)
+    def readyz(request: Request) -> Response:
+        return _checks(surface.readiness())
 
-    def _unauthorized(self) -> None:
-        self.send_response(401)
-        self.send_header("WWW-Authenticate", 'Bearer realm="boardsync"')
-        body = json.dumps({"error": "unauthorized", "message": "send Authorization: Bearer <daemon.token>"})
-        self._finish(body.encode() + b"\n", "application/json")
+    def metrics(request: Request) -> Response:
+        body, content_type = surface.metrics_page(request.headers.get("Accept"))
+        return Response(body, headers=NO_STORE, media_type=content_type)
 
-    def _fresh_link(self, key: str) -> str | None:
-        """The posting's fresh link, or None once an error page has been sent."""
-        try:
-            url = self.server.surface.fresh_link(key)
-        except UnknownPosting as exc:
-            self._json(404, {"error": "unknown_posting", "message": str(exc)})
-            return None
-        except BoardsyncError as exc:
-            log.warning("link_failed", posting=key, error=str(exc))
-            self._json(502, {"error": "board_error", "message": str(exc)})
-            return None
-        return url
-
-    def _link(self, key: str) -> None:
-        url = self._fresh_link(key)
-        if url is None:
-            return
+    def link(request: Request) -> Response:
+        key = request.path_params["key"]
+        url = surface.fresh_link(key)
         log.info("link_redirect", posting=key)  # never the URL: it is a credential
-        self.send_response(302)
-        self.send_header("Location", url)
-        self.send_header("Cache-Control", "no-store")
-        self.send_header("Referrer-Policy", "no-referrer")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
+        return RedirectResponse(url, 302, headers={**NO_STORE, "Referrer-Policy": "no-referrer"})
 
-    def _embed(self, key: str) -> None:
-        url = self._fresh_link(key)
-        if url is None:
-            return
-        parts = urlsplit(url)
-        if parts.scheme not in ("https", "http") or not parts.netloc:
-            # Framed as it came, a `javascript:` URL would run in this page.
-            log.warning("link_refused", posting=key, reason="not an http(s) URL")
-            self._json(502, {"error": "board_error", "message": "the board's link is not an http(s) URL"})
-            return
-        log.info("link_embedded", posting=key)
-        self.send_response(200)
-        self.send_header("Referrer-Policy", "no-referrer")
-        self.send_header("X-Content-Type-Options", "nosniff")
-        self.send_header(
-            "Content-Security-Policy",
+    def embed(request: Request) -> Response:
+        key = request.path_params["key"]
+        return embed_response(key, surface.fresh_link(key))
+
+    # Plain functions run in Starlette's thread pool: they read the database and call boards.
+    routes = [
+        Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics),
+        Route("/links/{key}", link), Route("/embed/{key}", embed),
+    ]
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(AnswerErrors), Middleware(BearerToken, token=token)],
+        exception_handlers={
+            UnknownPosting: _unknown_posting, BoardsyncError: _board_error, HTTPException: _http_error,
+        },
+    )
+
+
+async def _unknown_posting(request: Request, exc: Exception) -> Response:
+    return _json(404, {"error": "unknown_posting", "message": str(exc)})
+
+
+async def _board_error(request: Request, exc: Exception) -> Response:
+    log.warning("link_failed", posting=request.path_params.get("key"), error=str(exc))
+    return _json(502, {"error": "board_error", "message": str(exc)})
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    if status == 404:
+        return _json(404, {"error": "not_found", "message": "no such page"})
+    detail = exc.detail if isinstance(exc, HTTPException) else "error"
+    return _json(status, {"error": detail.lower().replace(" ", "_"), "message": detail})
+
+
+def embed_response(key: str, url: str) -> Response:
+    """The page framing `url`, or a 502 when `url` is not a web address."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        # Framed as it came, a `javascript:` URL would run in this page.
+        log.warning("link_refused", posting=key, reason="not an http(s) URL")
+        return _json(502, {"error": "board_error", "message": "the board's link is not an http(s) URL"})
+    log.info("link_embedded", posting=key)
+    headers = {
+        **NO_STORE,
+        "Referrer-Policy": "no-referrer",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy":
             f"default-src 'none'; style-src 'unsafe-inline'; frame-src {parts.scheme}://{parts.netloc}; "
             "frame-ancestors 'self'; base-uri 'none'; form-action 'none'",
-        )
-        self._finish(embed_page(key, url).encode(), "text/html; charset=utf-8")
-
-    def _json(self, status: int, body: object) -> None:
-        self._send(status, json.dumps(body).encode() + b"\n", "application/json")
-
-    def _send(self, status: int, body: bytes, content_type: str) -> None:
-        self.send_response(status)
-        self._finish(body, content_type)
-
-    def _finish(self, body: bytes, content_type: str) -> None:
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-        # The stdlib writes access lines to stderr, with the full path; we keep quiet instead.
-        pass
-
+    }
+    return Response(embed_page(key, url), headers=headers, media_type="text/html; charset=utf-8")
 
 def embed_page(key: str, url: str) -> str:
     """A page that is only the link's frame, everything in it escaped."""
@@ -234,35 +242,57 @@ def embed_page(key: str, url: str) -> str:
     )
 
 
+def _bind(listen: str) -> socket.socket:
+    """A listening socket on `listen`; an address that cannot be taken is a setting to change,
+    not a traceback to restart on."""
+    host, port = parse_listen(listen)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP explicitly: asyncio turns Nagle off only on sockets that say they are TCP.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"daemon.listen {listen}: {(exc.strerror or str(exc)).lower()}") from exc
+    return sock
+
+
 class HttpSurface:
-    """The server, running in its own thread until `close()`. With a `token`, every endpoint
-    but the probes asks for it as a bearer token."""
+    """uvicorn serving `make_app` in its own thread until `close()`. With a `token`, every
+    endpoint but the probes asks for it as a bearer token."""
+
+    STARTUP = 10.0
+    """Seconds uvicorn has to start serving the bound socket."""
 
     def __init__(self, listen: str, surface: Surface, token: str | None = None) -> None:
-        host, port = parse_listen(listen)
-        server_class = type("_Server6", (_Server,), {"address_family": socket.AF_INET6}) if ":" in host else _Server
-        try:
-            self._server = server_class((host, port), _Handler)
-        except OSError as exc:  # a busy port is a setting to change, not a traceback to restart on
-            reason = (exc.strerror or str(exc)).lower()
-            raise ConfigError(f"daemon.listen {listen}: {reason}") from exc
-        self._server.surface = surface
-        self._server.token = token.encode() if token is not None else None
+        self._socket = _bind(listen)
+        config = uvicorn.Config(
+            make_app(surface, token), lifespan="off", access_log=False, log_config=None, log_level="warning",
+            server_header=False, timeout_graceful_shutdown=2,
+        )
+        self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="http", daemon=True
+            target=self._server.run, kwargs={"sockets": [self._socket]}, name="http", daemon=True
         )
 
     @property
     def address(self) -> str:
-        host, port = self._server.server_address[:2]
+        host, port = self._socket.getsockname()[:2]
         return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
 
     def start(self) -> HttpSurface:
         self._thread.start()
+        deadline = time.monotonic() + self.STARTUP
+        while not self._server.started:  # the socket already queues connections; this is brief
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise BoardsyncError(f"the HTTP server on {self.address} did not start")
+            time.sleep(0.01)
         log.info("http_listening", address=self.address)
         return self
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.should_exit = True
         self._thread.join(timeout=5)
+        self._socket.close()

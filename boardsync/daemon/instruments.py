@@ -21,107 +21,156 @@ From the state database, at scrape time:
     boardsync_last_success_timestamp_seconds{board}
     boardsync_visits{board,channel}               latest cumulative counts, summed over
     boardsync_applicants{board,channel}           postings (per posting with daemon.posting_labels)
+
+And what prometheus_client knows of the process: ``process_*`` (CPU, memory, open files),
+``python_info`` and ``python_gc_*``. A counter is shown at 0 for every label set it can take
+(every kind and outcome, every board and status class…) before anything happened, so a
+`rate()` or an alert on it has a series from the first scrape.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from typing import get_args
 
-from boardsync.connectors.http import PROCESS_TALLY, RequestTally, TallyKey
-from boardsync.daemon.metrics import Family, Registry
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+
+from boardsync.connectors.http import PROCESS_TALLY, TRANSPORT, RequestTally, TallyKey
+from boardsync.daemon.metrics import GuardedCollector, collector_errors, exposition, new_registry
+from boardsync.errors import Ambiguous, Blocked, Malformed, Rejected, Transient
+from boardsync.reconcile.model import Outcome
 from boardsync.state.store import Store
 
 RUN_BUCKETS = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
+RUN_KINDS = ("reconcile", "metrics")
+SKIPPABLE_JOBS = ("reconcile", "metrics", "links")
+RELOAD_RESULTS = ("applied", "refused")
+STATUS_CLASSES = ("2xx", "4xx", "5xx", TRANSPORT)
+ERROR_KINDS = tuple(cls.__name__ for cls in (Transient, Rejected, Blocked, Ambiguous, Malformed))
 
 
 class DaemonMetrics:
     """The daemon's registry, with its instruments and its collectors: the boards' request
-    tally (default: the process-wide one the connectors count into) and the database."""
+    tally (default: the process-wide one the connectors count into) and the database.
+    `boards` are the configured boards, whose request and error counters start at 0."""
 
-    def __init__(self, store: Store, *, posting_labels: bool = False, tally: RequestTally | None = None) -> None:
+    def __init__(
+        self, store: Store, *, posting_labels: bool = False, tally: RequestTally | None = None,
+        boards: Sequence[str] = (),
+    ) -> None:
         self.store = store
         self.posting_labels = posting_labels
         self.tally = tally if tally is not None else PROCESS_TALLY
-        self.registry = Registry()
+        self.boards = tuple(boards)
+        self.registry: CollectorRegistry = new_registry()
         r = self.registry
-        self.runs = r.counter("boardsync_runs_total", "Runs by kind and outcome.", ["kind", "result"])
-        self.run_seconds = r.histogram(
-            "boardsync_run_duration_seconds", "How long runs took.", RUN_BUCKETS, ["kind"]
+        self.runs = Counter("boardsync_runs", "Runs by kind and outcome.", ["kind", "result"], registry=r)
+        self.run_seconds = Histogram(
+            "boardsync_run_duration_seconds", "How long runs took.", ["kind"], buckets=RUN_BUCKETS, registry=r
         )
-        self.skipped = r.counter(
-            "boardsync_runs_skipped_total", "Turns skipped because the previous run was still going.", ["job"]
+        self.skipped = Counter(
+            "boardsync_runs_skipped", "Turns skipped because the previous run was still going.", ["job"], registry=r
         )
-        self.reloads = r.counter("boardsync_config_reloads_total", "Config reloads by result.", ["result"])
-        r.add_collector("requests", self._request_families)
-        r.add_collector("state", self._state_families)
-        r.add_collector("visits", self._visit_families)
+        self.reloads = Counter("boardsync_config_reloads", "Config reloads by result.", ["result"], registry=r)
+        self._start_at_zero()
+        errors = collector_errors()
+        for name, collect in (
+            ("requests", self._request_families), ("state", self._state_families), ("visits", self._visit_families)
+        ):
+            r.register(GuardedCollector(name, collect, errors))
+        r.register(errors)
+
+    def _start_at_zero(self) -> None:
+        for kind in RUN_KINDS:
+            self.run_seconds.labels(kind=kind)
+            for result in get_args(Outcome):
+                self.runs.labels(kind=kind, result=result)
+        for job in SKIPPABLE_JOBS:
+            self.skipped.labels(job=job)
+        for result in RELOAD_RESULTS:
+            self.reloads.labels(result=result)
 
     def run_finished(self, kind: str, result: str, seconds: float) -> None:
-        self.runs.inc(kind=kind, result=result)
-        self.run_seconds.observe(seconds, kind=kind)
+        self.runs.labels(kind=kind, result=result).inc()
+        self.run_seconds.labels(kind=kind).observe(seconds)
 
-    def render(self) -> str:
-        return self.registry.render()
+    def render(self, accept: str | None = None) -> tuple[bytes, str]:
+        """The exposition the scraper's Accept header asks for: (body, content type)."""
+        return exposition(self.registry, accept)
 
-    def _request_families(self) -> list[Family]:
+    def text(self) -> str:
+        """Prometheus text, as a plain scrape gets it."""
+        return self.render()[0].decode()
+
+    def _request_families(self) -> list[Metric]:
         requests = _counter_family(
-            "boardsync_requests_total",
+            "boardsync_requests",
             "Requests sent to the boards, retries and reads included, by status class.",
             "status_class",
-            self.tally.snapshot(),
+            _with_zeros(self.tally.snapshot(), self.boards, STATUS_CLASSES),
         )
         errors = _counter_family(
-            "boardsync_errors_total", "Errors raised by calls to the boards, by kind.", "kind", self.tally.error_snapshot()
+            "boardsync_errors", "Errors raised by calls to the boards, by kind.", "kind",
+            _with_zeros(self.tally.error_snapshot(), self.boards, ERROR_KINDS),
         )
         return [requests, errors]
 
-    def _state_families(self) -> list[Family]:
+    def _state_families(self) -> list[Metric]:
         snapshot = self.store.metrics()
-        intents = Family("boardsync_intents", "gauge", "Intents by state; unknown ones wait to be looked up.")
-        for state, count in sorted(snapshot.intents_by_state.items()):
-            intents.add(count, state=state)
-        drift = Family("boardsync_drift_open", "gauge", "Open drift: fields on which a board differs.")
-        for board, count in sorted(snapshot.open_drift.items()):
-            drift.add(count, board=board)
-        blocked = Family("boardsync_blocked_pairs", "gauge", "Posting and board pairs blocked until a person acts.")
-        for board, count in sorted(snapshot.blocked_pairs.items()):
-            blocked.add(count, board=board)
-        backing_off = Family(
-            "boardsync_pairs_backing_off", "gauge", "Posting and board pairs waiting out a backoff after failures."
-        )
-        for board, count in sorted(snapshot.quarantined_pairs.items()):
-            backing_off.add(count, board=board)
-        last = Family(
-            "boardsync_last_success_timestamp_seconds", "gauge", "End of the last run that converged on a board."
-        )
-        for board, when in sorted(snapshot.last_success.items()):
-            last.add(when.timestamp(), board=board)
-        return [intents, drift, blocked, backing_off, last]
+        return [
+            _gauge_family("boardsync_intents", "Intents by state; unknown ones wait to be looked up.", "state",
+                          snapshot.intents_by_state),
+            _gauge_family("boardsync_drift_open", "Open drift: fields on which a board differs.", "board",
+                          snapshot.open_drift),
+            _gauge_family("boardsync_blocked_pairs", "Posting and board pairs blocked until a person acts.", "board",
+                          snapshot.blocked_pairs),
+            _gauge_family("boardsync_pairs_backing_off",
+                          "Posting and board pairs waiting out a backoff after failures.", "board",
+                          snapshot.quarantined_pairs),
+            _gauge_family("boardsync_last_success_timestamp_seconds",
+                          "End of the last run that converged on a board.", "board",
+                          {board: when.timestamp() for board, when in snapshot.last_success.items()}),
+        ]
 
-    def _visit_families(self) -> list[Family]:
-        visits: dict[tuple[tuple[str, str], ...], int] = defaultdict(int)
-        applicants: dict[tuple[tuple[str, str], ...], int] = defaultdict(int)
+    def _visit_families(self) -> list[Metric]:
+        visits: dict[tuple[str, ...], int] = defaultdict(int)
+        applicants: dict[tuple[str, ...], int] = defaultdict(int)
         for row in self.store.visit_rows(since=datetime.now(UTC)):
-            labels: tuple[tuple[str, str], ...] = (("board", row.provider), ("channel", row.channel))
-            if self.posting_labels:
-                labels = (("posting", row.posting), *labels)
+            labels = (row.posting, row.provider, row.channel) if self.posting_labels else (row.provider, row.channel)
             if row.visits is not None:
                 visits[labels] += row.visits
             if row.applicants is not None:
                 applicants[labels] += row.applicants
-        visit_family = Family("boardsync_visits", "gauge", "Visits counted by the boards, per channel.")
-        for labels, count in sorted(visits.items()):
-            visit_family.add(count, **dict(labels))
-        applicant_family = Family("boardsync_applicants", "gauge", "Applicants counted by the boards, per channel.")
-        for labels, count in sorted(applicants.items()):
-            applicant_family.add(count, **dict(labels))
+        names = ["posting", "board", "channel"] if self.posting_labels else ["board", "channel"]
+        visit_family = GaugeMetricFamily("boardsync_visits", "Visits counted by the boards, per channel.",
+                                         labels=names)
+        applicant_family = GaugeMetricFamily("boardsync_applicants", "Applicants counted by the boards, per channel.",
+                                             labels=names)
+        for family, counts in ((visit_family, visits), (applicant_family, applicants)):
+            for values, count in sorted(counts.items()):
+                family.add_metric(list(values), count)
         return [visit_family, applicant_family]
 
 
-def _counter_family(name: str, help: str, label: str, counts: dict[TallyKey, int]) -> Family:
+def _with_zeros(counts: dict[TallyKey, int], boards: Iterable[str], values: Iterable[str]) -> dict[TallyKey, int]:
+    """`counts`, with every (board, value) it lacks at 0."""
+    return {(board, value): 0 for board in boards for value in values} | counts
+
+
+def _counter_family(name: str, help: str, label: str, counts: dict[TallyKey, int]) -> CounterMetricFamily:
     """A counter family from a tally's (board, `label`) counts."""
-    family = Family(name, "counter", help)
+    family = CounterMetricFamily(name, help, labels=["board", label])
     for (board, value), count in sorted(counts.items()):
-        family.add(count, board=board, **{label: value})
+        family.add_metric([board, value], count)
+    return family
+
+
+def _gauge_family(name: str, help: str, label: str, values: dict[str, int] | dict[str, float]) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, help, labels=[label])
+    for key, value in sorted(values.items()):
+        family.add_metric([key], value)
     return family

@@ -1,223 +1,70 @@
-"""Prometheus' text exposition format (version 0.0.4), written out by hand.
+"""The daemon's metrics registry and exposition, on prometheus_client.
 
-Most of what the daemon exposes is read from the state database at scrape time (intents, drift,
-blocked pairs, visits); only run counts, durations and request counts live in the process.
-prometheus-client would have us write a custom collector for the first kind anyway, and the
-format itself is a few lines, so this module is the whole of it: counters, gauges and
-histograms with labels, and families computed on demand.
+Each daemon has its own `CollectorRegistry` (not the library's global one), holding the
+process, platform and garbage-collector collectors, the instruments that live in the process,
+and collectors that read the state database at scrape time. A scrape-time collector that
+fails is left out of that scrape and counted in ``boardsync_metrics_collector_errors_total``:
+one broken query must not blank the whole page.
 """
 
 from __future__ import annotations
 
-import math
-import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
 
 import structlog
+from prometheus_client import CollectorRegistry, Counter, GCCollector, PlatformCollector, ProcessCollector
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 log = structlog.get_logger(__name__)
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-
-Labels = tuple[tuple[str, str], ...]
+__all__ = ["GuardedCollector", "collector_errors", "exposition", "new_registry"]
 
 
-@dataclass(frozen=True)
-class Sample:
-    suffix: str  # "" or "_bucket", "_sum", "_count"
-    labels: Labels
-    value: float
+def new_registry() -> CollectorRegistry:
+    """A registry of its own, with what the library knows of the process already in it."""
+    registry = CollectorRegistry(auto_describe=True)
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
+    return registry
 
 
-@dataclass
-class Family:
-    """One metric family: its name, type, help line and samples."""
+class GuardedCollector(Collector):
+    """Families computed at scrape time by `collect`; a failure leaves them out of that scrape
+    and counts one error under `name`."""
 
-    name: str
-    kind: str  # counter | gauge | histogram
-    help: str
-    samples: list[Sample] = field(default_factory=list)
-
-    def add(self, value: float, suffix: str = "", **labels: str) -> Family:
-        self.samples.append(Sample(suffix, tuple(labels.items()), value))
-        return self
-
-
-def render(families: Iterable[Family]) -> str:
-    """The families as Prometheus text, one HELP and TYPE line each, then the samples."""
-    lines: list[str] = []
-    for family in families:
-        lines.append(f"# HELP {family.name} {_escape_help(family.help)}")
-        lines.append(f"# TYPE {family.name} {family.kind}")
-        for sample in family.samples:
-            lines.append(f"{family.name}{sample.suffix}{_labels(sample.labels)} {_number(sample.value)}")
-    return "\n".join(lines) + "\n"
-
-
-def _labels(labels: Labels) -> str:
-    if not labels:
-        return ""
-    return "{" + ",".join(f'{key}="{_escape_value(str(value))}"' for key, value in labels) + "}"
-
-
-def _escape_value(value: str) -> str:
-    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
-
-
-def _escape_help(text: str) -> str:
-    return text.replace("\\", r"\\").replace("\n", r"\n")
-
-
-def _number(value: float) -> str:
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if math.isnan(value):
-        return "NaN"
-    if float(value).is_integer() and abs(value) < 2**53:
-        return str(int(value))
-    return repr(float(value))
-
-
-# ------------------------------------------------------------------------------ instruments
-
-
-class _Instrument:
-    kind = ""
-
-    def __init__(self, name: str, help: str, labelnames: Sequence[str] = ()) -> None:
+    def __init__(self, name: str, collect: Callable[[], Iterable[Metric]], errors: Counter) -> None:
         self.name = name
-        self.help = help
-        self.labelnames = tuple(labelnames)
-        self._lock = threading.Lock()
+        self._collect = collect
+        self._errors = errors
+        errors.labels(collector=name)  # 0 until the first failure, not absent
 
-    def _key(self, labels: Mapping[str, str]) -> Labels:
-        if set(labels) != set(self.labelnames):
-            raise ValueError(f"{self.name} takes labels {self.labelnames}, got {tuple(labels)}")
-        return tuple((name, str(labels[name])) for name in self.labelnames)
+    def collect(self) -> Iterable[Metric]:
+        try:
+            return list(self._collect())
+        except Exception as exc:  # a scrape shows what it can; the error is its own series
+            log.warning("metrics_collector_failed", collector=self.name, error=str(exc))
+            self._errors.labels(collector=self.name).inc()
+            return []
 
-    def collect(self) -> Family:
-        raise NotImplementedError
-
-
-class Counter(_Instrument):
-    """A value that only goes up (until the process restarts, which Prometheus expects)."""
-
-    kind = "counter"
-
-    def __init__(self, name: str, help: str, labelnames: Sequence[str] = ()) -> None:
-        super().__init__(name, help, labelnames)
-        self._values: dict[Labels, float] = {}
-
-    def inc(self, amount: float = 1.0, **labels: str) -> None:
-        key = self._key(labels)
-        with self._lock:
-            self._values[key] = self._values.get(key, 0.0) + amount
-
-    def value(self, **labels: str) -> float:
-        with self._lock:
-            return self._values.get(self._key(labels), 0.0)
-
-    def collect(self) -> Family:
-        with self._lock:
-            samples = [Sample("", key, value) for key, value in sorted(self._values.items())]
-        return Family(self.name, self.kind, self.help, samples)
+    def describe(self) -> Iterable[Metric]:
+        # Nothing to declare up front: the families depend on what the database holds, and
+        # describing by collecting would query it at registration.
+        return []
 
 
-class Gauge(_Instrument):
-    """A value that is set, not accumulated."""
-
-    kind = "gauge"
-
-    def __init__(self, name: str, help: str, labelnames: Sequence[str] = ()) -> None:
-        super().__init__(name, help, labelnames)
-        self._values: dict[Labels, float] = {}
-
-    def set(self, value: float, **labels: str) -> None:
-        key = self._key(labels)
-        with self._lock:
-            self._values[key] = value
-
-    def collect(self) -> Family:
-        with self._lock:
-            samples = [Sample("", key, value) for key, value in sorted(self._values.items())]
-        return Family(self.name, self.kind, self.help, samples)
+def collector_errors() -> Counter:
+    """The counter of failed scrape-time collectors, not yet in any registry: register it
+    after the collectors it counts, so a failure shows in the very scrape it happened in."""
+    return Counter(
+        "boardsync_metrics_collector_errors", "Scrapes in which a collector failed.", ["collector"], registry=None
+    )
 
 
-class Histogram(_Instrument):
-    """Observations counted into cumulative buckets, with their sum and count."""
-
-    kind = "histogram"
-
-    def __init__(self, name: str, help: str, buckets: Sequence[float], labelnames: Sequence[str] = ()) -> None:
-        super().__init__(name, help, labelnames)
-        self.buckets = tuple(sorted(buckets)) + (math.inf,)
-        self._series: dict[Labels, tuple[list[int], float]] = {}
-
-    def observe(self, value: float, **labels: str) -> None:
-        key = self._key(labels)
-        with self._lock:
-            counts, total = self._series.get(key, ([0] * len(self.buckets), 0.0))
-            for i, bound in enumerate(self.buckets):
-                if value <= bound:
-                    counts[i] += 1
-            self._series[key] = (counts, total + value)
-
-    def collect(self) -> Family:
-        family = Family(self.name, self.kind, self.help)
-        with self._lock:
-            series = sorted((key, (list(counts), total)) for key, (counts, total) in self._series.items())
-        for key, (counts, total) in series:
-            for bound, count in zip(self.buckets, counts, strict=True):
-                family.samples.append(Sample("_bucket", key + (("le", _number(bound)),), count))
-            family.samples.append(Sample("_sum", key, total))
-            family.samples.append(Sample("_count", key, counts[-1]))
-        return family
-
-
-class Registry:
-    """Instruments that live in the process, and collectors that compute families at scrape
-    time. A collector that fails is left out of that scrape (and counted), not fatal."""
-
-    def __init__(self) -> None:
-        self._instruments: list[_Instrument] = []
-        self._collectors: list[tuple[str, Callable[[], Iterable[Family]]]] = []
-        self.collector_errors = Counter(
-            "boardsync_metrics_collector_errors_total", "Scrapes in which a collector failed.", ["collector"]
-        )
-        self.register(self.collector_errors)
-
-    def register(self, instrument: _Instrument) -> None:
-        self._instruments.append(instrument)
-
-    def counter(self, name: str, help: str, labelnames: Sequence[str] = ()) -> Counter:
-        counter = Counter(name, help, labelnames)
-        self.register(counter)
-        return counter
-
-    def gauge(self, name: str, help: str, labelnames: Sequence[str] = ()) -> Gauge:
-        gauge = Gauge(name, help, labelnames)
-        self.register(gauge)
-        return gauge
-
-    def histogram(self, name: str, help: str, buckets: Sequence[float], labelnames: Sequence[str] = ()) -> Histogram:
-        histogram = Histogram(name, help, buckets, labelnames)
-        self.register(histogram)
-        return histogram
-
-    def add_collector(self, name: str, collector: Callable[[], Iterable[Family]]) -> None:
-        """Compute families at each scrape; `name` labels the collector's failures."""
-        self._collectors.append((name, collector))
-
-    def families(self) -> list[Family]:
-        computed: list[Family] = []
-        for name, collector in self._collectors:
-            try:
-                computed.extend(collector())
-            except Exception as exc:  # a scrape shows what it can; the error is its own series
-                log.warning("metrics_collector_failed", collector=name, error=str(exc))
-                self.collector_errors.inc(collector=name)
-        return [instrument.collect() for instrument in self._instruments] + computed
-
-    def render(self) -> str:
-        return render(self.families())
+def exposition(registry: CollectorRegistry, accept: str | None) -> tuple[bytes, str]:
+    """The registry's samples in the format the scraper asks for in its Accept header:
+    OpenMetrics when it says so, else Prometheus text 0.0.4. Returns (body, content type)."""
+    encoder, content_type = choose_encoder(accept or "")
+    return encoder(registry), content_type

@@ -36,7 +36,7 @@ from boardsync.daemon.links import LinkKeeper
 from boardsync.daemon.lock import WriterLock, acquire_writer_lock
 from boardsync.daemon.notify import Notifier, Watchdog, watchdog_interval
 from boardsync.daemon.scheduler import Progress, Scheduler
-from boardsync.daemon.watch import ConfigWatch
+from boardsync.daemon.watch import ConfigWatch, ConfigWatcher, inotify_batches
 from boardsync.errors import BoardsyncError, ConfigError
 from boardsync.log import redact
 from boardsync.reconcile import collect_metrics, reconcile
@@ -46,7 +46,6 @@ from boardsync.state.store import Store, open_store
 
 log = structlog.get_logger(__name__)
 
-WATCH_EVERY = timedelta(seconds=2)
 BEAT_EVERY = 5.0
 LINKS_IDLE = timedelta(minutes=10)
 """How often the links job looks again when no link is due (none configured, or all failed)."""
@@ -118,7 +117,7 @@ class Daemon:
         self.store: Store
         self.metrics: DaemonMetrics
         self.links: LinkKeeper
-        self._watch: ConfigWatch
+        self._watch: ConfigWatcher | None = None
         self._http: HttpSurface | None = None
         self._watchdog: Watchdog | None = None
 
@@ -143,12 +142,14 @@ class Daemon:
         self._lock = acquire_writer_lock(desired.state_url, wait=0, command="daemon")
         self.store = open_store(desired.state_url)
         self._generation = Generation(desired, build_connectors(desired.root.providers, stop=self.stopping))
-        self.metrics = DaemonMetrics(self.store, posting_labels=desired.root.daemon.posting_labels)
+        self.metrics = DaemonMetrics(self.store, posting_labels=desired.root.daemon.posting_labels,
+                                     boards=desired.root.providers.names())
         self.links = LinkKeeper(self.store)
-        self._watch = ConfigWatch(self.config_path, desired.root)
         self._last_ok = self._last_success_on_record()
         self._http = HttpSurface(settings.listen, self, token=token).start()
         self._book_jobs(desired, first_start=True)
+        watch = ConfigWatch(self.config_path, desired.root)
+        self._watch = ConfigWatcher(watch, self._config_changed, inotify_batches(watch.settle)).start()
         # Ready before the first job runs, so systemd hears READY=1 before any STATUS=.
         log.info("daemon_ready", postings=len(desired.postings), boards=desired.root.providers.names(),
                  listen=self._http.address, database=self.store.url)
@@ -178,6 +179,8 @@ class Daemon:
         self.stopping.set()
         if self._watchdog is not None:
             self._watchdog.stop()
+        if self._watch is not None:
+            self._watch.stop()
         self.scheduler.shutdown()
         if self._http is not None:
             self._http.close()
@@ -228,17 +231,18 @@ class Daemon:
             self._refuse_restart_only_changes(current, desired)
             connectors = build_connectors(desired.root.providers, stop=self.stopping)
         except BoardsyncError as exc:
-            self._watch.follow(current.root)  # look again only after the next edit
+            self._follow(current)  # look again only after the next edit
             self._reload_refused(exc)
             return
-        self._watch.follow(desired.root)
+        self._follow(desired)
         with self._swap:
             old, self._generation = self._generation, Generation(desired, connectors)
         old.retire()
         self.metrics.posting_labels = desired.root.daemon.posting_labels
+        self.metrics.boards = tuple(desired.root.providers.names())
         self._book_jobs(desired, first_start=False, previous=current)
         self._reload_error = None
-        self.metrics.reloads.inc(result="applied")
+        self.metrics.reloads.labels(result="applied").inc()
         log.info("config_reloaded", postings=len(desired.postings), digest=desired.digest[:12])
         self.notifier.ready(status=f"config reloaded: {len(desired.postings)} postings")
 
@@ -250,7 +254,7 @@ class Daemon:
 
     def _reload_refused(self, exc: BoardsyncError) -> None:
         self._reload_error = str(exc).splitlines()[0]
-        self.metrics.reloads.inc(result="refused")
+        self.metrics.reloads.labels(result="refused").inc()
         if not isinstance(exc, ConfigError):  # ConfigError was logged with every problem by _load
             log.error("config_reload_failed", error=str(exc))
         log.warning("config_kept", reason="the new config failed; the last good one keeps running")
@@ -271,7 +275,6 @@ class Daemon:
         if first_start:
             now = datetime.now(UTC)
             self.scheduler.every("links", self._links_job, LINKS_IDLE, first=now)
-            self.scheduler.every("config-watch", self._watch_job, WATCH_EVERY, first=now + WATCH_EVERY)
             self.scheduler.every("heartbeat", self.progress.beat, self._beat_every, first=now)
         else:
             self.scheduler.move("reconcile")
@@ -330,12 +333,15 @@ class Daemon:
             due = datetime.now(UTC) + LINKS_RETRY
         self.scheduler.move("links", due or datetime.now(UTC) + LINKS_IDLE)
 
-    def _watch_job(self) -> None:
-        if self._watch.changed():
-            self._requests.put(("reload", "config files changed"))
+    def _config_changed(self) -> None:
+        self._requests.put(("reload", "config files changed"))
+
+    def _follow(self, desired: config.Desired) -> None:
+        if self._watch is not None:
+            self._watch.follow(desired.root)
 
     def _skipped(self, job: str) -> None:
-        self.metrics.skipped.inc(job=job)
+        self.metrics.skipped.labels(job=job).inc()
 
     def _status(self, text: str) -> None:
         self.notifier.status(redact(text))
@@ -374,8 +380,8 @@ class Daemon:
         fresh = age < 2 * every + timedelta(minutes=1)
         return Check("reconcile", fresh, f"last success {age.total_seconds():.0f}s ago")
 
-    def metrics_text(self) -> str:
-        return self.metrics.render()
+    def metrics_page(self, accept: str | None) -> tuple[bytes, str]:
+        return self.metrics.render(accept)
 
     def fresh_link(self, posting_key: str) -> str:
         with self._current() as generation:

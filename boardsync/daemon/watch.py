@@ -1,12 +1,12 @@
-"""Noticing that the config files changed, by polling their metadata.
+"""Noticing that the config files changed.
 
-The root file and the YAML files of the postings source are stat'ed every few seconds; a file
-added, removed, rewritten or replaced (a `git pull` renames files into place) changes the
-fingerprint. A change counts once the files have settled (`SETTLE`), so a burst of edits is
-one reload and a file missing for a moment is never reloaded without it. Polling a few files
-is cheap, needs nothing beyond the standard library, and works on every filesystem, including
-ones inotify does not see into. Postings kept in a SQL
-table are not files: SIGHUP (``systemctl reload``) picks those up.
+`watchfiles` (inotify on Linux) watches the root file's folder and the postings folder, and
+hands over each burst of events once it is over (its debounce). What a burst did is then
+judged by a fingerprint of the files: the root file and the YAML files of the postings source,
+by inode, size and mtime. A file added, removed, rewritten or replaced (a `git pull` renames
+files into place) changes it. A change counts once the files have settled (`SETTLE`), so a
+burst of edits is one reload and a file missing for a moment is never reloaded without it.
+Postings kept in a SQL table are not files: SIGHUP (``systemctl reload``) picks those up.
 """
 
 from __future__ import annotations
@@ -14,11 +14,16 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+
+import structlog
+import watchfiles
 
 from boardsync.config.model import RootConfig
 from boardsync.config.yamlfile import walk_yaml_files
+
+log = structlog.get_logger(__name__)
 
 Fingerprint = tuple[tuple[str, int, int, int], ...]
 
@@ -33,6 +38,46 @@ def config_files(root_path: Path, root: RootConfig | None) -> list[Path]:
         else:
             files.append(target)
     return files
+
+
+def postings_target(root_path: Path, root: RootConfig | None) -> Path | None:
+    """The postings folder or file, for a YAML postings source."""
+    if root is not None and isinstance(root.postings, str):
+        return root_path.parent / root.postings
+    return None
+
+
+def watched_folders(root_path: Path, root: RootConfig | None) -> list[Path]:
+    """The folders to watch, recursively: the root file's, and the postings folder (or the
+    postings file's folder) unless it lies inside one already watched."""
+    folders = [root_path.parent.resolve()]
+    target = postings_target(root_path, root)
+    if target is not None:
+        folder = (target if target.is_dir() else target.parent).resolve()
+        if folder.is_dir() and not any(folder.is_relative_to(f) for f in folders):
+            folders.append(folder)
+    return folders
+
+
+def relevant(root_path: Path, root: RootConfig | None) -> Callable[[Path], bool]:
+    """Whether a changed path can change the config: the root file, the postings file, or a
+    YAML file or a folder (moved in or out whole) under the postings folder, hidden ones aside.
+    An editor's swap and backup files are not."""
+    root_file = root_path.resolve()
+    target = postings_target(root_path, root)
+    target = target.resolve() if target is not None else None
+
+    def matters(path: Path) -> bool:
+        if path == root_file or path == target:
+            return True
+        if target is None or not path.is_relative_to(target):
+            return False
+        parts = path.relative_to(target).parts
+        if any(part.startswith(".") for part in parts):
+            return False
+        return path.suffix in (".yaml", ".yml") or path.suffix == ""
+
+    return matters
 
 
 def fingerprint(files: list[Path]) -> Fingerprint:
@@ -95,3 +140,88 @@ class ConfigWatch:
             self.root = root
             self._seen = fingerprint(config_files(self.root_path, root))
             self._moving = None
+
+
+Batches = Callable[[list[Path], Callable[[Path], bool], threading.Event], Iterable[set[Path]]]
+"""Where bursts of changes come from: given the folders to watch, the filter and an event that
+ends the stream, the relevant paths of each burst (maybe none: other files changed), or an
+empty set after a quiet spell. `inotify_batches` in the daemon; a list in the tests."""
+
+
+def inotify_batches(settle: float) -> Batches:
+    """Bursts from watchfiles, its debounce grouping the events of each; an empty set after
+    `settle` seconds without any event.
+
+    The filter is applied here, not by watchfiles: a burst of other files only (a SQLite state
+    database beside the root file writes on every run) must still yield, empty, because
+    watchfiles restarts its quiet-spell timer on every event it sees, filtered or not, and a
+    change waiting to settle needs a look after it."""
+
+    def batches(folders: list[Path], matters: Callable[[Path], bool], stop: threading.Event) -> Iterator[set[Path]]:
+        for changes in watchfiles.watch(
+            *folders, watch_filter=None, stop_event=stop, rust_timeout=int(settle * 1000),
+            yield_on_timeout=True, raise_interrupt=False,
+        ):
+            yield {Path(path) for _change, path in changes if matters(Path(path))}
+
+    return batches
+
+
+class ConfigWatcher:
+    """A thread that calls `on_change` once per settled change of the config files.
+
+    Each burst (relevant or not) and each quiet spell asks `watch` whether the files changed
+    and have settled; `follow` restarts the watch on the folders of a new postings source.
+    `stop()` ends the thread within a debounce step."""
+
+    def __init__(self, watch: ConfigWatch, on_change: Callable[[], None], batches: Batches) -> None:
+        self.watch = watch
+        self._on_change = on_change
+        self._batches = batches
+        self._stop = threading.Event()
+        self._restart = threading.Event()
+        self._round_over = threading.Event()
+        """Set to end the current round of watching: on stop, or to watch other folders."""
+        self._thread = threading.Thread(target=self.run, name="config-watch", daemon=True)
+
+    def start(self) -> ConfigWatcher:
+        self._thread.start()
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def follow(self, root: RootConfig | None) -> None:
+        """Watch the files of a newly loaded root config, from now on."""
+        self.watch.follow(root)
+        self._restart.set()
+        self._round_over.set()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._round_over.set()
+        self._thread.join(timeout)
+
+    def run(self) -> None:
+        """Watch until stopped or the stream of bursts ends; the thread's body."""
+        while not self._stop.is_set():
+            self._restart.clear()
+            self._round_over.clear()
+            try:
+                self._watch_round()
+            except Exception as exc:  # a watch that fails must not end the daemon; SIGHUP still works
+                log.exception("config_watch_failed", error=str(exc))
+                self._stop.wait(self.watch.settle)
+            if not self._restart.is_set():
+                return  # stopped, or the stream ended of itself
+
+    def _watch_round(self) -> None:
+        root_path, root = self.watch.root_path, self.watch.root
+        for _paths in self._batches(watched_folders(root_path, root), relevant(root_path, root), self._round_over):
+            if self._round_over.is_set():
+                return
+            # Every burst and quiet spell is a look, relevant paths or not: a few stats, and an
+            # edit made while the watch restarted (no event for it) is still seen.
+            if self.watch.changed():
+                self._on_change()
