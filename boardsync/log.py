@@ -19,6 +19,7 @@ JSON-escaped (once or twice) or URL-encoded (percent or plus form).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -84,23 +85,34 @@ protects, and no credential a board issues is that short."""
 
 
 class SecretValues:
-    """The secret values this process holds, masked in any text by one compiled pattern.
+    """The secret values this process holds, masked in any text by compiled patterns.
 
-    The pattern is rebuilt only when the set changes, never per line. Values that die (an
+    Patterns are rebuilt only when the set changes, never per line. Values that die (an
     access token, a signed link) are registered with their lifetime and dropped once expired,
-    so a daemon running for months keeps a pattern the size of what is alive."""
+    so a daemon running for months keeps patterns the size of what is alive.
+
+    A run that fetches a link per posting adds values one call at a time; compiling one
+    pattern of everything on each call would cost the square of their number. So values are
+    kept in groups, each with its pattern, and a new group is merged with the one before it
+    while it is as large (a binary counter): each value is compiled about log2(n) times, and a
+    line is masked by as many patterns. Masking group by group is the same as with one pattern
+    as long as no value of one group contains a value of another; a value that would, is
+    merged with everything at once, as is the set once a value expires."""
 
     def __init__(self, clock: Any = time.monotonic) -> None:
         self._clock = clock
         self._lock = threading.Lock()
         self._until: dict[str, float | None] = {}
         """value → monotonic time it expires (None: for as long as the process runs)."""
-        self._pattern: re.Pattern[str] | None = None
+        self._groups: list[set[str]] = []
+        self._patterns: tuple[re.Pattern[str], ...] = ()
+        """One per group, in order; swapped whole, so a masking thread reads a consistent set."""
 
     def add(self, values: Iterable[str], lifetime: float | None = None) -> None:
         until = None if lifetime is None else self._clock() + max(lifetime, 0.0)
         with self._lock:
-            changed = self._drop_expired()
+            expired = self._drop_expired()
+            new: set[str] = set()
             for value in values:
                 if len(value) < MIN_SECRET_LENGTH:
                     continue
@@ -109,18 +121,42 @@ class SecretValues:
                     self._until[value] = None if kept is None or until is None else max(kept, until)
                 else:
                     self._until[value] = until
-                    changed = True
-            if changed:
-                self._pattern = _alternation(self._until)
+                    new.add(value)
+            if expired or self._overlaps(new):
+                self._regroup([set(self._until)] if self._until else [], [])
+            elif new:
+                self._push(new)
 
     def mask(self, text: str) -> str:
-        pattern = self._pattern  # one read: a concurrent rebuild swaps it whole
-        return text if pattern is None else pattern.sub(MASK, text)
+        for pattern in self._patterns:  # one read: a rebuild swaps the tuple whole
+            text = pattern.sub(MASK, text)
+        return text
 
     def clear(self) -> None:
         with self._lock:
             self._until.clear()
-            self._pattern = None
+            self._regroup([], [])
+
+    def _push(self, group: set[str]) -> None:
+        groups, patterns = self._groups[:], list(self._patterns)
+        while groups and len(groups[-1]) <= len(group):
+            group |= groups.pop()
+            patterns.pop()
+        self._regroup(groups + [group], patterns)
+
+    def _regroup(self, groups: list[set[str]], patterns: list[re.Pattern[str]]) -> None:
+        """Keep `groups`, compiling those past the `patterns` already held for the first ones."""
+        for group in groups[len(patterns):]:
+            pattern = _alternation(group)
+            assert pattern is not None, "a group is never empty"
+            patterns.append(pattern)
+        self._groups, self._patterns = groups, tuple(patterns)
+
+    def _overlaps(self, new: set[str]) -> bool:
+        """Whether a new value contains a held one or is contained in one (a link and its
+        token arrive in one call, so they never count)."""
+        held = [value for value in self._until if value not in new]
+        return any(a in b or b in a for a in new for b in held)
 
     def _drop_expired(self) -> bool:
         now = self._clock()
@@ -155,6 +191,7 @@ def _trie_pattern(node: dict[str, Any]) -> str:
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
 
+@functools.cache
 def _char_forms(char: str) -> str:
     """A pattern for one character of a secret as it may be written: itself, its JSON escape
     (once and twice: a request body quoted inside an error message inside a JSON answer), its

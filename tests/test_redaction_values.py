@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote, quote_plus
@@ -87,11 +89,46 @@ def test_the_pattern_is_rebuilt_only_when_the_set_changes() -> None:
     """Registering a value already known compiles nothing: the redactor runs on every line."""
     values = SecretValues()
     values.add(["the-first-secret"])
-    pattern = values._pattern
+    patterns = values._patterns
     values.add(["the-first-secret"])
-    assert values._pattern is pattern
+    assert values._patterns is patterns
     values.add(["a-second-secret"])
-    assert values._pattern is not pattern
+    assert values._patterns is not patterns
+
+
+def test_values_added_one_at_a_time_are_each_compiled_a_few_times_and_all_masked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A run that fetches a signed link per posting adds its values one call at a time: the
+    work of compiling stays near linear in their number (not its square), and every value is
+    still masked."""
+    compiled: list[int] = []
+    real = log._alternation
+
+    def counting(values: Iterable[str]) -> re.Pattern[str] | None:
+        values = list(values)
+        compiled.append(len(values))
+        return real(values)
+
+    monkeypatch.setattr(log, "_alternation", counting)
+    values = SecretValues()
+    tokens = [f"token-{i:04d}-{'x' * 12}" for i in range(400)]
+    for token in tokens:
+        values.add([token])
+    assert sum(compiled) < 20 * len(tokens)  # one big pattern per add would be about 200 times
+    line = " ".join(tokens)
+    assert values.mask(line) == " ".join([MASK] * len(tokens))
+
+
+def test_a_new_value_holding_an_older_one_is_masked_whole() -> None:
+    """A value that contains one already held (or sits inside one) is masked whole, not left
+    with the older value cut out of its middle."""
+    values = SecretValues()
+    values.add(["inner-secret-value"])
+    values.add(["prefix-inner-secret-value-suffix"])
+    assert values.mask("a prefix-inner-secret-value-suffix b") == f"a {MASK} b"
+    values.add(["secret-val"])  # inside both
+    assert values.mask("x inner-secret-value y") == f"x {MASK} y"
 
 
 def test_a_signed_link_is_masked_by_its_token_but_not_the_ids_sent_for_it() -> None:
