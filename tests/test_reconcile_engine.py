@@ -19,7 +19,7 @@ from boardsync.reconcile.journal import settle
 from boardsync.reconcile.observe import observe
 from boardsync.reconcile.record import WHOLE_POSTING
 from boardsync.sandbox.core import Fault
-from boardsync.state import Action, Binding, Intent, Run, VisitSample
+from boardsync.state import AuditEntry, Binding, Intent, Run, VisitSample
 from tests.reconcile_helpers import Workspace, writes
 
 pytestmark = pytest.mark.slow
@@ -201,7 +201,7 @@ def test_run_row_records_trigger_digest_commit_and_counts(ws: Workspace, clock: 
         result = reconcile(desired, store, connectors, trigger="daemon", clock=clock)
         with store.session() as session:
             run = session.get(Run, result.run_id)
-            calls = session.exec(select(Action).where(Action.run_id == result.run_id)).all()
+            calls = session.exec(select(AuditEntry).where(AuditEntry.run_id == result.run_id)).all()
     assert run is not None
     assert (run.trigger, run.kind, run.outcome, run.config_digest, run.config_commit) == (
         "daemon", "reconcile", "converged", desired.digest, head)
@@ -222,8 +222,8 @@ def test_run_outside_git_records_no_commit(ws: Workspace, clock: RunClock) -> No
 def test_plan_writes_nothing_to_the_boards(ws: Workspace, clock: RunClock) -> None:
     """`plan()` reads each board and returns the changes; no write request is sent."""
     with ws.opened() as (desired, store, connectors):
-        result = plan(desired, store, connectors, clock=clock)
-    assert result.counts["create"] == 12
+        planned = plan(desired, store, connectors, clock=clock).plan
+    assert planned is not None and planned.counts["create"] == 12
     assert all(writes(c) == {} for c in ws.counts().values())
 
 
