@@ -128,6 +128,22 @@ def test_create_answered_500_is_looked_up_not_resent(ws: Workspace, clock: RunCl
         assert len(ws.sorce_jobs()) == 6
 
 
+def test_a_source_failing_after_its_create_fails_alone_and_the_job_stays_bound(
+    ws: Workspace, clock: RunClock
+) -> None:
+    """When add-job answers without the posting's sources and create-source then fails, the
+    create is done and its job bound; the failure is the source's, and the pair backs off."""
+    ws.sandbox.hirempire.faults.add(Fault("rewrite", method="POST", path=r".*/add-job", rewrite={"applications": []}))
+    ws.sandbox.hirempire.faults.add(Fault("status", status=500, method="POST", path=r".*/create-source", times=None))
+    with ws.opened() as (desired, store, connectors):
+        result = reconcile(desired, store, connectors, clock=clock)
+        (failed,) = result.errors
+        row = _binding(store, failed.posting or "", "hirempire")
+    assert (failed.provider, failed.action) == ("hirempire", "ensure_source")
+    assert result.counts["create"] == 12 and result.counts["failed"] == 1
+    assert row.remote_id is not None and row.attempts == 1 and row.quarantine_until == clock.now + backoff(1)
+
+
 def test_lost_create_on_hirempire_is_settled_from_what_observe_read(ws: Workspace, clock: RunClock) -> None:
     """Hirempire names the posting in its slug: after a lost add-job, the next run adopts
     the job from its one GET /jobs, without a second lookup request."""

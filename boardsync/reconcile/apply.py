@@ -23,6 +23,9 @@ such as a 409 is the board answering, and never counts. A given-up board is repo
 own (not as a failed change); its remaining changes are counted as skipped and planned again
 next run.
 
+The applier decides; `record` writes (each binding field, the audit row) through functions
+named for what happened. What one pair's changes share (how healed drift resolves, which
+change is its last, a call's timing) is passed from step to step, never kept on the applier.
 The database is written from every board's thread: `Store.write` serialises the writers.
 """
 

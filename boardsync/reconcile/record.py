@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -44,7 +45,7 @@ from boardsync.state import (
     Store,
     VisitSample,
 )
-from boardsync.state.tables import UNSETTLED_INTENT_STATES
+from boardsync.state.tables import UNSETTLED_INTENT_STATES, CounterSample
 
 log = structlog.get_logger(__name__)
 
@@ -319,6 +320,20 @@ def backoffs_lifted(
 # ------------------------------------------------------------------------------ observation
 
 
+@dataclass(frozen=True)
+class _Seen:
+    """What a run saw and planned, as `record_observation` writes it down."""
+
+    plan: Plan
+    postings: Sequence[Posting]
+    now: datetime
+    scope: Collection[str] | None
+    """The postings the run was narrowed to (None: all)."""
+
+    def in_scope(self, key: str) -> bool:
+        return self.scope is None or key in self.scope
+
+
 def record_observation(
     store: Store,
     boards: Mapping[str, Board],
@@ -331,16 +346,17 @@ def record_observation(
     readable = {name: b for name, b in boards.items() if b.error is None}
     if not readable:
         return
+    seen = _Seen(plan, postings, now, scope)
     with store.write() as session:
         rows = session.exec(select(Binding).where(col(Binding.provider).in_(list(readable)))).all()
         by_remote = {(b.provider, b.remote_id): b for b in rows if b.remote_id}
         for board in readable.values():
             _record_bindings(session, board, by_remote, plan, now)
             _record_gone(board, by_remote, now)
-            _record_absence(session, board, rows, postings, now, scope)
+            _record_absence(session, board, rows, seen)
             _record_counters(session, board, by_remote, now)
-        _record_drift(session, readable, plan, postings, now, scope)
-        _forget_links(session, readable, postings, now, scope)
+        _record_drift(session, readable, seen)
+        _forget_links(session, readable, seen)
 
 
 def _record_bindings(
@@ -373,17 +389,15 @@ def _record_gone(board: Board, by_remote: Mapping[tuple[str, str], Binding], now
             row.observed_status, row.updated_at = GONE, now
 
 
-def _record_absence(
-    session: Session, board: Board, rows: Sequence[Binding], postings: Sequence[Posting], now: datetime,
-    scope: Collection[str] | None,
-) -> None:
+def _record_absence(session: Session, board: Board, rows: Sequence[Binding], seen: _Seen) -> None:
     """Count the runs that found a bound posting gone from the source (the grace before a
     prune closes it), and forget the count when it is back. A posting that is gone has nothing
     left to create or update, so a block it had is cleared; a binding that never reached the
     board (it only held such a block) is dropped."""
     if not board.connector.SUPPORTS_JOBS:
         return
-    wanted = {p.key for p in postings if board.name in p.boards.names()}
+    now = seen.now
+    wanted = {p.key for p in seen.postings if board.name in p.boards.names()}
     for row in rows:
         if row.provider != board.name:
             continue
@@ -391,7 +405,7 @@ def _record_absence(
             if row.absent_since is not None or row.absent_reads:
                 row.absent_since, row.absent_reads, row.updated_at = None, 0, now
             continue
-        if scope is not None and row.posting_key not in scope:
+        if not seen.in_scope(row.posting_key):
             continue
         if row.remote_id is None:
             session.delete(row)
@@ -481,7 +495,7 @@ def record_counters(
 
 
 def _latest(
-    session: Session, table: type[VisitSample] | type[ApplicantSample], column: str, provider: str
+    session: Session, table: type[CounterSample], column: str, provider: str
 ) -> dict[tuple[str, str], int]:
     newest = (
         select(func.max(table.id)).where(table.provider == provider)
@@ -492,15 +506,9 @@ def _latest(
     return {(key, channel): count for key, channel, count in rows}
 
 
-def _record_drift(
-    session: Session,
-    boards: Mapping[str, Board],
-    plan: Plan,
-    postings: Sequence[Posting],
-    now: datetime,
-    scope: Collection[str] | None,
-) -> None:
+def _record_drift(session: Session, boards: Mapping[str, Board], seen: _Seen) -> None:
     """Open a row per new drift, touch the ones still there, resolve the ones gone."""
+    plan, postings, now = seen.plan, seen.postings, seen.now
     found = {(d.posting, d.provider, d.field): d for d in plan.drift if d.provider in boards}
     wanted = {(p.key, name) for p in postings for name in p.boards.names()}
     by_key = {p.key: p for p in postings}
@@ -515,7 +523,7 @@ def _record_drift(
         elif pair in plan.evaluated:
             current = _desired_value(boards[row.provider], by_key[row.posting_key], row.field)
             _resolve(row, "source_changed" if current != row.desired else "reverted", now)
-        elif pair not in wanted and (scope is None or row.posting_key in scope):
+        elif pair not in wanted and seen.in_scope(row.posting_key):
             _resolve(row, "removed", now)
     for item in found.values():
         session.add(Drift(
@@ -545,21 +553,18 @@ def resolve_drift(session: Session, pair: Pair, fields: Iterable[str], resolutio
         _resolve(row, resolution, now)
 
 
-def _forget_links(
-    session: Session, boards: Mapping[str, Board], postings: Sequence[Posting], now: datetime,
-    scope: Collection[str] | None,
-) -> None:
+def _forget_links(session: Session, boards: Mapping[str, Board], seen: _Seen) -> None:
     """Signed links are never kept past their expiry, nor for postings that left the board or
     were closed (nothing is left to manage there); their bindings go with them."""
-    session.exec(delete(SignedLink).where(col(SignedLink.expires_at) <= now))
+    session.exec(delete(SignedLink).where(col(SignedLink.expires_at) <= seen.now))
     for name, board in boards.items():
         if not board.connector.SUPPORTS_LINKS:
             continue
-        wanted = [p.key for p in postings if name in p.boards.names() and p.status is not Status.CLOSED]
+        wanted = [p.key for p in seen.postings if name in p.boards.names() and p.status is not Status.CLOSED]
         for table in (SignedLink, Binding):
             stale = delete(table).where(col(table.provider) == name, col(table.posting_key).not_in(wanted))
-            if scope is not None:
-                stale = stale.where(col(table.posting_key).in_(list(scope)))
+            if seen.scope is not None:
+                stale = stale.where(col(table.posting_key).in_(list(seen.scope)))
             session.exec(stale)
 
 

@@ -27,6 +27,7 @@ from boardsync.state.tables import (
     ApplicantSample,
     Binding,
     BoardState,
+    CounterSample,
     Drift,
     Intent,
     Run,
@@ -378,19 +379,19 @@ SeriesKey = tuple[str, str, str]
 
 
 def _series(
-    session: Session, table: type[VisitSample] | type[ApplicantSample], column: str, since: datetime
+    session: Session, table: type[CounterSample], column: str, since: datetime
 ) -> dict[SeriesKey, tuple[int, int]]:
     """series → (latest value, growth since `since`). Rows are inserted in time order, so
     the highest id of a series is its latest sample."""
     keys = (table.posting_key, table.provider, table.channel)
     latest_ids = select(func.max(table.id)).group_by(*keys)
     baseline_ids = select(func.max(table.id)).where(col(table.observed_at) <= since).group_by(*keys)
-    latest = {_key(s): getattr(s, column) for s in session.exec(select(table).where(col(table.id).in_(latest_ids)))}  # type: ignore[arg-type]
-    baseline = {_key(s): getattr(s, column) for s in session.exec(select(table).where(col(table.id).in_(baseline_ids)))}  # type: ignore[arg-type]
+    latest = {_key(s): getattr(s, column) for s in session.exec(select(table).where(col(table.id).in_(latest_ids)))}
+    baseline = {_key(s): getattr(s, column) for s in session.exec(select(table).where(col(table.id).in_(baseline_ids)))}
     return {key: (value, value - baseline.get(key, 0)) for key, value in latest.items()}
 
 
-def _key(sample: VisitSample | ApplicantSample) -> SeriesKey:
+def _key(sample: CounterSample) -> SeriesKey:
     return (sample.posting_key, sample.provider, sample.channel)
 
 

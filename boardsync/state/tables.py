@@ -25,7 +25,7 @@ secret masked (`RedactedText`).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from enum import StrEnum
+from enum import StrEnum, auto
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,15 +36,16 @@ from boardsync.log import redact
 
 
 class IntentState(StrEnum):
-    """Where an intent stands: pending → in_flight → succeeded | failed | unknown."""
+    """Where an intent stands: pending → in_flight → succeeded | failed | unknown (each
+    stored as its lowercase name)."""
 
-    PENDING = "pending"
+    PENDING = auto()
     """Written down; the call is not made yet."""
-    IN_FLIGHT = "in_flight"
+    IN_FLIGHT = auto()
     """The call is being made (still so when a run starts: its process died mid-call)."""
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    UNKNOWN = "unknown"
+    SUCCEEDED = auto()
+    FAILED = auto()
+    UNKNOWN = auto()
     """The call was made and its answer lost: the object may exist."""
 
 
@@ -243,32 +244,33 @@ class Drift(SQLModel, table=True):
     """corrected | source_changed | reverted | removed"""
 
 
-class VisitSample(SQLModel, table=True):
-    """A channel's cumulative visit count, written when it changed."""
+class CounterSample(SQLModel):
+    """A cumulative counter of one channel of a posting on a board, written when it changed;
+    the tables below each keep one counter (its column is named after the table's counter)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    posting_key: str
+    provider: str
+    channel: str
+    observed_at: datetime | None = _when()
+
+
+class VisitSample(CounterSample, table=True):
+    """A channel's cumulative visit count."""
 
     __tablename__ = "visit_sample"
     __table_args__ = (sa.Index("ix_visit_series", "posting_key", "provider", "channel", "observed_at"),)
 
-    id: int | None = Field(default=None, primary_key=True)
-    posting_key: str
-    provider: str
-    channel: str
     visits: int
-    observed_at: datetime | None = _when()
 
 
-class ApplicantSample(SQLModel, table=True):
-    """A cumulative applicant count per channel ('' for the whole posting), written when it changed."""
+class ApplicantSample(CounterSample, table=True):
+    """A cumulative applicant count per channel ('' for the whole posting)."""
 
     __tablename__ = "applicant_sample"
     __table_args__ = (sa.Index("ix_applicant_series", "posting_key", "provider", "channel", "observed_at"),)
 
-    id: int | None = Field(default=None, primary_key=True)
-    posting_key: str
-    provider: str
-    channel: str
     applicants: int
-    observed_at: datetime | None = _when()
 
 
 class SignedLink(SQLModel, table=True):
