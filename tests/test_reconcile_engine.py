@@ -156,6 +156,22 @@ def test_lost_create_on_hirempire_is_settled_from_what_observe_read(ws: Workspac
     assert len(ws.hirempire_jobs()) == 6
 
 
+def test_a_lost_create_found_on_the_board_clears_the_error_it_left(ws: Workspace, clock: RunClock) -> None:
+    """The lost answer is the pair's last error until the next run finds the job: then the
+    pair is bound to it, as created from what was sent, with no error left."""
+    ws.sandbox.hirempire.faults.add(Fault("lost_response", method="POST", path=r".*/add-job", times=1))
+    with ws.opened() as (desired, store, connectors):
+        (lost,) = reconcile(desired, store, connectors, clock=clock).errors
+        assert _binding(store, lost.posting or "", "hirempire").last_error is not None
+        reconcile(desired, store, connectors, clock=clock)
+        found = _binding(store, lost.posting or "", "hirempire")
+        with store.session() as session:
+            (intent,) = session.exec(select(Intent).where(
+                Intent.posting_key == lost.posting, Intent.provider == "hirempire")).all()
+    assert found.last_error is None and found.remote_id == intent.remote_id is not None
+    assert found.applied_spec == intent.spec
+
+
 def test_unsettled_create_blocks_the_pair_while_the_board_cannot_be_read(ws: Workspace, clock: RunClock) -> None:
     """When a lost create cannot be looked up (Sorce failing to list its jobs), nothing is
     created for that pair: it stays unsettled until the board is read again."""

@@ -215,7 +215,7 @@ class _BoardApplier:
         return self.report
 
     def _apply_groups(self) -> None:
-        for i, (pair, changes) in enumerate(self.groups):
+        for i, (_, changes) in enumerate(self.groups):
             if self.applier.stopping():
                 remaining = sum(len(c) for _, c in self.groups[i:])
                 self.report.skipped += remaining
@@ -228,7 +228,7 @@ class _BoardApplier:
             if self._given_up is not None:
                 self._left_alone += len(changes)
             else:
-                self._apply_pair(pair, changes)
+                self._apply_pair(changes)
             self.applier.advance(len(changes))
 
     def _report_given_up(self) -> None:
@@ -251,7 +251,7 @@ class _BoardApplier:
 
     # -- one pair ---------------------------------------------------------------------------
 
-    def _apply_pair(self, pair: Pair, changes: Sequence[Change]) -> None:
+    def _apply_pair(self, changes: Sequence[Change]) -> None:
         """The pair's changes in order, each recorded as it succeeds; the first failure ends
         the pair. Changes a success brings along (the sources a create did not make) run next."""
         remote = self._observed(changes[0])

@@ -68,7 +68,7 @@ def reconcile(
         if not force:
             result = run.checked(result, boards, known)
         if dry_run or result.refused:
-            return run.finish(result, outcome=run.planned_outcome(result), error=result.refused)
+            return run.finish_planned(result)
         report = Applier(
             store, run.connectors, boards, {p.key: p for p in run.postings},
             run_id=run.id, now=run.now, stop=stop, progress=progress, waits=run.waits,
@@ -93,7 +93,7 @@ def plan(
     with _Run.recorded(desired, store, connectors, "plan", trigger, postings, providers, clock) as run:
         boards, known, result = run.observe_and_plan(None)
         result = run.checked(result, boards, known)
-        return run.finish(result, outcome=run.planned_outcome(result), error=result.refused)
+        return run.finish_planned(result)
 
 
 def collect_metrics(
@@ -198,16 +198,20 @@ class _Run:
         try:
             yield run
         except BaseException as exc:
-            run.crashed(exc)
+            run._crashed(exc)
             raise
 
-    def crashed(self, exc: BaseException) -> None:
+    def _crashed(self, exc: BaseException) -> None:
         """Record the run as failed on an unexpected error; the caller re-raises it."""
         text = f"{type(exc).__name__}: {exc}"[:500]
         log.error("run_crashed", run=self.id, kind=self.kind, error=text)
         record.finish_run(self.store, self.id, outcome="failed", counts={}, boards={}, error=text, now=self.clock())
 
-    def planned_outcome(self, plan: Plan) -> Outcome:
+    def finish_planned(self, plan: Plan) -> RunResult:
+        """Finish a run that applies nothing (a plan, a dry run, a refused run)."""
+        return self.finish(plan, outcome=self._planned_outcome(plan), error=plan.refused)
+
+    def _planned_outcome(self, plan: Plan) -> Outcome:
         """For a plan, a dry run or a refused run: failed when no board could be read,
         refused when the safety check says no, partial when some board could not be read or
         pairs are blocked, pending with changes to make, drifted when the policy leaves a
