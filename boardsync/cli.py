@@ -114,10 +114,10 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
-    from boardsync.reconcile import Plan, console, plan_run, render
+    from boardsync.reconcile import Plan, console, plan, render
 
     with console.opened(args.config, lock=_writer_lock("plan", args.wait, quiet=args.quiet), quiet=args.quiet) as run:
-        result = plan_run(run.desired, run.store, run.connectors, postings=args.posting, providers=args.provider)
+        result = plan(run.desired, run.store, run.connectors, postings=args.posting, providers=args.provider)
     planned = result.plan or Plan()
     if args.json:
         print(render.to_json(planned))
@@ -243,14 +243,14 @@ def _cmd_retry(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     from boardsync.errors import no_such_posting
-    from boardsync.reconcile import console
+    from boardsync.reconcile import console, record
 
     lock = _writer_lock("retry", args.wait, quiet=args.quiet)
     with console.opened(args.config, lock=lock, boards=False, quiet=args.quiet) as run:
         known = {p.key for p in run.desired.postings} | run.store.bound_postings()
         if args.key and args.key not in known:
             raise no_such_posting([args.key], known)
-        lifted = run.store.clear_backoffs(datetime.now(UTC), postings=[args.key] if args.key else None)
+        lifted = record.backoffs_lifted(run.store, datetime.now(UTC), postings=[args.key] if args.key else None)
     if args.json:
         print(console.retry_json(lifted))
     elif not args.quiet:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from boardsync.config.model import Posting
-from boardsync.connectors.base import Connector, Remote, SignedLink, Spec
+from boardsync.connectors.base import Connector, IssuedLink, Remote, Spec
 from boardsync.sandbox.server import Sandbox
 from tests import connector_helpers as helpers
 
@@ -128,7 +128,7 @@ class LinkBoardContract(ConnectorContract):
     def test_a_link_is_fresh_and_opens(self, connector: Connector, wanted: Posting, sandbox: Sandbox) -> None:
         """A signed link expires in the future, and the board's page opens with it."""
         link = connector.link(wanted)
-        assert isinstance(link, SignedLink) and link.expires_at > datetime.now(UTC)
+        assert isinstance(link, IssuedLink) and link.expires_at > datetime.now(UTC)
         assert connector.client.get(link.url).status_code == 200
 
 

@@ -17,7 +17,7 @@ from boardsync.reconcile import plan, reconcile
 from boardsync.sandbox.core import Fault
 from boardsync.sandbox.server import Sandbox
 from boardsync.state import Store
-from boardsync.state.tables import Action
+from boardsync.state.tables import AuditEntry
 from tests import connector_helpers as helpers
 from tests.reconcile_helpers import Workspace, writes
 
@@ -29,7 +29,7 @@ SORCE_JOBS = "/api/external/v1/jobs"
 
 def audit_rows(store: Store) -> int:
     with store.session() as session:
-        return len(session.exec(select(Action)).all())
+        return len(session.exec(select(AuditEntry)).all())
 
 
 def counted_sorce(sandbox: Sandbox, tally: RequestTally) -> SorceConnector:

@@ -8,7 +8,7 @@ from typing import Any
 
 from boardsync.config.model import Policy
 from boardsync.connectors.base import Remote
-from boardsync.reconcile.planner import Board, Known, PairState
+from boardsync.reconcile.model import Board, Known, PairState
 from tests.test_plan_planner import SORCE, plan, posting
 
 QUALS = [{"text": "Python", "kind": "REQUIRED", "order": 0}, {"text": "SQL", "kind": "PREFERRED", "order": 1}]

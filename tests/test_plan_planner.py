@@ -18,14 +18,8 @@ from boardsync.config.model import HirempireSettings, Policy, Posting, SorceSett
 from boardsync.connectors.base import BoardProblem, Channel, Connector, Remote, Spec
 from boardsync.connectors.hirempire import HirempireConnector
 from boardsync.connectors.sorce import SorceConnector
-from boardsync.reconcile.model import Action
-from boardsync.reconcile.planner import (
-    LINK_REFRESH_MARGIN,
-    Board,
-    Known,
-    PairState,
-    plan_changes,
-)
+from boardsync.reconcile.model import Action, Board, Known, PairState
+from boardsync.reconcile.planner import LINK_REFRESH_MARGIN, plan_changes
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 POLICY = Policy()

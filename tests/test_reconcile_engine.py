@@ -19,7 +19,7 @@ from boardsync.reconcile.journal import settle
 from boardsync.reconcile.observe import observe
 from boardsync.reconcile.record import WHOLE_POSTING
 from boardsync.sandbox.core import Fault
-from boardsync.state import Action, Binding, Intent, Run, VisitSample
+from boardsync.state import AuditEntry, Binding, Intent, Run, VisitSample
 from tests.reconcile_helpers import Workspace, writes
 
 pytestmark = pytest.mark.slow
@@ -128,6 +128,22 @@ def test_create_answered_500_is_looked_up_not_resent(ws: Workspace, clock: RunCl
         assert len(ws.sorce_jobs()) == 6
 
 
+def test_a_source_failing_after_its_create_fails_alone_and_the_job_stays_bound(
+    ws: Workspace, clock: RunClock
+) -> None:
+    """When add-job answers without the posting's sources and create-source then fails, the
+    create is done and its job bound; the failure is the source's, and the pair backs off."""
+    ws.sandbox.hirempire.faults.add(Fault("rewrite", method="POST", path=r".*/add-job", rewrite={"applications": []}))
+    ws.sandbox.hirempire.faults.add(Fault("status", status=500, method="POST", path=r".*/create-source", times=None))
+    with ws.opened() as (desired, store, connectors):
+        result = reconcile(desired, store, connectors, clock=clock)
+        (failed,) = result.errors
+        row = _binding(store, failed.posting or "", "hirempire")
+    assert (failed.provider, failed.action) == ("hirempire", "ensure_source")
+    assert result.counts["create"] == 12 and result.counts["failed"] == 1
+    assert row.remote_id is not None and row.attempts == 1 and row.quarantine_until == clock.now + backoff(1)
+
+
 def test_lost_create_on_hirempire_is_settled_from_what_observe_read(ws: Workspace, clock: RunClock) -> None:
     """Hirempire names the posting in its slug: after a lost add-job, the next run adopts
     the job from its one GET /jobs, without a second lookup request."""
@@ -138,6 +154,22 @@ def test_lost_create_on_hirempire_is_settled_from_what_observe_read(ws: Workspac
         assert reconcile(desired, store, connectors, clock=clock).converged
     assert ws.counts()["hirempire"] == {"GET /v1/jobs": 1}
     assert len(ws.hirempire_jobs()) == 6
+
+
+def test_a_lost_create_found_on_the_board_clears_the_error_it_left(ws: Workspace, clock: RunClock) -> None:
+    """The lost answer is the pair's last error until the next run finds the job: then the
+    pair is bound to it, as created from what was sent, with no error left."""
+    ws.sandbox.hirempire.faults.add(Fault("lost_response", method="POST", path=r".*/add-job", times=1))
+    with ws.opened() as (desired, store, connectors):
+        (lost,) = reconcile(desired, store, connectors, clock=clock).errors
+        assert _binding(store, lost.posting or "", "hirempire").last_error is not None
+        reconcile(desired, store, connectors, clock=clock)
+        found = _binding(store, lost.posting or "", "hirempire")
+        with store.session() as session:
+            (intent,) = session.exec(select(Intent).where(
+                Intent.posting_key == lost.posting, Intent.provider == "hirempire")).all()
+    assert found.last_error is None and found.remote_id == intent.remote_id is not None
+    assert found.applied_spec == intent.spec
 
 
 def test_unsettled_create_blocks_the_pair_while_the_board_cannot_be_read(ws: Workspace, clock: RunClock) -> None:
@@ -201,7 +233,7 @@ def test_run_row_records_trigger_digest_commit_and_counts(ws: Workspace, clock: 
         result = reconcile(desired, store, connectors, trigger="daemon", clock=clock)
         with store.session() as session:
             run = session.get(Run, result.run_id)
-            calls = session.exec(select(Action).where(Action.run_id == result.run_id)).all()
+            calls = session.exec(select(AuditEntry).where(AuditEntry.run_id == result.run_id)).all()
     assert run is not None
     assert (run.trigger, run.kind, run.outcome, run.config_digest, run.config_commit) == (
         "daemon", "reconcile", "converged", desired.digest, head)
@@ -222,8 +254,8 @@ def test_run_outside_git_records_no_commit(ws: Workspace, clock: RunClock) -> No
 def test_plan_writes_nothing_to_the_boards(ws: Workspace, clock: RunClock) -> None:
     """`plan()` reads each board and returns the changes; no write request is sent."""
     with ws.opened() as (desired, store, connectors):
-        result = plan(desired, store, connectors, clock=clock)
-    assert result.counts["create"] == 12
+        planned = plan(desired, store, connectors, clock=clock).plan
+    assert planned is not None and planned.counts["create"] == 12
     assert all(writes(c) == {} for c in ws.counts().values())
 
 

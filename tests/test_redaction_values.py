@@ -25,7 +25,7 @@ from boardsync.sandbox import recruitifi as recruitifi_sim
 from boardsync.sandbox.core import Fault
 from boardsync.sandbox.server import Sandbox, sorce_key
 from boardsync.state.store import open_store
-from boardsync.state.tables import Action, Binding, Intent, Run
+from boardsync.state.tables import AuditEntry, Binding, Intent, Run
 from tests.reconcile_helpers import Workspace
 
 SECRET = 'p@ss w/rd"é+x-0123456789'
@@ -167,7 +167,7 @@ def test_errors_are_stored_with_secrets_masked(tmp_path: Path) -> None:
         session.add(Binding(posting_key="p", provider="recruitifi", last_error=leaked, blocked_reason=leaked,
                             blocked_fields={"body": leaked}))
         session.add(Intent(posting_key="p", provider="sorce", action="create", error=leaked))
-        session.add(Action(provider="sorce", action="create", ok=False, message=leaked))
+        session.add(AuditEntry(provider="sorce", action="create", ok=False, message=leaked))
         session.add(Run(kind="reconcile", trigger="cli", error=leaked))
     dump = _database_text(tmp_path / "state.db")
     assert "client_secret" in dump and MASK in dump

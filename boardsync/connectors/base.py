@@ -65,8 +65,9 @@ class Remote:
 
 
 @dataclass(frozen=True)
-class SignedLink:
-    """A short-lived URL that is a credential until `expires_at`; never log it whole."""
+class IssuedLink:
+    """A signed link the board just issued: a short-lived URL that is a credential until
+    `expires_at`; never log it whole."""
 
     url: str
     expires_at: datetime
@@ -231,7 +232,7 @@ class Connector(abc.ABC):
         """Make sure the tracked source URL for `channel` exists (safe to repeat)."""
         raise NotImplementedError(f"{self.name} has no channels")
 
-    def link(self, posting: Posting) -> SignedLink:
+    def link(self, posting: Posting) -> IssuedLink:
         """A fresh signed link to the posting's page on the board."""
         raise NotImplementedError(f"{self.name} has no links")
 

@@ -20,7 +20,7 @@ import structlog
 from boardsync.config.model import Posting, RecruitifiSettings
 from boardsync.connectors import decided
 from boardsync.connectors.answers import Answer, UtcDateTime
-from boardsync.connectors.base import BoardProblem, SignedLink
+from boardsync.connectors.base import BoardProblem, IssuedLink
 from boardsync.connectors.http import HttpConnector, Clock, RateLimiter, excerpt
 from boardsync.errors import Blocked, ProviderError, Rejected
 from boardsync.log import register_link, register_secret
@@ -98,19 +98,19 @@ class RecruitifiConnector(HttpConnector):
 
     # -- links -----------------------------------------------------------------------------
 
-    def link(self, posting: Posting) -> SignedLink:
+    def link(self, posting: Posting) -> IssuedLink:
         """A fresh link to the page where the posting's RecruitiFi job is created and edited."""
         return self._link("job", {"jobId": job_id_for(posting)})
 
-    def settings_link(self) -> SignedLink:
+    def settings_link(self) -> IssuedLink:
         """A fresh link to the employer's RecruitiFi settings."""
         return self._link("settings", {})
 
-    def tasks_link(self) -> SignedLink:
+    def tasks_link(self) -> IssuedLink:
         """A fresh link to the user's outstanding RecruitiFi tasks."""
         return self._link("tasks", {})
 
-    def _link(self, kind: str, extra: Mapping[str, str]) -> SignedLink:
+    def _link(self, kind: str, extra: Mapping[str, str]) -> IssuedLink:
         params = {
             "connectorId": self.settings.connector_id,
             "clientId": self.settings.client,
@@ -119,7 +119,7 @@ class RecruitifiConnector(HttpConnector):
         }
         call = f"GET {LINK_PATHS[kind]}"
         answer = self._answer(RecruitifiLink, self._authorized("GET", LINK_PATHS[kind], params=params), call)
-        link = SignedLink(url=answer.url, expires_at=answer.expiresAt)
+        link = IssuedLink(url=answer.url, expires_at=answer.expiresAt)
         register_link(link.url, link.expires_at, sent=params.values())
         log.info("link_issued", kind=kind, expires_at=link.expires_at.isoformat())
         return link

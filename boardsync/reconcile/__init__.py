@@ -3,14 +3,13 @@ it one journaled change at a time. The same `reconcile()` serves the command and
 
     reconcile(desired, store, connectors, *, dry_run, force, postings, providers, trigger,
               stop, progress, clock) -> RunResult
-    plan(desired, store, connectors, *, postings, providers) -> Plan
-    plan_run(desired, store, connectors, *, postings, providers) -> RunResult
+    plan(desired, store, connectors, *, postings, providers, trigger, clock) -> RunResult (its .plan)
     collect_metrics(desired, store, connectors, *, trigger) -> RunResult
     fresh_links(desired, store, connectors, *, keys) / tracked_sources(desired, store, connectors, *, keys)
     render.to_text(plan, color=) / render.to_json(plan) / render.to_markdown(plan)
 """
 
-from boardsync.reconcile.engine import collect_metrics, plan, plan_run, reconcile
+from boardsync.reconcile.engine import collect_metrics, plan, reconcile
 from boardsync.reconcile.links import fresh_links
 from boardsync.reconcile.model import (
     Action,
@@ -41,7 +40,6 @@ __all__ = [
     "fresh_links",
     "plan",
     "plan_changes",
-    "plan_run",
     "reconcile",
     "tracked_sources",
 ]

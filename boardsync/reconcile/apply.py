@@ -23,6 +23,9 @@ such as a 409 is the board answering, and never counts. A given-up board is repo
 own (not as a failed change); its remaining changes are counted as skipped and planned again
 next run.
 
+The applier decides; `record` writes (each binding field, the audit row) through functions
+named for what happened. What one pair's changes share (how healed drift resolves, which
+change is its last, a call's timing) is passed from step to step, never kept on the applier.
 The database is written from every board's thread: `Store.write` serialises the writers.
 """
 
@@ -31,7 +34,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -46,22 +49,20 @@ from sqlmodel import Session
 from boardsync.config.model import Posting
 from boardsync.connectors.base import Connector, Remote, Transition
 from boardsync.errors import Ambiguous, Blocked, ProviderError, Rejected, WaitAsked
-from boardsync.reconcile import journal
+from boardsync.reconcile import journal, record
 from boardsync.reconcile.model import (
     CREATES,
     TRANSITIONS,
     Action,
     BlockedItem,
+    Board,
     BoardError,
     Change,
     Pair,
     Plan,
 )
-from boardsync.reconcile.planner import Board
-from boardsync.reconcile.record import bind_remote, binding, resolve_drift, spec_hash, store_link
 from boardsync.reconcile.waits import BoardWaits
-from boardsync.state import Action as ActionRow
-from boardsync.state import Binding, Store
+from boardsync.state import Binding, IntentState, Store
 
 log = structlog.get_logger(__name__)
 
@@ -168,7 +169,7 @@ class Applier:
     def _journal_creates(self, plan: Plan) -> dict[Pair, int]:
         """Every create of the plan, journaled as pending in one transaction before any call."""
         creates = [(c, self.boards[c.provider].specs[c.posting]) for c in plan.changes if c.action in CREATES]
-        return journal.open_intents(self.store, self.run_id, creates, self.now) if creates else {}
+        return journal.intend(self.store, self.run_id, creates, self.now) if creates else {}
 
     def _close_unsent(self) -> None:
         """Creates never sent (the run stopped, their board was given up or gated) are not
@@ -200,10 +201,7 @@ class _BoardApplier:
         self.now = applier.now
         self.report = ApplyReport()
         self.gate: Blocked | None = None
-        self._last_call: tuple[int, int | None] = (0, None)
-        self._resolution = "corrected"
-        self._finishing = False
-        self._pair_recorded = False
+        """A company-wide gate met in this run: no later change that publishes is sent."""
         self._strikes: list[ProviderError] = []
         """The failures in a row for want of an answer."""
         self._given_up: str | None = None
@@ -217,7 +215,7 @@ class _BoardApplier:
         return self.report
 
     def _apply_groups(self) -> None:
-        for i, (pair, changes) in enumerate(self.groups):
+        for i, (_, changes) in enumerate(self.groups):
             if self.applier.stopping():
                 remaining = sum(len(c) for _, c in self.groups[i:])
                 self.report.skipped += remaining
@@ -230,7 +228,7 @@ class _BoardApplier:
             if self._given_up is not None:
                 self._left_alone += len(changes)
             else:
-                self._apply_pair(pair, changes)
+                self._apply_pair(changes)
             self.applier.advance(len(changes))
 
     def _report_given_up(self) -> None:
@@ -253,34 +251,37 @@ class _BoardApplier:
 
     # -- one pair ---------------------------------------------------------------------------
 
-    def _apply_pair(self, pair: Pair, changes: Sequence[Change]) -> None:
+    def _apply_pair(self, changes: Sequence[Change]) -> None:
+        """The pair's changes in order, each recorded as it succeeds; the first failure ends
+        the pair. Changes a success brings along (the sources a create did not make) run next."""
         remote = self._observed(changes[0])
         # Drift healed by a repost, or by the steps after it, is resolved as "reposted".
-        self._resolution = "reposted" if any(c.action is Action.REPOST for c in changes) else "corrected"
-        self._pair_recorded = False
-        for i, change in enumerate(changes):
-            self._finishing = i == len(changes) - 1
+        resolution = "reposted" if any(c.action is Action.REPOST for c in changes) else "corrected"
+        todo = deque(changes)
+        while todo:
+            change = todo.popleft()
             if self.gate is not None and change.publishes:
-                self._blocked(change, self.gate, called=False)
+                self._blocked(change, self.gate, None)
                 return
+            call = _Call()
             try:
-                remote = self._apply_one(change, remote)
+                done = self._apply_one(change, remote, call)
             except WaitAsked as exc:
-                self._failed(change, exc)
+                self._failed(change, exc, call)
                 self._given_up = self.applier.waits.asked(self.provider, exc) if self.applier.waits else exc.detail
                 return
             except ProviderError as exc:
-                self._failed(change, exc)
+                self._failed(change, exc, call)
                 self._count_strike(exc)
                 return
             except Exception as exc:  # a bug must cost this pair only, never the whole run
                 log.exception("change_crashed", provider=change.provider, posting=change.posting)
-                self._failed(change, exc)
+                self._failed(change, exc, call)
                 return
+            todo.extendleft(reversed(done.then))
+            self._succeeded(change, done, call, resolution, last=not todo)
+            remote = done.remote
         self._strikes.clear()
-        if not self._pair_recorded:
-            with self.store.write() as session:
-                self._converged(session, pair)
 
     def _observed(self, change: Change) -> Remote | None:
         board = self.boards.get(change.provider)
@@ -288,200 +289,191 @@ class _BoardApplier:
             return None
         return board.remotes.get(change.remote_id)
 
-    def _apply_one(self, change: Change, remote: Remote | None) -> Remote | None:
-        self._last_call = (0, None)
+    def _apply_one(self, change: Change, remote: Remote | None, call: _Call) -> _Done:
         if change.action is Action.ADOPT:
             return self._adopt(change)
         if change.action in CREATES:
-            return self._create(change)
+            return self._create(change, call)
         if change.action is Action.REFRESH_LINK:
-            self._refresh_link(change)
-            return remote
+            return self._refresh_link(change, remote, call)
         if remote is None:
             raise RuntimeError(f"{change.action.value} needs the job on the board, and none is known")
         if change.action is Action.UPDATE:
-            return self._update(change, remote)
+            return self._update(change, remote, call)
         if change.action in TRANSITIONS:
-            return self._transition(change, remote)
+            return self._transition(change, remote, call)
         if change.action is Action.ENSURE_SOURCE:
-            assert change.channel is not None
-            return self._ensure_source(change, remote, change.channel)
+            return self._ensure_source(change, remote, call)
         raise ValueError(f"no way to apply {change.action.value}")
 
-    # -- the verbs --------------------------------------------------------------------------
+    # -- the verbs: each makes its call and says what the pair's binding records of it ------
 
-    def _adopt(self, change: Change) -> Remote:
+    def _adopt(self, change: Change) -> _Done:
         remote = self.boards[change.provider].remotes[change.remote_id or ""]
-        self._record(change, lambda row: bind_remote(row, remote, None, self.now), audit=False)
-        return remote
+        return _Done(remote, lambda session, row: record.adopted(row, remote, self.now), audit=False)
 
-    def _create(self, change: Change) -> Remote:
+    def _create(self, change: Change, call: _Call) -> _Done:
         posting = self.postings[change.posting]
         spec = self.boards[change.provider].specs[change.posting]
         intent = self.applier.intents[change.pair]
-        journal.mark(self.store, intent, "in_flight", self.now)
+        journal.mark(self.store, intent, IntentState.IN_FLIGHT, self.now)
         try:
-            with self._timed():
+            with self._timed(call):
                 remote = self.connectors[change.provider].create(posting, spec, publish=change.publish)
         except (Rejected, Blocked) as exc:  # refused: certainly nothing was created
-            journal.mark(self.store, intent, "failed", self.now, error=_text(exc))
+            journal.mark(self.store, intent, IntentState.FAILED, self.now, error=_text(exc))
             raise
         except BaseException as exc:
             # A lost answer, a 5xx, a crash after sending: the job may exist. Look it up
             # next run; never send the create again blindly.
-            journal.mark(self.store, intent, "unknown", self.now, error=_text(exc))
+            journal.mark(self.store, intent, IntentState.UNKNOWN, self.now, error=_text(exc))
             self.report.unknown.add(change.pair)
             raise
-        missing = [name for name in change.channels if name not in remote.channels]
-        finishing, self._finishing = self._finishing, self._finishing and not missing
-        self._record(
-            change, lambda row: bind_remote(row, remote, spec, self.now),
-            also=lambda session: journal.succeed(session, intent, remote.remote_id, self.now),
-            remote_id=remote.remote_id,
+
+        def write(session: Session, row: Binding) -> None:
+            record.created(row, remote, spec, self.now)
+            journal.succeed(session, intent, remote.remote_id, self.now)
+
+        missing = tuple(
+            dataclasses.replace(change, action=Action.ENSURE_SOURCE, channel=name, channels=(), heals=())
+            for name in change.channels if name not in remote.channels
         )
-        for i, name in enumerate(missing):
-            self._finishing = finishing and i == len(missing) - 1
-            source = dataclasses.replace(change, action=Action.ENSURE_SOURCE, channel=name, channels=(), heals=())
-            remote = self._ensure_source(source, remote, name)
-        return remote
+        return _Done(remote, write, then=missing, logged={"remote_id": remote.remote_id})
 
-    def _update(self, change: Change, remote: Remote) -> Remote:
+    def _update(self, change: Change, remote: Remote, call: _Call) -> _Done:
         fields = {d.field: d.after for d in change.diffs}
-        with self._timed():
+        with self._timed(call):
             after = self.connectors[change.provider].update(remote, fields)
+        return _Done(after, lambda session, row: record.updated(row, fields, self.now))
 
-        def applied(row: Binding) -> None:
-            row.applied_spec = {**(row.applied_spec or {}), **fields}
-
-        self._record(change, applied)
-        return after
-
-    def _transition(self, change: Change, remote: Remote) -> Remote:
+    def _transition(self, change: Change, remote: Remote, call: _Call) -> _Done:
         action: Transition = change.action.value  # type: ignore[assignment]
-        with self._timed():
+        with self._timed(call):
             after = self.connectors[change.provider].transition(remote, action)
+        return _Done(after, lambda session, row: record.transitioned(row, after.status, self.now))
 
-        def moved(row: Binding) -> None:
-            row.observed_status = row.applied_status = after.status
-
-        self._record(change, moved)
-        return after
-
-    def _ensure_source(self, change: Change, remote: Remote, name: str) -> Remote:
-        with self._timed():
+    def _ensure_source(self, change: Change, remote: Remote, call: _Call) -> _Done:
+        name = change.channel
+        assert name is not None
+        with self._timed(call):
             channel = self.connectors[change.provider].ensure_source(remote, name)
-        self._record(change)
-        return dataclasses.replace(remote, channels={**remote.channels, name: channel})
+        sourced = dataclasses.replace(remote, channels={**remote.channels, name: channel})
+        return _Done(sourced, lambda session, row: record.source_ensured(row, self.now))
 
-    def _refresh_link(self, change: Change) -> None:
+    def _refresh_link(self, change: Change, remote: Remote | None, call: _Call) -> _Done:
         posting = self.postings[change.posting]
-        with self._timed():
+        with self._timed(call):
             link = self.connectors[change.provider].link(posting)
-
-        def linked(row: Binding) -> None:
-            row.observed_status, row.observed_at = "linked", self.now
-
-        self._record(change, linked,
-                     also=lambda session: store_link(session, change.pair, link.url, link.expires_at, self.now))
+        return _Done(remote, lambda session, row: record.linked(session, row, link, self.now))
 
     # -- outcomes ---------------------------------------------------------------------------
 
-    def _record(
-        self,
-        change: Change,
-        update: Callable[[Binding], None] | None = None,
-        *,
-        also: Callable[[Session], None] | None = None,
-        audit: bool = True,
-        **logged: Any,
-    ) -> None:
+    def _succeeded(self, change: Change, done: _Done, call: _Call, resolution: str, *, last: bool) -> None:
         """Record a change that succeeded, in one transaction: its binding, the audit row,
-        the drift it healed, and — after a pair's last change — the pair's clean slate."""
+        the drift it healed (as `resolution`), and — after the pair's `last` change — the
+        pair's clean slate."""
         with self.store.write() as session:
-            row = binding(session, change.pair, self.now)
-            if update is not None:
-                update(row)
-            row.updated_at = self.now
-            if also is not None:
-                also(session)
-            if audit:
-                self._audit(session, change)
+            row = record.binding(session, change.pair, self.now)
+            done.write(session, row)
+            if done.audit:
+                self._audit(session, change, call)
             if change.heals:
-                resolve_drift(session, change.pair, change.heals, self._resolution, self.now)
-            if self._finishing:
-                self._converged(session, change.pair, row)
+                record.resolve_drift(session, change.pair, change.heals, resolution, self.now)
+            if last:
+                record.converged(row, self._applied_hash(change.pair), self.now)
         self.report.done[change.action.value] += 1
         log.info("change_applied", provider=change.provider, posting=change.posting,
-                 action=change.action.value, **logged)
+                 action=change.action.value, **done.logged)
 
-    def _converged(self, session: Session, pair: Pair, row: Binding | None = None) -> None:
-        """Every change of the pair went through: no block, no backoff, in sync now."""
-        row = row or binding(session, pair, self.now)
-        row.attempts, row.quarantine_until, row.last_error = 0, None, None
-        row.blocked_reason, row.blocked_gate, row.blocked_fields = None, None, None
-        row.synced_at = row.updated_at = self.now
-        posting = self.postings.get(pair[0])
-        spec = self.boards[pair[1]].specs.get(pair[0]) if pair[1] in self.boards else None
-        if posting is not None and spec is not None:
-            row.applied_hash = spec_hash(spec, posting.status.value)
-        self._pair_recorded = True
+    def _applied_hash(self, pair: Pair) -> str | None:
+        """The digest of what the pair's board is now in step with: its spec and status."""
+        key, provider = pair
+        posting = self.postings.get(key)
+        spec = self.boards[provider].specs.get(key) if provider in self.boards else None
+        if posting is None or spec is None:
+            return None
+        return record.spec_hash(spec, posting.status.value)
 
-    def _failed(self, change: Change, exc: BaseException) -> None:
+    def _failed(self, change: Change, exc: BaseException, call: _Call) -> None:
         if isinstance(exc, Blocked):
-            self._blocked(change, exc, called=True)
+            self._blocked(change, exc, call)
             return
         message = _text(exc)
         bound = log.bind(provider=change.provider, posting=change.posting, action=change.action.value)
         with self.store.write() as session:
-            row = binding(session, change.pair, self.now)
-            row.last_error, row.updated_at = message, self.now
+            row = record.binding(session, change.pair, self.now)
+            record.failed(row, message, self.now)
             if isinstance(exc, Rejected):
-                row.blocked_reason, row.blocked_gate, row.blocked_fields = exc.reason, "rejected", dict(exc.fields)
+                record.blocked(row, exc.reason, "rejected", exc.fields, self.now)
                 self.report.blocked.append(BlockedItem(
                     change.provider, change.posting, exc.reason, gate="rejected", fields=dict(exc.fields)))
             # An unknown outcome is settled next run, not retried; a wait asked is kept for the board.
             if not isinstance(exc, (Ambiguous, WaitAsked)):
-                row.attempts += 1
-                row.quarantine_until = self.now + backoff(row.attempts)
-            self._audit(session, change, exc)
+                record.backed_off(row, backoff, self.now)
+            self._audit(session, change, call, exc)
         bound.warning("change_failed", error=message, unknown=isinstance(exc, Ambiguous))
         self.report.failed.append(BoardError(change.provider, message, change.posting, change.action.value))
 
-    def _blocked(self, change: Change, exc: Blocked, *, called: bool) -> None:
+    def _blocked(self, change: Change, exc: Blocked, call: _Call | None) -> None:
+        """The pair blocked by `exc`: met by its `call`, or, with None, by a company-wide gate
+        met earlier in the run (nothing was sent)."""
         fields = dict(getattr(exc, "fields", {}) or {})
         with self.store.write() as session:
-            row = binding(session, change.pair, self.now)
-            row.blocked_reason, row.blocked_gate, row.blocked_fields = exc.reason, exc.gate, fields
-            row.updated_at = self.now
-            if called:
-                self._audit(session, change, exc)
-        if called and exc.company_wide:
+            row = record.binding(session, change.pair, self.now)
+            record.blocked(row, exc.reason, exc.gate, fields, self.now)
+            if call is not None:
+                self._audit(session, change, call, exc)
+        if call is not None and exc.company_wide:
             self.gate = exc
         log.warning("change_blocked", provider=change.provider, posting=change.posting, gate=exc.gate,
-                    company_wide=exc.company_wide, called=called)
+                    company_wide=exc.company_wide, called=call is not None)
         self.report.blocked.append(BlockedItem(change.provider, change.posting, exc.reason, gate=exc.gate, fields=fields))
 
     # -- the audit log ----------------------------------------------------------------------
 
     @contextmanager
-    def _timed(self) -> Iterator[None]:
-        """Time one call and catch its HTTP status, for the audit row written after it."""
+    def _timed(self, call: _Call) -> Iterator[None]:
+        """Time one call and catch its HTTP status into `call`, for the audit row written after it."""
         connector = self.connectors[self.provider]
         connector.forget_status()
         started = time.monotonic()
         try:
             yield
         finally:
-            self._last_call = (int((time.monotonic() - started) * 1000), connector.last_status())
+            call.ms, call.status = int((time.monotonic() - started) * 1000), connector.last_status()
 
-    def _audit(self, session: Any, change: Change, exc: BaseException | None = None) -> None:
-        ms, status = self._last_call
-        session.add(ActionRow(
-            run_id=self.run_id, posting_key=change.posting, provider=change.provider, action=change.action.value,
-            ok=exc is None, http_status=getattr(exc, "status", None) or status,
-            error_code=getattr(exc, "code", None), message=_text(exc) if exc is not None else None,
-            duration_ms=ms, at=self.now,
-        ))
+    def _audit(self, session: Session, change: Change, call: _Call, exc: BaseException | None = None) -> None:
+        record.audited(
+            session, self.run_id, change.pair, change.action.value, self.now, ok=exc is None,
+            http_status=getattr(exc, "status", None) or call.status, error_code=getattr(exc, "code", None),
+            message=_text(exc) if exc is not None else None, duration_ms=call.ms,
+        )
+
+
+@dataclass
+class _Call:
+    """One call to a board as its audit row tells it: how long it took, the HTTP status."""
+
+    ms: int = 0
+    status: int | None = None
+
+
+Write = Callable[[Session, Binding], None]
+"""What a pair's binding records of a change that succeeded (through `record`)."""
+
+
+@dataclass(frozen=True)
+class _Done:
+    """A change the board carried out: the job as it is now, what to record of it, and the
+    changes that follow from it."""
+
+    remote: Remote | None
+    write: Write
+    then: tuple[Change, ...] = ()
+    """Changes to make next for the same pair: the sources a create did not make."""
+    audit: bool = True
+    """Whether a call was made (an adoption makes none)."""
+    logged: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _down_reason(strikes: Sequence[ProviderError]) -> str:

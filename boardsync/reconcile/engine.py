@@ -1,7 +1,8 @@
 """The run: load → observe → look up → settle → plan → record → safety → apply → finish.
 
-`reconcile`, `plan` and `collect_metrics` are the three entry points; the command line and
-the daemon both call them. The caller owns the connectors and the store, and holds the
+`reconcile`, `plan` and `collect_metrics` are the three entry points, each recorded as a run
+(`_Run.recorded`: its row begun, then finished, or failed when anything escapes); the
+command line and the daemon both call them. The caller owns the connectors and the store, and holds the
 state database's writer lock while a run writes (see `boardsync.daemon.lock`).
 """
 
@@ -26,9 +27,9 @@ from boardsync.errors import ConfigError, ProviderError, UnsafePlan, no_such_pos
 from boardsync.reconcile import journal, record, verdict
 from boardsync.reconcile.apply import Applier, ApplyReport, Progress
 from boardsync.reconcile.lookup import look_up_unlisted
-from boardsync.reconcile.model import Action, BlockedItem, BoardError, Outcome, Plan, RunResult
+from boardsync.reconcile.model import Action, BlockedItem, Board, BoardError, Known, Outcome, Plan, RunResult
 from boardsync.reconcile.observe import observe
-from boardsync.reconcile.planner import Board, Known, plan_changes
+from boardsync.reconcile.planner import plan_changes
 from boardsync.reconcile.safety import check_safety
 from boardsync.reconcile.waits import BoardWaits
 from boardsync.state import Binding, Store
@@ -67,7 +68,7 @@ def reconcile(
         if not force:
             result = run.checked(result, boards, known)
         if dry_run or result.refused:
-            return run.finish(result, outcome=run.planned_outcome(result), error=result.refused)
+            return run.finish_planned(result)
         report = Applier(
             store, run.connectors, boards, {p.key: p for p in run.postings},
             run_id=run.id, now=run.now, stop=stop, progress=progress, waits=run.waits,
@@ -84,30 +85,15 @@ def plan(
     providers: Collection[str] | None = None,
     trigger: str = "cli",
     clock: Clock = _utcnow,
-) -> Plan:
-    """Observe and plan; nothing is written to a board. The state records what was seen
-    (observed statuses, drift, visits) and settles lost creates by looking them up. The plan
-    carries the safety check's refusal, if any (`Plan.refused`)."""
-    return plan_run(desired, store, connectors, postings=postings, providers=providers, trigger=trigger,
-                    clock=clock).plan or Plan()
-
-
-def plan_run(
-    desired: Desired,
-    store: Store,
-    connectors: Mapping[str, Connector],
-    *,
-    postings: Collection[str] | None = None,
-    providers: Collection[str] | None = None,
-    trigger: str = "cli",
-    clock: Clock = _utcnow,
 ) -> RunResult:
-    """`plan`, as the run it records: its outcome says what a real run would end in
-    (refused, or whether the boards match), for the exit code."""
+    """Observe and plan; nothing is written to a board. The state records what was seen
+    (observed statuses, drift, visits) and settles lost creates by looking them up. The
+    result's plan carries the safety check's refusal, if any (`Plan.refused`), and its
+    outcome says what a real run would end in (refused, or whether the boards match)."""
     with _Run.recorded(desired, store, connectors, "plan", trigger, postings, providers, clock) as run:
         boards, known, result = run.observe_and_plan(None)
         result = run.checked(result, boards, known)
-        return run.finish(result, outcome=run.planned_outcome(result), error=result.refused)
+        return run.finish_planned(result)
 
 
 def collect_metrics(
@@ -156,28 +142,6 @@ class _Run:
     settled_adoptions: int = 0
     """Lost creates of earlier runs found on the board and bound by this run."""
 
-    @classmethod
-    def begin(
-        cls,
-        desired: Desired,
-        store: Store,
-        connectors: Mapping[str, Connector],
-        kind: str,
-        trigger: str,
-        postings: Collection[str] | None,
-        providers: Collection[str] | None,
-        clock: Clock,
-    ) -> _Run:
-        chosen = _choose_connectors(desired, connectors, providers)
-        scope = _choose_postings(desired, store, postings)
-        selected = tuple(p for p in desired.postings if scope is None or p.key in scope)
-        now = clock()
-        run_id = record.start_run(
-            store, kind=kind, trigger=trigger, digest=desired.digest, commit=config_commit(desired.path), now=now,
-        )
-        log.info("run_started", run=run_id, kind=kind, trigger=trigger, boards=sorted(chosen), postings=len(selected))
-        return cls(desired, store, chosen, selected, scope, kind, trigger, clock, now, run_id, BoardWaits(store, clock))
-
     def observe_and_plan(
         self, stop: threading.Event | None, *, force: bool = False
     ) -> tuple[dict[str, Board], Known, Plan]:
@@ -222,20 +186,32 @@ class _Run:
         clock: Clock,
     ) -> Iterator[_Run]:
         """A run begun (its row written), and recorded as failed if anything escapes it."""
-        run = cls.begin(desired, store, connectors, kind, trigger, postings, providers, clock)
+        chosen = _choose_connectors(desired, connectors, providers)
+        scope = _choose_postings(desired, store, postings)
+        selected = tuple(p for p in desired.postings if scope is None or p.key in scope)
+        now = clock()
+        run_id = record.start_run(
+            store, kind=kind, trigger=trigger, digest=desired.digest, commit=config_commit(desired.path), now=now,
+        )
+        log.info("run_started", run=run_id, kind=kind, trigger=trigger, boards=sorted(chosen), postings=len(selected))
+        run = cls(desired, store, chosen, selected, scope, kind, trigger, clock, now, run_id, BoardWaits(store, clock))
         try:
             yield run
         except BaseException as exc:
-            run.crashed(exc)
+            run._crashed(exc)
             raise
 
-    def crashed(self, exc: BaseException) -> None:
+    def _crashed(self, exc: BaseException) -> None:
         """Record the run as failed on an unexpected error; the caller re-raises it."""
         text = f"{type(exc).__name__}: {exc}"[:500]
         log.error("run_crashed", run=self.id, kind=self.kind, error=text)
         record.finish_run(self.store, self.id, outcome="failed", counts={}, boards={}, error=text, now=self.clock())
 
-    def planned_outcome(self, plan: Plan) -> Outcome:
+    def finish_planned(self, plan: Plan) -> RunResult:
+        """Finish a run that applies nothing (a plan, a dry run, a refused run)."""
+        return self.finish(plan, outcome=self._planned_outcome(plan), error=plan.refused)
+
+    def _planned_outcome(self, plan: Plan) -> Outcome:
         """For a plan, a dry run or a refused run: failed when no board could be read,
         refused when the safety check says no, partial when some board could not be read or
         pairs are blocked, pending with changes to make, drifted when the policy leaves a

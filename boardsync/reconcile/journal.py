@@ -26,17 +26,15 @@ import structlog
 
 from boardsync.connectors.base import Remote
 from boardsync.reconcile.identity import FreeJobs
-from boardsync.reconcile.model import CREATES, Action, Change, Pair
-from boardsync.reconcile.planner import Board
-from boardsync.reconcile.record import bind_remote, binding, bound_jobs, resolve_drift
-from boardsync.reconcile.record import open_intents as unsettled_intents
-from boardsync.state import Action as ActionRow
-from boardsync.state import Intent, Store
+from boardsync.reconcile import record
+from boardsync.reconcile.model import CREATES, Action, Board, Change, Pair
+from boardsync.reconcile.planner import STATUS
+from boardsync.state import Intent, IntentState, Store
 
 log = structlog.get_logger(__name__)
 
 
-def open_intents(
+def intend(
     store: Store, run_id: int, creates: Sequence[tuple[Change, Mapping[str, Any]]], now: datetime
 ) -> dict[Pair, int]:
     """Commit a pending intent for each create, with the payload it will send; the intent
@@ -44,7 +42,7 @@ def open_intents(
     with store.write() as session:
         rows = [
             Intent(run_id=run_id, posting_key=c.posting, provider=c.provider, action=c.action.value,
-                   state="pending", spec=dict(spec), created_at=now, updated_at=now)
+                   state=IntentState.PENDING, spec=dict(spec), created_at=now, updated_at=now)
             for c, spec in creates
         ]
         session.add_all(rows)
@@ -52,7 +50,7 @@ def open_intents(
         return {(row.posting_key, row.provider): row.id for row in rows if row.id is not None}
 
 
-def mark(store: Store, intent_id: int, state: str, now: datetime, *, remote_id: str | None = None,
+def mark(store: Store, intent_id: int, state: IntentState, now: datetime, *, remote_id: str | None = None,
          error: str | None = None) -> None:
     with store.write() as session:
         _set(session.get(Intent, intent_id), state, now, remote_id=remote_id, error=error)
@@ -63,16 +61,16 @@ def close_unsent(store: Store, intent_ids: Iterable[int], now: datetime) -> None
     with store.write() as session:
         for intent_id in intent_ids:
             intent = session.get(Intent, intent_id)
-            if intent is not None and intent.state == "pending":
-                _set(intent, "failed", now, error="never sent")
+            if intent is not None and intent.state == IntentState.PENDING:
+                _set(intent, IntentState.FAILED, now, error="never sent")
 
 
 def succeed(session: Any, intent_id: int, remote_id: str, now: datetime) -> None:
     """Mark an intent succeeded inside the caller's transaction (with the binding it made)."""
-    _set(session.get(Intent, intent_id), "succeeded", now, remote_id=remote_id)
+    _set(session.get(Intent, intent_id), IntentState.SUCCEEDED, now, remote_id=remote_id)
 
 
-def _set(intent: Intent | None, state: str, now: datetime, *, remote_id: str | None = None,
+def _set(intent: Intent | None, state: IntentState, now: datetime, *, remote_id: str | None = None,
          error: str | None = None) -> None:
     if intent is None:
         return
@@ -108,9 +106,9 @@ def settle(
     settlement = Settlement()
     taken = {
         provider: {job.remote_id: job.posting for job in jobs}
-        for provider, jobs in bound_jobs(store, list(boards)).items()
+        for provider, jobs in record.bound_jobs(store, list(boards)).items()
     }
-    for intent in unsettled_intents(store, list(boards), before_run=run_id):
+    for intent in record.unsettled_intents(store, list(boards), before_run=run_id):
         if scope is not None and intent.posting_key not in scope:
             continue  # outside this run's postings; settled by a run that includes it
         _settle_one(store, intent, boards[intent.provider], taken.setdefault(intent.provider, {}),
@@ -124,11 +122,11 @@ def _settle_one(
 ) -> None:
     pair = (intent.posting_key, intent.provider)
     bound = log.bind(provider=intent.provider, posting=intent.posting_key, intent=intent.id)
-    if intent.action not in {a.value for a in CREATES}:
-        _finish(store, intent, "failed", now, error="settled by observing the board")
+    if intent.action not in CREATES:
+        _finish(store, intent, IntentState.FAILED, now, error="settled by observing the board")
         return
-    if intent.state == "pending":  # committed, but the call was never made
-        _finish(store, intent, "failed", now, error="never sent")
+    if intent.state == IntentState.PENDING:  # committed, but the call was never made
+        _finish(store, intent, IntentState.FAILED, now, error="never sent")
         return
     if board.error is not None or board.suspect is not None:
         settlement.unsettled.add(pair)  # what the board holds is not known well enough now
@@ -142,7 +140,7 @@ def _settle_one(
     found = FreeJobs.on(board.connector, board.remotes.values(), others).candidates(intent.posting_key, spec or {})
     if not found:
         bound.info("intent_settled", outcome="not_created")
-        _finish(store, intent, "failed", now, error="not found on the board: the create did not happen")
+        _finish(store, intent, IntentState.FAILED, now, error="not found on the board: the create did not happen")
     elif len(found) > 1:
         bound.warning("intent_ambiguous", candidates=[r.remote_id for r in found])
         settlement.unsettled.add(pair)
@@ -156,19 +154,16 @@ def _settle_one(
 
 def _adopt(store: Store, intent: Intent, remote: Remote, run_id: int, now: datetime) -> None:
     """Bind the job a lost create made, and say so in the audit log like any change."""
+    pair = (intent.posting_key, intent.provider)
     with store.write() as session:
-        row = binding(session, (intent.posting_key, intent.provider), now)
-        bind_remote(row, remote, intent.spec, now)
-        row.last_error = None
-        resolve_drift(session, (intent.posting_key, intent.provider), ["status"], "corrected", now)
-        _set(session.get(Intent, intent.id), "succeeded", now, remote_id=remote.remote_id,
+        record.recovered(record.binding(session, pair, now), remote, intent.spec, now)
+        record.resolve_drift(session, pair, [STATUS], "corrected", now)
+        _set(session.get(Intent, intent.id), IntentState.SUCCEEDED, now, remote_id=remote.remote_id,
              error="adopted after a lost answer")
-        session.add(ActionRow(
-            run_id=run_id, posting_key=intent.posting_key, provider=intent.provider, action=Action.ADOPT.value,
-            ok=True, message=f"{remote.remote_id}: the job of a create whose answer was lost", at=now,
-        ))
+        record.audited(session, run_id, pair, Action.ADOPT.value, now, ok=True,
+                       message=f"{remote.remote_id}: the job of a create whose answer was lost")
 
 
-def _finish(store: Store, intent: Intent, state: str, now: datetime, *, error: str) -> None:
+def _finish(store: Store, intent: Intent, state: IntentState, now: datetime, *, error: str) -> None:
     assert intent.id is not None
     mark(store, intent.id, state, now, error=error)

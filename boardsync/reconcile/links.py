@@ -13,7 +13,7 @@ from boardsync.config.loader import Desired
 from boardsync.config.model import Posting
 from boardsync.connectors.base import Connector
 from boardsync.errors import ConfigError, ProviderError, WaitAsked
-from boardsync.reconcile.record import binding, store_link
+from boardsync.reconcile import record
 from boardsync.reconcile.waits import BoardWaits
 from boardsync.state import Store
 
@@ -70,7 +70,7 @@ def _fetch(
         log.warning("link_failed", provider=provider, posting=key, error=str(exc))
         return LinkResult(key, provider, None, None, str(exc))
     with store.write() as session:
-        store_link(session, (key, provider), link.url, link.expires_at, now)
-        row = binding(session, (key, provider), now)
-        row.observed_status, row.observed_at, row.synced_at, row.updated_at = "linked", now, now, now
+        row = record.binding(session, (key, provider), now)
+        record.linked(session, row, link, now)
+        record.in_sync(row, now)
     return LinkResult(key, provider, link.url, link.expires_at)

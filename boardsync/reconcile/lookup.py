@@ -23,7 +23,7 @@ import structlog
 from boardsync.config.model import Policy
 from boardsync.errors import ProviderError
 from boardsync.reconcile.identity import ENDED
-from boardsync.reconcile.planner import Board
+from boardsync.reconcile.model import Board
 from boardsync.reconcile.safety import LIVE, SAFETY_FLOOR
 
 log = structlog.get_logger(__name__)

@@ -1,4 +1,6 @@
-"""The values a run produces: changes, drift, blocked pairs, the plan, the run's result.
+"""The values of a run: what planning reads (each `Board` as observed, what the state
+`Known`s of each pair) and what it produces (changes, drift, blocked pairs, the plan, the
+run's result).
 
 All frozen: the planner builds them without touching anything, the renderers read them,
 and `apply` carries them out one by one.
@@ -12,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
+
+from boardsync.connectors.base import BoardProblem, Connector, Remote, Spec
 
 Pair = tuple[str, str]
 """(posting key, provider)"""
@@ -252,3 +256,58 @@ class RunResult:
         parts = [p for p in (done or "no changes", notes) if p]
         line = f"{head}: {'; '.join(parts)}"
         return f"{line} — not in sync: {'; '.join(self.not_in_sync)}" if self.not_in_sync else line
+
+
+# ------------------------------------------------------------------------------ what planning reads
+
+
+@dataclass(frozen=True)
+class Board:
+    """One board as observed this run."""
+
+    name: str
+    connector: Connector
+    """Only its pure parts are used here: `lifecycle` and the capability constants."""
+    specs: Mapping[str, Spec] = field(default_factory=dict)
+    """posting key → the rendered desired payload."""
+    remotes: Mapping[str, Remote] = field(default_factory=dict)
+    """remote id → the object as the board has it."""
+    problems: Mapping[str, tuple[BoardProblem, ...]] = field(default_factory=dict)
+    """posting key → what the board would refuse (nothing is planned for it)."""
+    error: str | None = None
+    """Why the board could not be read; nothing is planned for it."""
+    gone: frozenset[str] = frozenset()
+    """Bound remote ids missing from the list that a read by id answered 404 for: deleted."""
+    unread: Mapping[str, str] = field(default_factory=dict)
+    """Bound remote id missing from the list → why it was not read by id (a failed read, or
+    a list not believed); nothing is planned for its pair."""
+    suspect: str | None = None
+    """Why the board's list is not believed (too many bound jobs missing from it); the
+    safety check refuses the run unless forced."""
+
+
+@dataclass(frozen=True)
+class PairState:
+    """What the state database remembers of one pair."""
+
+    remote_id: str | None = None
+    applied_status: str | None = None
+    applied_spec: Mapping[str, Any] | None = None
+    attempts: int = 0
+    quarantine_until: datetime | None = None
+    last_error: str | None = None
+    absent_since: datetime | None = None
+    """When a run first found the posting gone from the source; None while it is there."""
+    absent_reads: int = 0
+    """Earlier runs in a row that found it gone (this run not counted)."""
+
+
+@dataclass(frozen=True)
+class Known:
+    bindings: Mapping[Pair, PairState] = field(default_factory=dict)
+    links: Mapping[Pair, datetime] = field(default_factory=dict)
+    """(posting, provider) → when the stored signed link expires."""
+    unsettled: frozenset[Pair] = frozenset()
+    """Pairs with a create whose outcome is still unknown."""
+    candidates: Mapping[Pair, tuple[str, ...]] = field(default_factory=dict)
+    """Unsettled pairs → the remote ids that could each be the lost create."""

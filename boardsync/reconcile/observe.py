@@ -15,7 +15,7 @@ import structlog
 from boardsync.config.model import Posting
 from boardsync.connectors.base import BoardProblem, Connector, Spec, Unrenderable
 from boardsync.errors import ProviderError, WaitAsked
-from boardsync.reconcile.planner import Board
+from boardsync.reconcile.model import Board
 from boardsync.reconcile.waits import BoardWaits
 
 log = structlog.get_logger(__name__)

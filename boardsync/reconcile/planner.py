@@ -22,23 +22,26 @@ block the pair as ``ambiguous``.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from boardsync.config.model import Policy, Posting, parse_duration
-from boardsync.connectors.base import BoardProblem, Connector, Remote, Spec
+from boardsync.config.model import Policy, Posting, Status, parse_duration
+from boardsync.connectors.base import BoardProblem, Connector, Remote, RemoteStatus, Spec
 from boardsync.reconcile.identity import ENDED, FreeJobs
 from boardsync.reconcile.model import (
     CREATES,
     Action,
     BlockedItem,
+    Board,
     BoardError,
     Change,
     Disposition,
     DriftItem,
     FieldDiff,
+    Known,
     Pair,
+    PairState,
     Plan,
     RemovedItem,
 )
@@ -53,61 +56,6 @@ UNSETTLED = (
     "an earlier create's answer was lost and the job has not been found yet; "
     "it is looked up again before anything is sent"
 )
-
-
-# ------------------------------------------------------------------------------ inputs
-
-
-@dataclass(frozen=True)
-class Board:
-    """One board as observed this run."""
-
-    name: str
-    connector: Connector
-    """Only its pure parts are used here: `lifecycle` and the capability constants."""
-    specs: Mapping[str, Spec] = field(default_factory=dict)
-    """posting key → the rendered desired payload."""
-    remotes: Mapping[str, Remote] = field(default_factory=dict)
-    """remote id → the object as the board has it."""
-    problems: Mapping[str, tuple[BoardProblem, ...]] = field(default_factory=dict)
-    """posting key → what the board would refuse (nothing is planned for it)."""
-    error: str | None = None
-    """Why the board could not be read; nothing is planned for it."""
-    gone: frozenset[str] = frozenset()
-    """Bound remote ids missing from the list that a read by id answered 404 for: deleted."""
-    unread: Mapping[str, str] = field(default_factory=dict)
-    """Bound remote id missing from the list → why it was not read by id (a failed read, or
-    a list not believed); nothing is planned for its pair."""
-    suspect: str | None = None
-    """Why the board's list is not believed (too many bound jobs missing from it); the
-    safety check refuses the run unless forced."""
-
-
-@dataclass(frozen=True)
-class PairState:
-    """What the state database remembers of one pair."""
-
-    remote_id: str | None = None
-    applied_status: str | None = None
-    applied_spec: Mapping[str, Any] | None = None
-    attempts: int = 0
-    quarantine_until: datetime | None = None
-    last_error: str | None = None
-    absent_since: datetime | None = None
-    """When a run first found the posting gone from the source; None while it is there."""
-    absent_reads: int = 0
-    """Earlier runs in a row that found it gone (this run not counted)."""
-
-
-@dataclass(frozen=True)
-class Known:
-    bindings: Mapping[Pair, PairState] = field(default_factory=dict)
-    links: Mapping[Pair, datetime] = field(default_factory=dict)
-    """(posting, provider) → when the stored signed link expires."""
-    unsettled: frozenset[Pair] = frozenset()
-    """Pairs with a create whose outcome is still unknown."""
-    candidates: Mapping[Pair, tuple[str, ...]] = field(default_factory=dict)
-    """Unsettled pairs → the remote ids that could each be the lost create."""
 
 
 @dataclass(frozen=True)
@@ -215,7 +163,7 @@ def _plan_job(posting: Posting, board: Board, known: Known, policy: Policy, free
         free.claim(named)
         why = f"already on the board as {named.remote_id}; taking it over instead of creating"
         return _adopted(posting, board, spec, named, policy, why)
-    if posting.status.value == "closed":
+    if posting.status is Status.CLOSED:
         return PairPlan()
     created = PairPlan(changes=_create(posting, board, spec, Action.CREATE, "not on the board yet"))
     return _before_create(posting, board, spec, policy, free, created)
@@ -277,12 +225,12 @@ def _unread(board: Board, key: str, remote_id: str) -> PairPlan:
 def _compare(
     posting: Posting, board: Board, spec: Spec, remote: Remote, state: PairState | None, policy: Policy
 ) -> PairPlan:
-    desired = posting.status.value
-    transitions = board.connector.lifecycle(desired, remote.status)
-    if not transitions and remote.status in ENDED and desired != "closed":
+    closing = posting.status is Status.CLOSED
+    transitions = board.connector.lifecycle(posting.status.value, remote.status)
+    if not transitions and remote.status in ENDED and not closing:
         return _ended(posting, board, spec, remote, policy)
     status_changes, status_drift = _status(posting, board, remote, state, policy, transitions)
-    if desired == "closed":  # the content of a job being closed does not matter any more
+    if closing:  # the content of a job being closed does not matter any more
         return PairPlan(changes=status_changes, drift=status_drift)
     update, content_drift = _content(posting, board, spec, remote, state, policy)
     changes = (*([update] if update else []), *status_changes, *_sources(posting, board, remote))
@@ -354,9 +302,9 @@ def _status(
     policy: Policy,
     transitions: Sequence[str],
 ) -> tuple[tuple[Change, ...], tuple[DriftItem, ...]]:
-    desired = posting.status.value
-    if _same_status(desired, remote.status):
+    if _same_status(posting.status, remote.status):
         return (), ()
+    desired = posting.status.value
     drift = DriftItem(board.name, posting.key, STATUS, desired, remote.status, _heal_or_report(policy))
     if not transitions:  # the board cannot go there (a live job back to draft)
         return (), (replace(drift, disposition="report"),)
@@ -369,8 +317,9 @@ def _status(
     return _transitions(board.name, posting.key, remote.remote_id, transitions, reason, heals=(STATUS,)), (drift,)
 
 
-def _same_status(desired: str, observed: str) -> bool:
-    return desired == observed or (desired == "closed" and observed == "expired")
+def _same_status(desired: Status, observed: RemoteStatus) -> bool:
+    """Whether the board shows the status the posting asks for (an expired job is closed)."""
+    return observed == desired.value or (desired is Status.CLOSED and observed == "expired")
 
 
 def _transitions(
@@ -410,7 +359,7 @@ def _ended(posting: Posting, board: Board, spec: Spec, remote: Remote, policy: P
 
 def _missing(posting: Posting, board: Board, spec: Spec, remote_id: str, policy: Policy) -> PairPlan:
     """The job boardsync made is no longer on the board at all: a read by id answered 404."""
-    if posting.status.value == "closed":
+    if posting.status is Status.CLOSED:
         return PairPlan()
     drift = DriftItem(board.name, posting.key, STATUS, posting.status.value, "missing", _heal_or_report(policy))
     if not policy.self_heal:
@@ -468,7 +417,7 @@ def _plan_removed(
         remote = board.remotes.get(state.remote_id)
         if remote is None or remote.status in ENDED:
             continue
-        path = board.connector.lifecycle("closed", remote.status)
+        path = board.connector.lifecycle(Status.CLOSED.value, remote.status)
         since = state.absent_since or now
         item = RemovedItem(board.name, key, remote.remote_id, remote.status, False, absent_since=since)
         if policy.prune and path:
@@ -514,7 +463,7 @@ def _ago(elapsed: timedelta) -> str:
 def _plan_link(posting: Posting, board: Board, known: Known, now: datetime) -> PairPlan:
     if posting.key in board.problems:
         return _refused_by_board(board.name, posting.key, board.problems[posting.key])
-    if posting.status.value == "closed":
+    if posting.status is Status.CLOSED:
         return PairPlan()
     expires = known.links.get((posting.key, board.name))
     if expires is not None and expires - now > LINK_REFRESH_MARGIN:

@@ -1,30 +1,53 @@
-"""Record: what a run reads from and writes to the state database around planning.
+"""Record: the one writer of run state. Others decide what happened; the functions here
+write it, each named for what happened.
 
-- `load_known`: the planner's view of the state (bindings, valid links, unsettled pairs).
+- `start_run` / `finish_run`: the run row.
+- `load_known`, `bound_jobs`, `unsettled_intents`: the state as a run reads it before planning.
 - `record_observation`: after planning, what the boards showed: observed status per
   binding, visit and applicant counters (only when they changed), drift rows (one open row
   per field, resolved when the difference is gone), expired links dropped.
-- `start_run` / `finish_run`: the run row.
+- A pair's binding, as applying a change leaves it: `binding` finds (or makes) the row, then
+  `created`, `adopted`, `recovered`, `updated`, `transitioned`, `source_ensured`, `linked`,
+  `in_sync` and `converged` after a success; `failed`, `blocked` and `backed_off` after a
+  failure; `audited` writes the call to the audit log. Each stamps the row's ``updated_at``.
+- `board_wait_kept` and `backoffs_lifted`: a board's kept 429 wait, and the backoffs
+  `boardsync retry` lifts.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection, Iterable, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+import structlog
 from sqlalchemy import insert
 from sqlmodel import Session, col, delete, func, or_, select, update
 
-from boardsync.config.model import Posting
-from boardsync.connectors.base import Remote, Spec
+from boardsync.config.model import Posting, Status
+from boardsync.connectors.base import IssuedLink, Remote, Spec
 from boardsync.reconcile.lookup import GONE, BoundJob
-from boardsync.reconcile.model import Pair, Plan
-from boardsync.reconcile.planner import STATUS, Board, Known, PairState
-from boardsync.state import ApplicantSample, Binding, Drift, Intent, Run, SignedLink, Store, VisitSample
-from boardsync.state.tables import OPEN_INTENT_STATES
+from boardsync.reconcile.model import Board, Known, Pair, PairState, Plan
+from boardsync.reconcile.planner import STATUS
+from boardsync.state import (
+    ApplicantSample,
+    AuditEntry,
+    Backoff,
+    Binding,
+    BoardState,
+    Drift,
+    Intent,
+    Run,
+    SignedLink,
+    Store,
+    VisitSample,
+)
+from boardsync.state.tables import UNSETTLED_INTENT_STATES, CounterSample
+
+log = structlog.get_logger(__name__)
 
 CHUNK = 500
 """Ids per ``IN (…)`` list: well under SQLite's limit on bound parameters."""
@@ -33,6 +56,8 @@ WHOLE_POSTING = "*"
 """The channel name under which a board's total applicants for a posting are kept."""
 DIRECT = "(direct)"
 """The channel name for applicants who came through no tracked source."""
+LINKED = "linked"
+"""The observed status of a pair reached by signed links, once a link was issued."""
 
 
 def spec_hash(spec: Spec | None, status: str | None) -> str:
@@ -122,23 +147,23 @@ def _pair_state(b: Binding) -> PairState:
     )
 
 
-def open_intents(store: Store, providers: Collection[str], before_run: int) -> list[Intent]:
+def unsettled_intents(store: Store, providers: Collection[str], before_run: int) -> list[Intent]:
     """Intents of earlier runs whose outcome is not known yet."""
     with store.session() as session:
         return list(session.exec(
             select(Intent).where(
-                col(Intent.state).in_(OPEN_INTENT_STATES),
+                col(Intent.state).in_(UNSETTLED_INTENT_STATES),
                 col(Intent.provider).in_(list(providers)),
                 or_(col(Intent.run_id).is_(None), col(Intent.run_id) != before_run),
             ).order_by(col(Intent.id))
         ).all())
 
 
-# ------------------------------------------------------------------------------ bindings
+# ------------------------------------------------------------------------------ a pair's binding
 
 
 def binding(session: Session, pair: Pair, now: datetime) -> Binding:
-    """The binding row of a pair, created when missing."""
+    """The binding row of a pair, created when missing; the functions below write it."""
     key, provider = pair
     row = session.exec(select(Binding).where(Binding.posting_key == key, Binding.provider == provider)).first()
     if row is None:
@@ -147,18 +172,166 @@ def binding(session: Session, pair: Pair, now: datetime) -> Binding:
     return row
 
 
-def bind_remote(row: Binding, remote: Remote, applied_spec: Mapping[str, Any] | None, now: datetime) -> None:
-    """Point a binding at a board object (after a create, a repost or an adoption)."""
+def created(row: Binding, remote: Remote, sent: Spec, now: datetime) -> None:
+    """A create (or repost) made `remote` from the payload `sent`: the pair points at it."""
+    _bind(row, remote, sent, now)
+
+
+def adopted(row: Binding, remote: Remote, now: datetime) -> None:
+    """A job already on the board is taken over as it is: what it shows is what is applied."""
+    _bind(row, remote, remote.spec, now)
+
+
+def recovered(row: Binding, remote: Remote, sent: Spec | None, now: datetime) -> None:
+    """The job of a create whose answer was lost, found on the board: bound as created from
+    `sent` (as it is, when what was sent is not known), and the error the lost answer left
+    is gone."""
+    _bind(row, remote, remote.spec if sent is None else sent, now)
+    row.last_error = None
+
+
+def _bind(row: Binding, remote: Remote, applied_spec: Spec, now: datetime) -> None:
     row.remote_id = remote.remote_id
     row.observed_status = remote.status
     row.observed_hash = spec_hash(remote.spec, remote.status)
     row.observed_at = now
     row.applied_status = remote.status
-    row.applied_spec = dict(applied_spec) if applied_spec is not None else dict(remote.spec)
+    row.applied_spec = dict(applied_spec)
     row.updated_at = now
 
 
+def updated(row: Binding, fields: Mapping[str, Any], now: datetime) -> None:
+    """An update sent `fields`: they are what is applied now, beside the rest."""
+    row.applied_spec = {**(row.applied_spec or {}), **fields}
+    row.updated_at = now
+
+
+def transitioned(row: Binding, status: str, now: datetime) -> None:
+    """A lifecycle step brought the job to `status`, as asked."""
+    row.observed_status = row.applied_status = status
+    row.updated_at = now
+
+
+def source_ensured(row: Binding, now: datetime) -> None:
+    """A channel's source URL was made (the board keeps it; the binding only notes the change)."""
+    row.updated_at = now
+
+
+def linked(session: Session, row: Binding, link: IssuedLink, now: datetime) -> None:
+    """A fresh signed link was issued for the pair: kept (in place of the last) until it expires."""
+    kept = session.exec(select(SignedLink).where(
+        SignedLink.posting_key == row.posting_key, SignedLink.provider == row.provider,
+    )).first()
+    if kept is None:
+        kept = SignedLink(posting_key=row.posting_key, provider=row.provider, url=link.url, expires_at=link.expires_at)
+        session.add(kept)
+    kept.url, kept.expires_at, kept.fetched_at = link.url, link.expires_at, now
+    row.observed_status, row.observed_at, row.updated_at = LINKED, now, now
+
+
+def in_sync(row: Binding, now: datetime) -> None:
+    """The pair was seen to match the desired state now."""
+    row.synced_at = row.updated_at = now
+
+
+def converged(row: Binding, applied_hash: str | None, now: datetime) -> None:
+    """Every change of the pair went through: no block, no backoff, in sync now; the desired
+    state's digest, when known, is what is applied."""
+    row.attempts, row.quarantine_until, row.last_error = 0, None, None
+    row.blocked_reason, row.blocked_gate, row.blocked_fields = None, None, None
+    if applied_hash is not None:
+        row.applied_hash = applied_hash
+    in_sync(row, now)
+
+
+def failed(row: Binding, error: str, now: datetime) -> None:
+    """A change of the pair failed with `error` (as it is shown beside the board)."""
+    row.last_error, row.updated_at = error, now
+
+
+def blocked(row: Binding, reason: str, gate: str | None, fields: Mapping[str, str], now: datetime) -> None:
+    """The board refused the pair until a person acts: `reason`, its `gate`, the fields it named."""
+    row.blocked_reason, row.blocked_gate, row.blocked_fields = reason, gate, dict(fields)
+    row.updated_at = now
+
+
+def backed_off(row: Binding, wait: Callable[[int], timedelta], now: datetime) -> None:
+    """One more failure in a row: the pair is left alone for `wait(attempts)`."""
+    row.attempts += 1
+    row.quarantine_until = now + wait(row.attempts)
+    row.updated_at = now
+
+
+def audited(
+    session: Session,
+    run_id: int,
+    pair: Pair,
+    action: str,
+    now: datetime,
+    *,
+    ok: bool,
+    http_status: int | None = None,
+    error_code: str | None = None,
+    message: str | None = None,
+    duration_ms: int = 0,
+) -> None:
+    """The audit log's row for one change a run carried out (or tried) on a board."""
+    key, provider = pair
+    session.add(AuditEntry(
+        run_id=run_id, posting_key=key, provider=provider, action=action, ok=ok, http_status=http_status,
+        error_code=error_code, message=message, duration_ms=duration_ms, at=now,
+    ))
+
+
+# ------------------------------------------------------------------------------ boards
+
+
+def board_wait_kept(store: Store, provider: str, until: datetime, reason: str, now: datetime) -> None:
+    """`provider` asked not to be called before `until` (a later ask wins)."""
+    with store.write() as session:
+        row = session.get(BoardState, provider) or BoardState(provider=provider)
+        row.wait_until, row.wait_reason, row.updated_at = until, reason, now
+        session.add(row)
+
+
+def backoffs_lifted(
+    store: Store, now: datetime, *, postings: Collection[str] | None = None, providers: Collection[str] | None = None
+) -> list[Backoff]:
+    """Lift the backoff of every pair that has one (of `postings` and `providers`, when
+    given), so the next run tries it at once; the backoffs lifted, by posting and provider.
+    The last error stays: it is still what happened last."""
+    query = select(Binding).where(
+        or_(col(Binding.attempts) > 0, col(Binding.quarantine_until).is_not(None))
+    ).order_by(col(Binding.posting_key), col(Binding.provider))
+    if postings is not None:
+        query = query.where(col(Binding.posting_key).in_(postings))
+    if providers is not None:
+        query = query.where(col(Binding.provider).in_(providers))
+    with store.write() as session:
+        rows = session.exec(query).all()
+        lifted = [Backoff(r.posting_key, r.provider, r.attempts, r.quarantine_until, r.last_error) for r in rows]
+        for row in rows:
+            row.attempts, row.quarantine_until, row.updated_at = 0, None, now
+            session.add(row)
+    log.info("backoffs_cleared", pairs=[f"{b.provider}/{b.posting}" for b in lifted])
+    return lifted
+
+
 # ------------------------------------------------------------------------------ observation
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """What a run saw and planned, as `record_observation` writes it down."""
+
+    plan: Plan
+    postings: Sequence[Posting]
+    now: datetime
+    scope: Collection[str] | None
+    """The postings the run was narrowed to (None: all)."""
+
+    def in_scope(self, key: str) -> bool:
+        return self.scope is None or key in self.scope
 
 
 def record_observation(
@@ -173,16 +346,17 @@ def record_observation(
     readable = {name: b for name, b in boards.items() if b.error is None}
     if not readable:
         return
+    seen = _Seen(plan, postings, now, scope)
     with store.write() as session:
         rows = session.exec(select(Binding).where(col(Binding.provider).in_(list(readable)))).all()
         by_remote = {(b.provider, b.remote_id): b for b in rows if b.remote_id}
         for board in readable.values():
             _record_bindings(session, board, by_remote, plan, now)
             _record_gone(board, by_remote, now)
-            _record_absence(session, board, rows, postings, now, scope)
+            _record_absence(session, board, rows, seen)
             _record_counters(session, board, by_remote, now)
-        _record_drift(session, readable, plan, postings, now, scope)
-        _forget_links(session, readable, postings, now, scope)
+        _record_drift(session, readable, seen)
+        _forget_links(session, readable, seen)
 
 
 def _record_bindings(
@@ -215,17 +389,15 @@ def _record_gone(board: Board, by_remote: Mapping[tuple[str, str], Binding], now
             row.observed_status, row.updated_at = GONE, now
 
 
-def _record_absence(
-    session: Session, board: Board, rows: Sequence[Binding], postings: Sequence[Posting], now: datetime,
-    scope: Collection[str] | None,
-) -> None:
+def _record_absence(session: Session, board: Board, rows: Sequence[Binding], seen: _Seen) -> None:
     """Count the runs that found a bound posting gone from the source (the grace before a
     prune closes it), and forget the count when it is back. A posting that is gone has nothing
     left to create or update, so a block it had is cleared; a binding that never reached the
     board (it only held such a block) is dropped."""
     if not board.connector.SUPPORTS_JOBS:
         return
-    wanted = {p.key for p in postings if board.name in p.boards.names()}
+    now = seen.now
+    wanted = {p.key for p in seen.postings if board.name in p.boards.names()}
     for row in rows:
         if row.provider != board.name:
             continue
@@ -233,7 +405,7 @@ def _record_absence(
             if row.absent_since is not None or row.absent_reads:
                 row.absent_since, row.absent_reads, row.updated_at = None, 0, now
             continue
-        if scope is not None and row.posting_key not in scope:
+        if not seen.in_scope(row.posting_key):
             continue
         if row.remote_id is None:
             session.delete(row)
@@ -323,7 +495,7 @@ def record_counters(
 
 
 def _latest(
-    session: Session, table: type[VisitSample] | type[ApplicantSample], column: str, provider: str
+    session: Session, table: type[CounterSample], column: str, provider: str
 ) -> dict[tuple[str, str], int]:
     newest = (
         select(func.max(table.id)).where(table.provider == provider)
@@ -334,15 +506,9 @@ def _latest(
     return {(key, channel): count for key, channel, count in rows}
 
 
-def _record_drift(
-    session: Session,
-    boards: Mapping[str, Board],
-    plan: Plan,
-    postings: Sequence[Posting],
-    now: datetime,
-    scope: Collection[str] | None,
-) -> None:
+def _record_drift(session: Session, boards: Mapping[str, Board], seen: _Seen) -> None:
     """Open a row per new drift, touch the ones still there, resolve the ones gone."""
+    plan, postings, now = seen.plan, seen.postings, seen.now
     found = {(d.posting, d.provider, d.field): d for d in plan.drift if d.provider in boards}
     wanted = {(p.key, name) for p in postings for name in p.boards.names()}
     by_key = {p.key: p for p in postings}
@@ -357,7 +523,7 @@ def _record_drift(
         elif pair in plan.evaluated:
             current = _desired_value(boards[row.provider], by_key[row.posting_key], row.field)
             _resolve(row, "source_changed" if current != row.desired else "reverted", now)
-        elif pair not in wanted and (scope is None or row.posting_key in scope):
+        elif pair not in wanted and seen.in_scope(row.posting_key):
             _resolve(row, "removed", now)
     for item in found.values():
         session.add(Drift(
@@ -387,42 +553,24 @@ def resolve_drift(session: Session, pair: Pair, fields: Iterable[str], resolutio
         _resolve(row, resolution, now)
 
 
-def _forget_links(
-    session: Session, boards: Mapping[str, Board], postings: Sequence[Posting], now: datetime,
-    scope: Collection[str] | None,
-) -> None:
+def _forget_links(session: Session, boards: Mapping[str, Board], seen: _Seen) -> None:
     """Signed links are never kept past their expiry, nor for postings that left the board or
     were closed (nothing is left to manage there); their bindings go with them."""
-    session.exec(delete(SignedLink).where(col(SignedLink.expires_at) <= now))
+    session.exec(delete(SignedLink).where(col(SignedLink.expires_at) <= seen.now))
     for name, board in boards.items():
         if not board.connector.SUPPORTS_LINKS:
             continue
-        wanted = [p.key for p in postings if name in p.boards.names() and p.status.value != "closed"]
+        wanted = [p.key for p in seen.postings if name in p.boards.names() and p.status is not Status.CLOSED]
         for table in (SignedLink, Binding):
             stale = delete(table).where(col(table.provider) == name, col(table.posting_key).not_in(wanted))
-            if scope is not None:
-                stale = stale.where(col(table.posting_key).in_(list(scope)))
+            if seen.scope is not None:
+                stale = stale.where(col(table.posting_key).in_(list(seen.scope)))
             session.exec(stale)
 
 
-def store_link(session: Session, pair: Pair, url: str, expires_at: datetime, now: datetime) -> None:
-    key, provider = pair
-    row = session.exec(select(SignedLink).where(SignedLink.posting_key == key, SignedLink.provider == provider)).first()
-    if row is None:
-        row = SignedLink(posting_key=key, provider=provider, url=url, expires_at=expires_at)
-        session.add(row)
-    row.url, row.expires_at, row.fetched_at = url, expires_at, now
-
-
-def valid_link(store: Store, pair: Pair, now: datetime) -> SignedLink | None:
-    key, provider = pair
-    with store.session() as session:
-        return session.exec(select(SignedLink).where(
-            SignedLink.posting_key == key, SignedLink.provider == provider, col(SignedLink.expires_at) > now,
-        )).first()
-
-
 __all__ = [
-    "binding", "bind_remote", "bound_jobs", "finish_run", "load_known", "open_intents", "record_counters",
-    "record_metrics", "record_observation", "resolve_drift", "spec_hash", "start_run", "store_link", "valid_link",
+    "adopted", "audited", "backed_off", "backoffs_lifted", "binding", "blocked", "board_wait_kept", "bound_jobs",
+    "converged", "created", "failed", "finish_run", "in_sync", "linked", "load_known", "record_counters",
+    "record_metrics", "record_observation", "recovered", "resolve_drift", "source_ensured", "spec_hash",
+    "start_run", "transitioned", "unsettled_intents", "updated",
 ]

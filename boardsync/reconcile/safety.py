@@ -17,8 +17,7 @@ from collections.abc import Mapping
 
 from boardsync.config.model import Policy
 from boardsync.errors import UnsafePlan
-from boardsync.reconcile.model import Plan
-from boardsync.reconcile.planner import Board, Known
+from boardsync.reconcile.model import Board, Known, Plan
 
 SAFETY_FLOOR = 3
 """Live postings on a board below which only "all of them" is refused."""

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from boardsync.errors import WaitAsked
+from boardsync.reconcile import record
 from boardsync.state import Store
 
 log = structlog.get_logger(__name__)
@@ -43,7 +44,7 @@ class BoardWaits:
         now = self.clock()
         until = now + timedelta(seconds=exc.retry_after or 0)
         reason = f"asked to wait until {when(until, now)} ({exc.status or 429})"
-        self.store.keep_board_wait(provider, until, reason, now)
+        record.board_wait_kept(self.store, provider, until, reason, now)
         with self._lock:
             self._until[provider] = (until, reason)
         log.warning("board_wait_kept", provider=provider, until=until.isoformat(), call=exc.call)

@@ -14,12 +14,13 @@ from boardsync.state.store import (
     open_store,
 )
 from boardsync.state.tables import (
-    Action,
     ApplicantSample,
+    AuditEntry,
     Binding,
     BoardState,
     Drift,
     Intent,
+    IntentState,
     Run,
     SignedLink,
     VisitSample,
@@ -27,15 +28,16 @@ from boardsync.state.tables import (
 
 __all__ = [
     "SCHEMA_VERSION",
-    "Action",
-    "Backoff",
     "ApplicantSample",
+    "AuditEntry",
+    "Backoff",
     "Binding",
     "BoardState",
     "BoardWait",
     "Drift",
     "DriftRow",
     "Intent",
+    "IntentState",
     "MetricsSnapshot",
     "Run",
     "RunRow",

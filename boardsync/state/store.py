@@ -8,7 +8,7 @@ session is gone.
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,6 +27,7 @@ from boardsync.state.tables import (
     ApplicantSample,
     Binding,
     BoardState,
+    CounterSample,
     Drift,
     Intent,
     Run,
@@ -172,7 +173,7 @@ class BoardWait:
 
 @dataclass(frozen=True)
 class Backoff:
-    """A pair's backoff after failures, as it was before `clear_backoffs` lifted it."""
+    """A pair's backoff after failures, as it was before `boardsync retry` lifted it."""
 
     posting: str
     provider: str
@@ -290,39 +291,10 @@ class Store:
             rows = session.exec(query).all()
         return [BoardWait(r.provider, r.wait_until, r.wait_reason or "") for r in rows if r.wait_until is not None]
 
-    def keep_board_wait(self, provider: str, until: datetime, reason: str, now: datetime) -> None:
-        """Remember that `provider` asked not to be called before `until` (a later ask wins)."""
-        with self.write() as session:
-            row = session.get(BoardState, provider) or BoardState(provider=provider)
-            row.wait_until, row.wait_reason, row.updated_at = until, reason, now
-            session.add(row)
-
     def bound_postings(self) -> set[str]:
         """Every posting key the database holds a pair of (removed postings included)."""
         with self.session() as session:
             return set(session.exec(select(Binding.posting_key)).all())
-
-    def clear_backoffs(
-        self, now: datetime, *, postings: Collection[str] | None = None, providers: Collection[str] | None = None
-    ) -> list[Backoff]:
-        """Lift the backoff of every pair that has one (of `postings` and `providers`, when
-        given), so the next run tries it at once; the backoffs lifted, by posting and provider.
-        The last error stays: it is still what happened last."""
-        query = select(Binding).where(
-            sa.or_(col(Binding.attempts) > 0, col(Binding.quarantine_until).is_not(None))
-        ).order_by(col(Binding.posting_key), col(Binding.provider))
-        if postings is not None:
-            query = query.where(col(Binding.posting_key).in_(postings))
-        if providers is not None:
-            query = query.where(col(Binding.provider).in_(providers))
-        with self.write() as session:
-            rows = session.exec(query).all()
-            lifted = [Backoff(r.posting_key, r.provider, r.attempts, r.quarantine_until, r.last_error) for r in rows]
-            for row in rows:
-                row.attempts, row.quarantine_until, row.updated_at = 0, None, now
-                session.add(row)
-        log.info("backoffs_cleared", pairs=[f"{b.provider}/{b.posting}" for b in lifted])
-        return lifted
 
     def last_runs(self, limit: int = 20, kind: str | None = None) -> list[RunRow]:
         query = select(Run).order_by(col(Run.id).desc()).limit(limit)
@@ -407,19 +379,19 @@ SeriesKey = tuple[str, str, str]
 
 
 def _series(
-    session: Session, table: type[VisitSample] | type[ApplicantSample], column: str, since: datetime
+    session: Session, table: type[CounterSample], column: str, since: datetime
 ) -> dict[SeriesKey, tuple[int, int]]:
     """series → (latest value, growth since `since`). Rows are inserted in time order, so
     the highest id of a series is its latest sample."""
     keys = (table.posting_key, table.provider, table.channel)
     latest_ids = select(func.max(table.id)).group_by(*keys)
     baseline_ids = select(func.max(table.id)).where(col(table.observed_at) <= since).group_by(*keys)
-    latest = {_key(s): getattr(s, column) for s in session.exec(select(table).where(col(table.id).in_(latest_ids)))}  # type: ignore[arg-type]
-    baseline = {_key(s): getattr(s, column) for s in session.exec(select(table).where(col(table.id).in_(baseline_ids)))}  # type: ignore[arg-type]
+    latest = {_key(s): getattr(s, column) for s in session.exec(select(table).where(col(table.id).in_(latest_ids)))}
+    baseline = {_key(s): getattr(s, column) for s in session.exec(select(table).where(col(table.id).in_(baseline_ids)))}
     return {key: (value, value - baseline.get(key, 0)) for key, value in latest.items()}
 
 
-def _key(sample: VisitSample | ApplicantSample) -> SeriesKey:
+def _key(sample: CounterSample) -> SeriesKey:
     return (sample.posting_key, sample.provider, sample.channel)
 
 

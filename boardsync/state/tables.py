@@ -8,7 +8,7 @@ One row per thing boardsync must remember between runs:
 - `Intent`    written before every non-idempotent call (a create), so a lost response is
               settled by looking the object up, never by sending the call again.
 - `Run`       every plan, reconcile and metrics run.
-- `Action`    the audit log: every call a run made to a board, with its outcome.
+- `AuditEntry` the audit log (table ``action``): every call a run made to a board, with its outcome.
 - `Drift`     one open row per (posting, provider, field) while a board differs from the
               desired state; resolved, not deleted.
 - `VisitSample`, `ApplicantSample`
@@ -25,6 +25,7 @@ secret masked (`RedactedText`).
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum, auto
 from typing import Any
 
 import sqlalchemy as sa
@@ -33,9 +34,23 @@ from sqlmodel import AutoString, Field, SQLModel
 
 from boardsync.log import redact
 
-# Each kind of intent moves pending → in_flight → succeeded | failed | unknown.
-INTENT_STATES = ("pending", "in_flight", "succeeded", "failed", "unknown")
-OPEN_INTENT_STATES = ("pending", "in_flight", "unknown")
+
+class IntentState(StrEnum):
+    """Where an intent stands: pending → in_flight → succeeded | failed | unknown (each
+    stored as its lowercase name)."""
+
+    PENDING = auto()
+    """Written down; the call is not made yet."""
+    IN_FLIGHT = auto()
+    """The call is being made (still so when a run starts: its process died mid-call)."""
+    SUCCEEDED = auto()
+    FAILED = auto()
+    UNKNOWN = auto()
+    """The call was made and its answer lost: the object may exist."""
+
+
+INTENT_STATES = tuple(s.value for s in IntentState)
+UNSETTLED_INTENT_STATES = (IntentState.PENDING, IntentState.IN_FLIGHT, IntentState.UNKNOWN)
 """States of an intent whose outcome a later run must still settle."""
 
 
@@ -155,7 +170,8 @@ class Intent(SQLModel, table=True):
     posting_key: str = Field(index=True)
     provider: str
     action: str
-    state: str = Field(default="pending", index=True)
+    state: str = Field(default=IntentState.PENDING.value, index=True)
+    """An `IntentState` value."""
     spec: dict[str, Any] | None = _json()
     """The payload sent, so a later `find` looks for what was really sent."""
     remote_id: str | None = None
@@ -182,8 +198,9 @@ class Run(SQLModel, table=True):
     error: str | None = _redacted()
 
 
-class Action(SQLModel, table=True):
-    """One call made to a board, as the audit log keeps it."""
+class AuditEntry(SQLModel, table=True):
+    """One call made to a board, as the audit log keeps it. (The change it carried out is
+    its `action`, a `boardsync.reconcile.Action` value.)"""
 
     __tablename__ = "action"
 
@@ -227,32 +244,33 @@ class Drift(SQLModel, table=True):
     """corrected | source_changed | reverted | removed"""
 
 
-class VisitSample(SQLModel, table=True):
-    """A channel's cumulative visit count, written when it changed."""
+class CounterSample(SQLModel):
+    """A cumulative counter of one channel of a posting on a board, written when it changed;
+    the tables below each keep one counter (its column is named after the table's counter)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    posting_key: str
+    provider: str
+    channel: str
+    observed_at: datetime | None = _when()
+
+
+class VisitSample(CounterSample, table=True):
+    """A channel's cumulative visit count."""
 
     __tablename__ = "visit_sample"
     __table_args__ = (sa.Index("ix_visit_series", "posting_key", "provider", "channel", "observed_at"),)
 
-    id: int | None = Field(default=None, primary_key=True)
-    posting_key: str
-    provider: str
-    channel: str
     visits: int
-    observed_at: datetime | None = _when()
 
 
-class ApplicantSample(SQLModel, table=True):
-    """A cumulative applicant count per channel ('' for the whole posting), written when it changed."""
+class ApplicantSample(CounterSample, table=True):
+    """A cumulative applicant count per channel ('' for the whole posting)."""
 
     __tablename__ = "applicant_sample"
     __table_args__ = (sa.Index("ix_applicant_series", "posting_key", "provider", "channel", "observed_at"),)
 
-    id: int | None = Field(default=None, primary_key=True)
-    posting_key: str
-    provider: str
-    channel: str
     applicants: int
-    observed_at: datetime | None = _when()
 
 
 class SignedLink(SQLModel, table=True):
@@ -270,5 +288,5 @@ class SignedLink(SQLModel, table=True):
 
 
 TABLES: tuple[type[SQLModel], ...] = (
-    Meta, Binding, BoardState, Intent, Run, Action, Drift, VisitSample, ApplicantSample, SignedLink,
+    Meta, Binding, BoardState, Intent, Run, AuditEntry, Drift, VisitSample, ApplicantSample, SignedLink,
 )
