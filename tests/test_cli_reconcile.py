@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import jsonschema
 import pytest
 
-from boardsync.reconcile import collect_metrics, reconcile
+from boardsync.reconcile import collect_metrics, reconcile, waits
 from boardsync.reconcile.render import load_schema
 from boardsync.sandbox.core import Fault
 from tests.reconcile_helpers import SORCE_COMPANY, Workspace, writes
@@ -432,7 +432,8 @@ def test_a_429_asking_an_hour_is_kept_shown_and_honoured_until_it_is_over(ws: Wo
     first = ws.run("reconcile")
     assert first.code == 2
     assert ws.counts()["sorce"] == {"GET /api/external/v1/jobs": 1}
-    until = (datetime.now(UTC) + timedelta(seconds=3600)).strftime("%H:%M UTC")
+    now = datetime.now(UTC)
+    until = waits.when(now + timedelta(seconds=3600), now)  # the date is named past midnight
     assert f"sorce: asked to wait until {until} (429)" in first.out, first.out
 
     ws.clear_counts()
