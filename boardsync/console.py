@@ -28,6 +28,7 @@ from boardsync.state import Backoff, BoardWait, DriftRow, StatusRow, VisitRow
 # ------------------------------------------------------------------------------ runs and checks
 
 REPORT_STYLES = {"!": "red", "?": "yellow"}
+SUMMARY_STYLES = {"converged": "green", "refused": "red", "failed": "red"}
 
 
 def run_report(result: RunResult) -> Text:
@@ -44,7 +45,7 @@ def run_report(result: RunResult) -> Text:
     report = Text()
     for mark, line in lines:
         report.append(line + "\n", style=REPORT_STYLES[mark])
-    report.append(result.summary(), style="green" if result.converged else "yellow")
+    report.append(result.summary(), style=SUMMARY_STYLES.get(result.outcome, "yellow"))
     return report
 
 

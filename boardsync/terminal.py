@@ -18,7 +18,7 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -44,11 +44,10 @@ class Terminal:
     err: Console
 
     @classmethod
-    def open(cls, *, no_color: bool = False, environ: Mapping[str, str] | None = None) -> Terminal:
+    def open(cls, *, no_color: bool = False) -> Terminal:
         """Consoles on the process's stdout and stderr as they are now (a test's redirection
         included); colourless with `no_color` or ``NO_COLOR`` in the environment."""
-        env = os.environ if environ is None else environ
-        plain = no_color or env.get(NO_COLOR_ENV, "") != ""
+        plain = no_color or os.environ.get(NO_COLOR_ENV, "") != ""
         return cls(_console(stderr=False, plain=plain), _console(stderr=True, plain=plain))
 
     @property
@@ -71,7 +70,7 @@ class Terminal:
     @contextmanager
     def progress(self, *, shown: bool = True) -> Iterator[ProgressBar | None]:
         """A progress bar of a run's changes on stderr, when it is a terminal and `shown`
-        (None otherwise); gone from the screen's live area when the block ends."""
+        (None otherwise). When the block ends the bar stops, its last state left on screen."""
         if not (shown and self.err.is_terminal):
             yield None
             return
@@ -84,6 +83,7 @@ class Terminal:
 
 def _console(*, stderr: bool, plain: bool) -> Console:
     # Text handed to a console is printed as written: no markup, emoji codes or highlighting.
+    # Without a colour system rich writes no style at all; its own NO_COLOR would keep bold.
     console = Console(stderr=stderr, color_system=None if plain else "auto", markup=False, emoji=False,
                       highlight=False)
     if not console.is_terminal:

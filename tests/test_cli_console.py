@@ -197,18 +197,24 @@ def test_a_run_keeps_stdout_for_its_report_and_logs_above_the_bar(ws: Workspace)
 
 @pytest.mark.slow
 def test_piped_output_of_a_command_carries_no_escape_code(synced: Workspace) -> None:
-    """`boardsync status` in a pipe prints plain text on stdout and nothing on stderr; forced to
-    a terminal (FORCE_COLOR) it is in colour, unless NO_COLOR or --no-color says otherwise."""
+    """`boardsync status` and `plan` in a pipe print plain text on stdout and nothing on
+    stderr; forced to a terminal (FORCE_COLOR) they are in colour, unless NO_COLOR or
+    --no-color says otherwise."""
     config = str(synced.root / "boardsync.yaml")
+    synced.edit_posting("backend-engineer", "Senior Backend Engineer (Python)", "Staff Backend Engineer (Python)")
 
-    def status(*flags: str, **env: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "boardsync", *flags, "status", "-c", config],
+    def run(command: str, *flags: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "boardsync", *flags, command, "-c", config],
                               capture_output=True, text=True, timeout=60,
                               env={**os.environ, "PYTHONPATH": str(ROOT), **env})
 
-    piped = status()
+    piped = run("status")
     assert piped.returncode == 0 and piped.stderr == ""
     assert ESCAPE not in piped.stdout and piped.stdout.splitlines()[0].split()[:2] == ["POSTING", "BOARD"]
-    assert ESCAPE in status(FORCE_COLOR="1").stdout
-    assert ESCAPE not in status(FORCE_COLOR="1", NO_COLOR="1").stdout
-    assert ESCAPE not in status("--no-color", FORCE_COLOR="1").stdout
+    planned = run("plan")
+    assert planned.returncode == 2 and planned.stderr == "" and ESCAPE not in planned.stdout
+    assert "Staff Backend Engineer" in planned.stdout
+    for command in ("status", "plan"):
+        assert ESCAPE in run(command, FORCE_COLOR="1").stdout
+        assert ESCAPE not in run(command, FORCE_COLOR="1", NO_COLOR="1").stdout
+        assert ESCAPE not in run(command, "--no-color", FORCE_COLOR="1").stdout
