@@ -14,16 +14,17 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from boardsync import __version__
 from boardsync.errors import BoardsyncError
 
 if TYPE_CHECKING:
+    from boardsync.terminal import Terminal
     from boardsync.daemon.lock import WriterLock
     from boardsync.reconcile import RunResult
 
-Handler = Callable[[argparse.Namespace], int]
+Handler = Callable[[argparse.Namespace, "Terminal"], int]
 
 DEFAULT_CONFIG = "boardsync.yaml"
 CONFIG_ENV = "BOARDSYNC_CONFIG"
@@ -51,6 +52,13 @@ def _quiet_arg(parser: argparse.ArgumentParser, prints: str) -> None:
     )
 
 
+def _color_arg(parser: argparse.ArgumentParser, default: Any) -> None:
+    parser.add_argument(
+        "--no-color", action="store_true", default=default,
+        help="no colour, even on a terminal (as NO_COLOR=1 does); output that is not a terminal never has any",
+    )
+
+
 def _json_arg(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--json", action="store_true", help=f"{what} as JSON (shape in the README)")
 
@@ -63,11 +71,11 @@ def _writer_lock(command: str, wait: float = 0.0, *, quiet: bool = False) -> Cal
     """How a command takes the state database's writer lock: waiting up to `wait` seconds
     (saying so once, unless `quiet`) for a daemon or another run to let go, then refusing
     with its name."""
+    from boardsync import terminal
     from boardsync.daemon.lock import acquire_writer_lock
-    from boardsync.reconcile import console
 
     def lock(url: str) -> WriterLock:
-        return acquire_writer_lock(url, wait=wait, on_wait=None if quiet else console.waiting, command=command)
+        return acquire_writer_lock(url, wait=wait, on_wait=None if quiet else terminal.waiting, command=command)
 
     return lock
 
@@ -76,25 +84,24 @@ def _writer_lock(command: str, wait: float = 0.0, *, quiet: bool = False) -> Cal
 # Each handler stays short: load, call, render, return the exit code.
 
 
-def _cmd_validate(args: argparse.Namespace) -> int:
+def _cmd_validate(args: argparse.Namespace, term: Terminal) -> int:
+    from boardsync import console, documents
     from boardsync.config import validate
     from boardsync.connectors import REGISTRY
-    from boardsync.reconcile import console
 
     checks = {name: connector.findings for name, connector in REGISTRY.items()}
     report = validate(args.config, resolve_secrets=not args.no_secrets, checks=checks)
     if args.json:
-        print(console.validate_json(report))
+        print(documents.validate_json(report))
     elif args.quiet:  # the problems are errors: they still go to stderr
         for problem in report.problems:
             print(problem, file=sys.stderr)
     else:
-        for line in report.lines():
-            print(line)
+        term.show(console.validation(report))
     return 0 if report.ok else 1
 
 
-def _cmd_schema(args: argparse.Namespace) -> int:
+def _cmd_schema(args: argparse.Namespace, term: Terminal) -> int:
     from boardsync.config.schema import json_schema, render
 
     if args.which:
@@ -104,7 +111,7 @@ def _cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_sandbox(args: argparse.Namespace) -> int:
+def _cmd_sandbox(args: argparse.Namespace, term: Terminal) -> int:
     from boardsync.sandbox.run import run_sandbox  # the servers load only for this command
 
     return run_sandbox(
@@ -113,10 +120,11 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
     )
 
 
-def _cmd_plan(args: argparse.Namespace) -> int:
-    from boardsync.reconcile import Plan, console, plan, render
+def _cmd_plan(args: argparse.Namespace, term: Terminal) -> int:
+    from boardsync import session
+    from boardsync.reconcile import Plan, plan, render
 
-    with console.opened(args.config, lock=_writer_lock("plan", args.wait, quiet=args.quiet), quiet=args.quiet) as run:
+    with session.opened(args.config, lock=_writer_lock("plan", args.wait, quiet=args.quiet)) as run:
         result = plan(run.desired, run.store, run.connectors, postings=args.posting, providers=args.provider)
     planned = result.plan or Plan()
     if args.json:
@@ -126,35 +134,36 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     elif args.quiet:
         _say_errors("plan", result)
     else:
-        print(render.to_text(planned, color=sys.stdout.isatty()), end="")
+        print(render.to_text(planned, color=term.color), end="")
     _say_refused("plan", result.error if result.outcome == "refused" else None)
-    return console.exit_code(result)
+    return session.exit_code(result)
 
 
-def _cmd_reconcile(args: argparse.Namespace) -> int:
-    from boardsync.reconcile import console, reconcile, render
+def _cmd_reconcile(args: argparse.Namespace, term: Terminal) -> int:
+    from boardsync import console, documents, session
+    from boardsync.reconcile import reconcile, render
 
     lock = _writer_lock("reconcile", args.wait, quiet=args.quiet)
-    with console.stopped_by_sigterm() as stop, \
-            console.opened(args.config, lock=lock, stop=stop, quiet=args.quiet) as run:
+    with session.stopped_by_sigterm() as stop, \
+            session.opened(args.config, lock=lock, stop=stop) as run, \
+            term.progress(shown=not args.quiet) as progress:
         result = reconcile(
             run.desired, run.store, run.connectors, dry_run=args.dry_run, force=args.force,
-            postings=args.posting, providers=args.provider, trigger="cli",
-            progress=None if args.quiet else console.progress_bar(), stop=stop,
+            postings=args.posting, providers=args.provider, trigger="cli", progress=progress, stop=stop,
         )
     if stop.is_set():
         print("boardsync reconcile: stopped by SIGTERM; the call in flight was finished and recorded",
               file=sys.stderr)
     _say_refused("reconcile", result.error if result.outcome == "refused" else None)
     if args.json:
-        print(console.run_json(result, with_plan=args.dry_run))
+        print(documents.run_json(result, with_plan=args.dry_run))
     elif args.quiet:
         _say_errors("reconcile", result)
     else:
         if args.dry_run and result.plan is not None:
-            print(render.to_text(result.plan, color=sys.stdout.isatty()), end="")
-        print(console.run_report(result), end="")
-    return console.exit_code(result)
+            print(render.to_text(result.plan, color=term.color), end="")
+        term.show(console.run_report(result))
+    return session.exit_code(result)
 
 
 def _say_errors(command: str, result: RunResult) -> None:
@@ -170,13 +179,13 @@ def _say_refused(command: str, reason: str | None) -> None:
         print(f"boardsync {command}: refused: {reason}", file=sys.stderr)
 
 
-def _cmd_status(args: argparse.Namespace) -> int:
+def _cmd_status(args: argparse.Namespace, term: Terminal) -> int:
     from datetime import UTC, datetime
 
+    from boardsync import console, documents, session
     from boardsync.config.model import Status
-    from boardsync.reconcile import console
 
-    with console.opened(args.config, boards=False, quiet=args.quiet) as run:
+    with session.opened(args.config, boards=False) as run:
         configured = run.desired.root.providers.names()
         expected = [(p, board) for p in run.desired.postings for board in p.boards.names() if board in configured]
         rows = run.store.status_rows(
@@ -184,100 +193,119 @@ def _cmd_status(args: argparse.Namespace) -> int:
             never_posted=[(p.key, board) for p, board in expected if p.status is Status.CLOSED],
         )
         waits = run.store.board_waits(datetime.now(UTC))
-    print(console.status_json(rows, waits) if args.json else console.status_table(rows) + console.waits_text(waits),
-          end="\n" if args.json else "")
+    if args.json:
+        print(documents.status_json(rows, waits))
+    else:
+        term.show(console.status_view(rows, waits))
     return 0
 
 
-def _cmd_drift(args: argparse.Namespace) -> int:
-    from boardsync.reconcile import console
+def _cmd_drift(args: argparse.Namespace, term: Terminal) -> int:
+    from boardsync import console, documents, session
 
-    with console.opened(args.config, boards=False, quiet=args.quiet) as run:
+    with session.opened(args.config, boards=False) as run:
         rows = run.store.drift_rows(open_only=args.open)
-    print(console.drift_json(rows) if args.json else console.drift_table(rows), end="\n" if args.json else "")
+    if args.json:
+        print(documents.drift_json(rows))
+    else:
+        term.show(console.drift_table(rows))
     return 0
 
 
-def _cmd_visits(args: argparse.Namespace) -> int:
+def _cmd_visits(args: argparse.Namespace, term: Terminal) -> int:
     from datetime import UTC, datetime
 
+    from boardsync import console, documents, session
     from boardsync.config.model import parse_duration
     from boardsync.errors import ConfigError
-    from boardsync.reconcile import console
 
     try:
         period = parse_duration(args.since)
     except ValueError as exc:
         raise ConfigError(f"--since {args.since!r}: {exc}") from exc
-    with console.opened(args.config, boards=False, quiet=args.quiet) as run:
+    with session.opened(args.config, boards=False) as run:
         rows = run.store.visit_rows(since=datetime.now(UTC) - period)
     if args.json:
-        print(console.visits_json(rows))
+        print(documents.visits_json(rows))
+    elif args.csv:
+        print(documents.visits_csv(rows), end="")
     else:
-        print(console.visits_csv(rows) if args.csv else console.visits_table(rows, args.since), end="")
+        term.show(console.visits_table(rows, args.since))
     return 0
 
 
-def _cmd_links(args: argparse.Namespace) -> int:
-    from boardsync.reconcile import console, fresh_links
+def _cmd_links(args: argparse.Namespace, term: Terminal) -> int:
+    from boardsync import console, documents, session
+    from boardsync.reconcile import fresh_links
 
     # It stores the links it fetches: a writer, so it takes the lock as plan and reconcile do.
-    with console.opened(args.config, lock=_writer_lock("links", args.wait, quiet=args.quiet), quiet=args.quiet) as run:
+    with session.opened(args.config, lock=_writer_lock("links", args.wait, quiet=args.quiet)) as run:
         results = fresh_links(run.desired, run.store, run.connectors, keys=[args.key] if args.key else None)
-    print(console.links_json(results) if args.json else console.links_table(results), end="\n" if args.json else "")
+    if args.json:
+        print(documents.links_json(results))
+    else:
+        term.show(console.links_table(results))
     return 1 if any(r.error for r in results) else 0
 
 
-def _cmd_sources(args: argparse.Namespace) -> int:
-    from boardsync.reconcile import console, tracked_sources
+def _cmd_sources(args: argparse.Namespace, term: Terminal) -> int:
+    from boardsync import console, documents, session
+    from boardsync.reconcile import tracked_sources
 
     # A long wait a board asks for is kept in the state database: a writer, as links is.
     lock = _writer_lock("sources", args.wait, quiet=args.quiet)
-    with console.opened(args.config, lock=lock, quiet=args.quiet) as run:
+    with session.opened(args.config, lock=lock) as run:
         rows = tracked_sources(run.desired, run.store, run.connectors, keys=[args.key] if args.key else None)
-    print(console.sources_json(rows) if args.json else console.sources_table(rows), end="\n" if args.json else "")
+    if args.json:
+        print(documents.sources_json(rows))
+    else:
+        term.show(console.sources_table(rows))
     return 1 if any(r.error for r in rows) else 0
 
 
-def _cmd_retry(args: argparse.Namespace) -> int:
+def _cmd_retry(args: argparse.Namespace, term: Terminal) -> int:
     from datetime import UTC, datetime
 
+    from boardsync import console, documents, session
     from boardsync.errors import no_such_posting
-    from boardsync.reconcile import console, record
+    from boardsync.reconcile import record
 
     lock = _writer_lock("retry", args.wait, quiet=args.quiet)
-    with console.opened(args.config, lock=lock, boards=False, quiet=args.quiet) as run:
+    with session.opened(args.config, lock=lock, boards=False) as run:
         known = {p.key for p in run.desired.postings} | run.store.bound_postings()
         if args.key and args.key not in known:
             raise no_such_posting([args.key], known)
         lifted = record.backoffs_lifted(run.store, datetime.now(UTC), postings=[args.key] if args.key else None)
     if args.json:
-        print(console.retry_json(lifted))
+        print(documents.retry_json(lifted))
     elif not args.quiet:
-        print(console.retry_text(lifted), end="")
+        term.show(console.retry_text(lifted))
     return 0
 
 
-def _cmd_migrate(args: argparse.Namespace) -> int:
-    from boardsync.reconcile import console
+def _cmd_migrate(args: argparse.Namespace, term: Terminal) -> int:
+    from boardsync import documents, session
 
     lock = _writer_lock("migrate", quiet=args.quiet)
-    with console.opened(args.config, lock=lock, boards=False, migrate=True, quiet=args.quiet) as run:
+    with session.opened(args.config, lock=lock, boards=False, migrate=True) as run:
         url, version = run.store.url, run.store.schema_version
     if args.json:
-        print(console.migrate_json(url, version))
+        print(documents.migrate_json(url, version))
     elif not args.quiet:
         print(f"{url}: schema version {version}, up to date")
     return 0
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
+def _cmd_demo(args: argparse.Namespace, term: Terminal) -> int:
     from boardsync.demo import run_demo  # the sandbox servers load only for this command
 
-    return run_demo(args.workdir)
+    def command(argv: Sequence[str]) -> int:  # each step is the command a user types, with our flags
+        return main([*(["--no-color"] if args.no_color else []), *argv])
+
+    return run_demo(args.workdir, command=command)
 
 
-def _cmd_daemon(args: argparse.Namespace) -> int:
+def _cmd_daemon(args: argparse.Namespace, term: Terminal) -> int:
     from boardsync import log
     from boardsync.daemon.service import run_daemon
 
@@ -302,11 +330,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Keep job postings in sync across Sorce, Hirempire and RecruitiFi.",
     )
     parser.add_argument("--version", action="version", version=f"boardsync {__version__}")
+    _color_arg(parser, default=False)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, handler: Handler, help: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help)
         p.set_defaults(handler=handler)
+        # Also after the command; not given there, it leaves the value given before it.
+        _color_arg(p, default=argparse.SUPPRESS)
         return p
 
     p = command("validate", _cmd_validate, "check the config and every posting, as the boards would")
@@ -407,16 +438,23 @@ def build_parser() -> argparse.ArgumentParser:
 SHOWS_CREDENTIALS = frozenset({"links", "demo"})
 """Commands whose output is a credential on purpose (a signed link): their stdout is left whole."""
 
+OWN_LOGS = frozenset({"daemon", "sandbox"})
+"""Commands that are services: their log lines go where a service's go, not to the console."""
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     from boardsync.log import masked_output
+    from boardsync.terminal import Terminal
 
     args = build_parser().parse_args(argv)
     handler: Handler = args.handler
     # No secret value reaches what a command prints, whatever text an error carries.
     with masked_output(stdout=args.command not in SHOWS_CREDENTIALS):
+        term = Terminal.open(no_color=args.no_color)
+        if args.command not in OWN_LOGS:
+            term.route_logs(quiet=getattr(args, "quiet", False))
         try:
-            return handler(args)
+            return handler(args, term)
         except BoardsyncError as exc:
             print(f"boardsync {args.command}: {exc}", file=sys.stderr)
             return 1

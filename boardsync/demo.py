@@ -4,7 +4,8 @@ It starts the three simulated boards, writes a config repository (the example po
 pointed at the sandbox) and then, step by step: validates, syncs, lets people visit and
 apply, has someone edit a job by hand on Sorce, plans (the edit is drift), syncs again (the
 edit is put back), reads the metrics, and ends with status, drift and visits. The printed steps run the very commands
-a user runs (`boardsync.cli.main`), so their output is exactly what those commands print.
+a user runs: the command line hands its own entry point in as `command`, so their output is
+exactly what those commands print (and the demo needs no import of the command line).
 
 The example repository is the folder ``examples/`` of a boardsync checkout: beside the
 package in an editable install, or ``./examples`` in the working directory.
@@ -24,11 +25,11 @@ from typing import Any
 
 import httpx
 
-from boardsync import cli
+from boardsync import session
 from boardsync.config import load
 from boardsync.daemon.lock import WriterLock, acquire_writer_lock
 from boardsync.errors import BoardsyncError
-from boardsync.reconcile import RunResult, collect_metrics, console
+from boardsync.reconcile import RunResult, collect_metrics
 from boardsync.sandbox.server import Sandbox
 from boardsync.state import open_store
 
@@ -60,6 +61,10 @@ SORCE_APPLICATIONS: tuple[tuple[str, int], ...] = (("backend-engineer", 2),)
 """(posting, applications) on Sorce; applications freeze a job's qualifications and questions."""
 
 
+Command = Callable[[Sequence[str]], int]
+"""The `boardsync` command line: its arguments in, its exit code out."""
+
+
 class DemoError(BoardsyncError):
     """The demo cannot run here, or a step did not end the way the story needs."""
 
@@ -67,17 +72,18 @@ class DemoError(BoardsyncError):
 # ------------------------------------------------------------------------------ entry point
 
 
-def run_demo(workdir: Path | None = None) -> int:
+def run_demo(workdir: Path | None, command: Command) -> int:
     """Run the story, printing it on stdout; 0 when every step went as told, else `DemoError`.
 
     `workdir` keeps the config and the state database (default: a temporary folder, removed
-    at the end). The boards' servers are stopped at the end, whatever happens."""
+    at the end); `command` runs a step's `boardsync` command. The boards' servers are stopped
+    at the end, whatever happens."""
     examples = find_examples()
     with ExitStack() as stack:
         folder = stack.enter_context(_workdir(workdir))
         boards = Sandbox()
         stack.callback(boards.stop)
-        Story(boards, folder, examples, kept=workdir is not None).tell()
+        Story(boards, folder, examples, kept=workdir is not None, command=command).tell()
     return 0
 
 
@@ -118,6 +124,7 @@ class Story:
     workdir: Path
     examples: Path
     kept: bool
+    command: Command
 
     @property
     def config(self) -> Path:
@@ -228,7 +235,7 @@ class Story:
         """Run `boardsync NAME -c CONFIG` as a user would, its output unchanged."""
         argv = [name, "-c", str(self.config)]
         say(f"$ {_shell('boardsync', *argv)}")
-        code = cli.main(argv)
+        code = self.command(argv)
         sys.stdout.flush()
         if code != expect:
             raise DemoError(f"`boardsync {name}` exited {code}; the story expected {expect}")
@@ -293,7 +300,7 @@ def metrics_run(config: Path) -> RunResult:
     def lock(url: str) -> WriterLock:
         return acquire_writer_lock(url, wait=10, command="demo")
 
-    with console.opened(config, lock=lock) as run:
+    with session.opened(config, lock=lock) as run:
         return collect_metrics(run.desired, run.store, run.connectors, trigger="cli")
 
 

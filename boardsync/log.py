@@ -315,10 +315,14 @@ def configure(
     level: str = "info",
     journald: bool | None = None,
     stream: TextIO | None = None,
+    handler: logging.Handler | None = None,
 ) -> None:
     """Route every log line through structlog to `stream` (default: stdout), redacted.
 
     A command whose stdout is its output (a plan as JSON) logs to stderr instead.
+    `handler`: write the lines through it instead of a stream (the command line's console,
+    which prints them above its progress bar): readable console lines, in colour, which the
+    handler keeps or drops as its terminal allows.
 
     `json`: JSON lines when true, a readable console when false, and when None: JSON unless
     stdout is a terminal. `journald`: put journald's ``<N>`` priority before each JSON line;
@@ -326,6 +330,8 @@ def configure(
     that JSON piped to a file or a collector stays plain JSON. Calling it again replaces the
     previous configuration."""
     stream = stream or sys.stdout
+    if handler is not None:
+        json, journald = False, False
     if json is None:
         json = not stream.isatty()
     if journald is None:
@@ -346,7 +352,9 @@ def configure(
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         cache_logger_on_first_use=False,
     )
-    _install_handler(stream, _formatter(shared, json, journald, colors=stream.isatty()), numeric)
+    colors = True if handler is not None else stream.isatty()
+    _install_handler(handler or logging.StreamHandler(stream), _formatter(shared, json, journald, colors=colors),
+                     numeric)
     for name in _QUIET_LOGGERS:
         logging.getLogger(name).setLevel(max(numeric, logging.WARNING))
 
@@ -408,12 +416,11 @@ def stdout_is_journal() -> bool:
     return (st.st_dev, st.st_ino) == (int(device), int(inode))
 
 
-def _install_handler(stream: TextIO, formatter: logging.Formatter, level: int) -> None:
+def _install_handler(handler: logging.Handler, formatter: logging.Formatter, level: int) -> None:
     root = logging.getLogger()
-    for handler in list(root.handlers):
-        if handler.get_name() == _HANDLER_NAME:
-            root.removeHandler(handler)
-    handler = logging.StreamHandler(stream)
+    for installed in list(root.handlers):
+        if installed.get_name() == _HANDLER_NAME:
+            root.removeHandler(installed)
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(formatter)
     root.addHandler(handler)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import jsonschema
 
-from boardsync.reconcile.console import drift_table
+from boardsync.console import drift_table
 from boardsync.reconcile.model import (
     Action,
     BlockedItem,
@@ -20,6 +20,7 @@ from boardsync.reconcile.model import (
 )
 from boardsync.reconcile.render import load_schema, to_document, to_json, to_markdown, to_text
 from boardsync.state import DriftRow
+from boardsync.terminal import plain
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -153,7 +154,7 @@ def test_drift_table_lists_a_long_text_below_as_a_diff() -> None:
     """The drift command's table keeps one line per row and shows a long text's change under it."""
     row = DriftRow(1, "a", "sorce", "description", EDITED, DESCRIPTION, "report", NOW, NOW, None, None)
     short = DriftRow(2, "b", "sorce", "title", "New", "Old", "report", NOW, NOW, None, None)
-    table, below = drift_table([row, short]).split("\n\n", 1)
+    table, below = plain(drift_table([row, short])).split("\n\n", 1)
     assert len(table.splitlines()) == 3 and "(diff below)" in table and '"Old"' in table
     assert below.splitlines()[0] == "a sorce description:"
     assert "  +Line 5, rewritten, of what the job is." in below.splitlines()

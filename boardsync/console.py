@@ -1,0 +1,211 @@
+"""What a person sees of a command's result: the tables of `status`, `drift`, `visits`,
+`links` and `sources`, a run's report and a validation's, as rich renderables.
+
+`boardsync.terminal` prints them: drawn, in colour, on a terminal; plain text in a pipe. The
+machine formats (JSON, CSV) are not made here: `boardsync.documents` writes them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from boardsync.config.validate import Report
+from boardsync.documents import visits_rows
+from boardsync.reconcile import render
+from boardsync.reconcile.links import LinkResult
+from boardsync.reconcile.model import RunResult
+from boardsync.reconcile.sources import SourceRow
+from boardsync.state import Backoff, BoardWait, DriftRow, StatusRow, VisitRow
+
+
+# ------------------------------------------------------------------------------ runs and checks
+
+REPORT_STYLES = {"!": "red", "?": "yellow"}
+SUMMARY_STYLES = {"converged": "green", "refused": "red", "failed": "red"}
+
+
+def run_report(result: RunResult) -> Text:
+    """What `reconcile` prints after a run: failures, blocks and drift left, then the summary."""
+    lines = [("!", f"  ! {e}") for e in result.errors]
+    lines += [("!", f"  ! {b.provider}/{b.posting}: {b.reason}") for b in result.blocked]
+    plan = result.plan
+    if plan is not None:
+        lines += [("?", f"  ? {d.provider}/{d.posting} {d.field}: drift ({render.describe_disposition(d.disposition)})")
+                  for d in plan.drift
+                  if d.disposition != "correct"]
+        lines += [("?", f"  ? {r.provider}/{r.posting}: removed from the source, {render.removed_fate(r)}")
+                  for r in plan.removed if not r.closing]
+    report = Text()
+    for mark, line in lines:
+        report.append(line + "\n", style=REPORT_STYLES[mark])
+    report.append(result.summary(), style=SUMMARY_STYLES.get(result.outcome, "yellow"))
+    return report
+
+
+def validation(report: Report) -> Text:
+    """What `validate` prints: warnings, every problem, then the closing line."""
+    lines = report.lines()
+    styles = ["yellow"] * len(report.warnings) + ["red"] * len(report.problems)
+    text = Text()
+    for line, style in zip(lines[:-1], styles, strict=True):
+        text.append(line + "\n", style=style)
+    text.append(lines[-1], style="green" if report.ok else "bold red")
+    return text
+
+
+# ------------------------------------------------------------------------------ tables
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[Any]], *, wrapped: Sequence[str] = ()) -> Table:
+    """Left-aligned columns two spaces apart under upper-case headings; None shows as '-'.
+
+    A cell may be given as rich `Text` to carry a style. On a terminal too narrow for the
+    table, the columns named in `wrapped` (free text, times, ids, URLs) wrap, at spaces where
+    they can, and lose no character; the others (keys, names, counts) stay on one line."""
+    grid = Table(box=None, show_edge=False, pad_edge=False, padding=(0, 1), header_style="bold")
+    for name in header:
+        grid.add_column(name.upper(), no_wrap=name not in wrapped, overflow="fold")
+    for row in rows:
+        grid.add_row(*(v if isinstance(v, Text) else Text(_cell(v)) for v in row))
+    return grid
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%SZ")
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def _styled(value: Any, style: str | None) -> Text:
+    """A cell in `style`; a missing value ('-') never carries one."""
+    return Text(_cell(value), style=style if style and value is not None else "")
+
+
+STATE_STYLES = {"active": "green", "paused": "yellow", "draft": "yellow", "closed": "dim", "expired": "dim",
+                "not posted": "dim", "not synced": "yellow", "unknown": "red"}
+
+
+def status_table(rows: Sequence[StatusRow]) -> RenderableType:
+    if not rows:
+        return Text("No postings on any board yet.")
+    return table(
+        ("posting", "board", "state", "remote id", "drift", "last sync", "blocked"),
+        [(r.posting, r.provider, _styled(r.state, STATE_STYLES.get(r.state.lower())), r.remote_id,
+          _styled(r.open_drift, "yellow" if r.open_drift else None), r.last_sync, _styled(_blocked(r), "red"))
+         for r in rows],
+        wrapped=("remote id", "last sync", "blocked"),
+    )
+
+
+def _blocked(row: StatusRow) -> str | None:
+    if row.blocked_reason:
+        return row.blocked_reason
+    if row.quarantine_until is not None:
+        return f"backing off until {_cell(row.quarantine_until)}: {row.last_error or 'failed'}"
+    return None
+
+
+def waits_text(waits: Sequence[BoardWait]) -> Text:
+    """The waits boards asked for that still hold, one line each (none: nothing)."""
+    return Text("\n".join(f"{w.provider}: {w.reason}; no request goes to it before then" for w in waits),
+                style="yellow")
+
+
+def status_view(rows: Sequence[StatusRow], waits: Sequence[BoardWait]) -> RenderableType:
+    """`status`: the table, then the waits boards asked for."""
+    return Group(status_table(rows), waits_text(waits)) if waits else status_table(rows)
+
+
+def drift_table(rows: Sequence[DriftRow]) -> RenderableType:
+    """One row per drift; a long text's cells point below the table, to a diff of its lines."""
+    if not rows:
+        return Text("No drift.")
+    diffs = [render.long_text_diff(r.observed, r.desired) for r in rows]
+    values = [("(diff below)",) * 2 if d else (_short(r.observed), _short(r.desired))
+              for r, d in zip(rows, diffs, strict=True)]
+    listed = table(
+        ("posting", "board", "field", "on the board", "desired", "first seen", "last seen", "resolution"),
+        [(r.posting, r.provider, r.field, *v, r.first_seen, r.last_seen, _resolution(r))
+         for r, v in zip(rows, values, strict=True)],
+        wrapped=("on the board", "desired", "first seen", "last seen", "resolution"),
+    )
+    below = [_diff_below(r, d) for r, d in zip(rows, diffs, strict=True) if d]
+    return Group(listed, *below)
+
+
+def _resolution(row: DriftRow) -> Text:
+    if row.resolved_at:
+        return _styled(row.resolution, "green")
+    return _styled(f"open ({render.describe_disposition(row.disposition)})", "yellow")
+
+
+DIFF_STYLES = {"+": "green", "-": "red"}
+
+
+def _diff_below(row: DriftRow, diff: Sequence[str]) -> Text:
+    text = Text(f"\n{row.posting} {row.provider} {row.field}:\n")
+    for line in diff:
+        text.append(f"  {line}\n", style=DIFF_STYLES.get(line[:1], ""))
+    text.rstrip()
+    return text
+
+
+def visits_table(rows: Sequence[VisitRow], since: str) -> RenderableType:
+    if not rows:
+        return Text("No visits or applicants recorded yet.")
+    header = ("posting", "board", "channel", "visits", f"+{since}", "applicants", f"+{since}")
+    return table(header, [(*row[:4], _growth(row[4]), row[5], _growth(row[6])) for row in visits_rows(rows)])
+
+
+def _growth(change: int | None) -> Text:
+    return _styled(change, "green" if change else None)
+
+
+def links_table(results: Sequence[LinkResult]) -> RenderableType:
+    if not results:
+        return Text("No posting is sent to a board with signed links.")
+    return table(
+        ("posting", "board", "expires", "link"),
+        [(r.posting, r.provider, r.expires_at, r.url or _styled(f"error: {r.error}", "red")) for r in results],
+        wrapped=("expires", "link"),
+    )
+
+
+def sources_table(rows: Sequence[SourceRow]) -> RenderableType:
+    if not rows:
+        return Text("No posting is sent to a board with tracked source URLs.")
+    return table(
+        ("posting", "board", "channel", "visits", "source url"),
+        [(r.posting, r.provider, r.channel, r.visits, _source_cell(r)) for r in rows],
+        wrapped=("source url",),
+    )
+
+
+def _source_cell(row: SourceRow) -> str | Text:
+    if row.url:
+        return row.url
+    return _styled(f"error: {row.error}", "red") if row.error else _styled("not made yet", "dim")
+
+
+def retry_text(lifted: Sequence[Backoff]) -> Text:
+    if not lifted:
+        return Text("No pair is backing off.")
+    lines = [f"{b.provider}/{b.posting}: backoff lifted ({b.attempts} failed, was until {_cell(b.until)})"
+             for b in lifted]
+    return Text("\n".join([*lines, "the next run tries them now"]))
+
+
+def _short(value: Any, width: int = 40) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= width else text[: width - 1] + "…"

@@ -1,0 +1,146 @@
+"""What the reading commands print for programs: JSON (`--json`) and CSV (`visits --csv`).
+
+Each shape is documented in the README and only ever gains fields; nothing here depends on
+the terminal, so a pipe and a terminal get the same bytes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from boardsync.config.validate import Report
+from boardsync.reconcile import render
+from boardsync.reconcile.links import LinkResult
+from boardsync.reconcile.model import RunResult
+from boardsync.reconcile.record import WHOLE_POSTING
+from boardsync.reconcile.sources import SourceRow
+from boardsync.state import Backoff, BoardWait, DriftRow, StatusRow, VisitRow
+
+
+def status_json(rows: Sequence[StatusRow], waits: Sequence[BoardWait] = ()) -> str:
+    """Every row as the table has it, with its backoff's end (`quarantine_until`) and the wait
+    its board asked for that still holds (`board_wait_until`, `board_wait_reason`)."""
+    held = {w.provider: w for w in waits}
+    return _dumps([
+        {**asdict(r), "board_wait_until": _wait_of(held, r.provider, "until"),
+         "board_wait_reason": _wait_of(held, r.provider, "reason")}
+        for r in rows
+    ])
+
+
+def _wait_of(held: dict[str, BoardWait], provider: str, what: str) -> Any:
+    wait = held.get(provider)
+    return None if wait is None else getattr(wait, what)
+
+
+def drift_json(rows: Sequence[DriftRow]) -> str:
+    return _dumps([{**asdict(r), "open": r.open} for r in rows])
+
+
+def visits_rows(rows: Sequence[VisitRow]) -> list[tuple[Any, ...]]:
+    """(posting, board, channel, visits, change, applicants, change) per row; the counters of a
+    posting as a whole show as the channel "(all)"."""
+    return [
+        (r.posting, r.provider, "(all)" if r.channel == WHOLE_POSTING else r.channel, r.visits, r.visits_change,
+         r.applicants, r.applicants_change)
+        for r in rows
+    ]
+
+
+VISIT_KEYS = ("posting", "provider", "channel", "visits", "visits_change", "applicants", "applicants_change")
+
+
+def visits_csv(rows: Sequence[VisitRow]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["posting", "board", *VISIT_KEYS[2:]])
+    for row in visits_rows(rows):
+        writer.writerow(["" if v is None else v for v in row])
+    return out.getvalue()
+
+
+def visits_json(rows: Sequence[VisitRow]) -> str:
+    """The CSV's columns, one object per row; counters never read are null."""
+    return _dumps([dict(zip(VISIT_KEYS, row, strict=True)) for row in visits_rows(rows)])
+
+
+def links_json(results: Sequence[LinkResult]) -> str:
+    return _dumps([asdict(r) for r in results])
+
+
+def sources_json(rows: Sequence[SourceRow]) -> str:
+    return _dumps([asdict(r) for r in rows])
+
+
+def retry_json(lifted: Sequence[Backoff]) -> str:
+    return _dumps([asdict(b) for b in lifted])
+
+
+def validate_json(report: Report) -> str:
+    """The validation report as one object: `valid`, every problem and warning, and what was found."""
+    return _dumps({
+        "valid": report.ok,
+        "problems": [asdict(p) for p in report.problems],
+        "warnings": [asdict(w) for w in report.warnings],
+        "postings": len(report.postings),
+        "boards": list(report.boards),
+        "channels": report.channels,
+        "summary": report.lines()[-1],
+    })
+
+
+def migrate_json(url: str, version: int) -> str:
+    return _dumps({"database": url, "schema_version": version, "up_to_date": True})
+
+
+RUN_FORMAT = "boardsync.run"
+RUN_FORMAT_VERSION = 1
+
+
+def run_json(result: RunResult, *, with_plan: bool = False) -> str:
+    """A run's result as one document (`reconcile --json`); the plan only when asked (a dry run)."""
+    plan = result.plan
+    document: dict[str, Any] = {
+        "format": RUN_FORMAT,
+        "version": RUN_FORMAT_VERSION,
+        "run_id": result.run_id,
+        "kind": result.kind,
+        "trigger": result.trigger,
+        "outcome": result.outcome,
+        "in_sync": result.outcome == "converged",
+        "not_in_sync": list(result.not_in_sync),
+        "refused": result.error if result.outcome == "refused" else None,
+        "error": result.error if result.outcome != "refused" else None,
+        "started_at": result.started_at,
+        "finished_at": result.finished_at,
+        "duration_seconds": round(result.duration, 3),
+        "counts": dict(result.counts),
+        "boards": dict(result.boards),
+        "errors": [asdict(e) for e in result.errors],
+        "blocked": [asdict(b) for b in result.blocked],
+        "drift_left": [asdict(d) for d in plan.drift if d.disposition != "correct"] if plan else [],
+        "summary": result.summary(),
+    }
+    if with_plan:
+        document["plan"] = json.loads(render.to_json(plan)) if plan is not None else None
+    return _dumps(document)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(_plain(value), indent=2, ensure_ascii=False)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value

@@ -1,0 +1,93 @@
+"""What a command around a run holds while it works: the config, the state database and the
+boards, opened together and released together; a stop that SIGTERM sets; and what a run's
+outcome means as an exit code.
+
+The command line and the demo both open their runs here; neither imports the other for it.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from boardsync.config import Desired, load
+from boardsync.connectors import build_connectors
+from boardsync.connectors.base import Connector
+from boardsync.reconcile.model import RunResult
+from boardsync.state import Store, open_store
+
+LockFactory = Callable[[str], AbstractContextManager[Any]]
+
+EXIT_OK, EXIT_ERROR, EXIT_PENDING = 0, 1, 2
+
+
+@dataclass
+class Opened:
+    desired: Desired
+    store: Store
+    connectors: dict[str, Connector]
+
+
+@contextmanager
+def opened(
+    config: Path,
+    *,
+    lock: LockFactory | None = None,
+    boards: bool = True,
+    migrate: bool = False,
+    stop: threading.Event | None = None,
+) -> Iterator[Opened]:
+    """Load the desired state, take the writer lock (when given), open the state database
+    and build the connectors (whose retry and rate-limit waits end when `stop` is set);
+    release everything on the way out."""
+    # Reading the state database needs no board secret: status, drift and visits work where
+    # only the database is at hand. Its own URL may still hold a reference (a password).
+    desired = load(config, resolve_secrets=boards)
+    if not boards and "${" in desired.state_url:
+        desired = load(config)
+    with ExitStack() as stack:
+        if lock is not None:
+            stack.enter_context(lock(desired.state_url))
+        # A command that only reads the state never creates it: a wrong -c must not leave
+        # an empty database behind.
+        store = stack.enter_context(open_store(desired.state_url, migrate=migrate, create=boards or migrate))
+        connectors = build_connectors(desired.root.providers, stop=stop) if boards else {}
+        for connector in connectors.values():
+            stack.callback(connector.close)
+        yield Opened(desired, store, connectors)
+
+
+@contextmanager
+def stopped_by_sigterm() -> Iterator[threading.Event]:
+    """An event that SIGTERM sets while the block runs, as the daemon's stop does: the run
+    finishes the call in flight and records it, tries nothing more, and ends with an outcome."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+        yield stop
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def exit_code(result: RunResult) -> int:
+    """0 the boards match the postings (converged); 2 they do not (changes pending, a
+    difference left as the policy says, a pair blocked or failed, a board not read);
+    1 the plan was refused or the run failed."""
+    if result.outcome == "converged":
+        return EXIT_OK
+    if result.outcome in ("partial", "pending", "drifted"):
+        return EXIT_PENDING
+    return EXIT_ERROR
