@@ -124,7 +124,8 @@ def _cmd_plan(args: argparse.Namespace, term: Terminal) -> int:
     from boardsync import session
     from boardsync.reconcile import Plan, plan, render
 
-    with session.opened(args.config, lock=_writer_lock("plan", args.wait, quiet=args.quiet)) as run:
+    # Read-only: no writer lock and no row written, so it runs beside the daemon at any time.
+    with session.opened(args.config, read_only=True) as run:
         result = plan(run.desired, run.store, run.connectors, postings=args.posting, providers=args.provider)
     planned = result.plan or Plan()
     if args.json:
@@ -143,9 +144,10 @@ def _cmd_reconcile(args: argparse.Namespace, term: Terminal) -> int:
     from boardsync import console, documents, session
     from boardsync.reconcile import reconcile, render
 
-    lock = _writer_lock("reconcile", args.wait, quiet=args.quiet)
+    # A dry run writes nothing, as plan: it needs no writer lock.
+    lock = None if args.dry_run else _writer_lock("reconcile", args.wait, quiet=args.quiet)
     with session.stopped_by_sigterm() as stop, \
-            session.opened(args.config, lock=lock, stop=stop) as run, \
+            session.opened(args.config, lock=lock, read_only=args.dry_run, stop=stop) as run, \
             term.progress(shown=not args.quiet) as progress:
         result = reconcile(
             run.desired, run.store, run.connectors, dry_run=args.dry_run, force=args.force,
@@ -367,7 +369,8 @@ def build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--markdown", action="store_true", help="the plan as Markdown, for a pull request")
     p.add_argument("--posting", action="append", metavar="KEY", help="only this posting (repeatable)")
     p.add_argument("--provider", action="append", metavar="NAME", help="only this board (repeatable)")
-    _wait_arg(p)
+    p.add_argument("--wait", type=float, default=10.0, metavar="SECONDS",
+                   help="no effect: plan only reads the state database and waits for no lock (kept for scripts)")
     _quiet_arg(p, "print no plan (unless --json or --markdown): the exit code says whether changes are pending")
 
     p = command("reconcile", _cmd_reconcile, "make every board match the desired state")

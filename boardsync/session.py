@@ -41,11 +41,13 @@ def opened(
     lock: LockFactory | None = None,
     boards: bool = True,
     migrate: bool = False,
+    read_only: bool = False,
     stop: threading.Event | None = None,
 ) -> Iterator[Opened]:
     """Load the desired state, take the writer lock (when given), open the state database
     and build the connectors (whose retry and rate-limit waits end when `stop` is set);
-    release everything on the way out."""
+    release everything on the way out. With `read_only` (a plan), the database is only read
+    (a missing one reads as empty and is not created), so no lock is needed beside a writer."""
     # Reading the state database needs no board secret: status, drift and visits work where
     # only the database is at hand. Its own URL may still hold a reference (a password).
     desired = load(config, resolve_secrets=boards)
@@ -56,7 +58,9 @@ def opened(
             stack.enter_context(lock(desired.state_url))
         # A command that only reads the state never creates it: a wrong -c must not leave
         # an empty database behind.
-        store = stack.enter_context(open_store(desired.state_url, migrate=migrate, create=boards or migrate))
+        store = stack.enter_context(
+            open_store(desired.state_url, migrate=migrate, create=boards or migrate, read_only=read_only)
+        )
         connectors = build_connectors(desired.root.providers, stop=stop) if boards else {}
         for connector in connectors.values():
             stack.callback(connector.close)
