@@ -16,10 +16,15 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import httpx
+
 from boardsync.config import Desired, load
 from boardsync.connectors import build_connectors
 from boardsync.connectors.base import Connector
+from boardsync.errors import BoardsyncError
+from boardsync.reconcile import snapshot
 from boardsync.reconcile.model import RunResult
+from boardsync.reconcile.snapshot import Loaded
 from boardsync.state import Store, open_store
 
 LockFactory = Callable[[str], AbstractContextManager[Any]]
@@ -65,6 +70,27 @@ def opened(
         for connector in connectors.values():
             stack.callback(connector.close)
         yield Opened(desired, store, connectors)
+
+
+@contextmanager
+def opened_offline(config: Path, snapshot_path: Path) -> Iterator[tuple[Opened, Loaded]]:
+    """The desired state with no secret resolved (none is needed), the state a snapshot holds
+    (read-only, in memory), and connectors whose client refuses every request: a plan made
+    from these reaches no board, and a request that slipped through fails loudly instead."""
+    loaded = snapshot.load(snapshot.read(snapshot_path), str(snapshot_path))
+    desired = load(config, resolve_secrets=False)
+    with ExitStack() as stack:
+        stack.callback(loaded.store.close)
+        connectors = build_connectors(desired.root.providers, transport=httpx.MockTransport(_no_request))
+        for connector in connectors.values():
+            stack.callback(connector.close)
+        yield Opened(desired, loaded.store, connectors), loaded
+
+
+def _no_request(request: httpx.Request) -> httpx.Response:
+    raise BoardsyncError(
+        f"{request.method} {request.url.host}{request.url.path}: a plan against a snapshot sends no request to a board"
+    )
 
 
 @contextmanager

@@ -7,7 +7,9 @@
 - ``GET /metrics``   Prometheus text, or OpenMetrics when the scraper's Accept header asks;
 - ``GET /links/KEY`` 302 to a fresh signed RecruitiFi link for the posting KEY: a stable
                      address to hand out, where the signed URL itself dies in minutes;
-- ``GET /embed/KEY`` a minimal page framing a fresh link, as RecruitiFi means it to be shown.
+- ``GET /embed/KEY`` a minimal page framing a fresh link, as RecruitiFi means it to be shown;
+- ``GET /snapshot``  each board's last observed state as JSON (`boardsync snapshot`), for
+                     ``boardsync plan --snapshot`` where the boards and their secrets are not.
 
 A signed link acts as the configured RecruitiFi user until it expires: it is an edit session.
 So with ``daemon.token`` set, every endpoint but the two probes asks for
@@ -27,7 +29,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import structlog
@@ -65,6 +67,9 @@ class Surface(Protocol):
     def readiness(self) -> Sequence[Check]: ...
     def metrics_page(self, accept: str | None) -> tuple[bytes, str]:
         """The exposition the Accept header asks for, and its content type."""
+        ...
+    def snapshot(self) -> dict[str, Any]:
+        """The snapshot document of the state database, taken now."""
         ...
     def fresh_link(self, posting_key: str) -> str:
         """The URL of a signed link with life left in it; raises `UnknownPosting` or a
@@ -176,6 +181,10 @@ def make_app(surface: Surface, token: str | None = None) -> Starlette:
         log.info("link_redirect", posting=key)  # never the URL: it is a credential
         return RedirectResponse(url, 302, headers={**NO_STORE, "Referrer-Policy": "no-referrer"})
 
+    def snapshot(request: Request) -> Response:
+        log.info("snapshot_served")
+        return _json(200, surface.snapshot())
+
     def embed(request: Request) -> Response:
         key = request.path_params["key"]
         return embed_response(key, surface.fresh_link(key))
@@ -183,7 +192,7 @@ def make_app(surface: Surface, token: str | None = None) -> Starlette:
     # Plain functions run in Starlette's thread pool: they read the database and call boards.
     routes = [
         Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics),
-        Route("/links/{key}", link), Route("/embed/{key}", embed),
+        Route("/links/{key}", link), Route("/embed/{key}", embed), Route("/snapshot", snapshot),
     ]
     return Starlette(
         routes=routes,

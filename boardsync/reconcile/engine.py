@@ -96,6 +96,7 @@ def reconcile(
             store, run.connectors, boards, {p.key: p for p in run.postings},
             run_id=run.id, now=run.now, stop=stop, progress=progress, waits=run.waits,
         ).apply(result)
+        record.views_answered(store, boards, report.answered, run.clock())
         return run.finish(result, report=report)
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -395,6 +395,20 @@ def _record_view(session: Session, board: Board, now: datetime) -> None:
     session.add(row)
 
 
+def views_answered(
+    store: Store, boards: Mapping[str, Board], answered: Mapping[str, Mapping[str, Remote]], now: datetime
+) -> None:
+    """After applying: each board's kept view with the jobs as the board answered the changes
+    (a job created, updated, moved), so it shows what the board holds after the run."""
+    changed = {name: remotes for name, remotes in answered.items() if remotes and name in boards}
+    if not changed:
+        return
+    with store.write() as session:
+        for name, remotes in changed.items():
+            board = boards[name]
+            _record_view(session, replace(board, remotes={**board.remotes, **remotes}), now)
+
+
 def _record_gone(board: Board, by_remote: Mapping[tuple[str, str], Binding], now: datetime) -> None:
     """Bound jobs a read by id found gone: remembered, so they are not read again."""
     for remote_id in board.gone:
@@ -586,5 +600,5 @@ __all__ = [
     "adopted", "audited", "backed_off", "backoffs_lifted", "binding", "blocked", "board_wait_kept", "bound_jobs",
     "converged", "created", "failed", "finish_run", "in_sync", "linked", "load_known", "record_counters",
     "record_metrics", "record_observation", "recovered", "resolve_drift", "source_ensured", "spec_hash",
-    "start_run", "transitioned", "unsettled_intents", "updated",
+    "start_run", "transitioned", "unsettled_intents", "updated", "views_answered",
 ]
