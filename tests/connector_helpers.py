@@ -11,11 +11,11 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from boardsync.config.model import HirempireSettings, Posting, RecruitifiSettings, SorceSettings
-from boardsync.connectors.hirempire import HirempireConnector
+from boardsync.config.model import Posting
+from boardsync.connectors.hirempire import HirempireConnector, HirempireSettings
 from boardsync.connectors.http import RateLimiter, RetryPolicy, make_client
-from boardsync.connectors.recruitifi import RecruitifiConnector
-from boardsync.connectors.sorce import SorceConnector
+from boardsync.connectors.recruitifi import RecruitifiConnector, RecruitifiSettings
+from boardsync.connectors.sorce import SorceConnector, SorceSettings
 from boardsync.sandbox import hirempire as hirempire_sim
 from boardsync.sandbox import recruitifi as recruitifi_sim
 from boardsync.sandbox.core import Clock
