@@ -61,7 +61,7 @@ def _issued(sandbox: Sandbox) -> int:
 
 def test_linked_postings_are_the_open_ones_naming_recruitifi(desired: config.Desired) -> None:
     """Only postings that name RecruitiFi and are not closed get a link."""
-    assert set(linked_postings(desired.postings)) == LINKED
+    assert set(linked_postings(desired.postings, ["recruitifi"])) == LINKED
 
 
 def test_refresh_fetches_missing_links_and_books_the_next_at_most_of_their_life(

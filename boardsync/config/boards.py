@@ -123,19 +123,22 @@ def _declaration(point: EntryPoint) -> BoardDeclaration:
     if not isinstance(board, type) or missing:
         what = f"lacks {', '.join(missing)}" if missing else "is not a class"
         raise BoardLoadError(f"board {point.name!r} ({source}) {what}; a board is a Connector subclass")
-    if board.name != point.name:
+    declared = {attribute: getattr(board, attribute) for attribute in _DECLARED}
+    if declared["name"] != point.name:
         raise BoardLoadError(
-            f"board {point.name!r} ({source}) calls itself {board.name!r}; the entry point's name must be the board's"
+            f"board {point.name!r} ({source}) calls itself {declared['name']!r}; "
+            "the entry point's name must be the board's"
         )
     for attribute in ("Settings", "Section"):
-        if not (isinstance(getattr(board, attribute), type) and issubclass(getattr(board, attribute), BaseModel)):
+        model = declared[attribute]
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
             raise BoardLoadError(f"board {point.name!r} ({source}): {attribute} is not a pydantic model")
     return BoardDeclaration(
         name=point.name,
-        settings=board.Settings,
-        section=board.Section,
-        settings_help=str(board.SETTINGS_HELP),
-        section_help=str(board.SECTION_HELP),
+        settings=declared["Settings"],
+        section=declared["Section"],
+        settings_help=str(declared["SETTINGS_HELP"]),
+        section_help=str(declared["SECTION_HELP"]),
         board=board,
         target=point.value,
         source=source,

@@ -19,6 +19,7 @@ from boardsync.config.boards import BoardLoadError, boards
 from boardsync.config.model import Providers
 from boardsync.connectors.base import Connector
 from boardsync.connectors.http import RequestTally, RetryPolicy, make_client
+from boardsync.errors import ConfigError
 
 
 class _Registry(Mapping[str, type[Connector]]):
@@ -41,6 +42,13 @@ REGISTRY: Mapping[str, type[Connector]] = _Registry()
 def with_capability(capability: str) -> list[str]:
     """The names of the boards whose connector sets `capability` (``"SUPPORTS_LINKS"``)."""
     return [name for name, connector in REGISTRY.items() if getattr(connector, capability)]
+
+
+def none_configured(capability: str, does: str) -> ConfigError:
+    """The error of a command that needs a board that `does` something (one whose connector
+    sets `capability`) when none is configured: it names the sections that would do."""
+    known = " or ".join(f"providers.{name}" for name in with_capability(capability))
+    return ConfigError(f"no board configured that {does} ({known or 'no board known does'})")
 
 
 def build_connectors(
@@ -70,4 +78,4 @@ def _connector_class(name: str) -> type[Connector]:
     return declared.board
 
 
-__all__ = ["REGISTRY", "Connector", "build_connectors", "with_capability"]
+__all__ = ["REGISTRY", "Connector", "build_connectors", "none_configured", "with_capability"]
