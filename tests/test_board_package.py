@@ -132,6 +132,18 @@ def test_the_boards_own_check_and_schema_come_from_its_package(installed: Path, 
     assert board.notes == {}
 
 
+def test_a_literal_token_of_the_boards_shape_is_refused(installed: Path, board: Any, tmp_path: Path) -> None:
+    """The board's KEY_SHAPES join ours: its token written into the root file is an error
+    that shows only the prefix."""
+    root = repository(tmp_path, board.url)
+    root.write_text(root.read_text().replace('"${CORKBOARD_TOKEN}"', "cork_0123456789abcdefXYZ"))
+    validated = run(installed, "-m", "boardsync", "validate", "-c", str(root), cwd=tmp_path)
+    said = validated.stdout + validated.stderr
+    assert validated.returncode == 1
+    assert "providers.corkboard.token: a literal key ('cork_…') is written in the file" in said
+    assert "0123456789abcdef" not in said
+
+
 def test_a_second_package_claiming_the_name_stops_every_command(
     installed: Path, board: Any, tmp_path: Path
 ) -> None:

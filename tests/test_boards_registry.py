@@ -130,3 +130,15 @@ def test_links_without_a_link_board_names_the_section_that_would_do(tmp_path: Pa
     with open_store(desired.state_url) as store, pytest.raises(ConfigError) as caught:
         fresh_links(desired, store, {})
     assert str(caught.value) == "no board configured that hands out signed links (providers.recruitifi)"
+
+
+def test_a_literal_key_is_known_by_the_shapes_the_boards_declare() -> None:
+    """Each board's KEY_SHAPES is what a key written into a file is recognised by; a shape
+    no board declares is not refused."""
+    from boardsync.config.secrets import looks_like_key
+
+    declared = {board.name: dict(board.key_shapes) for board in boards().values()}
+    assert declared == {"sorce": {"sk_ext_": r"[A-Za-z0-9_-]{6,}"}, "hirempire": {"sk-": r"[A-Za-z0-9_-]{8,}"},
+                        "recruitifi": {}}
+    assert looks_like_key("sk_ext_4f9a8b7c") and looks_like_key("postgresql://u:sk-abcdef012345@db/x")
+    assert not looks_like_key("pk_live_4f9a8b7c6d5e")

@@ -4,8 +4,9 @@ A board is one connector module. Its connector class declares, as class constant
 the rest of boardsync knows of it: its ``name`` (its key under ``providers:`` and a posting's
 ``boards:``), the pydantic model of its ``providers:`` section (``Settings``; every
 `SecretStr` field of it is a secret), the model of a posting's ``boards.<name>`` section
-(``Section``), the two one-line descriptions the JSON Schema shows for them, its checks and
-its capabilities (``SUPPORTS_*``). The config models of ``providers:`` and ``boards:`` are
+(``Section``), the two one-line descriptions the JSON Schema shows for them, how its keys
+look (``KEY_SHAPES``, refused when written literally), its checks and its capabilities
+(``SUPPORTS_*``). The config models of ``providers:`` and ``boards:`` are
 built from this index (`model.Providers`, `model.Boards`), and code that needs a board of
 some kind asks the connectors for a capability, never for a name.
 
@@ -63,6 +64,8 @@ class BoardDeclaration:
     """The model of a posting's ``boards.<name>``."""
     settings_help: str
     section_help: str
+    key_shapes: Mapping[str, str]
+    """Prefix → regex of the rest, of the board's credentials written out (may be empty)."""
     board: type
     """The connector class itself, for `boardsync.connectors` to build."""
     target: str
@@ -139,6 +142,7 @@ def _declaration(point: EntryPoint) -> BoardDeclaration:
         section=declared["Section"],
         settings_help=str(declared["SETTINGS_HELP"]),
         section_help=str(declared["SECTION_HELP"]),
+        key_shapes=dict(getattr(board, "KEY_SHAPES", {})),
         board=board,
         target=point.value,
         source=source,

@@ -148,13 +148,6 @@ class QualificationKind(StrEnum):
     PREFERRED = "preferred"
 
 
-class BudgetWindow(StrEnum):
-    DAILY = "daily"
-    WEEKLY = "weekly"
-    MONTHLY = "monthly"
-    LIFETIME = "lifetime"
-
-
 class Location(Model):
     """A place people work from, for hybrid and on-site postings."""
 
@@ -196,14 +189,6 @@ class Question(Model):
 
     prompt: str = Field(min_length=1, description="The screening question asked on applying.")
     options: list[str] = Field(default_factory=list, description="Choices; empty for free text.")
-
-
-class Budget(Model):
-    """A cap on Sorce spend over one window."""
-
-    window: BudgetWindow = Field(description="daily, weekly, monthly or lifetime; one per window.")
-    cents: Annotated[int, Field(ge=0, description="Spend cap in cents.")]
-    notes: str | None = Field(None, description="A note shown beside the budget on Sorce.")
 
 
 class Boards(Model):

@@ -129,6 +129,10 @@ class Connector(abc.ABC):
     """One line: what ``providers.<name>`` holds (the JSON Schema's description)."""
     SECTION_HELP: ClassVar[str]
     """One line: what naming the board under ``boards:`` does."""
+    KEY_SHAPES: ClassVar[Mapping[str, str]] = {}
+    """How the board's credentials look written out: prefix → a regex of the rest. Such a
+    literal anywhere in the root file is refused (it belongs in the environment or a
+    credential), and the error shows only the prefix."""
     SUPPORTS_JOBS: ClassVar[bool] = False
     """The board holds a job object with a lifecycle (observe/create/update/transition/find)."""
     SUPPORTS_CHANNELS: ClassVar[bool] = False

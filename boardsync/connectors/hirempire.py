@@ -258,6 +258,7 @@ class HirempireConnector(HttpConnector):
     Section = HirempireBoard
     SETTINGS_HELP = "Hirempire: token, company and your plan's hourly request limit."
     SECTION_HELP = "Post on Hirempire, with one tracked source URL per channel."
+    KEY_SHAPES = {"sk-": r"[A-Za-z0-9_-]{8,}"}  # tokens look like sk-… [doc]
     SUPPORTS_JOBS = True
     SUPPORTS_CHANNELS = True
     NAMES_ITS_POSTINGS = True  # public_slug = "bs-" + key

@@ -307,6 +307,7 @@ class SorceConnector(HttpConnector):
     Section = SorceBoard
     SETTINGS_HELP = "Sorce: service key and API address."
     SECTION_HELP = "Publish on Sorce (`sorce: {}` for no extra values)."
+    KEY_SHAPES = {"sk_ext_": r"[A-Za-z0-9_-]{6,}"}  # Bearer sk_ext_… [doc]
     SUPPORTS_JOBS = True
     SUPPORTS_EXPIRY = True
     NAMES_ITS_POSTINGS = False  # a Job has no client reference field [doc]

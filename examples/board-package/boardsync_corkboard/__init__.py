@@ -7,6 +7,7 @@ A board declares, on its connector class, what boardsync needs to know of it:
   ``base_url`` is where the client connects);
 - ``Section``: the model of a posting's ``boards.corkboard`` (naming it sends the posting);
 - ``SETTINGS_HELP`` / ``SECTION_HELP``: one line each, for the JSON Schema;
+- ``KEY_SHAPES``: how its tokens look, so one written literally into a file is refused;
 - capabilities (``SUPPORTS_JOBS``, ``NAMES_ITS_POSTINGS``, …) and the verbs they promise;
 - ``check``: what the board would refuse, which ``boardsync validate`` reports.
 
@@ -73,6 +74,7 @@ class CorkboardConnector(HttpConnector):
     Section = CorkboardSection
     SETTINGS_HELP = "Corkboard: token and address."
     SECTION_HELP = "Pin the posting on Corkboard (`corkboard: {}` for a yellow note)."
+    KEY_SHAPES = {"cork_": r"[A-Za-z0-9]{16,}"}  # a token written into the file is refused
     SUPPORTS_JOBS = True
     NAMES_ITS_POSTINGS = True  # the note's ref is the posting key
 
