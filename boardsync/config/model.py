@@ -62,8 +62,8 @@ M = TypeVar("M", bound=BaseModel)
 @dataclass(frozen=True)
 class PerBoard:
     """Marks a field whose model has one optional field per board, each of the board's own
-    model (`boards.boards`). The model is built the first time pydantic needs it (the models
-    holding such a field defer their build), so every board is known by then."""
+    model (from `config.boards`). The model is built the first time pydantic needs it (the
+    models holding such a field defer their build), so every board is loaded by then."""
 
     build: Callable[[], type[BaseModel]]
 
@@ -194,6 +194,13 @@ class Question(Model):
 class Boards(Model):
     """Which boards get the posting, with their own values. A board not named is not touched."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _built_per_board(cls, data: Any) -> Any:
+        if cls is Boards:  # it has no fields: every board's name would be an unknown key
+            raise TypeError("validate with boards_model(), the model with a field per board")
+        return data
+
     def names(self) -> list[str]:
         """The boards the posting names, in the order boards are listed."""
         return _named(self)
@@ -233,7 +240,7 @@ class Posting(Model):
         default_factory=list,
         description="Names of the tracked source URLs to create on Hirempire (e.g. linkedin).",
     )
-    boards: Annotated[Boards, PerBoard(lambda: boards_model())] = Field(
+    boards: Annotated[Boards, PerBoard(boards_model)] = Field(
         description="The boards to post on, each with its own values."
     )
 
@@ -285,6 +292,13 @@ Duration = Annotated[str, Field(pattern=r"^\s*\d+(\.\d+)?\s*[smhd]\s*$")]
 
 class Providers(Model):
     """The boards boardsync may act on. A posting can name only a board configured here."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _built_per_board(cls, data: Any) -> Any:
+        if cls is Providers:  # it has no fields: every board's name would be an unknown key
+            raise TypeError("validate with providers_model(), the model with a field per board")
+        return data
 
     def names(self) -> list[str]:
         """The boards configured, in the order boards are listed."""
@@ -384,7 +398,7 @@ class RootConfig(Model):
         description="A YAML file, a folder of *.yaml / *.yml files (relative to this file), "
         "or {sql: URL, table: NAME}.",
     )
-    providers: Annotated[Providers, PerBoard(lambda: providers_model())] = Field(
+    providers: Annotated[Providers, PerBoard(providers_model)] = Field(
         description="The boards and their credentials."
     )
     policy: Policy = Field(
