@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 from functools import cache
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -89,17 +89,32 @@ def providers_model() -> type[Providers]:
     return create_model("Providers", __base__=Providers, __doc__=Providers.__doc__, __module__=__name__, **fields)
 
 
-def _named(sections: BaseModel) -> list[str]:
-    return [name for name in type(sections).model_fields if getattr(sections, name) is not None]
+class PerBoardSections(Model):
+    """A section per board, each None or of the board's own model: the base of `Boards` and
+    `Providers`, whose fields are added by `boards_model` and `providers_model`."""
 
+    BUILT_BY: ClassVar[str]
+    """The function that builds the model with a field per board."""
 
-def _section(sections: BaseModel, name: str, model: type[M]) -> M | None:
-    value = getattr(sections, name, None)
-    if value is None:
-        return None
-    if not isinstance(value, model):
-        raise TypeError(f"{name}: a {type(value).__name__}, not a {model.__name__}")
-    return value
+    @model_validator(mode="before")
+    @classmethod
+    def _built_per_board(cls, data: Any) -> Any:
+        if "BUILT_BY" in cls.__dict__:  # a base, with no fields: every board would be unknown
+            raise TypeError(f"validate with {cls.BUILT_BY}(), the model with a field per board")
+        return data
+
+    def names(self) -> list[str]:
+        """The boards named (configured, or named by the posting), in the order boards are listed."""
+        return [name for name in type(self).model_fields if getattr(self, name) is not None]
+
+    def section(self, name: str, model: type[M]) -> M | None:
+        """Board `name`'s section, as the board's own `model`; None when it is not named."""
+        value = getattr(self, name, None)
+        if value is None:
+            return None
+        if not isinstance(value, model):
+            raise TypeError(f"{name}: a {type(value).__name__}, not a {model.__name__}")
+        return value
 
 
 # ---------------------------------------------------------------------------------- posting
@@ -191,24 +206,10 @@ class Question(Model):
     options: list[str] = Field(default_factory=list, description="Choices; empty for free text.")
 
 
-class Boards(Model):
+class Boards(PerBoardSections):
     """Which boards get the posting, with their own values. A board not named is not touched."""
 
-    @model_validator(mode="before")
-    @classmethod
-    def _built_per_board(cls, data: Any) -> Any:
-        if cls is Boards:  # it has no fields: every board's name would be an unknown key
-            raise TypeError("validate with boards_model(), the model with a field per board")
-        return data
-
-    def names(self) -> list[str]:
-        """The boards the posting names, in the order boards are listed."""
-        return _named(self)
-
-    def section(self, name: str, model: type[M]) -> M | None:
-        """The posting's ``boards.<name>`` section, as the board's own `model`; None when
-        the posting does not name the board."""
-        return _section(self, name, model)
+    BUILT_BY = "boards_model"
 
 
 class Posting(Model):
@@ -290,23 +291,10 @@ def parse_duration(text: str | int | float) -> timedelta:
 Duration = Annotated[str, Field(pattern=r"^\s*\d+(\.\d+)?\s*[smhd]\s*$")]
 
 
-class Providers(Model):
+class Providers(PerBoardSections):
     """The boards boardsync may act on. A posting can name only a board configured here."""
 
-    @model_validator(mode="before")
-    @classmethod
-    def _built_per_board(cls, data: Any) -> Any:
-        if cls is Providers:  # it has no fields: every board's name would be an unknown key
-            raise TypeError("validate with providers_model(), the model with a field per board")
-        return data
-
-    def names(self) -> list[str]:
-        """The boards configured, in the order boards are listed."""
-        return _named(self)
-
-    def section(self, name: str, model: type[M]) -> M | None:
-        """The settings of board `name`, as its own `model`; None when it is not configured."""
-        return _section(self, name, model)
+    BUILT_BY = "providers_model"
 
 
 class Policy(Model):
