@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import re
+import typing
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 import sqlalchemy
 from pydantic import BaseModel, SecretStr, TypeAdapter, ValidationError
 
+from boardsync.config.boards import boards
 from boardsync.config.model import Posting, PostingsSource, RootConfig, SqlSource
 from boardsync.config.problems import DataPath, format_path, from_validation_error, parse_path
 from boardsync.config.secrets import Resolution, Resolver, looks_like_key, scrub, suggested_variable
@@ -26,11 +28,17 @@ from boardsync.config.yamlfile import Document, FileProblem, display_path, load_
 from boardsync.errors import ConfigError, Problem, no_such_posting
 from boardsync.log import register_secret
 
-SECRET_FIELDS = {
-    ("providers", "sorce", "api_key"),
-    ("providers", "hirempire", "token"),
-    ("providers", "recruitifi", "client_secret"),
-}
+
+
+def secret_fields() -> list[DataPath]:
+    """``("providers", board, field)`` of every secret a board's settings declare (each
+    `SecretStr` field), by board and field."""
+    return sorted(
+        ("providers", board.name, name)
+        for board in boards().values()
+        for name, info in board.settings.model_fields.items()
+        if SecretStr in (info.annotation, *typing.get_args(info.annotation))
+    )
 
 
 @dataclass(frozen=True)
@@ -204,7 +212,7 @@ def _literal_secrets(resolution: Resolution, document: Document) -> list[Problem
     """Warn about a secret written into the file (a literal key shaped like a board's is an
     error already): it would be committed with the rest."""
     warnings = []
-    for path in sorted(SECRET_FIELDS):
+    for path in secret_fields():
         written = _value_at(document.data, path)
         if isinstance(written, str) and path not in resolution.written and not looks_like_key(written):
             variable = suggested_variable(path)
