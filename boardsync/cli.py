@@ -184,7 +184,9 @@ def _cmd_status(args: argparse.Namespace) -> int:
             never_posted=[(p.key, board) for p, board in expected if p.status is Status.CLOSED],
         )
         waits = run.store.board_waits(datetime.now(UTC))
-    print(console.status_json(rows, waits) if args.json else console.status_table(rows) + console.waits_text(waits),
+        source = run.store.source_commits() if run.desired.root.source is not None else None
+    print(console.status_json(rows, waits, source) if args.json
+          else console.status_table(rows) + console.waits_text(waits) + console.source_text(source),
           end="\n" if args.json else "")
     return 0
 
