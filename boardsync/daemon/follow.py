@@ -30,6 +30,7 @@ from prometheus_client.registry import Collector
 from boardsync.config.gitsource import Checkout, GitCheckout, GitError, checkout_folder
 from boardsync.config.loader import Collected, collect
 from boardsync.config.model import GitSource, parse_duration
+from boardsync.config.yamlfile import display_path
 from boardsync.errors import BoardsyncError, Problem
 from boardsync.state.store import Store
 
@@ -223,7 +224,7 @@ class Follower:
 
     def _refuse(self, candidate: Checkout, problems: list[Problem], trigger: str, started: datetime) -> None:
         live = self.live()
-        self.refused = Refusal(candidate.commit, tuple(str(p) for p in problems), self.clock())
+        self.refused = Refusal(candidate.commit, tuple(_in_repository(p, candidate) for p in problems), self.clock())
         log.error("source_commit_refused", commit=candidate.short, branch=self.source.branch,
                   problems=list(self.refused.problems),
                   live=live.short if live is not None else None)
@@ -261,6 +262,15 @@ class Follower:
         if self.last_error is not None:
             parts.append(f"last fetch failed: {self.last_error}")
         return "; ".join(parts)
+
+
+def _in_repository(problem: Problem, candidate: Checkout) -> str:
+    """The problem with its file named as in the repository (``postings/x.yaml:3:7``), not
+    by where the commit is checked out."""
+    text = str(problem)
+    for folder in {display_path(candidate.folder), str(candidate.folder)}:
+        text = text.replace(f"{folder}/", "")
+    return text
 
 
 class SourceCollector(Collector):
