@@ -190,6 +190,20 @@ def test_an_unreachable_remote_keeps_the_live_commit(host: Host, remote: Remote)
     assert "last fetch failed" in follower.detail()
 
 
+def test_a_symlink_in_the_repository_does_not_read_the_hosts_files(host: Host, remote: Remote) -> None:
+    """A posting file that is a symlink to a file on the host is checked out as the link's
+    text, so the commit is refused instead of publishing what the host file holds."""
+    follower = host.follower()
+    follower.prepare()
+    outside = host.root / "private.yaml"
+    outside.write_text((remote.clone / "postings" / "backend-engineer.yaml").read_text()
+                       .replace("key: backend-engineer", "key: from-the-host"))
+    remote.commit("a link out", lambda clone: (clone / "postings" / "link.yaml").symlink_to(outside))
+    assert follower.fetch("schedule") == "refused"
+    assert follower.refused is not None
+    assert any(p.startswith("postings/link.yaml") for p in follower.refused.problems), follower.refused.problems
+
+
 # ------------------------------------------------------------------------------ a token
 
 

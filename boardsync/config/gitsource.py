@@ -133,7 +133,10 @@ class GitCheckout:
         if not (folder / ".git").exists():
             shutil.rmtree(folder, ignore_errors=True)
             self._git("worktree", "prune")
-            self._git("worktree", "add", "--quiet", "--detach", "--force", str(folder), commit)
+            # A symlink in the repository must not read the host's files (a credential beside
+            # the state database): checked out as a plain file holding the link's text.
+            self._git("-c", "core.symlinks=false", "worktree", "add", "--quiet", "--detach", "--force",
+                      str(folder), commit)
         return Checkout(folder, commit)
 
     def make_live(self, checkout: Checkout) -> None:

@@ -177,7 +177,12 @@ class Follower:
         """Fetch the branch, validate a new tip and put it live, or refuse it. One at a time."""
         with self._fetching:
             started = self.clock()
-            result = self._fetch(trigger, started, first=first)
+            try:
+                result = self._fetch(trigger, started, first=first)
+            except Exception as exc:  # the follower's thread must outlive any one fetch
+                log.exception("source_fetch_crashed", trigger=trigger, error=str(exc))
+                self.last_error = str(exc)
+                result = "failed"
             self.fetches[result] += 1
             return result
 
