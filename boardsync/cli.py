@@ -193,10 +193,11 @@ def _cmd_status(args: argparse.Namespace, term: Terminal) -> int:
             never_posted=[(p.key, board) for p, board in expected if p.status is Status.CLOSED],
         )
         waits = run.store.board_waits(datetime.now(UTC))
+        source = run.store.source_commits() if run.desired.root.source is not None else None
     if args.json:
-        print(documents.status_json(rows, waits))
+        print(documents.status_json(rows, waits, source))
     else:
-        term.show(console.status_view(rows, waits))
+        term.show(console.status_view(rows, waits, source))
     return 0
 
 

@@ -15,8 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
+from pathlib import PurePosixPath
 from functools import cache
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -349,6 +351,11 @@ class Daemon(Model):
     posting_labels: bool = Field(
         False, description="Label visit metrics per posting (many series for many postings)."
     )
+    webhook_secret: SecretStr | None = Field(
+        None,
+        description="Secret of the push webhook POST /hooks/git (GitHub's X-Hub-Signature-256 or "
+        "GitLab's X-Gitlab-Token), as a reference: ${cred:webhook}. Unset: no webhook.",
+    )
 
 
 def _postings_kind(value: Any) -> str | None:
@@ -368,6 +375,49 @@ PostingsSource = Annotated[
         custom_error_message="expected a path to a file or folder, or {sql: URL, table: NAME}",
     ),
 ]
+
+
+class GitSource(Model):
+    """Postings that live in a git branch, which the daemon follows: it keeps its own
+    checkout, fetches every `every` (and on the push webhook), and switches to a new commit
+    only once it validates."""
+
+    git: str = Field(
+        min_length=1,
+        description="The repository: a local path (relative to this file) or any URL the host's "
+        "git can fetch. No credentials in it: use `token`.",
+    )
+    branch: str = Field("main", min_length=1, pattern=r"^[^\s~^:?*\[\\-][^\s~^:?*\[\\]*$", description="The branch to follow.")
+    every: Duration = Field("1m", description="How often the daemon fetches the branch.")
+    path: str = Field(
+        "postings/",
+        min_length=1,
+        description="The postings file or folder inside the repository.",
+    )
+    username: str = Field(
+        "x-access-token", min_length=1, description="User name sent with `token` over HTTPS."
+    )
+    token: SecretStr | None = Field(
+        None,
+        description="HTTPS token (or password) for the repository, as a reference: ${cred:git}. "
+        "Handed to git through its askpass helper, never on a command line or on disk.",
+    )
+
+    @field_validator("git")
+    @classmethod
+    def _no_credentials_in_url(cls, url: str) -> str:
+        # The URL is logged and shown by git itself; a password in it would leak both ways.
+        if "://" in url and urlsplit(url).password is not None:
+            raise ValueError("holds a password: remove it from the URL and set source.token instead")
+        return url
+
+    @field_validator("path")
+    @classmethod
+    def _inside_repository(cls, path: str) -> str:
+        parts = PurePosixPath(path).parts
+        if path.startswith("/") or ".." in parts:
+            raise ValueError("must be a path inside the repository (relative, no '..')")
+        return path
 
 
 class RootConfig(Model):
@@ -394,3 +444,15 @@ class RootConfig(Model):
     )
     schedule: Schedule = Field(default_factory=Schedule, description="How often the daemon works.")
     daemon: Daemon = Field(default_factory=Daemon, description="The daemon's HTTP surface.")
+    source: GitSource | None = Field(
+        None,
+        description="Postings kept in a git branch the daemon follows: {git: URL, branch: main, "
+        "every: 1m, path: postings/}. Takes the place of `postings`.",
+    )
+
+    @model_validator(mode="after")
+    def _one_postings_source(self) -> RootConfig:
+        if self.source is not None and "postings" in self.model_fields_set:
+            raise ValueError("postings: give either `postings` or `source`, not both (source.path names "
+                             "the postings inside the repository)")
+        return self
