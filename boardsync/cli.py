@@ -14,17 +14,21 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from boardsync import __version__
 from boardsync.errors import BoardsyncError
 
 if TYPE_CHECKING:
+    from rich.console import RenderableType
+
     from boardsync.terminal import Terminal
     from boardsync.daemon.lock import WriterLock
     from boardsync.reconcile import RunResult
 
 Handler = Callable[[argparse.Namespace, "Terminal"], int]
+_R = TypeVar("_R")
+
 
 DEFAULT_CONFIG = "boardsync.yaml"
 CONFIG_ENV = "BOARDSYNC_CONFIG"
@@ -215,6 +219,15 @@ def _write_atomically(path: Path, text: str) -> None:
         raise ConfigError(f"{path}: cannot write it: {exc.strerror or exc}") from exc
 
 
+def _answer(args: argparse.Namespace, term: Terminal, result: _R,
+            as_json: Callable[[_R], str], for_people: Callable[[_R], RenderableType]) -> None:
+    """A read command's result: its JSON document under `--json`, else its view on the terminal."""
+    if args.json:
+        print(as_json(result))
+    else:
+        term.show(for_people(result))
+
+
 def _cmd_status(args: argparse.Namespace, term: Terminal) -> int:
     from datetime import UTC, datetime
 
@@ -229,10 +242,11 @@ def _cmd_status(args: argparse.Namespace, term: Terminal) -> int:
             never_posted=[(p.key, board) for p, board in expected if p.status is Status.CLOSED],
         )
         waits = run.store.board_waits(datetime.now(UTC))
+        source = run.store.source_commits() if run.desired.root.source is not None else None
     if args.json:
-        print(documents.status_json(rows, waits))
+        print(documents.status_json(rows, waits, source))
     else:
-        term.show(console.status_view(rows, waits))
+        term.show(console.status_view(rows, waits, source))
     return 0
 
 
@@ -241,10 +255,7 @@ def _cmd_drift(args: argparse.Namespace, term: Terminal) -> int:
 
     with session.opened(args.config, boards=False) as run:
         rows = run.store.drift_rows(open_only=args.open)
-    if args.json:
-        print(documents.drift_json(rows))
-    else:
-        term.show(console.drift_table(rows))
+    _answer(args, term, rows, documents.drift_json, console.drift_table)
     return 0
 
 
@@ -277,10 +288,7 @@ def _cmd_links(args: argparse.Namespace, term: Terminal) -> int:
     # It stores the links it fetches: a writer, so it takes the lock as plan and reconcile do.
     with session.opened(args.config, lock=_writer_lock("links", args.wait, quiet=args.quiet)) as run:
         results = fresh_links(run.desired, run.store, run.connectors, keys=[args.key] if args.key else None)
-    if args.json:
-        print(documents.links_json(results))
-    else:
-        term.show(console.links_table(results))
+    _answer(args, term, results, documents.links_json, console.links_table)
     return 1 if any(r.error for r in results) else 0
 
 
@@ -292,10 +300,7 @@ def _cmd_sources(args: argparse.Namespace, term: Terminal) -> int:
     lock = _writer_lock("sources", args.wait, quiet=args.quiet)
     with session.opened(args.config, lock=lock) as run:
         rows = tracked_sources(run.desired, run.store, run.connectors, keys=[args.key] if args.key else None)
-    if args.json:
-        print(documents.sources_json(rows))
-    else:
-        term.show(console.sources_table(rows))
+    _answer(args, term, rows, documents.sources_json, console.sources_table)
     return 1 if any(r.error for r in rows) else 0
 
 

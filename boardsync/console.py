@@ -23,6 +23,7 @@ from boardsync.reconcile.links import LinkResult
 from boardsync.reconcile.model import RunResult
 from boardsync.reconcile.sources import SourceRow
 from boardsync.state import Backoff, BoardWait, DriftRow, StatusRow, VisitRow
+from boardsync.state.store import SourceCommits
 
 
 # ------------------------------------------------------------------------------ runs and checks
@@ -122,9 +123,24 @@ def waits_text(waits: Sequence[BoardWait]) -> Text:
                 style="yellow")
 
 
-def status_view(rows: Sequence[StatusRow], waits: Sequence[BoardWait]) -> RenderableType:
-    """`status`: the table, then the waits boards asked for."""
-    return Group(status_table(rows), waits_text(waits)) if waits else status_table(rows)
+def source_text(source: SourceCommits) -> Text:
+    """The followed branch's live commit and the refused one, a line each."""
+    live = source.live.config_commit if source.live is not None else None
+    lines = [Text(f"source: commit {live[:12] if live else '(none yet)'} is live")]
+    if source.refused is not None and source.refused.config_commit:
+        first = (source.refused.error or "invalid").splitlines()[0]
+        lines.append(Text(f"source: commit {source.refused.config_commit[:12]} was refused: {first}", style="red"))
+    return Text("\n").join(lines)
+
+
+def status_view(rows: Sequence[StatusRow], waits: Sequence[BoardWait], source: SourceCommits | None = None) -> RenderableType:
+    """`status`: the table, then the waits boards asked for, then the followed branch's commits."""
+    parts: list[RenderableType] = [status_table(rows)]
+    if waits:
+        parts.append(waits_text(waits))
+    if source is not None:
+        parts.append(source_text(source))
+    return Group(*parts) if len(parts) > 1 else parts[0]
 
 
 def drift_table(rows: Sequence[DriftRow]) -> RenderableType:

@@ -21,15 +21,25 @@ from boardsync.reconcile.model import RunResult
 from boardsync.reconcile.record import WHOLE_POSTING
 from boardsync.reconcile.sources import SourceRow
 from boardsync.state import Backoff, BoardWait, DriftRow, StatusRow, VisitRow
+from boardsync.state.store import SourceCommits
 
 
-def status_json(rows: Sequence[StatusRow], waits: Sequence[BoardWait] = ()) -> str:
-    """Every row as the table has it, with its backoff's end (`quarantine_until`) and the wait
-    its board asked for that still holds (`board_wait_until`, `board_wait_reason`)."""
+def status_json(rows: Sequence[StatusRow], waits: Sequence[BoardWait] = (), source: SourceCommits | None = None) -> str:
+    """Every row as the table has it, with its backoff's end (`quarantine_until`), the wait
+    its board asked for that still holds (`board_wait_until`, `board_wait_reason`) and, for
+    postings that follow a git branch, the commit live and the one refused (`commit`,
+    `refused_commit`, `refused_reason`)."""
     held = {w.provider: w for w in waits}
+    live = source.live if source is not None else None
+    refused = source.refused if source is not None else None
+    commits = {
+        "commit": live.config_commit if live is not None else None,
+        "refused_commit": refused.config_commit if refused is not None else None,
+        "refused_reason": refused.error if refused is not None else None,
+    }
     return _dumps([
         {**asdict(r), "board_wait_until": _wait_of(held, r.provider, "until"),
-         "board_wait_reason": _wait_of(held, r.provider, "reason")}
+         "board_wait_reason": _wait_of(held, r.provider, "reason"), **commits}
         for r in rows
     ])
 

@@ -8,8 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from boardsync.sandbox.server import Sandbox
-from tests.reconcile_helpers import Workspace
+# The connector contract lives in the package; its asserts get pytest's messages too.
+pytest.register_assert_rewrite("boardsync.testing")
+
+from boardsync.sandbox.server import Sandbox  # noqa: E402
+from tests.reconcile_helpers import Workspace  # noqa: E402
 
 
 @pytest.fixture(scope="session")

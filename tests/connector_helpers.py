@@ -1,5 +1,7 @@
 """What the connector tests share: postings, a fake clock, and connectors wired to the sandbox.
 
+The posting and the clock are `boardsync.testing`'s, which boards of other packages use too.
+
 Every connector built here waits on a `FakeClock` tied to the sandbox's clock: a rate-limit
 wait or a retry backoff moves the simulated time forward instead of sleeping, so the boards'
 own sliding windows see exactly the time the connector believes has passed.
@@ -11,62 +13,30 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from boardsync.config.model import HirempireSettings, Posting, RecruitifiSettings, SorceSettings
-from boardsync.connectors.hirempire import HirempireConnector
+from boardsync import testing
+from boardsync.config.model import Posting
+from boardsync.connectors.hirempire import HirempireConnector, HirempireSettings
 from boardsync.connectors.http import RateLimiter, RetryPolicy, make_client
-from boardsync.connectors.recruitifi import RecruitifiConnector
-from boardsync.connectors.sorce import SorceConnector
+from boardsync.connectors.recruitifi import RecruitifiConnector, RecruitifiSettings
+from boardsync.connectors.sorce import SorceConnector, SorceSettings
 from boardsync.sandbox import hirempire as hirempire_sim
 from boardsync.sandbox import recruitifi as recruitifi_sim
-from boardsync.sandbox.core import Clock
+from boardsync.testing import FakeClock
 from boardsync.sandbox.server import Sandbox, sorce_key
 
 
-class FakeClock:
-    """Seconds that pass only when something sleeps; optionally moving a sandbox clock too."""
-
-    def __init__(self, linked: Clock | None = None) -> None:
-        self.linked = linked
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-        if self.linked is not None:
-            self.linked.advance(seconds)
+BOARDS = {
+    "sorce": {"bid_cents": 2_500, "budgets": [{"window": "monthly", "cents": 500_000}]},
+    "hirempire": {"industry": "Software"},
+    "recruitifi": {},
+}
+"""The shared posting's ``boards:``: all three, with what Sorce needs to publish."""
 
 
 def posting(key: str = "backend-engineer", **overrides: Any) -> Posting:
-    """A posting every board accepts and Sorce can publish: an on-site job in New York."""
-    data: dict[str, Any] = {
-        "key": key,
-        "title": "Backend Engineer",
-        "description": "Build the APIs our customers rely on.\n",
-        "status": "active",
-        "workplace": "on_site",
-        "locations": [{"city": "New York", "state": "New York", "country": "United States"}],
-        "employment_type": "full_time",
-        "level": "mid",
-        "department": "Engineering",
-        "salary": {"min": 120_000, "max": 150_000, "period": "year", "currency": "USD"},
-        "qualifications": [
-            {"text": "Three years of Python", "kind": "required"},
-            {"text": "Has run PostgreSQL in production", "kind": "preferred"},
-        ],
-        "questions": [{"prompt": "Can you work in New York?", "options": ["Yes", "No"]}],
-        "channels": ["linkedin", "newsletter"],
-        "boards": {
-            "sorce": {"bid_cents": 2_500, "budgets": [{"window": "monthly", "cents": 500_000}]},
-            "hirempire": {"industry": "Software"},
-            "recruitifi": {},
-        },
-    }
-    data.update(overrides)
-    return Posting.model_validate(data)
+    """The contract's posting (an on-site job in New York that every board accepts and Sorce
+    can publish), naming all three boards unless `boards` is given."""
+    return testing.posting(key, **{"boards": BOARDS, **overrides})
 
 
 def retry_policy(clock: FakeClock, **kw: Any) -> RetryPolicy:

@@ -13,10 +13,9 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from boardsync.config.model import HirempireSettings, SorceSettings
-from boardsync.connectors.hirempire import HirempireConnector
+from boardsync.connectors.hirempire import HirempireConnector, HirempireSettings
 from boardsync.connectors.http import HttpConnector, RateLimiter, RetryPolicy, make_client
-from boardsync.connectors.sorce import SorceConnector
+from boardsync.connectors.sorce import SorceConnector, SorceSettings
 from boardsync.errors import Ambiguous, Transient
 from boardsync.sandbox.core import Fault
 from boardsync.sandbox.server import Sandbox

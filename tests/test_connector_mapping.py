@@ -9,15 +9,14 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from boardsync.config.model import HirempireSettings, RecruitifiSettings, SorceSettings
 from boardsync.connectors import REGISTRY, build_connectors
 from boardsync.connectors.base import Connector
-from boardsync.connectors.hirempire import HirempireConnector, HirempireJob, key_from_slug, slug_for
+from boardsync.connectors.hirempire import HirempireConnector, HirempireJob, HirempireSettings, key_from_slug, slug_for
 from boardsync.connectors.hirempire import job_spec as hirempire_job_spec
-from boardsync.connectors.recruitifi import RecruitifiConnector, job_id_for
-from boardsync.connectors.sorce import SorceConnector, SorceJob
+from boardsync.connectors.recruitifi import RecruitifiConnector, RecruitifiSettings, job_id_for
+from boardsync.connectors.sorce import SorceConnector, SorceJob, SorceSettings
 from boardsync.connectors.sorce import job_spec as sorce_job_spec
-from boardsync.config.model import Providers
+from boardsync.config.model import providers_model
 from tests.connector_helpers import posting
 
 
@@ -58,7 +57,7 @@ def test_registry_names_the_three_boards_by_their_config_names() -> None:
 
 def test_build_connectors_makes_one_per_configured_provider_only() -> None:
     """A provider left out of the config gets no connector."""
-    providers = Providers(sorce=SorceSettings(api_key=SecretStr("sk_ext_x")))
+    providers = providers_model()(sorce=SorceSettings(api_key=SecretStr("sk_ext_x")))
     built = build_connectors(providers, transport=httpx.MockTransport(lambda r: httpx.Response(500)))
     assert list(built) == ["sorce"] and isinstance(built["sorce"], SorceConnector)
     built["sorce"].close()

@@ -61,7 +61,18 @@ def _issued(sandbox: Sandbox) -> int:
 
 def test_linked_postings_are_the_open_ones_naming_recruitifi(desired: config.Desired) -> None:
     """Only postings that name RecruitiFi and are not closed get a link."""
-    assert set(linked_postings(desired.postings)) == LINKED
+    assert set(linked_postings(desired.postings, ["recruitifi"])) == LINKED
+
+
+def test_a_posting_naming_two_link_boards_gets_its_link_from_the_first(desired: config.Desired) -> None:
+    """The boards are found by capability, so there may be several: the first listed that a
+    posting names gives its link."""
+    both = {key for key, p in {p.key: p for p in desired.postings}.items()
+            if {"hirempire", "recruitifi"} <= set(p.boards.names())} & LINKED
+    assert both
+    linked = linked_postings(desired.postings, ["hirempire", "recruitifi"])
+    assert {linked[key] for key in both} == {"hirempire"}
+    assert set(linked_postings(desired.postings, [])) == set()
 
 
 def test_refresh_fetches_missing_links_and_books_the_next_at_most_of_their_life(

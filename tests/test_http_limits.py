@@ -8,7 +8,9 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from boardsync.config.model import HirempireSettings, Providers, SorceSettings
+from boardsync.config.model import providers_model
+from boardsync.connectors.hirempire import HirempireSettings
+from boardsync.connectors.sorce import SorceSettings
 from boardsync.connectors import build_connectors
 from boardsync.connectors.http import LIMITS, TIMEOUT, BoardHttp, RateLimiter, RetryPolicy, StopRequested, make_client
 from boardsync.errors import Transient
@@ -114,7 +116,7 @@ def test_a_stopped_call_through_the_client_is_transient_and_unsent() -> None:
 def test_build_connectors_ties_retries_and_limits_to_the_stop_event() -> None:
     """The stop event given to build_connectors reaches every connector's limiter and retries."""
     stop = threading.Event()
-    providers = Providers(
+    providers = providers_model()(
         sorce=SorceSettings(api_key=SecretStr("sk_ext_x")),
         hirempire=HirempireSettings(token=SecretStr("sk-x"), company_id="c", requests_per_hour=500),
     )

@@ -14,10 +14,10 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from boardsync.config.model import HirempireSettings, Policy, Posting, SorceSettings
+from boardsync.config.model import Policy, Posting
 from boardsync.connectors.base import BoardProblem, Channel, Connector, Remote, Spec
-from boardsync.connectors.hirempire import HirempireConnector
-from boardsync.connectors.sorce import SorceConnector
+from boardsync.connectors.hirempire import HirempireConnector, HirempireSettings
+from boardsync.connectors.sorce import SorceConnector, SorceSettings
 from boardsync.reconcile.model import Action, Board, Known, PairState
 from boardsync.reconcile.planner import LINK_REFRESH_MARGIN, plan_changes
 

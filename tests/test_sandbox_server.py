@@ -20,7 +20,7 @@ import httpx
 import pytest
 from ruamel.yaml import YAML
 
-from boardsync.config.model import Providers
+from boardsync.config.model import providers_model
 from boardsync.sandbox.core import Clock, Fault
 from boardsync.sandbox.server import Sandbox
 
@@ -73,7 +73,7 @@ def test_providers_yaml_is_a_valid_providers_block_with_secrets_as_references(sa
     for secret in sandbox.credentials().values():
         assert secret not in text
     parsed = YAML(typ="safe").load(text)["providers"]
-    providers = Providers.model_validate(parsed)
+    providers = providers_model().model_validate(parsed)
     assert providers.sorce is not None and providers.hirempire is not None and providers.recruitifi is not None
     assert providers.sorce.base_url == sandbox.sorce_url
     assert providers.sorce.api_key.get_secret_value() == "${SORCE_API_KEY}"

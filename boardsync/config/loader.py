@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import re
+import typing
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,8 @@ from typing import Any
 import sqlalchemy
 from pydantic import BaseModel, SecretStr, TypeAdapter, ValidationError
 
+from boardsync.config.boards import boards
+from boardsync.config.gitsource import Checkout, checkout_folder, live_checkout
 from boardsync.config.model import Posting, PostingsSource, RootConfig, SqlSource
 from boardsync.config.problems import DataPath, format_path, from_validation_error, parse_path
 from boardsync.config.secrets import Resolution, Resolver, looks_like_key, scrub, suggested_variable
@@ -26,11 +29,17 @@ from boardsync.config.yamlfile import Document, FileProblem, display_path, load_
 from boardsync.errors import ConfigError, Problem, no_such_posting
 from boardsync.log import register_secret
 
-SECRET_FIELDS = {
-    ("providers", "sorce", "api_key"),
-    ("providers", "hirempire", "token"),
-    ("providers", "recruitifi", "client_secret"),
-}
+
+
+def secret_fields() -> list[DataPath]:
+    """``("providers", board, field)`` of every secret a board's settings declare (each
+    `SecretStr` field), by board and field."""
+    return sorted(
+        ("providers", board.name, name)
+        for board in boards().values()
+        for name, info in board.settings.model_fields.items()
+        if SecretStr in (info.annotation, *typing.get_args(info.annotation))
+    )
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,8 @@ class Desired:
     state_url: str
     """The state database URL, a relative SQLite path made absolute."""
     origins: Mapping[str, Origin] = field(default_factory=dict, repr=False, compare=False)
+    commit: str | None = None
+    """The commit the postings were read from, when `source:` follows a git branch."""
 
     def posting(self, key: str) -> Posting:
         for posting in self.postings:
@@ -86,6 +97,8 @@ class Collected:
     sources: list[str] = field(default_factory=list)
     resolution: Resolution | None = None
     state_url: str = ""
+    checkout: Checkout | None = None
+    """The commit of a git source the postings were read from."""
 
     def scrubbed(self, problems: list[Problem]) -> list[Problem]:
         secrets = self.resolution.secrets if self.resolution else set()
@@ -98,15 +111,18 @@ ROOT_HINT = "no boardsync config here (-c names the root file; default ./boardsy
 
 
 def load(
-    path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None, resolve_secrets: bool = True
+    path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None, resolve_secrets: bool = True,
+    checkout: Checkout | None = None,
 ) -> Desired:
     """Read the root file and every posting; raise `ConfigError` listing every problem.
 
     Relative paths (the postings folder, a SQLite database) start at the root file's folder.
     With `resolve_secrets=False` references are only checked for form; each secret then
     holds its reference text (for `boardsync validate --no-secrets` in a pull request).
+    With `source:` (a git branch), the postings are read from `checkout`, by default the
+    live commit of boardsync's own checkout.
     """
-    collected = collect(path, env=env, resolve_secrets=resolve_secrets)
+    collected = collect(path, env=env, resolve_secrets=resolve_secrets, checkout=checkout)
     if collected.problems:
         raise ConfigError(collected.problems)
     assert collected.root is not None
@@ -114,11 +130,12 @@ def load(
 
 
 def collect(
-    path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None, resolve_secrets: bool = True
+    path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None, resolve_secrets: bool = True,
+    checkout: Checkout | None = None,
 ) -> Collected:
     """Read everything there is to read and gather every problem, in file order."""
     root_path = Path(path)
-    collected = Collected(path=root_path.resolve())
+    collected = Collected(path=root_path.resolve(), checkout=checkout)
     shown = display_path(root_path)
     collected.sources.append(shown)
     try:
@@ -204,7 +221,7 @@ def _literal_secrets(resolution: Resolution, document: Document) -> list[Problem
     """Warn about a secret written into the file (a literal key shaped like a board's is an
     error already): it would be committed with the rest."""
     warnings = []
-    for path in sorted(SECRET_FIELDS):
+    for path in secret_fields():
         written = _value_at(document.data, path)
         if isinstance(written, str) and path not in resolution.written and not looks_like_key(written):
             variable = suggested_variable(path)
@@ -256,6 +273,8 @@ def _read_postings(data: dict[str, Any], document: Document, collected: Collecte
         return  # the root's own problems already say what is wrong with `postings`
     if isinstance(source, SqlSource):
         read = _read_sql(source, document, collected, resolve)
+    elif collected.root is not None and collected.root.source is not None:
+        read = _read_git_checkout(collected.root, document, collected)
     else:
         target = Path(source)
         target = target if target.is_absolute() else collected.path.parent / target
@@ -273,6 +292,8 @@ def _postings_source(root: RootConfig | None, data: dict[str, Any]) -> str | Sql
     if root is not None:
         return root.postings
     # The root has problems elsewhere: still read the postings, if `postings` itself is fine.
+    if "source" in data:
+        return None  # a git source is read only once the root is valid: it says where the checkout is
     try:
         source: str | SqlSource = TypeAdapter(PostingsSource).validate_python(data.get("postings", "postings/"))
         return source
@@ -296,6 +317,21 @@ def _read_sql(source: SqlSource, document: Document, collected: Collected, resol
         read.problems.append(Problem(where, "postings.sql", "not a database URL (e.g. sqlite:///postings.db)"))
         return read
     return read_sql_source(url, source.table, where=where)
+
+
+def _read_git_checkout(root: RootConfig, document: Document, collected: Collected) -> Read:
+    """The postings at `source.path` of the commit given, or of the live one."""
+    assert root.source is not None
+    where = document.where(("source",))
+    if collected.checkout is None:
+        collected.checkout = live_checkout(checkout_folder(root, collected.path, collected.state_url))
+    if collected.checkout is None:
+        read = Read()
+        read.problems.append(Problem(where, "source", "no commit of the branch checked out yet: "
+                                     "`boardsync daemon` fetches it and checks it out"))
+        return read
+    target = collected.checkout.folder / root.source.path
+    return read_yaml_source(target, exclude=collected.path, where=f"{where} (commit {collected.checkout.short})")
 
 
 def _unconfigured_boards(read: Read, root: RootConfig | None) -> list[Problem]:
@@ -337,6 +373,7 @@ def _desired(collected: Collected) -> Desired:
         digest=digest(collected.root, postings, collected.resolution),
         state_url=collected.state_url,
         origins={posting.key: origin for posting, origin in ordered},
+        commit=collected.checkout.commit if collected.checkout is not None else None,
     )
 
 

@@ -3,26 +3,39 @@
 Fields are board-neutral; `boards:` carries what only one board knows, and naming a board
 there is what sends a posting to it. Every model refuses unknown keys. Board rules (Sorce's
 Gate 1, Hirempire's enums) are not checked here but by each connector's ``check``.
+
+What a board adds (its ``providers:`` settings, its ``boards:`` section) is declared in its
+connector module; `Providers` and `Boards` get one field per board from `config.boards`.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from pathlib import PurePosixPath
+from functools import cache
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Discriminator,
     Field,
+    GetCoreSchemaHandler,
     SecretStr,
     Tag,
     ValidationInfo,
     field_validator,
+    create_model,
     model_validator,
 )
+from pydantic_core import CoreSchema
+
+from boardsync.config.boards import boards
 
 CROSS_CHECKS = "cross_checks"
 """Validation context key: ``{CROSS_CHECKS: False}`` skips the rules that tie one field to
@@ -41,6 +54,69 @@ class Model(BaseModel):
     """Base for every config model: strict about unknown keys, immutable once loaded."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+
+
+# ---------------------------------------------------------------------------------- per board
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class PerBoard:
+    """Marks a field whose model has one optional field per board, each of the board's own
+    model (from `config.boards`). The model is built the first time pydantic needs it (the
+    models holding such a field defer their build), so every board is loaded by then."""
+
+    build: Callable[[], type[BaseModel]]
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return handler.generate_schema(self.build())
+
+
+@cache
+def boards_model() -> type[Boards]:
+    """`Boards` with a field per board: its ``Section`` model, or None."""
+    fields: dict[str, Any] = {
+        b.name: (b.section | None, Field(None, description=b.section_help)) for b in boards().values()
+    }
+    return create_model("Boards", __base__=Boards, __doc__=Boards.__doc__, __module__=__name__, **fields)
+
+
+@cache
+def providers_model() -> type[Providers]:
+    """`Providers` with a field per board: its ``Settings`` model, or None."""
+    fields: dict[str, Any] = {
+        b.name: (b.settings | None, Field(None, description=b.settings_help)) for b in boards().values()
+    }
+    return create_model("Providers", __base__=Providers, __doc__=Providers.__doc__, __module__=__name__, **fields)
+
+
+class PerBoardSections(Model):
+    """A section per board, each None or of the board's own model: the base of `Boards` and
+    `Providers`, whose fields are added by `boards_model` and `providers_model`."""
+
+    BUILT_BY: ClassVar[str]
+    """The function that builds the model with a field per board."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _built_per_board(cls, data: Any) -> Any:
+        if "BUILT_BY" in cls.__dict__:  # a base, with no fields: every board would be unknown
+            raise TypeError(f"validate with {cls.BUILT_BY}(), the model with a field per board")
+        return data
+
+    def names(self) -> list[str]:
+        """The boards named (configured, or named by the posting), in the order boards are listed."""
+        return [name for name in type(self).model_fields if getattr(self, name) is not None]
+
+    def section(self, name: str, model: type[M]) -> M | None:
+        """Board `name`'s section, as the board's own `model`; None when it is not named."""
+        value = getattr(self, name, None)
+        if value is None:
+            return None
+        if not isinstance(value, model):
+            raise TypeError(f"{name}: a {type(value).__name__}, not a {model.__name__}")
+        return value
 
 
 # ---------------------------------------------------------------------------------- posting
@@ -89,13 +165,6 @@ class QualificationKind(StrEnum):
     PREFERRED = "preferred"
 
 
-class BudgetWindow(StrEnum):
-    DAILY = "daily"
-    WEEKLY = "weekly"
-    MONTHLY = "monthly"
-    LIFETIME = "lifetime"
-
-
 class Location(Model):
     """A place people work from, for hybrid and on-site postings."""
 
@@ -139,75 +208,16 @@ class Question(Model):
     options: list[str] = Field(default_factory=list, description="Choices; empty for free text.")
 
 
-class Budget(Model):
-    """A cap on Sorce spend over one window."""
-
-    window: BudgetWindow = Field(description="daily, weekly, monthly or lifetime; one per window.")
-    cents: Annotated[int, Field(ge=0, description="Spend cap in cents.")]
-    notes: str | None = Field(None, description="A note shown beside the budget on Sorce.")
-
-
-class SorceBoard(Model):
-    """Sorce-only values. Naming `sorce:` under `boards:` publishes the posting there."""
-
-    bid_cents: int | None = Field(
-        None, ge=0, description="Bid per qualified applicant, in cents (Sorce requires > 0 to publish)."
-    )
-    budgets: list[Budget] = Field(default_factory=list, description="Spend caps, one per window.")
-    level: Literal["entry", "mid", "senior"] | None = Field(
-        None, description="Overrides `level` on Sorce."
-    )
-
-    @field_validator("budgets")
-    @classmethod
-    def _one_budget_per_window(cls, budgets: list[Budget]) -> list[Budget]:
-        windows = [b.window for b in budgets]
-        if len(windows) != len(set(windows)):
-            raise ValueError("one budget per window")
-        return budgets
-
-
-class HirempireBoard(Model):
-    """Hirempire-only values. Naming `hirempire:` under `boards:` posts it there."""
-
-    department: str | None = Field(
-        None, description="Overrides `department` with one of Hirempire's department names."
-    )
-    career_level: str | None = Field(
-        None,
-        description="Hirempire career level (Junior, Mid-level, Senior, Team Leader, Manager, "
-        "Director, VP, C-level); defaults from `level`.",
-    )
-    industry: str | None = Field(None, description="Free text industry shown on Hirempire.")
-
-
-class RecruitifiBoard(Model):
-    """RecruitiFi-only values. Naming `recruitifi:` keeps a fresh signed job link."""
-
-    job_id: str | None = Field(
-        None,
-        pattern=r"^[A-Za-z0-9_.:-]{1,128}$",
-        description="The job id RecruitiFi knows this posting by; defaults to `job_<key>`.",
-    )
-
-
-class Boards(Model):
+class Boards(PerBoardSections):
     """Which boards get the posting, with their own values. A board not named is not touched."""
 
-    sorce: SorceBoard | None = Field(None, description="Publish on Sorce (`sorce: {}` for no extra values).")
-    hirempire: HirempireBoard | None = Field(
-        None, description="Post on Hirempire, with one tracked source URL per channel."
-    )
-    recruitifi: RecruitifiBoard | None = Field(
-        None, description="Keep a fresh signed RecruitiFi job link for the posting."
-    )
-
-    def names(self) -> list[str]:
-        return [name for name in ("sorce", "hirempire", "recruitifi") if getattr(self, name) is not None]
+    BUILT_BY = "boards_model"
 
 
 class Posting(Model):
     """One job a company wants on the boards, written once for all of them."""
+
+    model_config = ConfigDict(defer_build=True)  # `boards` is built from the boards' declarations
 
     key: str = Field(
         pattern=KEY_PATTERN,
@@ -233,7 +243,9 @@ class Posting(Model):
         default_factory=list,
         description="Names of the tracked source URLs to create on Hirempire (e.g. linkedin).",
     )
-    boards: Boards = Field(description="The boards to post on, each with its own values.")
+    boards: Annotated[Boards, PerBoard(boards_model)] = Field(
+        description="The boards to post on, each with its own values."
+    )
 
     @field_validator("title", "description")
     @classmethod
@@ -281,50 +293,10 @@ def parse_duration(text: str | int | float) -> timedelta:
 Duration = Annotated[str, Field(pattern=r"^\s*\d+(\.\d+)?\s*[smhd]\s*$")]
 
 
-class SorceSettings(Model):
-    """How to reach Sorce's external API."""
-
-    api_key: SecretStr = Field(description="Service key, as a reference: ${SORCE_API_KEY}.")
-    base_url: str = Field("https://www.sorce.jobs/api/external/v1", description="API base URL.")
-    requests_per_minute: int = Field(60, ge=1, description="Client-side limit; Sorce allows 60.")
-
-
-class HirempireSettings(Model):
-    """How to reach Hirempire's API, and for which company."""
-
-    token: SecretStr = Field(description="API token, as a reference: ${cred:hirempire}.")
-    company_id: str = Field(min_length=1, description="The company the jobs are posted for.")
-    base_url: str = Field("https://api.hirempire.com/v1", description="API base URL.")
-    requests_per_hour: int = Field(
-        100, ge=1, description="Your plan's hourly limit: Free 100, Starter 500, Pro 1000, Premium 5000."
-    )
-
-
-class RecruitifiSettings(Model):
-    """How to reach RecruitiFi's partner API, and for whom links are made."""
-
-    client_id: str = Field(min_length=1, description="Partner client id for the token endpoint.")
-    client_secret: SecretStr = Field(description="Partner secret, as a reference: ${cred:recruitifi}.")
-    connector_id: str = Field(min_length=1, description="The integration, e.g. con_abc123.")
-    client: str = Field(min_length=1, description="The employer in RecruitiFi's partner system, cli_….")
-    user: str = Field(min_length=1, description="The user links are made for, usr_….")
-    base_url: str = Field("https://api.recruitifi.com", description="API base URL.")
-    requests_per_second: int = Field(10, ge=1, description="Client-side limit.")
-
-
-class Providers(Model):
+class Providers(PerBoardSections):
     """The boards boardsync may act on. A posting can name only a board configured here."""
 
-    sorce: SorceSettings | None = Field(None, description="Sorce: service key and API address.")
-    hirempire: HirempireSettings | None = Field(
-        None, description="Hirempire: token, company and your plan's hourly request limit."
-    )
-    recruitifi: RecruitifiSettings | None = Field(
-        None, description="RecruitiFi: partner credentials and the ids links are made for."
-    )
-
-    def names(self) -> list[str]:
-        return [name for name in ("sorce", "hirempire", "recruitifi") if getattr(self, name) is not None]
+    BUILT_BY = "providers_model"
 
 
 class Policy(Model):
@@ -379,6 +351,11 @@ class Daemon(Model):
     posting_labels: bool = Field(
         False, description="Label visit metrics per posting (many series for many postings)."
     )
+    webhook_secret: SecretStr | None = Field(
+        None,
+        description="Secret of the push webhook POST /hooks/git (GitHub's X-Hub-Signature-256 or "
+        "GitLab's X-Gitlab-Token), as a reference: ${cred:webhook}. Unset: no webhook.",
+    )
 
 
 def _postings_kind(value: Any) -> str | None:
@@ -400,8 +377,53 @@ PostingsSource = Annotated[
 ]
 
 
+class GitSource(Model):
+    """Postings that live in a git branch, which the daemon follows: it keeps its own
+    checkout, fetches every `every` (and on the push webhook), and switches to a new commit
+    only once it validates."""
+
+    git: str = Field(
+        min_length=1,
+        description="The repository: a local path (relative to this file) or any URL the host's "
+        "git can fetch. No credentials in it: use `token`.",
+    )
+    branch: str = Field("main", min_length=1, pattern=r"^[^\s~^:?*\[\\-][^\s~^:?*\[\\]*$", description="The branch to follow.")
+    every: Duration = Field("1m", description="How often the daemon fetches the branch.")
+    path: str = Field(
+        "postings/",
+        min_length=1,
+        description="The postings file or folder inside the repository.",
+    )
+    username: str = Field(
+        "x-access-token", min_length=1, description="User name sent with `token` over HTTPS."
+    )
+    token: SecretStr | None = Field(
+        None,
+        description="HTTPS token (or password) for the repository, as a reference: ${cred:git}. "
+        "Handed to git through its askpass helper, never on a command line or on disk.",
+    )
+
+    @field_validator("git")
+    @classmethod
+    def _no_credentials_in_url(cls, url: str) -> str:
+        # The URL is logged and shown by git itself; a password in it would leak both ways.
+        if "://" in url and urlsplit(url).password is not None:
+            raise ValueError("holds a password: remove it from the URL and set source.token instead")
+        return url
+
+    @field_validator("path")
+    @classmethod
+    def _inside_repository(cls, path: str) -> str:
+        parts = PurePosixPath(path).parts
+        if path.startswith("/") or ".." in parts:
+            raise ValueError("must be a path inside the repository (relative, no '..')")
+        return path
+
+
 class RootConfig(Model):
     """`boardsync.yaml`: where postings come from, which boards, what policy."""
+
+    model_config = ConfigDict(defer_build=True)  # `providers` is built from the boards' declarations
 
     version: Literal[1] = Field(description="Config format version; 1.")
     state: str = Field(
@@ -414,9 +436,23 @@ class RootConfig(Model):
         description="A YAML file, a folder of *.yaml / *.yml files (relative to this file), "
         "or {sql: URL, table: NAME}.",
     )
-    providers: Providers = Field(description="The boards and their credentials.")
+    providers: Annotated[Providers, PerBoard(providers_model)] = Field(
+        description="The boards and their credentials."
+    )
     policy: Policy = Field(
         default_factory=Policy, description="What reconcile may do on its own: prune, close limit, self-heal."
     )
     schedule: Schedule = Field(default_factory=Schedule, description="How often the daemon works.")
     daemon: Daemon = Field(default_factory=Daemon, description="The daemon's HTTP surface.")
+    source: GitSource | None = Field(
+        None,
+        description="Postings kept in a git branch the daemon follows: {git: URL, branch: main, "
+        "every: 1m, path: postings/}. Takes the place of `postings`.",
+    )
+
+    @model_validator(mode="after")
+    def _one_postings_source(self) -> RootConfig:
+        if self.source is not None and "postings" in self.model_fields_set:
+            raise ValueError("postings: give either `postings` or `source`, not both (source.path names "
+                             "the postings inside the repository)")
+        return self

@@ -29,9 +29,17 @@ _PATTERN_WORDS = {
     "at most 100 characters",
     r"^[A-Z]{3}$": "a three-letter ISO 4217 code such as USD, EUR or GBP",
     r"^\s*\d+(\.\d+)?\s*[smhd]\s*$": "a duration like 30s, 15m, 1h or 2d",
-    r"^[A-Za-z0-9_.:-]{1,128}$": "letters, digits, '_', '.', ':' or '-', at most 128 characters",
     r"^[A-Za-z_][A-Za-z0-9_.]*$": "a table name (letters, digits, '_'; 'schema.table' allowed)",
 }
+
+
+
+def worded_pattern(pattern: str, words: str) -> str:
+    """`pattern`, noted with the `words` a problem says it in (``must be <words>``): for a
+    pattern a board's own model declares. Returns the pattern, for ``Field(pattern=…)``."""
+    _PATTERN_WORDS[pattern] = words
+    return pattern
+
 
 _TYPE_WORDS = {
     "string_type": "text",
@@ -212,10 +220,15 @@ def known_keys(model: type[BaseModel], path: DataPath) -> list[str]:
 
 
 def _step(annotation: Any, part: str | int) -> Any:
+    """The annotation of `part` under `annotation`; for a field whose model is built per
+    board (`model.PerBoard`), the built model."""
     target = _unwrap(annotation)
     if isinstance(target, type) and issubclass(target, BaseModel):
         info = target.model_fields.get(str(part))
-        return info.annotation if info is not None else None
+        if info is None:
+            return None
+        built = [meta for meta in info.metadata if isinstance(meta, m.PerBoard)]
+        return built[0].build() if built else info.annotation
     origin = typing.get_origin(target)
     if origin in (list, tuple) and isinstance(part, int):
         args = typing.get_args(target)

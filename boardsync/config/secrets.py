@@ -11,8 +11,8 @@ A string value of the root file may contain references, alone or inside a longer
 
 File contents lose one trailing newline. Problems name the reference, never its value, and
 every resolved value is registered for redaction (`boardsync.log.register_secret`). A
-literal that looks like a board key (``sk_ext_…``, ``sk-…``) is refused: keys belong in the
-environment or a credential, not in a file that is committed.
+literal that looks like a board key (each board's ``KEY_SHAPES``: ``sk_ext_…``, ``sk-…``) is
+refused: keys belong in the environment or a credential, not in a file that is committed.
 """
 
 from __future__ import annotations
@@ -20,9 +20,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+from boardsync.config.boards import boards
 from boardsync.log import register_secret
 
 MAX_SECRET_FILE_BYTES = 64 * 1024
@@ -32,7 +34,6 @@ _ENV = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ENV_DEFAULT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*):-(.*)", re.DOTALL)
 _CRED = re.compile(r"cred:([A-Za-z0-9_@-][A-Za-z0-9_.@-]*)")
 _FILE = re.compile(r"file:(.+)", re.DOTALL)
-_KEY_LIKE = re.compile(r"(?<![A-Za-z0-9])(sk_ext_[A-Za-z0-9_-]{6,}|sk-[A-Za-z0-9_-]{8,})")
 
 FORMS = "${ENV}, ${ENV:-default}, ${cred:NAME} or ${file:PATH}"
 
@@ -77,9 +78,9 @@ class Resolver:
 
     def _string(self, text: str, path: tuple[str | int, ...], out: Resolution) -> str:
         # A key is refused wherever it is written: alone, in a URL, or as a reference's default.
-        match = _KEY_LIKE.search(text)
-        if match:
-            out.problems.append((path, literal_key_message(match.group(1), path)))
+        prefix = _key_shapes().find(text)
+        if prefix is not None:
+            out.problems.append((path, literal_key_message(prefix, path)))
             return text
         if "${" not in text:
             return text
@@ -202,8 +203,8 @@ def suggested_variable(path: tuple[str | int, ...]) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", "_".join(names)).upper() or "SECRET"
 
 
-def literal_key_message(found: str, path: tuple[str | int, ...]) -> str:
-    prefix = found[:7] if found.startswith("sk_ext_") else found[:3]
+def literal_key_message(prefix: str, path: tuple[str | int, ...]) -> str:
+    """What to do instead of writing a key that starts with `prefix` into the file."""
     variable = suggested_variable(path)
     credential = variable.split("_")[0].lower()
     return (
@@ -214,7 +215,29 @@ def literal_key_message(found: str, path: tuple[str | int, ...]) -> str:
 
 
 def looks_like_key(text: str) -> bool:
-    return bool(_KEY_LIKE.search(text))
+    return _key_shapes().find(text) is not None
+
+
+@dataclass(frozen=True)
+class _KeyShapes:
+    """Every board's key shape (its ``KEY_SHAPES``) in one pattern, a group per shape."""
+
+    pattern: re.Pattern[str]
+    prefixes: Mapping[str, str]
+    """Group name → the prefix it stands for: what a message may show of a key."""
+
+    def find(self, text: str) -> str | None:
+        """The prefix of the first key written in `text`, or None."""
+        match = self.pattern.search(text)
+        return self.prefixes[match.lastgroup] if match and match.lastgroup else None
+
+
+@cache
+def _key_shapes() -> _KeyShapes:
+    shapes = [(prefix, rest) for board in boards().values() for prefix, rest in board.key_shapes.items()]
+    alternatives = "|".join(f"(?P<k{i}>{re.escape(prefix)}{rest})" for i, (prefix, rest) in enumerate(shapes))
+    pattern = re.compile(f"(?<![A-Za-z0-9])(?:{alternatives})" if shapes else "(?!)")
+    return _KeyShapes(pattern, {f"k{i}": prefix for i, (prefix, _) in enumerate(shapes)})
 
 
 def scrub(message: str, secrets: set[str]) -> str:

@@ -1,8 +1,11 @@
 """Connectors: one module per board, all filling the contract in `base.py`.
 
-`REGISTRY` maps a provider name, as written under `providers:` in `boardsync.yaml`, to its
-connector class. `http.py` builds each board's client: timeouts, rate limit, retries.
-Every [decided] provider behaviour the connectors rely on is listed in `decided.py`.
+`REGISTRY` (in `registry.py`) maps a provider name, as written under `providers:` in `boardsync.yaml`, to its
+connector class: the boards `boardsync.config.boards` loads (ours, and those other packages
+declare in the ``boardsync.boards`` entry-point group). `with_capability` finds the boards of
+one kind, so code asks for what a board does, never for its name. `http.py` builds each
+board's client: timeouts, rate limit, retries. Every [decided] provider behaviour the
+connectors rely on is listed in `decided.py`.
 """
 
 from __future__ import annotations
@@ -13,16 +16,8 @@ import httpx
 
 from boardsync.config.model import Providers
 from boardsync.connectors.base import Connector
-from boardsync.connectors.hirempire import HirempireConnector
 from boardsync.connectors.http import RequestTally, RetryPolicy, make_client
-from boardsync.connectors.recruitifi import RecruitifiConnector
-from boardsync.connectors.sorce import SorceConnector
-
-REGISTRY: dict[str, type[Connector]] = {
-    SorceConnector.name: SorceConnector,
-    HirempireConnector.name: HirempireConnector,
-    RecruitifiConnector.name: RecruitifiConnector,
-}
+from boardsync.connectors.registry import REGISTRY, none_configured, with_capability
 
 
 def build_connectors(
@@ -38,11 +33,11 @@ def build_connectors(
     `tally` counts their requests and errors (default: the process-wide tally)."""
     connectors: dict[str, Connector] = {}
     for name in providers.names():
-        settings = getattr(providers, name)
-        client = make_client(settings.base_url, transport=transport)
         connector = REGISTRY[name]
+        settings = providers.section(name, connector.Settings)
+        client = make_client(getattr(settings, "base_url"), transport=transport)
         connectors[name] = connector(settings, client, retry=RetryPolicy(stop=stop), tally=tally)  # type: ignore[call-arg]
     return connectors
 
 
-__all__ = ["REGISTRY", "Connector", "build_connectors"]
+__all__ = ["REGISTRY", "Connector", "build_connectors", "none_configured", "with_capability"]

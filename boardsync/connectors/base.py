@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any, ClassVar, Literal
 
 import httpx
+from pydantic import BaseModel
 
 from boardsync.config.model import Posting
 
@@ -109,11 +110,30 @@ def _keys(value: Any, keys: frozenset[str], *, keep: bool) -> Any:
 class Connector(abc.ABC):
     """A board, seen through the verbs the planner needs.
 
-    Subclasses set `name` and the `SUPPORTS_*` constants and fill the abstract methods.
+    Subclasses set `name`, the declaration of their config (`Settings`, `Section` and
+    their help lines) and the `SUPPORTS_*` constants, and fill the abstract methods.
     Optional verbs raise `NotImplementedError` unless the matching capability is set.
+    A board is registered once, as a ``boardsync.boards`` entry point naming the class
+    (`boardsync.config.boards`).
     """
 
     name: ClassVar[str]
+    """The board's key under ``providers:`` and under a posting's ``boards:``."""
+    Settings: ClassVar[type[BaseModel]]
+    """The model of ``providers.<name>``: how to reach the board. Each `SecretStr` field is a
+    secret (a reference is expected, a literal warned about, its value redacted), and a
+    ``base_url`` field is where the client connects."""
+    Section: ClassVar[type[BaseModel]]
+    """The model of a posting's ``boards.<name>``: values only this board knows. Naming the
+    board there, even as ``{}``, is what sends the posting to it."""
+    SETTINGS_HELP: ClassVar[str]
+    """One line: what ``providers.<name>`` holds (the JSON Schema's description)."""
+    SECTION_HELP: ClassVar[str]
+    """One line: what naming the board under ``boards:`` does."""
+    KEY_SHAPES: ClassVar[Mapping[str, str]] = {}
+    """How the board's credentials look written out: prefix → a regex of the rest. Such a
+    literal anywhere in the root file is refused (it belongs in the environment or a
+    credential), and the error shows only the prefix."""
     SUPPORTS_JOBS: ClassVar[bool] = False
     """The board holds a job object with a lifecycle (observe/create/update/transition/find)."""
     SUPPORTS_CHANNELS: ClassVar[bool] = False

@@ -22,11 +22,12 @@ from typing import Any, ClassVar, Literal
 
 import httpx
 import structlog
+from pydantic import Field, SecretStr
 
 from boardsync.config.model import (
     EmploymentType,
-    HirempireSettings,
     Level,
+    Model,
     Posting,
     SalaryPeriod,
     Status,
@@ -46,6 +47,39 @@ from boardsync.connectors.http import HttpConnector, RateLimiter, excerpt
 from boardsync.errors import Ambiguous, Blocked, ProviderError, Rejected
 
 log = structlog.get_logger("boardsync.connectors.hirempire", provider="hirempire")
+
+# ------------------------------------------------------------------------------ config
+
+
+class HirempireSettings(Model):
+    """How to reach Hirempire's API, and for which company."""
+
+    token: SecretStr = Field(description="API token, as a reference: ${cred:hirempire}.")
+    company_id: str = Field(min_length=1, description="The company the jobs are posted for.")
+    base_url: str = Field("https://api.hirempire.com/v1", description="API base URL.")
+    requests_per_hour: int = Field(
+        100, ge=1, description="Your plan's hourly limit: Free 100, Starter 500, Pro 1000, Premium 5000."
+    )
+
+
+class HirempireBoard(Model):
+    """Hirempire-only values. Naming `hirempire:` under `boards:` posts it there."""
+
+    department: str | None = Field(
+        None, description="Overrides `department` with one of Hirempire's department names."
+    )
+    career_level: str | None = Field(
+        None,
+        description="Hirempire career level (Junior, Mid-level, Senior, Team Leader, Manager, "
+        "Director, VP, C-level); defaults from `level`.",
+    )
+    industry: str | None = Field(None, description="Free text industry shown on Hirempire.")
+
+
+def section(posting: Posting) -> HirempireBoard | None:
+    """The posting's ``boards.hirempire``, or None when it does not name Hirempire."""
+    return posting.boards.section(HirempireConnector.name, HirempireBoard)
+
 
 # ------------------------------------------------------------------------------ words [doc]
 
@@ -220,6 +254,11 @@ class HirempireConnector(HttpConnector):
     """Hirempire's API v1 (see the provider page for every fact relied on)."""
 
     name: ClassVar[str] = "hirempire"
+    Settings = HirempireSettings
+    Section = HirempireBoard
+    SETTINGS_HELP = "Hirempire: token, company and your plan's hourly request limit."
+    SECTION_HELP = "Post on Hirempire, with one tracked source URL per channel."
+    KEY_SHAPES = {"sk-": r"[A-Za-z0-9_-]{8,}"}  # tokens look like sk-… [doc]
     SUPPORTS_JOBS = True
     SUPPORTS_CHANNELS = True
     NAMES_ITS_POSTINGS = True  # public_slug = "bs-" + key
@@ -272,7 +311,7 @@ class HirempireConnector(HttpConnector):
         return lost
 
     def render(self, posting: Posting) -> dict[str, Any]:
-        board = posting.boards.hirempire
+        board = section(posting)
         salary = posting.salary
         place = posting.locations[0] if posting.workplace is not Workplace.REMOTE and posting.locations else None
         return {
@@ -445,12 +484,12 @@ class HirempireConnector(HttpConnector):
 
 
 def _department(posting: Posting) -> str | None:
-    board = posting.boards.hirempire
+    board = section(posting)
     return (board.department if board and board.department else None) or posting.department
 
 
 def _career_level(posting: Posting) -> str:
-    board = posting.boards.hirempire
+    board = section(posting)
     if board and board.career_level:
         return _canonical(board.career_level, CAREER_LEVELS) or board.career_level
     return LEVEL_DEFAULTS[posting.level]
@@ -463,7 +502,7 @@ def _canonical(word: str, allowed: tuple[str, ...]) -> str | None:
 
 
 def _department_problems(posting: Posting) -> list[BoardProblem]:
-    board = posting.boards.hirempire
+    board = section(posting)
     field = "boards.hirempire.department" if board and board.department else "department"
     value = _department(posting)
     if value is None:
@@ -476,7 +515,7 @@ def _department_problems(posting: Posting) -> list[BoardProblem]:
 
 
 def _career_level_problems(posting: Posting) -> list[BoardProblem]:
-    board = posting.boards.hirempire
+    board = section(posting)
     if board and board.career_level and _canonical(board.career_level, CAREER_LEVELS) is None:
         return [
             BoardProblem(

@@ -16,8 +16,10 @@ from typing import Any, ClassVar
 
 import httpx
 import structlog
+from pydantic import Field, SecretStr
 
-from boardsync.config.model import Posting, RecruitifiSettings
+from boardsync.config.model import Model, Posting
+from boardsync.config.problems import worded_pattern
 from boardsync.connectors import decided
 from boardsync.connectors.answers import Answer, UtcDateTime
 from boardsync.connectors.base import BoardProblem, IssuedLink
@@ -32,6 +34,39 @@ LINK_PATHS = {"job": "/v1/links/job", "settings": "/v1/links/settings", "tasks":
 RENEW_AHEAD = 60.0
 """Seconds before its expiry that a token is replaced, so no call carries a dying token."""
 JOB_ID_PATTERN = re.compile(decided.RECRUITIFI_JOB_ID_PATTERN)
+JOB_ID_WORDS = "1-128 letters, digits, '_', '.', ':' or '-'"
+
+# ------------------------------------------------------------------------------ config
+
+
+class RecruitifiSettings(Model):
+    """How to reach RecruitiFi's partner API, and for whom links are made."""
+
+    client_id: str = Field(min_length=1, description="Partner client id for the token endpoint.")
+    client_secret: SecretStr = Field(description="Partner secret, as a reference: ${cred:recruitifi}.")
+    connector_id: str = Field(min_length=1, description="The integration, e.g. con_abc123.")
+    client: str = Field(min_length=1, description="The employer in RecruitiFi's partner system, cli_….")
+    user: str = Field(min_length=1, description="The user links are made for, usr_….")
+    base_url: str = Field("https://api.recruitifi.com", description="API base URL.")
+    requests_per_second: int = Field(10, ge=1, description="Client-side limit.")
+
+
+class RecruitifiBoard(Model):
+    """RecruitiFi-only values. Naming `recruitifi:` keeps a fresh signed job link."""
+
+    job_id: str | None = Field(
+        None,
+        pattern=worded_pattern(
+            decided.RECRUITIFI_JOB_ID_PATTERN, "letters, digits, '_', '.', ':' or '-', at most 128 characters"
+        ),
+        description="The job id RecruitiFi knows this posting by; defaults to `job_<key>`.",
+    )
+
+
+def section(posting: Posting) -> RecruitifiBoard | None:
+    """The posting's ``boards.recruitifi``, or None when it does not name RecruitiFi."""
+    return posting.boards.section(RecruitifiConnector.name, RecruitifiBoard)
+
 
 
 class RecruitifiToken(Answer):
@@ -53,7 +88,7 @@ class RecruitifiLink(Answer):
 
 def job_id_for(posting: Posting) -> str:
     """The job id RecruitiFi knows the posting by: its own setting, else ``job_<key>``."""
-    board = posting.boards.recruitifi
+    board = section(posting)
     return board.job_id if board and board.job_id else f"job_{posting.key}"
 
 
@@ -61,6 +96,10 @@ class RecruitifiConnector(HttpConnector):
     """RecruitiFi's partner API (see the provider page for every fact relied on)."""
 
     name: ClassVar[str] = "recruitifi"
+    Settings = RecruitifiSettings
+    Section = RecruitifiBoard
+    SETTINGS_HELP = "RecruitiFi: partner credentials and the ids links are made for."
+    SECTION_HELP = "Keep a fresh signed RecruitiFi job link for the posting."
     SUPPORTS_LINKS = True
 
     def __init__(
@@ -84,13 +123,9 @@ class RecruitifiConnector(HttpConnector):
         job_id = job_id_for(posting)
         if JOB_ID_PATTERN.fullmatch(job_id):
             return []
-        field = "boards.recruitifi.job_id" if posting.boards.recruitifi and posting.boards.recruitifi.job_id else "key"
-        return [
-            BoardProblem(
-                field,
-                f"RecruitiFi job ids are 1-128 letters, digits, '_', '.', ':' or '-'; {job_id!r} is not",
-            )
-        ]
+        board = section(posting)
+        field = "boards.recruitifi.job_id" if board and board.job_id else "key"
+        return [BoardProblem(field, f"RecruitiFi job ids are {JOB_ID_WORDS}; {job_id!r} is not")]
 
     def render(self, posting: Posting) -> dict[str, Any]:
         """What RecruitiFi is told about the posting: only which job the link opens."""

@@ -15,21 +15,21 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, ClassVar, Literal, TypeVar
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 import httpx
 import structlog
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 
 from boardsync.config.model import (
-    BudgetWindow,
     EmploymentType,
     Level,
     Location,
+    Model,
     Posting,
     QualificationKind,
     SalaryPeriod,
-    SorceSettings,
     Status,
     Workplace,
 )
@@ -40,6 +40,57 @@ from boardsync.connectors.http import HttpConnector, RateLimiter, excerpt, retry
 from boardsync.errors import Blocked, ProviderError, Rejected
 
 log = structlog.get_logger("boardsync.connectors.sorce", provider="sorce")
+
+# ------------------------------------------------------------------------------ config
+
+
+class SorceSettings(Model):
+    """How to reach Sorce's external API."""
+
+    api_key: SecretStr = Field(description="Service key, as a reference: ${SORCE_API_KEY}.")
+    base_url: str = Field("https://www.sorce.jobs/api/external/v1", description="API base URL.")
+    requests_per_minute: int = Field(60, ge=1, description="Client-side limit; Sorce allows 60.")
+
+
+class BudgetWindow(StrEnum):
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    MONTHLY = "monthly"
+    LIFETIME = "lifetime"
+
+
+class Budget(Model):
+    """A cap on Sorce spend over one window."""
+
+    window: BudgetWindow = Field(description="daily, weekly, monthly or lifetime; one per window.")
+    cents: Annotated[int, Field(ge=0, description="Spend cap in cents.")]
+    notes: str | None = Field(None, description="A note shown beside the budget on Sorce.")
+
+
+class SorceBoard(Model):
+    """Sorce-only values. Naming `sorce:` under `boards:` publishes the posting there."""
+
+    bid_cents: int | None = Field(
+        None, ge=0, description="Bid per qualified applicant, in cents (Sorce requires > 0 to publish)."
+    )
+    budgets: list[Budget] = Field(default_factory=list, description="Spend caps, one per window.")
+    level: Literal["entry", "mid", "senior"] | None = Field(
+        None, description="Overrides `level` on Sorce."
+    )
+
+    @field_validator("budgets")
+    @classmethod
+    def _one_budget_per_window(cls, budgets: list[Budget]) -> list[Budget]:
+        windows = [b.window for b in budgets]
+        if len(windows) != len(set(windows)):
+            raise ValueError("one budget per window")
+        return budgets
+
+
+def section(posting: Posting) -> SorceBoard | None:
+    """The posting's ``boards.sorce``, or None when it does not name Sorce."""
+    return posting.boards.section(SorceConnector.name, SorceBoard)
+
 
 # ------------------------------------------------------------------------------ words [doc]
 
@@ -252,6 +303,11 @@ class SorceConnector(HttpConnector):
     """Sorce's external API v1 (see the provider page for every fact relied on)."""
 
     name: ClassVar[str] = "sorce"
+    Settings = SorceSettings
+    Section = SorceBoard
+    SETTINGS_HELP = "Sorce: service key and API address."
+    SECTION_HELP = "Publish on Sorce (`sorce: {}` for no extra values)."
+    KEY_SHAPES = {"sk_ext_": r"[A-Za-z0-9_-]{6,}"}  # Bearer sk_ext_… [doc]
     SUPPORTS_JOBS = True
     SUPPORTS_EXPIRY = True
     NAMES_ITS_POSTINGS = False  # a Job has no client reference field [doc]
@@ -307,7 +363,7 @@ class SorceConnector(HttpConnector):
         return lost
 
     def render(self, posting: Posting) -> dict[str, Any]:
-        board = posting.boards.sorce
+        board = section(posting)
         salary = posting.salary
         period = SALARY_PERIODS.get(salary.period) if salary else None
         level = (board.level if board and board.level else None) or posting.level.value
@@ -360,7 +416,7 @@ class SorceConnector(HttpConnector):
         wanted = {
             _location_key(loc): loc
             for posting in postings
-            if posting.boards.sorce is not None
+            if section(posting) is not None
             for loc in posting.locations
             if loc.sorce_location_id is None
         }
@@ -550,7 +606,7 @@ def _salary_problems(posting: Posting) -> list[BoardProblem]:
 
 
 def _bid_problems(posting: Posting) -> list[BoardProblem]:
-    board = posting.boards.sorce
+    board = section(posting)
     if board is None or not board.bid_cents:
         return [
             BoardProblem(

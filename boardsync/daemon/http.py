@@ -9,7 +9,9 @@
                      address to hand out, where the signed URL itself dies in minutes;
 - ``GET /embed/KEY`` a minimal page framing a fresh link, as RecruitiFi means it to be shown;
 - ``GET /snapshot``  each board's last observed state as JSON (`boardsync snapshot`), for
-                     ``boardsync plan --snapshot`` where the boards and their secrets are not.
+                     ``boardsync plan --snapshot`` where the boards and their secrets are not;
+- ``POST /hooks/git`` a push webhook that asks the daemon to fetch the branch it follows now
+                     (`hooks.py`): signed, so the bearer token is not asked for.
 
 A signed link acts as the configured RecruitiFi user until it expires: it is an edit session.
 So with ``daemon.token`` set, every endpoint but the two probes asks for
@@ -42,6 +44,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from boardsync.daemon.hooks import HOOK_PATH, git_hook
 from boardsync.errors import BoardsyncError, ConfigError
 
 log = structlog.get_logger(__name__)
@@ -74,6 +77,12 @@ class Surface(Protocol):
     def fresh_link(self, posting_key: str) -> str:
         """The URL of a signed link with life left in it; raises `UnknownPosting` or a
         `BoardsyncError` when the board cannot give one."""
+        ...
+    def webhook_secret(self) -> bytes | None:
+        """The push webhook's secret; None when the daemon follows no branch or has none."""
+        ...
+    def fetch_asked(self, trigger: str) -> bool:
+        """Ask for a fetch of the followed branch; False when one is already waiting."""
         ...
 
 
@@ -143,7 +152,8 @@ class BearerToken(BaseHTTPMiddleware):
         self._token = token.encode() if token is not None else None
 
     async def dispatch(self, request: Request, call_next: CallNext) -> Response:
-        if (self._token is None or request.url.path in OPEN_PATHS
+        # The webhook proves itself by its signature, which a sender cannot pair with a token.
+        if (self._token is None or request.url.path in OPEN_PATHS or request.url.path == HOOK_PATH
                 or bearer_matches(request.headers.get("Authorization"), self._token)):
             return await call_next(request)
         return _json(401, {"error": "unauthorized", "message": "send Authorization: Bearer <daemon.token>"},
@@ -193,6 +203,7 @@ def make_app(surface: Surface, token: str | None = None) -> Starlette:
     routes = [
         Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics),
         Route("/links/{key}", link), Route("/embed/{key}", embed), Route("/snapshot", snapshot),
+        Route(HOOK_PATH, git_hook(surface), methods=["POST"]),
     ]
     return Starlette(
         routes=routes,

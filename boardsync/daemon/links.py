@@ -1,9 +1,11 @@
-"""Signed RecruitiFi links, kept fresh.
+"""Signed links (a board with ``SUPPORTS_LINKS``: RecruitiFi), kept fresh.
 
 A signed link is a credential that dies after a few minutes. The daemon keeps one per posting
-that names RecruitiFi, fetches a new one once most of its life has passed (so whoever is handed
-one gets a URL with time left), and forgets links of postings that are gone and links that
-have expired. ``/links/KEY`` hands out the stored link, or a new one when it is about to go.
+that names a board reached through links (the first such board, in the order boards are
+listed, when it names several), fetches a new one once most of its life has passed (so
+whoever is handed one gets a URL with time left), and forgets links of postings that are gone
+and links that have expired. ``/links/KEY`` hands out the stored link, or a new one when it
+is about to go.
 
 A link's life is measured on our clock, from when we received it to its `expires_at`; the
 board's clock only decides how long that is.
@@ -12,7 +14,7 @@ board's clock only decides how long that is.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -31,7 +33,6 @@ from boardsync.state.tables import SignedLink
 
 log = structlog.get_logger(__name__)
 
-PROVIDER = "recruitifi"
 REFRESH_AT = 0.8
 """Share of a link's life after which a new one is fetched."""
 RETRY_AFTER_FAILURE = timedelta(seconds=30)
@@ -52,10 +53,20 @@ class StoredLink:
         return now < self.refresh_due
 
 
-def linked_postings(postings: Iterable[Posting]) -> dict[str, Posting]:
-    """The postings that get a signed RecruitiFi link, by key: those naming RecruitiFi that
-    are not closed (a closed job has nothing left to manage there)."""
-    return {p.key: p for p in postings if p.boards.recruitifi is not None and p.status.value != "closed"}
+def link_boards(connectors: Mapping[str, Connector]) -> list[str]:
+    """The configured boards reached through signed links, in the order boards are listed."""
+    return [name for name, connector in connectors.items() if connector.SUPPORTS_LINKS]
+
+
+def linked_postings(postings: Iterable[Posting], boards: Sequence[str]) -> dict[str, str]:
+    """posting key → the board of `boards` its link comes from, for each posting that is not
+    closed (a closed job has nothing left to manage there) and names one of them."""
+    linked = {}
+    for posting in postings:
+        named = [board for board in boards if board in posting.boards.names()]
+        if named and posting.status.value != "closed":
+            linked[posting.key] = named[0]
+    return linked
 
 
 class LinkKeeper:
@@ -71,15 +82,16 @@ class LinkKeeper:
     ) -> datetime | None:
         """Fetch a new link for every linked posting whose link is missing or due, drop the
         rest, and say when the next one falls due (None: no posting has a link)."""
-        wanted = linked_postings(desired.postings) if PROVIDER in connectors else {}
-        self._forget(keep=set(wanted))
+        boards = link_boards(connectors)
+        wanted = linked_postings(desired.postings, boards)
+        self._forget(boards, keep=wanted)
         stored = self.stored()
-        for key in wanted:
+        for key, board in wanted.items():
             if stop.is_set():
                 break
             link = stored.get(key)
             if link is None or not link.fresh(self.clock()):
-                self._fetch(desired, connectors, key)
+                self._fetch(desired, connectors, key, board)
         stored = self.stored()
         retry = self.clock() + RETRY_AFTER_FAILURE
         dues = [stored[key].refresh_due if key in stored else retry for key in wanted]
@@ -87,19 +99,22 @@ class LinkKeeper:
 
     def fresh_url(self, desired: Desired, connectors: Mapping[str, Connector], key: str) -> str:
         """A URL with life left in it for posting `key`: the stored one, or a new one."""
-        if key not in linked_postings(desired.postings) or PROVIDER not in connectors:
-            raise UnknownPosting(f"no open posting {key!r} is sent to {PROVIDER}")
+        board = linked_postings(desired.postings, link_boards(connectors)).get(key)
+        if board is None:
+            raise UnknownPosting(f"no open posting {key!r} is sent to a board that hands out links")
         link = self.stored().get(key)
         if link is not None and link.fresh(self.clock()):
             return link.url
-        result = self._fetch(desired, connectors, key)
+        result = self._fetch(desired, connectors, key, board)
         if result.url is None:
-            raise Transient(result.error or "no link", provider=PROVIDER, call="GET /v1/links/job")
+            raise Transient(result.error or "no link", provider=board, call="link")
         return result.url
 
     def stored(self) -> dict[str, StoredLink]:
+        """The stored link of each posting (only boards reached by links store any, and
+        `refresh` keeps one board's per posting)."""
         with self.store.session() as session:
-            rows = session.exec(select(SignedLink).where(SignedLink.provider == PROVIDER)).all()
+            rows = session.exec(select(SignedLink)).all()
         return {
             row.posting_key: StoredLink(
                 row.posting_key, row.url, row.fetched_at or row.expires_at, row.expires_at
@@ -108,19 +123,22 @@ class LinkKeeper:
             if row.expires_at is not None
         }
 
-    def _fetch(self, desired: Desired, connectors: Mapping[str, Connector], key: str) -> LinkResult:
-        results = fresh_links(desired, self.store, connectors, keys=[key], clock=self.clock)
-        (result,) = [r for r in results if r.provider == PROVIDER]
+    def _fetch(self, desired: Desired, connectors: Mapping[str, Connector], key: str, board: str) -> LinkResult:
+        results = fresh_links(desired, self.store, {board: connectors[board]}, keys=[key], clock=self.clock)
+        (result,) = results
         if result.url is not None:
             log.info("link_refreshed", posting=key, expires_at=str(result.expires_at))
         return result
 
-    def _forget(self, keep: set[str]) -> None:
-        """Drop expired links, and links of postings no longer sent to RecruitiFi."""
+    def _forget(self, boards: Sequence[str], keep: Mapping[str, str]) -> None:
+        """Drop expired links, and links of postings no longer sent to the board that gives
+        them theirs."""
         with self.store.write() as session:
-            session.exec(
-                delete(SignedLink).where(
-                    col(SignedLink.provider) == PROVIDER,
-                    (col(SignedLink.expires_at) <= self.clock()) | col(SignedLink.posting_key).not_in(keep),
+            for board in boards:
+                kept = [key for key, linked in keep.items() if linked == board]
+                session.exec(
+                    delete(SignedLink).where(
+                        col(SignedLink.provider) == board,
+                        (col(SignedLink.expires_at) <= self.clock()) | col(SignedLink.posting_key).not_in(kept),
+                    )
                 )
-            )

@@ -6,6 +6,8 @@
                reload requests, and does every reload itself, one at a time
     SIGHUP     (or a config file changed) RELOADING=1 → load → swap → READY=1; a config that
                fails validation is logged with every problem and the last good one keeps going
+    git        with `source:`, the branch is fetched before the first load, then on its
+               schedule and on the push webhook; a commit put live is a reload (`follow.py`)
     SIGTERM    STOPPING=1 → no new runs, retries stop, the call in flight finishes and is
     SIGINT     recorded → exit 0
 
@@ -28,10 +30,13 @@ from typing import Any
 import structlog
 
 from boardsync import config
+from boardsync.config.gitsource import Checkout
+from boardsync.config.loader import collect
 from boardsync.config.model import parse_duration
 from boardsync.connectors import build_connectors
 from boardsync.connectors.base import Connector
 from boardsync.daemon.http import Check, HttpSurface, require_token_off_loopback
+from boardsync.daemon.follow import Follower, SourceCollector
 from boardsync.daemon.instruments import DaemonMetrics
 from boardsync.daemon.links import LinkKeeper
 from boardsync.daemon.lock import WriterLock, acquire_writer_lock
@@ -121,6 +126,7 @@ class Daemon:
         self._watch: ConfigWatcher | None = None
         self._http: HttpSurface | None = None
         self._watchdog: Watchdog | None = None
+        self._follower: Follower | None = None
 
     # ------------------------------------------------------------------------ lifecycle
 
@@ -136,15 +142,20 @@ class Daemon:
         return 0
 
     def _start(self) -> None:
+        self._follower = self._follow_branch()
         desired = self._load()
         settings = desired.root.daemon
         token = settings.token.get_secret_value() if settings.token is not None else None
         require_token_off_loopback(settings.listen, token)
-        self._lock = acquire_writer_lock(desired.state_url, wait=0, command="daemon")
+        self._lock = self._lock or acquire_writer_lock(desired.state_url, wait=0, command="daemon")
         self.store = open_store(desired.state_url)
+        if self._follower is not None:
+            self._follower.record_to(self.store)
         self._generation = Generation(desired, build_connectors(desired.root.providers, stop=self.stopping))
         self.metrics = DaemonMetrics(self.store, posting_labels=desired.root.daemon.posting_labels,
                                      boards=desired.root.providers.names())
+        if self._follower is not None:
+            self.metrics.registry.register(SourceCollector(self._follower))
         self.links = LinkKeeper(self.store)
         self._last_ok = self._last_success_on_record()
         self._http = HttpSurface(settings.listen, self, token=token).start()
@@ -161,6 +172,21 @@ class Daemon:
         if self._watchdog_interval:
             self._watchdog = Watchdog(self.notifier, self._watchdog_interval, self.progress.healthy)
             self._watchdog.start()
+        if self._follower is not None:
+            self._follower.start()
+
+    def _follow_branch(self) -> Follower | None:
+        """With `source:`, the follower of the git branch, its tip fetched and live (or the
+        last good commit, when the tip is refused or cannot be fetched). The writer lock is
+        taken first: the checkout is the daemon's alone."""
+        collected = collect(self.config_path)
+        follower = Follower.for_root(collected, on_live=self._commit_live)
+        if follower is None:
+            return None  # not following git, or the root file is wrong: `_load` says how
+        self._lock = acquire_writer_lock(collected.state_url, wait=0, command="daemon")
+        live = follower.prepare()
+        log.info("source_following", branch=follower.source.branch, commit=live.short)
+        return follower
 
     def _serve_until_stopped(self) -> None:
         while True:
@@ -178,6 +204,8 @@ class Daemon:
         if self._ready:
             self.notifier.stopping(status="stopping: finishing the call in flight")
         self.stopping.set()
+        if self._follower is not None:
+            self._follower.stop()
         if self._watchdog is not None:
             self._watchdog.stop()
         if self._watch is not None:
@@ -227,6 +255,8 @@ class Daemon:
         self.notifier.reloading()
         log.info("config_reloading", reason=reason)
         current = self._generation.desired
+        if reason == "SIGHUP" and self._follower is not None:
+            self._follower.ask("SIGHUP")  # the host's config may make a refused commit good
         try:
             desired = self._load()
             self._refuse_restart_only_changes(current, desired)
@@ -236,6 +266,8 @@ class Daemon:
             self._reload_refused(exc)
             return
         self._follow(desired)
+        if self._follower is not None and desired.root.source is not None:
+            self._follower.follow(desired.root.source)
         with self._swap:
             old, self._generation = self._generation, Generation(desired, connectors)
         old.retire()
@@ -244,12 +276,16 @@ class Daemon:
         self._book_jobs(desired, first_start=False, previous=current)
         self._reload_error = None
         self.metrics.reloads.labels(result="applied").inc()
-        log.info("config_reloaded", postings=len(desired.postings), digest=desired.digest[:12])
+        log.info("config_reloaded", postings=len(desired.postings), digest=desired.digest[:12],
+                 commit=desired.commit[:12] if desired.commit else None)
         self.notifier.ready(status=f"config reloaded: {len(desired.postings)} postings")
 
     def _refuse_restart_only_changes(self, current: config.Desired, desired: config.Desired) -> None:
         if desired.state_url != current.state_url:
             raise ConfigError("state: the daemon keeps the database it started with; restart it to change it")
+        if (desired.root.source is None) != (current.root.source is None):
+            raise ConfigError("source: the daemon keeps the postings source it started with (a git branch "
+                              "or not); restart it to change that")
         if desired.root.daemon.listen != current.root.daemon.listen:
             log.warning("listen_change_needs_restart", listen=current.root.daemon.listen)
 
@@ -334,6 +370,9 @@ class Daemon:
             due = datetime.now(UTC) + LINKS_RETRY
         self.scheduler.move("links", due or datetime.now(UTC) + LINKS_IDLE)
 
+    def _commit_live(self, checkout: Checkout) -> None:
+        self._requests.put(("reload", f"commit {checkout.short} is live"))
+
     def _config_changed(self) -> None:
         self._requests.put(("reload", "config files changed"))
 
@@ -357,7 +396,11 @@ class Daemon:
         ]
 
     def readiness(self) -> Sequence[Check]:
-        return [self._config_check(), self._database_check(), self._reconcile_check()]
+        checks = [self._config_check(), self._database_check(), self._reconcile_check()]
+        if self._follower is not None:
+            # A refused commit or a failing fetch leaves the last good commit running: ready.
+            checks.append(Check("source", self._follower.live() is not None, self._follower.detail()))
+        return checks
 
     def _config_check(self) -> Check:
         detail = f"last reload refused: {self._reload_error}" if self._reload_error else ""
@@ -386,6 +429,15 @@ class Daemon:
 
     def snapshot(self) -> dict[str, Any]:
         return snapshot.take(self.store, datetime.now(UTC))
+
+    def webhook_secret(self) -> bytes | None:
+        if self._follower is None:
+            return None
+        secret = self._generation.desired.root.daemon.webhook_secret
+        return secret.get_secret_value().encode() if secret is not None else None
+
+    def fetch_asked(self, trigger: str) -> bool:
+        return self._follower is not None and self._follower.ask(trigger)
 
     def fresh_link(self, posting_key: str) -> str:
         with self._current() as generation:

@@ -31,7 +31,7 @@ Fingerprint = tuple[tuple[str, int, int, int], ...]
 def config_files(root_path: Path, root: RootConfig | None) -> list[Path]:
     """The root file and, for a YAML postings source, every file in it."""
     files = [root_path]
-    if root is not None and isinstance(root.postings, str):
+    if root is not None and isinstance(root.postings, str) and root.source is None:
         target = root_path.parent / root.postings
         if target.is_dir():
             files.extend(walk_yaml_files(target))
@@ -41,8 +41,8 @@ def config_files(root_path: Path, root: RootConfig | None) -> list[Path]:
 
 
 def postings_target(root_path: Path, root: RootConfig | None) -> Path | None:
-    """The postings folder or file, for a YAML postings source."""
-    if root is not None and isinstance(root.postings, str):
+    """The postings folder or file, for a YAML postings source (a git branch's are fetched)."""
+    if root is not None and isinstance(root.postings, str) and root.source is None:
         return root_path.parent / root.postings
     return None
 

@@ -244,7 +244,8 @@ class _Run:
         selected = tuple(p for p in desired.postings if scope is None or p.key in scope)
         now = clock()
         run_id = None if read_only else record.start_run(
-            store, kind=kind, trigger=trigger, digest=desired.digest, commit=config_commit(desired.path), now=now,
+            store, kind=kind, trigger=trigger, digest=desired.digest, commit=desired.commit or config_commit(desired.path),
+            now=now,
         )
         log.info("run_started", run=run_id, kind=kind, trigger=trigger, boards=sorted(chosen), postings=len(selected),
                  read_only=read_only, snapshot=recorded is not None)

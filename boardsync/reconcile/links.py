@@ -11,8 +11,9 @@ import structlog
 
 from boardsync.config.loader import Desired
 from boardsync.config.model import Posting
+from boardsync.connectors.registry import none_configured
 from boardsync.connectors.base import Connector
-from boardsync.errors import ConfigError, ProviderError, WaitAsked
+from boardsync.errors import ProviderError, WaitAsked
 from boardsync.reconcile import record
 from boardsync.reconcile.waits import BoardWaits
 from boardsync.state import Store
@@ -41,7 +42,7 @@ def fresh_links(
     none from a board that asked to be left alone (a kept 429 wait)."""
     boards = {n: c for n, c in connectors.items() if c.SUPPORTS_LINKS and n in desired.root.providers.names()}
     if not boards:
-        raise ConfigError("no board configured that hands out signed links (providers.recruitifi)")
+        raise none_configured("SUPPORTS_LINKS", "hands out signed links")
     wanted = desired.chosen(keys)
     results = []
     waits = BoardWaits(store, clock)

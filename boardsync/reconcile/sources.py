@@ -14,8 +14,9 @@ from datetime import UTC, datetime
 
 from boardsync.config.loader import Desired
 from boardsync.config.model import Posting
+from boardsync.connectors.registry import none_configured
 from boardsync.connectors.base import Channel, Connector, Remote
-from boardsync.errors import ConfigError, ProviderError, WaitAsked
+from boardsync.errors import ProviderError, WaitAsked
 from boardsync.reconcile.waits import BoardWaits
 from boardsync.state import Store
 
@@ -45,7 +46,7 @@ def tracked_sources(
     channel not made yet; one row per posting with the error for a board not read."""
     boards = {n: c for n, c in connectors.items() if c.SUPPORTS_CHANNELS and n in desired.root.providers.names()}
     if not boards:
-        raise ConfigError("no board configured that tracks channels (providers.hirempire)")
+        raise none_configured("SUPPORTS_CHANNELS", "tracks channels")
     wanted = desired.chosen(keys)
     waits = BoardWaits(store, clock)
     rows: list[SourceRow] = []

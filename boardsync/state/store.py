@@ -204,6 +204,19 @@ class RunRow:
     error: str | None
 
 
+SOURCE_RUN = "source"
+"""The kind of run that records a commit of a followed git branch, put live or refused."""
+
+
+@dataclass(frozen=True)
+class SourceCommits:
+    """A followed branch's commits as runs of kind ``source``: the one that runs, and one
+    refused after it (None when the latest commit went live)."""
+
+    live: RunRow | None
+    refused: RunRow | None
+
+
 @dataclass(frozen=True)
 class BoardWait:
     """A wait a board asked for (a 429's ``Retry-After``): no request to it before `until`."""
@@ -348,6 +361,33 @@ class Store:
             query = query.where(Run.kind == kind)
         with self.session() as session:
             return [_run_row(r) for r in session.exec(query).all()]
+
+    # -- a git source ------------------------------------------------------------------------
+
+    def record_source_commit(
+        self, commit: str, outcome: str, *, trigger: str, started: datetime, finished: datetime,
+        error: str | None = None,
+    ) -> int:
+        """Record a commit of a followed branch put live (outcome ``live``) or refused
+        (``refused``, `error` saying why), as a run of kind ``source``; its id."""
+        with self.write() as session:
+            run = Run(kind=SOURCE_RUN, trigger=trigger, started_at=started, finished_at=finished, outcome=outcome,
+                      config_commit=commit, error=error)
+            session.add(run)
+            session.flush()
+            assert run.id is not None
+            return run.id
+
+    def source_commits(self) -> SourceCommits:
+        """The commit that runs, and the refused one still newer than it."""
+        query = select(Run).where(Run.kind == SOURCE_RUN).order_by(col(Run.id).desc()).limit(200)
+        with self.session() as session:
+            runs = [_run_row(r) for r in session.exec(query).all()]
+        live = next((r for r in runs if r.outcome == "live"), None)
+        refused = next((r for r in runs if r.outcome == "refused"), None)
+        if refused is not None and live is not None and refused.id < live.id:
+            refused = None  # a newer commit went live since: the refusal is history
+        return SourceCommits(live, refused)
 
     def metrics(self) -> MetricsSnapshot:
         with self.session() as session:

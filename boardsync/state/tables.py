@@ -194,7 +194,7 @@ class Run(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str
-    """plan | reconcile | metrics"""
+    """plan | reconcile | metrics | source (a commit of a followed git branch, put live or refused)"""
     trigger: str
     started_at: datetime | None = _when(index=True)
     finished_at: datetime | None = _when()
