@@ -128,9 +128,7 @@ class Workspace:
 
     def env(self, notify: NotifySocket) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in ("JOURNAL_STREAM", "WATCHDOG_PID")}
-        return env | self.sandbox.credentials() | {
-            "NOTIFY_SOCKET": str(notify.path), "WATCHDOG_USEC": "2000000", "BOARDSYNC_TOKEN": DAEMON_TOKEN,
-        }
+        return env | self.sandbox.credentials() | {"NOTIFY_SOCKET": str(notify.path), "WATCHDOG_USEC": "2000000"}
 
 
 class DaemonProcess:
@@ -413,12 +411,13 @@ def test_one_shot_reconcile_waits_for_the_daemon_then_refuses_naming_it(
 
 
 def test_plan_beside_the_running_daemon_plans_and_the_snapshot_is_served_behind_the_token(
-    start: Callable[[], DaemonProcess], notify: NotifySocket, workspace: Workspace,
+    start: Callable[[], DaemonProcess], notify: NotifySocket, workspace: Workspace, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """While the daemon runs (holding the writer lock), `boardsync plan` exits 0 or 2, never a
     lock error, and adds no run row; GET /snapshot answers 401 without the token or with a
     wrong one, and the snapshot with it, holding the boards the daemon read."""
     workspace.write_config(reconcile="1h", metrics="1h", token=True)
+    monkeypatch.setenv("BOARDSYNC_TOKEN", DAEMON_TOKEN)  # the daemon's environment starts from this one
     daemon = start()
     notify.wait("READY", "1")
     daemon.wait_converged()
