@@ -8,9 +8,7 @@ import os
 import re
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +16,13 @@ import pytest
 from ruamel.yaml import YAML
 
 from boardsync.cli import main
+from tests.ci_helpers import SNAPSHOT, SNAPSHOT_TOKEN, config_repository, snapshot_server
 
 ROOT = Path(__file__).parent.parent
 ACTION = ROOT / "action.yml"
 WORKFLOW = ROOT / "examples" / "github" / "boardsync-plan.yml"
 MATCHER = ROOT / ".github" / "boardsync-matcher.json"
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
-SNAPSHOT_TOKEN = "snap-7d1e"
 
 
 def load(path: Path) -> Any:
@@ -162,30 +160,9 @@ def run_step(name: str, context: dict[str, str], tmp_path: Path) -> tuple[subpro
 
 
 @pytest.fixture
-def snapshot_server() -> Iterator[tuple[str, list[str]]]:
-    """A daemon's /snapshot on loopback: the snapshot for the right bearer token, else 401."""
-    seen: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            seen.append(self.headers.get("Authorization", ""))
-            ok = self.path == "/snapshot" and self.headers.get("Authorization") == f"Bearer {SNAPSHOT_TOKEN}"
-            body = b'{"format": "boardsync.snapshot"}' if ok else b'{"error": "unauthorized"}'
-            self.send_response(200 if ok else 401)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/snapshot", seen
-    finally:
-        server.shutdown()
-        server.server_close()
+def snapshot() -> Iterator[tuple[str, list[str]]]:
+    with snapshot_server() as served:
+        yield served
 
 
 def _fetch_context(tmp_path: Path, url: str, token: str) -> dict[str, str]:
@@ -193,20 +170,20 @@ def _fetch_context(tmp_path: Path, url: str, token: str) -> dict[str, str]:
 
 
 def test_fetch_step_gets_the_snapshot_with_the_bearer_token(
-    snapshot_server: tuple[str, list[str]], tmp_path: Path,
+    snapshot: tuple[str, list[str]], tmp_path: Path,
 ) -> None:
     """With a URL and a token the snapshot lands in the runner's temp folder and the plan runs."""
-    url, seen = snapshot_server
+    url, seen = snapshot
     done, output = run_step("Fetch the snapshot", _fetch_context(tmp_path, url, SNAPSHOT_TOKEN), tmp_path)
     assert done.returncode == 0, done.stderr
     assert seen == [f"Bearer {SNAPSHOT_TOKEN}"]
     assert "fetched=true" in output and f"file={tmp_path / 'boardsync-snapshot.json'}" in output
-    assert (tmp_path / "boardsync-snapshot.json").read_text() == '{"format": "boardsync.snapshot"}'
+    assert (tmp_path / "boardsync-snapshot.json").read_bytes() == SNAPSHOT
 
 
-def test_fetch_step_fails_on_a_refused_token(snapshot_server: tuple[str, list[str]], tmp_path: Path) -> None:
+def test_fetch_step_fails_on_a_refused_token(snapshot: tuple[str, list[str]], tmp_path: Path) -> None:
     """A 401 from the daemon fails the step, naming the URL and showing the daemon's answer."""
-    url, _ = snapshot_server
+    url, _ = snapshot
     done, output = run_step("Fetch the snapshot", _fetch_context(tmp_path, url, "wrong"), tmp_path)
     assert done.returncode == 1 and "fetched=true" not in output
     assert f"::error title=boardsync snapshot::GET {url} failed" in done.stdout
@@ -224,20 +201,11 @@ def test_fetch_step_skips_the_plan_saying_why(url: str, token: str, says: str, t
     assert "::notice title=boardsync plan skipped::" in done.stdout and says in done.stdout
 
 
-def _config_repository(tmp_path: Path, *, broken: bool) -> Path:
-    repo = tmp_path / "repo"
-    shutil.copytree(ROOT / "examples", repo, ignore=shutil.ignore_patterns("github", "gitlab", "systemd"))
-    if broken:
-        posting = repo / "postings" / "backend-engineer.yaml"
-        posting.write_text(posting.read_text().replace("  max: 195000\n", "  max: 1\n"))
-    return repo
-
-
 @pytest.mark.parametrize("broken", [False, True])
 def test_validate_step_fails_the_check_only_on_an_invalid_config(broken: bool, tmp_path: Path) -> None:
     """The validate step passes the examples and fails a broken posting with an error that
     names the config, the problem line printed for the matcher."""
-    repo = _config_repository(tmp_path, broken=broken)
+    repo = config_repository(tmp_path, broken=broken)
     context = {"inputs.config": str(repo / "boardsync.yaml"), "github.action_path": str(ROOT)}
     done, _ = run_step("Validate (no secrets)", context, tmp_path)
     assert done.stdout.startswith(f"::add-matcher::{MATCHER}\n")
@@ -251,7 +219,7 @@ def test_the_problem_matcher_reads_validate_lines(tmp_path: Path, capsys: pytest
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """The matcher's pattern turns each problem and warning line of `validate` into an
     annotation (file, line, column, severity), and nothing else."""
-    repo = _config_repository(tmp_path, broken=True)
+    repo = config_repository(tmp_path, broken=True)
     monkeypatch.chdir(repo)
     assert main(["validate", "--no-secrets"]) == 1
     lines = capsys.readouterr().out.splitlines()
