@@ -163,6 +163,11 @@ def _cmd_plan(args: argparse.Namespace, term: Terminal) -> int:
         with session.opened(args.config, read_only=True) as run:
             result = plan(run.desired, run.store, run.connectors, postings=args.posting, providers=args.provider)
     planned = result.plan or Plan()
+    if args.out is not None:
+        _write_atomically(args.out, render.to_json(planned))
+        if not args.quiet:
+            print(f"plan written to {args.out}; apply exactly it with: boardsync reconcile --plan {args.out}",
+                  file=sys.stderr)
     if args.json:
         print(render.to_json(planned))
     elif args.markdown:
@@ -177,8 +182,15 @@ def _cmd_plan(args: argparse.Namespace, term: Terminal) -> int:
 
 def _cmd_reconcile(args: argparse.Namespace, term: Terminal) -> int:
     from boardsync import console, documents, session
-    from boardsync.reconcile import reconcile, render
+    from boardsync.errors import ConfigError
+    from boardsync.reconcile import reconcile, render, saved
 
+    saved_plan = None
+    if args.plan is not None:
+        if args.posting or args.provider:
+            raise ConfigError("--plan applies a saved plan in the scope it was made in: "
+                              "give --posting and --provider to `plan`, not here")
+        saved_plan = saved.read(args.plan)  # a file that is not a plan is refused before any board is read
     # A dry run writes nothing, as plan: it needs no writer lock.
     lock = None if args.dry_run else _writer_lock("reconcile", args.wait, quiet=args.quiet)
     with session.stopped_by_sigterm() as stop, \
@@ -187,6 +199,7 @@ def _cmd_reconcile(args: argparse.Namespace, term: Terminal) -> int:
         result = reconcile(
             run.desired, run.store, run.connectors, dry_run=args.dry_run, force=args.force,
             postings=args.posting, providers=args.provider, trigger="cli", progress=progress, stop=stop,
+            saved_plan=saved_plan,
         )
     if stop.is_set():
         print("boardsync reconcile: stopped by SIGTERM; the call in flight was finished and recorded",
@@ -444,12 +457,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--snapshot", type=Path, metavar="FILE",
                    help="plan against this snapshot (boardsync snapshot, GET /snapshot) instead of the boards: "
                         "no board request, no board secret needed")
+    p.add_argument("--out", type=Path, metavar="FILE",
+                   help="also write the plan as JSON to FILE, for `reconcile --plan FILE` to apply exactly it")
     _quiet_arg(p, "print no plan (unless --json or --markdown): the exit code says whether changes are pending")
 
     p = command("reconcile", _cmd_reconcile, "make every board match the desired state")
     _config_arg(p)
     p.add_argument("--dry-run", action="store_true", help="plan only; change nothing")
     p.add_argument("--force", action="store_true", help="apply a plan the safety check refused")
+    p.add_argument("--plan", type=Path, metavar="FILE",
+                   help="apply exactly the plan `plan --out FILE` saved, in its scope; refused (exit 1, nothing "
+                        "sent) when the postings or a pair it changes moved since it was made")
     p.add_argument("--posting", action="append", metavar="KEY", help="only this posting (repeatable)")
     p.add_argument("--provider", action="append", metavar="NAME", help="only this board (repeatable)")
     _wait_arg(p)

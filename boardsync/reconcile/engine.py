@@ -30,7 +30,7 @@ from boardsync.config.loader import Desired
 from boardsync.config.model import Posting
 from boardsync.connectors.base import Connector, Remote
 from boardsync.errors import ConfigError, ProviderError, UnsafePlan, no_such_posting
-from boardsync.reconcile import journal, record, verdict
+from boardsync.reconcile import journal, record, saved, verdict
 from boardsync.reconcile.apply import Applier, ApplyReport, Progress
 from boardsync.reconcile.lookup import look_up_unlisted
 from boardsync.reconcile.model import (
@@ -46,11 +46,13 @@ from boardsync.reconcile.model import (
     PairState,
     Plan,
     RunResult,
+    Scope,
     SnapshotAge,
 )
 from boardsync.reconcile.observe import observe, observe_recorded
 from boardsync.reconcile.planner import plan_changes
 from boardsync.reconcile.safety import check_safety
+from boardsync.reconcile.saved import SavedPlan
 from boardsync.reconcile.waits import BoardWaits
 from boardsync.state import Binding, Store
 
@@ -79,16 +81,28 @@ def reconcile(
     stop: threading.Event | None = None,
     progress: Progress | None = None,
     clock: Clock = _utcnow,
+    saved_plan: SavedPlan | None = None,
 ) -> RunResult:
     """Make the boards match `desired`. With `dry_run`, plan only, writing nothing (as `plan`).
     `force` applies a plan the safety check refused. `postings` and `providers` narrow the run.
     `clock` is the run's notion of now (backoff, link expiry, drift times); tests move it
-    instead of sleeping."""
+    instead of sleeping. With `saved_plan`, the run plans as usual, refuses when that plan
+    is stale (`saved.refusal`), else applies only its pairs, in its scope."""
+    if saved_plan is not None:
+        postings, providers = saved_plan.scope.postings, saved_plan.scope.providers
     with _Run.recorded(desired, store, connectors, "reconcile", trigger, postings, providers, clock,
                        read_only=dry_run) as run:
         boards, known, result = run.observe_and_plan(stop, force=force)
         if not force:
             result = run.checked(result, boards, known)
+        left = 0
+        if saved_plan is not None and not result.refused:
+            stale = saved.refusal(saved_plan, result)
+            result = replace(result, refused=stale) if stale else result
+            if stale:
+                log.warning("saved_plan_refused", run=run.id, reason=stale)
+            else:
+                result, left = saved.only_saved(result, saved_plan)
         if dry_run or result.refused:
             return run.finish_planned(result)
         assert run.id is not None
@@ -96,6 +110,7 @@ def reconcile(
             store, run.connectors, boards, {p.key: p for p in run.postings},
             run_id=run.id, now=run.now, stop=stop, progress=progress, waits=run.waits,
         ).apply(result)
+        report.skipped += left  # planned for pairs the saved plan does not touch: the next run's
         record.views_answered(store, boards, report.answered, run.clock())
         return run.finish(result, report=report)
 
@@ -172,6 +187,8 @@ class _Run:
     waits: BoardWaits
     reads: Mapping[str, BoardView] | None = None
     """Recorded reads to plan against instead of reading the boards (a snapshot)."""
+    given: Scope = Scope()
+    """The --posting and --provider the run was narrowed to, as given."""
     settled_adoptions: int = 0
     """Lost creates of earlier runs found on the board and bound by this run."""
 
@@ -197,6 +214,8 @@ class _Run:
             scope=self.scope, digest=self.desired.digest,
         )
         result = _showing_adoptions(result, settlement.would_adopt)
+        result = replace(result, observed=saved.observed(result, boards, known), scope=self.given,
+                         posting_digests=saved.posting_digests(self.desired.postings))
         if not self.read_only:
             record.record_observation(self.store, boards, result, self.postings, self.now, scope=self.scope)
         return boards, known, result
@@ -250,7 +269,8 @@ class _Run:
         log.info("run_started", run=run_id, kind=kind, trigger=trigger, boards=sorted(chosen), postings=len(selected),
                  read_only=read_only, snapshot=recorded is not None)
         waits = BoardWaits(store, clock, keep=not read_only)
-        run = cls(desired, store, chosen, selected, scope, kind, trigger, clock, now, run_id, waits, recorded)
+        run = cls(desired, store, chosen, selected, scope, kind, trigger, clock, now, run_id, waits, recorded,
+                  given=saved.scope(postings, providers))
         try:
             yield run
         except BaseException as exc:

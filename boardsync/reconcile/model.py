@@ -173,6 +173,33 @@ class SnapshotAge:
 
 
 @dataclass(frozen=True)
+class Observed:
+    """What the board showed for a pair a plan changes, as digests (never the values: a
+    field may hold a signed link): a saved plan is stale when a fresh read differs."""
+
+    provider: str
+    posting: str
+    remote_id: str | None
+    """The board's job of the pair; None when the board shows none (a create)."""
+    digest: str | None
+    """Of the job's status and payload together; None when the board shows no job."""
+    fields: Mapping[str, str] = field(default_factory=dict)
+    """Field (and ``status``) → digest of its value, to name what moved."""
+
+    @property
+    def pair(self) -> Pair:
+        return (self.posting, self.provider)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The --posting and --provider a plan was narrowed to (None: all)."""
+
+    postings: tuple[str, ...] | None = None
+    providers: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
 class Plan:
     """What a run would do, and what it found that it will not or cannot do."""
 
@@ -189,6 +216,12 @@ class Plan:
     """Why the safety check refuses this plan (a real run would apply nothing), if it does."""
     snapshot: SnapshotAge | None = None
     """When the plan was made against a snapshot instead of the boards: how old it is."""
+    observed: tuple[Observed, ...] = ()
+    """What the boards showed for each pair with a change, to tell a saved plan is stale."""
+    scope: Scope = Scope()
+    """What the run was narrowed to: a saved plan is applied in the same scope."""
+    posting_digests: Mapping[str, str] = field(default_factory=dict)
+    """Posting key → digest of the posting as planned, to name the ones edited since."""
 
     @property
     def board_changes(self) -> tuple[Change, ...]:

@@ -54,7 +54,7 @@ def to_document(plan: Plan) -> dict[str, Any]:
         "refused": plan.refused,
         "snapshot": _snapshot_document(plan),
         "counts": plan.counts,
-        "changes": [_change_document(c) for c in plan.changes],
+        "changes": [change_document(c) for c in plan.changes],
         "drift": [
             {"provider": d.provider, "posting": d.posting, "field": d.field, "desired": d.desired,
              "observed": d.observed, "disposition": d.disposition}
@@ -75,7 +75,18 @@ def to_document(plan: Plan) -> dict[str, Any]:
             {"provider": e.provider, "posting": e.posting, "action": e.action, "message": e.message}
             for e in plan.errors
         ],
+        "scope": {"postings": _listed(plan.scope.postings), "providers": _listed(plan.scope.providers)},
+        "postings": dict(plan.posting_digests),
+        "observed": [
+            {"provider": o.provider, "posting": o.posting, "remote_id": o.remote_id, "digest": o.digest,
+             "fields": dict(o.fields)}
+            for o in plan.observed
+        ],
     }
+
+
+def _listed(names: tuple[str, ...] | None) -> list[str] | None:
+    return None if names is None else list(names)
 
 
 def _snapshot_document(plan: Plan) -> dict[str, Any] | None:
@@ -126,7 +137,7 @@ def to_json(plan: Plan, *, indent: int | None = 2) -> str:
     return json.dumps(to_document(plan), indent=indent, ensure_ascii=False, default=str)
 
 
-def _change_document(change: Change) -> dict[str, Any]:
+def change_document(change: Change) -> dict[str, Any]:
     return {
         "provider": change.provider,
         "posting": change.posting,
