@@ -60,6 +60,9 @@ class Desired:
     origins: Mapping[str, Origin] = field(default_factory=dict, repr=False, compare=False)
     commit: str | None = None
     """The commit the postings were read from, when `source:` follows a git branch."""
+    root_digest: str = ""
+    """sha256 of the root file alone, normalised as `digest`: a saved plan narrowed to some
+    postings is stale when it or one of them changed, not when another posting did."""
 
     def posting(self, key: str) -> Posting:
         for posting in self.postings:
@@ -374,6 +377,7 @@ def _desired(collected: Collected) -> Desired:
         state_url=collected.state_url,
         origins={posting.key: origin for posting, origin in ordered},
         commit=collected.checkout.commit if collected.checkout is not None else None,
+        root_digest=digest(collected.root, (), collected.resolution),
     )
 
 

@@ -96,12 +96,12 @@ def reconcile(
         if not force:
             result = run.checked(result, boards, known)
         left = 0
-        if saved_plan is not None and not result.refused:
+        if saved_plan is not None:  # compared before anything is sent; its refusal says more than the check's
             stale = saved.refusal(saved_plan, result)
-            result = replace(result, refused=stale) if stale else result
             if stale:
                 log.warning("saved_plan_refused", run=run.id, reason=stale)
-            else:
+                result = replace(result, refused=stale)
+            elif not result.refused:
                 result, left = saved.only_saved(result, saved_plan)
         if dry_run or result.refused:
             return run.finish_planned(result)
@@ -215,7 +215,8 @@ class _Run:
         )
         result = _showing_adoptions(result, settlement.would_adopt)
         result = replace(result, observed=saved.observed(result, boards, known), scope=self.given,
-                         posting_digests=saved.posting_digests(self.desired.postings))
+                         posting_digests=saved.posting_digests(self.desired.postings),
+                         root_digest=self.desired.root_digest)
         if not self.read_only:
             record.record_observation(self.store, boards, result, self.postings, self.now, scope=self.scope)
         return boards, known, result

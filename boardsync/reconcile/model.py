@@ -222,6 +222,9 @@ class Plan:
     """What the run was narrowed to: a saved plan is applied in the same scope."""
     posting_digests: Mapping[str, str] = field(default_factory=dict)
     """Posting key → digest of the posting as planned, to name the ones edited since."""
+    root_digest: str | None = None
+    """Of the root file alone: with `posting_digests`, what a plan narrowed to some postings
+    was made from."""
 
     @property
     def board_changes(self) -> tuple[Change, ...]:

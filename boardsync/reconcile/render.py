@@ -76,6 +76,7 @@ def to_document(plan: Plan) -> dict[str, Any]:
             for e in plan.errors
         ],
         "scope": {"postings": _listed(plan.scope.postings), "providers": _listed(plan.scope.providers)},
+        "root_digest": plan.root_digest,
         "postings": dict(plan.posting_digests),
         "observed": [
             {"provider": o.provider, "posting": o.posting, "remote_id": o.remote_id, "digest": o.digest,

@@ -40,6 +40,7 @@ class SavedPlan:
     observed: Mapping[Pair, Observed]
     postings: Mapping[str, str] = field(default_factory=dict)
     """Posting key → digest of the posting, to name the ones edited since."""
+    root_digest: str | None = None
 
 
 # ------------------------------------------------------------------------------ making one
@@ -94,8 +95,9 @@ def read(path: Path) -> SavedPlan:
         raise ConfigError(
             f"{path}: a plan of version {document.get('version')!r}; this boardsync applies version {render.VERSION}"
         )
-    if "observed" not in document or "scope" not in document:
-        raise ConfigError(f"{path}: a plan without `observed` or `scope`: made by an older boardsync; "
+    if not {"observed", "scope", "postings", "root_digest"} <= document.keys():
+        raise ConfigError(f"{path}: a plan without what a saved plan needs (`observed`, `scope`, …): an older "
+                          "boardsync made it, or it was cut; "
                           "make it again with `boardsync plan --out`")
     try:
         return _saved(document, str(path))
@@ -120,7 +122,8 @@ def _saved(document: Mapping[str, Any], origin: str) -> SavedPlan:
         scope=Scope(_names(given["postings"]), _names(given["providers"])),
         changes={pair: tuple(items) for pair, items in changes.items()},
         observed={o.pair: o for o in seen},
-        postings={str(k): str(v) for k, v in document.get("postings", {}).items()},
+        postings={str(k): str(v) for k, v in document["postings"].items()},
+        root_digest=document["root_digest"],
     )
 
 
@@ -148,15 +151,22 @@ def refusal(saved: SavedPlan, fresh: Plan) -> str | None:
 
 
 def _postings_moved(saved: SavedPlan, fresh: Plan) -> list[str]:
-    if saved.config_digest == fresh.config_digest:
-        return []
-    now = fresh.posting_digests
-    edited = sorted(k for k in saved.postings.keys() & now.keys() if saved.postings[k] != now[k])
-    added, removed = sorted(now.keys() - saved.postings.keys()), sorted(saved.postings.keys() - now.keys())
+    """The config the plan was made from, changed since: all of it, or for a plan narrowed
+    by --posting, the root file and those postings only (another posting is no concern of it)."""
+    then, now = dict(saved.postings), dict(fresh.posting_digests)
+    if saved.scope.postings is None:
+        if saved.config_digest == fresh.config_digest:
+            return []
+    else:
+        keys = set(saved.scope.postings)
+        then, now = {k: v for k, v in then.items() if k in keys}, {k: v for k, v in now.items() if k in keys}
+        if saved.root_digest == fresh.root_digest and then == now:
+            return []
+    edited = sorted(k for k in then.keys() & now.keys() if then[k] != now[k])
+    added, removed = sorted(now.keys() - then.keys()), sorted(then.keys() - now.keys())
     named = [f"{what} {', '.join(keys)}" for what, keys in
              (("posting edited:", edited), ("posting added:", added), ("posting removed:", removed)) if keys]
-    return ["the postings changed since the plan was made" + (f" ({'; '.join(named)})" if named
-                                                              else " (the root config)")]
+    return ["the postings changed since the plan was made (" + ("; ".join(named) or "the root file") + ")"]
 
 
 def _pairs_moved(saved: SavedPlan, fresh: Plan) -> list[str]:
