@@ -190,6 +190,8 @@ def _cmd_reconcile(args: argparse.Namespace, term: Terminal) -> int:
         if args.posting or args.provider:
             raise ConfigError("--plan applies a saved plan in the scope it was made in: "
                               "give --posting and --provider to `plan`, not here")
+        if args.force:  # a saved plan is applied as it was checked: a refused one stays refused
+            raise ConfigError("--plan applies a plan the safety check passed; --force is for a run without one")
         saved_plan = saved.read(args.plan)  # a file that is not a plan is refused before any board is read
     # A dry run writes nothing, as plan: it needs no writer lock.
     lock = None if args.dry_run else _writer_lock("reconcile", args.wait, quiet=args.quiet)

@@ -199,12 +199,81 @@ def test_a_plan_narrowed_to_a_posting_is_applied_in_that_scope(synced: Workspace
     assert synced.run("plan", "--posting", "backend-engineer").code == 2
 
 
-def test_the_scope_of_a_saved_plan_is_not_narrowed_again(synced: Workspace) -> None:
-    """--posting or --provider beside --plan is a usage error: the plan keeps its own scope."""
+@pytest.mark.parametrize("extra", [["--posting", "product-designer"], ["--provider", "sorce"], ["--force"]])
+def test_a_saved_plan_is_applied_as_made_not_narrowed_or_forced(synced: Workspace, extra: list[str]) -> None:
+    """--posting, --provider or --force beside --plan is a usage error: the plan keeps its own
+    scope and its own safety check."""
     _retitle(synced)
     path, _ = _saved(synced)
-    ran = synced.run("reconcile", "--plan", str(path), "--posting", "product-designer")
-    assert ran.code == 1 and "--plan" in ran.err
+    ran = synced.run("reconcile", "--plan", str(path), *extra)
+    assert ran.code == 1 and "--plan" in ran.err and extra[0] in ran.err
+    assert _no_writes(synced) == {}
+    assert synced.sorce_job("product-designer")["title"] == "Product Designer"
+
+
+def test_a_root_file_edited_after_the_plan_is_named_beside_the_postings(synced: Workspace) -> None:
+    """The root file and a posting both edited after the plan: the refusal names both."""
+    _retitle(synced)
+    path, _ = _saved(synced)
+    synced.write_config(max_close_percent=40)
+    synced.edit_posting("backend-engineer", "title: Senior Backend Engineer (Python)",
+                        "title: Staff Backend Engineer (Python)")
+    synced.clear_counts()
+
+    refused = synced.run("reconcile", "--plan", str(path))
+
+    assert refused.code == 1, refused.out + refused.err
+    assert "posting edited: backend-engineer" in refused.err and "the root file" in refused.err
+    assert _no_writes(synced) == {}
+
+
+def test_a_saved_plan_applied_twice_is_refused_the_second_time(synced: Workspace) -> None:
+    """Once applied, the jobs it changed are no longer what it was made against: applying the
+    same file again is refused as stale and sends nothing."""
+    _retitle(synced)
+    path, _ = _saved(synced)
+    assert synced.run("reconcile", "--plan", str(path)).code == 0
+    synced.clear_counts()
+
+    again = synced.run("reconcile", "--plan", str(path))
+
+    assert again.code == 1, again.out + again.err
+    assert "stale" in again.err and "product-designer on sorce" in again.err
+    assert _no_writes(synced) == {}
+
+
+def test_a_plan_made_against_a_snapshot_is_applied_exactly(synced: Workspace) -> None:
+    """`plan --snapshot --out` (no board read) saves a plan that `reconcile --plan` then applies
+    against the live boards, when they still show what the snapshot held: exit 0."""
+    snapshot = synced.root / "snap.json"
+    assert synced.run("snapshot", "--out", str(snapshot)).code == 0
+    _retitle(synced)
+    synced.clear_counts()
+    path, document = _saved(synced, "--snapshot", str(snapshot))
+    assert document["snapshot"] is not None and document["observed"]
+    assert not any(synced.counts().values())  # planned from the snapshot alone
+
+    applied = synced.run("reconcile", "--plan", str(path))
+
+    assert applied.code == 0, applied.out + applied.err
+    assert synced.sorce_job("product-designer")["title"] == NEW_TITLE
+
+
+def test_a_plan_made_against_a_snapshot_is_stale_when_the_board_moved_since(synced: Workspace) -> None:
+    """A hand edit made after the snapshot, on a job the plan changes, refuses the plan saved
+    from that snapshot, naming posting, board and field."""
+    snapshot = synced.root / "snap.json"
+    assert synced.run("snapshot", "--out", str(snapshot)).code == 0
+    synced.sandbox.sorce.edit_job(synced.remote_id("product-designer", "sorce"), description="Edited by hand.")
+    _retitle(synced)
+    path, _ = _saved(synced, "--snapshot", str(snapshot))
+    synced.clear_counts()
+
+    refused = synced.run("reconcile", "--plan", str(path))
+
+    assert refused.code == 1, refused.out + refused.err
+    assert "product-designer on sorce: the board's job changed since the plan was made" in refused.err
+    assert "description" in refused.err
     assert _no_writes(synced) == {}
 
 

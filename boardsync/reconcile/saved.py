@@ -154,19 +154,21 @@ def _postings_moved(saved: SavedPlan, fresh: Plan) -> list[str]:
     """The config the plan was made from, changed since: all of it, or for a plan narrowed
     by --posting, the root file and those postings only (another posting is no concern of it)."""
     then, now = dict(saved.postings), dict(fresh.posting_digests)
-    if saved.scope.postings is None:
-        if saved.config_digest == fresh.config_digest:
-            return []
-    else:
+    if saved.scope.postings is not None:
         keys = set(saved.scope.postings)
         then, now = {k: v for k, v in then.items() if k in keys}, {k: v for k, v in now.items() if k in keys}
-        if saved.root_digest == fresh.root_digest and then == now:
-            return []
+    elif saved.config_digest == fresh.config_digest:
+        return []
     edited = sorted(k for k in then.keys() & now.keys() if then[k] != now[k])
     added, removed = sorted(now.keys() - then.keys()), sorted(then.keys() - now.keys())
     named = [f"{what} {', '.join(keys)}" for what, keys in
              (("posting edited:", edited), ("posting added:", added), ("posting removed:", removed)) if keys]
-    return ["the postings changed since the plan was made (" + ("; ".join(named) or "the root file") + ")"]
+    if saved.root_digest != fresh.root_digest:
+        named.append("the root file")
+    if not named and saved.scope.postings is not None:
+        return []
+    # The digests name what moved; a digest of the whole that moved alone is said as that.
+    return ["the postings changed since the plan was made (" + ("; ".join(named) or "config_digest") + ")"]
 
 
 def _pairs_moved(saved: SavedPlan, fresh: Plan) -> list[str]:
