@@ -16,6 +16,7 @@ import pytest
 
 from boardsync.reconcile import Action
 from boardsync.reconcile.render import load_schema
+from boardsync.sandbox.core import Fault
 from tests.reconcile_helpers import Workspace, writes
 
 pytestmark = pytest.mark.slow
@@ -115,6 +116,23 @@ def test_a_posting_edited_after_the_plan_refuses_it_naming_the_posting(synced: W
     assert refused.code == 1
     assert "the postings changed since the plan was made" in refused.err
     assert "posting edited: backend-engineer" in refused.err
+    assert _no_writes(synced) == {}
+
+
+def test_a_board_that_cannot_be_read_refuses_a_plan_that_changes_it(synced: Workspace) -> None:
+    """When a board the plan changes cannot be read, the plan cannot be checked against it:
+    refused, naming posting and board, and nothing sent to any board."""
+    _retitle(synced)
+    path, _ = _saved(synced)
+    synced.sandbox.sorce.faults.add(Fault("status", method="GET", path=r"/api/external/v1/jobs", status=401,
+                                          times=None))
+    synced.clear_counts()
+
+    refused = synced.run("reconcile", "--plan", str(path))
+
+    assert refused.code == 1, refused.out + refused.err
+    assert "cannot be checked against the boards" in refused.err
+    assert "product-designer on sorce: the board could not be read" in refused.err
     assert _no_writes(synced) == {}
 
 

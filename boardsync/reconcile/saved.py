@@ -144,10 +144,25 @@ def refusal(saved: SavedPlan, fresh: Plan) -> str | None:
     if saved.refused:
         return f"the saved plan {saved.origin} was refused by the safety check when it was made: {saved.refused}"
     moved = _postings_moved(saved, fresh) + _pairs_moved(saved, fresh)
-    if not moved:
-        return None
-    return (f"the saved plan {saved.origin} is stale: " + "; ".join(moved)
-            + "; make a new plan with `boardsync plan --out`")
+    unchecked = _pairs_unread(saved, fresh)
+    if moved:
+        return (f"the saved plan {saved.origin} is stale: " + "; ".join(moved + unchecked)
+                + "; make a new plan with `boardsync plan --out`")
+    if unchecked:
+        return (f"the saved plan {saved.origin} cannot be checked against the boards: " + "; ".join(unchecked)
+                + "; apply it when the board answers")
+    return None
+
+
+def _unread(fresh: Plan) -> dict[str, str]:
+    """Board → why this run could not read it."""
+    return {e.provider: e.message for e in fresh.errors if e.posting is None}
+
+
+def _pairs_unread(saved: SavedPlan, fresh: Plan) -> list[str]:
+    unread = _unread(fresh)
+    return [f"{posting} on {provider}: the board could not be read ({unread[provider]})"
+            for posting, provider in sorted(saved.changes) if provider in unread]
 
 
 def _postings_moved(saved: SavedPlan, fresh: Plan) -> list[str]:
@@ -175,13 +190,12 @@ def _pairs_moved(saved: SavedPlan, fresh: Plan) -> list[str]:
     now_changes = {pair: tuple(_compared(render.change_document(c)) for c in changes)
                    for pair, changes in _pairs(fresh.board_changes).items()}
     now_seen = {o.pair: o for o in fresh.observed}
-    unread = {e.provider: e.message for e in fresh.errors if e.posting is None}
+    unread = _unread(fresh)
     moved = []
     for pair in sorted(saved.changes):
         posting, provider = pair
         where = f"{posting} on {provider}"
-        if provider in unread:
-            moved.append(f"{where}: the board could not be read ({unread[provider]})")
+        if provider in unread:  # not known to have moved: `_pairs_unread` says it
             continue
         fields = _fields_moved(saved.observed.get(pair), now_seen.get(pair))
         if fields:
