@@ -275,6 +275,8 @@ def _cmd_status(args: argparse.Namespace, term: Terminal) -> int:
     from boardsync import console, documents, session
     from boardsync.config.model import Status
 
+    if args.unmanaged:
+        return _status_unmanaged(args, term)
     with session.opened(args.config, boards=False) as run:
         configured = run.desired.root.providers.names()
         expected = [(p, board) for p in run.desired.postings for board in p.boards.names() if board in configured]
@@ -288,6 +290,45 @@ def _cmd_status(args: argparse.Namespace, term: Terminal) -> int:
         print(documents.status_json(rows, waits, source))
     else:
         term.show(console.status_view(rows, waits, source))
+    return 0
+
+
+def _status_unmanaged(args: argparse.Namespace, term: Terminal) -> int:
+    """`status --unmanaged`: read-only, as plan (it keeps no wait a board asks for), so no lock.
+    Exit 2 when a board could not be read, whose jobs are then not known."""
+    from boardsync import console, documents, session
+    from boardsync.reconcile.adoption import unmanaged
+
+    with session.opened(args.config, read_only=True) as run:
+        found = unmanaged(run.desired, run.store, run.connectors)
+    _answer(args, term, found, documents.unmanaged_json, console.unmanaged_table)
+    return 2 if found.errors else 0
+
+
+def _cmd_adopt(args: argparse.Namespace, term: Terminal) -> int:
+    from boardsync import console, documents, session
+    from boardsync.reconcile.adoption import adopt
+
+    with session.opened(args.config, lock=_writer_lock("adopt", args.wait, quiet=args.quiet)) as run:
+        done = adopt(run.desired, run.store, run.connectors, args.key, args.board, args.id)
+    if args.json:
+        print(documents.adopted_json(done))
+    elif not args.quiet:
+        term.show(console.adopted_text(done))
+    return 0
+
+
+def _cmd_forget(args: argparse.Namespace, term: Terminal) -> int:
+    from boardsync import console, documents, session
+    from boardsync.reconcile.adoption import forget
+
+    # No board is called: the jobs stay as they are.
+    with session.opened(args.config, lock=_writer_lock("forget", args.wait, quiet=args.quiet), boards=False) as run:
+        done = forget(run.desired, run.store, args.key, args.board)
+    if args.json:
+        print(documents.forgotten_json(done))
+    elif not args.quiet:
+        term.show(console.forgotten_text(done))
     return 0
 
 
@@ -485,8 +526,30 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("status", _cmd_status,
                 "each posting on each board: state, drift, last sync, blocks, backoffs, a board's wait")
     _config_arg(p)
+    p.add_argument("--unmanaged", action="store_true",
+                   help="instead: the jobs on each board that no posting owns (reads the boards; exit 2 when one "
+                        "cannot be read)")
     _json_arg(p, "the rows")
     _quiet_arg(p, "print the rows only")
+
+    p = command("adopt", _cmd_adopt,
+                "bind a job already on a board to a posting; the next run updates what differs")
+    p.add_argument("key", metavar="KEY", help="the posting (it must name the board under boards:)")
+    p.add_argument("--board", required=True, metavar="NAME", help="the board the job is on")
+    p.add_argument("--id", required=True, metavar="REMOTE_ID", help="the job's id on the board (status --unmanaged)")
+    _config_arg(p)
+    _wait_arg(p)
+    _json_arg(p, "the binding made")
+    _quiet_arg(p, "print nothing")
+
+    p = command("forget", _cmd_forget,
+                "stop managing a posting removed from the config, leaving its jobs as they are on the boards")
+    p.add_argument("key", metavar="KEY", help="the posting's key")
+    p.add_argument("--board", metavar="NAME", help="only on this board (default: every board it is bound on)")
+    _config_arg(p)
+    _wait_arg(p)
+    _json_arg(p, "the bindings dropped")
+    _quiet_arg(p, "print nothing")
 
     p = command("drift", _cmd_drift, "differences found between the boards and the desired state")
     _config_arg(p)

@@ -19,6 +19,7 @@ from rich.text import Text
 from boardsync.config.validate import Report
 from boardsync.documents import visits_rows
 from boardsync.reconcile import render
+from boardsync.reconcile.adoption import Adopted, Forgotten, Unmanaged
 from boardsync.reconcile.links import LinkResult
 from boardsync.reconcile.model import RunResult
 from boardsync.reconcile.sources import SourceRow
@@ -212,6 +213,34 @@ def _source_cell(row: SourceRow) -> str | Text:
     if row.url:
         return row.url
     return _styled(f"error: {row.error}", "red") if row.error else _styled("not made yet", "dim")
+
+
+def unmanaged_table(found: Unmanaged) -> RenderableType:
+    """The jobs no posting owns, then each board that could not be read."""
+    errors = [_styled(f"{e.provider}: not read: {e.message}", "red") for e in found.errors]
+    if not found.jobs:
+        return Group(Text("Every job on the boards read is managed by a posting."), *errors)
+    rows = table(
+        ("board", "job", "title", "status", "place"),
+        [(j.provider, j.remote_id, j.title, j.status, j.place) for j in found.jobs],
+        wrapped=("title", "place"),
+    )
+    hint = Text(f"{len(found.jobs)} job(s) no posting owns; bind one with "
+                "`boardsync adopt KEY --board NAME --id JOB`")
+    return Group(rows, hint, *errors)
+
+
+def adopted_text(done: Adopted) -> Text:
+    if done.already:
+        return Text(f"{done.provider}/{done.posting}: already bound to {done.remote_id}; nothing changed")
+    return Text(f"{done.provider}/{done.posting}: bound to {done.remote_id} ({done.status}), as it is on the board; "
+                "`boardsync plan` shows what the next run changes on it")
+
+
+def forgotten_text(done: Sequence[Forgotten]) -> Text:
+    lines = [f"{f.provider}/{f.posting}: no longer managed; job {f.remote_id or '(none)'} left as it is"
+             for f in done]
+    return Text("\n".join(lines))
 
 
 def retry_text(lifted: Sequence[Backoff]) -> Text:

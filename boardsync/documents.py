@@ -16,6 +16,7 @@ from typing import Any
 
 from boardsync.config.validate import Report
 from boardsync.reconcile import render
+from boardsync.reconcile.adoption import Adopted, Forgotten, Unmanaged
 from boardsync.reconcile.links import LinkResult
 from boardsync.reconcile.model import RunResult
 from boardsync.reconcile.record import WHOLE_POSTING
@@ -86,6 +87,19 @@ def links_json(results: Sequence[LinkResult]) -> str:
 
 def sources_json(rows: Sequence[SourceRow]) -> str:
     return _dumps([asdict(r) for r in rows])
+
+
+def unmanaged_json(found: Unmanaged) -> str:
+    """The jobs no posting owns, and the boards not read: ``{"jobs": [...], "errors": [...]}``."""
+    return _dumps({"jobs": [asdict(j) for j in found.jobs], "errors": [asdict(e) for e in found.errors]})
+
+
+def adopted_json(done: Adopted) -> str:
+    return _dumps(asdict(done))
+
+
+def forgotten_json(done: Sequence[Forgotten]) -> str:
+    return _dumps([asdict(f) for f in done])
 
 
 def retry_json(lifted: Sequence[Backoff]) -> str:

@@ -71,6 +71,10 @@ class StateError(BoardsyncError):
     """The state database cannot be used as it is (unknown version, locked, unreadable)."""
 
 
+class Refused(BoardsyncError):
+    """A command will not do what it was asked, and says why; nothing was changed."""
+
+
 class UnsafePlan(BoardsyncError):
     """The plan would close or remove more live postings than the policy allows."""
 

@@ -24,7 +24,14 @@ from boardsync.config.gitsource import Checkout, checkout_folder, live_checkout
 from boardsync.config.model import Posting, PostingsSource, RootConfig, SqlSource
 from boardsync.config.problems import DataPath, format_path, from_validation_error, parse_path
 from boardsync.config.secrets import Resolution, Resolver, looks_like_key, scrub, suggested_variable
-from boardsync.config.sources import Origin, Read, duplicate_keys, read_sql_source, read_yaml_source
+from boardsync.config.sources import (
+    Origin,
+    Read,
+    duplicate_keys,
+    previous_key_problems,
+    read_sql_source,
+    read_yaml_source,
+)
 from boardsync.config.yamlfile import Document, FileProblem, display_path, load_file
 from boardsync.errors import ConfigError, Problem, no_such_posting
 from boardsync.log import register_secret
@@ -282,7 +289,7 @@ def _read_postings(data: dict[str, Any], document: Document, collected: Collecte
         target = Path(source)
         target = target if target.is_absolute() else collected.path.parent / target
         read = read_yaml_source(target, exclude=collected.path, where=document.where(("postings",)))
-    problems = list(read.problems) + duplicate_keys(read.keys)
+    problems = list(read.problems) + duplicate_keys(read.keys) + previous_key_problems(read.postings)
     problems += _unconfigured_boards(read, collected.root)
     collected.problems.extend(problems)
     collected.warnings.extend(read.warnings + _boardless(read))

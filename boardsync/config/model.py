@@ -221,7 +221,13 @@ class Posting(Model):
 
     key: str = Field(
         pattern=KEY_PATTERN,
-        description="Stable identity: lowercase letters, digits, '.', '_' or '-'. Never reuse or rename.",
+        description="Stable identity: lowercase letters, digits, '.', '_' or '-'. Never reuse; rename with "
+        "previous_keys.",
+    )
+    previous_keys: list[Annotated[str, Field(pattern=KEY_PATTERN)]] = Field(
+        default_factory=list,
+        description="The keys this posting had before a rename: the next run moves their bindings and history "
+        "to this key, closing and creating nothing.",
     )
     title: str = Field(min_length=1, max_length=200, description="Job title.")
     description: str = Field(min_length=1, description="The job description, in Markdown.")

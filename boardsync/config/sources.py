@@ -245,6 +245,29 @@ def _keep_unchecked(data: dict[str, Any], origin: Origin, read: Read) -> None:
     read.unchecked.append((posting, origin))
 
 
+def previous_key_problems(postings: Iterable[tuple[Posting, Origin]]) -> list[Problem]:
+    """A problem for every previous key (a rename's old key) that is also a posting's key
+    now, or that another posting already claims: its bindings would have two owners."""
+    current = {posting.key: origin for posting, origin in postings}
+    claimed: dict[str, tuple[str, Origin]] = {}
+    problems = []
+    for posting, origin in postings:
+        for index, old in enumerate(posting.previous_keys):
+            where = origin.where(("previous_keys", index))
+            field_name = f"previous_keys[{index}]"
+            if old in current:
+                problems.append(Problem(where, field_name, f"'{old}' is a posting's key now (at "
+                                        f"{current[old].where(('key',))}); a previous key must be one no posting has"))
+            elif old in claimed:
+                other, at = claimed[old]
+                problems.append(Problem(where, field_name, f"'{old}' is also a previous key of '{other}' (at "
+                                        f"{at.where(('previous_keys',))}); the old key's history can move to one "
+                                        "posting only"))
+            else:
+                claimed[old] = (posting.key, origin)
+    return problems
+
+
 def duplicate_keys(keys: Iterable[tuple[str, Origin]]) -> list[Problem]:
     """A problem for every posting whose key was already used, naming both places."""
     first: dict[str, Origin] = {}

@@ -238,6 +238,12 @@ class Connector(abc.ABC):
         person (its title and its place). Pure."""
         raise NotImplementedError(f"{self.name} names its postings itself")
 
+    def label(self, spec: Spec) -> tuple[str | None, str | None]:
+        """A job's title and place as a person names it (a list of jobs no posting owns); None
+        for what the spec does not tell. Pure. Default: the spec's ``title``, no place."""
+        title = spec.get("title")
+        return (str(title) if title else None, None)
+
     def applicants(self) -> dict[tuple[str, str], int]:
         """Applicants per (remote id, channel name), in one request where the board allows."""
         return {}

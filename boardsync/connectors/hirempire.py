@@ -361,6 +361,12 @@ class HirempireConnector(HttpConnector):
             raise
         return _remote(answer.job)
 
+    def label(self, spec: Spec) -> tuple[str | None, str | None]:
+        """The job title, and the place: its city and country, else its workplace word."""
+        title = spec.get("job_title")
+        place = ", ".join(str(p) for p in (spec.get("city"), spec.get("job_country")) if p)
+        return (str(title) if title else None, place or (str(spec["workplace"]) if spec.get("workplace") else None))
+
     def applicants(self) -> dict[tuple[str, str], int]:
         """Applicants per (job id, source name), from one `GET /candidates?type=applicant`."""
         body = self._call_answer(HirempireCandidates, "GET", "/candidates", params={"type": "applicant"})

@@ -482,6 +482,17 @@ class SorceConnector(HttpConnector):
         is how a job is known as a posting's when no binding says so."""
         return _folded(spec.get("title")), _place(spec)
 
+    def label(self, spec: Spec) -> tuple[str | None, str | None]:
+        """The title, and the place: the remote country, else each location by the name a
+        job of this run showed for its id (the id itself when none did)."""
+        title = spec.get("title")
+        if spec.get("remoteOption") == WORKPLACES[Workplace.REMOTE]:
+            country = spec.get("remoteCountry")
+            return (str(title) if title else None, f"remote ({country})" if country else "remote")
+        names = {found: key for key, found in self._locations.items() if found}
+        places = [_place_name(loc, names) for loc in spec.get("locations") or [] if isinstance(loc, Mapping)]
+        return (str(title) if title else None, "; ".join(places) or None)
+
     # -- writes ----------------------------------------------------------------------------
 
     def create(self, posting: Posting, spec: Spec, *, publish: bool) -> Remote:
@@ -775,6 +786,14 @@ def _place(spec: Spec) -> tuple[Any, ...]:
         return ("remote", _folded(spec.get("remoteCountry")))
     places = frozenset(_place_of(loc) for loc in spec.get("locations") or [] if isinstance(loc, Mapping))
     return ("at", tuple(sorted(places)))
+
+
+def _place_name(loc: Mapping[str, Any], names: Mapping[str, LocationKey]) -> str:
+    """A location for a person: its learned name (folded, so in title case), else as typed."""
+    known = names.get(str(loc.get("locationId")))
+    parts = known if known is not None else (loc.get("city"), loc.get("stateProvince"), loc.get("country"))
+    shown = ", ".join(str(p).title() if known is not None else str(p) for p in parts if p)
+    return shown or str(loc.get("locationId") or "?")
 
 
 def _place_of(loc: Mapping[str, Any]) -> tuple[str, ...]:

@@ -18,7 +18,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,7 @@ from boardsync.reconcile.model import (
     Pair,
     PairState,
     Plan,
+    Renamed,
     RunResult,
     Scope,
     SnapshotAge,
@@ -191,6 +192,9 @@ class _Run:
     """The --posting and --provider the run was narrowed to, as given."""
     settled_adoptions: int = 0
     """Lost creates of earlier runs found on the board and bound by this run."""
+    renames: Mapping[str, str] = field(default_factory=dict)
+    """Old key → new of the renames a read-only run reads the state through (a run that
+    writes moves the state first, and reads it as it is)."""
 
     @property
     def read_only(self) -> bool:
@@ -201,25 +205,37 @@ class _Run:
     ) -> tuple[dict[str, Board], Known, Plan]:
         """`force` reads bound jobs missing from a list by id even when the list is not believed.
         A read-only run records nothing of what it saw."""
+        renamed = self._renamed()
         boards = self._observed(stop, force=force)
         settlement = journal.settle(self.store, boards, self.id, self.now, scope=self.scope,
-                                    write=not self.read_only)
+                                    write=not self.read_only, renames=self.renames)
         self.settled_adoptions = settlement.adopted
         known = record.load_known(
             self.store, list(boards), self.now, frozenset(settlement.unsettled), settlement.candidates,
+            renames=self.renames,
         )
         known = _with_adoptions(known, settlement.would_adopt)
         result = plan_changes(
             self.postings, boards, known, self.desired.root.policy, self.now,
             scope=self.scope, digest=self.desired.digest,
         )
-        result = _showing_adoptions(result, settlement.would_adopt)
+        result = replace(_showing_adoptions(result, settlement.would_adopt), renamed=renamed)
         result = replace(result, observed=saved.observed(result, boards, known), scope=self.given,
                          posting_digests=saved.posting_digests(self.desired.postings),
                          root_digest=self.desired.root_digest)
         if not self.read_only:
             record.record_observation(self.store, boards, result, self.postings, self.now, scope=self.scope)
         return boards, known, result
+
+    def _renamed(self) -> tuple[Renamed, ...]:
+        """The postings renamed (``previous_keys``) since the last run: a run that writes moves
+        their state to the new key before anything else; a read-only one reads it as moved."""
+        renamed = record.pending_renames(self.store, self.desired.postings)
+        if renamed and self.id is not None:
+            record.renamed(self.store, self.id, renamed, self.now)
+        elif renamed:
+            self.renames = {r.old: r.new for r in renamed}
+        return renamed
 
     def _observed(self, stop: threading.Event | None, *, force: bool) -> dict[str, Board]:
         """Each board read, and the bound jobs its list left out read by id; or, against a
@@ -228,7 +244,7 @@ class _Run:
             return observe_recorded(self.postings, self.connectors, self.reads)
         boards = observe(self.postings, self.connectors, stop=stop, waits=self.waits)
         return look_up_unlisted(
-            boards, record.bound_jobs(self.store, list(boards)), self.desired.root.policy,
+            boards, record.bound_jobs(self.store, list(boards), renames=self.renames), self.desired.root.policy,
             scope=self.scope, force=force, stop=stop,
         )
 

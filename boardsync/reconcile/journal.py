@@ -104,17 +104,19 @@ def settle(
     *,
     scope: Collection[str] | None = None,
     write: bool = True,
+    renames: Mapping[str, str] | None = None,
 ) -> Settlement:
     """Settle every open intent of earlier runs on these boards, for the postings in `scope`
     (None: all, including postings gone from the source). Without `write` (a plan), decide
     the same and write nothing: an intent found not created leaves its pair free to create,
-    and a job found is kept in `Settlement.would_adopt` instead of bound."""
+    and a job found is kept in `Settlement.would_adopt` instead of bound. `renames` (old key →
+    new, for a plan) reads the state as a run will have moved it."""
     settlement = Settlement()
     taken = {
         provider: {job.remote_id: job.posting for job in jobs}
-        for provider, jobs in record.bound_jobs(store, list(boards)).items()
+        for provider, jobs in record.bound_jobs(store, list(boards), renames=renames).items()
     }
-    for intent in record.unsettled_intents(store, list(boards), before_run=run_id):
+    for intent in record.unsettled_intents(store, list(boards), before_run=run_id, renames=renames):
         if scope is not None and intent.posting_key not in scope:
             continue  # outside this run's postings; settled by a run that includes it
         _settle_one(store if write else None, intent, boards[intent.provider],

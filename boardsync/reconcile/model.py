@@ -144,6 +144,17 @@ class RemovedItem:
 
 
 @dataclass(frozen=True)
+class Renamed:
+    """A posting renamed (``previous_keys``): the old key's bindings and history move to the
+    new key at the start of a run; nothing on any board changes for it."""
+
+    old: str
+    new: str
+    providers: tuple[str, ...]
+    """The boards on which the old key is bound (a job, or a create whose outcome is open)."""
+
+
+@dataclass(frozen=True)
 class BoardError:
     """A board that could not be read (or written) this run, or a pair's failed change."""
 
@@ -225,6 +236,9 @@ class Plan:
     root_digest: str | None = None
     """Of the root file alone: with `posting_digests`, what a plan narrowed to some postings
     was made from."""
+    renamed: tuple[Renamed, ...] = ()
+    """Postings renamed since the last run: their state moves (a run does it first), no board
+    changes for it; the plan is made as if it had moved."""
 
     @property
     def board_changes(self) -> tuple[Change, ...]:

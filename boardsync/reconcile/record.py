@@ -13,6 +13,10 @@ write it, each named for what happened.
   failure; `audited` writes the call to the audit log. Each stamps the row's ``updated_at``.
 - `board_wait_kept` and `backoffs_lifted`: a board's kept 429 wait, and the backoffs
   `boardsync retry` lifts.
+- By hand: `adopted_by_hand` (``boardsync adopt``) and `forgotten` (``boardsync forget``)
+  bind and unbind a job without a call to its board; `pending_renames` finds the postings
+  renamed with ``previous_keys`` and `renamed` moves their state to the new key. The read
+  functions above take the renames a plan does not write (`renames`).
 """
 
 from __future__ import annotations
@@ -32,7 +36,8 @@ from boardsync.config.model import Posting, Status
 from boardsync.connectors.base import IssuedLink, Remote, Spec
 from boardsync.reconcile import views
 from boardsync.reconcile.lookup import GONE, BoundJob
-from boardsync.reconcile.model import Board, Known, Pair, PairState, Plan
+from boardsync.errors import ConfigError
+from boardsync.reconcile.model import Board, Known, Pair, PairState, Plan, Renamed
 from boardsync.reconcile.planner import STATUS
 from boardsync.state import (
     ApplicantSample,
@@ -47,7 +52,7 @@ from boardsync.state import (
     Store,
     VisitSample,
 )
-from boardsync.state.tables import UNSETTLED_INTENT_STATES, CounterSample
+from boardsync.state.tables import UNSETTLED_INTENT_STATES, CounterSample, IntentState
 
 log = structlog.get_logger(__name__)
 
@@ -108,23 +113,33 @@ def finish_run(
 
 def load_known(
     store: Store, providers: Collection[str], now: datetime, unsettled: frozenset[Pair],
-    candidates: Mapping[Pair, tuple[str, ...]] | None = None,
+    candidates: Mapping[Pair, tuple[str, ...]] | None = None, *, renames: Mapping[str, str] | None = None,
 ) -> Known:
+    """What the state knows of the pairs on `providers`; with `renames` (old key → new), as
+    it will be once a run moves the renamed postings' state."""
+    new = renames or {}
     with store.session() as session:
         bindings = session.exec(select(Binding).where(col(Binding.provider).in_(list(providers)))).all()
         links = session.exec(
             select(SignedLink).where(col(SignedLink.provider).in_(list(providers)), col(SignedLink.expires_at) > now)
         ).all()
     return Known(
-        bindings={(b.posting_key, b.provider): _pair_state(b) for b in bindings},
-        links={(link.posting_key, link.provider): link.expires_at for link in links if link.expires_at},
+        bindings={(new.get(b.posting_key, b.posting_key), b.provider): _pair_state(b) for b in bindings},
+        links={
+            (new.get(link.posting_key, link.posting_key), link.provider): link.expires_at
+            for link in links if link.expires_at
+        },
         unsettled=unsettled,
         candidates=dict(candidates or {}),
     )
 
 
-def bound_jobs(store: Store, providers: Collection[str]) -> dict[str, list[BoundJob]]:
-    """provider → every binding that points at a job, with what the board last showed of it."""
+def bound_jobs(
+    store: Store, providers: Collection[str], *, renames: Mapping[str, str] | None = None,
+) -> dict[str, list[BoundJob]]:
+    """provider → every binding that points at a job, with what the board last showed of it
+    (under its new key, for a posting in `renames`)."""
+    new = renames or {}
     with store.session() as session:
         rows = session.exec(select(Binding).where(
             col(Binding.provider).in_(list(providers)), col(Binding.remote_id).is_not(None),
@@ -132,7 +147,8 @@ def bound_jobs(store: Store, providers: Collection[str]) -> dict[str, list[Bound
     found: dict[str, list[BoundJob]] = {}
     for row in rows:
         assert row.remote_id is not None
-        found.setdefault(row.provider, []).append(BoundJob(row.posting_key, row.remote_id, row.observed_status))
+        key = new.get(row.posting_key, row.posting_key)
+        found.setdefault(row.provider, []).append(BoundJob(key, row.remote_id, row.observed_status))
     return found
 
 
@@ -149,16 +165,25 @@ def _pair_state(b: Binding) -> PairState:
     )
 
 
-def unsettled_intents(store: Store, providers: Collection[str], before_run: int | None) -> list[Intent]:
+def unsettled_intents(
+    store: Store, providers: Collection[str], before_run: int | None, *, renames: Mapping[str, str] | None = None,
+) -> list[Intent]:
     """Intents of earlier runs whose outcome is not known yet (every one, for a plan, which
-    has no run of its own)."""
+    has no run of its own); those of a posting in `renames` as copies under its new key."""
+    new = renames or {}
     query = select(Intent).where(
         col(Intent.state).in_(UNSETTLED_INTENT_STATES), col(Intent.provider).in_(list(providers)),
     )
     if before_run is not None:
         query = query.where(or_(col(Intent.run_id).is_(None), col(Intent.run_id) != before_run))
     with store.session() as session:
-        return list(session.exec(query.order_by(col(Intent.id))).all())
+        rows = list(session.exec(query.order_by(col(Intent.id))).all())
+    return [_renamed_intent(row, new[row.posting_key]) if row.posting_key in new else row for row in rows]
+
+
+def _renamed_intent(row: Intent, key: str) -> Intent:
+    """A detached copy of `row` under `key`: nothing is written through it."""
+    return Intent(**{**row.model_dump(), "posting_key": key})
 
 
 # ------------------------------------------------------------------------------ a pair's binding
@@ -283,6 +308,109 @@ def audited(
         run_id=run_id, posting_key=key, provider=provider, action=action, ok=ok, http_status=http_status,
         error_code=error_code, message=message, duration_ms=duration_ms, at=now,
     ))
+
+
+# ------------------------------------------------------------------------------ by hand
+
+
+FORGET = "forget"
+"""The audit log's action for a binding removed by ``boardsync forget``."""
+RENAME = "rename"
+"""The audit log's action for a posting's state moved to its new key (``previous_keys``)."""
+
+
+def adopted_by_hand(store: Store, run_id: int, pair: Pair, remote: Remote, now: datetime) -> None:
+    """``boardsync adopt``: the pair is bound to `remote` as it is on the board (no call was
+    made to change it); the next run sends what differs from the posting."""
+    with store.write() as session:
+        row = binding(session, pair, now)
+        adopted(row, remote, now)
+        row.attempts, row.quarantine_until, row.last_error = 0, None, None
+        row.absent_since, row.absent_reads = None, 0
+        audited(session, run_id, pair, "adopt", now, ok=True, message=f"{remote.remote_id}: adopted by hand")
+
+
+def forgotten(store: Store, run_id: int, pairs: Collection[Pair], now: datetime) -> list[tuple[Pair, str | None]]:
+    """``boardsync forget``: the bindings of `pairs` are dropped, with their signed links;
+    their open drift is resolved and their unsettled creates given up, so no run closes,
+    updates or adopts their jobs on their account. Nothing is sent to a board. The pairs
+    forgotten, each with the job it was bound to."""
+    done: list[tuple[Pair, str | None]] = []
+    with store.write() as session:
+        for pair in sorted(pairs):
+            key, provider = pair
+            row = session.exec(select(Binding).where(Binding.posting_key == key, Binding.provider == provider)).first()
+            if row is None:
+                continue
+            done.append((pair, row.remote_id))
+            session.delete(row)
+            session.exec(delete(SignedLink).where(col(SignedLink.posting_key) == key, col(SignedLink.provider) == provider))
+            _give_up_intents(session, pair, now)
+            open_drift = select(Drift).where(Drift.posting_key == key, Drift.provider == provider)
+            for drift in session.exec(open_drift.where(col(Drift.resolved_at).is_(None))).all():
+                _resolve(drift, "forgotten", now)
+            audited(session, run_id, pair, FORGET, now, ok=True,
+                    message=f"{row.remote_id or 'no job'}: no longer managed; left as it is on the board")
+    return done
+
+
+def _give_up_intents(session: Session, pair: Pair, now: datetime) -> None:
+    key, provider = pair
+    intents = session.exec(select(Intent).where(
+        Intent.posting_key == key, Intent.provider == provider, col(Intent.state).in_(UNSETTLED_INTENT_STATES),
+    )).all()
+    for intent in intents:
+        intent.state, intent.error, intent.updated_at = IntentState.FAILED, "forgotten by hand", now
+
+
+HISTORY: tuple[Any, ...] = (Binding, Intent, AuditEntry, Drift, VisitSample, ApplicantSample, SignedLink)
+"""Every table keyed by posting: what a rename moves."""
+
+
+def pending_renames(store: Store, postings: Iterable[Posting]) -> tuple[Renamed, ...]:
+    """The renames a run still has to carry out: each previous key the state binds (a job,
+    or a create whose outcome is open), to its posting's key. An old and a new key both
+    bound on one board is an error naming both: which job is the posting's is for a person
+    to say (``boardsync forget`` one of them)."""
+    wanted = {old: p.key for p in postings for old in p.previous_keys}
+    if not wanted:
+        return ()
+    keys = list(wanted) + list(set(wanted.values()))
+    with store.session() as session:
+        bound = session.exec(select(Binding.posting_key, Binding.provider).where(col(Binding.posting_key).in_(keys))).all()
+        open_creates = session.exec(select(Intent.posting_key, Intent.provider).where(
+            col(Intent.posting_key).in_(list(wanted)), col(Intent.state).in_(UNSETTLED_INTENT_STATES),
+        )).all()
+    held: dict[str, set[str]] = {}
+    for key, provider in [*bound, *open_creates]:
+        held.setdefault(key, set()).add(provider)
+    renames = []
+    for old, new in sorted(wanted.items()):
+        if old not in held:
+            continue
+        both = sorted(held[old] & held.get(new, set()))
+        if both:
+            raise ConfigError(
+                f"posting '{new}' names '{old}' in previous_keys, but the state binds both keys on "
+                f"{', '.join(both)}: say which job is the posting's (`boardsync forget {old}` or "
+                f"`boardsync forget {new}`), then run again"
+            )
+        renames.append(Renamed(old, new, tuple(sorted(held[old]))))
+    return tuple(renames)
+
+
+def renamed(store: Store, run_id: int, renames: Iterable[Renamed], now: datetime) -> None:
+    """Move every row of each renamed posting to its new key: bindings, open creates, the
+    audit log, drift, counters, links; one audit row per board says so."""
+    with store.write() as session:
+        for rename in renames:
+            for table in HISTORY:
+                moved = update(table).where(col(table.posting_key) == rename.old).values(posting_key=rename.new)
+                session.exec(moved.execution_options(synchronize_session=False))
+            for provider in rename.providers:
+                audited(session, run_id, (rename.new, provider), RENAME, now, ok=True,
+                        message=f"renamed from {rename.old}: its bindings and history moved")
+            log.info("posting_renamed", old=rename.old, new=rename.new, providers=list(rename.providers))
 
 
 # ------------------------------------------------------------------------------ boards
@@ -597,8 +725,8 @@ def _forget_links(session: Session, boards: Mapping[str, Board], seen: _Seen) ->
 
 
 __all__ = [
-    "adopted", "audited", "backed_off", "backoffs_lifted", "binding", "blocked", "board_wait_kept", "bound_jobs",
-    "converged", "created", "failed", "finish_run", "in_sync", "linked", "load_known", "record_counters",
-    "record_metrics", "record_observation", "recovered", "resolve_drift", "source_ensured", "spec_hash",
+    "adopted", "adopted_by_hand", "audited", "backed_off", "backoffs_lifted", "binding", "blocked", "board_wait_kept", "bound_jobs",
+    "converged", "created", "failed", "finish_run", "forgotten", "in_sync", "linked", "load_known", "record_counters",
+    "pending_renames", "record_metrics", "record_observation", "recovered", "renamed", "resolve_drift", "source_ensured", "spec_hash",
     "start_run", "transitioned", "unsettled_intents", "updated", "views_answered",
 ]

@@ -83,6 +83,7 @@ def to_document(plan: Plan) -> dict[str, Any]:
              "fields": dict(o.fields)}
             for o in plan.observed
         ],
+        "renamed": [{"old": r.old, "new": r.new, "providers": list(r.providers)} for r in plan.renamed],
     }
 
 
@@ -163,7 +164,9 @@ def _iso(when: datetime | None) -> str | None:
 def to_text(plan: Plan, *, color: bool = False) -> str:
     """A readable diff: per board, one line per change and one line per changed field."""
     paint = _painter(color)
-    lines: list[str] = []
+    lines: list[str] = _section("Renamed (the state moves to the new key; no board changes)", [
+        paint("~", f"  ~ {r.old} -> {r.new} (bound on {', '.join(r.providers)})") for r in plan.renamed
+    ])
     for provider in _providers(plan):
         changes = [c for c in plan.changes if c.provider == provider]
         if changes:
@@ -304,6 +307,9 @@ def to_markdown(plan: Plan) -> str:
         out += [f"_{against}_", ""]
     if plan.refused:
         out += [f"**Refused:** {plan.refused}", ""]
+    out += _md_table("Renamed (the state moves to the new key; no board changes)", ("old key", "new key", "boards"), [
+        (r.old, r.new, ", ".join(r.providers)) for r in plan.renamed
+    ])
     if plan.changes:
         out += ["| board | posting | action | why |", "|---|---|---|---|"]
         out += [_row(c.provider, c.posting, _md_action(c), c.reason) for c in plan.changes]

@@ -16,8 +16,8 @@ from boardsync.config.loader import Desired
 from boardsync.config.model import Posting
 from boardsync.connectors.registry import none_configured
 from boardsync.connectors.base import Channel, Connector, Remote
-from boardsync.errors import ProviderError, WaitAsked
-from boardsync.reconcile.waits import BoardWaits
+from boardsync.errors import ProviderError
+from boardsync.reconcile.waits import BoardWaits, read_jobs
 from boardsync.state import Store
 
 
@@ -55,7 +55,7 @@ def tracked_sources(
         if not named:
             continue
         try:
-            remotes = _read(name, connector, waits)
+            remotes = read_jobs(name, connector, waits)
         except ProviderError as exc:
             rows += [SourceRow(p.key, name, None, None, None, str(exc)) for p in named]
             continue
@@ -63,16 +63,6 @@ def tracked_sources(
         for posting in named:
             rows += _posting_rows(posting, name, _remote_of(posting.key, remotes, bound))
     return rows
-
-
-def _read(provider: str, connector: Connector, waits: BoardWaits) -> list[Remote]:
-    held = waits.holding(provider)
-    if held is not None:
-        raise ProviderError(held, provider=provider, call="GET /jobs")
-    try:
-        return connector.observe()
-    except WaitAsked as exc:
-        raise ProviderError(waits.asked(provider, exc), provider=provider, call=exc.call) from exc
 
 
 def _bound_ids(store: Store, provider: str) -> dict[str, str]:

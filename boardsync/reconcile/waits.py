@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from boardsync.errors import WaitAsked
+from boardsync.connectors.base import Connector, Remote
+from boardsync.errors import ProviderError, WaitAsked
 from boardsync.reconcile import record
 from boardsync.state import Store
 
@@ -52,6 +53,18 @@ class BoardWaits:
             self._until[provider] = (until, reason)
         log.warning("board_wait_kept", provider=provider, until=until.isoformat(), call=exc.call)
         return reason
+
+
+def read_jobs(provider: str, connector: Connector, waits: BoardWaits) -> list[Remote]:
+    """Every job of a board (its `observe`), unless it asked to be left alone: then, and when
+    it asks now, a `ProviderError` saying until when."""
+    held = waits.holding(provider)
+    if held is not None:
+        raise ProviderError(held, provider=provider, call="observe")
+    try:
+        return connector.observe()
+    except WaitAsked as exc:
+        raise ProviderError(waits.asked(provider, exc), provider=provider, call=exc.call) from exc
 
 
 def when(until: datetime, now: datetime) -> str:
