@@ -47,7 +47,7 @@ def _observe_board(
     waits: BoardWaits | None,
 ) -> Board:
     bound = log.bind(provider=name)
-    targets = [p for p in postings if name in p.boards.names()]
+    targets = [p.on_board(name) for p in postings if name in p.boards.names()]  # its overrides in place
     problems = _problems(connector, targets) if render else {}
     ready = [p for p in targets if p.key not in problems]
     try:
