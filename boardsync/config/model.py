@@ -453,16 +453,15 @@ class Policy(Model):
         description="Treat a value a board cannot hold (a currency, a hidden salary) as an error in "
         "validate instead of a warning.",
     )
-    ignore: Annotated[IgnoreRules, PerBoard(ignore_model)] | None = Field(
-        None,
+    ignore: Annotated[IgnoreRules, PerBoard(ignore_model)] = Field(
+        default_factory=lambda: ignore_model()(),
         description="Per board, fields ignored for every posting: {sorce: [description]}. Each is sent "
         "when a job is created, then never again and never reported as drift on that board.",
     )
 
     def ignore_on(self, board: str) -> tuple[str, ...]:
         """The fields this policy ignores on `board`."""
-        names = getattr(self.ignore, board, None) if self.ignore is not None else None
-        return tuple(names or ())
+        return tuple(getattr(self.ignore, board, None) or ())
 
 
 class Schedule(Model):
