@@ -128,8 +128,14 @@ def _cmd_plan(args: argparse.Namespace, term: Terminal) -> int:
     from boardsync import session
     from boardsync.reconcile import Plan, plan, render
 
-    with session.opened(args.config, lock=_writer_lock("plan", args.wait, quiet=args.quiet)) as run:
-        result = plan(run.desired, run.store, run.connectors, postings=args.posting, providers=args.provider)
+    if args.snapshot is not None:  # no board, no secret: the boards as the snapshot holds them
+        with session.opened_offline(args.config, args.snapshot) as (run, loaded):
+            result = plan(run.desired, run.store, run.connectors, postings=args.posting, providers=args.provider,
+                          recorded=loaded.reads, snapshot=loaded.age)
+    else:
+        # Read-only: no writer lock and no row written, so it runs beside the daemon at any time.
+        with session.opened(args.config, read_only=True) as run:
+            result = plan(run.desired, run.store, run.connectors, postings=args.posting, providers=args.provider)
     planned = result.plan or Plan()
     if args.json:
         print(render.to_json(planned))
@@ -147,9 +153,10 @@ def _cmd_reconcile(args: argparse.Namespace, term: Terminal) -> int:
     from boardsync import console, documents, session
     from boardsync.reconcile import reconcile, render
 
-    lock = _writer_lock("reconcile", args.wait, quiet=args.quiet)
+    # A dry run writes nothing, as plan: it needs no writer lock.
+    lock = None if args.dry_run else _writer_lock("reconcile", args.wait, quiet=args.quiet)
     with session.stopped_by_sigterm() as stop, \
-            session.opened(args.config, lock=lock, stop=stop) as run, \
+            session.opened(args.config, lock=lock, read_only=args.dry_run, stop=stop) as run, \
             term.progress(shown=not args.quiet) as progress:
         result = reconcile(
             run.desired, run.store, run.connectors, dry_run=args.dry_run, force=args.force,
@@ -181,6 +188,35 @@ def _say_refused(command: str, reason: str | None) -> None:
     """The safety check's refusal, on stderr: the plan and the dry run show it as the run would."""
     if reason:
         print(f"boardsync {command}: refused: {reason}", file=sys.stderr)
+
+
+def _cmd_snapshot(args: argparse.Namespace, term: Terminal) -> int:
+    from datetime import UTC, datetime
+
+    from boardsync import session
+    from boardsync.reconcile import snapshot
+
+    with session.opened(args.config, boards=False) as run:
+        text = snapshot.to_json(snapshot.take(run.store, datetime.now(UTC)))
+    if args.out is None:
+        print(text, end="")
+    else:
+        _write_atomically(args.out, text)
+        if not args.quiet:
+            print(f"snapshot written to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """`text` in `path`, whole or not at all: a reader never sees half a document."""
+    from boardsync.errors import ConfigError
+
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        partial.write_text(text)
+        partial.replace(path)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot write it: {exc.strerror or exc}") from exc
 
 
 def _answer(args: argparse.Namespace, term: Terminal, result: _R,
@@ -372,7 +408,11 @@ def build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--markdown", action="store_true", help="the plan as Markdown, for a pull request")
     p.add_argument("--posting", action="append", metavar="KEY", help="only this posting (repeatable)")
     p.add_argument("--provider", action="append", metavar="NAME", help="only this board (repeatable)")
-    _wait_arg(p)
+    p.add_argument("--wait", type=float, default=10.0, metavar="SECONDS",
+                   help="no effect: plan only reads the state database and waits for no lock (kept for scripts)")
+    p.add_argument("--snapshot", type=Path, metavar="FILE",
+                   help="plan against this snapshot (boardsync snapshot, GET /snapshot) instead of the boards: "
+                        "no board request, no board secret needed")
     _quiet_arg(p, "print no plan (unless --json or --markdown): the exit code says whether changes are pending")
 
     p = command("reconcile", _cmd_reconcile, "make every board match the desired state")
@@ -384,6 +424,12 @@ def build_parser() -> argparse.ArgumentParser:
     _wait_arg(p)
     _json_arg(p, "the run's result (with --dry-run, its plan too)")
     _quiet_arg(p, "print no report (unless --json): the exit code says whether the boards match")
+
+    p = command("snapshot", _cmd_snapshot,
+                "write each board's last observed state as JSON, to plan against without the boards")
+    _config_arg(p)
+    p.add_argument("--out", type=Path, metavar="FILE", help="write it to FILE (default: stdout)")
+    _quiet_arg(p, "print nothing but errors")
 
     p = command("status", _cmd_status,
                 "each posting on each board: state, drift, last sync, blocks, backoffs, a board's wait")

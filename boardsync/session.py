@@ -16,10 +16,15 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import httpx
+
 from boardsync.config import Desired, load
 from boardsync.connectors import build_connectors
 from boardsync.connectors.base import Connector
+from boardsync.errors import BoardsyncError
+from boardsync.reconcile import snapshot
 from boardsync.reconcile.model import RunResult
+from boardsync.reconcile.snapshot import Loaded
 from boardsync.state import Store, open_store
 
 LockFactory = Callable[[str], AbstractContextManager[Any]]
@@ -41,11 +46,13 @@ def opened(
     lock: LockFactory | None = None,
     boards: bool = True,
     migrate: bool = False,
+    read_only: bool = False,
     stop: threading.Event | None = None,
 ) -> Iterator[Opened]:
     """Load the desired state, take the writer lock (when given), open the state database
     and build the connectors (whose retry and rate-limit waits end when `stop` is set);
-    release everything on the way out."""
+    release everything on the way out. With `read_only` (a plan), the database is only read
+    (a missing one reads as empty and is not created), so no lock is needed beside a writer."""
     # Reading the state database needs no board secret: status, drift and visits work where
     # only the database is at hand. Its own URL may still hold a reference (a password).
     desired = load(config, resolve_secrets=boards)
@@ -56,11 +63,34 @@ def opened(
             stack.enter_context(lock(desired.state_url))
         # A command that only reads the state never creates it: a wrong -c must not leave
         # an empty database behind.
-        store = stack.enter_context(open_store(desired.state_url, migrate=migrate, create=boards or migrate))
+        store = stack.enter_context(
+            open_store(desired.state_url, migrate=migrate, create=boards or migrate, read_only=read_only)
+        )
         connectors = build_connectors(desired.root.providers, stop=stop) if boards else {}
         for connector in connectors.values():
             stack.callback(connector.close)
         yield Opened(desired, store, connectors)
+
+
+@contextmanager
+def opened_offline(config: Path, snapshot_path: Path) -> Iterator[tuple[Opened, Loaded]]:
+    """The desired state with no secret resolved (none is needed), the state a snapshot holds
+    (read-only, in memory), and connectors whose client refuses every request: a plan made
+    from these reaches no board, and a request that slipped through fails loudly instead."""
+    loaded = snapshot.load(snapshot.read(snapshot_path), str(snapshot_path))
+    desired = load(config, resolve_secrets=False)
+    with ExitStack() as stack:
+        stack.callback(loaded.store.close)
+        connectors = build_connectors(desired.root.providers, transport=httpx.MockTransport(_no_request))
+        for connector in connectors.values():
+            stack.callback(connector.close)
+        yield Opened(desired, loaded.store, connectors), loaded
+
+
+def _no_request(request: httpx.Request) -> httpx.Response:
+    raise BoardsyncError(
+        f"{request.method} {request.url.host}{request.url.path}: a plan against a snapshot sends no request to a board"
+    )
 
 
 @contextmanager

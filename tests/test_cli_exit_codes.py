@@ -78,7 +78,9 @@ def test_a_refused_plan_makes_plan_and_the_dry_run_exit_1_with_the_reason(synced
     synced.write_config(prune=True, prune_after="0s")
     for key in ("warehouse-associate", "product-designer", "intern-software-2025"):
         synced.remove_posting(key)
-    assert synced.run("plan").code == 2  # the first read that misses them: within their grace
+    # A plan counts no run that missed them: only a real run does (the first, within their grace).
+    assert synced.run("plan").code == 2
+    assert synced.run("reconcile").code == 2
     reason = "sorce: the plan closes 3 of 5 live postings (60%), more than max_close_percent 30 allows"
 
     planned = synced.run("plan")

@@ -35,6 +35,7 @@ from boardsync.state.store import open_store
 pytestmark = pytest.mark.slow
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+DAEMON_TOKEN = "daemon-token-for-tests"
 TICK = 0.05
 T = TypeVar("T")
 
@@ -111,14 +112,15 @@ class Workspace:
     def state_url(self) -> str:
         return f"sqlite:///{self.root / 'state.db'}"
 
-    def write_config(self, *, reconcile: str = "1s", metrics: str = "2s") -> None:
+    def write_config(self, *, reconcile: str = "1s", metrics: str = "2s", token: bool = False) -> None:
+        daemon = f"listen: '127.0.0.1:{self.port}'" + (", token: '${BOARDSYNC_TOKEN}'" if token else "")
         self.config.write_text(
             "version: 1\n"
             "state: sqlite:///state.db\n"
             "postings: postings/\n"
             f"{self.sandbox.providers_yaml()}"
             f"schedule: {{reconcile: {reconcile}, metrics: {metrics}}}\n"
-            f"daemon: {{listen: '127.0.0.1:{self.port}'}}\n"
+            f"daemon: {{{daemon}}}\n"
         )
 
     def posting(self, name: str) -> Path:
@@ -406,3 +408,44 @@ def test_one_shot_reconcile_waits_for_the_daemon_then_refuses_naming_it(
     assert f"pid {daemon.proc.pid}" in one_shot.stderr
     daemon.assert_alive()
 
+
+
+def test_plan_beside_the_running_daemon_plans_and_the_snapshot_is_served_behind_the_token(
+    start: Callable[[], DaemonProcess], notify: NotifySocket, workspace: Workspace, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While the daemon runs (holding the writer lock), `boardsync plan` exits 0 or 2, never a
+    lock error, and adds no run row; GET /snapshot answers 401 without the token or with a
+    wrong one, and the snapshot with it, holding the boards the daemon read."""
+    workspace.write_config(reconcile="1h", metrics="1h", token=True)
+    monkeypatch.setenv("BOARDSYNC_TOKEN", DAEMON_TOKEN)  # the daemon's environment starts from this one
+    daemon = start()
+    notify.wait("READY", "1")
+    daemon.wait_converged()
+    runs = _run_count(workspace)
+    workspace.posting("backend-engineer").write_text(
+        workspace.posting("backend-engineer").read_text().replace("title: Senior", "title: Staff", 1))
+    for _ in range(2):
+        planned = subprocess.run(
+            [sys.executable, "-m", "boardsync", "plan", "-c", str(workspace.config), "--wait", "0"],
+            capture_output=True, text=True, env=workspace.env(notify), cwd=workspace.root, timeout=60,
+        )
+        assert planned.returncode in (0, 2), planned.stderr
+        assert "lock" not in planned.stderr and "backend-engineer: update" in planned.stdout
+    assert _run_count(workspace) == runs
+    daemon.assert_alive()
+
+    url = f"http://127.0.0.1:{workspace.port}/snapshot"
+    assert httpx.get(url, timeout=5).status_code == 401
+    assert httpx.get(url, headers={"Authorization": "Bearer wrong"}, timeout=5).status_code == 401
+    served = httpx.get(url, headers={"Authorization": f"Bearer {DAEMON_TOKEN}"}, timeout=5)
+    assert served.status_code == 200 and served.headers["cache-control"] == "no-store"
+    document = served.json()
+    assert document["format"] == "boardsync.snapshot"
+    assert len(document["boards"]["sorce"]["view"]["jobs"]) == len(sorce_jobs(workspace.sandbox)) > 0
+    assert DAEMON_TOKEN not in served.text
+    assert all(value not in served.text for value in workspace.sandbox.credentials().values())
+
+
+def _run_count(workspace: Workspace) -> int:
+    with open_store(workspace.state_url, read_only=True) as store:
+        return len(store.last_runs(limit=1000))

@@ -245,10 +245,10 @@ def test_run_row_records_trigger_digest_commit_and_counts(ws: Workspace, clock: 
 def test_run_outside_git_records_no_commit(ws: Workspace, clock: RunClock) -> None:
     """A config folder that is not in git leaves the commit empty."""
     with ws.opened() as (desired, store, connectors):
-        result = reconcile(desired, store, connectors, dry_run=True, clock=clock)
+        result = reconcile(desired, store, connectors, clock=clock)
         with store.session() as session:
             run = session.get(Run, result.run_id)
-    assert run is not None and run.config_commit is None and result.outcome == "pending"
+    assert run is not None and run.config_commit is None and result.outcome == "converged"
 
 
 def test_plan_writes_nothing_to_the_boards(ws: Workspace, clock: RunClock) -> None:

@@ -17,6 +17,7 @@ from boardsync.errors import StateError
 from boardsync.state import (
     ApplicantSample,
     Binding,
+    BoardState,
     Drift,
     Intent,
     Run,
@@ -301,7 +302,7 @@ def test_a_version_1_database_is_upgraded_to_hold_removal_grace_and_board_waits(
     with pytest.raises(StateError, match=r"run `boardsync migrate`"):
         open_store(db_url)
     with open_store(db_url, migrate=True) as store:
-        assert store.schema_version == 2
+        assert store.schema_version == migrations.SCHEMA_VERSION
         with store.engine.connect() as connection:
             inspector = sa.inspect(connection)
             columns = {c["name"] for c in inspector.get_columns("binding")}
@@ -310,3 +311,28 @@ def test_a_version_1_database_is_upgraded_to_hold_removal_grace_and_board_waits(
         with store.session() as session:
             (row,) = session.exec(select(Binding)).all()
         assert (row.posting_key, row.remote_id, row.absent_reads, row.absent_since) == ("kept", "job_1", 0, None)
+
+
+def test_a_version_2_database_is_upgraded_to_keep_each_boards_last_read(db_url: str) -> None:
+    """A database of schema 2 is refused until `migrate`, which adds board_state's columns for
+    a board's last observed state and keeps the wait a board asked for."""
+    until = datetime(2031, 1, 1, tzinfo=UTC)
+    with open_store(db_url) as store, store.write() as session:
+        session.add(BoardState(provider="sorce", wait_until=until, wait_reason="asked"))
+    engine = sa.create_engine(db_url)
+    with engine.begin() as connection:  # take it back to what schema 2 had
+        for column in ("observed_at", "observed", "observed_digest"):
+            connection.exec_driver_sql(f"ALTER TABLE board_state DROP COLUMN {column}")
+        connection.exec_driver_sql("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    engine.dispose()
+    with pytest.raises(StateError, match=r"schema version 2, this boardsync needs 3: run `boardsync migrate`"):
+        open_store(db_url)
+    with open_store(db_url, migrate=True) as store:
+        assert store.schema_version == 3
+        with store.write() as session:
+            row = session.get(BoardState, "sorce")
+            assert row is not None and (row.wait_until, row.wait_reason, row.observed) == (until, "asked", None)
+            row.observed, row.observed_at = {"format": 1, "jobs": []}, until
+        with store.session() as session:
+            kept = session.get(BoardState, "sorce")
+        assert kept is not None and kept.observed == {"format": 1, "jobs": []} and kept.observed_at == until

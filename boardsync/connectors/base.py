@@ -213,6 +213,15 @@ class Connector(abc.ABC):
         """Resolve what `render` needs from the board (e.g. Sorce location ids), batched
         and cached. Called once per run before rendering. Default: nothing to resolve."""
 
+    def learned(self) -> Mapping[str, Any]:
+        """What `prepare` and `observe` learned from the board that `render` needs (ids the
+        board gave to names), JSON-safe and never a credential: kept with the board's last
+        read, so a plan against a snapshot renders without calling the board. Default: nothing."""
+        return {}
+
+    def recall(self, learned: Mapping[str, Any]) -> None:
+        """Take back what `learned` gave, instead of asking the board again. Default: nothing."""
+
     def authenticate(self) -> None:
         """Make sure the board still accepts boardsync's credentials, for a board whose run
         may make no other call (one reached only through links: a stored link still valid

@@ -434,6 +434,15 @@ class SorceConnector(HttpConnector):
             if key not in self._locations:
                 self._locations[key] = self._search_location(loc)
 
+    def learned(self) -> dict[str, Any]:
+        """The cities looked up or seen on jobs, each with the locationId Sorce gave it (null:
+        a city the search did not find)."""
+        return {"locations": [[*key, found] for key, found in sorted(self._locations.items(), key=lambda item: item[0])]}
+
+    def recall(self, learned: Mapping[str, Any]) -> None:
+        for city, state, country, found in learned.get("locations", []):
+            self._locations.setdefault((city, state, country), found)
+
     def observe(self) -> list[Remote]:
         jobs = list(self._jobs())
         self._learn_locations(jobs)

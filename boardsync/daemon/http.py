@@ -8,6 +8,8 @@
 - ``GET /links/KEY`` 302 to a fresh signed RecruitiFi link for the posting KEY: a stable
                      address to hand out, where the signed URL itself dies in minutes;
 - ``GET /embed/KEY`` a minimal page framing a fresh link, as RecruitiFi means it to be shown;
+- ``GET /snapshot``  each board's last observed state as JSON (`boardsync snapshot`), for
+                     ``boardsync plan --snapshot`` where the boards and their secrets are not;
 - ``POST /hooks/git`` a push webhook that asks the daemon to fetch the branch it follows now
                      (`hooks.py`): signed, so the bearer token is not asked for.
 
@@ -29,7 +31,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import structlog
@@ -68,6 +70,9 @@ class Surface(Protocol):
     def readiness(self) -> Sequence[Check]: ...
     def metrics_page(self, accept: str | None) -> tuple[bytes, str]:
         """The exposition the Accept header asks for, and its content type."""
+        ...
+    def snapshot(self) -> dict[str, Any]:
+        """The snapshot document of the state database, taken now."""
         ...
     def fresh_link(self, posting_key: str) -> str:
         """The URL of a signed link with life left in it; raises `UnknownPosting` or a
@@ -186,6 +191,10 @@ def make_app(surface: Surface, token: str | None = None) -> Starlette:
         log.info("link_redirect", posting=key)  # never the URL: it is a credential
         return RedirectResponse(url, 302, headers={**NO_STORE, "Referrer-Policy": "no-referrer"})
 
+    def snapshot(request: Request) -> Response:
+        log.info("snapshot_served")
+        return _json(200, surface.snapshot())
+
     def embed(request: Request) -> Response:
         key = request.path_params["key"]
         return embed_response(key, surface.fresh_link(key))
@@ -193,7 +202,7 @@ def make_app(surface: Surface, token: str | None = None) -> Starlette:
     # Plain functions run in Starlette's thread pool: they read the database and call boards.
     routes = [
         Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics),
-        Route("/links/{key}", link), Route("/embed/{key}", embed),
+        Route("/links/{key}", link), Route("/embed/{key}", embed), Route("/snapshot", snapshot),
         Route(HOOK_PATH, git_hook(surface), methods=["POST"]),
     ]
     return Starlette(

@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import structlog
 
@@ -44,7 +45,7 @@ from boardsync.daemon.scheduler import Progress, Scheduler
 from boardsync.daemon.watch import ConfigWatch, ConfigWatcher, inotify_batches
 from boardsync.errors import BoardsyncError, ConfigError
 from boardsync.log import redact
-from boardsync.reconcile import collect_metrics, reconcile
+from boardsync.reconcile import collect_metrics, reconcile, snapshot
 from boardsync.reconcile.model import RunResult
 from boardsync.state import migrations
 from boardsync.state.store import Store, open_store
@@ -425,6 +426,9 @@ class Daemon:
 
     def metrics_page(self, accept: str | None) -> tuple[bytes, str]:
         return self.metrics.render(accept)
+
+    def snapshot(self) -> dict[str, Any]:
+        return snapshot.take(self.store, datetime.now(UTC))
 
     def webhook_secret(self) -> bytes | None:
         if self._follower is None:

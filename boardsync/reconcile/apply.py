@@ -94,6 +94,9 @@ class ApplyReport:
     """Boards left alone for the rest of the run, and why; not failed changes."""
     unknown: set[Pair] = field(default_factory=set)
     """Pairs whose create's outcome was lost."""
+    answered: dict[str, dict[str, Remote]] = field(default_factory=dict)
+    """provider → remote id → the job as the board answered a change that succeeded: what the
+    board shows now, beside what its read showed before the changes."""
 
     def troubled(self) -> set[str]:
         """Providers where something did not go through."""
@@ -108,6 +111,8 @@ class ApplyReport:
         self.stopped += other.stopped
         self.given_up += other.given_up
         self.unknown |= other.unknown
+        for provider, remotes in other.answered.items():
+            self.answered.setdefault(provider, {}).update(remotes)
 
 
 Groups = list[tuple[Pair, list[Change]]]
@@ -382,6 +387,8 @@ class _BoardApplier:
             if last:
                 record.converged(row, self._applied_hash(change.pair), self.now)
         self.report.done[change.action.value] += 1
+        if done.remote is not None:
+            self.report.answered.setdefault(change.provider, {})[done.remote.remote_id] = done.remote
         log.info("change_applied", provider=change.provider, posting=change.posting,
                  action=change.action.value, **done.logged)
 

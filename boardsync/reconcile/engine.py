@@ -1,9 +1,14 @@
 """The run: load → observe → look up → settle → plan → record → safety → apply → finish.
 
-`reconcile`, `plan` and `collect_metrics` are the three entry points, each recorded as a run
-(`_Run.recorded`: its row begun, then finished, or failed when anything escapes); the
-command line and the daemon both call them. The caller owns the connectors and the store, and holds the
-state database's writer lock while a run writes (see `boardsync.daemon.lock`).
+`reconcile`, `plan` and `collect_metrics` are the three entry points; the command line and
+the daemon both call them. A reconcile or metrics run is recorded (`_Run.recorded`: its row
+begun, then finished, or failed when anything escapes). A plan, and a dry run, write nothing
+at all: no run row, no observation, no settled intent, no kept wait; so they run beside a
+writer at any time, on a read-only store. The caller owns the connectors and the store, and
+holds the state database's writer lock while a run writes (see `boardsync.daemon.lock`).
+
+A plan may be made against recorded reads of the boards (a snapshot: `recorded`) instead of
+the boards themselves: the same steps, with observation taken from the records.
 """
 
 from __future__ import annotations
@@ -16,19 +21,34 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import structlog
 from sqlmodel import col, select
 
 from boardsync.config.loader import Desired
 from boardsync.config.model import Posting
-from boardsync.connectors.base import Connector
+from boardsync.connectors.base import Connector, Remote
 from boardsync.errors import ConfigError, ProviderError, UnsafePlan, no_such_posting
 from boardsync.reconcile import journal, record, verdict
 from boardsync.reconcile.apply import Applier, ApplyReport, Progress
 from boardsync.reconcile.lookup import look_up_unlisted
-from boardsync.reconcile.model import Action, BlockedItem, Board, BoardError, Known, Outcome, Plan, RunResult
-from boardsync.reconcile.observe import observe
+from boardsync.reconcile.model import (
+    Action,
+    BlockedItem,
+    Board,
+    BoardError,
+    BoardView,
+    Change,
+    Known,
+    Outcome,
+    Pair,
+    PairState,
+    Plan,
+    RunResult,
+    SnapshotAge,
+)
+from boardsync.reconcile.observe import observe, observe_recorded
 from boardsync.reconcile.planner import plan_changes
 from boardsync.reconcile.safety import check_safety
 from boardsync.reconcile.waits import BoardWaits
@@ -60,19 +80,23 @@ def reconcile(
     progress: Progress | None = None,
     clock: Clock = _utcnow,
 ) -> RunResult:
-    """Make the boards match `desired`. With `dry_run`, plan only. `force` applies a plan the
-    safety check refused. `postings` and `providers` narrow the run. `clock` is the run's
-    notion of now (backoff, link expiry, drift times); tests move it instead of sleeping."""
-    with _Run.recorded(desired, store, connectors, "reconcile", trigger, postings, providers, clock) as run:
+    """Make the boards match `desired`. With `dry_run`, plan only, writing nothing (as `plan`).
+    `force` applies a plan the safety check refused. `postings` and `providers` narrow the run.
+    `clock` is the run's notion of now (backoff, link expiry, drift times); tests move it
+    instead of sleeping."""
+    with _Run.recorded(desired, store, connectors, "reconcile", trigger, postings, providers, clock,
+                       read_only=dry_run) as run:
         boards, known, result = run.observe_and_plan(stop, force=force)
         if not force:
             result = run.checked(result, boards, known)
         if dry_run or result.refused:
             return run.finish_planned(result)
+        assert run.id is not None
         report = Applier(
             store, run.connectors, boards, {p.key: p for p in run.postings},
             run_id=run.id, now=run.now, stop=stop, progress=progress, waits=run.waits,
         ).apply(result)
+        record.views_answered(store, boards, report.answered, run.clock())
         return run.finish(result, report=report)
 
 
@@ -85,13 +109,19 @@ def plan(
     providers: Collection[str] | None = None,
     trigger: str = "cli",
     clock: Clock = _utcnow,
+    recorded: Mapping[str, BoardView] | None = None,
+    snapshot: SnapshotAge | None = None,
 ) -> RunResult:
-    """Observe and plan; nothing is written to a board. The state records what was seen
-    (observed statuses, drift, visits) and settles lost creates by looking them up. The
+    """Observe and plan; nothing is written, to a board or to the state: the store may be
+    read-only. Lost creates are looked up as a run would, and one found shows as an
+    adoption. With `recorded`, the boards are not called: each is planned against its
+    recorded read (a snapshot, whose age `snapshot` gives and the plan carries). The
     result's plan carries the safety check's refusal, if any (`Plan.refused`), and its
     outcome says what a real run would end in (refused, or whether the boards match)."""
-    with _Run.recorded(desired, store, connectors, "plan", trigger, postings, providers, clock) as run:
+    with _Run.recorded(desired, store, connectors, "plan", trigger, postings, providers, clock,
+                       read_only=True, recorded=recorded) as run:
         boards, known, result = run.observe_and_plan(None)
+        result = replace(result, snapshot=snapshot)
         result = run.checked(result, boards, known)
         return run.finish_planned(result)
 
@@ -137,31 +167,50 @@ class _Run:
     trigger: str
     clock: Clock
     now: datetime
-    id: int
+    id: int | None
+    """The run's row; None for a run that writes nothing (a plan, a dry run)."""
     waits: BoardWaits
+    reads: Mapping[str, BoardView] | None = None
+    """Recorded reads to plan against instead of reading the boards (a snapshot)."""
     settled_adoptions: int = 0
     """Lost creates of earlier runs found on the board and bound by this run."""
+
+    @property
+    def read_only(self) -> bool:
+        return self.id is None
 
     def observe_and_plan(
         self, stop: threading.Event | None, *, force: bool = False
     ) -> tuple[dict[str, Board], Known, Plan]:
-        """`force` reads bound jobs missing from a list by id even when the list is not believed."""
-        boards = observe(self.postings, self.connectors, stop=stop, waits=self.waits)
-        boards = look_up_unlisted(
-            boards, record.bound_jobs(self.store, list(boards)), self.desired.root.policy,
-            scope=self.scope, force=force, stop=stop,
-        )
-        settlement = journal.settle(self.store, boards, self.id, self.now, scope=self.scope)
+        """`force` reads bound jobs missing from a list by id even when the list is not believed.
+        A read-only run records nothing of what it saw."""
+        boards = self._observed(stop, force=force)
+        settlement = journal.settle(self.store, boards, self.id, self.now, scope=self.scope,
+                                    write=not self.read_only)
         self.settled_adoptions = settlement.adopted
         known = record.load_known(
             self.store, list(boards), self.now, frozenset(settlement.unsettled), settlement.candidates,
         )
+        known = _with_adoptions(known, settlement.would_adopt)
         result = plan_changes(
             self.postings, boards, known, self.desired.root.policy, self.now,
             scope=self.scope, digest=self.desired.digest,
         )
-        record.record_observation(self.store, boards, result, self.postings, self.now, scope=self.scope)
+        result = _showing_adoptions(result, settlement.would_adopt)
+        if not self.read_only:
+            record.record_observation(self.store, boards, result, self.postings, self.now, scope=self.scope)
         return boards, known, result
+
+    def _observed(self, stop: threading.Event | None, *, force: bool) -> dict[str, Board]:
+        """Each board read, and the bound jobs its list left out read by id; or, against a
+        snapshot, each board as its recorded read (after its look-ups) showed it."""
+        if self.reads is not None:
+            return observe_recorded(self.postings, self.connectors, self.reads)
+        boards = observe(self.postings, self.connectors, stop=stop, waits=self.waits)
+        return look_up_unlisted(
+            boards, record.bound_jobs(self.store, list(boards)), self.desired.root.policy,
+            scope=self.scope, force=force, stop=stop,
+        )
 
     def checked(self, plan: Plan, boards: Mapping[str, Board], known: Known) -> Plan:
         """The plan with the safety check's refusal written into it, if it refuses."""
@@ -184,17 +233,24 @@ class _Run:
         postings: Collection[str] | None,
         providers: Collection[str] | None,
         clock: Clock,
+        *,
+        read_only: bool = False,
+        recorded: Mapping[str, BoardView] | None = None,
     ) -> Iterator[_Run]:
-        """A run begun (its row written), and recorded as failed if anything escapes it."""
+        """A run begun (its row written), and recorded as failed if anything escapes it;
+        with `read_only`, a run that writes nothing, not even its row."""
         chosen = _choose_connectors(desired, connectors, providers)
         scope = _choose_postings(desired, store, postings)
         selected = tuple(p for p in desired.postings if scope is None or p.key in scope)
         now = clock()
-        run_id = record.start_run(
-            store, kind=kind, trigger=trigger, digest=desired.digest, commit=desired.commit or config_commit(desired.path), now=now,
+        run_id = None if read_only else record.start_run(
+            store, kind=kind, trigger=trigger, digest=desired.digest, commit=desired.commit or config_commit(desired.path),
+            now=now,
         )
-        log.info("run_started", run=run_id, kind=kind, trigger=trigger, boards=sorted(chosen), postings=len(selected))
-        run = cls(desired, store, chosen, selected, scope, kind, trigger, clock, now, run_id, BoardWaits(store, clock))
+        log.info("run_started", run=run_id, kind=kind, trigger=trigger, boards=sorted(chosen), postings=len(selected),
+                 read_only=read_only, snapshot=recorded is not None)
+        waits = BoardWaits(store, clock, keep=not read_only)
+        run = cls(desired, store, chosen, selected, scope, kind, trigger, clock, now, run_id, waits, recorded)
         try:
             yield run
         except BaseException as exc:
@@ -205,6 +261,8 @@ class _Run:
         """Record the run as failed on an unexpected error; the caller re-raises it."""
         text = f"{type(exc).__name__}: {exc}"[:500]
         log.error("run_crashed", run=self.id, kind=self.kind, error=text)
+        if self.id is None:
+            return
         record.finish_run(self.store, self.id, outcome="failed", counts={}, boards={}, error=text, now=self.clock())
 
     def finish_planned(self, plan: Plan) -> RunResult:
@@ -265,8 +323,9 @@ class _Run:
         not_in_sync: tuple[str, ...] = (),
     ) -> RunResult:
         finished = self.clock()
-        record.finish_run(self.store, self.id, outcome=outcome, counts=counts, boards=boards,
-                          error=error or _first_error(errors), now=finished)
+        if self.id is not None:
+            record.finish_run(self.store, self.id, outcome=outcome, counts=counts, boards=boards,
+                              error=error or _first_error(errors), now=finished)
         result = RunResult(
             run_id=self.id, kind=self.kind, trigger=self.trigger, outcome=outcome, counts=dict(counts),
             plan=plan, errors=errors, started_at=self.now, finished_at=finished, boards=dict(boards), error=error,
@@ -297,6 +356,32 @@ class _Run:
             return "drifted" if name in apart else "converged"
 
         return {name: outcome(name) for name in self.connectors}
+
+
+def _with_adoptions(known: Known, found: Mapping[Pair, tuple[Remote, Mapping[str, Any] | None]]) -> Known:
+    """`known` with each lost create a plan found bound as settling it would bind it
+    (`record.recovered`), so the plan goes on from there as the run would."""
+    if not found:
+        return known
+    bound = {
+        pair: PairState(remote_id=remote.remote_id, applied_status=remote.status,
+                        applied_spec=dict(remote.spec if sent is None else sent))
+        for pair, (remote, sent) in found.items()
+    }
+    return replace(known, bindings={**known.bindings, **bound})
+
+
+def _showing_adoptions(plan: Plan, found: Mapping[Pair, tuple[Remote, Mapping[str, Any] | None]]) -> Plan:
+    """The plan with an adoption first for each lost create found: a run binds it before
+    anything else of its pair."""
+    if not found:
+        return plan
+    adoptions = tuple(
+        Change(provider, key, Action.ADOPT, "the job of an earlier create whose answer was lost",
+               remote_id=remote.remote_id)
+        for (key, provider), (remote, _) in sorted(found.items())
+    )
+    return replace(plan, changes=(*adoptions, *plan.changes))
 
 
 def _applied_outcome(boards: Mapping[str, str], report: ApplyReport) -> Outcome:

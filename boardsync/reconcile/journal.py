@@ -91,18 +91,24 @@ class Settlement:
     """Unsettled pairs with several jobs that could each be the lost create."""
     adopted: int = 0
     """Lost creates found on the board and bound."""
+    would_adopt: dict[Pair, tuple[Remote, Mapping[str, Any] | None]] = field(default_factory=dict)
+    """Without `write` (a plan): the lost creates found on the board, not bound, with the
+    payload each create sent; the plan shows their adoption."""
 
 
 def settle(
     store: Store,
     boards: Mapping[str, Board],
-    run_id: int,
+    run_id: int | None,
     now: datetime,
     *,
     scope: Collection[str] | None = None,
+    write: bool = True,
 ) -> Settlement:
     """Settle every open intent of earlier runs on these boards, for the postings in `scope`
-    (None: all, including postings gone from the source)."""
+    (None: all, including postings gone from the source). Without `write` (a plan), decide
+    the same and write nothing: an intent found not created leaves its pair free to create,
+    and a job found is kept in `Settlement.would_adopt` instead of bound."""
     settlement = Settlement()
     taken = {
         provider: {job.remote_id: job.posting for job in jobs}
@@ -111,15 +117,16 @@ def settle(
     for intent in record.unsettled_intents(store, list(boards), before_run=run_id):
         if scope is not None and intent.posting_key not in scope:
             continue  # outside this run's postings; settled by a run that includes it
-        _settle_one(store, intent, boards[intent.provider], taken.setdefault(intent.provider, {}),
-                    settlement, run_id, now)
+        _settle_one(store if write else None, intent, boards[intent.provider],
+                    taken.setdefault(intent.provider, {}), settlement, run_id, now)
     return settlement
 
 
 def _settle_one(
-    store: Store, intent: Intent, board: Board, taken: dict[str, str], settlement: Settlement,
-    run_id: int, now: datetime,
+    store: Store | None, intent: Intent, board: Board, taken: dict[str, str], settlement: Settlement,
+    run_id: int | None, now: datetime,
 ) -> None:
+    """Settle one intent; with no `store` (a plan), only decide."""
     pair = (intent.posting_key, intent.provider)
     bound = log.bind(provider=intent.provider, posting=intent.posting_key, intent=intent.id)
     if intent.action not in CREATES:
@@ -146,9 +153,13 @@ def _settle_one(
         settlement.unsettled.add(pair)
         settlement.candidates[pair] = tuple(r.remote_id for r in found)
     else:
+        taken[found[0].remote_id] = intent.posting_key
+        if store is None:
+            settlement.would_adopt[pair] = (found[0], intent.spec)
+            return
+        assert run_id is not None
         bound.info("intent_settled", outcome="adopted", remote_id=found[0].remote_id)
         _adopt(store, intent, found[0], run_id, now)
-        taken[found[0].remote_id] = intent.posting_key
         settlement.adopted += 1
 
 
@@ -164,6 +175,7 @@ def _adopt(store: Store, intent: Intent, remote: Remote, run_id: int, now: datet
                        message=f"{remote.remote_id}: the job of a create whose answer was lost")
 
 
-def _finish(store: Store, intent: Intent, state: IntentState, now: datetime, *, error: str) -> None:
+def _finish(store: Store | None, intent: Intent, state: IntentState, now: datetime, *, error: str) -> None:
     assert intent.id is not None
-    mark(store, intent.id, state, now, error=error)
+    if store is not None:
+        mark(store, intent.id, state, now, error=error)

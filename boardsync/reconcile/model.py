@@ -198,6 +198,20 @@ class BoardError:
 
 
 @dataclass(frozen=True)
+class SnapshotAge:
+    """How old the state a plan was made against is, when it came from a snapshot."""
+
+    taken_at: datetime
+    """When the snapshot was written."""
+    observed_at: datetime | None
+    """The oldest of its boards' last reads (None: no board was ever read)."""
+
+    def age(self, now: datetime) -> float:
+        """Seconds from the oldest board read (else the snapshot itself) to `now`."""
+        return max((now - (self.observed_at or self.taken_at)).total_seconds(), 0.0)
+
+
+@dataclass(frozen=True)
 class Plan:
     """What a run would do, and what it found that it will not or cannot do."""
 
@@ -216,6 +230,8 @@ class Plan:
     """Differences an ignore rule leaves on the boards."""
     suspended: tuple[SuspendedItem, ...] = ()
     """Every pair of a suspended posting compared this run, with the changes it holds."""
+    snapshot: SnapshotAge | None = None
+    """When the plan was made against a snapshot instead of the boards: how old it is."""
 
     @property
     def board_changes(self) -> tuple[Change, ...]:
@@ -330,6 +346,20 @@ class Board:
     suspect: str | None = None
     """Why the board's list is not believed (too many bound jobs missing from it); the
     safety check refuses the run unless forced."""
+
+
+@dataclass(frozen=True)
+class BoardView:
+    """What a board showed in its last read, as a run kept it: enough to plan against it
+    later without calling the board (a snapshot). Never a credential or a signed link."""
+
+    observed_at: datetime
+    remotes: Mapping[str, Remote] = field(default_factory=dict)
+    gone: frozenset[str] = frozenset()
+    unread: Mapping[str, str] = field(default_factory=dict)
+    suspect: str | None = None
+    learned: Mapping[str, Any] = field(default_factory=dict)
+    """What the connector learned from the board that rendering needs (`Connector.learned`)."""
 
 
 @dataclass(frozen=True)

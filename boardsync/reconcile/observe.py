@@ -15,7 +15,7 @@ import structlog
 from boardsync.config.model import Posting
 from boardsync.connectors.base import BoardProblem, Connector, Spec, Unrenderable
 from boardsync.errors import ProviderError, WaitAsked
-from boardsync.reconcile.model import Board
+from boardsync.reconcile.model import Board, BoardView
 from boardsync.reconcile.waits import BoardWaits
 
 log = structlog.get_logger(__name__)
@@ -40,6 +40,34 @@ def observe(
             for name, connector in connectors.items()
         }
         return {name: future.result() for name, future in futures.items()}
+
+
+def observe_recorded(
+    postings: Sequence[Posting], connectors: Mapping[str, Connector], recorded: Mapping[str, BoardView],
+) -> dict[str, Board]:
+    """Each board as a recorded read showed it (a snapshot), with `postings` checked and
+    rendered as `observe` does: no request to any board. What rendering needs from a board
+    comes from what the read learned; a posting that needs more (a city no job shows and
+    no search found) is refused for that board, saying so. A board with no recorded read
+    counts as not read."""
+    boards = {}
+    for name, connector in connectors.items():
+        view = recorded.get(name)
+        targets = [p for p in postings if name in p.boards.names()]
+        problems = _problems(connector, targets)
+        if view is None:
+            boards[name] = Board(name, connector, problems=problems, error=NEVER_READ)
+            continue
+        connector.recall(view.learned)
+        specs, unrenderable = _render(connector, [p for p in targets if p.key not in problems], recorded=True)
+        boards[name] = Board(
+            name, connector, specs=specs, remotes=view.remotes, problems={**problems, **unrenderable},
+            gone=view.gone, unread=view.unread, suspect=view.suspect,
+        )
+    return boards
+
+
+NEVER_READ = "the snapshot holds no read of this board (no reconcile run has read it yet)"
 
 
 def _observe_board(
@@ -88,7 +116,7 @@ def _problems(connector: Connector, postings: Sequence[Posting]) -> dict[str, tu
 
 
 def _render(
-    connector: Connector, postings: Sequence[Posting]
+    connector: Connector, postings: Sequence[Posting], *, recorded: bool = False
 ) -> tuple[dict[str, Spec], dict[str, tuple[BoardProblem, ...]]]:
     specs: dict[str, Spec] = {}
     problems: dict[str, tuple[BoardProblem, ...]] = {}
@@ -98,5 +126,9 @@ def _render(
         except Unrenderable as exc:
             problems[posting.key] = (exc.problem,)
         except (LookupError, ValueError) as exc:
-            problems[posting.key] = (BoardProblem("", f"cannot be rendered for {connector.name}: {exc}"),)
+            why = f"cannot be rendered for {connector.name}: {exc}"
+            if recorded and isinstance(exc, LookupError):
+                why = (f"cannot be rendered for {connector.name} from a snapshot: {exc} (the board's last read "
+                       "did not need it; a live plan asks the board)")
+            problems[posting.key] = (BoardProblem("", why),)
     return specs, problems

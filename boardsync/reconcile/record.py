@@ -5,7 +5,8 @@ write it, each named for what happened.
 - `load_known`, `bound_jobs`, `unsettled_intents`: the state as a run reads it before planning.
 - `record_observation`: after planning, what the boards showed: observed status per
   binding, visit and applicant counters (only when they changed), drift rows (one open row
-  per field, resolved when the difference is gone), expired links dropped.
+  per field, resolved when the difference is gone), expired links dropped, and each board's
+  view of its read (`views`), which snapshots publish. A plan records none of it.
 - A pair's binding, as applying a change leaves it: `binding` finds (or makes) the row, then
   `created`, `adopted`, `recovered`, `updated`, `transitioned`, `source_ensured`, `linked`,
   `in_sync` and `converged` after a success; `failed`, `blocked` and `backed_off` after a
@@ -19,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,6 +30,7 @@ from sqlmodel import Session, col, delete, func, or_, select, update
 
 from boardsync.config.model import Posting, Status
 from boardsync.connectors.base import IssuedLink, Remote, Spec
+from boardsync.reconcile import views
 from boardsync.reconcile.lookup import GONE, BoundJob
 from boardsync.reconcile.model import Board, Known, Pair, PairState, Plan
 from boardsync.reconcile.planner import STATUS
@@ -151,16 +153,16 @@ def _pair_state(b: Binding) -> PairState:
     )
 
 
-def unsettled_intents(store: Store, providers: Collection[str], before_run: int) -> list[Intent]:
-    """Intents of earlier runs whose outcome is not known yet."""
+def unsettled_intents(store: Store, providers: Collection[str], before_run: int | None) -> list[Intent]:
+    """Intents of earlier runs whose outcome is not known yet (every one, for a plan, which
+    has no run of its own)."""
+    query = select(Intent).where(
+        col(Intent.state).in_(UNSETTLED_INTENT_STATES), col(Intent.provider).in_(list(providers)),
+    )
+    if before_run is not None:
+        query = query.where(or_(col(Intent.run_id).is_(None), col(Intent.run_id) != before_run))
     with store.session() as session:
-        return list(session.exec(
-            select(Intent).where(
-                col(Intent.state).in_(UNSETTLED_INTENT_STATES),
-                col(Intent.provider).in_(list(providers)),
-                or_(col(Intent.run_id).is_(None), col(Intent.run_id) != before_run),
-            ).order_by(col(Intent.id))
-        ).all())
+        return list(session.exec(query.order_by(col(Intent.id))).all())
 
 
 # ------------------------------------------------------------------------------ a pair's binding
@@ -360,6 +362,7 @@ def record_observation(
             _record_absence(session, board, rows, seen)
             _record_suspension(board, rows, seen)
             _record_counters(session, board, by_remote, now)
+            _record_view(session, board, now)
         _record_drift(session, readable, seen)
         _forget_links(session, readable, seen)
 
@@ -384,6 +387,31 @@ def _record_bindings(
         and (row.posting_key, board.name) not in busy
     ]
     _stamp(session, in_sync, synced_at=now)
+
+
+def _record_view(session: Session, board: Board, now: datetime) -> None:
+    """What the board showed in this read, kept for snapshots; rewritten only when it changed."""
+    view = views.view_of(board)
+    digest = views.digest(view)
+    row = session.get(BoardState, board.name) or BoardState(provider=board.name)
+    if row.observed_digest != digest:
+        row.observed, row.observed_digest = view, digest
+    row.observed_at = now
+    session.add(row)
+
+
+def views_answered(
+    store: Store, boards: Mapping[str, Board], answered: Mapping[str, Mapping[str, Remote]], now: datetime
+) -> None:
+    """After applying: each board's kept view with the jobs as the board answered the changes
+    (a job created, updated, moved), so it shows what the board holds after the run."""
+    changed = {name: remotes for name, remotes in answered.items() if remotes and name in boards}
+    if not changed:
+        return
+    with store.write() as session:
+        for name, remotes in changed.items():
+            board = boards[name]
+            _record_view(session, replace(board, remotes={**board.remotes, **remotes}), now)
 
 
 def _record_gone(board: Board, by_remote: Mapping[tuple[str, str], Binding], now: datetime) -> None:
@@ -597,5 +625,5 @@ __all__ = [
     "adopted", "audited", "backed_off", "backoffs_lifted", "binding", "blocked", "board_wait_kept", "bound_jobs",
     "converged", "created", "failed", "finish_run", "in_sync", "linked", "load_known", "record_counters",
     "record_metrics", "record_observation", "recovered", "resolve_drift", "source_ensured", "spec_hash",
-    "start_run", "transitioned", "unsettled_intents", "updated",
+    "start_run", "transitioned", "unsettled_intents", "updated", "views_answered",
 ]

@@ -52,6 +52,7 @@ def to_document(plan: Plan) -> dict[str, Any]:
         "in_sync": verdict.in_sync(plan),
         "not_in_sync": list(verdict.not_in_sync(plan, pending=True)),
         "refused": plan.refused,
+        "snapshot": _snapshot_document(plan),
         "counts": plan.counts,
         "changes": [_change_document(c) for c in plan.changes],
         "drift": [
@@ -84,6 +85,41 @@ def to_document(plan: Plan) -> dict[str, Any]:
             for s in plan.suspended
         ],
     }
+
+
+def _snapshot_document(plan: Plan) -> dict[str, Any] | None:
+    if plan.snapshot is None:
+        return None
+    now = plan.generated_at or plan.snapshot.taken_at
+    return {
+        "taken_at": _iso(plan.snapshot.taken_at),
+        "observed_at": _iso(plan.snapshot.observed_at),
+        "age_seconds": round(plan.snapshot.age(now)),
+    }
+
+
+def snapshot_line(plan: Plan) -> str | None:
+    """``Planned against a snapshot: boards last read 2 h 5 min ago (…)``, or None for a live plan."""
+    if plan.snapshot is None:
+        return None
+    snap = plan.snapshot
+    now = plan.generated_at or snap.taken_at
+    read = f"boards last read {age_text(snap.age(now))} ago" if snap.observed_at else "no board read in it"
+    return (f"Planned against a snapshot, not the boards: {read} "
+            f"(snapshot taken {snap.taken_at:%Y-%m-%d %H:%M} UTC); what merging would change as of then.")
+
+
+def age_text(seconds: float) -> str:
+    """``45 s``, ``12 min``, ``3 h 5 min``, ``2 d 4 h``."""
+    whole = int(seconds)
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{minutes} min" if minutes else f"{secs} s"
 
 
 def removed_fate(removed: RemovedItem) -> str:
@@ -153,6 +189,8 @@ def to_text(plan: Plan, *, color: bool = False) -> str:
     lines += _section("Errors", [paint("-", f"  {e}") for e in plan.errors])
     if plan.refused:
         lines.append(paint("!", f"Refused: {plan.refused}"))
+    if (against := snapshot_line(plan)) is not None:
+        lines.append(against)
     lines.append(summary(plan))
     return "\n".join(lines) + "\n"
 
@@ -275,6 +313,8 @@ def _until(until: datetime | None) -> str:
 def to_markdown(plan: Plan) -> str:
     """For a pull-request comment: a summary, a table of changes, the field diffs folded."""
     out = ["### boardsync plan", "", f"**{summary(plan)}**", ""]
+    if (against := snapshot_line(plan)) is not None:
+        out += [f"_{against}_", ""]
     if plan.refused:
         out += [f"**Refused:** {plan.refused}", ""]
     if plan.changes:

@@ -25,9 +25,11 @@ Clock = Callable[[], datetime]
 class BoardWaits:
     """The waits in force for one run; safe to share between the run's threads."""
 
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(self, store: Store, clock: Clock, *, keep: bool = True) -> None:
         self.store = store
         self.clock = clock
+        self.keep = keep
+        """Whether a wait asked for is written to the state (not by a plan, which writes nothing)."""
         self._lock = threading.Lock()
         self._until = {w.provider: (w.until, w.reason) for w in store.board_waits(clock())}
 
@@ -44,7 +46,8 @@ class BoardWaits:
         now = self.clock()
         until = now + timedelta(seconds=exc.retry_after or 0)
         reason = f"asked to wait until {when(until, now)} ({exc.status or 429})"
-        record.board_wait_kept(self.store, provider, until, reason, now)
+        if self.keep:
+            record.board_wait_kept(self.store, provider, until, reason, now)
         with self._lock:
             self._until[provider] = (until, reason)
         log.warning("board_wait_kept", provider=provider, until=until.isoformat(), call=exc.call)

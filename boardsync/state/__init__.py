@@ -11,6 +11,7 @@ from boardsync.state.store import (
     StatusRow,
     Store,
     VisitRow,
+    empty_store,
     open_store,
 )
 from boardsync.state.tables import (
@@ -46,5 +47,6 @@ __all__ = [
     "Store",
     "VisitRow",
     "VisitSample",
+    "empty_store",
     "open_store",
 ]

@@ -49,7 +49,10 @@ def sqlite_path(url: URL) -> Path | None:
     return Path(database)
 
 
-def create_engine(url: str) -> Engine:
+def create_engine(url: str, *, read_only: bool = False) -> Engine:
+    """An engine for `url`. With `read_only`, a SQLite file is opened read-only (SQLite's
+    ``mode=ro``): never created, never written, and readable while another process writes
+    in WAL mode."""
     parsed = parse_url(url)
     if parsed.get_backend_name() != "sqlite":
         try:
@@ -65,11 +68,15 @@ def create_engine(url: str) -> Engine:
             parsed, poolclass=StaticPool, connect_args={"check_same_thread": False}
         )
     else:
-        _create_private_file(path)
+        if read_only:
+            parsed = parsed.set(database=f"file:{path}", query={"mode": "ro", "uri": "true"})
+        else:
+            _create_private_file(path)
         engine = sa.create_engine(
             parsed, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000}
         )
-    _tune_sqlite(engine, wal=path is not None)
+    # A read-only connection cannot set the journal mode; the writer that made the file did.
+    _tune_sqlite(engine, wal=path is not None and not read_only, read_only=read_only)
     return engine
 
 
@@ -90,7 +97,7 @@ def _create_private_file(path: Path) -> None:
     os.close(fd)
 
 
-def _tune_sqlite(engine: Engine, *, wal: bool) -> None:
+def _tune_sqlite(engine: Engine, *, wal: bool, read_only: bool = False) -> None:
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, record: Any) -> None:
         # pysqlite's own transaction handling would BEGIN DEFERRED behind our back; we
@@ -103,6 +110,8 @@ def _tune_sqlite(engine: Engine, *, wal: bool) -> None:
             cursor.execute("PRAGMA synchronous=FULL")
             cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA foreign_keys=ON")
+            if read_only:
+                cursor.execute("PRAGMA query_only=ON")
         finally:
             cursor.close()
 

@@ -17,9 +17,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from boardsync.errors import StateError
-from boardsync.state.tables import TABLES, BoardState, Meta
+from boardsync.state.tables import TABLES, Meta
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 Step = Callable[[sa.Connection], None]
 
@@ -29,10 +29,22 @@ def _v1_to_v2(connection: sa.Connection) -> None:
     requested wait kept between runs (board_state)."""
     connection.execute(sa.text("ALTER TABLE binding ADD COLUMN absent_since TIMESTAMP"))
     connection.execute(sa.text("ALTER TABLE binding ADD COLUMN absent_reads INTEGER NOT NULL DEFAULT 0"))
-    BoardState.__table__.create(connection)  # type: ignore[attr-defined]
+    # The table as schema 2 had it: the next steps add their own columns to it.
+    connection.execute(sa.text(
+        "CREATE TABLE board_state (provider VARCHAR NOT NULL PRIMARY KEY, wait_until TIMESTAMP, "
+        "wait_reason VARCHAR, updated_at TIMESTAMP)"
+    ))
 
 
-STEPS: dict[int, Step] = {1: _v1_to_v2}
+def _v2_to_v3(connection: sa.Connection) -> None:
+    """Each board's last observed state, kept for snapshots (board_state.observed_at,
+    observed, observed_digest)."""
+    connection.execute(sa.text("ALTER TABLE board_state ADD COLUMN observed_at TIMESTAMP"))
+    connection.execute(sa.text("ALTER TABLE board_state ADD COLUMN observed JSON"))
+    connection.execute(sa.text("ALTER TABLE board_state ADD COLUMN observed_digest VARCHAR"))
+
+
+STEPS: dict[int, Step] = {1: _v1_to_v2, 2: _v2_to_v3}
 """version → the step that upgrades a database from that version to the next."""
 
 VERSION_KEY = "schema_version"

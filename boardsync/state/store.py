@@ -39,7 +39,7 @@ log = structlog.get_logger(__name__)
 MIGRATE_HINT = "run `boardsync migrate`"
 
 
-def open_store(url: str, *, migrate: bool = False, create: bool = True) -> Store:
+def open_store(url: str, *, migrate: bool = False, create: bool = True, read_only: bool = False) -> Store:
     """Open the state database at `url`.
 
     An empty or new database is created at the current schema version; with ``create=False``
@@ -47,7 +47,13 @@ def open_store(url: str, *, migrate: bool = False, create: bool = True) -> Store
     instead, and nothing is created. An older one is refused with a `StateError` that says to
     run ``boardsync migrate`` — unless `migrate` is true, which upgrades it. A newer one
     (written by a later boardsync) is always refused.
+
+    With `read_only` (a plan), nothing is ever written: a SQLite file is opened read-only,
+    so it is read while a daemon writes it, and a database that does not exist yet (or is
+    empty) reads as an empty state, held in memory, without creating anything.
     """
+    if read_only:
+        return _open_read_only(url)
     if not create:
         _refuse_missing(url)
     engine = create_engine(url)
@@ -57,6 +63,35 @@ def open_store(url: str, *, migrate: bool = False, create: bool = True) -> Store
         engine.dispose()
         raise
     return Store(engine, version)
+
+
+def _open_read_only(url: str) -> Store:
+    path = sqlite_path(parse_url(url))
+    if path is not None and not path.exists():
+        log.info("state_missing", database=describe(url), planned_against="an empty state")
+        return empty_store()
+    engine = create_engine(url, read_only=True)
+    try:
+        version = migrations.stored_version(engine)
+        if version is None:
+            engine.dispose()
+            return empty_store()
+        _refuse_other_version(url, version)
+    except sa.exc.OperationalError as exc:
+        engine.dispose()
+        raise StateError(f"cannot read the state database {describe(url)}: {exc.orig}") from exc
+    except BaseException:
+        engine.dispose()
+        raise
+    return Store(engine, version, read_only=True)
+
+
+def empty_store(*, read_only: bool = True) -> Store:
+    """A state with nothing in it, in memory, at the current schema version. Read-only unless
+    asked (a snapshot is loaded into one, then read)."""
+    engine = create_engine("sqlite://")
+    migrations.create(engine)
+    return Store(engine, migrations.SCHEMA_VERSION, read_only=read_only)
 
 
 def _refuse_missing(url: str) -> None:
@@ -77,20 +112,27 @@ def _ready_version(engine: Engine, url: str, *, migrate: bool) -> int:
         migrations.create(engine)
         log.info("state_created", database=describe(url), version=migrations.SCHEMA_VERSION)
         return migrations.SCHEMA_VERSION
+    if not migrate or version > migrations.SCHEMA_VERSION:
+        _refuse_other_version(url, version)
+    if version < migrations.SCHEMA_VERSION:
+        migrations.upgrade(engine, version)
+        log.info("state_migrated", database=describe(url), old=version, new=migrations.SCHEMA_VERSION)
+    return migrations.SCHEMA_VERSION
+
+
+def _refuse_other_version(url: str, version: int) -> None:
+    """A database at another schema version than this boardsync's is refused: a newer one
+    always, an older one with the command that upgrades it."""
     if version > migrations.SCHEMA_VERSION:
         raise StateError(
             f"the state database {describe(url)} is at schema version {version}, newer than this "
             f"boardsync knows ({migrations.SCHEMA_VERSION}); upgrade boardsync"
         )
     if version < migrations.SCHEMA_VERSION:
-        if not migrate:
-            raise StateError(
-                f"the state database {describe(url)} is at schema version {version}, this "
-                f"boardsync needs {migrations.SCHEMA_VERSION}: {MIGRATE_HINT}"
-            )
-        migrations.upgrade(engine, version)
-        log.info("state_migrated", database=describe(url), old=version, new=migrations.SCHEMA_VERSION)
-    return migrations.SCHEMA_VERSION
+        raise StateError(
+            f"the state database {describe(url)} is at schema version {version}, this "
+            f"boardsync needs {migrations.SCHEMA_VERSION}: {MIGRATE_HINT}"
+        )
 
 
 # ------------------------------------------------------------------------------ values
@@ -220,9 +262,11 @@ class Store:
     An in-memory database is one connection shared by every thread, so its readers queue
     on the same lock."""
 
-    def __init__(self, engine: Engine, schema_version: int) -> None:
+    def __init__(self, engine: Engine, schema_version: int, *, read_only: bool = False) -> None:
         self.engine = engine
         self.schema_version = schema_version
+        self.read_only = read_only
+        """Opened for a plan: `write()` refuses, so nothing a plan does can change the state."""
         self._writer = writer(engine)
         self._write_lock = threading.RLock()
         self._shared_connection = sqlite_path(engine.url) is None and engine.dialect.name == "sqlite"
@@ -245,6 +289,8 @@ class Store:
     def write(self) -> Iterator[Session]:
         """A write transaction: BEGIN IMMEDIATE on SQLite; committed on leaving, rolled back
         on an exception. One at a time per process, whichever thread asks."""
+        if self.read_only:
+            raise StateError(f"{self.url} is open read-only: nothing may be written to it here")
         with self._write_lock, Session(self._writer, expire_on_commit=False) as session, session.begin():
             yield session
 

@@ -15,7 +15,8 @@ One row per thing boardsync must remember between runs:
               cumulative counters per (posting, provider, channel), written only when they
               change; changes over a period are computed when read.
 - `SignedLink` the current signed link per posting, never kept past its expiry.
-- `BoardState` per board: a wait the board asked for (429 ``Retry-After``) that outlives a run.
+- `BoardState` per board: a wait the board asked for (429 ``Retry-After``) that outlives a run,
+              and what the board showed in the last reconcile run's read (for snapshots).
 - `Meta`      the schema version.
 
 Times are stored as UTC and read back as aware datetimes. Error texts are stored with every
@@ -149,7 +150,8 @@ class Binding(SQLModel, table=True):
 
 class BoardState(SQLModel, table=True):
     """What boardsync remembers of a whole board between runs: how long it asked to be left
-    alone (a 429's ``Retry-After``), so the next run honours it instead of calling again."""
+    alone (a 429's ``Retry-After``), so the next run honours it instead of calling again; and
+    its last observed state, which `boardsync snapshot` publishes."""
 
     __tablename__ = "board_state"
 
@@ -158,6 +160,13 @@ class BoardState(SQLModel, table=True):
     """No request goes to the board before this time."""
     wait_reason: str | None = _redacted()
     updated_at: datetime | None = _when()
+    observed_at: datetime | None = _when()
+    """When a reconcile run last read the board (None: never)."""
+    observed: dict[str, Any] | None = Field(default=None, sa_type=RedactedJSON)
+    """What the board showed in that read, as planning compares it (`reconcile.views`): its
+    jobs and what rendering learned from it; never a credential or a signed link."""
+    observed_digest: str | None = None
+    """The digest of `observed`: it is rewritten only when it changed."""
 
 
 class Intent(SQLModel, table=True):

@@ -1,0 +1,85 @@
+"""A board's last read, kept: what planning compares, and nothing else.
+
+`view_of` turns a board as a run observed it into a JSON-safe value, which the state database
+keeps per board (`board_state.observed`) and a snapshot carries; `view_from` turns it back
+into a `BoardView`, which `observe.observe_recorded` plans against without calling the board.
+
+Kept of each job: its id, status, spec (the shape `render` gives), frozen fields, expiry, the
+posting it names, and the names of its channels. Never a source URL, a visit count or a
+signed link: a snapshot leaves the machine, and planning needs none of them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, cast
+
+from boardsync.connectors.base import Channel, Remote, RemoteStatus
+from boardsync.reconcile.model import Board, BoardView
+
+FORMAT = 1
+"""The version of a kept view's shape; a view of another version is not read."""
+
+
+def view_of(board: Board) -> dict[str, Any]:
+    """The JSON-safe view of what `board` showed in this run's read (after look-ups by id)."""
+    return {
+        "format": FORMAT,
+        "jobs": [remote_json(r) for r in sorted(board.remotes.values(), key=lambda r: r.remote_id)],
+        "gone": sorted(board.gone),
+        "unread": dict(sorted(board.unread.items())),
+        "suspect": board.suspect,
+        "learned": dict(board.connector.learned()),
+    }
+
+
+def digest(view: Mapping[str, Any]) -> str:
+    """A stable digest of a view: it is written again only when it changed."""
+    text = json.dumps(view, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def view_from(data: Mapping[str, Any], observed_at: datetime) -> BoardView:
+    """The view `view_of` wrote, read at `observed_at`. A `ValueError` for another shape."""
+    if data.get("format") != FORMAT:
+        raise ValueError(f"a board view of format {data.get('format')!r}; this boardsync reads format {FORMAT}")
+    remotes = [remote_from(job) for job in data.get("jobs", [])]
+    return BoardView(
+        observed_at=observed_at,
+        remotes={r.remote_id: r for r in remotes},
+        gone=frozenset(data.get("gone", [])),
+        unread=dict(data.get("unread", {})),
+        suspect=data.get("suspect"),
+        learned=dict(data.get("learned", {})),
+    )
+
+
+def remote_json(remote: Remote) -> dict[str, Any]:
+    return {
+        "id": remote.remote_id,
+        "status": remote.status,
+        "spec": dict(remote.spec),
+        "frozen_fields": sorted(remote.frozen_fields),
+        "expires_at": remote.expires_at.isoformat() if remote.expires_at else None,
+        "posting": remote.posting_key,
+        "channels": {name: {"id": c.remote_id} for name, c in sorted(remote.channels.items())},
+    }
+
+
+def remote_from(data: Mapping[str, Any]) -> Remote:
+    expires = data.get("expires_at")
+    return Remote(
+        remote_id=str(data["id"]),
+        status=cast(RemoteStatus, data["status"]),
+        spec=dict(data.get("spec") or {}),
+        frozen_fields=frozenset(data.get("frozen_fields", [])),
+        expires_at=datetime.fromisoformat(expires) if expires else None,
+        channels={
+            name: Channel(name=name, remote_id=str(channel["id"]), url="")
+            for name, channel in (data.get("channels") or {}).items()
+        },
+        posting_key=data.get("posting"),
+    )
