@@ -22,6 +22,7 @@ from boardsync.errors import BoardsyncError
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
+    from boardsync.config.schema import Which
     from boardsync.terminal import Terminal
     from boardsync.daemon.lock import WriterLock
     from boardsync.reconcile import RunResult
@@ -108,11 +109,36 @@ def _cmd_validate(args: argparse.Namespace, term: Terminal) -> int:
 def _cmd_schema(args: argparse.Namespace, term: Terminal) -> int:
     from boardsync.config.schema import json_schema, render
 
+    if args.check:
+        return _check_schema_files(args.check, args.which)
     if args.which:
         print(render(json_schema(args.which)), end="")
     else:
         print(render({"root": json_schema("root"), "posting": json_schema("posting")}), end="")
     return 0
+
+
+def _check_schema_files(paths: list[Path], which: Which | None) -> int:
+    """`schema --check`: 0 when every file holds the schema this boardsync prints, else 1,
+    naming each stale file with the command that writes it again."""
+    from boardsync.config.schema import FILE_NAMES, is_current, which_schema
+
+    failed = 0
+    for path in paths:
+        kind = which or which_schema(path)
+        if kind is None:
+            names = " or ".join(FILE_NAMES)
+            print(f"{path}: cannot tell which schema it holds: name it {names}, "
+                  "or say `boardsync schema root --check FILE` (or posting)", file=sys.stderr)
+        elif not path.is_file():
+            print(f"{path}: no such file", file=sys.stderr)
+        elif not is_current(path, kind):
+            print(f"{path}: stale, not the {kind} schema of boardsync {__version__}; write it again with:\n"
+                  f"  boardsync schema {kind} > {path}", file=sys.stderr)
+        else:
+            continue
+        failed += 1
+    return 1 if failed else 0
 
 
 def _cmd_sandbox(args: argparse.Namespace, term: Terminal) -> int:
@@ -392,6 +418,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("schema", _cmd_schema, "print the JSON Schema of the root file and of a posting file")
     p.add_argument("which", nargs="?", choices=["root", "posting"], help="only one of the two")
+    p.add_argument(
+        "--check", nargs="+", type=Path, metavar="FILE",
+        help="print nothing; exit 1 naming each FILE that does not hold the current schema (which one "
+        "a FILE holds: WHICH if given, else its name, boardsync.schema.json or posting.schema.json)",
+    )
 
     p = command("sandbox", _cmd_sandbox, "run the Sorce, Hirempire and RecruitiFi simulators on loopback")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")

@@ -93,3 +93,36 @@ def test_boardsync_schema_prints_one_or_both_as_json(capsys: pytest.CaptureFixtu
     assert main(["schema"]) == 0
     both = json.loads(capsys.readouterr().out)
     assert both == {"root": json_schema("root"), "posting": json_schema("posting")}
+
+
+def test_schema_check_passes_the_committed_schema_files_silently(capsys: pytest.CaptureFixture[str]) -> None:
+    """`schema --check` knows each file's schema by its name and exits 0 with nothing to say."""
+    assert main(["schema", "--check", *map(str, SCHEMA_FILES.values())]) == 0
+    assert capsys.readouterr() == ("", "")
+
+
+def test_schema_check_names_a_stale_file_and_the_command_that_writes_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A schema file one field behind fails the check (exit 1) with the command to regenerate it."""
+    stale = json_schema("posting")
+    stale["$defs"]["Posting"]["properties"].popitem()
+    current, old = tmp_path / "boardsync.schema.json", tmp_path / "posting.schema.json"
+    current.write_text(render(json_schema("root")))
+    old.write_text(render(stale))
+    assert main(["schema", "--check", str(current), str(old)]) == 1
+    err = capsys.readouterr().err
+    assert f"{old}: stale" in err and f"boardsync schema posting > {old}" in err
+    assert str(current) not in err
+
+
+def test_schema_check_refuses_a_file_it_cannot_place(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A file whose name does not say which schema it holds, or that is missing, is an error;
+    naming the schema checks a file of any name."""
+    odd = tmp_path / "jobs.json"
+    odd.write_text(render(json_schema("root")))
+    assert main(["schema", "--check", str(odd), str(tmp_path / "posting.schema.json")]) == 1
+    err = capsys.readouterr().err
+    assert f"{odd}: cannot tell which schema it holds" in err
+    assert f"{tmp_path / 'posting.schema.json'}: no such file" in err
+    assert main(["schema", "root", "--check", str(odd)]) == 0
