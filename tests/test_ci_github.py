@@ -8,7 +8,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from ruamel.yaml import YAML
 
 from boardsync.cli import main
 from tests.ci_helpers import SNAPSHOT, SNAPSHOT_TOKEN, config_repository, snapshot_server
+from tests.reconcile_helpers import Workspace
 
 ROOT = Path(__file__).parent.parent
 ACTION = ROOT / "action.yml"
@@ -142,14 +143,18 @@ def _evaluate(value: str, context: dict[str, str]) -> str:
     return EXPRESSION.sub(lambda m: context[m[1]], value)
 
 
-def run_step(name: str, context: dict[str, str], tmp_path: Path) -> tuple[subprocess.CompletedProcess[str], str]:
+def run_step(
+    name: str, context: dict[str, str], tmp_path: Path, *, drop: Collection[str] = (),
+) -> tuple[subprocess.CompletedProcess[str], str]:
     """One step's script run as the runner runs it (`bash --noprofile --norc -eo pipefail`),
-    its env evaluated; returns the process and what it wrote to $GITHUB_OUTPUT."""
+    its env evaluated and the variables in `drop` left out; returns the process and what it
+    wrote to $GITHUB_OUTPUT."""
     each = step(name)
     output = tmp_path / "github_output"
     output.write_text("")
     env = {
-        **os.environ, "GITHUB_OUTPUT": str(output), "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"),
+        **{key: value for key, value in os.environ.items() if key not in drop},
+        "GITHUB_OUTPUT": str(output), "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"),
         **{key: _evaluate(str(value), context) for key, value in each.get("env", {}).items()},
     }
     done = subprocess.run(
@@ -230,3 +235,28 @@ def test_the_problem_matcher_reads_validate_lines(tmp_path: Path, capsys: pytest
                                 "salary.max: must be ≥ salary.min (1 < 165000)")
     assert any(m[4] == "warning" and (repo / m[1]).is_file() for m in matched)
     assert len(matched) == len(lines) - 1  # all but the closing count
+
+
+@pytest.mark.slow
+def test_plan_step_plans_a_pull_request_against_a_real_snapshot_without_secrets(
+    synced: Workspace, tmp_path: Path,
+) -> None:
+    """The action's plan step, run by bash against a snapshot the synced boards gave and with
+    no board secret in its environment: exit 2 with the edited posting in the Markdown plan,
+    `changes=true`, the plan file handed to the comment step, and no request to any board."""
+    snap = tmp_path / "boardsync-snapshot.json"
+    assert synced.run("snapshot", "--out", str(snap)).code == 0
+    synced.edit_posting("backend-engineer", "title: Senior Backend Engineer", "title: Staff Backend Engineer")
+    secrets = set(synced.sandbox.credentials())
+    synced.clear_counts()
+
+    context = {"inputs.config": str(synced.root / "boardsync.yaml"), "runner.temp": str(tmp_path),
+               "steps.snapshot.outputs.file": str(snap)}
+    done, output = run_step("Plan against the snapshot", context, tmp_path, drop=secrets)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "exit-code=2" in output and "changes=true" in output
+    plan = (tmp_path / "boardsync-plan.md").read_text()
+    assert "backend-engineer" in plan and "Staff Backend Engineer" in plan, plan
+    assert f"file={tmp_path / 'boardsync-plan.md'}" in output
+    assert synced.counts() == {"sorce": {}, "hirempire": {}, "recruitifi": {}}

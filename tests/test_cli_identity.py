@@ -239,3 +239,25 @@ def test_a_lost_create_whose_posting_is_then_removed_is_bound_and_reported(ws: W
     assert _sorce_bindings(ws)["warehouse-associate"] == job["id"]
     planned = json.loads(ws.run("plan", "--json", "--provider", "sorce").out)
     assert [(r["posting"], r["remote_id"]) for r in planned["removed"]] == [("warehouse-associate", job["id"])]
+
+
+def test_a_plan_after_a_lost_create_shows_the_adoption_and_writes_nothing(ws: Workspace) -> None:
+    """The create's answer is lost: `plan` shows the job found on the board as an adoption
+    (exit 2, no create) and records nothing — the intent stays unknown and the pair is bound
+    to no job — so the run after it still settles the intent, and Sorce keeps one job."""
+    only = ("--provider", "sorce", "--posting", "warehouse-associate")
+    ws.sandbox.sorce.faults.add(Fault("lost_response", method="POST", path=r".*/jobs", times=1))
+    assert ws.run("reconcile", *only).code == 2
+    (job,) = ws.sorce_jobs()
+    before = _rows(ws, "SELECT state FROM intent ORDER BY id")
+
+    planned = ws.run("plan", "--json", *only)
+    assert planned.code == 2, planned.err
+    actions = [(c["action"], c["posting"]) for c in json.loads(planned.out)["changes"]]
+    assert ("adopt", "warehouse-associate") in actions and ("create", "warehouse-associate") not in actions, actions
+    assert _rows(ws, "SELECT state FROM intent ORDER BY id") == before != [("succeeded",)]
+    assert _sorce_bindings(ws).get("warehouse-associate") is None  # the pair's row holds no job id yet
+
+    assert ws.run("reconcile", *only).code == 0
+    assert [j["id"] for j in ws.sorce_jobs()] == [job["id"]]
+    assert _sorce_bindings(ws)["warehouse-associate"] == job["id"]

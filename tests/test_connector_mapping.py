@@ -142,7 +142,7 @@ def test_sorce_render_maps_places_people_work_from(workplace: str, word: str) ->
 
 def test_sorce_render_without_prepare_refuses_a_city_it_has_not_looked_up() -> None:
     """A location given by city needs `prepare`; rendering without it is a programming error."""
-    with pytest.raises(LookupError, match="prepare"):
+    with pytest.raises(LookupError, match="city search was not made"):
         sorce().render(posting())
 
 

@@ -587,7 +587,7 @@ class SorceConnector(HttpConnector):
             return {"locationId": loc.sorce_location_id}
         key = _location_key(loc)
         if key not in self._locations:
-            raise LookupError(f"location {loc.city!r} was not looked up: call prepare() before render()")
+            raise LookupError(f"no Sorce location id is known for {loc.city!r} (its city search was not made)")
         found = self._locations[key]
         if found is None and closing:
             return {"city": loc.city, "stateProvince": loc.state, "country": loc.country}
