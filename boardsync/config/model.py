@@ -17,7 +17,7 @@ from datetime import timedelta
 from enum import StrEnum
 from pathlib import PurePosixPath
 from functools import cache
-from typing import Annotated, Any, ClassVar, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, TypeVar, get_args
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -75,11 +75,24 @@ class PerBoard:
 
 @cache
 def boards_model() -> type[Boards]:
-    """`Boards` with a field per board: its ``Section`` model, or None."""
+    """`Boards` with a field per board: its ``Section`` model with the `BoardRules` every
+    board shares, or None."""
     fields: dict[str, Any] = {
-        b.name: (b.section | None, Field(None, description=b.section_help)) for b in boards().values()
+        b.name: (ruled_section(b.name) | None, Field(None, description=b.section_help)) for b in boards().values()
     }
     return create_model("Boards", __base__=Boards, __doc__=Boards.__doc__, __module__=__name__, **fields)
+
+
+@cache
+def ignore_model() -> type[IgnoreRules]:
+    """`IgnoreRules` with a field per board: the fields ignored on it, or None."""
+    fields: dict[str, Any] = {
+        name: (_list_of(_one_of(ignorable(name))) | None, Field(None, description=f"Fields ignored on {name}."))
+        for name in boards()
+    }
+    return create_model(
+        "IgnoreRules", __base__=IgnoreRules, __doc__=IgnoreRules.__doc__, __module__=__name__, **fields
+    )
 
 
 @cache
@@ -214,6 +227,89 @@ class Boards(PerBoardSections):
     BUILT_BY = "boards_model"
 
 
+# ---------------------------------------------------------------------------------- rules
+
+IgnorableField = Literal[
+    "title", "description", "workplace", "remote_country", "locations", "employment_type", "level",
+    "department", "salary", "qualifications", "questions",
+]
+"""The posting's fields an ignore rule may name: those a board's job is made of."""
+
+IGNORABLE: tuple[str, ...] = get_args(IgnorableField)
+
+OVERRIDABLE = ("title", "description", "salary")
+"""The posting's fields a board's section may give its own value of."""
+
+
+class BoardRules(Model):
+    """What every board's section holds beside the board's own values: the fields left to
+    the board after the create, and the posting's text and pay as this board shows them."""
+
+    ignore: list[str] = Field(
+        default_factory=list,
+        description="Fields sent when the job is created, then never again and never reported as "
+        "drift on this board: for a field a team edits in the board's dashboard on purpose. Posting "
+        "fields (title, description, salary, …) or this board's own (e.g. budgets).",
+    )
+    title: str | None = Field(
+        None, min_length=1, max_length=200, description="This board's title, in place of the posting's."
+    )
+    description: str | None = Field(
+        None, min_length=1, description="This board's description (Markdown), in place of the posting's."
+    )
+    salary: Salary | None = Field(None, description="This board's pay range, in place of the posting's.")
+
+    @field_validator("title", "description")
+    @classmethod
+    def _override_not_blank(cls, text: str | None) -> str | None:
+        if text is not None and not text.strip():
+            raise ValueError("must not be blank (only spaces)")
+        return text
+
+
+RULES = frozenset(BoardRules.model_fields)
+
+
+def ignorable(board: str) -> tuple[str, ...]:
+    """What an ignore rule for `board` may name: the posting's fields, then the board's own."""
+    own = [name for name in boards()[board].section.model_fields if name not in RULES]
+    return (*IGNORABLE, *own)
+
+
+@cache
+def ruled_section(board: str) -> type[BaseModel]:
+    """`board`'s ``Section`` with the `BoardRules` added, so that every board takes them; a
+    ``Section`` that already is one is used as it is. Its ``ignore`` names only what
+    `ignorable` allows."""
+    section = boards()[board].section
+    if issubclass(section, BoardRules):
+        return section
+    clash = sorted(RULES & set(section.model_fields))
+    if clash:
+        raise TypeError(f"board {board!r}: its Section declares {', '.join(clash)}, which every board's section "
+                        "has (boardsync.config.model.BoardRules); subclass BoardRules instead")
+    ignore = _list_of(_one_of(ignorable(board)))
+    return create_model(
+        section.__name__, __base__=(section, BoardRules), __module__=section.__module__,
+        __doc__=section.__doc__, ignore=(ignore, Field(default_factory=list, description=BoardRules.model_fields["ignore"].description)),
+    )
+
+
+def _one_of(names: tuple[str, ...]) -> Any:
+    """A Literal of `names`, so that a name not among them is refused with the nearest one."""
+    return Literal[names]
+
+
+def _list_of(item: Any) -> Any:
+    return list[item]
+
+
+class IgnoreRules(PerBoardSections):
+    """Per board, the fields ignored on it for every posting (see a section's ``ignore``)."""
+
+    BUILT_BY = "ignore_model"
+
+
 class Posting(Model):
     """One job a company wants on the boards, written once for all of them."""
 
@@ -252,6 +348,16 @@ class Posting(Model):
     boards: Annotated[Boards, PerBoard(boards_model)] = Field(
         description="The boards to post on, each with its own values."
     )
+    ignore: list[IgnorableField] = Field(
+        default_factory=list,
+        description="Fields sent when a job is created, then never again and never reported as drift, "
+        "on every board: for a field a team edits in the boards' dashboards on purpose.",
+    )
+    suspend: bool = Field(
+        False,
+        description="Read the boards and report what differs, but write nothing for this posting: no "
+        "create, update, status change, source or link. Its jobs are not closed when it is removed.",
+    )
 
     @field_validator("title", "description")
     @classmethod
@@ -270,6 +376,31 @@ class Posting(Model):
         if len(trimmed) != len(set(trimmed)):
             raise ValueError("channel names must be unique")
         return trimmed
+
+    def rules(self, board: str) -> BoardRules | None:
+        """The rules of `board`'s section; None when the posting does not name it."""
+        return self.boards.section(board, BoardRules)
+
+    def on_board(self, board: str) -> Posting:
+        """The posting as `board` gets it: its section's title, description and salary in
+        place of the posting's, where it gives them."""
+        rules = self.rules(board)
+        if rules is None:
+            return self
+        update = {name: getattr(rules, name) for name in OVERRIDABLE if getattr(rules, name) is not None}
+        return self.model_copy(update=update) if update else self
+
+    def overridden(self, board: str) -> frozenset[str]:
+        """The fields `board`'s section gives its own value of."""
+        rules = self.rules(board)
+        return frozenset(n for n in OVERRIDABLE if rules is not None and getattr(rules, n) is not None)
+
+    def ignored(self, board: str, policy: Policy) -> frozenset[str]:
+        """The fields ignored on `board`: the posting's, its section's and the policy's rules."""
+        rules = self.rules(board)
+        return frozenset((
+            *self.ignore, *(rules.ignore if rules is not None else ()), *(policy.ignore_on(board)),
+        ))
 
     @model_validator(mode="after")
     def _workplace_needs_place(self, info: ValidationInfo) -> Posting:
@@ -308,6 +439,8 @@ class Providers(PerBoardSections):
 class Policy(Model):
     """What reconcile may do on its own."""
 
+    model_config = ConfigDict(defer_build=True)  # `ignore` is built from the boards' declarations
+
     prune: bool = Field(False, description="Close postings removed from the source; off: only report them.")
     max_close_percent: float = Field(
         30, ge=0, le=100, description="Refuse a plan that closes more than this share of live postings."
@@ -326,6 +459,15 @@ class Policy(Model):
         description="Treat a value a board cannot hold (a currency, a hidden salary) as an error in "
         "validate instead of a warning.",
     )
+    ignore: Annotated[IgnoreRules, PerBoard(ignore_model)] = Field(
+        default_factory=lambda: ignore_model()(),
+        description="Per board, fields ignored for every posting: {sorce: [description]}. Each is sent "
+        "when a job is created, then never again and never reported as drift on that board.",
+    )
+
+    def ignore_on(self, board: str) -> tuple[str, ...]:
+        """The fields this policy ignores on `board`."""
+        return tuple(getattr(self.ignore, board, None) or ())
 
 
 class Schedule(Model):

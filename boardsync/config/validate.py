@@ -37,6 +37,15 @@ BoardCheck = Callable[[Posting], Iterable[BoardFinding]]
 
 
 @dataclass(frozen=True)
+class _Moved:
+    """A finding pointed at another field of the posting file."""
+
+    field: str
+    message: str
+    severity: str
+
+
+@dataclass(frozen=True)
 class Report:
     """The outcome of validating: problems (any fails it), warnings, and what was found."""
 
@@ -93,6 +102,7 @@ def validate(
     problems, warnings = list(collected.problems), list(collected.warnings)
     for posting, origin in [*collected.postings, *collected.unchecked]:
         for board, finding in _board_findings(posting, checks or {}):
+            finding = _in_override(posting, board, finding)
             where = origin.where(parse_path(finding.field))
             if finding.severity == "error":
                 problems.append(Problem(where, finding.field, f"{board}: {finding.message}"))
@@ -109,13 +119,22 @@ def validate(
 
 
 def _board_findings(posting: Posting, checks: Mapping[str, BoardCheck]) -> list[tuple[str, BoardFinding]]:
-    """Each board's findings on the posting, for the boards it names."""
+    """Each board's findings on the posting as that board gets it (its overrides in place),
+    for the boards it names."""
     return [
         (board, finding)
         for board in posting.boards.names()
         if (check := checks.get(board)) is not None
-        for finding in check(posting)
+        for finding in check(posting.on_board(board))
     ]
+
+
+def _in_override(posting: Posting, board: str, finding: BoardFinding) -> BoardFinding:
+    """A finding on a field the board's section overrides, pointed at the override."""
+    head = finding.field.split(".", 1)[0].split("[", 1)[0]
+    if head not in posting.overridden(board):
+        return finding
+    return _Moved(f"boards.{board}.{finding.field}", finding.message, finding.severity)
 
 
 def _plural(count: int, word: str) -> str:

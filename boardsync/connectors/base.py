@@ -18,7 +18,7 @@ probing for methods.
 from __future__ import annotations
 
 import abc
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Literal
@@ -150,6 +150,11 @@ class Connector(abc.ABC):
     """Per spec field, the keys of its items (or of its object) that the board takes but does
     not show back in a read. Default: none, the board shows back everything it takes."""
 
+    RENDERS: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    """Per field of the posting (or of the board's section), the spec fields `render` makes
+    of it: how an ignore rule, written in the posting's words, reaches the board's payload.
+    A field not listed is the spec field of the same name, when there is one."""
+
     def __init__(self, settings: Any, client: httpx.Client) -> None:
         self.settings = settings
         self.client = client
@@ -178,6 +183,11 @@ class Connector(abc.ABC):
     @abc.abstractmethod
     def render(self, posting: Posting) -> Spec:
         """The board's desired payload for `posting`, normalised. Pure (after `prepare`)."""
+
+    @classmethod
+    def spec_fields(cls, names: Iterable[str]) -> frozenset[str]:
+        """The spec fields made of the posting's fields `names` (see `RENDERS`). Pure."""
+        return frozenset(spec for name in names for spec in cls.RENDERS.get(name, (name,)))
 
     def shown_back(self, name: str, value: Any) -> Any:
         """The part of spec field `name`'s `value` that a read of the board shows: only this

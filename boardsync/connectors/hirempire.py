@@ -262,6 +262,18 @@ class HirempireConnector(HttpConnector):
     SUPPORTS_JOBS = True
     SUPPORTS_CHANNELS = True
     NAMES_ITS_POSTINGS = True  # public_slug = "bs-" + key
+    RENDERS = {
+        "title": ("job_title",),
+        "description": ("job_description",),
+        "workplace": ("workplace", "job_country", "city"),
+        "remote_country": ("job_country",),
+        "locations": ("job_country", "city"),
+        "employment_type": ("job_type",),
+        "level": ("career_level",),
+        "salary": ("salary", "currency", "salary_period", "hide_salary"),
+    }
+    """The posting's fields whose spec fields are named otherwise (the section's
+    `department`, `career_level` and `industry` keep their names)."""
 
     @staticmethod
     def default_limiter(settings: HirempireSettings, stop: threading.Event | None = None) -> RateLimiter:

@@ -173,6 +173,15 @@ SPEC_FIELDS = (
     "questions",
     "budgets",
 )
+RENDERS = {
+    "workplace": ("remoteOption",),
+    "remote_country": ("remoteCountry",),
+    "employment_type": ("jobType",),
+    "level": ("jobLevel",),
+    "salary": ("salaryMin", "salaryMax", "salaryPeriod"),
+    "bid_cents": ("bidPerQualifiedApplicantCents",),
+}
+"""The posting's fields (and the section's) whose spec fields are named otherwise."""
 MATCH_FIELDS = (
     "title",
     "description",
@@ -312,6 +321,7 @@ class SorceConnector(HttpConnector):
     SUPPORTS_EXPIRY = True
     NAMES_ITS_POSTINGS = False  # a Job has no client reference field [doc]
     NOT_SHOWN_BACK = NOT_SHOWN_BACK
+    RENDERS = RENDERS
 
     def __init__(self, settings: SorceSettings, client: httpx.Client, **http: Any) -> None:
         super().__init__(settings, client, **http)

@@ -318,7 +318,7 @@ class _BoardApplier:
         return _Done(remote, lambda session, row: record.adopted(row, remote, self.now), audit=False)
 
     def _create(self, change: Change, call: _Call) -> _Done:
-        posting = self.postings[change.posting]
+        posting = self.postings[change.posting].on_board(change.provider)
         spec = self.boards[change.provider].specs[change.posting]
         intent = self.applier.intents[change.pair]
         journal.mark(self.store, intent, IntentState.IN_FLIGHT, self.now)
@@ -366,7 +366,7 @@ class _BoardApplier:
         return _Done(sourced, lambda session, row: record.source_ensured(row, self.now))
 
     def _refresh_link(self, change: Change, remote: Remote | None, call: _Call) -> _Done:
-        posting = self.postings[change.posting]
+        posting = self.postings[change.posting].on_board(change.provider)
         with self._timed(call):
             link = self.connectors[change.provider].link(posting)
         return _Done(remote, lambda session, row: record.linked(session, row, link, self.now))

@@ -52,7 +52,10 @@ def fresh_links(
                 if keys is not None:
                     results.append(LinkResult(posting.key, name, None, None, f"the posting does not name {name}"))
                 continue
-            results.append(_fetch(store, name, connector, posting, clock(), waits))
+            if posting.suspend:  # nothing is written for a suspended posting, a link included
+                results.append(LinkResult(posting.key, name, None, None, "the posting is suspended (suspend: true)"))
+                continue
+            results.append(_fetch(store, name, connector, posting.on_board(name), clock(), waits))
     return results
 
 

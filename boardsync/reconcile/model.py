@@ -107,6 +107,43 @@ class DriftItem:
 
 
 @dataclass(frozen=True)
+class IgnoredItem:
+    """A field on which the board differs from the posting and an ignore rule leaves it so:
+    neither sent nor drift (the team edits it on the board, or the posting changed it after
+    the create)."""
+
+    provider: str
+    posting: str
+    field: str
+    """The board's payload field."""
+    desired: Any
+    observed: Any
+
+    @property
+    def pair(self) -> Pair:
+        return (self.posting, self.provider)
+
+
+@dataclass(frozen=True)
+class SuspendedItem:
+    """A pair whose posting is suspended: read and compared, never written. `held` are the
+    changes a run would otherwise make; its drift is in the plan's drift, only reported."""
+
+    provider: str
+    posting: str
+    held: tuple[Change, ...] = ()
+
+    @property
+    def pair(self) -> Pair:
+        return (self.posting, self.provider)
+
+    @property
+    def board_changes(self) -> tuple[Change, ...]:
+        """The held changes that would alter the board (a link refresh only reads)."""
+        return tuple(c for c in self.held if c.action is not Action.REFRESH_LINK)
+
+
+@dataclass(frozen=True)
 class BlockedItem:
     """A pair nothing is planned for, and why: a board's gate, what the board would refuse,
     a backoff after failures, or a create whose outcome is still unknown."""
@@ -141,6 +178,8 @@ class RemovedItem:
     (it also waits for a second run that misses the posting)."""
     waiting: str | None = None
     """Why it is not closed yet although prune is on, in words."""
+    suspended: bool = False
+    """Its posting was suspended when last in the source: never closed by boardsync."""
 
 
 @dataclass(frozen=True)
@@ -225,6 +264,10 @@ class Plan:
     config_digest: str | None = None
     refused: str | None = None
     """Why the safety check refuses this plan (a real run would apply nothing), if it does."""
+    ignored: tuple[IgnoredItem, ...] = ()
+    """Differences an ignore rule leaves on the boards."""
+    suspended: tuple[SuspendedItem, ...] = ()
+    """Every pair of a suspended posting compared this run, with the changes it holds."""
     snapshot: SnapshotAge | None = None
     """When the plan was made against a snapshot instead of the boards: how old it is."""
     observed: tuple[Observed, ...] = ()
@@ -259,6 +302,9 @@ class Plan:
             "blocked": len(self.blocked),
             "removed": len(self.removed),
             "errors": len(self.errors),
+            "ignored": len(self.ignored),
+            "suspended": len(self.suspended),
+            "held": sum(len(s.board_changes) for s in self.suspended),
         }
 
 
@@ -380,6 +426,9 @@ class PairState:
     """When a run first found the posting gone from the source; None while it is there."""
     absent_reads: int = 0
     """Earlier runs in a row that found it gone (this run not counted)."""
+    suspended: bool = False
+    """Its posting was suspended when a run last compared it: nothing is written for it, and
+    it is not closed when the posting leaves the source."""
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,7 @@ def observe_recorded(
     boards = {}
     for name, connector in connectors.items():
         view = recorded.get(name)
-        targets = [p for p in postings if name in p.boards.names()]
+        targets = _targets(name, postings)
         problems = _problems(connector, targets)
         if view is None:
             boards[name] = Board(name, connector, problems=problems, error=NEVER_READ)
@@ -67,6 +67,11 @@ def observe_recorded(
     return boards
 
 
+def _targets(name: str, postings: Sequence[Posting]) -> list[Posting]:
+    """The postings that name board `name`, each as that board gets it (its overrides in place)."""
+    return [p.on_board(name) for p in postings if name in p.boards.names()]
+
+
 NEVER_READ = "the snapshot holds no read of this board (no reconcile run has read it yet)"
 
 
@@ -75,7 +80,7 @@ def _observe_board(
     waits: BoardWaits | None,
 ) -> Board:
     bound = log.bind(provider=name)
-    targets = [p for p in postings if name in p.boards.names()]
+    targets = _targets(name, postings)
     problems = _problems(connector, targets) if render else {}
     ready = [p for p in targets if p.key not in problems]
     try:

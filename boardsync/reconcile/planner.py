@@ -17,6 +17,13 @@ Never a duplicate: a bound job missing from the board's list is created again on
 by id answered that it is gone (`Board.gone`), and before any create the board's free jobs are
 searched for one that already is the posting (`identity.FreeJobs`): one is adopted, several
 block the pair as ``ambiguous``.
+
+A posting's ignore rules (`Posting.ignored`, in the posting's words, made spec fields by the
+connector's `Connector.spec_fields`) take fields out of the comparison once the job exists:
+they are sent by a create, never by an update, and a difference in them is counted
+(`IgnoredItem`), not drift. A suspended posting is compared like any other, but what would be
+done is held (`SuspendedItem`) and its drift only reported; a suspended posting's job that
+leaves the source is reported, never closed (`PairState.suspended`).
 """
 
 from __future__ import annotations
@@ -39,11 +46,13 @@ from boardsync.reconcile.model import (
     Disposition,
     DriftItem,
     FieldDiff,
+    IgnoredItem,
     Known,
     Pair,
     PairState,
     Plan,
     RemovedItem,
+    SuspendedItem,
 )
 
 LINK_REFRESH_MARGIN = timedelta(minutes=3)
@@ -64,6 +73,8 @@ class PairPlan:
     drift: tuple[DriftItem, ...] = ()
     blocked: tuple[BlockedItem, ...] = ()
     evaluated: bool = True
+    ignored: tuple[IgnoredItem, ...] = ()
+    suspended: SuspendedItem | None = None
 
 
 # ------------------------------------------------------------------------------ the planner
@@ -109,13 +120,25 @@ def _plan_board(
     for posting in targets:
         pair = (posting.key, board.name)
         if board.connector.SUPPORTS_JOBS:
-            result = _plan_job(posting, board, known, policy, free)
+            ignored = board.connector.spec_fields(posting.ignored(board.name, policy))
+            result = _plan_job(posting, board, known, policy, free, ignored)
         elif board.connector.SUPPORTS_LINKS:
             result = _plan_link(posting, board, known, now)
         else:
             continue
+        if posting.suspend:  # nothing is written for it, so no backoff holds it either
+            planned.append((pair, _suspended(result, board.name, posting.key)))
+            continue
         planned.append((pair, _hold_if_backing_off(result, board.name, posting.key, known.bindings.get(pair), now)))
     return planned
+
+
+def _suspended(result: PairPlan, provider: str, key: str) -> PairPlan:
+    """A suspended posting's pair: what would be done is held, and drift is only reported."""
+    if not result.evaluated:  # blocked before any comparison: nothing was held
+        return result
+    drift = tuple(replace(d, disposition="report") if d.disposition == "correct" else d for d in result.drift)
+    return replace(result, changes=(), drift=drift, suspended=SuspendedItem(provider, key, result.changes))
 
 
 def _assemble(
@@ -132,6 +155,8 @@ def _assemble(
         blocked=tuple(b for _, p in ordered for b in p.blocked),
         removed=tuple(sorted(removed, key=lambda r: (r.provider, r.posting))),
         errors=tuple(errors),
+        ignored=tuple(i for _, p in ordered for i in p.ignored),
+        suspended=tuple(p.suspended for _, p in ordered if p.suspended is not None),
         evaluated=frozenset(pair for pair, p in ordered if p.evaluated),
         generated_at=now,
         config_digest=digest,
@@ -141,7 +166,9 @@ def _assemble(
 # ------------------------------------------------------------------------------ jobs
 
 
-def _plan_job(posting: Posting, board: Board, known: Known, policy: Policy, free: FreeJobs) -> PairPlan:
+def _plan_job(
+    posting: Posting, board: Board, known: Known, policy: Policy, free: FreeJobs, ignored: frozenset[str]
+) -> PairPlan:
     pair = (posting.key, board.name)
     if posting.key in board.problems:
         return _refused_by_board(board.name, posting.key, board.problems[posting.key])
@@ -152,25 +179,26 @@ def _plan_job(posting: Posting, board: Board, known: Known, policy: Policy, free
     if state is not None and state.remote_id is not None:
         remote = board.remotes.get(state.remote_id)
         if remote is not None:
-            planned = _compare(posting, board, spec, remote, state, policy)  # a repost, maybe
+            planned = _compare(posting, board, spec, remote, state, policy, ignored)  # a repost, maybe
         elif state.remote_id in board.gone:
             planned = _missing(posting, board, spec, state.remote_id, policy)
         else:
             return _unread(board, posting.key, state.remote_id)
-        return _before_create(posting, board, spec, policy, free, planned)
+        return _before_create(posting, board, spec, policy, free, planned, ignored)
     named = free.named(posting.key)
     if named is not None:
         free.claim(named)
         why = f"already on the board as {named.remote_id}; taking it over instead of creating"
-        return _adopted(posting, board, spec, named, policy, why)
+        return _adopted(posting, board, spec, named, policy, why, ignored)
     if posting.status is Status.CLOSED:
         return PairPlan()
     created = PairPlan(changes=_create(posting, board, spec, Action.CREATE, "not on the board yet"))
-    return _before_create(posting, board, spec, policy, free, created)
+    return _before_create(posting, board, spec, policy, free, created, ignored)
 
 
 def _before_create(
-    posting: Posting, board: Board, spec: Spec, policy: Policy, free: FreeJobs, planned: PairPlan
+    posting: Posting, board: Board, spec: Spec, policy: Policy, free: FreeJobs, planned: PairPlan,
+    ignored: frozenset[str],
 ) -> PairPlan:
     """A create (or repost) is the last resort: on a board that cannot name its postings, a
     free job that already is this posting (same title and place) is adopted instead, and
@@ -184,14 +212,16 @@ def _before_create(
         return _ambiguous(board.name, posting.key, found)
     free.claim(found[0])
     why = f"{found[0].remote_id} on the board has this posting's title and place; taking it over instead of creating"
-    return _adopted(posting, board, spec, found[0], policy, why)
+    return _adopted(posting, board, spec, found[0], policy, why, ignored)
 
 
-def _adopted(posting: Posting, board: Board, spec: Spec, found: Remote, policy: Policy, why: str) -> PairPlan:
+def _adopted(
+    posting: Posting, board: Board, spec: Spec, found: Remote, policy: Policy, why: str, ignored: frozenset[str]
+) -> PairPlan:
     """Take `found` over, then whatever brings it to the posting (its binding is new: every
-    difference is the source's to apply, none is drift)."""
+    difference is the source's to apply, none is drift; an ignored field is left as found)."""
     adopt = Change(board.name, posting.key, Action.ADOPT, why, remote_id=found.remote_id)
-    rest = _compare(posting, board, spec, found, None, policy)
+    rest = _compare(posting, board, spec, found, None, policy, ignored)
     return replace(rest, changes=(adopt, *rest.changes))
 
 
@@ -223,7 +253,8 @@ def _unread(board: Board, key: str, remote_id: str) -> PairPlan:
 
 
 def _compare(
-    posting: Posting, board: Board, spec: Spec, remote: Remote, state: PairState | None, policy: Policy
+    posting: Posting, board: Board, spec: Spec, remote: Remote, state: PairState | None, policy: Policy,
+    ignored: frozenset[str],
 ) -> PairPlan:
     closing = posting.status is Status.CLOSED
     transitions = board.connector.lifecycle(posting.status.value, remote.status)
@@ -232,14 +263,31 @@ def _compare(
     status_changes, status_drift = _status(posting, board, remote, state, policy, transitions)
     if closing:  # the content of a job being closed does not matter any more
         return PairPlan(changes=status_changes, drift=status_drift)
-    update, content_drift = _content(posting, board, spec, remote, state, policy)
+    visible = {name: value for name, value in spec.items() if name not in ignored}
+    update, content_drift = _content(posting, board, visible, remote, state, policy)
     changes = (*([update] if update else []), *status_changes, *_sources(posting, board, remote))
-    return PairPlan(changes=changes, drift=(*content_drift, *status_drift))
+    return PairPlan(
+        changes=changes, drift=(*content_drift, *status_drift), ignored=_ignored(posting, board, spec, remote, ignored)
+    )
+
+
+def _ignored(
+    posting: Posting, board: Board, spec: Spec, remote: Remote, ignored: frozenset[str]
+) -> tuple[IgnoredItem, ...]:
+    """The ignored fields on which the board shows something else than the posting asks."""
+    shown = board.connector.shown_back
+    return tuple(
+        IgnoredItem(board.name, posting.key, name, spec[name], remote.spec.get(name))
+        for name in spec
+        if name in ignored and shown(name, spec[name]) != shown(name, remote.spec.get(name))
+    )
 
 
 def _content(
     posting: Posting, board: Board, spec: Spec, remote: Remote, state: PairState | None, policy: Policy
 ) -> tuple[Change | None, tuple[DriftItem, ...]]:
+    """The update that brings the board's content to `spec` (less the ignored fields), and
+    the drift found on the way."""
     applied = state.applied_spec if state is not None else None
     diffs: list[FieldDiff] = []
     heals: list[str] = []
@@ -419,8 +467,9 @@ def _plan_removed(
             continue
         path = board.connector.lifecycle(Status.CLOSED.value, remote.status)
         since = state.absent_since or now
-        item = RemovedItem(board.name, key, remote.remote_id, remote.status, False, absent_since=since)
-        if policy.prune and path:
+        item = RemovedItem(board.name, key, remote.remote_id, remote.status, False, absent_since=since,
+                           suspended=state.suspended)
+        if policy.prune and path and not state.suspended:
             item = _graced(item, state, policy, now)
         reason = "removed from the source; prune is on and its grace period is over"
         found.append((item, _transitions(board.name, key, remote.remote_id, path, reason) if item.closing else ()))

@@ -65,6 +65,9 @@ DIRECT = "(direct)"
 """The channel name for applicants who came through no tracked source."""
 LINKED = "linked"
 """The observed status of a pair reached by signed links, once a link was issued."""
+SUSPENDED = "suspended"
+"""The block gate of a pair whose posting was suspended when last compared: kept while the
+posting is gone from the source, so that its job is never closed."""
 
 
 def spec_hash(spec: Spec | None, status: str | None) -> str:
@@ -162,6 +165,7 @@ def _pair_state(b: Binding) -> PairState:
         last_error=b.last_error,
         absent_since=b.absent_since,
         absent_reads=b.absent_reads,
+        suspended=b.blocked_gate == SUSPENDED,
     )
 
 
@@ -484,6 +488,7 @@ def record_observation(
             _record_bindings(session, board, by_remote, plan, now)
             _record_gone(board, by_remote, now)
             _record_absence(session, board, rows, seen)
+            _record_suspension(board, rows, seen)
             _record_counters(session, board, by_remote, now)
             _record_view(session, board, now)
         _record_drift(session, readable, seen)
@@ -568,8 +573,28 @@ def _record_absence(session: Session, board: Board, rows: Sequence[Binding], see
             continue
         row.absent_since = row.absent_since or now
         row.absent_reads += 1
-        row.blocked_reason, row.blocked_gate, row.blocked_fields = None, None, None
+        if row.blocked_gate != SUSPENDED:
+            row.blocked_reason, row.blocked_gate, row.blocked_fields = None, None, None
         row.updated_at = now
+
+
+def _record_suspension(board: Board, rows: Sequence[Binding], seen: _Seen) -> None:
+    """Mark the bindings of suspended postings compared this run (as blocked, gate
+    `SUSPENDED`), and unmark those whose posting is back under management."""
+    suspended = {s.posting for s in seen.plan.suspended if s.provider == board.name}
+    wanted = {p.key for p in seen.postings if board.name in p.boards.names()}
+    for row in rows:
+        if row.provider != board.name or (row.posting_key, board.name) not in seen.plan.evaluated:
+            continue
+        if row.posting_key in suspended and row.blocked_gate != SUSPENDED:
+            row.blocked_reason, row.blocked_gate, row.blocked_fields = SUSPEND_REASON, SUSPENDED, {}
+            row.updated_at = seen.now
+        elif row.posting_key in wanted and row.posting_key not in suspended and row.blocked_gate == SUSPENDED:
+            row.blocked_reason, row.blocked_gate, row.blocked_fields = None, None, None
+            row.updated_at = seen.now
+
+
+SUSPEND_REASON = "the posting is suspended (suspend: true): read and compared, never written"
 
 
 def _stamp(session: Session, ids: Iterable[int | None], **values: Any) -> None:

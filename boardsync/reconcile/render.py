@@ -68,7 +68,7 @@ def to_document(plan: Plan) -> dict[str, Any]:
         "removed": [
             {"provider": r.provider, "posting": r.posting, "remote_id": r.remote_id, "status": r.status,
              "closing": r.closing, "absent_since": _iso(r.absent_since), "closes_after": _iso(r.closes_after),
-             "waiting": r.waiting}
+             "waiting": r.waiting, "suspended": r.suspended}
             for r in plan.removed
         ],
         "errors": [
@@ -84,6 +84,15 @@ def to_document(plan: Plan) -> dict[str, Any]:
             for o in plan.observed
         ],
         "renamed": [{"old": r.old, "new": r.new, "providers": list(r.providers)} for r in plan.renamed],
+        "ignored": [
+            {"provider": i.provider, "posting": i.posting, "field": i.field, "desired": i.desired,
+             "observed": i.observed}
+            for i in plan.ignored
+        ],
+        "suspended": [
+            {"provider": s.provider, "posting": s.posting, "held": [change_document(c) for c in s.held]}
+            for s in plan.suspended
+        ],
     }
 
 
@@ -130,6 +139,8 @@ def removed_fate(removed: RemovedItem) -> str:
     """What happens to the job of a posting gone from the source, in words."""
     if removed.closing:
         return "closing (prune is on)"
+    if removed.suspended:
+        return "left open (the posting was suspended; boardsync never closes it)"
     if removed.waiting:
         return f"left open for now: {removed.waiting}"
     return "left open (prune is off)"
@@ -173,6 +184,13 @@ def to_text(plan: Plan, *, color: bool = False) -> str:
             lines.append(paint("1", provider))
             lines += [line for c in changes for line in _change_lines(c, paint)]
     lines += _section("Drift", [_drift_text(d, paint) for d in plan.drift])
+    lines += _section("Suspended (nothing is written)", [
+        line for s in plan.suspended for line in _suspended_lines(s.posting, s.provider, s.held, paint)
+    ])
+    lines += _section("Ignored on the board", [
+        f"  = {i.provider}/{i.posting} {i.field}: board has {_short(i.observed)}, posting {_short(i.desired)}"
+        for i in plan.ignored
+    ])
     lines += _section("Blocked", [
         paint("!", f"  ! {b.provider}/{b.posting}: {b.reason}{_until(b.until)}")
         + "".join(f"\n      {name}: {why}" for name, why in b.fields.items())
@@ -197,7 +215,7 @@ def summary(plan: Plan) -> str:
     else keeps the boards from matching the postings (``Not in sync: 1 job expired …``)."""
     counts = plan.counts
     done = [f"{counts[a.value]} to {a.value.replace('_', ' ')}" for a in Action if counts[a.value]]
-    notes = [f"{counts[k]} {k}" for k in ("drift", "blocked", "removed") if counts[k]]
+    notes = [f"{counts[k]} {k}" for k in ("drift", "blocked", "removed", "suspended", "ignored") if counts[k]]
     if counts["errors"]:
         notes.append(f"{counts['errors']} board error{'s' if counts['errors'] != 1 else ''}")
     head = "Plan: " + (", ".join(done) if done else "nothing to change")
@@ -226,6 +244,13 @@ def _change_lines(change: Change, paint: Any) -> list[str]:
     if change.channels:
         lines.append(f"      sources: {', '.join(change.channels)}")
     return lines
+
+
+def _suspended_lines(posting: str, provider: str, held: Iterable[Change], paint: Any) -> list[str]:
+    """A suspended pair, then each change it holds, as a change would read."""
+    changes = list(held)
+    head = paint("‖", f"  ‖ {provider}/{posting}: " + (f"{len(changes)} held" if changes else "nothing to hold"))
+    return [head, *(f"  {line}" for c in changes for line in _change_lines(c, paint))]
 
 
 def _drift_text(drift: DriftItem, paint: Callable[[str, str], str]) -> str:
@@ -320,6 +345,13 @@ def to_markdown(plan: Plan) -> str:
         for d in plan.drift
     ])
     out += _md_long_diffs([(f"{d.provider} / {d.posting} `{d.field}`", d.observed, d.desired) for d in plan.drift])
+    out += _md_table("Suspended (nothing is written)", ("board", "posting", "held"), [
+        (s.provider, s.posting, ", ".join(_md_action(c) for c in s.held) or "nothing")
+        for s in plan.suspended
+    ])
+    out += _md_table("Ignored on the board", ("board", "posting", "field", "on the board", "posting"), [
+        (i.provider, i.posting, i.field, *_md_values(i.observed, i.desired)) for i in plan.ignored
+    ])
     out += _md_table("Blocked", ("board", "posting", "reason", "fields"), [
         (b.provider, b.posting, b.reason + _until(b.until), "; ".join(f"`{k}`: {v}" for k, v in b.fields.items()))
         for b in plan.blocked

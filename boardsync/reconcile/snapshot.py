@@ -34,9 +34,10 @@ VERSION = 1
 
 BINDING_FIELDS = (
     "remote_id", "observed_status", "applied_status", "applied_hash", "applied_spec", "attempts",
-    "quarantine_until", "last_error", "absent_since", "absent_reads",
+    "quarantine_until", "last_error", "absent_since", "absent_reads", "blocked_gate",
 )
-"""What a snapshot keeps of a binding: what planning reads of it, and what was last seen."""
+"""What a snapshot keeps of a binding: what planning reads of it (the block gate says whether
+its posting was suspended), and what was last seen."""
 TIMES = frozenset({"quarantine_until", "absent_since"})
 
 

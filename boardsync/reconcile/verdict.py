@@ -11,9 +11,9 @@ that should be live and is not, whatever the run did right.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
-from boardsync.reconcile.model import BlockedItem, BoardError, DriftItem, Plan, RemovedItem
+from boardsync.reconcile.model import BlockedItem, BoardError, DriftItem, Pair, Plan, RemovedItem, SuspendedItem
 from boardsync.reconcile.identity import ENDED
 from boardsync.reconcile.planner import STATUS
 
@@ -29,9 +29,18 @@ def removed_left(plan: Plan) -> tuple[RemovedItem, ...]:
     return tuple(r for r in plan.removed if not r.closing)
 
 
+def held(plan: Plan) -> tuple[SuspendedItem, ...]:
+    """Suspended pairs that hold a change to their board."""
+    return tuple(s for s in plan.suspended if s.board_changes)
+
+
 def boards_left_apart(plan: Plan) -> set[str]:
-    """The boards on which the plan leaves a difference as the policy says."""
-    return {d.provider for d in drift_left(plan)} | {r.provider for r in removed_left(plan)}
+    """The boards on which the plan leaves a difference as the policy (or a suspended
+    posting) says."""
+    return (
+        {d.provider for d in drift_left(plan)} | {r.provider for r in removed_left(plan)}
+        | {s.provider for s in held(plan)}
+    )
 
 
 def in_sync(plan: Plan) -> bool:
@@ -60,13 +69,19 @@ def not_in_sync(
     if skipped:
         reasons.append(_count(skipped, "change") + " left for the next run")
     reasons += _blocked(plan.blocked, blocked)
-    reasons += _drift(drift_left(plan))
+    suspended = {s.pair for s in plan.suspended}
+    reasons += _drift(drift_left(plan), suspended)
+    reasons += _held(held(plan))
     left = removed_left(plan)
     waiting = sum(1 for r in left if r.waiting)
-    if len(left) - waiting:
+    kept = sum(1 for r in left if r.suspended)
+    if len(left) - waiting - kept:
         reasons.append(
-            f"{_count(len(left) - waiting, 'job')} still open for postings removed from the source (`prune` is off)"
+            f"{_count(len(left) - waiting - kept, 'job')} still open for postings removed from the source "
+            "(`prune` is off)"
         )
+    if kept:
+        reasons.append(f"{_count(kept, 'job')} of suspended postings removed from the source left open (never closed)")
     if waiting:
         reasons.append(
             f"{_count(waiting, 'job')} of postings removed from the source left open until `prune_after` has passed"
@@ -88,12 +103,20 @@ def _blocked(*groups: Iterable[BlockedItem]) -> list[str]:
     ]
 
 
-def _drift(items: Sequence[DriftItem]) -> list[str]:
+def _held(items: Sequence[SuspendedItem]) -> list[str]:
+    changes = sum(len(s.board_changes) for s in items)
+    if not changes:
+        return []
+    return [f"{_count(changes, 'change')} held for {_count(len({s.posting for s in items}), 'suspended posting')}"]
+
+
+def _drift(items: Sequence[DriftItem], suspended: Collection[Pair] = ()) -> list[str]:
     """Drift left on the boards, by what it means for the posting."""
     kinds: Counter[str] = Counter()
     for item in items:
-        kinds[_drift_kind(item)] += 1
+        kinds["suspended" if item.pair in suspended else _drift_kind(item)] += 1
     words = {
+        "suspended": lambda n: f"{_count(n, 'difference')} on the board left as {_it(n)} (the posting is suspended)",
         "expired": lambda n: f"{_count(n, 'job')} expired and `repost_expired` is off",
         "closed": lambda n: f"{_count(n, 'job')} closed on the board and `repost_expired` is off",
         "missing": lambda n: f"{_count(n, 'job')} gone from the board and `self_heal` is off",
