@@ -19,8 +19,10 @@ The script exits 1 when it does not, or when a cycle fails.
 from __future__ import annotations
 
 import argparse
+import io
 import math
 import os
+import pstats
 import re
 import signal
 import subprocess
@@ -368,7 +370,7 @@ class SizeResult:
     problems: list[str]
 
 
-def bench_size(n: int, latency_ms: int, workdir: Path, log: IO[str]) -> SizeResult:
+def bench_size(n: int, latency_ms: int, workdir: Path, log: IO[str], *, profile: bool = False) -> SizeResult:
     with sandbox_process(log) as sandbox:
         sandbox.raise_rate_limits(active_jobs=n + 1)
         sandbox.add_latency(latency_ms)
@@ -376,9 +378,31 @@ def bench_size(n: int, latency_ms: int, workdir: Path, log: IO[str]) -> SizeResu
         first = run_cycle("first sync", n, config, sandbox, latency_ms, log)
         expiries = link_expiries(config)
         steady = run_cycle("steady state", n, config, sandbox, latency_ms, log)
+        if profile:
+            print(profile_steady_cycle(n, config, sandbox, workdir, log), file=sys.stderr, flush=True)
     due = links_due(expiries, last_run_start(config))
     problems = [f"N={n} first sync: boardsync reconcile exited {first.exit_code}"] if first.exit_code else []
     return SizeResult(first, steady, due, problems + budget_violations(steady, due))
+
+
+PROFILE_TOP = 25
+
+
+def profile_steady_cycle(n: int, config: Path, sandbox: SandboxProcess, workdir: Path, log: IO[str]) -> str:
+    """One more steady `boardsync reconcile` under cProfile: its top entries by own time, and
+    by cumulative time, as text."""
+    out = workdir / "steady.prof"
+    subprocess.run(
+        [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "boardsync", "reconcile", "-c", str(config)],
+        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **sandbox.credentials}, check=False,
+    )
+    text = io.StringIO()
+    stats = pstats.Stats(str(out), stream=text).strip_dirs()
+    print(f"N={n:,} steady state under cProfile, by own time:", file=text)
+    stats.sort_stats("tottime").print_stats(PROFILE_TOP)
+    print(f"N={n:,} steady state under cProfile, by cumulative time:", file=text)
+    stats.sort_stats("cumulative").print_stats(PROFILE_TOP)
+    return text.getvalue()
 
 
 HEADER = ("N", "cycle", "sorce r/w", "hirempire r/w", "recruitifi r/w", "wall s", "cpu s", "peak MiB", "latency share")
@@ -430,6 +454,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--latency-ms", type=int, default=20, help="injected latency per request")
     parser.add_argument("--quick", action="store_true", help="N=100 only (what the test suite runs)")
     parser.add_argument("--keep", type=Path, help="keep each size's repository, state and logs here")
+    parser.add_argument("--profile", action="store_true",
+                        help="after the steady state, run one more steady cycle under cProfile and print its top entries")
     args = parser.parse_args(argv)
     args.sizes = [100] if args.quick else [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
     return args
@@ -445,7 +471,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             workdir.mkdir(parents=True, exist_ok=False)
             with (workdir / "bench.log").open("w") as log:
                 print(f"N={n:,}: reconciling against the sandbox ...", file=sys.stderr, flush=True)
-                results.append(bench_size(n, args.latency_ms, workdir, log))
+                results.append(bench_size(n, args.latency_ms, workdir, log, profile=args.profile))
             if len(args.sizes) > 1:  # the rows so far, in case a later size does not finish
                 print(table(results[-1:]), file=sys.stderr, flush=True)
             if results[-1].problems and args.keep is None:

@@ -422,8 +422,10 @@ def test_plan_beside_the_running_daemon_plans_and_the_snapshot_is_served_behind_
     notify.wait("READY", "1")
     daemon.wait_converged()
     runs = _run_count(workspace)
-    workspace.posting("backend-engineer").write_text(
-        workspace.posting("backend-engineer").read_text().replace("title: Senior", "title: Staff", 1))
+    # A hand edit on the board, not in a posting file: the daemon would reload an edited file
+    # and apply it by itself, racing the plans below; the board is not read again for an hour.
+    job = next(j for j in hirempire_jobs(workspace.sandbox) if j["job_title"].startswith("Senior Backend"))
+    workspace.sandbox.hirempire.edit_job(job["id"], job_title="Edited by hand")
     for _ in range(2):
         planned = subprocess.run(
             [sys.executable, "-m", "boardsync", "plan", "-c", str(workspace.config), "--wait", "0"],
