@@ -281,8 +281,8 @@ def report_peak():
         out.write(peak)
 
 atexit.register(report_peak)
-from boardsync.cli import main
-raise SystemExit(main(sys.argv[1:]))
+from boardsync.cli import run
+run()  # as the `boardsync` command runs, the collector tuned
 """
 
 

@@ -1,5 +1,5 @@
 """`python -m boardsync` is the same as the `boardsync` command."""
 
-from boardsync.cli import main
+from boardsync.cli import run
 
-raise SystemExit(main())
+run()
