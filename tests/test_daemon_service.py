@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -24,6 +25,7 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+from ruamel.yaml import YAML
 
 from boardsync import config
 from boardsync.daemon.links import LinkKeeper
@@ -451,3 +453,53 @@ def test_plan_beside_the_running_daemon_plans_and_the_snapshot_is_served_behind_
 def _run_count(workspace: Workspace) -> int:
     with open_store(workspace.state_url, read_only=True) as store:
         return len(store.last_runs(limit=1000))
+
+
+def _postings_table(workspace: Workspace) -> Path:
+    """The example postings as rows of a SQLite table, and the root file reading them."""
+    database = workspace.root / "postings.db"
+    with sqlite3.connect(database) as db:
+        db.execute("CREATE TABLE postings (key TEXT PRIMARY KEY, spec TEXT NOT NULL, updated_at TIMESTAMP NOT NULL)")
+        for path in sorted((workspace.root / "postings").glob("*.yaml")):
+            document = YAML(typ="safe").load(path.read_text())
+            for spec in document if isinstance(document, list) else [document]:  # a file may hold several
+                db.execute("INSERT INTO postings VALUES (?, ?, ?)",
+                           (spec["key"], json.dumps(spec, default=str), "2026-01-01 00:00:00"))
+    shutil.rmtree(workspace.root / "postings")
+    workspace.config.write_text(workspace.config.read_text().replace(
+        "postings: postings/", "postings: {sql: 'sqlite:///postings.db', table: postings}"))
+    return database
+
+
+def _set_title(database: Path, key: str, title: str, updated_at: str) -> None:
+    with sqlite3.connect(database) as db:
+        (spec,) = db.execute("SELECT spec FROM postings WHERE key = ?", (key,)).fetchone()
+        db.execute("UPDATE postings SET spec = ?, updated_at = ? WHERE key = ?",
+                   (json.dumps({**json.loads(spec), "title": title}), updated_at, key))
+
+
+def test_a_row_changed_in_the_postings_table_is_applied_at_the_next_cycle_without_sighup(
+    start: Callable[[], DaemonProcess], workspace: Workspace, sandbox: Sandbox
+) -> None:
+    """With postings in a database, each cycle asks the table for its row count and newest
+    updated_at; a row written since is read and applied, with no SIGHUP. A row that fails
+    validation is refused once, and the cycles go on with the last good rows."""
+    database = _postings_table(workspace)
+    daemon = start()
+    daemon.wait_converged()
+    reloads = len(daemon.events("config_reloaded"))
+
+    _set_title(database, "product-designer", "Senior Product Designer", "2026-01-02 00:00:00")
+    wait_for("the new title on Sorce", lambda: any(
+        j.get("title") == "Senior Product Designer" for j in sorce_jobs(sandbox)))
+    assert len(daemon.events("postings_table_changed")) == 1
+    assert len(daemon.events("config_reloaded")) == reloads + 1
+
+    _set_title(database, "product-designer", "", "2026-01-03 00:00:00")
+    wait_for("the broken row refused", lambda: daemon.events("config_invalid"))
+    runs = len(daemon.events("run_finished", kind="reconcile"))
+    wait_for("two more runs on the last good rows", lambda: (
+        len(daemon.events("run_finished", kind="reconcile")) >= runs + 2))
+    assert len(daemon.events("postings_table_changed")) == 2  # the broken version is asked about once
+    assert any(j.get("title") == "Senior Product Designer" for j in sorce_jobs(sandbox))
+    daemon.assert_alive()

@@ -27,6 +27,7 @@ from boardsync.config.secrets import Resolution, Resolver, looks_like_key, scrub
 from boardsync.config.sources import (
     Origin,
     Read,
+    TableVersion,
     duplicate_keys,
     previous_key_problems,
     read_sql_source,
@@ -70,6 +71,9 @@ class Desired:
     root_digest: str = ""
     """sha256 of the root file alone, normalised as `digest`: a saved plan narrowed to some
     postings is stale when it or one of them changed, not when another posting did."""
+    table: TableVersion | None = field(default=None, repr=False, compare=False)
+    """For postings read from a database: the table's version they were read at, so the
+    daemon can tell cheaply, before each run, whether to read them again."""
 
     def posting(self, key: str) -> Posting:
         for posting in self.postings:
@@ -109,6 +113,8 @@ class Collected:
     state_url: str = ""
     checkout: Checkout | None = None
     """The commit of a git source the postings were read from."""
+    table: TableVersion | None = None
+    """The postings table's version, for postings read from a database."""
 
     def scrubbed(self, problems: list[Problem]) -> list[Problem]:
         secrets = self.resolution.secrets if self.resolution else set()
@@ -296,6 +302,7 @@ def _read_postings(data: dict[str, Any], document: Document, collected: Collecte
     collected.sources.extend(read.sources)
     collected.postings = read.postings
     collected.unchecked = read.unchecked
+    collected.table = read.table
 
 
 def _postings_source(root: RootConfig | None, data: dict[str, Any]) -> str | SqlSource | None:
@@ -385,6 +392,7 @@ def _desired(collected: Collected) -> Desired:
         origins={posting.key: origin for posting, origin in ordered},
         commit=collected.checkout.commit if collected.checkout is not None else None,
         root_digest=digest(collected.root, (), collected.resolution),
+        table=collected.table,
     )
 
 

@@ -7,7 +7,8 @@ Both sources give the same thing: postings validated by the same model, each wit
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,27 @@ class Read:
     unchecked: list[tuple[Posting, Origin]] = field(default_factory=list)
     """Postings invalid only by a rule between fields: never loaded, but the boards' own
     checks still run on them so that `validate` reports every problem at once."""
+    table: TableVersion | None = None
+    """For a SQL source read whole: the table's version as it was read."""
+
+
+@dataclass(frozen=True)
+class TableVersion:
+    """What tells a postings table changed without reading it: its row count and newest
+    `updated_at` (a row written without moving `updated_at` is not noticed)."""
+
+    url: str = field(repr=False)
+    """Resolved: it may hold a password."""
+    table: str
+    rows: int
+    newest: str | None
+
+    def current(self) -> TableVersion:
+        """The table's version now; raises `SourceUnreadable` naming what failed."""
+        try:
+            return table_version(self.url, self.table)
+        except _SourceProblem as exc:
+            raise SourceUnreadable(str(exc)) from None
 
 
 # ------------------------------------------------------------------------------ YAML
@@ -128,10 +150,11 @@ def read_sql_source(url: str, table: str, *, where: str) -> Read:
     label = f"table {table}"
     read.sources.append(label)
     try:
-        rows = _fetch_rows(url, table)
+        version, rows = _read_table(url, table)
     except _SourceProblem as exc:
         read.problems.append(Problem(where, "postings", str(exc)))
         return read
+    read.table = version
     if not rows:
         read.warnings.append(Problem(where, "postings", f"{label} has no rows; no postings"))
     for key, spec in rows:
@@ -146,7 +169,46 @@ class _SourceProblem(Exception):
     pass
 
 
-def _fetch_rows(url: str, table: str) -> list[tuple[Any, Any]]:
+class SourceUnreadable(Exception):
+    """The postings table could not be read."""
+
+
+def table_version(url: str, table: str) -> TableVersion:
+    """The table's row count and newest `updated_at`, in one query."""
+    with _connected(url, table) as connection:
+        return _version(connection, url, table)
+
+
+def _read_table(url: str, table: str) -> tuple[TableVersion, list[tuple[Any, Any]]]:
+    """The table's version, then its (key, spec) rows by key. In that order: a row written
+    between the two makes the daemon's next look see a change (one read too many), never
+    hides one."""
+    rows_table = _postings_table(table)
+    query = sqlalchemy.select(rows_table.c.key, rows_table.c.spec).order_by(rows_table.c.key)
+    with _connected(url, table) as connection:
+        version = _version(connection, url, table)
+        return version, [(row[0], row[1]) for row in connection.execute(query)]
+
+
+def _version(connection: sqlalchemy.Connection, url: str, table: str) -> TableVersion:
+    updated_at = _postings_table(table).c.updated_at
+    query = sqlalchemy.select(sqlalchemy.func.count(), sqlalchemy.func.max(updated_at))
+    count, newest = connection.execute(query).one()
+    return TableVersion(url, table, int(count), None if newest is None else str(newest))
+
+
+def _postings_table(table: str) -> sqlalchemy.TableClause:
+    schema, _, name = table.rpartition(".")
+    return sqlalchemy.table(
+        name, sqlalchemy.column("key"), sqlalchemy.column("spec"), sqlalchemy.column("updated_at"),
+        schema=schema or None,
+    )
+
+
+@contextmanager
+def _connected(url: str, table: str) -> Iterator[sqlalchemy.Connection]:
+    """A connection to the postings database; every failure a `_SourceProblem` that names
+    what went wrong and never the URL (it may hold a password)."""
     try:
         parsed = sqlalchemy.engine.make_url(url)
     except sqlalchemy.exc.ArgumentError:
@@ -156,14 +218,6 @@ def _fetch_rows(url: str, table: str) -> list[tuple[Any, Any]]:
         # Connecting would create an empty database file: say it is missing instead.
         if not database.startswith("file:") and not Path(database).is_file():
             raise _SourceProblem(f"the SQLite database '{display_path(Path(database))}' does not exist")
-    schema, _, name = table.rpartition(".")
-    rows_table = sqlalchemy.table(
-        name, sqlalchemy.column("key"), sqlalchemy.column("spec"), sqlalchemy.column("updated_at"),
-        schema=schema or None,
-    )
-    query = sqlalchemy.select(rows_table.c.key, rows_table.c.spec, rows_table.c.updated_at).order_by(
-        rows_table.c.key
-    )
     try:
         engine = sqlmodel.create_engine(parsed)
     except ImportError as exc:
@@ -178,7 +232,7 @@ def _fetch_rows(url: str, table: str) -> list[tuple[Any, Any]]:
         raise _SourceProblem(f"cannot use this database URL: {type(exc).__name__}") from None
     try:
         with engine.connect() as connection:
-            return [(row[0], row[1]) for row in connection.execute(query)]
+            yield connection
     except sqlalchemy.exc.SQLAlchemyError as exc:
         raise _SourceProblem(f"cannot read table {table}: {_first_line(exc)}") from None
     finally:

@@ -32,6 +32,7 @@ import structlog
 from boardsync import config
 from boardsync.config.gitsource import Checkout
 from boardsync.config.loader import collect
+from boardsync.config.sources import SourceUnreadable, TableVersion
 from boardsync.config.model import parse_duration
 from boardsync.connectors import build_connectors
 from boardsync.connectors.base import Connector
@@ -116,6 +117,8 @@ class Daemon:
         self._last_ok: datetime | None = None
         """When the last reconcile that did its job finished."""
         self._reload_error: str | None = None
+        self._table_seen: TableVersion | None = None
+        """The postings table's version when the daemon last asked for a reload because of it."""
         self._ready = False
         # Set by `_start`, in this order.
         self._generation: Generation
@@ -271,6 +274,7 @@ class Daemon:
         with self._swap:
             old, self._generation = self._generation, Generation(desired, connectors)
         old.retire()
+        self._table_seen = None  # the new generation knows the version it read
         self.metrics.posting_labels = desired.root.daemon.posting_labels
         self.metrics.boards = tuple(desired.root.providers.names())
         self._book_jobs(desired, first_start=False, previous=current)
@@ -331,8 +335,32 @@ class Daemon:
         return None
 
     def _reconcile_job(self) -> None:
+        if self._postings_table_moved():
+            return  # the reload asked for runs a reconcile at once, with the rows as they are now
         self._run("reconcile", lambda g: reconcile(
             g.desired, self.store, g.connectors, trigger="daemon", stop=self.stopping))
+
+    def _postings_table_moved(self) -> bool:
+        """For postings kept in a database: whether the table changed since it was last
+        looked at (one query of its row count and newest `updated_at`), in which case a reload
+        is asked for. Files need no such look: inotify says when they change."""
+        with self._current() as generation:
+            read_at = generation.desired.table
+        if read_at is None:
+            return False
+        try:
+            now = read_at.current()
+        except SourceUnreadable as exc:
+            log.warning("postings_table_unreadable", error=str(exc))
+            return False  # the run goes on with the rows last read
+        if now == (self._table_seen or read_at):
+            return False
+        # Remembered, so a version whose rows fail validation is asked about once: the runs
+        # after the refusal go on with the last good rows until the table changes again.
+        self._table_seen = now
+        log.info("postings_table_changed", rows=now.rows, newest=now.newest)
+        self._requests.put(("reload", "the postings table changed"))
+        return True
 
     def _metrics_job(self) -> None:
         self._run("metrics", lambda g: collect_metrics(g.desired, self.store, g.connectors, trigger="daemon"))
