@@ -3,10 +3,15 @@ uvicorn on a real loopback socket where the socket matters."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
 
 import httpx
 import pytest
+import uvicorn.server
 
 from prometheus_client import CollectorRegistry, Gauge
 
@@ -63,6 +68,31 @@ def test_the_surface_serves_over_loopback_and_refuses_a_busy_port() -> None:
         assert httpx.get(f"http://{server.address}/healthz", timeout=5).status_code == 200
     finally:
         server.close()
+
+
+def test_the_surface_sleeps_until_asked_and_still_dates_each_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server never wakes on a timer to look for work (uvicorn's own loop sleeps a tenth
+    of a second at a time), yet each answer carries a current Date, and close() ends it."""
+    timers: list[tuple[object, str]] = []
+    real_sleep = uvicorn.server.asyncio.sleep
+
+    async def recorded(delay: float, *args: Any) -> Any:
+        caller = sys._getframe(1)  # which server (the sandbox's may run too), in which method
+        timers.append((caller.f_locals.get("self"), caller.f_code.co_name))
+        return await real_sleep(delay, *args)
+
+    monkeypatch.setattr(uvicorn.server.asyncio, "sleep", recorded)
+    server = HttpSurface("127.0.0.1:0", _Surface()).start()
+    try:
+        answered = [httpx.get(f"http://{server.address}/healthz", timeout=5) for _ in range(2)]
+    finally:
+        server.close()
+    assert (server._server, "main_loop") not in timers  # shutdown's own waits are fine
+    for answer in answered:
+        dated = parsedate_to_datetime(answer.headers["date"])
+        assert abs((datetime.now(UTC) - dated).total_seconds()) < 60
+        assert answer.headers.get_list("date") == [answer.headers["date"]]  # one Date, not two
+    assert not server._thread.is_alive()
 
 
 def test_readyz_is_503_with_the_failing_check_until_ready(served: tuple[_Surface, httpx.Client]) -> None:

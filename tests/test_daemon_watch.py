@@ -225,6 +225,40 @@ def test_an_edit_without_an_event_is_seen_at_the_next_quiet_spell(tmp_path: Path
     assert reloads == [1005.0]
 
 
+def test_an_idle_watch_looks_once_and_then_only_after_a_relevant_burst(tmp_path: Path) -> None:
+    """A look stats every config file: it is taken at the start of a round, after a burst
+    that touched one, and while a change settles, never on a quiet spell or a burst of other
+    files alone (an idle daemon of 10,000 postings would otherwise stat them all every 5 s)."""
+    root = _repo(tmp_path)
+    clock = FakeClock()
+    a = tmp_path / "postings" / "a.yaml"
+    reloads: list[float] = []
+
+    def quiet() -> set[Path]:
+        clock.now += 5
+        return set()
+
+    def edit() -> set[Path]:
+        _touch_later(a, "key: edited\n")
+        clock.now += 1
+        return {a}
+
+    watch = ConfigWatch(root, _root(), settle=5.0, clock=clock)
+    looks = 0
+    look = watch.changed
+
+    def counted() -> bool:
+        nonlocal looks
+        looks += 1
+        return look()
+
+    watch.changed = counted  # type: ignore[method-assign]
+    steps: list[Step] = [quiet, quiet, quiet, edit, quiet, quiet, quiet, quiet]
+    ConfigWatcher(watch, lambda: reloads.append(clock.now), _scripted(steps)).run()
+    assert reloads == [1021.0]
+    assert looks == 3  # the first quiet spell, the edit, the quiet spell it settles in; then none
+
+
 def test_a_file_gone_for_a_moment_causes_no_reload(tmp_path: Path) -> None:
     """A save-by-rename (the file moved away, then back as it was) within the settle time,
     followed by quiet spells: no reload at all."""

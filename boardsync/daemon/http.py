@@ -23,6 +23,7 @@ thread of its own, so the daemon's main thread keeps handling signals and reload
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import html
 import ipaddress
@@ -31,6 +32,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from email.utils import formatdate
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -43,6 +45,7 @@ from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from boardsync.daemon.hooks import HOOK_PATH, git_hook
 from boardsync.errors import BoardsyncError, ConfigError
@@ -207,7 +210,7 @@ def make_app(surface: Surface, token: str | None = None) -> Starlette:
     ]
     return Starlette(
         routes=routes,
-        middleware=[Middleware(AnswerErrors), Middleware(BearerToken, token=token)],
+        middleware=[Middleware(DateHeader), Middleware(AnswerErrors), Middleware(BearerToken, token=token)],
         exception_handlers={
             UnknownPosting: _unknown_posting, BoardsyncError: _board_error, HTTPException: _http_error,
         },
@@ -279,6 +282,50 @@ def _bind(listen: str) -> socket.socket:
     return sock
 
 
+class DateHeader:
+    """A `Date` on every response, made when it is sent. uvicorn refreshes its own once a
+    second from a tick that also wakes the server ten times a second; `QuietServer` has no
+    tick, so the header is made here instead."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def dated(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"date", formatdate(usegmt=True).encode())]
+            await send(message)
+
+        await self.app(scope, receive, dated)
+
+
+class QuietServer(uvicorn.Server):
+    """uvicorn's server, but waiting for `stop()` instead of waking ten times a second to
+    look for it: an idle daemon spends no CPU on its HTTP surface."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._exit = asyncio.Event()
+
+    async def main_loop(self) -> None:
+        self._loop = asyncio.get_running_loop()  # before looking at should_exit: see stop()
+        await self.on_tick(0)  # the default headers, once (the date is DateHeader's)
+        if not self.should_exit:
+            await self._exit.wait()
+
+    def stop(self) -> None:
+        """From any thread. should_exit first: a server whose loop is not known yet sees it
+        when main_loop starts; one whose loop is known is woken."""
+        self.should_exit = True
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._exit.set)
+
+
 class HttpSurface:
     """uvicorn serving `make_app` in its own thread until `close()`. With a `token`, every
     endpoint but the probes asks for it as a bearer token."""
@@ -290,9 +337,9 @@ class HttpSurface:
         self._socket = _bind(listen)
         config = uvicorn.Config(
             make_app(surface, token), lifespan="off", access_log=False, log_config=None, log_level="warning",
-            server_header=False, timeout_graceful_shutdown=2,
+            server_header=False, date_header=False, timeout_graceful_shutdown=2,
         )
-        self._server = uvicorn.Server(config)
+        self._server = QuietServer(config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._socket]}, name="http", daemon=True
         )
@@ -313,6 +360,6 @@ class HttpSurface:
         return self
 
     def close(self) -> None:
-        self._server.should_exit = True
+        self._server.stop()
         self._thread.join(timeout=5)
         self._socket.close()

@@ -193,10 +193,9 @@ class Daemon:
 
     def _serve_until_stopped(self) -> None:
         while True:
-            try:
-                request, reason = self._requests.get(timeout=1.0)
-            except queue.Empty:
-                continue
+            # Blocks without a timeout: a signal handler runs here all the same and queues its
+            # request, so nothing wakes this thread while the daemon is idle.
+            request, reason = self._requests.get()
             if request == "stop":
                 log.info("daemon_stopping", reason=reason)
                 return

@@ -133,6 +133,11 @@ class ConfigWatch:
             self._seen, self._moving = now, None
             return True
 
+    @property
+    def settling(self) -> bool:
+        """Whether a change was seen that has not settled yet: it needs another look."""
+        return self._moving is not None
+
     def follow(self, root: RootConfig | None) -> None:
         """Watch the files of a newly loaded root config (its postings source may differ),
         as they are now."""
@@ -140,6 +145,11 @@ class ConfigWatch:
             self.root = root
             self._seen = fingerprint(config_files(self.root_path, root))
             self._moving = None
+
+
+WATCH_STEP_MS = 500
+"""How often watchfiles wakes to look at the stop event and group events (its default, 50,
+wakes an idle daemon twenty times a second); also the longest a stop or a restart waits."""
 
 
 Batches = Callable[[list[Path], Callable[[Path], bool], threading.Event], Iterable[set[Path]]]
@@ -160,7 +170,7 @@ def inotify_batches(settle: float) -> Batches:
     def batches(folders: list[Path], matters: Callable[[Path], bool], stop: threading.Event) -> Iterator[set[Path]]:
         for changes in watchfiles.watch(
             *folders, watch_filter=None, stop_event=stop, rust_timeout=int(settle * 1000),
-            yield_on_timeout=True, raise_interrupt=False,
+            yield_on_timeout=True, raise_interrupt=False, step=WATCH_STEP_MS,
         ):
             yield {Path(path) for _change, path in changes if matters(Path(path))}
 
@@ -218,10 +228,13 @@ class ConfigWatcher:
 
     def _watch_round(self) -> None:
         root_path, root = self.watch.root_path, self.watch.root
-        for _paths in self._batches(watched_folders(root_path, root), relevant(root_path, root), self._round_over):
+        first = True
+        for paths in self._batches(watched_folders(root_path, root), relevant(root_path, root), self._round_over):
             if self._round_over.is_set():
                 return
-            # Every burst and quiet spell is a look, relevant paths or not: a few stats, and an
-            # edit made while the watch restarted (no event for it) is still seen.
-            if self.watch.changed():
+            # A look stats every config file, so it is taken only when it can find something:
+            # after a relevant burst, while a change settles, and once at the start of a round
+            # (an edit made while the watch restarted sent no event). Not on every quiet spell.
+            if (paths or first or self.watch.settling) and self.watch.changed():
                 self._on_change()
+            first = False
