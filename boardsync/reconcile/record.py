@@ -741,12 +741,15 @@ def _forget_links(session: Session, boards: Mapping[str, Board], seen: _Seen) ->
     for name, board in boards.items():
         if not board.connector.SUPPORTS_LINKS:
             continue
-        wanted = [p.key for p in seen.postings if name in p.boards.names() and p.status is not Status.CLOSED]
+        wanted = {p.key for p in seen.postings if name in p.boards.names() and p.status is not Status.CLOSED}
         for table in (SignedLink, Binding):
-            stale = delete(table).where(col(table.provider) == name, col(table.posting_key).not_in(wanted))
-            if seen.scope is not None:
-                stale = stale.where(col(table.posting_key).in_(list(seen.scope)))
-            session.exec(stale)
+            # The keys held are read and compared here, not sent as a NOT IN list: a list of
+            # every posting would pass SQLite's limit on bound parameters at 32,766 postings.
+            held = session.exec(select(table.posting_key).where(col(table.provider) == name).distinct()).all()
+            stale = [key for key in held if key not in wanted and seen.in_scope(key)]
+            for start in range(0, len(stale), CHUNK):
+                session.exec(delete(table).where(
+                    col(table.provider) == name, col(table.posting_key).in_(stale[start : start + CHUNK])))
 
 
 __all__ = [

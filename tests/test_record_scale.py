@@ -1,0 +1,57 @@
+"""The state's writes hold at any number of postings: nothing sends one bound parameter per
+posting, which SQLite refuses past 32,766."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+
+from sqlmodel import select
+
+from boardsync.config.model import Status
+from boardsync.reconcile import record
+from boardsync.reconcile.model import Plan
+from boardsync.state import Binding, SignedLink, open_store
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+MANY = 40_000
+"""More postings than SQLite takes bound parameters in one statement."""
+SQLITE_DEFAULT_VARIABLES = 32_766
+
+
+@dataclass(frozen=True)
+class _Posting:
+    """What forgetting links reads of a posting: its key, boards and status."""
+
+    key: str
+    status: Status = Status.ACTIVE
+
+    @property
+    def boards(self) -> SimpleNamespace:
+        return SimpleNamespace(names=lambda: ["recruitifi"])
+
+
+def test_links_of_postings_gone_or_closed_are_forgotten_among_40000_postings(tmp_path: Path) -> None:
+    """With 40,000 postings on the board, the signed link and binding of a posting removed
+    from the source and of a closed one go; the others stay."""
+    postings = [_Posting(f"p{i:05d}") for i in range(MANY)] + [_Posting("closed", Status.CLOSED)]
+    kept, removed = "p00007", "removed"
+    board = SimpleNamespace(connector=SimpleNamespace(SUPPORTS_LINKS=True))
+    seen = record._Seen(Plan(), postings, NOW, None)  # type: ignore[arg-type]
+    with open_store(f"sqlite:///{tmp_path / 'state.db'}") as store:
+        with store.write() as session:
+            for key in (kept, removed, "closed"):
+                session.add(SignedLink(posting_key=key, provider="recruitifi", url=f"https://x/{key}",
+                                       expires_at=NOW + timedelta(minutes=10)))
+                session.add(Binding(posting_key=key, provider="recruitifi", remote_id=key))
+        with store.write() as session:
+            # SQLite's own default, which builds such as Debian's raise: as a stock build refuses.
+            raw = session.connection().connection.driver_connection
+            raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, SQLITE_DEFAULT_VARIABLES)
+            record._forget_links(session, {"recruitifi": board}, seen)  # type: ignore[dict-item]
+        with store.session() as session:
+            assert sorted(session.exec(select(SignedLink.posting_key)).all()) == [kept]
+            assert sorted(session.exec(select(Binding.posting_key)).all()) == [kept]
