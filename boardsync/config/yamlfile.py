@@ -12,6 +12,7 @@ a sequence entry, of the node for the root. Lines and columns are 1-based.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -25,6 +26,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.resolver import VersionedResolver
+from ruamel.yaml.tag import Tag
 
 from boardsync.errors import Problem
 
@@ -166,12 +168,35 @@ def load_file(path: Path, source: str | None = None) -> Document:
 
 
 class _Yaml12Resolver(VersionedResolver):
-    """Always YAML 1.2 (so `no` is text). ruamel works the version out again for every
-    scalar otherwise, which costs more than parsing."""
+    """Always YAML 1.2 (so `no` is text), and quick about it: ruamel works the version and
+    its table of patterns out again for every scalar, and makes a new tag for each, which
+    costs more than parsing. Here the table is looked up once and the tags are shared."""
 
     @property
     def processing_version(self) -> Any:
         return (1, 2)
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is not ScalarNode or not implicit[0]:
+            return super().resolve(kind, value, implicit)
+        table: dict[Any, list[tuple[str, re.Pattern[str]]]] = self.__dict__.get("_table") or self._fill_table()
+        for suffix, pattern in table.get(value[:1], ()):
+            if pattern.match(value):
+                return _shared_tag(suffix)
+        return self.DEFAULT_SCALAR_TAG
+
+    def _fill_table(self) -> dict[Any, list[tuple[str, re.Pattern[str]]]]:
+        resolvers = self.versioned_resolver
+        table = {first: list(found) + list(resolvers.get(None, [])) for first, found in resolvers.items()}
+        table.setdefault("", list(resolvers.get(None, [])))
+        self.__dict__["_table"] = table
+        return table
+
+
+@functools.cache
+def _shared_tag(suffix: str) -> Tag:
+    """One tag per kind for every node: a tag is never changed once made."""
+    return Tag(suffix=suffix)
 
 
 _parsers = threading.local()
@@ -305,6 +330,11 @@ def _children(node: Node) -> Iterator[Node]:
             yield value
 
 
+def _tag(node: Node) -> str:
+    """The node's tag as text; `Node.tag` formats it anew on every call."""
+    return str(node.ctag.trval)
+
+
 def _at(source: str, node: Node, message: str) -> Problem:
     return Problem(f"{source}:{node.start_mark.line + 1}:{node.start_mark.column + 1}", "", message)
 
@@ -337,7 +367,7 @@ class _Builder:
         seen: dict[Any, int] = {}
         merged: list[MappingNode] = []
         for key_node, value_node in node.value:
-            if key_node.tag == _TAG + "merge":
+            if _tag(key_node) == _TAG + "merge":
                 merged.extend(self._merge_sources(value_node))
                 continue
             key = self._key(key_node)
@@ -372,11 +402,11 @@ class _Builder:
         return self._scalar(node)
 
     def _expect_tag(self, node: Node, expected: str) -> None:
-        if node.tag != expected:
-            raise FileProblem(_at(self.source, node, f"unsupported tag {node.tag}"))
+        if _tag(node) != expected:
+            raise FileProblem(_at(self.source, node, f"unsupported tag {_tag(node)}"))
 
     def _scalar(self, node: Node) -> Any:
-        tag = str(node.tag)
+        tag = _tag(node)
         text: str = node.value
         if tag == _TAG + "str":
             return text
