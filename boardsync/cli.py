@@ -262,11 +262,12 @@ def _write_atomically(path: Path, text: str) -> None:
 
 
 def _answer(args: argparse.Namespace, term: Terminal, result: _R,
-            as_json: Callable[[_R], str], for_people: Callable[[_R], RenderableType]) -> None:
-    """A read command's result: its JSON document under `--json`, else its view on the terminal."""
+            as_json: Callable[[_R], str], for_people: Callable[[_R], RenderableType], *, silent: bool = False) -> None:
+    """A command's result: its JSON document under `--json`, else its view on the terminal
+    (none when `silent`: a command whose `--quiet` prints nothing)."""
     if args.json:
         print(as_json(result))
-    else:
+    elif not silent:
         term.show(for_people(result))
 
 
@@ -312,10 +313,7 @@ def _cmd_adopt(args: argparse.Namespace, term: Terminal) -> int:
 
     with session.opened(args.config, lock=_writer_lock("adopt", args.wait, quiet=args.quiet)) as run:
         done = adopt(run.desired, run.store, run.connectors, args.key, args.board, args.id)
-    if args.json:
-        print(documents.adopted_json(done))
-    elif not args.quiet:
-        term.show(console.adopted_text(done))
+    _answer(args, term, done, documents.adopted_json, console.adopted_text, silent=args.quiet)
     return 0
 
 
@@ -326,10 +324,7 @@ def _cmd_forget(args: argparse.Namespace, term: Terminal) -> int:
     # No board is called: the jobs stay as they are.
     with session.opened(args.config, lock=_writer_lock("forget", args.wait, quiet=args.quiet), boards=False) as run:
         done = forget(run.desired, run.store, args.key, args.board)
-    if args.json:
-        print(documents.forgotten_json(done))
-    elif not args.quiet:
-        term.show(console.forgotten_text(done))
+    _answer(args, term, done, documents.forgotten_json, console.forgotten_text, silent=args.quiet)
     return 0
 
 

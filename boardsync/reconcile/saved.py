@@ -21,6 +21,7 @@ from typing import Any
 from boardsync.config.model import Posting
 from boardsync.errors import ConfigError
 from boardsync.reconcile import render
+from boardsync.reconcile.snapshot import read_document
 from boardsync.reconcile.model import Action, Board, Change, Known, Observed, Pair, Plan, Scope
 
 STATUS = "status"
@@ -83,18 +84,7 @@ def scope(postings: Iterable[str] | None, providers: Iterable[str] | None) -> Sc
 
 def read(path: Path) -> SavedPlan:
     """The saved plan in `path`; a `ConfigError` naming the file for anything that is not one."""
-    try:
-        document = json.loads(path.read_text())
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the saved plan: {exc.strerror or exc}") from exc
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}:{exc.lineno}:{exc.colno}: not JSON: {exc.msg}") from exc
-    if not isinstance(document, dict) or document.get("format") != render.FORMAT:
-        raise ConfigError(f"{path}: not a boardsync plan (its format is not {render.FORMAT!r})")
-    if document.get("version") != render.VERSION:
-        raise ConfigError(
-            f"{path}: a plan of version {document.get('version')!r}; this boardsync applies version {render.VERSION}"
-        )
+    document = read_document(path, "plan", render.FORMAT, render.VERSION, "applies")
     if not {"observed", "scope", "postings", "root_digest"} <= document.keys():
         raise ConfigError(f"{path}: a plan without what a saved plan needs (`observed`, `scope`, …): an older "
                           "boardsync made it, or it was cut; "

@@ -112,17 +112,23 @@ class Loaded:
 
 def read(path: Path) -> Mapping[str, Any]:
     """The snapshot document in `path`; a `ConfigError` naming the file for anything else."""
+    return read_document(path, "snapshot", FORMAT, VERSION, "reads")
+
+
+def read_document(path: Path, kind: str, form: str, version: int, verb: str) -> dict[str, Any]:
+    """A boardsync JSON document of `form` and `version` (a snapshot, a saved plan) from
+    `path`; a `ConfigError` naming the file, and what is wrong, for anything else."""
     try:
         document = json.loads(path.read_text())
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the snapshot: {exc.strerror or exc}") from exc
+        raise ConfigError(f"{path}: cannot read the {kind}: {exc.strerror or exc}") from exc
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}:{exc.lineno}:{exc.colno}: not JSON: {exc.msg}") from exc
-    if not isinstance(document, dict) or document.get("format") != FORMAT:
-        raise ConfigError(f"{path}: not a boardsync snapshot (its format is not {FORMAT!r})")
-    if document.get("version") != VERSION:
+    if not isinstance(document, dict) or document.get("format") != form:
+        raise ConfigError(f"{path}: not a boardsync {kind} (its format is not {form!r})")
+    if document.get("version") != version:
         raise ConfigError(
-            f"{path}: a snapshot of version {document.get('version')!r}; this boardsync reads version {VERSION}"
+            f"{path}: a {kind} of version {document.get('version')!r}; this boardsync {verb} version {version}"
         )
     return document
 
