@@ -504,6 +504,19 @@ class Daemon(Model):
         description="Secret of the push webhook POST /hooks/git (GitHub's X-Hub-Signature-256 or "
         "GitLab's X-Gitlab-Token), as a reference: ${cred:webhook}. Unset: no webhook.",
     )
+    events_token: SecretStr | None = Field(
+        None,
+        min_length=16,
+        description="The token in the address boards send their events to, POST "
+        "/hooks/<board>/<token> (Hirempire signs nothing: the token is the only proof), as a "
+        "reference: ${cred:events}. At least 16 characters. Unset: board events are refused.",
+    )
+    public_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
+        description="The address the boards reach this daemon at (e.g. behind a reverse proxy: "
+        "https://boardsync.example.com), for `boardsync hooks install`.",
+    )
 
 
 def _postings_kind(value: Any) -> str | None:
