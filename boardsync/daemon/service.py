@@ -477,13 +477,13 @@ class Daemon:
 
     def board_event(self, board: str, event: BoardEvent) -> Booked:
         """Book the work `event` asks for (see `boardsync.daemon.events`)."""
-        log.info("board_event", board=board, event=event.name, job=event.remote_id)
+        log.info("board_event", board=board, name=event.name, job=event.remote_id)
         if self.stopping.is_set():
             return "ignored"
         if event.kind == "job" and event.remote_id is not None:
             key = self.store.posting_of(board, event.remote_id)
             if key is None:
-                log.info("board_event_ignored", board=board, event=event.name, job=event.remote_id,
+                log.info("board_event_ignored", board=board, name=event.name, job=event.remote_id,
                          reason="no posting is bound to this job")
                 return "ignored"
             book = self.events.ask_posting(board, key)
@@ -492,7 +492,7 @@ class Daemon:
         elif event.kind == "applicants":
             book = self.events.ask_counters(board)
         else:
-            log.info("board_event_ignored", board=board, event=event.name, reason="nothing boardsync keeps")
+            log.info("board_event_ignored", board=board, name=event.name, reason="nothing boardsync keeps")
             return "ignored"
         if book:
             self.scheduler.once("events", self._events_job)
