@@ -163,6 +163,16 @@ def test_install_replaces_a_webhook_of_an_earlier_token_instead_of_doubling(
     assert {w["id"] for w in sandbox.hirempire.snapshot()["webhooks"]} == {rows["added"]["remote_id"], other}
 
 
+def test_install_without_a_daemon_to_answer_says_so_and_adds_nothing(host: EventsHost, sandbox: Sandbox) -> None:
+    """Hirempire refuses a webhook whose address does not answer its challenge: `hooks install`
+    exits 1 naming the board's refusal and what the address needs; no webhook is kept."""
+    done = host.hooks("install", "--url", "http://127.0.0.1:1")
+    assert done.returncode == 1
+    assert "Webhook URL verification failed" in done.stderr and "must be running" in done.stderr
+    assert TOKEN not in done.stderr
+    assert sandbox.hirempire.snapshot()["webhooks"] == []
+
+
 def test_an_event_for_a_hand_closed_job_reopens_it_in_the_run_it_books(
     host: EventsHost, daemon: DaemonProcess, sandbox: Sandbox
 ) -> None:

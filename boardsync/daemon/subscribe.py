@@ -18,7 +18,7 @@ import structlog
 
 from boardsync.config.model import Daemon
 from boardsync.connectors.base import Connector, Webhook
-from boardsync.errors import ConfigError
+from boardsync.errors import BoardsyncError, ConfigError, Rejected
 
 log = structlog.get_logger(__name__)
 
@@ -90,7 +90,7 @@ def _install_one(board: str, connector: Connector, token: str, base: str) -> lis
     if same is not None:
         rows = [_row(board, same, "kept")]
     else:
-        same = connector.add_webhook(wanted, events)
+        same = _add(board, connector, wanted, events, base)
         log.info("webhook_added", board=board, webhook=same.remote_id, events=list(events))
         rows = [_row(board, same, "added")]
     for stale in (h for h in ours if h.remote_id != same.remote_id):
@@ -98,6 +98,16 @@ def _install_one(board: str, connector: Connector, token: str, base: str) -> lis
         log.info("webhook_removed", board=board, webhook=stale.remote_id, reason="replaced")
         rows.append(_row(board, stale, "removed"))
     return rows
+
+
+def _add(board: str, connector: Connector, url: str, events: tuple[str, ...], base: str) -> Webhook:
+    try:
+        return connector.add_webhook(url, events)
+    except Rejected as exc:
+        raise BoardsyncError(
+            f"{exc}; the board calls {base}/hooks/{board}/… to verify it: the daemon must be running with "
+            "this daemon.events_token and reachable at that address"
+        ) from exc
 
 
 def remove(connectors: Mapping[str, Connector], settings: Daemon, url: str | None) -> list[HookRow]:
