@@ -8,6 +8,8 @@
                fails validation is logged with every problem and the last good one keeps going
     git        with `source:`, the branch is fetched before the first load, then on its
                schedule and on the push webhook; a commit put live is a reload (`follow.py`)
+    events     a board's webhook books a run of the posting whose job changed, through
+               the scheduler, one run for a burst (`events.py`)
     SIGTERM    STOPPING=1 → no new runs, retries stop, the call in flight finishes and is
     SIGINT     recorded → exit 0
 
@@ -347,22 +349,23 @@ class Daemon:
 
     def _events_job(self) -> None:
         """The work board events booked: per board, a run of the postings whose jobs changed
-        (or of the whole board), then its counters. The lock is taken before the work, so
-        events that come while a run goes are the next run's."""
+        (or of the whole board), then its counters. The work is taken once the lock is held,
+        so the events that come while another run goes are all this one's."""
         with self._reconciling:
             work = self.events.take()
             for board, asked in work.items():
-                trigger = f"webhook {board}"
                 if asked.whole_board or asked.postings:
-                    keys = None if asked.whole_board else sorted(asked.postings)
-                    self._run("reconcile", lambda g: reconcile(
-                        g.desired, self.store, g.connectors, postings=keys, providers=[board], trigger=trigger,
-                        stop=self.stopping), scoped=True)
-        for board, asked in work.items():
-            if asked.counters:
-                with self._collecting:
-                    self._run("metrics", lambda g: collect_metrics(
-                        g.desired, self.store, g.connectors, providers=[board], trigger=f"webhook {board}"))
+                    self._reconcile_board(board, None if asked.whole_board else sorted(asked.postings))
+        for board in (board for board, asked in work.items() if asked.counters):
+            with self._collecting:
+                self._run("metrics", lambda g: collect_metrics(
+                    g.desired, self.store, g.connectors, providers=[board], trigger=f"webhook {board}"))
+
+    def _reconcile_board(self, board: str, keys: list[str] | None) -> None:
+        """A run of `board` alone, for the postings `keys` (None: all of them)."""
+        self._run("reconcile", lambda g: reconcile(
+            g.desired, self.store, g.connectors, postings=keys, providers=[board], trigger=f"webhook {board}",
+            stop=self.stopping), scoped=True)
 
     def _run(self, kind: str, call: Callable[[Generation], RunResult], *, scoped: bool = False) -> None:
         if self.stopping.is_set():
@@ -480,23 +483,29 @@ class Daemon:
         log.info("board_event", board=board, name=event.name, job=event.remote_id)
         if self.stopping.is_set():
             return "ignored"
+        book = self._ask(board, event)
+        if book is None:
+            return "ignored"
+        if book:
+            self.scheduler.once("events", self._events_job)
+        return "booked" if book else "already booked"
+
+    def _ask(self, board: str, event: BoardEvent) -> bool | None:
+        """Add `event`'s work to what is booked: whether a run must be booked for it, or None
+        when there is nothing to do."""
         if event.kind == "job" and event.remote_id is not None:
             key = self.store.posting_of(board, event.remote_id)
             if key is None:
                 log.info("board_event_ignored", board=board, name=event.name, job=event.remote_id,
                          reason="no posting is bound to this job")
-                return "ignored"
-            book = self.events.ask_posting(board, key)
-        elif event.kind in ("job", "board"):
-            book = self.events.ask_board(board)
-        elif event.kind == "applicants":
-            book = self.events.ask_counters(board)
-        else:
-            log.info("board_event_ignored", board=board, name=event.name, reason="nothing boardsync keeps")
-            return "ignored"
-        if book:
-            self.scheduler.once("events", self._events_job)
-        return "booked" if book else "already booked"
+                return None
+            return self.events.ask_posting(board, key)
+        if event.kind in ("job", "board"):
+            return self.events.ask_board(board)
+        if event.kind == "applicants":
+            return self.events.ask_counters(board)
+        log.info("board_event_ignored", board=board, name=event.name, reason="nothing boardsync keeps")
+        return None
 
     def fresh_link(self, posting_key: str) -> str:
         with self._current() as generation:
