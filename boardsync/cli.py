@@ -424,6 +424,34 @@ def _cmd_demo(args: argparse.Namespace, term: Terminal) -> int:
     return run_demo(args.workdir, command=command)
 
 
+def _cmd_hooks(args: argparse.Namespace, term: Terminal) -> int:
+    import json
+    from dataclasses import asdict
+
+    from boardsync.config import load
+    from boardsync.connectors import build_connectors
+    from boardsync.daemon import subscribe
+
+    act = {"install": subscribe.install, "remove": subscribe.remove, "list": subscribe.listed}[args.action]
+    # Only the boards are called: the state database is neither opened nor locked.
+    desired = load(args.config)
+    connectors = build_connectors(desired.root.providers)
+    try:
+        rows = act(connectors, desired.root.daemon, args.url)
+    finally:
+        for connector in connectors.values():
+            connector.close()
+    if args.json:
+        print(json.dumps([asdict(r) for r in rows], indent=2))
+    elif not args.quiet:
+        for r in rows:
+            mark = "" if args.action != "list" else (" (this daemon's)" if r.ours else "")
+            print(f"{r.board}: webhook {r.remote_id} {r.done}{mark}: {r.url} [{', '.join(r.events)}]")
+        if not rows:
+            print("no webhook of this daemon's on any board" if args.action != "list" else "no webhook on any board")
+    return 0
+
+
 def _cmd_daemon(args: argparse.Namespace, term: Terminal) -> int:
     from boardsync import log
     from boardsync.daemon.service import run_daemon
@@ -593,6 +621,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("daemon", _cmd_daemon, "run as a long-lived service (systemd Type=notify)")
     _config_arg(p)
+
+    p = command("hooks", _cmd_hooks,
+                "register the webhook that sends a board's job events to the daemon (Hirempire), or remove it")
+    p.add_argument("action", choices=["install", "remove", "list"],
+                   help="install: one webhook per board, kept when it is already there; remove: the daemon's "
+                        "webhooks; list: every webhook on the boards")
+    p.add_argument("--url", metavar="URL",
+                   help="the daemon's public address, as the boards reach it (default: daemon.public_url)")
+    _config_arg(p)
+    _json_arg(p, "the webhooks")
+    _quiet_arg(p, "print nothing")
     return parser
 
 

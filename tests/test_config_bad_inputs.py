@@ -271,3 +271,23 @@ def test_a_posting_breaking_a_rule_between_fields_still_gets_its_board_checks(ca
     assert ("locations", "a hybrid posting needs at least one location") in found
     assert any(field == "salary" and message.startswith("hirempire: ") for field, message in found), lines
     assert any(field == "department" and message.startswith("hirempire: ") for field, message in found), lines
+
+
+def test_a_short_events_token_and_a_public_url_that_is_no_address_are_named(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """daemon.events_token is the only proof a board's event is the board's: a short one is
+    refused; daemon.public_url must be an http(s) address. The token's value is never shown."""
+    monkeypatch.setenv("EVENTS_TOKEN", "short-secret")
+    root = tmp_path / "boardsync.yaml"
+    root.write_text(
+        GOOD_ROOT.read_text().replace("postings: postings/", f"postings: {GOOD_ROOT.parent / 'postings'}")
+        + 'daemon:\n  events_token: "${EVENTS_TOKEN}"\n  public_url: boardsync.example.com\n'
+    )
+    code, lines = validate(capsys, root)
+    assert code == 1, lines
+    found = {m.group("field"): m for m in problems_of(lines)}
+    assert set(found) == {"daemon.events_token", "daemon.public_url"}, lines
+    assert "at least 16" in found["daemon.events_token"].group("message")
+    assert found["daemon.public_url"].group("message").startswith("expected an http(s) address")
+    assert "short-secret" not in "\n".join(lines)

@@ -6,9 +6,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from boardsync.connectors.base import Remote
-from boardsync.connectors.hirempire import HirempireConnector
-from boardsync.errors import Blocked, Rejected
+from boardsync.connectors.base import BoardEvent, Remote
+from boardsync.connectors.hirempire import HirempireConnector, read_event
+from boardsync.errors import Blocked, Malformed, Rejected
+from boardsync.sandbox.core import Fault
 from boardsync.sandbox import hirempire as sim
 from boardsync.sandbox.server import Sandbox
 from tests import connector_helpers as helpers
@@ -140,3 +141,45 @@ def test_a_bad_enum_is_rejected_with_the_field_named(sandbox: Sandbox) -> None:
     with pytest.raises(Rejected) as caught:
         connector.create(p, {**connector.render(p), "department": "Platform"}, publish=False)
     assert set(caught.value.fields) == {"department"}
+
+
+# ------------------------------------------------------------------------------ events
+
+
+@pytest.mark.parametrize(("body", "expected"), [
+    ({"challenge": "abc", "type": "url_verification"}, BoardEvent("challenge", "url_verification", reply={"challenge": "abc"})),
+    ({"type": "job_deactivated", "job_id": "j-1"}, BoardEvent("job", "job_deactivated", remote_id="j-1")),
+    ({"type": "job_deleted", "job_id": "j-1", "more": 1}, BoardEvent("job", "job_deleted", remote_id="j-1")),
+    ({"type": "applicant_applied", "job_id": "j-1"}, BoardEvent("applicants", "applicant_applied")),
+    ({"type": "applicant_applied"}, BoardEvent("applicants", "applicant_applied")),
+    ({"type": "meeting_booked"}, BoardEvent("other", "meeting_booked")),
+    ({"type": "job_activated"}, BoardEvent("board", "job_activated")),
+    ({"type": "job_activated", "job_id": 7}, BoardEvent("board", "job_activated")),
+    ({"event": "job_activated", "data": {"id": "j-1"}}, BoardEvent("board", "unreadable")),
+    ({"type": "url_verification"}, BoardEvent("board", "url_verification")),
+])
+def test_an_event_is_read_in_boardsyncs_words(body: dict[str, object], expected: BoardEvent) -> None:
+    """The documented challenge and event names are read; the job only from `job_id`, and an
+    event that does not say its job that way asks for a run of the whole board."""
+    assert read_event(body) == expected
+
+
+def test_webhooks_are_added_listed_and_removed(sandbox: Sandbox) -> None:
+    """create-webhook, GET /webhooks and delete-webhook; removing one already gone is no error."""
+    connector = helpers.hirempire(sandbox)
+    made = connector.add_webhook("https://boardsync.example.com/hooks/hirempire/t", HirempireConnector.EVENTS)
+    assert connector.webhooks() == [made]
+    assert made.events == HirempireConnector.EVENTS
+    connector.remove_webhook(made.remote_id)
+    connector.remove_webhook(made.remote_id)
+    assert connector.webhooks() == []
+
+
+def test_a_webhook_list_in_another_shape_is_malformed_not_empty(sandbox: Sandbox) -> None:
+    """GET /webhooks' answer is not documented: one without `webhooks` is an error, never
+    taken for "no webhook" (which would make hooks install add a second one)."""
+    connector = helpers.hirempire(sandbox)
+    connector.add_webhook("https://boardsync.example.com/hooks/hirempire/t", ["job_deleted"])
+    sandbox.hirempire.faults.add(Fault("rewrite", method="GET", path="/v1/webhooks", drop=["webhooks"]))
+    with pytest.raises(Malformed):
+        connector.webhooks()

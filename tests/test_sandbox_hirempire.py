@@ -700,6 +700,8 @@ def receiver() -> Iterator[tuple[str, list[dict[str, Any]], dict[str, bool]]]:
     async def hook(request: Request) -> JSONResponse:
         body = await request.json()
         received.append(body)
+        if "challenge" not in body:
+            return JSONResponse({})  # an event
         return JSONResponse({"challenge": body["challenge"] if behaviour["echo"] else "wrong"})
 
     server = serve(Starlette(routes=[Route("/hook", hook, methods=["POST"])]))
@@ -774,6 +776,60 @@ def test_webhooks_can_be_listed_updated_and_deleted(hm: httpx.Client, receiver: 
     assert deleted.json() == {"success": True, "id": hook_id, "deleted": True, "message": "Webhook deleted successfully"}
     assert_error(hm.delete("/delete-webhook", params={"id": hook_id}), 404, "Webhook not found")
     assert hm.get("/webhooks").json()["total_webhooks"] == 0
+
+
+def _received(received: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
+    """The first `count` bodies the receiver got, polled for: events leave from a thread."""
+    deadline = time.monotonic() + 10
+    while len(received) < count and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return received[:count]
+
+
+def _delivered(sim: HirempireSim, count: int) -> list[dict[str, Any]]:
+    """The snapshot's deliveries once `count` are recorded (a delivery is recorded after its answer)."""
+    deadline = time.monotonic() + 10
+    while len(sim.snapshot()["deliveries"]) < count and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return list(sim.snapshot()["deliveries"])
+
+
+def test_events_reach_a_verified_webhook_in_order_whoever_made_the_change(
+    hm: httpx.Client, controls: httpx.Client, receiver: Any, sim: HirempireSim
+) -> None:
+    """A verified webhook gets {type, job_id} for each event it is subscribed to, in the order
+    of the changes, from the API and from hand edits alike; others are not sent, and each
+    delivery's answer is in the snapshot."""
+    url, received, _ = receiver
+    events = ["job_activated", "job_deactivated", "applicant_applied"]
+    assert hm.post("/create-webhook", json={"request_url": url, "events": events}).status_code == 201
+    job_id = hm.post("/add-job", json=job_body(status="Active")).json()["job_id"]  # job_added: not subscribed
+    assert controls.patch(f"/jobs/{job_id}", json={"status": "Closed"}).status_code == 200
+    hm.patch("/update-job", json={"job_id": job_id, "job_title": "Lead Product Designer"})  # no status change
+    hm.patch("/update-job", json={"job_id": job_id, "status": "Active"})
+    controls.post("/candidates", json={"job_id": job_id, "source_name": "LinkedIn"})
+    hm.delete("/delete-job", params={"job_id": job_id})  # job_deleted: not subscribed
+    # The last event marks the end: events leave in order, so nothing else is on its way.
+    last = hm.post("/add-job", json=job_body(status="Active", public_slug="last")).json()["job_id"]
+    controls.patch(f"/jobs/{last}", json={"status": "Paused"})
+    bodies = _received(received, 5)[1:]  # the first is the challenge
+    assert bodies == [
+        *({"type": e, "job_id": job_id} for e in ("job_deactivated", "job_activated", "applicant_applied")),
+        {"type": "job_deactivated", "job_id": last},
+    ]
+    deliveries = _delivered(sim, 4)
+    assert [d["type"] for d in deliveries] == ["job_deactivated", "job_activated", "applicant_applied", "job_deactivated"]
+    assert {d["status"] for d in deliveries} == {200}
+
+
+def test_events_are_never_sent_to_an_unverified_webhook(hm: httpx.Client, receiver: Any, sim: HirempireSim) -> None:
+    """A webhook stored unverified (a URL beyond loopback) is never called; a verified one
+    subscribed to the same event is."""
+    url, received, _ = receiver
+    hm.post("/create-webhook", json={"request_url": "https://hooks.example.com/in", "events": ["job_added"]})
+    verified = hm.post("/create-webhook", json={"request_url": url, "events": ["job_added"]}).json()["data"]["id"]
+    hm.post("/add-job", json=job_body())
+    assert [d["webhook_id"] for d in _delivered(sim, 1)] == [verified]
 
 
 # ---------------------------------------------------------------------------------- faults

@@ -487,6 +487,9 @@ class SqlSource(Model):
     table: str = Field("postings", pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$", description="Table name.")
 
 
+EVENTS_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,}")
+
+
 class Daemon(Model):
     """The long-running service's HTTP surface."""
 
@@ -504,6 +507,34 @@ class Daemon(Model):
         description="Secret of the push webhook POST /hooks/git (GitHub's X-Hub-Signature-256 or "
         "GitLab's X-Gitlab-Token), as a reference: ${cred:webhook}. Unset: no webhook.",
     )
+    events_token: SecretStr | None = Field(
+        None,
+        description="The token in the address boards send their events to, POST "
+        "/hooks/<board>/<token> (Hirempire signs nothing: the token is the only proof), as a "
+        "reference: ${cred:events}. At least 16 characters, letters, digits, '-' and '_'. "
+        "Unset: board events are refused.",
+    )
+    public_url: str | None = Field(
+        None,
+        description="The address the boards reach this daemon at (e.g. behind a reverse proxy: "
+        "https://boardsync.example.com), for `boardsync hooks install`.",
+    )
+
+    @field_validator("events_token")
+    @classmethod
+    def _long_path_token(cls, token: SecretStr | None) -> SecretStr | None:
+        # It goes in a URL path and is all that stands between anyone and a run on demand.
+        if token is not None and not EVENTS_TOKEN.fullmatch(token.get_secret_value()):
+            raise ValueError("must be at least 16 letters, digits, '-' or '_' (e.g. from `openssl rand -hex 24`)")
+        return token
+
+    @field_validator("public_url")
+    @classmethod
+    def _web_address(cls, url: str | None) -> str | None:
+        parts = urlsplit(url) if url is not None else None
+        if parts is not None and (parts.scheme not in ("http", "https") or not parts.netloc):
+            raise ValueError("expected an http(s) address, e.g. https://boardsync.example.com")
+        return url
 
 
 def _postings_kind(value: Any) -> str | None:

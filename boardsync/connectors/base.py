@@ -74,6 +74,34 @@ class IssuedLink:
     expires_at: datetime
 
 
+EventKind = Literal["challenge", "job", "board", "applicants", "other"]
+"""What a board's webhook call asks of boardsync: answer a challenge; reconcile one job;
+reconcile the board (a job changed, but which one the call does not say); read the
+applicant counters again; or nothing."""
+
+
+@dataclass(frozen=True)
+class BoardEvent:
+    """A webhook call from a board, read in boardsync's words (`Connector.read_event`)."""
+
+    kind: EventKind
+    name: str
+    """The board's own word for the event, for the log."""
+    remote_id: str | None = None
+    """The job it is about (kind ``job``)."""
+    reply: Mapping[str, Any] | None = None
+    """The body to answer (kind ``challenge``)."""
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """A webhook registered on a board: where it calls, and for which events."""
+
+    remote_id: str
+    url: str
+    events: tuple[str, ...]
+
+
 Severity = Literal["error", "warning"]
 
 
@@ -146,6 +174,11 @@ class Connector(abc.ABC):
     """Every object boardsync made carries a reference of ours that the board shows back
     (`Remote.posting_key`, from a slug). When False, a job is recognised as a posting's by
     `identity` instead, before anything is created."""
+    SUPPORTS_EVENTS: ClassVar[bool] = False
+    """The board calls a webhook when its jobs change (read_event, webhooks, add_webhook,
+    remove_webhook)."""
+    EVENTS: ClassVar[tuple[str, ...]] = ()
+    """The board's events boardsync subscribes to, for a board with SUPPORTS_EVENTS."""
     NOT_SHOWN_BACK: ClassVar[Mapping[str, frozenset[str]]] = {}
     """Per spec field, the keys of its items (or of its object) that the board takes but does
     not show back in a read. Default: none, the board shows back everything it takes."""
@@ -280,6 +313,25 @@ class Connector(abc.ABC):
     def link(self, posting: Posting) -> IssuedLink:
         """A fresh signed link to the posting's page on the board."""
         raise NotImplementedError(f"{self.name} has no links")
+
+    # -- events -----------------------------------------------------------------------------
+
+    def read_event(self, body: Mapping[str, Any]) -> BoardEvent:
+        """What a webhook call's JSON `body` asks for. Pure. A body that cannot be read as
+        any documented event is kind ``board``: something changed, which a run finds out."""
+        raise NotImplementedError(f"{self.name} sends no events")
+
+    def webhooks(self) -> list[Webhook]:
+        """The webhooks registered on the board."""
+        raise NotImplementedError(f"{self.name} sends no events")
+
+    def add_webhook(self, url: str, events: Sequence[str]) -> Webhook:
+        """Register `url` for `events`; the board may call it to verify it first."""
+        raise NotImplementedError(f"{self.name} sends no events")
+
+    def remove_webhook(self, remote_id: str) -> None:
+        """Unregister a webhook."""
+        raise NotImplementedError(f"{self.name} sends no events")
 
     # -- the audit log ----------------------------------------------------------------------
 

@@ -42,6 +42,10 @@ Hirempire
   `hirempire.job_spec`, `hirempire.HirempireConnector._created`, `.transition`.
 - add-job refuses fields it does not know: `hirempire.HirempireConnector.create` sends only
   the spec's fields, ``company_id``, ``job_sources`` and ``status``.
+- ``GET /webhooks`` answers ``{success, total_webhooks, webhooks: [{id, request_url, events}]}``
+  (the documents show no answer): `hirempire.HirempireConnector.webhooks` reads it, and an
+  answer in another shape is Malformed, so ``hooks install`` stops rather than add a second
+  webhook it could not see.
 
 RecruitiFi
 - The link endpoints live on the token endpoint's host, ``https://api.recruitifi.com``:
@@ -99,6 +103,11 @@ HIREMPIRE_SALARY_READ_BACK = "salary_max"
 """add-job takes one ``salary`` number and shows it as both ``salary_min`` and ``salary_max``.
 The posting's maximum is sent (hirempire.HirempireConnector.render) and read back from this
 field (hirempire.job_spec)."""
+
+HIREMPIRE_EVENT_JOB_ID = "job_id"
+"""The field of an event's body that names its job, beside ``type`` (the documents name the
+events, not their bodies). hirempire.read_event; when it is missing the event still works:
+a run of the whole board."""
 
 # ---------------------------------------------------------------------------------- RecruitiFi
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
 import httpx
@@ -36,12 +36,14 @@ from boardsync.config.model import (
 from boardsync.connectors import decided
 from boardsync.connectors.answers import Answer
 from boardsync.connectors.base import (
+    BoardEvent,
     BoardProblem,
     Channel,
     Remote,
     RemoteStatus,
     Spec,
     Transition,
+    Webhook,
 )
 from boardsync.connectors.http import HttpConnector, RateLimiter, excerpt
 from boardsync.errors import Ambiguous, Blocked, ProviderError, Rejected
@@ -237,6 +239,57 @@ class HirempireCandidates(Answer):
     candidates: list[HirempireCandidate]
 
 
+class HirempireWebhookMade(Answer):
+    """create-webhook: ``{success, data: {id, events}}``."""
+
+    class Data(Answer):
+        id: str
+
+    data: Data
+
+
+class HirempireWebhook(Answer):
+    """One of ``GET /webhooks``' webhooks. [decided: the documents show no answer]"""
+
+    id: str
+    request_url: str
+    events: list[str] = []
+
+
+class HirempireWebhooks(Answer):
+    """``GET /webhooks``: ``{success, total_webhooks, webhooks}``. [decided]"""
+
+    webhooks: list[HirempireWebhook]
+
+
+JOB_EVENTS = frozenset({"job_added", "job_activated", "job_deactivated", "job_deleted"})
+APPLICANT_EVENTS = frozenset({"applicant_applied"})
+OTHER_EVENTS = frozenset({"cv_upload_completed", "meeting_booked"})
+"""Hirempire's events [doc]; none of these says anything boardsync keeps."""
+
+
+def read_event(body: Mapping[str, Any]) -> BoardEvent:
+    """A webhook body in boardsync's words.
+
+    The challenge is documented: ``{"challenge", "type": "url_verification"}``, answered with
+    ``{"challenge"}``. The event names are documented, their bodies are not: the job is read
+    from ``job_id`` beside ``type`` (`decided.HIREMPIRE_EVENT_JOB_ID`) when it is there. A job
+    event without one, or a body that names no known event, is kind ``board``: a run of the
+    whole board finds what changed, so a body in another shape still has its effect."""
+    name = body.get("type")
+    challenge = body.get("challenge")
+    if name == "url_verification" and isinstance(challenge, str):
+        return BoardEvent("challenge", name, reply={"challenge": challenge})
+    if name in APPLICANT_EVENTS:
+        return BoardEvent("applicants", str(name))
+    if name in OTHER_EVENTS:
+        return BoardEvent("other", str(name))
+    job_id = body.get(decided.HIREMPIRE_EVENT_JOB_ID)
+    if name in JOB_EVENTS and isinstance(job_id, str) and job_id:
+        return BoardEvent("job", str(name), remote_id=job_id)
+    return BoardEvent("board", name if isinstance(name, str) else "unreadable")
+
+
 def slug_for(key: str) -> str:
     """The `public_slug` of a posting's job: deterministic, so a lost create can be found."""
     return decided.HIREMPIRE_SLUG_PREFIX + key
@@ -261,6 +314,10 @@ class HirempireConnector(HttpConnector):
     KEY_SHAPES = {"sk-": r"[A-Za-z0-9_-]{8,}"}  # tokens look like sk-… [doc]
     SUPPORTS_JOBS = True
     SUPPORTS_CHANNELS = True
+    SUPPORTS_EVENTS = True
+    EVENTS = ("job_activated", "job_deactivated", "job_deleted", "applicant_applied")
+    """A job of ours changed status or went, or someone applied; `job_added` is left out:
+    a job boardsync adds is bound by the run that adds it."""
     NAMES_ITS_POSTINGS = True  # public_slug = "bs-" + key
     RENDERS = {
         "title": ("job_title",),
@@ -429,6 +486,32 @@ class HirempireConnector(HttpConnector):
         body = {"job_id": remote.remote_id, "source_name": channel.strip()}
         made = self._call_answer(HirempireSourceMade, "POST", "/create-source", json=body, idempotent=True)
         return _channel(made.source)
+
+    # -- events ----------------------------------------------------------------------------
+
+    def read_event(self, body: Mapping[str, Any]) -> BoardEvent:
+        return read_event(body)
+
+    def webhooks(self) -> list[Webhook]:
+        """``GET /webhooks``; its answer's shape is not documented (`HirempireWebhooks`), so
+        one in another shape is `Malformed` rather than taken for an empty list."""
+        answer = self._call_answer(HirempireWebhooks, "GET", "/webhooks")
+        return [Webhook(w.id, w.request_url, tuple(w.events)) for w in answer.webhooks]
+
+    def add_webhook(self, url: str, events: Sequence[str]) -> Webhook:
+        """create-webhook; Hirempire sends the URL its challenge before it answers. Not
+        retried: a second webhook would deliver every event twice."""
+        body = {"request_url": url, "events": list(events)}
+        made = self._call_answer(HirempireWebhookMade, "POST", "/create-webhook", json=body, idempotent=False)
+        return Webhook(made.data.id, url, tuple(events))
+
+    def remove_webhook(self, remote_id: str) -> None:
+        """``DELETE /delete-webhook?id=``; one already gone (404) is removed all the same."""
+        try:
+            self._call("DELETE", "/delete-webhook", params={"id": remote_id}, idempotent=True)
+        except Rejected as exc:
+            if exc.status != 404:
+                raise
 
     # -- the one seam ----------------------------------------------------------------------
 

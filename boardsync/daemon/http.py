@@ -12,6 +12,8 @@
                      ``boardsync plan --snapshot`` where the boards and their secrets are not;
 - ``POST /hooks/git`` a push webhook that asks the daemon to fetch the branch it follows now
                      (`hooks.py`): signed, so the bearer token is not asked for.
+- ``POST /hooks/BOARD/TOKEN`` a board's events (`events.py`): a job that changed is reconciled
+                     now; the token in the path is the proof, so the bearer token is not asked for.
 
 A signed link acts as the configured RecruitiFi user until it expires: it is an edit session.
 So with ``daemon.token`` set, every endpoint but the two probes asks for
@@ -30,7 +32,7 @@ import ipaddress
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any, Protocol
@@ -47,6 +49,8 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from boardsync.connectors.base import BoardEvent
+from boardsync.daemon.events import EVENTS_PATH, Booked, board_hook, is_event_path
 from boardsync.daemon.hooks import HOOK_PATH, git_hook
 from boardsync.errors import BoardsyncError, ConfigError
 
@@ -86,6 +90,15 @@ class Surface(Protocol):
         ...
     def fetch_asked(self, trigger: str) -> bool:
         """Ask for a fetch of the followed branch; False when one is already waiting."""
+        ...
+    def events_token(self) -> bytes | None:
+        """The token of the board events' address; None when they are not set up."""
+        ...
+    def event_reader(self, board: str) -> Callable[[Mapping[str, Any]], BoardEvent] | None:
+        """How `board` reads its webhook bodies; None for a board that sends no events."""
+        ...
+    def board_event(self, board: str, event: BoardEvent) -> Booked:
+        """Book the work a board's event asks for."""
         ...
 
 
@@ -155,8 +168,10 @@ class BearerToken(BaseHTTPMiddleware):
         self._token = token.encode() if token is not None else None
 
     async def dispatch(self, request: Request, call_next: CallNext) -> Response:
-        # The webhook proves itself by its signature, which a sender cannot pair with a token.
-        if (self._token is None or request.url.path in OPEN_PATHS or request.url.path == HOOK_PATH
+        # The webhooks prove themselves by a signature or the token in their path; their
+        # senders cannot send the bearer token too.
+        path = request.url.path
+        if (self._token is None or path in OPEN_PATHS or path == HOOK_PATH or is_event_path(path)
                 or bearer_matches(request.headers.get("Authorization"), self._token)):
             return await call_next(request)
         return _json(401, {"error": "unauthorized", "message": "send Authorization: Bearer <daemon.token>"},
@@ -207,6 +222,7 @@ def make_app(surface: Surface, token: str | None = None) -> Starlette:
         Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics),
         Route("/links/{key}", link), Route("/embed/{key}", embed), Route("/snapshot", snapshot),
         Route(HOOK_PATH, git_hook(surface), methods=["POST"]),
+        Route(EVENTS_PATH, board_hook(surface), methods=["POST"]),
     ]
     return Starlette(
         routes=routes,

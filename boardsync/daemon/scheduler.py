@@ -24,6 +24,7 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 log = structlog.get_logger(__name__)
@@ -84,6 +85,14 @@ class Scheduler:
         trigger = IntervalTrigger(seconds=interval.total_seconds(), jitter=jitter_for(interval), timezone=UTC)
         self._scheduler.add_job(
             func, trigger, id=name, name=name, replace_existing=True, next_run_time=max(first, _now())
+        )
+
+    def once(self, name: str, func: Callable[[], Any]) -> None:
+        """Run `func` once, now. The name may be booked again while a run of it goes (three
+        at most: one returning, one running, one waiting): `func` takes its own turn."""
+        self._scheduler.add_job(
+            func, DateTrigger(run_date=_now(), timezone=UTC), id=name, name=name, replace_existing=True,
+            max_instances=3,
         )
 
     def move(self, name: str, when: datetime | None = None) -> bool:

@@ -8,6 +8,8 @@
                fails validation is logged with every problem and the last good one keeps going
     git        with `source:`, the branch is fetched before the first load, then on its
                schedule and on the push webhook; a commit put live is a reload (`follow.py`)
+    events     a board's webhook books a run of the posting whose job changed, through
+               the scheduler, one run for a burst (`events.py`)
     SIGTERM    STOPPING=1 → no new runs, retries stop, the call in flight finishes and is
     SIGINT     recorded → exit 0
 
@@ -20,7 +22,7 @@ import queue
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,7 +37,8 @@ from boardsync.config.loader import collect
 from boardsync.config.sources import SourceUnreadable, TableVersion
 from boardsync.config.model import parse_duration
 from boardsync.connectors import build_connectors
-from boardsync.connectors.base import Connector
+from boardsync.connectors.base import BoardEvent, Connector
+from boardsync.daemon.events import Booked, EventWork
 from boardsync.daemon.http import Check, HttpSurface, require_token_off_loopback
 from boardsync.daemon.follow import Follower, SourceCollector
 from boardsync.daemon.instruments import DaemonMetrics
@@ -114,6 +117,11 @@ class Daemon:
         self._beat_every = timedelta(seconds=beat)
         self.progress = Progress(stale_after=3 * beat)
         self.scheduler = Scheduler(on_skip=self._skipped)
+        self._reconciling = threading.Lock()
+        """One reconcile at a time: the schedule's and the board events' (they write the same pairs)."""
+        self._collecting = threading.Lock()
+        """One collection of counters at a time, for the same reason."""
+        self.events = EventWork()
         self._last_ok: datetime | None = None
         """When the last reconcile that did its job finished."""
         self._reload_error: str | None = None
@@ -336,8 +344,9 @@ class Daemon:
     def _reconcile_job(self) -> None:
         if self._postings_table_moved():
             return  # the reload asked for runs a reconcile at once, with the rows as they are now
-        self._run("reconcile", lambda g: reconcile(
-            g.desired, self.store, g.connectors, trigger="daemon", stop=self.stopping))
+        with self._reconciling:
+            self._run("reconcile", lambda g: reconcile(
+                g.desired, self.store, g.connectors, trigger="daemon", stop=self.stopping))
 
     def _postings_table_moved(self) -> bool:
         """For postings kept in a database: whether the table changed since it was last
@@ -362,9 +371,30 @@ class Daemon:
         return True
 
     def _metrics_job(self) -> None:
-        self._run("metrics", lambda g: collect_metrics(g.desired, self.store, g.connectors, trigger="daemon"))
+        with self._collecting:
+            self._run("metrics", lambda g: collect_metrics(g.desired, self.store, g.connectors, trigger="daemon"))
 
-    def _run(self, kind: str, call: Callable[[Generation], RunResult]) -> None:
+    def _events_job(self) -> None:
+        """The work board events booked: per board, a run of the postings whose jobs changed
+        (or of the whole board), then its counters. The work is taken once the lock is held,
+        so the events that come while another run goes are all this one's."""
+        with self._reconciling:
+            work = self.events.take()
+            for board, asked in work.items():
+                if asked.whole_board or asked.postings:
+                    self._reconcile_board(board, None if asked.whole_board else sorted(asked.postings))
+        for board in (board for board, asked in work.items() if asked.counters):
+            with self._collecting:
+                self._run("metrics", lambda g: collect_metrics(
+                    g.desired, self.store, g.connectors, providers=[board], trigger=f"webhook {board}"))
+
+    def _reconcile_board(self, board: str, keys: list[str] | None) -> None:
+        """A run of `board` alone, for the postings `keys` (None: all of them)."""
+        self._run("reconcile", lambda g: reconcile(
+            g.desired, self.store, g.connectors, postings=keys, providers=[board], trigger=f"webhook {board}",
+            stop=self.stopping), scoped=True)
+
+    def _run(self, kind: str, call: Callable[[Generation], RunResult], *, scoped: bool = False) -> None:
         if self.stopping.is_set():
             return
         started = time.monotonic()
@@ -377,12 +407,13 @@ class Daemon:
             log.exception("run_failed", kind=kind, duration_s=round(seconds, 3), error=str(exc))
             self._status(f"{kind} run failed: {exc}")
             return
-        self._record(kind, result)
+        self._record(kind, result, scoped=scoped)
 
-    def _record(self, kind: str, result: RunResult) -> None:
+    def _record(self, kind: str, result: RunResult, *, scoped: bool = False) -> None:
         # The run logged its own summary line (`run_finished`); here it goes to systemd.
         self.metrics.run_finished(kind, result.outcome, result.duration)
-        if kind == "reconcile" and result.outcome in SUCCESSFUL:
+        # A run of part of the boards says nothing of the rest: readiness waits for a whole one.
+        if kind == "reconcile" and result.outcome in SUCCESSFUL and not scoped:
             self._last_ok = result.finished_at
         self._status(result.summary())
 
@@ -465,6 +496,43 @@ class Daemon:
 
     def fetch_asked(self, trigger: str) -> bool:
         return self._follower is not None and self._follower.ask(trigger)
+
+    def events_token(self) -> bytes | None:
+        token = self._generation.desired.root.daemon.events_token
+        return token.get_secret_value().encode() if token is not None else None
+
+    def event_reader(self, board: str) -> Callable[[Mapping[str, Any]], BoardEvent] | None:
+        connector = self._generation.connectors.get(board)
+        return connector.read_event if connector is not None and connector.SUPPORTS_EVENTS else None
+
+    def board_event(self, board: str, event: BoardEvent) -> Booked:
+        """Book the work `event` asks for (see `boardsync.daemon.events`)."""
+        log.info("board_event", board=board, name=event.name, job=event.remote_id)
+        if self.stopping.is_set():
+            return "ignored"
+        book = self._ask(board, event)
+        if book is None:
+            return "ignored"
+        if book:
+            self.scheduler.once("events", self._events_job)
+        return "booked" if book else "already booked"
+
+    def _ask(self, board: str, event: BoardEvent) -> bool | None:
+        """Add `event`'s work to what is booked: whether a run must be booked for it, or None
+        when there is nothing to do."""
+        if event.kind == "job" and event.remote_id is not None:
+            key = self.store.posting_of(board, event.remote_id)
+            if key is None:
+                log.info("board_event_ignored", board=board, name=event.name, job=event.remote_id,
+                         reason="no posting is bound to this job")
+                return None
+            return self.events.ask_posting(board, key)
+        if event.kind in ("job", "board"):
+            return self.events.ask_board(board)
+        if event.kind == "applicants":
+            return self.events.ask_counters(board)
+        log.info("board_event_ignored", board=board, name=event.name, reason="nothing boardsync keeps")
+        return None
 
     def fresh_link(self, posting_key: str) -> str:
         with self._current() as generation:

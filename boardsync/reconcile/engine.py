@@ -147,12 +147,14 @@ def collect_metrics(
     store: Store,
     connectors: Mapping[str, Connector],
     *,
+    providers: Collection[str] | None = None,
     trigger: str = "daemon",
     clock: Clock = _utcnow,
 ) -> RunResult:
-    """Read visits and applicants from every board that has them and record the counters
-    that changed. Costs each board's observe reads plus one applicants read."""
-    with _Run.recorded(desired, store, connectors, "metrics", trigger, None, None, clock) as run:
+    """Read visits and applicants from every board that has them (or those of `providers`)
+    and record the counters that changed. Costs each board's observe reads plus one
+    applicants read."""
+    with _Run.recorded(desired, store, connectors, "metrics", trigger, None, providers, clock) as run:
         readers = {n: c for n, c in run.connectors.items() if c.SUPPORTS_JOBS}
         boards = observe(run.postings, readers, render=False, waits=run.waits)
         errors = [BoardError(n, b.error) for n, b in boards.items() if b.error]

@@ -39,7 +39,15 @@ What the contract leaves open, and what this simulator does about it [decided]:
 - Webhooks: on create (and when ``request_url`` changes) the URL is verified with
   ``{"challenge", "type": "url_verification"}`` only when it points at loopback; it must answer
   2xx with the same challenge, else 400 "Webhook URL verification failed". A URL elsewhere is
-  stored unverified and never called. Events are not delivered.
+  stored unverified and never called.
+- Events go to every verified webhook subscribed to them, whoever made the change (the API or
+  a hand edit), after the change, in order, from one background thread; one attempt each, no
+  retry and no signature [doc: no signature]. The body is ``{"type": <event>, "job_id": <job
+  id>}``: ``job_added`` (add-job), ``job_activated`` (the status becomes active),
+  ``job_deactivated`` (an active job's status becomes another), ``job_deleted``,
+  ``applicant_applied`` and ``cv_upload_completed`` (a candidate of type applicant or upload
+  added to the job). ``meeting_booked`` is never sent. What each delivery got back is kept in
+  the snapshot's ``deliveries`` (the last 100).
 """
 
 from __future__ import annotations
@@ -47,9 +55,11 @@ from __future__ import annotations
 import html
 import ipaddress
 import math
+import queue
 import re
 import secrets
 import string
+import threading
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -129,6 +139,8 @@ WEBHOOK_EVENTS = (
     "job_added", "job_activated", "job_deactivated", "job_deleted",
     "applicant_applied", "cv_upload_completed", "meeting_booked",
 )
+
+CANDIDATE_EVENTS = {"applicant": "applicant_applied", "upload": "cv_upload_completed"}
 
 REQUIRED_FIELDS = (
     "company_id", "job_title", "job_description", "department", "job_country", "salary",
@@ -216,6 +228,51 @@ class Webhook:
     events: list[str]
     created_at: datetime
     verified: bool
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One event bound for one webhook's URL; `epoch` is the simulator's reset count when it
+    was made, so a reset drops what was still waiting."""
+
+    epoch: int
+    webhook_id: str
+    url: str
+    body: dict[str, Any]
+
+
+class Deliverer:
+    """Sends events one at a time, in order, from a thread of its own, so the call that made
+    the change answers without waiting for the receiver. `record` hears each outcome."""
+
+    TIMEOUT = 5.0
+
+    def __init__(self, record: Callable[[Delivery, int | None, str | None], None], epoch: Callable[[], int]) -> None:
+        self._record = record
+        self._epoch = epoch
+        self._queue: queue.SimpleQueue[Delivery] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    def send(self, delivery: Delivery) -> None:
+        self._queue.put(delivery)
+        with self._start_lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="hirempire-events", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=self.TIMEOUT) as client:
+            while True:
+                delivery = self._queue.get()
+                if delivery.epoch != self._epoch():
+                    continue  # made before a reset: that workspace is gone
+                try:
+                    status: int | None = client.post(delivery.url, json=delivery.body).status_code
+                    error = None
+                except httpx.HTTPError as exc:
+                    status, error = None, type(exc).__name__
+                self._record(delivery, status, error)
 
 
 @dataclass
@@ -378,6 +435,8 @@ class HirempireSim(Simulator):
         self.public_base_url = REAL_PUBLIC_BASE
         """Where source URLs point: the real public host, or this simulator's `/p` once served."""
         self.window = SlidingWindow(self.clock, PLANS[plan].requests_per_hour, HOUR)
+        self._epoch = 0
+        self.deliverer = Deliverer(self._delivered, lambda: self._epoch)
         self._reset_state()
 
     # ---------------------------------------------------------------- base hooks
@@ -391,6 +450,8 @@ class HirempireSim(Simulator):
         self.jobs_by_id: dict[str, Job] = {}
         self.candidates: list[Candidate] = []
         self.webhooks: dict[str, Webhook] = {}
+        self.deliveries: list[dict[str, Any]] = []
+        self._epoch += 1
         self.plan = PLANS[self._default_plan]
         self.active_jobs_limit = self.plan.active_jobs
         self.window.limit = self.plan.requests_per_hour
@@ -405,6 +466,7 @@ class HirempireSim(Simulator):
             "deleted_jobs": [j.id for j in self.jobs_by_id.values() if j.deleted],
             "candidates": [self._render_candidate(c) for c in self.candidates],
             "webhooks": [self._render_webhook(w) | {"verified": w.verified} for w in self.webhooks.values()],
+            "deliveries": list(self.deliveries),
         }
 
     # ---------------------------------------------------------------- controls (Python API)
@@ -463,6 +525,7 @@ class HirempireSim(Simulator):
                 email=f"{_slugify(name)}.{number}@example.com", applied_at=self.clock.now(),
             )
             self.candidates.append(candidate)
+            self._emit(CANDIDATE_EVENTS.get(type), job)
             return self._render_candidate(candidate)
 
     def edit_job(self, job_id: str, **fields: Any) -> dict[str, Any]:
@@ -533,6 +596,7 @@ class HirempireSim(Simulator):
                 self._refuse_past_active_limit()
             job = Job(id=str(uuid.uuid4()), company_id=self.company.id, created_time=self.clock.now(), spec=spec)
             self.jobs_by_id[job.id] = job
+            self._emit("job_added", job)
             sources = [self._ensure_source(job, name)[0] for name in source_names]
             applications = [
                 {"id": s.id, "created_at": _iso(s.created_at), "source": s.source_name,
@@ -559,6 +623,7 @@ class HirempireSim(Simulator):
         with self.lock:
             job = self._job_or_404(job_id)
             job.deleted = True
+            self._emit("job_deleted", job)
         return {"success": True, "job_id": job.id, "message": "Job deleted successfully", "deleted": True}
 
     # ---------------------------------------------------------------- sources
@@ -661,6 +726,24 @@ class HirempireSim(Simulator):
             del self.webhooks[hook.id]
         return {"success": True, "id": hook.id, "deleted": True, "message": "Webhook deleted successfully"}
 
+    def _emit(self, event: str | None, job: Job) -> None:
+        """Send `event` about `job` to every verified webhook subscribed to it (under the lock,
+        so events leave in the order their changes happened)."""
+        if event is None:
+            return
+        for hook in self.webhooks.values():
+            if hook.verified and event in hook.events:
+                body = {"type": event, "job_id": job.id}
+                self.deliverer.send(Delivery(self._epoch, hook.id, hook.request_url, body))
+
+    def _delivered(self, delivery: Delivery, status: int | None, error: str | None) -> None:
+        with self.lock:
+            if delivery.epoch != self._epoch:
+                return
+            self.deliveries.append({"webhook_id": delivery.webhook_id, **delivery.body, "status": status,
+                                    "error": error, "at": _iso(self.clock.now())})
+            del self.deliveries[:-100]
+
     # ---------------------------------------------------------------- helpers
 
     def _live_jobs(self) -> list[Job]:
@@ -695,7 +778,10 @@ class HirempireSim(Simulator):
             self._refuse_slug_in_use(changes["public_slug"])
         if changes.get("status") == "active" and job.status != "active":
             self._refuse_past_active_limit()
+        was = job.status
         job.spec.update(changes)
+        if was != job.status and "active" in (was, job.status):
+            self._emit("job_activated" if job.status == "active" else "job_deactivated", job)
 
     def _refuse_slug_in_use(self, slug: str) -> None:
         if any(j.spec["public_slug"] == slug for j in self._live_jobs()):

@@ -355,6 +355,12 @@ class Store:
         with self.session() as session:
             return set(session.exec(select(Binding.posting_key)).all())
 
+    def posting_of(self, provider: str, remote_id: str) -> str | None:
+        """The posting bound to the board's object `remote_id`, or None when none is."""
+        query = select(Binding.posting_key).where(Binding.provider == provider, Binding.remote_id == remote_id)
+        with self.session() as session:
+            return session.exec(query).first()
+
     def last_runs(self, limit: int = 20, kind: str | None = None) -> list[RunRow]:
         query = select(Run).order_by(col(Run.id).desc()).limit(limit)
         if kind is not None:
