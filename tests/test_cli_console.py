@@ -83,8 +83,8 @@ def test_a_terminal_gets_colour_and_the_same_columns() -> None:
     """On a terminal the status table is drawn in colour, with the same headings and cells."""
     text = shown(status_table(ROWS), Screen())
     assert ESCAPE in text
-    assert re.sub(r"\x1b\[[0-9;]*m", "", text).split()[:7] == \
-        ["POSTING", "BOARD", "STATE", "REMOTE", "ID", "DRIFT", "LAST"]
+    assert re.sub(r"\x1b\[[0-9;]*m", "", text).split()[:8] == \
+        ["POSTING", "BOARD", "STATE", "HEALTH", "REMOTE", "ID", "DRIFT", "LAST"]
 
 
 @pytest.mark.parametrize("switch", ["NO_COLOR", "--no-color"])

@@ -117,6 +117,10 @@ class Daemon:
         """When the last reconcile that did its job finished."""
         self._reload_error: str | None = None
         self._ready = False
+        self._why_next: str | None = None
+        """What moved the next reconcile ahead of its turn (reload or webhook); None: the schedule."""
+        self._fetched_by = "schedule"
+        """What asked for the fetch whose commit went live last (a webhook, the schedule, SIGHUP)."""
         # Set by `_start`, in this order.
         self._generation: Generation
         self._lock: WriterLock | None = None
@@ -273,6 +277,7 @@ class Daemon:
         old.retire()
         self.metrics.posting_labels = desired.root.daemon.posting_labels
         self.metrics.boards = tuple(desired.root.providers.names())
+        self._why_next = "webhook" if reason.startswith("commit") and self._fetched_by.startswith("webhook") else "reload"
         self._book_jobs(desired, first_start=False, previous=current)
         self._reload_error = None
         self.metrics.reloads.labels(result="applied").inc()
@@ -331,11 +336,12 @@ class Daemon:
         return None
 
     def _reconcile_job(self) -> None:
+        trigger, self._why_next = self._why_next or "schedule", None
         self._run("reconcile", lambda g: reconcile(
-            g.desired, self.store, g.connectors, trigger="daemon", stop=self.stopping))
+            g.desired, self.store, g.connectors, trigger=trigger, stop=self.stopping))
 
     def _metrics_job(self) -> None:
-        self._run("metrics", lambda g: collect_metrics(g.desired, self.store, g.connectors, trigger="daemon"))
+        self._run("metrics", lambda g: collect_metrics(g.desired, self.store, g.connectors, trigger="schedule"))
 
     def _run(self, kind: str, call: Callable[[Generation], RunResult]) -> None:
         if self.stopping.is_set():
@@ -371,6 +377,8 @@ class Daemon:
         self.scheduler.move("links", due or datetime.now(UTC) + LINKS_IDLE)
 
     def _commit_live(self, checkout: Checkout) -> None:
+        if self._follower is not None:
+            self._fetched_by = self._follower.live_trigger
         self._requests.put(("reload", f"commit {checkout.short} is live"))
 
     def _config_changed(self) -> None:
