@@ -275,17 +275,12 @@ def _cmd_status(args: argparse.Namespace, term: Terminal) -> int:
     from datetime import UTC, datetime
 
     from boardsync import console, documents, session
-    from boardsync.config.model import Status
 
     if args.unmanaged:
         return _status_unmanaged(args, term)
     with session.opened(args.config, boards=False) as run:
-        configured = run.desired.root.providers.names()
-        expected = [(p, board) for p in run.desired.postings for board in p.boards.names() if board in configured]
-        rows = run.store.status_rows(
-            [(p.key, board) for p, board in expected],
-            never_posted=[(p.key, board) for p, board in expected if p.status is Status.CLOSED],
-        )
+        expected, never_posted = run.desired.pairs()
+        rows = run.store.status_rows(expected, never_posted=never_posted)
         waits = run.store.board_waits(datetime.now(UTC))
         source = run.store.source_commits() if run.desired.root.source is not None else None
     if args.json:

@@ -158,6 +158,7 @@ class Daemon:
         self._generation = Generation(desired, build_connectors(desired.root.providers, stop=self.stopping))
         self.metrics = DaemonMetrics(self.store, posting_labels=desired.root.daemon.posting_labels,
                                      boards=desired.root.providers.names())
+        self.metrics.pairs = desired.pairs()
         if self._follower is not None:
             self.metrics.registry.register(SourceCollector(self._follower))
         self.links = LinkKeeper(self.store)
@@ -277,6 +278,7 @@ class Daemon:
         old.retire()
         self.metrics.posting_labels = desired.root.daemon.posting_labels
         self.metrics.boards = tuple(desired.root.providers.names())
+        self.metrics.pairs = desired.pairs()
         self._why_next = "webhook" if reason.startswith("commit") and self._fetched_by.startswith("webhook") else "reload"
         self._book_jobs(desired, first_start=False, previous=current)
         self._reload_error = None
@@ -431,6 +433,9 @@ class Daemon:
         age = datetime.now(UTC) - ok_at
         fresh = age < 2 * every + timedelta(minutes=1)
         return Check("reconcile", fresh, f"last success {age.total_seconds():.0f}s ago")
+
+    def board_health(self) -> dict[str, dict[str, int]]:
+        return self.metrics.board_health()
 
     def metrics_page(self, accept: str | None) -> tuple[bytes, str]:
         return self.metrics.render(accept)

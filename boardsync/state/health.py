@@ -5,8 +5,9 @@ board. The first that applies:
 
 - ``blocked``      the board refused the pair until a person acts (a block other than a
                    suspension);
+- ``pending``      a create was sent and its outcome is not known yet (the next run looks
+                   the job up before anything else);
 - ``backing_off``  changes failed in a row and the pair is left alone until its backoff ends;
-- ``pending``      a create was sent and its outcome is not known yet;
 - ``live``         a board of signed links gave the posting a link;
 - ``missing``      the board has no job for it: never created, or last read found it gone;
 - ``expired``      the board last showed the job expired;
@@ -61,10 +62,10 @@ class PairFacts:
 def health_of(facts: PairFacts, now: datetime) -> Health:
     if facts.blocked_reason and facts.blocked_gate != SUSPENDED:
         return Health.BLOCKED
+    if facts.creating:  # its outcome is looked up before anything else: not a failure to wait out
+        return Health.PENDING
     if facts.quarantine_until is not None and facts.quarantine_until > now:
         return Health.BACKING_OFF
-    if facts.creating:
-        return Health.PENDING
     if facts.observed_status == LINKED:  # a board of signed links holds no job: a link is what it shows
         return Health.LIVE
     if facts.remote_id is None or facts.observed_status == GONE:
