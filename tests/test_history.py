@@ -4,19 +4,26 @@ ever in it."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import signal
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
 from sqlmodel import select
 
+from boardsync import cli
 from boardsync.connectors.calls import CallLog
 from boardsync.log import register_secret
 from boardsync.sandbox.core import Fault
 from boardsync.state import SignedLink
 from tests.git_helpers import git
 from tests.reconcile_helpers import Workspace
+from tests.test_daemon_service import DaemonProcess, notify, start, wait_for, workspace  # noqa: F401 (fixtures)
+from tests.test_daemon_service import Workspace as DaemonWorkspace
 
 pytestmark = pytest.mark.slow
 
@@ -162,3 +169,25 @@ def test_log_tells_a_posting_s_story_on_every_board(ws: Workspace) -> None:
 
     table = ws.run("log", "backend-engineer").out
     assert "drift_opened" in table and "fields: title" in table and second[:12] in table
+
+
+def test_the_daemon_records_what_started_each_run_and_reports_health(
+    start: Callable[[], DaemonProcess], workspace: DaemonWorkspace,
+) -> None:
+    """Runs the daemon's schedule starts say "schedule"; the run a SIGHUP reload moves ahead
+    says "reload"; `history` reads them beside the running daemon. Its /metrics and /readyz
+    count each board's pairs by health."""
+    daemon = start()
+    daemon.wait_converged()
+    daemon.signal(signal.SIGHUP)
+    wait_for("a run started by the reload", lambda: daemon.events("run_started", kind="reconcile", trigger="reload"))
+    wait_for("that run finished", lambda: len(daemon.events("run_finished", kind="reconcile")) >= 2)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert cli.main(["history", "--json", "-c", str(workspace.config)]) == 0
+    triggers = {(r["kind"], r["trigger"]) for r in json.loads(out.getvalue())}
+    assert {("reconcile", "schedule"), ("reconcile", "reload")} <= triggers
+    assert ("metrics", "schedule") in triggers or all(kind == "reconcile" for kind, _ in triggers)
+    ready = daemon.http("/readyz").json()
+    assert ready["boards"]["sorce"]["live"] == 7 and ready["boards"]["sorce"]["missing"] == 0
+    assert 'boardsync_pair_health{board="hirempire",health="live"} 7.0' in daemon.http("/metrics").text
