@@ -33,7 +33,9 @@ Every try, reads included, is counted in a `RequestTally` by board and status cl
 ``5xx``, or ``transport`` when no status came back); every error made here (a transport error,
 an error status through the connector's seam, an answer that is not JSON) is counted by its
 kind (``Transient``, ``Rejected``, ``Blocked``, ``Ambiguous``) through `BoardHttp.failed`.
-The daemon's ``/metrics`` shows the process-wide tally.
+The daemon's ``/metrics`` shows the process-wide tally. Each try is also noted, without its
+body or headers, in the call log of the run that sent it (`calls.CallLog`), for
+``boardsync history RUN``.
 """
 
 from __future__ import annotations
@@ -54,9 +56,9 @@ import tenacity
 from tenacity.wait import wait_base
 
 from boardsync import __version__
+from boardsync.connectors import calls as call_log
 from boardsync.connectors.answers import A, parse
 from boardsync.connectors.base import Connector
-from boardsync.connectors import calls as call_log
 from boardsync.errors import Ambiguous, Malformed, ProviderError, Transient, WaitAsked
 from boardsync.log import redact
 
