@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from boardsync.config.schema import Which
     from boardsync.terminal import Terminal
     from boardsync.daemon.lock import WriterLock
+    from datetime import timedelta
+
     from boardsync.reconcile import RunResult
 
 Handler = Callable[[argparse.Namespace, "Terminal"], int]
@@ -201,7 +203,7 @@ def _cmd_reconcile(args: argparse.Namespace, term: Terminal) -> int:
             term.progress(shown=not args.quiet) as progress:
         result = reconcile(
             run.desired, run.store, run.connectors, dry_run=args.dry_run, force=args.force,
-            postings=args.posting, providers=args.provider, trigger="cli", progress=progress, stop=stop,
+            postings=args.posting, providers=args.provider, trigger="command", progress=progress, stop=stop,
             saved_plan=saved_plan,
         )
     if stop.is_set():
@@ -275,17 +277,12 @@ def _cmd_status(args: argparse.Namespace, term: Terminal) -> int:
     from datetime import UTC, datetime
 
     from boardsync import console, documents, session
-    from boardsync.config.model import Status
 
     if args.unmanaged:
         return _status_unmanaged(args, term)
     with session.opened(args.config, boards=False) as run:
-        configured = run.desired.root.providers.names()
-        expected = [(p, board) for p in run.desired.postings for board in p.boards.names() if board in configured]
-        rows = run.store.status_rows(
-            [(p.key, board) for p, board in expected],
-            never_posted=[(p.key, board) for p, board in expected if p.status is Status.CLOSED],
-        )
+        expected, never_posted = run.desired.pairs()
+        rows = run.store.status_rows(expected, never_posted=never_posted)
         waits = run.store.board_waits(datetime.now(UTC))
         source = run.store.source_commits() if run.desired.root.source is not None else None
     if args.json:
@@ -337,17 +334,65 @@ def _cmd_drift(args: argparse.Namespace, term: Terminal) -> int:
     return 0
 
 
-def _cmd_visits(args: argparse.Namespace, term: Terminal) -> int:
+def _cmd_history(args: argparse.Namespace, term: Terminal) -> int:
+    """The runs since --since, or every board call of run RUN: the state database only."""
     from datetime import UTC, datetime
 
     from boardsync import console, documents, session
+    from boardsync.errors import ConfigError
+    from boardsync.state import history
+
+    if args.run is not None:
+        with session.opened(args.config, boards=False) as run:
+            found = history.run_by_id(run.store, args.run)
+            if found is None:
+                raise ConfigError(f"no run {args.run} in {run.store.url} (`boardsync history` lists them)")
+            calls = history.run_calls(run.store, args.run)
+        if args.json:
+            print(documents.run_calls_json(found, calls))
+        else:
+            term.show(console.run_calls_view(found, calls))
+        return 0
+    period = _duration_arg("--since", args.since)
+    with session.opened(args.config, boards=False) as run:
+        runs = history.runs_since(run.store, datetime.now(UTC) - period)
+    if args.json:
+        print(documents.history_json(runs))
+    else:
+        term.show(console.history_table(runs, args.since))
+    return 0
+
+
+def _cmd_log(args: argparse.Namespace, term: Terminal) -> int:
+    """One posting's story on every board, from the state database only."""
+    from boardsync import console, documents, session
+    from boardsync.errors import ConfigError
+    from boardsync.state import history
+
+    with session.opened(args.config, boards=False) as run:
+        story = history.posting_story(run.store, args.key)
+    if not story.known:
+        raise ConfigError(f"nothing is recorded of posting '{args.key}' in {run.store.url}")
+    _answer(args, term, story, documents.story_json, console.story_view)
+    return 0
+
+
+def _duration_arg(option: str, text: str) -> timedelta:
     from boardsync.config.model import parse_duration
     from boardsync.errors import ConfigError
 
     try:
-        period = parse_duration(args.since)
+        return parse_duration(text)
     except ValueError as exc:
-        raise ConfigError(f"--since {args.since!r}: {exc}") from exc
+        raise ConfigError(f"{option} {text!r}: {exc}") from exc
+
+
+def _cmd_visits(args: argparse.Namespace, term: Terminal) -> int:
+    from datetime import UTC, datetime
+
+    from boardsync import console, documents, session
+
+    period = _duration_arg("--since", args.since)
     with session.opened(args.config, boards=False) as run:
         rows = run.store.visit_rows(since=datetime.now(UTC) - period)
     if args.json:
@@ -588,6 +633,23 @@ def build_parser() -> argparse.ArgumentParser:
     out = p.add_mutually_exclusive_group()
     out.add_argument("--csv", action="store_true", help="the rows as CSV, with a header line")
     out.add_argument("--json", action="store_true", help="the rows as JSON (shape in the README)")
+    _quiet_arg(p, "print the rows only")
+
+    p = command("history", _cmd_history,
+                "each run: when, what started it, the config commit, changes, errors, duration (the database only)")
+    p.add_argument("run", nargs="?", type=int, metavar="RUN",
+                   help="instead: every request run RUN sent to a board (method, path, status, duration)")
+    _config_arg(p)
+    p.add_argument("--since", default="7d", metavar="PERIOD",
+                   help="the runs started in the last PERIOD, as 30m, 12h or 7d (default: 7d)")
+    _json_arg(p, "the runs, or the run and its requests")
+    _quiet_arg(p, "print the rows only")
+
+    p = command("log", _cmd_log,
+                "one posting's story on every board: changes, drift, blocks, visits and applicants by day")
+    p.add_argument("key", metavar="KEY", help="the posting")
+    _config_arg(p)
+    _json_arg(p, "the events and the days")
     _quiet_arg(p, "print the rows only")
 
     p = command("links", _cmd_links, "a fresh signed RecruitiFi link per posting")

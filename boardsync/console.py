@@ -24,6 +24,7 @@ from boardsync.reconcile.links import LinkResult
 from boardsync.reconcile.model import RunResult
 from boardsync.reconcile.sources import SourceRow
 from boardsync.state import Backoff, BoardWait, DriftRow, StatusRow, VisitRow
+from boardsync.state.history import CallRow, PostingStory, RunHistory
 from boardsync.state.store import SourceCommits
 
 
@@ -98,12 +99,17 @@ STATE_STYLES = {"active": "green", "paused": "yellow", "draft": "yellow", "close
                 "not posted": "dim", "not synced": "yellow", "unknown": "red"}
 
 
+HEALTH_STYLES = {"live": "green", "pending": "yellow", "blocked": "red", "backing_off": "red", "expired": "dim",
+                 "missing": "red"}
+
+
 def status_table(rows: Sequence[StatusRow]) -> RenderableType:
     if not rows:
         return Text("No postings on any board yet.")
     return table(
-        ("posting", "board", "state", "remote id", "drift", "last sync", "blocked"),
-        [(r.posting, r.provider, _styled(r.state, STATE_STYLES.get(r.state.lower())), r.remote_id,
+        ("posting", "board", "state", "health", "remote id", "drift", "last sync", "blocked"),
+        [(r.posting, r.provider, _styled(r.state, STATE_STYLES.get(r.state.lower())),
+          _styled(r.health, HEALTH_STYLES.get(r.health)), r.remote_id,
           _styled(r.open_drift, "yellow" if r.open_drift else None), r.last_sync, _styled(_blocked(r), "red"))
          for r in rows],
         wrapped=("remote id", "last sync", "blocked"),
@@ -254,3 +260,77 @@ def retry_text(lifted: Sequence[Backoff]) -> Text:
 def _short(value: Any, width: int = 40) -> str:
     text = json.dumps(value, ensure_ascii=False, default=str)
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+# ------------------------------------------------------------------------------ history
+
+
+OUTCOME_STYLES = {"converged": "green", "live": "green", "drifted": "yellow", "partial": "yellow",
+                  "pending": "yellow", "failed": "red", "refused": "red"}
+
+
+def history_table(runs: Sequence[RunHistory], since: str) -> RenderableType:
+    """`history`: one line per run, newest first."""
+    if not runs:
+        return Text(f"No run in the last {since}.")
+    return table(
+        ("run", "started", "kind", "trigger", "commit", "outcome", "changes", "errors", "calls", "took"),
+        [(h.run.id, h.run.started_at, h.run.kind, h.run.trigger, (h.run.config_commit or "")[:12] or None,
+          _styled(h.run.outcome, OUTCOME_STYLES.get(h.run.outcome or "")), _counts(h.changes),
+          _styled(h.errors, "red" if h.errors else None), _counts(h.calls), _took(h.duration))
+         for h in runs],
+        wrapped=("started", "changes", "calls"),
+    )
+
+
+def _counts(counts: dict[str, int]) -> str | None:
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or None
+
+
+def _took(seconds: float | None) -> str | None:
+    return None if seconds is None else f"{seconds:.1f}s"
+
+
+def run_calls_view(run: RunHistory, calls: Sequence[CallRow]) -> RenderableType:
+    """`history RUN`: the run's line, its error if any, then each request it sent."""
+    head = Text(f"run {run.run.id}: {run.run.kind} ({run.run.trigger}), {run.run.outcome or 'unfinished'}, "
+                f"started {_cell(run.run.started_at)}, took {_took(run.duration) or '-'}, "
+                f"commit {(run.run.config_commit or '-')[:12]}")
+    parts: list[RenderableType] = [head]
+    if run.run.error:
+        parts.append(Text(f"error: {run.run.error}", style="red"))
+    if not calls:
+        parts.append(Text("No request was sent to a board."))
+    else:
+        parts.append(table(
+            ("#", "board", "method", "path", "status", "ms"),
+            [(c.seq, c.provider, c.method, f"{c.path}?{c.query}" if c.query else c.path,
+              _styled(c.status if c.status is not None else "no answer", _status_style(c.status)), c.duration_ms)
+             for c in calls],
+            wrapped=("path",),
+        ))
+    return Group(*parts)
+
+
+def _status_style(status: int | None) -> str | None:
+    if status is None or status >= 500:
+        return "red"
+    return "yellow" if status >= 400 else None
+
+
+STORY_STYLES = {"drift_opened": "yellow", "drift_ended": "green", "blocked": "red"}
+
+
+def story_view(story: PostingStory) -> RenderableType:
+    """`log KEY`: what happened on each board, oldest first, then visits and applicants by day."""
+    parts: list[RenderableType] = [table(
+        ("when", "board", "what", "detail", "run", "commit"),
+        [(e.at, e.provider, _styled(e.what, "red" if e.what.endswith("failed") else STORY_STYLES.get(e.what)),
+          e.detail or None, e.run_id, (e.commit or "")[:12] or None)
+         for e in story.events],
+        wrapped=("detail",),
+    ) if story.events else Text(f"Nothing happened to {story.posting} on a board yet.")]
+    if story.days:
+        parts.append(table(("day", "board", "visits", "applicants"),
+                           [(d.day.isoformat(), d.provider, d.visits, d.applicants) for d in story.days]))
+    return Group(*parts)

@@ -301,7 +301,7 @@ def metrics_run(config: Path) -> RunResult:
         return acquire_writer_lock(url, wait=10, command="demo")
 
     with session.opened(config, lock=lock) as run:
-        return collect_metrics(run.desired, run.store, run.connectors, trigger="cli")
+        return collect_metrics(run.desired, run.store, run.connectors, trigger="command")
 
 
 def _source_url(job: dict[str, Any], channel: str) -> str:

@@ -22,6 +22,7 @@ from boardsync.reconcile.model import RunResult
 from boardsync.reconcile.record import WHOLE_POSTING
 from boardsync.reconcile.sources import SourceRow
 from boardsync.state import Backoff, BoardWait, DriftRow, StatusRow, VisitRow
+from boardsync.state.history import CallRow, PostingStory, RunHistory
 from boardsync.state.store import SourceCommits
 
 
@@ -154,6 +155,35 @@ def run_json(result: RunResult, *, with_plan: bool = False) -> str:
     if with_plan:
         document["plan"] = json.loads(render.to_json(plan)) if plan is not None else None
     return _dumps(document)
+
+
+def history_record(h: RunHistory) -> dict[str, Any]:
+    """One run as `history --json` lists it."""
+    r = h.run
+    return {
+        "id": r.id, "kind": r.kind, "trigger": r.trigger, "started_at": r.started_at, "finished_at": r.finished_at,
+        "duration_s": None if h.duration is None else round(h.duration, 3), "outcome": r.outcome,
+        "config_commit": r.config_commit, "changes": h.changes, "errors": h.errors, "error": r.error,
+        "boards": r.boards, "calls": h.calls,
+    }
+
+
+def history_json(runs: Sequence[RunHistory]) -> str:
+    return _dumps([history_record(h) for h in runs])
+
+
+def run_calls_json(run: RunHistory, calls: Sequence[CallRow]) -> str:
+    """`history RUN --json`: the run, and each request it sent (never a body)."""
+    return _dumps({"run": history_record(run), "calls": [asdict(c) for c in calls]})
+
+
+def story_json(story: PostingStory) -> str:
+    """`log KEY --json`: what happened to the posting, oldest first, and its counts by day."""
+    return _dumps({
+        "posting": story.posting,
+        "events": [asdict(e) for e in story.events],
+        "days": [{**asdict(d), "day": d.day.isoformat()} for d in story.days],
+    })
 
 
 def _dumps(value: Any) -> str:

@@ -22,7 +22,7 @@ def test_status_lists_every_posting_on_every_board(synced: Workspace) -> None:
     ran = synced.run("status")
     assert ran.code == 0
     header, *lines = ran.out.splitlines()
-    assert header.split()[:4] == ["POSTING", "BOARD", "STATE", "REMOTE"]
+    assert header.split()[:5] == ["POSTING", "BOARD", "STATE", "HEALTH", "REMOTE"]
     assert any(line.split()[:3] == ["support-specialist", "sorce", "paused"] for line in lines)
     assert any(line.split()[:4] == ["intern-design-2024", "sorce", "not", "posted"] for line in lines)
     rows = json.loads(synced.run("status", "--json").out)

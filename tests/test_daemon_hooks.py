@@ -33,6 +33,9 @@ class _Following:
     def readiness(self) -> Sequence[Check]:
         return [Check("config", True)]
 
+    def board_health(self) -> dict[str, dict[str, int]]:
+        return {}
+
     def metrics_page(self, accept: str | None) -> tuple[bytes, str]:
         return b"", "text/plain"
 

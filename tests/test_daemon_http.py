@@ -33,6 +33,9 @@ class _Surface:
     def readiness(self) -> Sequence[Check]:
         return [Check("config", True), Check("reconcile", self.ready, "" if self.ready else "no run yet")]
 
+    def board_health(self) -> dict[str, dict[str, int]]:
+        return {}
+
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         Gauge("up", "h", registry=self.registry).set(1)

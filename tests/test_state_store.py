@@ -17,6 +17,7 @@ from boardsync.errors import StateError
 from boardsync.state import (
     ApplicantSample,
     Binding,
+    BoardCall,
     BoardState,
     Drift,
     Intent,
@@ -25,6 +26,7 @@ from boardsync.state import (
     migrations,
     open_store,
 )
+from boardsync.state.history import runs_since
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -297,6 +299,7 @@ def test_a_version_1_database_is_upgraded_to_hold_removal_grace_and_board_waits(
         connection.exec_driver_sql("ALTER TABLE binding DROP COLUMN absent_since")
         connection.exec_driver_sql("ALTER TABLE binding DROP COLUMN absent_reads")
         connection.exec_driver_sql("DROP TABLE board_state")
+        connection.exec_driver_sql("DROP TABLE board_call")
         connection.exec_driver_sql("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     engine.dispose()
     with pytest.raises(StateError, match=r"run `boardsync migrate`"):
@@ -323,12 +326,14 @@ def test_a_version_2_database_is_upgraded_to_keep_each_boards_last_read(db_url: 
     with engine.begin() as connection:  # take it back to what schema 2 had
         for column in ("observed_at", "observed", "observed_digest"):
             connection.exec_driver_sql(f"ALTER TABLE board_state DROP COLUMN {column}")
+        connection.exec_driver_sql("DROP TABLE board_call")
         connection.exec_driver_sql("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
     engine.dispose()
-    with pytest.raises(StateError, match=r"schema version 2, this boardsync needs 3: run `boardsync migrate`"):
+    needs = migrations.SCHEMA_VERSION
+    with pytest.raises(StateError, match=rf"schema version 2, this boardsync needs {needs}: run `boardsync migrate`"):
         open_store(db_url)
     with open_store(db_url, migrate=True) as store:
-        assert store.schema_version == 3
+        assert store.schema_version == migrations.SCHEMA_VERSION
         with store.write() as session:
             row = session.get(BoardState, "sorce")
             assert row is not None and (row.wait_until, row.wait_reason, row.observed) == (until, "asked", None)
@@ -336,3 +341,23 @@ def test_a_version_2_database_is_upgraded_to_keep_each_boards_last_read(db_url: 
         with store.session() as session:
             kept = session.get(BoardState, "sorce")
         assert kept is not None and kept.observed == {"format": 1, "jobs": []} and kept.observed_at == until
+
+
+def test_a_version_3_database_is_upgraded_to_keep_each_runs_board_calls(db_url: str) -> None:
+    """A database of schema 3 is refused until `migrate`, which adds board_call (every request
+    a run sent) and keeps the runs; a call can then be written and read back by its run."""
+    with open_store(db_url) as store, store.write() as session:
+        session.add(Run(id=7, kind="reconcile", trigger="cli", started_at=T0))
+    engine = sa.create_engine(db_url)
+    with engine.begin() as connection:  # take it back to what schema 3 had
+        connection.exec_driver_sql("DROP TABLE board_call")
+        connection.exec_driver_sql("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    engine.dispose()
+    with pytest.raises(StateError, match=r"schema version 3, .*run `boardsync migrate`"):
+        open_store(db_url)
+    with open_store(db_url, migrate=True) as store:
+        assert store.schema_version == migrations.SCHEMA_VERSION
+        with store.write() as session:
+            session.add(BoardCall(run_id=7, seq=1, provider="sorce", method="GET", path="/jobs", status=200))
+        (history,) = runs_since(store, T0)
+        assert (history.run.id, history.run.trigger, history.calls) == (7, "cli", {"sorce": 1})

@@ -21,7 +21,7 @@ from pydantic import BaseModel, SecretStr, TypeAdapter, ValidationError
 
 from boardsync.config.boards import boards
 from boardsync.config.gitsource import Checkout, checkout_folder, live_checkout
-from boardsync.config.model import Posting, PostingsSource, RootConfig, SqlSource
+from boardsync.config.model import Posting, PostingsSource, RootConfig, SqlSource, Status
 from boardsync.config.problems import DataPath, format_path, from_validation_error, parse_path
 from boardsync.config.secrets import Resolution, Resolver, looks_like_key, scrub, suggested_variable
 from boardsync.config.sources import (
@@ -90,6 +90,14 @@ class Desired:
         if missing := set(keys) - {p.key for p in chosen}:
             raise no_such_posting(missing, (p.key for p in self.postings))
         return chosen
+
+    def pairs(self) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+        """(every (posting, board) pair on a configured board, those of postings written as
+        closed, which are never posted): what `status` and the daemon's health expect."""
+        configured = set(self.root.providers.names())
+        expected = [(p, board) for p in self.postings for board in p.boards.names() if board in configured]
+        return ([(p.key, board) for p, board in expected],
+                [(p.key, board) for p, board in expected if p.status is Status.CLOSED])
 
     def where(self, key: str, field: str = "") -> str:
         """``postings/designer.yaml:14:7`` of that posting's field (or its nearest written

@@ -33,7 +33,9 @@ Every try, reads included, is counted in a `RequestTally` by board and status cl
 ``5xx``, or ``transport`` when no status came back); every error made here (a transport error,
 an error status through the connector's seam, an answer that is not JSON) is counted by its
 kind (``Transient``, ``Rejected``, ``Blocked``, ``Ambiguous``) through `BoardHttp.failed`.
-The daemon's ``/metrics`` shows the process-wide tally.
+The daemon's ``/metrics`` shows the process-wide tally. Each try is also noted, without its
+body or headers, in the call log of the run that sent it (`calls.CallLog`), for
+``boardsync history RUN``.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ import tenacity
 from tenacity.wait import wait_base
 
 from boardsync import __version__
+from boardsync.connectors import calls as call_log
 from boardsync.connectors.answers import A, parse
 from boardsync.connectors.base import Connector
 from boardsync.errors import Ambiguous, Malformed, ProviderError, Transient, WaitAsked
@@ -379,8 +382,10 @@ class BoardHttp:
                 response = self._send_within(method, path, kwargs, self._try_seconds(started))
             except httpx.HTTPError:
                 self.tally.record(self.provider, TRANSPORT)
+                self._note(method, path, kwargs, None, began)
                 raise
             self.tally.record(self.provider, status_class(response.status_code))
+            self._note(method, path, kwargs, response.status_code, began)
         log.debug(
             "http_response",
             provider=self.provider,
@@ -389,6 +394,16 @@ class BoardHttp:
             elapsed_ms=round((time.perf_counter() - began) * 1000, 1),
         )
         return response
+
+    def _note(self, method: str, path: str, kwargs: dict[str, Any], status: int | None, began: float) -> None:
+        """Note one try in the call log of the run that sent it, when it keeps one: never its
+        body or headers."""
+        calls = call_log.current()
+        if calls is None:
+            return
+        full = self.client.base_url.path.rstrip("/") + path if path.startswith("/") else path
+        calls.note(self.provider, method, full, kwargs.get("params"), status,
+                   round((time.perf_counter() - began) * 1000))
 
     def _try_seconds(self, started: float) -> float:
         """This try's deadline: the policy's, or what is left of the budget if that is less."""

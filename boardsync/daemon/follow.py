@@ -100,6 +100,8 @@ class Follower:
         self.requests = FetchRequests()
         self.fetches = {result: 0 for result in FETCH_RESULTS}
         self.refused: Refusal | None = None
+        self.live_trigger = "schedule"
+        """What asked for the fetch whose commit went live last ("webhook …", "schedule", "SIGHUP")."""
         self.last_error: str | None = None
         self.store: Store | None = None
         self._unrecorded: list[tuple[str, str, str, datetime, str | None]] = []
@@ -214,6 +216,7 @@ class Follower:
             return "refused"
         self.git.make_live(candidate)
         self.refused = None
+        self.live_trigger = trigger
         self._record(candidate.commit, "live", trigger, started)
         log.info("source_commit_live", commit=candidate.short, branch=self.source.branch, trigger=trigger)
         if not first:

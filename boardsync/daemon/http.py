@@ -3,7 +3,8 @@
 - ``GET /healthz``   200 while the scheduler runs jobs (liveness), else 503;
 - ``GET /readyz``    200 when the config is loaded, the database answers at the right
                      version and the last successful reconcile is fresh; else 503 with the
-                     checks that failed;
+                     checks that failed; either way with each board's pairs by health
+                     (``boards``), which do not change the answer;
 - ``GET /metrics``   Prometheus text, or OpenMetrics when the scraper's Accept header asks;
 - ``GET /links/KEY`` 302 to a fresh signed RecruitiFi link for the posting KEY: a stable
                      address to hand out, where the signed URL itself dies in minutes;
@@ -75,6 +76,9 @@ class Surface(Protocol):
 
     def liveness(self) -> Sequence[Check]: ...
     def readiness(self) -> Sequence[Check]: ...
+    def board_health(self) -> dict[str, dict[str, int]]:
+        """board → health → pairs (`boardsync.state.health`), read from the database."""
+        ...
     def metrics_page(self, accept: str | None) -> tuple[bytes, str]:
         """The exposition the Accept header asks for, and its content type."""
         ...
@@ -141,13 +145,24 @@ def _json(status: int, body: object, headers: dict[str, str] | None = None) -> J
     return JSONResponse(body, status, headers={**NO_STORE, **(headers or {})})
 
 
-def _checks(checks: Sequence[Check]) -> JSONResponse:
+def _checks(checks: Sequence[Check], **more: object) -> JSONResponse:
     ok = all(check.ok for check in checks)
     body = {
         "ok": ok,
         "checks": {c.name: {"ok": c.ok, **({"detail": c.detail} if c.detail else {})} for c in checks},
+        **more,
     }
     return _json(200 if ok else 503, body)
+
+
+def _board_health(surface: Surface) -> dict[str, dict[str, int]] | str:
+    """Each board's pairs by health; a database that cannot be read is said so, and leaves
+    the readiness answer to the database check."""
+    try:
+        return surface.board_health()
+    except Exception as exc:  # the probe must answer whatever the database does
+        log.warning("board_health_failed", error=str(exc))
+        return "unknown: the state database could not be read"
 
 
 def bearer_matches(authorization: str | None, token: bytes) -> bool:
@@ -197,7 +212,7 @@ def make_app(surface: Surface, token: str | None = None) -> Starlette:
         return _checks(surface.liveness())
 
     def readyz(request: Request) -> Response:
-        return _checks(surface.readiness())
+        return _checks(surface.readiness(), boards=_board_health(surface))
 
     def metrics(request: Request) -> Response:
         body, content_type = surface.metrics_page(request.headers.get("Accept"))

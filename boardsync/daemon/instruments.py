@@ -18,6 +18,8 @@ From the state database, at scrape time:
     boardsync_intents{state}                      intents pending, in flight, unknown, …
     boardsync_drift_open{board}                   open drift rows
     boardsync_blocked_pairs{board}                pairs a person must unblock
+    boardsync_pair_health{board,health}           pairs per health (live, pending, blocked,
+                                                  backing_off, expired, missing; each at 0 too)
     boardsync_last_success_timestamp_seconds{board}
     boardsync_visits{board,channel}               latest cumulative counts, summed over
     boardsync_applicants{board,channel}           postings (per posting with daemon.posting_labels)
@@ -43,7 +45,10 @@ from boardsync.connectors.http import PROCESS_TALLY, TRANSPORT, RequestTally, Ta
 from boardsync.daemon.metrics import GuardedCollector, collector_errors, exposition, new_registry
 from boardsync.errors import Ambiguous, Blocked, Malformed, Rejected, Transient
 from boardsync.reconcile.model import Outcome
+from boardsync.state.health import HEALTHS
 from boardsync.state.store import Store
+
+Pair = tuple[str, str]
 
 RUN_BUCKETS = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 RUN_KINDS = ("reconcile", "metrics")
@@ -66,6 +71,9 @@ class DaemonMetrics:
         self.posting_labels = posting_labels
         self.tally = tally if tally is not None else PROCESS_TALLY
         self.boards = tuple(boards)
+        self.pairs: tuple[list[Pair], list[Pair]] = ([], [])
+        """The pairs the config expects, and those of postings written as closed
+        (`Desired.pairs`): a pair the database has never seen still has a health."""
         self.registry: CollectorRegistry = new_registry()
         r = self.registry
         self.runs = Counter("boardsync_runs", "Runs by kind and outcome.", ["kind", "result"], registry=r)
@@ -79,7 +87,8 @@ class DaemonMetrics:
         self._start_at_zero()
         errors = collector_errors()
         for name, collect in (
-            ("requests", self._request_families), ("state", self._state_families), ("visits", self._visit_families)
+            ("requests", self._request_families), ("state", self._state_families), ("visits", self._visit_families),
+            ("health", self._health_families),
         ):
             r.register(GuardedCollector(name, collect, errors))
         r.register(errors)
@@ -135,6 +144,20 @@ class DaemonMetrics:
                           "End of the last run that converged on a board.", "board",
                           {board: when.timestamp() for board, when in snapshot.last_success.items()}),
         ]
+
+    def board_health(self) -> dict[str, dict[str, int]]:
+        """board → health → pairs, every configured board and health present."""
+        expected, never_posted = self.pairs
+        counts = self.store.health_counts(expected, never_posted=never_posted)
+        return {board: counts.get(board, dict.fromkeys(HEALTHS, 0)) for board in sorted({*self.boards, *counts})}
+
+    def _health_families(self) -> list[Metric]:
+        family = GaugeMetricFamily("boardsync_pair_health", "Posting and board pairs by health, apart from sync.",
+                                   labels=["board", "health"])
+        for board, counts in self.board_health().items():
+            for health, n in counts.items():
+                family.add_metric([board, health], n)
+        return [family]
 
     def _visit_families(self) -> list[Metric]:
         visits: dict[tuple[str, ...], int] = defaultdict(int)

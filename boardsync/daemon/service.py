@@ -128,6 +128,10 @@ class Daemon:
         self._table_seen: TableVersion | None = None
         """The postings table's version when the daemon last asked for a reload because of it."""
         self._ready = False
+        self._why_next: str | None = None
+        """What moved the next reconcile ahead of its turn (reload or webhook); None: the schedule."""
+        self._fetched_by = "schedule"
+        """What asked for the fetch whose commit went live last (a webhook, the schedule, SIGHUP)."""
         # Set by `_start`, in this order.
         self._generation: Generation
         self._lock: WriterLock | None = None
@@ -165,6 +169,7 @@ class Daemon:
         self._generation = Generation(desired, build_connectors(desired.root.providers, stop=self.stopping))
         self.metrics = DaemonMetrics(self.store, posting_labels=desired.root.daemon.posting_labels,
                                      boards=desired.root.providers.names())
+        self.metrics.pairs = desired.pairs()
         if self._follower is not None:
             self.metrics.registry.register(SourceCollector(self._follower))
         self.links = LinkKeeper(self.store)
@@ -284,6 +289,8 @@ class Daemon:
         self._table_seen = None  # the new generation knows the version it read
         self.metrics.posting_labels = desired.root.daemon.posting_labels
         self.metrics.boards = tuple(desired.root.providers.names())
+        self.metrics.pairs = desired.pairs()
+        self._why_next = "webhook" if reason.startswith("commit") and self._fetched_by.startswith("webhook") else "reload"
         self._book_jobs(desired, first_start=False, previous=current)
         self._reload_error = None
         self.metrics.reloads.labels(result="applied").inc()
@@ -345,8 +352,9 @@ class Daemon:
         if self._postings_table_moved():
             return  # the reload asked for runs a reconcile at once, with the rows as they are now
         with self._reconciling:
+            trigger, self._why_next = self._why_next or "schedule", None
             self._run("reconcile", lambda g: reconcile(
-                g.desired, self.store, g.connectors, trigger="daemon", stop=self.stopping))
+                g.desired, self.store, g.connectors, trigger=trigger, stop=self.stopping))
 
     def _postings_table_moved(self) -> bool:
         """For postings kept in a database: whether the table changed since it was last
@@ -372,7 +380,7 @@ class Daemon:
 
     def _metrics_job(self) -> None:
         with self._collecting:
-            self._run("metrics", lambda g: collect_metrics(g.desired, self.store, g.connectors, trigger="daemon"))
+            self._run("metrics", lambda g: collect_metrics(g.desired, self.store, g.connectors, trigger="schedule"))
 
     def _events_job(self) -> None:
         """The work board events booked: per board, a run of the postings whose jobs changed
@@ -429,6 +437,8 @@ class Daemon:
         self.scheduler.move("links", due or datetime.now(UTC) + LINKS_IDLE)
 
     def _commit_live(self, checkout: Checkout) -> None:
+        if self._follower is not None:
+            self._fetched_by = self._follower.live_trigger
         self._requests.put(("reload", f"commit {checkout.short} is live"))
 
     def _config_changed(self) -> None:
@@ -481,6 +491,9 @@ class Daemon:
         age = datetime.now(UTC) - ok_at
         fresh = age < 2 * every + timedelta(minutes=1)
         return Check("reconcile", fresh, f"last success {age.total_seconds():.0f}s ago")
+
+    def board_health(self) -> dict[str, dict[str, int]]:
+        return self.metrics.board_health()
 
     def metrics_page(self, accept: str | None) -> tuple[bytes, str]:
         return self.metrics.render(accept)

@@ -137,7 +137,7 @@ def adopt(
     if remote is None:
         raise Refused(f"{provider} has no job {remote_id} (GET by id answered that there is none)")
     now = clock()
-    run_id = record.start_run(store, kind="adopt", trigger="cli", digest=desired.digest, commit=desired.commit,
+    run_id = record.start_run(store, kind="adopt", trigger="command", digest=desired.digest, commit=desired.commit,
                               now=now)
     record.adopted_by_hand(store, run_id, (key, provider), remote, now)
     record.finish_run(store, run_id, outcome="converged", counts={"adopt": 1}, boards={provider: "converged"},
@@ -201,7 +201,7 @@ def forget(
             "then forget it"
         )
     now = clock()
-    run_id = record.start_run(store, kind="forget", trigger="cli", digest=desired.digest, commit=desired.commit,
+    run_id = record.start_run(store, kind="forget", trigger="command", digest=desired.digest, commit=desired.commit,
                               now=now)
     done = record.forgotten(store, run_id, [(key, p) for p in held], now)
     record.finish_run(store, run_id, outcome="converged", counts={"forget": len(done)},

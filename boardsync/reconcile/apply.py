@@ -48,6 +48,7 @@ from sqlmodel import Session
 
 from boardsync.config.model import Posting
 from boardsync.connectors.base import Connector, Remote, Transition
+from boardsync.connectors.calls import in_context
 from boardsync.errors import Ambiguous, Blocked, ProviderError, Rejected, WaitAsked
 from boardsync.reconcile import journal, record
 from boardsync.reconcile.model import (
@@ -154,7 +155,7 @@ class Applier:
         self._total = len(plan.changes)
         workers = [_BoardApplier(self, provider, groups) for provider, groups in _by_board(plan).items()]
         with ThreadPoolExecutor(max_workers=max(len(workers), 1), thread_name_prefix="apply") as pool:
-            futures = [pool.submit(worker.run) for worker in workers]
+            futures = [pool.submit(in_context(worker.run)) for worker in workers]
             reports = [future.result() for future in futures]
         for report in reports:
             self.report.merge(report)
@@ -453,8 +454,15 @@ class _BoardApplier:
         record.audited(
             session, self.run_id, change.pair, change.action.value, self.now, ok=exc is None,
             http_status=getattr(exc, "status", None) or call.status, error_code=getattr(exc, "code", None),
-            message=_text(exc) if exc is not None else None, duration_ms=call.ms,
+            message=_text(exc) if exc is not None else _fields_sent(change), duration_ms=call.ms,
         )
+
+
+def _fields_sent(change: Change) -> str | None:
+    """What a change that went through carried, for the posting's story (`boardsync log`)."""
+    if change.action is Action.UPDATE and change.diffs:
+        return "fields: " + ", ".join(d.field for d in change.diffs)
+    return None
 
 
 @dataclass

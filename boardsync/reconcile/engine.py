@@ -28,6 +28,7 @@ from sqlmodel import col, select
 
 from boardsync.config.loader import Desired
 from boardsync.config.model import Posting
+from boardsync.connectors import calls as call_log
 from boardsync.connectors.base import Connector, Remote
 from boardsync.errors import ConfigError, ProviderError, UnsafePlan, no_such_posting
 from boardsync.reconcile import journal, record, saved, verdict
@@ -78,7 +79,7 @@ def reconcile(
     force: bool = False,
     postings: Collection[str] | None = None,
     providers: Collection[str] | None = None,
-    trigger: str = "cli",
+    trigger: str = "command",
     stop: threading.Event | None = None,
     progress: Progress | None = None,
     clock: Clock = _utcnow,
@@ -123,7 +124,7 @@ def plan(
     *,
     postings: Collection[str] | None = None,
     providers: Collection[str] | None = None,
-    trigger: str = "cli",
+    trigger: str = "command",
     clock: Clock = _utcnow,
     recorded: Mapping[str, BoardView] | None = None,
     snapshot: SnapshotAge | None = None,
@@ -148,7 +149,7 @@ def collect_metrics(
     connectors: Mapping[str, Connector],
     *,
     providers: Collection[str] | None = None,
-    trigger: str = "daemon",
+    trigger: str = "schedule",
     clock: Clock = _utcnow,
 ) -> RunResult:
     """Read visits and applicants from every board that has them (or those of `providers`)
@@ -197,6 +198,9 @@ class _Run:
     renames: Mapping[str, str] = field(default_factory=dict)
     """Old key → new of the renames a read-only run reads the state through (a run that
     writes moves the state first, and reads it as it is)."""
+    calls: call_log.CallLog = field(default_factory=call_log.CallLog)
+    """The requests sent to the boards, noted at the HTTP seam and written with the run's
+    rows (a run that writes nothing notes nothing)."""
 
     @property
     def read_only(self) -> bool:
@@ -226,7 +230,8 @@ class _Run:
                          posting_digests=saved.posting_digests(self.desired.postings),
                          root_digest=self.desired.root_digest)
         if not self.read_only:
-            record.record_observation(self.store, boards, result, self.postings, self.now, scope=self.scope)
+            record.record_observation(self.store, boards, result, self.postings, self.now, scope=self.scope,
+                                      run_id=self.id, calls=self.calls.take())
         return boards, known, result
 
     def _renamed(self) -> tuple[Renamed, ...]:
@@ -291,7 +296,8 @@ class _Run:
         run = cls(desired, store, chosen, selected, scope, kind, trigger, clock, now, run_id, waits, recorded,
                   given=saved.scope(postings, providers))
         try:
-            yield run
+            with call_log.recording(None if read_only else run.calls):
+                yield run
         except BaseException as exc:
             run._crashed(exc)
             raise
@@ -302,7 +308,8 @@ class _Run:
         log.error("run_crashed", run=self.id, kind=self.kind, error=text)
         if self.id is None:
             return
-        record.finish_run(self.store, self.id, outcome="failed", counts={}, boards={}, error=text, now=self.clock())
+        record.finish_run(self.store, self.id, outcome="failed", counts={}, boards={}, error=text, now=self.clock(),
+                          calls=self.calls.take())
 
     def finish_planned(self, plan: Plan) -> RunResult:
         """Finish a run that applies nothing (a plan, a dry run, a refused run)."""
@@ -364,7 +371,7 @@ class _Run:
         finished = self.clock()
         if self.id is not None:
             record.finish_run(self.store, self.id, outcome=outcome, counts=counts, boards=boards,
-                              error=error or _first_error(errors), now=finished)
+                              error=error or _first_error(errors), now=finished, calls=self.calls.take())
         result = RunResult(
             run_id=self.id, kind=self.kind, trigger=self.trigger, outcome=outcome, counts=dict(counts),
             plan=plan, errors=errors, started_at=self.now, finished_at=finished, boards=dict(boards), error=error,

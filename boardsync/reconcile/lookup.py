@@ -25,11 +25,9 @@ from boardsync.errors import ProviderError
 from boardsync.reconcile.identity import ENDED
 from boardsync.reconcile.model import Board
 from boardsync.reconcile.safety import LIVE, SAFETY_FLOOR
+from boardsync.state.health import GONE
 
 log = structlog.get_logger(__name__)
-
-GONE = "gone"
-"""The observed status recorded for a bound job a read by id found gone (404)."""
 
 
 @dataclass(frozen=True)

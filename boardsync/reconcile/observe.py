@@ -14,6 +14,7 @@ import structlog
 
 from boardsync.config.model import Posting
 from boardsync.connectors.base import BoardProblem, Connector, Spec, Unrenderable
+from boardsync.connectors.calls import in_context
 from boardsync.errors import ProviderError, WaitAsked
 from boardsync.reconcile.model import Board, BoardView
 from boardsync.reconcile.waits import BoardWaits
@@ -36,7 +37,7 @@ def observe(
         return {}
     with ThreadPoolExecutor(max_workers=len(connectors), thread_name_prefix="observe") as pool:
         futures = {
-            name: pool.submit(_observe_board, name, connector, postings, render, stop, waits)
+            name: pool.submit(in_context(_observe_board), name, connector, postings, render, stop, waits)
             for name, connector in connectors.items()
         }
         return {name: future.result() for name, future in futures.items()}

@@ -1,7 +1,8 @@
 """Record: the one writer of run state. Others decide what happened; the functions here
 write it, each named for what happened.
 
-- `start_run` / `finish_run`: the run row.
+- `start_run` / `finish_run`: the run row; `finish_run` and `record_observation` also write
+  the board calls noted since the last write (`calls_made`), in the same transaction.
 - `load_known`, `bound_jobs`, `unsettled_intents`: the state as a run reads it before planning.
 - `record_observation`: after planning, what the boards showed: observed status per
   binding, visit and applicant counters (only when they changed), drift rows (one open row
@@ -34,8 +35,9 @@ from sqlmodel import Session, col, delete, func, or_, select, update
 
 from boardsync.config.model import Posting, Status
 from boardsync.connectors.base import IssuedLink, Remote, Spec
+from boardsync.connectors.calls import CallEntry
 from boardsync.reconcile import views
-from boardsync.reconcile.lookup import GONE, BoundJob
+from boardsync.reconcile.lookup import BoundJob
 from boardsync.errors import ConfigError
 from boardsync.reconcile.model import Board, Known, Pair, PairState, Plan, Renamed
 from boardsync.reconcile.planner import STATUS
@@ -43,6 +45,7 @@ from boardsync.state import (
     ApplicantSample,
     AuditEntry,
     Backoff,
+    BoardCall,
     Binding,
     BoardState,
     Drift,
@@ -52,6 +55,8 @@ from boardsync.state import (
     Store,
     VisitSample,
 )
+from boardsync.state.health import GONE, LINKED, SUSPENDED
+from boardsync.state.history import WHOLE_POSTING
 from boardsync.state.tables import UNSETTLED_INTENT_STATES, CounterSample, IntentState
 
 log = structlog.get_logger(__name__)
@@ -59,15 +64,8 @@ log = structlog.get_logger(__name__)
 CHUNK = 500
 """Ids per ``IN (…)`` list: well under SQLite's limit on bound parameters."""
 
-WHOLE_POSTING = "*"
-"""The channel name under which a board's total applicants for a posting are kept."""
 DIRECT = "(direct)"
 """The channel name for applicants who came through no tracked source."""
-LINKED = "linked"
-"""The observed status of a pair reached by signed links, once a link was issued."""
-SUSPENDED = "suspended"
-"""The block gate of a pair whose posting was suspended when last compared: kept while the
-posting is gone from the source, so that its job is never closed."""
 
 
 def spec_hash(spec: Spec | None, status: str | None) -> str:
@@ -99,8 +97,10 @@ def finish_run(
     boards: Mapping[str, str],
     error: str | None,
     now: datetime,
+    calls: Sequence[CallEntry] = (),
 ) -> None:
     with store.write() as session:
+        calls_made(session, run_id, calls)
         run = session.get(Run, run_id)
         if run is None:
             return
@@ -109,6 +109,17 @@ def finish_run(
         run.counts = dict(counts)
         run.boards = dict(boards)
         run.error = error
+
+
+def calls_made(session: Session, run_id: int, calls: Sequence[CallEntry]) -> None:
+    """The run's calls to the boards, in one INSERT per batch: a cycle makes hundreds."""
+    rows = [
+        {"run_id": run_id, "seq": c.seq, "provider": c.provider, "method": c.method, "path": c.path,
+         "query": c.query, "status": c.status, "duration_ms": c.duration_ms}
+        for c in calls
+    ]
+    if rows:
+        session.execute(insert(BoardCall), rows)
 
 
 # ------------------------------------------------------------------------------ load
@@ -476,12 +487,17 @@ def record_observation(
     now: datetime,
     *,
     scope: Collection[str] | None,
+    run_id: int | None = None,
+    calls: Sequence[CallEntry] = (),
 ) -> None:
+    """What the boards showed, and (with `run_id`) the calls that read them."""
     readable = {name: b for name, b in boards.items() if b.error is None}
-    if not readable:
-        return
     seen = _Seen(plan, postings, now, scope)
     with store.write() as session:
+        if run_id is not None:
+            calls_made(session, run_id, calls)
+        if not readable:
+            return
         rows = session.exec(select(Binding).where(col(Binding.provider).in_(list(readable)))).all()
         by_remote = {(b.provider, b.remote_id): b for b in rows if b.remote_id}
         for board in readable.values():
@@ -753,7 +769,8 @@ def _forget_links(session: Session, boards: Mapping[str, Board], seen: _Seen) ->
 
 
 __all__ = [
-    "adopted", "adopted_by_hand", "audited", "backed_off", "backoffs_lifted", "binding", "blocked", "board_wait_kept", "bound_jobs",
+    "GONE", "LINKED", "SUSPENDED", "WHOLE_POSTING",
+    "adopted", "adopted_by_hand", "audited", "calls_made", "backed_off", "backoffs_lifted", "binding", "blocked", "board_wait_kept", "bound_jobs",
     "converged", "created", "failed", "finish_run", "forgotten", "in_sync", "linked", "load_known", "record_counters",
     "pending_renames", "record_metrics", "record_observation", "recovered", "renamed", "resolve_drift", "source_ensured", "spec_hash",
     "start_run", "transitioned", "unsettled_intents", "updated", "views_answered",

@@ -17,6 +17,7 @@ from boardsync.state.store import (
 from boardsync.state.tables import (
     ApplicantSample,
     AuditEntry,
+    BoardCall,
     Binding,
     BoardState,
     Drift,
@@ -31,6 +32,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "ApplicantSample",
     "AuditEntry",
+    "BoardCall",
     "Backoff",
     "Binding",
     "BoardState",

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from boardsync.errors import StateError
 from boardsync.state.tables import TABLES, Meta
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 Step = Callable[[sa.Connection], None]
 
@@ -44,7 +44,17 @@ def _v2_to_v3(connection: sa.Connection) -> None:
     connection.execute(sa.text("ALTER TABLE board_state ADD COLUMN observed_digest VARCHAR"))
 
 
-STEPS: dict[int, Step] = {1: _v1_to_v2, 2: _v2_to_v3}
+def _v3_to_v4(connection: sa.Connection) -> None:
+    """Every request a run sent to a board (board_call), for `boardsync history RUN`."""
+    connection.execute(sa.text(
+        "CREATE TABLE board_call (id INTEGER NOT NULL PRIMARY KEY, run_id INTEGER NOT NULL, seq INTEGER NOT NULL, "
+        "provider VARCHAR NOT NULL, method VARCHAR NOT NULL, path VARCHAR NOT NULL, query VARCHAR NOT NULL, "
+        "status INTEGER, duration_ms INTEGER NOT NULL)"
+    ))
+    connection.execute(sa.text("CREATE INDEX ix_board_call_run_id ON board_call (run_id)"))
+
+
+STEPS: dict[int, Step] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
 """version → the step that upgrades a database from that version to the next."""
 
 VERSION_KEY = "schema_version"

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,8 +22,10 @@ from sqlmodel import Session, col, func, select
 from boardsync.errors import StateError
 from boardsync.state import migrations
 from boardsync.state.db import create_engine, describe, parse_url, sqlite_path, writer
+from boardsync.state.health import HEALTHS, Health, PairFacts, health_of
 from boardsync.state.tables import (
     INTENT_STATES,
+    UNSETTLED_INTENT_STATES,
     ApplicantSample,
     Binding,
     BoardState,
@@ -155,6 +157,8 @@ class StatusRow:
     attempts: int = 0
     quarantine_until: datetime | None = None
     last_error: str | None = None
+    health: str = Health.MISSING.value
+    """The pair's health apart from its sync (`boardsync.state.health`)."""
 
 
 @dataclass(frozen=True)
@@ -306,20 +310,37 @@ class Store:
     # -- status -----------------------------------------------------------------------------
 
     def status_rows(
-        self, expected: Iterable[tuple[str, str]] = (), *, never_posted: Iterable[tuple[str, str]] = ()
+        self, expected: Iterable[tuple[str, str]] = (), *, never_posted: Iterable[tuple[str, str]] = (),
+        now: datetime | None = None,
     ) -> list[StatusRow]:
         """Every binding, plus a row for each expected (posting, provider) pair the database
         has never seen: "not synced", or "not posted" for the `never_posted` pairs (postings
-        written as closed, which are never created); sorted by posting, then provider."""
+        written as closed, which are never created); sorted by posting, then provider. Each
+        row's health is as of `now` (default: the present)."""
         quiet = set(never_posted)
+        now = now or datetime.now(UTC)
         with self.session() as session:
             bindings = session.exec(select(Binding)).all()
             drift_counts = _open_drift_counts(session)
-        rows = {(b.posting_key, b.provider): _status_row(b, drift_counts) for b in bindings}
+            creating = _unsettled_creates(session)
+        rows = {(b.posting_key, b.provider): _status_row(b, drift_counts, creating, now) for b in bindings}
         for pair in expected:
             state = "not posted" if pair in quiet else "not synced"
-            rows.setdefault(pair, StatusRow(pair[0], pair[1], None, state, 0, None, None))
+            health = _unbound_health(pair, pair in quiet, creating)
+            rows.setdefault(pair, StatusRow(pair[0], pair[1], None, state, 0, None, None, health=health))
         return [rows[pair] for pair in sorted(rows)]
+
+    def health_counts(
+        self, expected: Iterable[tuple[str, str]] = (), *, never_posted: Iterable[tuple[str, str]] = (),
+        now: datetime | None = None,
+    ) -> dict[str, dict[str, int]]:
+        """provider → health → pairs (every health present, at 0 when none): the `status`
+        rows counted, for /metrics and /readyz."""
+        counts: dict[str, dict[str, int]] = {}
+        for row in self.status_rows(expected, never_posted=never_posted, now=now):
+            board = counts.setdefault(row.provider, dict.fromkeys(HEALTHS, 0))
+            board[row.health] += 1
+        return counts
 
     def drift_rows(self, open_only: bool = False) -> list[DriftRow]:
         """Drift, newest first seen first; only unresolved rows with `open_only`."""
@@ -366,7 +387,7 @@ class Store:
         if kind is not None:
             query = query.where(Run.kind == kind)
         with self.session() as session:
-            return [_run_row(r) for r in session.exec(query).all()]
+            return [run_row(r) for r in session.exec(query).all()]
 
     # -- a git source ------------------------------------------------------------------------
 
@@ -388,7 +409,7 @@ class Store:
         """The commit that runs, and the refused one still newer than it."""
         query = select(Run).where(Run.kind == SOURCE_RUN).order_by(col(Run.id).desc()).limit(200)
         with self.session() as session:
-            runs = [_run_row(r) for r in session.exec(query).all()]
+            runs = [run_row(r) for r in session.exec(query).all()]
         live = next((r for r in runs if r.outcome == "live"), None)
         refused = next((r for r in runs if r.outcome == "refused"), None)
         if refused is not None and live is not None and refused.id < live.id:
@@ -434,7 +455,29 @@ def _open_drift_counts(session: Session) -> dict[tuple[str, str], int]:
     return {(posting, provider): n for posting, provider, n in rows}
 
 
-def _status_row(b: Binding, drift_counts: dict[tuple[str, str], int]) -> StatusRow:
+def _unsettled_creates(session: Session) -> set[tuple[str, str]]:
+    """The pairs with a create whose outcome is not settled."""
+    rows = session.exec(
+        select(Intent.posting_key, Intent.provider).where(col(Intent.state).in_(UNSETTLED_INTENT_STATES))
+    ).all()
+    return {(key, provider) for key, provider in rows}
+
+
+def _unbound_health(pair: tuple[str, str], never_posted: bool, creating: set[tuple[str, str]]) -> str:
+    """A pair the database binds to nothing: pending while its create is unsettled; else as
+    the posting asks when it is written as closed, or missing."""
+    if pair in creating:
+        return Health.PENDING.value
+    return (Health.LIVE if never_posted else Health.MISSING).value
+
+
+def _status_row(
+    b: Binding, drift_counts: dict[tuple[str, str], int], creating: set[tuple[str, str]], now: datetime
+) -> StatusRow:
+    facts = PairFacts(
+        b.remote_id, b.observed_status, b.applied_status, b.blocked_reason, b.blocked_gate, b.quarantine_until,
+        creating=(b.posting_key, b.provider) in creating,
+    )
     return StatusRow(
         posting=b.posting_key,
         provider=b.provider,
@@ -448,6 +491,7 @@ def _status_row(b: Binding, drift_counts: dict[tuple[str, str], int]) -> StatusR
         attempts=b.attempts,
         quarantine_until=b.quarantine_until,
         last_error=b.last_error,
+        health=health_of(facts, now).value,
     )
 
 
@@ -459,7 +503,7 @@ def _drift_row(d: Drift) -> DriftRow:
     )
 
 
-def _run_row(r: Run) -> RunRow:
+def run_row(r: Run) -> RunRow:
     assert r.id is not None
     return RunRow(
         r.id, r.kind, r.trigger, r.started_at, r.finished_at, r.outcome, dict(r.counts or {}),

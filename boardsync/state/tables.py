@@ -9,6 +9,8 @@ One row per thing boardsync must remember between runs:
               settled by looking the object up, never by sending the call again.
 - `Run`       every plan, reconcile and metrics run.
 - `AuditEntry` the audit log (table ``action``): every call a run made to a board, with its outcome.
+- `BoardCall` every request a run sent to a board (method, path, status, duration; never a
+              body), for `boardsync history RUN`.
 - `Drift`     one open row per (posting, provider, field) while a board differs from the
               desired state; resolved, not deleted.
 - `VisitSample`, `ApplicantSample`
@@ -196,6 +198,7 @@ class Run(SQLModel, table=True):
     kind: str
     """plan | reconcile | metrics | source (a commit of a followed git branch, put live or refused)"""
     trigger: str
+    """What started it: schedule, webhook, command or reload (older rows: cli, daemon)."""
     started_at: datetime | None = _when(index=True)
     finished_at: datetime | None = _when()
     outcome: str | None = None
@@ -224,6 +227,25 @@ class AuditEntry(SQLModel, table=True):
     message: str | None = _redacted()
     duration_ms: int = 0
     at: datetime | None = _when()
+
+
+class BoardCall(SQLModel, table=True):
+    """One request a run sent to a board, a retried try and a token request each one row, as
+    the board counts them; the path and query as sent, with every secret and link masked."""
+
+    __tablename__ = "board_call"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(index=True)
+    seq: int
+    """Its place among the run's calls, from 1."""
+    provider: str
+    method: str
+    path: str = Field(sa_type=RedactedText)
+    query: str = Field(default="", sa_type=RedactedText)
+    status: int | None = None
+    """The HTTP status; None when no answer came."""
+    duration_ms: int = 0
 
 
 class Drift(SQLModel, table=True):
@@ -297,5 +319,5 @@ class SignedLink(SQLModel, table=True):
 
 
 TABLES: tuple[type[SQLModel], ...] = (
-    Meta, Binding, BoardState, Intent, Run, AuditEntry, Drift, VisitSample, ApplicantSample, SignedLink,
+    Meta, Binding, BoardState, Intent, Run, AuditEntry, BoardCall, Drift, VisitSample, ApplicantSample, SignedLink,
 )
