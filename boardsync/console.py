@@ -22,6 +22,7 @@ from boardsync.reconcile import render
 from boardsync.reconcile.adoption import Adopted, Forgotten, Unmanaged
 from boardsync.reconcile.links import LinkResult
 from boardsync.reconcile.model import RunResult
+from boardsync.reconcile.outbox import Pending
 from boardsync.reconcile.sources import SourceRow
 from boardsync.state import Backoff, BoardWait, DriftRow, StatusRow, VisitRow
 from boardsync.state.store import SourceCommits
@@ -254,3 +255,16 @@ def retry_text(lifted: Sequence[Backoff]) -> Text:
 def _short(value: Any, width: int = 40) -> str:
     text = json.dumps(value, ensure_ascii=False, default=str)
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def notify_table(rows: Sequence[Pending]) -> RenderableType:
+    """One row per delivery owed: the target, the event, where it stands."""
+    if not rows:
+        return Text("Nothing owed: every target took every event.")
+    return table(
+        ("target", "event", "posting", "board", "written", "state", "attempts", "next try", "last error"),
+        [(r.target, r.event.kind, r.event.posting or "", r.event.provider or "", r.created_at,
+          _styled(r.state, "red" if r.state == "failed" else "yellow"), r.attempts, r.next_attempt_at or "",
+          r.last_error or "") for r in rows],
+        wrapped=("last error",),
+    )

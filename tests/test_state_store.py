@@ -25,6 +25,7 @@ from boardsync.state import (
     migrations,
     open_store,
 )
+from boardsync.state.tables import OutboxDelivery, OutboxEvent
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -294,6 +295,7 @@ def test_a_version_1_database_is_upgraded_to_hold_removal_grace_and_board_waits(
         session.add(Binding(posting_key="kept", provider="sorce", remote_id="job_1"))
     engine = sa.create_engine(db_url)
     with engine.begin() as connection:  # take it back to what schema 1 had
+        _back_to_schema_3(connection)
         connection.exec_driver_sql("ALTER TABLE binding DROP COLUMN absent_since")
         connection.exec_driver_sql("ALTER TABLE binding DROP COLUMN absent_reads")
         connection.exec_driver_sql("DROP TABLE board_state")
@@ -321,14 +323,15 @@ def test_a_version_2_database_is_upgraded_to_keep_each_boards_last_read(db_url: 
         session.add(BoardState(provider="sorce", wait_until=until, wait_reason="asked"))
     engine = sa.create_engine(db_url)
     with engine.begin() as connection:  # take it back to what schema 2 had
+        _back_to_schema_3(connection)
         for column in ("observed_at", "observed", "observed_digest"):
             connection.exec_driver_sql(f"ALTER TABLE board_state DROP COLUMN {column}")
         connection.exec_driver_sql("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
     engine.dispose()
-    with pytest.raises(StateError, match=r"schema version 2, this boardsync needs 3: run `boardsync migrate`"):
+    with pytest.raises(StateError, match=rf"schema version 2, this boardsync needs {migrations.SCHEMA_VERSION}: run `boardsync migrate`"):
         open_store(db_url)
     with open_store(db_url, migrate=True) as store:
-        assert store.schema_version == 3
+        assert store.schema_version == migrations.SCHEMA_VERSION
         with store.write() as session:
             row = session.get(BoardState, "sorce")
             assert row is not None and (row.wait_until, row.wait_reason, row.observed) == (until, "asked", None)
@@ -336,3 +339,39 @@ def test_a_version_2_database_is_upgraded_to_keep_each_boards_last_read(db_url: 
         with store.session() as session:
             kept = session.get(BoardState, "sorce")
         assert kept is not None and kept.observed == {"format": 1, "jobs": []} and kept.observed_at == until
+
+
+def _back_to_schema_3(connection: sa.Connection) -> None:
+    """Undo what the step from schema 3 adds: the notification outbox and the board outage columns."""
+    connection.exec_driver_sql("DROP TABLE outbox")
+    connection.exec_driver_sql("DROP TABLE outbox_delivery")
+    for column in ("down_since", "down_told"):
+        connection.exec_driver_sql(f"ALTER TABLE board_state DROP COLUMN {column}")
+
+
+def test_a_version_3_database_is_upgraded_to_hold_the_notification_outbox(db_url: str) -> None:
+    """A database of schema 3 is refused until `migrate`, which adds the outbox, its
+    deliveries and each board's outage, and keeps what board_state held."""
+    until = datetime(2031, 1, 1, tzinfo=UTC)
+    with open_store(db_url) as store, store.write() as session:
+        session.add(BoardState(provider="sorce", wait_until=until, wait_reason="asked"))
+    engine = sa.create_engine(db_url)
+    with engine.begin() as connection:
+        _back_to_schema_3(connection)
+        connection.exec_driver_sql("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    engine.dispose()
+    with pytest.raises(StateError, match=r"schema version 3, this boardsync needs .*run `boardsync migrate`"):
+        open_store(db_url)
+    with open_store(db_url, migrate=True) as store:
+        assert store.schema_version == migrations.SCHEMA_VERSION
+        with store.write() as session:
+            row = session.get(BoardState, "sorce")
+            assert row is not None and (row.wait_until, row.down_since, row.down_told) == (until, None, False)
+            event = OutboxEvent(event="drift", title="t", body="b", created_at=until)
+            session.add(event)
+            session.flush()
+            assert event.id is not None
+            session.add(OutboxDelivery(outbox_id=event.id, target="abc", delivered_at=until))
+        with store.session() as session:
+            (delivery,) = session.exec(select(OutboxDelivery)).all()
+        assert (delivery.target, delivery.attempts, delivery.delivered_at) == ("abc", 0, until)

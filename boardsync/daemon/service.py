@@ -45,7 +45,9 @@ from boardsync.daemon.scheduler import Progress, Scheduler
 from boardsync.daemon.watch import ConfigWatch, ConfigWatcher, inotify_batches
 from boardsync.errors import BoardsyncError, ConfigError
 from boardsync.log import redact
-from boardsync.reconcile import collect_metrics, reconcile, snapshot
+from boardsync.reconcile import collect_metrics, events, reconcile, snapshot
+from boardsync.reconcile.outbox import Courier, targets
+from boardsync.state.outbox import add_events
 from boardsync.reconcile.model import RunResult
 from boardsync.state import migrations
 from boardsync.state.store import Store, open_store
@@ -56,6 +58,8 @@ BEAT_EVERY = 5.0
 LINKS_IDLE = timedelta(minutes=10)
 """How often the links job looks again when no link is due (none configured, or all failed)."""
 LINKS_RETRY = timedelta(seconds=30)
+NOTIFY_IDLE = timedelta(minutes=1)
+"""How often the notification job looks at the outbox when nothing is due sooner."""
 SUCCESSFUL = ("converged", "drifted", "partial")
 """Outcomes of a run that did its job: a partial run converged what it could, a drifted one
 all the policy allows."""
@@ -123,6 +127,7 @@ class Daemon:
         self.store: Store
         self.metrics: DaemonMetrics
         self.links: LinkKeeper
+        self.courier: Courier
         self._watch: ConfigWatcher | None = None
         self._http: HttpSurface | None = None
         self._watchdog: Watchdog | None = None
@@ -157,6 +162,7 @@ class Daemon:
         if self._follower is not None:
             self.metrics.registry.register(SourceCollector(self._follower))
         self.links = LinkKeeper(self.store)
+        self.courier = Courier(self.store, targets(desired))
         self._last_ok = self._last_success_on_record()
         self._http = HttpSurface(settings.listen, self, token=token).start()
         self._book_jobs(desired, first_start=True)
@@ -271,6 +277,7 @@ class Daemon:
         with self._swap:
             old, self._generation = self._generation, Generation(desired, connectors)
         old.retire()
+        self.courier.targets = targets(desired)
         self.metrics.posting_labels = desired.root.daemon.posting_labels
         self.metrics.boards = tuple(desired.root.providers.names())
         self._book_jobs(desired, first_start=False, previous=current)
@@ -291,6 +298,10 @@ class Daemon:
 
     def _reload_refused(self, exc: BoardsyncError) -> None:
         self._reload_error = str(exc).splitlines()[0]
+        problems = [str(p) for p in exc.problems] if isinstance(exc, ConfigError) else [str(exc)]
+        add_events(self.store, [events.config_refused(f"the config {self.config_path.name}", problems)],
+                   datetime.now(UTC))
+        self.scheduler.move("notify")
         self.metrics.reloads.labels(result="refused").inc()
         if not isinstance(exc, ConfigError):  # ConfigError was logged with every problem by _load
             log.error("config_reload_failed", error=str(exc))
@@ -313,6 +324,7 @@ class Daemon:
             now = datetime.now(UTC)
             self.scheduler.every("links", self._links_job, LINKS_IDLE, first=now)
             self.scheduler.every("heartbeat", self.progress.beat, self._beat_every, first=now)
+            self.scheduler.every("notify", self._notify_job, NOTIFY_IDLE, first=now)
         else:
             self.scheduler.move("reconcile")
             self.scheduler.move("links")
@@ -351,6 +363,7 @@ class Daemon:
             self._status(f"{kind} run failed: {exc}")
             return
         self._record(kind, result)
+        self.scheduler.move("notify")  # what the run wrote to the outbox goes out now, not in a minute
 
     def _record(self, kind: str, result: RunResult) -> None:
         # The run logged its own summary line (`run_finished`); here it goes to systemd.
@@ -369,6 +382,20 @@ class Daemon:
             log.exception("links_failed", error=str(exc))
             due = datetime.now(UTC) + LINKS_RETRY
         self.scheduler.move("links", due or datetime.now(UTC) + LINKS_IDLE)
+        self.scheduler.move("notify")  # a link that failed is told now
+
+    def _notify_job(self) -> None:
+        """Deliver what the outbox owes, then look again when the next delivery falls due."""
+        if self.stopping.is_set():
+            return
+        try:
+            self.courier.deliver()
+            due = self.courier.next_due()
+        except Exception as exc:  # a database hiccup must not end the job: the next turn retries
+            log.exception("notify_failed", error=str(exc))
+            due = None
+        now = datetime.now(UTC)
+        self.scheduler.move("notify", min(max(due, now), now + NOTIFY_IDLE) if due is not None else now + NOTIFY_IDLE)
 
     def _commit_live(self, checkout: Checkout) -> None:
         self._requests.put(("reload", f"commit {checkout.short} is live"))

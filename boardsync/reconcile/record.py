@@ -34,7 +34,8 @@ from sqlmodel import Session, col, delete, func, or_, select, update
 
 from boardsync.config.model import Posting, Status
 from boardsync.connectors.base import IssuedLink, Remote, Spec
-from boardsync.reconcile import views
+from boardsync.log import redact
+from boardsync.reconcile import events, views
 from boardsync.reconcile.lookup import GONE, BoundJob
 from boardsync.errors import ConfigError
 from boardsync.reconcile.model import Board, Known, Pair, PairState, Plan, Renamed
@@ -52,6 +53,7 @@ from boardsync.state import (
     Store,
     VisitSample,
 )
+from boardsync.state.outbox import Event, add_event
 from boardsync.state.tables import UNSETTLED_INTENT_STATES, CounterSample, IntentState
 
 log = structlog.get_logger(__name__)
@@ -90,6 +92,18 @@ def start_run(
         return run.id
 
 
+@dataclass(frozen=True)
+class Outages:
+    """Which boards a reconcile run read and which it could not (board → why), as
+    `finish_run` keeps each board's outage and tells it once it lasted `after`."""
+
+    read: Collection[str]
+    failed: Mapping[str, str]
+    since: datetime
+    """When the run read the boards."""
+    after: timedelta
+
+
 def finish_run(
     store: Store,
     run_id: int,
@@ -99,7 +113,11 @@ def finish_run(
     boards: Mapping[str, str],
     error: str | None,
     now: datetime,
+    told: Sequence[Event] = (),
+    outages: Outages | None = None,
 ) -> None:
+    """The run row finished; with it, in the same transaction, the events the run's end
+    tells (`told`: a refused plan) and each board's outage (`outages`)."""
     with store.write() as session:
         run = session.get(Run, run_id)
         if run is None:
@@ -109,6 +127,29 @@ def finish_run(
         run.counts = dict(counts)
         run.boards = dict(boards)
         run.error = error
+        for event in told:
+            add_event(session, event, now, run_id=run_id)
+        if outages is not None:
+            _record_outages(session, outages, now, run_id)
+
+
+def _record_outages(session: Session, outages: Outages, now: datetime, run_id: int) -> None:
+    """A board unreadable since its first failed read in a row is told once the outage lasted
+    `after`, and told again when a run reads it; an outage shorter than that is never told."""
+    for name in sorted({*outages.read, *outages.failed}):
+        row = session.get(BoardState, name) or BoardState(provider=name)
+        if name in outages.failed:
+            row.down_since = row.down_since or outages.since
+            if not row.down_told and now - row.down_since >= outages.after:
+                add_event(session, events.board_down(name, row.down_since, outages.failed[name]), now, run_id=run_id)
+                row.down_told = True
+        elif row.down_since is not None:
+            if row.down_told:
+                add_event(session, events.board_up(name, row.down_since, now), now, run_id=run_id)
+            row.down_since, row.down_told = None, False
+        else:
+            continue
+        session.add(row)
 
 
 # ------------------------------------------------------------------------------ load
@@ -280,8 +321,14 @@ def failed(row: Binding, error: str, now: datetime) -> None:
     row.last_error, row.updated_at = error, now
 
 
-def blocked(row: Binding, reason: str, gate: str | None, fields: Mapping[str, str], now: datetime) -> None:
-    """The board refused the pair until a person acts: `reason`, its `gate`, the fields it named."""
+def blocked(
+    session: Session, row: Binding, reason: str, gate: str | None, fields: Mapping[str, str], now: datetime,
+    *, run_id: int | None = None,
+) -> None:
+    """The board refused the pair until a person acts: `reason`, its `gate`, the fields it
+    named. A reason the pair was not already blocked for is told (once per reason)."""
+    if row.blocked_reason != str(redact(reason)):  # stored masked: compared as stored
+        add_event(session, events.blocked(row.posting_key, row.provider, reason, gate, fields), now, run_id=run_id)
     row.blocked_reason, row.blocked_gate, row.blocked_fields = reason, gate, dict(fields)
     row.updated_at = now
 
@@ -463,6 +510,7 @@ class _Seen:
     now: datetime
     scope: Collection[str] | None
     """The postings the run was narrowed to (None: all)."""
+    run_id: int | None = None
 
     def in_scope(self, key: str) -> bool:
         return self.scope is None or key in self.scope
@@ -476,11 +524,12 @@ def record_observation(
     now: datetime,
     *,
     scope: Collection[str] | None,
+    run_id: int | None = None,
 ) -> None:
     readable = {name: b for name, b in boards.items() if b.error is None}
     if not readable:
         return
-    seen = _Seen(plan, postings, now, scope)
+    seen = _Seen(plan, postings, now, scope, run_id)
     with store.write() as session:
         rows = session.exec(select(Binding).where(col(Binding.provider).in_(list(readable)))).all()
         by_remote = {(b.provider, b.remote_id): b for b in rows if b.remote_id}
@@ -707,6 +756,8 @@ def _record_drift(session: Session, boards: Mapping[str, Board], seen: _Seen) ->
         elif pair not in wanted and seen.in_scope(row.posting_key):
             _resolve(row, "removed", now)
     for item in found.values():
+        add_event(session, events.drift_opened(item.posting, item.provider, item.field, item.disposition), now,
+                  run_id=seen.run_id)
         session.add(Drift(
             posting_key=item.posting, provider=item.provider, field=item.field, desired=item.desired,
             observed=item.observed, disposition=item.disposition, first_seen=now, last_seen=now,
