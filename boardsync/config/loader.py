@@ -414,9 +414,12 @@ def digest(root: RootConfig, postings: tuple[Posting, ...], resolution: Resoluti
 
 def _value_at(tree: Any, path: DataPath) -> Any:
     for part in path:
-        if not isinstance(tree, dict) or part not in tree:
+        if isinstance(tree, list) and isinstance(part, int) and 0 <= part < len(tree):
+            tree = tree[part]
+        elif isinstance(tree, dict) and part in tree:
+            tree = tree[part]
+        else:
             return None
-        tree = tree[part]
     return tree
 
 

@@ -10,6 +10,7 @@ connector module; `Providers` and `Boards` get one field per board from `config.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -544,8 +545,8 @@ class NotifyTarget(Model):
     @classmethod
     def _apprise_url(cls, url: SecretStr) -> SecretStr:
         text = url.get_secret_value()
-        if "${" in text:
-            return url  # a reference not resolved (validate --no-secrets): only its form is checked
+        if "${" in text or not text:
+            return url  # a reference not resolved (--no-secrets, or a problem said already): not judged
         if not notify_url_known(text):
             scheme = text.split("://", 1)[0] if "://" in text else ""
             shown = f"'{scheme}://…'" if scheme else "not a URL"
@@ -557,7 +558,12 @@ def notify_url_known(url: str) -> bool:
     """Whether Apprise knows how to send to `url` (its scheme and shape), without sending."""
     import apprise  # imported here: only a config with `notify:` pays for loading its plugins
 
-    return apprise.Apprise.instantiate(url, suppress_exceptions=True) is not None
+    said = logging.getLogger("apprise")
+    quiet, said.disabled = said.disabled, True  # its "Unsupported URL" line would repeat our problem
+    try:
+        return apprise.Apprise.instantiate(url, suppress_exceptions=True) is not None
+    finally:
+        said.disabled = quiet
 
 
 def _postings_kind(value: Any) -> str | None:
