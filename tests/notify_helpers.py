@@ -82,11 +82,13 @@ def receiver() -> Iterator[Receiver]:
         running.close()
 
 
-def add_notify(config: Path, targets: list[dict[str, Any]]) -> None:
-    """Give the root file at `config` these `notify:` targets (in place of any it had)."""
+def add_notify(config: Path, targets: list[dict[str, Any]], **sections: Any) -> None:
+    """Give the root file at `config` these `notify:` targets (in place of any it had), and
+    the other top-level `sections` given (policy, …)."""
     yaml = YAML(typ="safe", pure=True)
     data = yaml.load(config.read_text())
     data["notify"] = targets
+    data.update(sections)
     yaml.default_flow_style = False
     with config.open("w") as stream:
         yaml.dump(data, stream)

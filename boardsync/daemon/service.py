@@ -121,6 +121,7 @@ class Daemon:
         """When the last reconcile that did its job finished."""
         self._reload_error: str | None = None
         self._ready = False
+        self._delivered_once = False
         # Set by `_start`, in this order.
         self._generation: Generation
         self._lock: WriterLock | None = None
@@ -389,7 +390,10 @@ class Daemon:
         if self.stopping.is_set():
             return
         try:
-            self.courier.deliver()
+            # The first pass tries everything owed, whatever its backoff: what a process that
+            # died left undelivered goes out as soon as the daemon is back.
+            self.courier.deliver(now_or_never=not self._delivered_once)
+            self._delivered_once = True
             due = self.courier.next_due()
         except Exception as exc:  # a database hiccup must not end the job: the next turn retries
             log.exception("notify_failed", error=str(exc))
