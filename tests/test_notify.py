@@ -306,3 +306,44 @@ def test_a_literal_target_url_is_warned_about(ws: Workspace, hook: Receiver) -> 
     assert ran.code == 0, ran.err
     assert "notify[0].url: written literally" in ran.out + ran.err
     assert HOOK_TOKEN not in ran.out + ran.err
+
+
+def test_a_link_that_cannot_be_renewed_is_told_once_per_failing_streak(told: Workspace, hook: Receiver) -> None:
+    """RecruitiFi failing to issue links: each linked posting is told once however often it is
+    retried; once a link is renewed, a new failure is told again."""
+    from boardsync.sandbox.core import Fault
+
+    add_notify(told.root / "boardsync.yaml", [{"url": "${NOTIFY_URL}", "events": ["link_failing"]}])
+    fault = Fault("status", method="GET", path=r"/v1/links/.*", status=500, times=None)
+    told.sandbox.recruitifi.faults.add(fault)
+    clock = [datetime.now(UTC)]
+    for _ in range(3):
+        assert told.run("links").code != 0
+    _courier(told, clock).deliver()
+    (message,) = hook.messages
+    failing = re.findall(r"^boardsync: the link of ([a-z0-9-]+) on recruitifi cannot be renewed$",
+                         message["message"] if message["title"].endswith("events") else message["title"], re.M)
+    assert failing and "boardsync links" in message["message"]
+    told.sandbox.recruitifi.faults.clear()
+    assert told.run("links").code == 0
+    told.sandbox.recruitifi.faults.add(fault)
+    told.run("links")
+    clock[0] += timedelta(minutes=1)
+    _courier(told, clock).deliver()
+    assert len(hook.messages) == 2 and fault.hits > 0
+
+
+def test_a_board_message_that_quotes_a_secret_or_a_link_is_masked_in_the_event() -> None:
+    """An event built from a board's words carries neither a registered secret nor a signed link."""
+    from boardsync.log import register_link, register_secret
+    from boardsync.reconcile import events
+
+    key, link = "sk_ext_notifytest0123456789", "https://example.invalid/embed/x?token=tok_notify0123456789"
+    register_secret(key)
+    register_link(link, datetime.now(UTC) + timedelta(hours=1))
+    said = f"key {key} cannot renew {link}"
+    for event in (events.blocked("a", "sorce", said, "terms", {"title": said}), events.link_failing("a", "recruitifi", said),
+                  events.board_down("sorce", datetime.now(UTC), said), events.refused(said, 1),
+                  events.config_refused("the config", [said])):
+        text = event.title + event.body
+        assert key not in text and link not in text and "tok_notify0123456789" not in text, text

@@ -103,3 +103,18 @@ def test_an_event_delivered_before_a_kill_is_not_sent_again(
     second.assert_alive()
     assert told.hook.titles() == [DRIFT_TITLE]
     assert told.hook.attempts == 1
+
+
+def test_a_config_edit_that_fails_validation_is_told(told: Told, start: Callable[[], DaemonProcess]) -> None:
+    """A posting broken on disk is refused by the daemon's reload and told, naming the file
+    and the command that shows more; the daemon runs on."""
+    add_notify(told.config, [{"url": "${NOTIFY_URL}", "events": ["config_refused"]}])
+    daemon = start()
+    daemon.wait_converged()
+    posting = told.posting("product-designer")
+    posting.write_text(posting.read_text().replace("title: Product Designer", "title: ''"))
+    wait_for("the refusal told", lambda: told.hook.messages or None, timeout=20)
+    (message,) = told.hook.messages
+    assert message["title"] == "boardsync: the config boardsync.yaml was refused"
+    assert "product-designer.yaml" in message["message"] and "boardsync validate" in message["message"]
+    daemon.assert_alive()
