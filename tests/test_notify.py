@@ -347,3 +347,36 @@ def test_a_board_message_that_quotes_a_secret_or_a_link_is_masked_in_the_event()
                   events.config_refused("the config", [said])):
         text = event.title + event.body
         assert key not in text and link not in text and "tok_notify0123456789" not in text, text
+
+
+def test_a_job_expiring_within_days_is_told_once_unless_it_will_be_reposted(
+    told: Workspace, hook: Receiver,
+) -> None:
+    """Sorce jobs expire 30 days after publishing: with `days: 3`, nothing is told at day 26,
+    each live job once at day 27 (with its date and posting), nothing more at day 28; with
+    repost_expired on, nothing at all."""
+    from boardsync.reconcile import reconcile
+
+    add_notify(told.root / "boardsync.yaml", [{"url": "${NOTIFY_URL}", "events": ["expiring"], "days": 3}])
+    live = {j["id"] for j in told.sorce_jobs() if j["status"] in ("ACTIVE", "PAUSED")}
+    start = datetime.now(UTC)
+    with told.opened() as (desired, store, connectors):
+        post = Courier(store, targets(desired))
+        for day in (26, 27, 28):
+            reconcile(desired, store, connectors, clock=lambda d=day: start + timedelta(days=d))
+            post.deliver(now_or_never=True)
+            assert len(hook.messages) == (0 if day < 27 else 1), day
+    (message,) = hook.messages
+    told_of = re.findall(r"^boardsync: ([a-z0-9-]+) expires on sorce on \d{4}-\d{2}-\d{2}$", message["message"]
+                         if len(live) > 1 else message["title"], re.M)
+    assert len(told_of) == len(live) == len(set(told_of)) and "will not be reposted" in message["message"]
+
+    told.write_config(self_heal=False, repost_expired=True)
+    add_notify(told.root / "boardsync.yaml", [{"url": "${NOTIFY_URL}", "events": ["expiring"], "days": 3}])
+    with told.store() as store, store.write() as session:
+        for row in session.exec(select(OutboxEvent)).all():
+            session.delete(row)
+    with told.opened() as (desired, store, connectors):
+        reconcile(desired, store, connectors, clock=lambda: start + timedelta(days=27))
+        Courier(store, targets(desired)).deliver(now_or_never=True)
+    assert len(hook.messages) == 1

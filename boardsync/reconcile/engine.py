@@ -225,7 +225,7 @@ class _Run:
                          root_digest=self.desired.root_digest)
         if not self.read_only:
             record.record_observation(self.store, boards, result, self.postings, self.now, scope=self.scope,
-                                      run_id=self.id)
+                                      run_id=self.id, expiring_within=self._expiring_within())
         return boards, known, result
 
     def _renamed(self) -> tuple[Renamed, ...]:
@@ -374,6 +374,15 @@ class _Run:
         log.info("run_finished", run=self.id, kind=self.kind, outcome=outcome,
                  duration_s=round(result.duration, 3), summary=result.summary())
         return result
+
+    def _expiring_within(self) -> timedelta | None:
+        """How far ahead a job's expiry is told: the longest `days` of the targets told of
+        `expiring`; None when no target is, or when an expired job is reposted anyway."""
+        root = self.desired.root
+        days = [t.days for t in root.notify if "expiring" in t.events]
+        if not days or root.policy.repost_expired:
+            return None
+        return timedelta(days=max(days))
 
     def _outages(self, plan: Plan | None) -> record.Outages | None:
         """The boards a reconcile run read and those it could not, for the outage they tell;

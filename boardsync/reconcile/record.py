@@ -54,7 +54,7 @@ from boardsync.state import (
     VisitSample,
 )
 from boardsync.state.outbox import Event, add_event
-from boardsync.state.tables import UNSETTLED_INTENT_STATES, CounterSample, IntentState
+from boardsync.state.tables import UNSETTLED_INTENT_STATES, CounterSample, IntentState, OutboxEvent
 
 log = structlog.get_logger(__name__)
 
@@ -511,6 +511,8 @@ class _Seen:
     scope: Collection[str] | None
     """The postings the run was narrowed to (None: all)."""
     run_id: int | None = None
+    expiring_within: timedelta | None = None
+    """How far ahead a live job's expiry is told (None: not told; expired jobs are reposted)."""
 
     def in_scope(self, key: str) -> bool:
         return self.scope is None or key in self.scope
@@ -525,11 +527,12 @@ def record_observation(
     *,
     scope: Collection[str] | None,
     run_id: int | None = None,
+    expiring_within: timedelta | None = None,
 ) -> None:
     readable = {name: b for name, b in boards.items() if b.error is None}
     if not readable:
         return
-    seen = _Seen(plan, postings, now, scope, run_id)
+    seen = _Seen(plan, postings, now, scope, run_id, expiring_within)
     with store.write() as session:
         rows = session.exec(select(Binding).where(col(Binding.provider).in_(list(readable)))).all()
         by_remote = {(b.provider, b.remote_id): b for b in rows if b.remote_id}
@@ -540,6 +543,7 @@ def record_observation(
             _record_suspension(board, rows, seen)
             _record_counters(session, board, by_remote, now)
             _record_view(session, board, now)
+            _record_expiring(session, board, by_remote, seen)
         _record_drift(session, readable, seen)
         _forget_links(session, readable, seen)
 
@@ -564,6 +568,30 @@ def _record_bindings(
         and (row.posting_key, board.name) not in busy
     ]
     _stamp(session, in_sync, synced_at=now)
+
+
+def _record_expiring(
+    session: Session, board: Board, by_remote: Mapping[tuple[str, str], Binding], seen: _Seen
+) -> None:
+    """Tell each live job of a live posting that the board will expire within
+    `expiring_within`: once per job and expiry date (a repost brings a new date)."""
+    if seen.expiring_within is None:
+        return
+    live = {p.key for p in seen.postings if p.status in (Status.ACTIVE, Status.PAUSED)}
+    horizon = seen.now + seen.expiring_within
+    for remote in board.remotes.values():
+        row = by_remote.get((board.name, remote.remote_id))
+        if row is None or row.posting_key not in live or remote.status not in ("active", "paused"):
+            continue
+        if remote.expires_at is None or not seen.now < remote.expires_at <= horizon:
+            continue
+        event = events.expiring(row.posting_key, board.name, remote.expires_at)
+        told = session.exec(select(OutboxEvent.id).where(
+            OutboxEvent.event == event.kind, OutboxEvent.posting_key == event.posting,
+            OutboxEvent.provider == event.provider, OutboxEvent.title == event.title,
+        )).first()
+        if told is None:
+            add_event(session, event, seen.now, run_id=seen.run_id)
 
 
 def _record_view(session: Session, board: Board, now: datetime) -> None:
