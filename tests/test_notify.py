@@ -8,6 +8,7 @@ import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -15,6 +16,8 @@ from sqlmodel import select
 
 from boardsync.reconcile import outbox as courier
 from boardsync.reconcile.outbox import Courier, targets
+from boardsync.sandbox.server import Sandbox
+from boardsync.state import open_store
 from boardsync.state.tables import OutboxDelivery, OutboxEvent, SignedLink
 from tests.notify_helpers import HOOK_TOKEN, Receiver, add_notify, receiver
 from tests.reconcile_helpers import SORCE_COMPANY, Workspace
@@ -99,7 +102,7 @@ def test_a_refused_plan_is_told(told: Workspace, hook: Receiver) -> None:
     assert hook.messages == []
     assert told.run("reconcile").code == 1
     (message,) = hook.messages
-    assert message["title"] == "boardsync: a plan was refused by the safety check"
+    assert message["title"] == "boardsync: a plan was refused"
     assert "closes 3 of 5 live postings" in message["message"] and "boardsync plan" in message["message"]
 
 
@@ -380,3 +383,34 @@ def test_a_job_expiring_within_days_is_told_once_unless_it_will_be_reposted(
         reconcile(desired, store, connectors, clock=lambda: start + timedelta(days=27))
         Courier(store, targets(desired)).deliver(now_or_never=True)
     assert len(hook.messages) == 1
+
+
+def test_a_refused_commit_of_the_followed_branch_is_told_once(
+    tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, hook: Receiver,
+) -> None:
+    """A commit that fails validation is recorded as refused with its config_refused event, in
+    the same run row's transaction; the message names the commit, the file and the command;
+    fetching the same tip again tells nothing more."""
+    from boardsync.state.outbox import events as written
+    from tests.git_helpers import Remote as GitRemote
+    from tests.test_git_source import Host, _break_salary
+
+    remote = GitRemote(tmp_path / "git")
+    host = Host(tmp_path / "host", sandbox, monkeypatch, remote)
+    host.write_source()
+    monkeypatch.setenv("NOTIFY_URL", hook.url())
+    add_notify(host.root / "boardsync.yaml", [{"url": "${NOTIFY_URL}", "events": ["config_refused"]}])
+    follower = host.follower()
+    follower.prepare()
+    with open_store(host.desired().state_url) as store:
+        follower.record_to(store)
+        bad = remote.commit("backend-engineer: a broken salary", _break_salary)
+        assert follower.fetch("webhook") == "refused"
+        assert follower.fetch("schedule") == "unchanged"
+        (run,) = [r for r in store.last_runs(kind="source") if r.outcome == "refused"]
+        ((_, event),) = written(store, run_id=run.id)
+        Courier(store, targets(host.desired())).deliver()
+    assert event.kind == "config_refused"
+    (message,) = hook.messages
+    assert message["title"] == f"boardsync: commit {bad[:12]} of branch main was refused"
+    assert "postings/backend-engineer.yaml" in message["message"] and "boardsync validate" in message["message"]

@@ -54,11 +54,12 @@ def blocked(posting: str, provider: str, reason: str, gate: str | None, fields: 
 
 
 def refused(reason: str, run_id: int | None) -> Event:
-    """A reconcile run's plan refused by the safety check: nothing was sent."""
+    """A reconcile run's plan refused (by the safety check, or a saved plan gone stale):
+    nothing was sent."""
     run = f" (run {run_id})" if run_id is not None else ""
     return Event(
         REFUSED,
-        "boardsync: a plan was refused by the safety check",
+        "boardsync: a plan was refused",
         f"The reconcile run{run} changed nothing: {_said(reason)}\n"
         f"More: boardsync plan (and boardsync reconcile --force once the plan is right)",
     )
