@@ -46,10 +46,10 @@ from boardsync.daemon.watch import ConfigWatch, ConfigWatcher, inotify_batches
 from boardsync.errors import BoardsyncError, ConfigError
 from boardsync.log import redact
 from boardsync.reconcile import collect_metrics, events, reconcile, snapshot
-from boardsync.reconcile.outbox import Courier, targets
-from boardsync.state.outbox import add_events
 from boardsync.reconcile.model import RunResult
+from boardsync.reconcile.outbox import Courier, targets
 from boardsync.state import migrations
+from boardsync.state.outbox import add_events
 from boardsync.state.store import Store, open_store
 
 log = structlog.get_logger(__name__)
@@ -302,7 +302,7 @@ class Daemon:
         problems = [str(p) for p in exc.problems] if isinstance(exc, ConfigError) else [str(exc)]
         add_events(self.store, [events.config_refused(f"the config {self.config_path.name}", problems)],
                    datetime.now(UTC))
-        self.scheduler.move("notify")
+        self._notify_now()
         self.metrics.reloads.labels(result="refused").inc()
         if not isinstance(exc, ConfigError):  # ConfigError was logged with every problem by _load
             log.error("config_reload_failed", error=str(exc))
@@ -364,7 +364,7 @@ class Daemon:
             self._status(f"{kind} run failed: {exc}")
             return
         self._record(kind, result)
-        self.scheduler.move("notify")  # what the run wrote to the outbox goes out now, not in a minute
+        self._notify_now()  # what the run wrote to the outbox goes out now, not in a minute
 
     def _record(self, kind: str, result: RunResult) -> None:
         # The run logged its own summary line (`run_finished`); here it goes to systemd.
@@ -383,7 +383,14 @@ class Daemon:
             log.exception("links_failed", error=str(exc))
             due = datetime.now(UTC) + LINKS_RETRY
         self.scheduler.move("links", due or datetime.now(UTC) + LINKS_IDLE)
-        self.scheduler.move("notify")  # a link that failed is told now
+        self._notify_now()  # a link that failed is told now
+
+    def _notify_now(self) -> None:
+        """Bring the notification job's next turn to now, unless the daemon is stopping: the
+        scheduler's shutdown holds the job store while it waits for the running jobs, so a job
+        that moved one then would wait for the shutdown, and the shutdown for it."""
+        if not self.stopping.is_set():
+            self.scheduler.move("notify")
 
     def _notify_job(self) -> None:
         """Deliver what the outbox owes, then look again when the next delivery falls due."""
@@ -399,7 +406,8 @@ class Daemon:
             log.exception("notify_failed", error=str(exc))
             due = None
         now = datetime.now(UTC)
-        self.scheduler.move("notify", min(max(due, now), now + NOTIFY_IDLE) if due is not None else now + NOTIFY_IDLE)
+        if not self.stopping.is_set():
+            self.scheduler.move("notify", min(max(due, now), now + NOTIFY_IDLE) if due is not None else now + NOTIFY_IDLE)
 
     def _commit_live(self, checkout: Checkout) -> None:
         self._requests.put(("reload", f"commit {checkout.short} is live"))
