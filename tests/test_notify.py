@@ -22,6 +22,8 @@ from boardsync.state.tables import OutboxDelivery, OutboxEvent, SignedLink
 from tests.notify_helpers import HOOK_TOKEN, Receiver, add_notify, receiver
 from tests.reconcile_helpers import SORCE_COMPANY, Workspace
 
+pytestmark = pytest.mark.slow
+
 ALL_EVENTS = ["drift", "blocked", "board_down", "refused", "expiring", "link_failing", "config_refused"]
 
 
