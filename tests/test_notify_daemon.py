@@ -10,8 +10,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlmodel import col, select
 
 from boardsync.sandbox.server import Sandbox
+from boardsync.state import open_store
+from boardsync.state.tables import OutboxDelivery
 from tests.notify_helpers import Receiver, add_notify, receiver
 from tests.test_daemon_service import EXAMPLES, DaemonProcess, NotifySocket, Workspace, wait_for
 
@@ -61,6 +64,11 @@ def _edit_by_hand(told: Told) -> None:
     told.sandbox.sorce.edit_job(job["id"], title="Edited by hand")
 
 
+def _delivered(told: Told) -> int:
+    with open_store(told.state_url, read_only=True) as store, store.session() as session:
+        return len(session.exec(select(OutboxDelivery).where(col(OutboxDelivery.delivered_at).is_not(None))).all())
+
+
 def _runs(daemon: DaemonProcess) -> int:
     return len(daemon.events("run_finished", kind="reconcile"))
 
@@ -96,6 +104,9 @@ def test_an_event_delivered_before_a_kill_is_not_sent_again(
     first.wait_converged()
     _edit_by_hand(told)
     wait_for("the drift told", lambda: told.hook.titles() or None, timeout=20)
+    # Killed once the answer is recorded: a kill between the target's answer and that commit
+    # (a few milliseconds) would send it again, as a delivery nobody saw taken.
+    wait_for("the delivery recorded", lambda: _delivered(told) or None, timeout=20)
     first.proc.send_signal(signal.SIGKILL)
     first.proc.wait(10)
     second = start()

@@ -32,7 +32,7 @@ from boardsync.state.outbox import Event, Owed
 log = structlog.get_logger(__name__)
 
 Clock = Callable[[], datetime]
-Send = Callable[[str, str, str], "str | None"]
+Send = Callable[[str, str, str], str | None]
 """(url, title, body) → None when the target took the message, else why not."""
 
 FIRST_RETRY = timedelta(seconds=30)
