@@ -25,10 +25,12 @@ if TYPE_CHECKING:
 
     from boardsync.config.schema import Which
     from boardsync.terminal import Terminal
+    from boardsync.config import Desired
     from boardsync.daemon.lock import WriterLock
     from datetime import timedelta
 
     from boardsync.reconcile import RunResult
+    from boardsync.state import Store
 
 Handler = Callable[[argparse.Namespace, "Terminal"], int]
 _R = TypeVar("_R")
@@ -206,6 +208,8 @@ def _cmd_reconcile(args: argparse.Namespace, term: Terminal) -> int:
             postings=args.posting, providers=args.provider, trigger="command", progress=progress, stop=stop,
             saved_plan=saved_plan,
         )
+        if not args.dry_run:  # the run's events go out before it exits; what fails waits for the next
+            _deliver_notifications(run.desired, run.store)
     if stop.is_set():
         print("boardsync reconcile: stopped by SIGTERM; the call in flight was finished and recorded",
               file=sys.stderr)
@@ -219,6 +223,33 @@ def _cmd_reconcile(args: argparse.Namespace, term: Terminal) -> int:
             print(render.to_text(result.plan, color=term.color), end="")
         term.show(console.run_report(result))
     return session.exit_code(result)
+
+
+def _deliver_notifications(desired: Desired, store: Store) -> None:
+    from boardsync.reconcile.outbox import Courier, targets
+
+    delivery = Courier(store, targets(desired)).deliver(now_or_never=True)
+    for target in delivery.failed:
+        print(f"boardsync: notification target {target} did not take its message; "
+              "it is kept for the next run (boardsync notify list)", file=sys.stderr)
+
+
+def _cmd_notify(args: argparse.Namespace, term: Terminal) -> int:
+    from boardsync import config, console, documents, session
+    from boardsync.reconcile.outbox import Courier, send_test, targets
+
+    if args.action == "test":
+        desired = config.load(args.config)
+        if not desired.root.notify:
+            raise BoardsyncError("notify: no target is configured in the root file")
+        answers = send_test(targets(desired))
+        for shown, error in answers.items():
+            print(f"{shown}: {'sent' if error is None else 'failed: ' + error}")
+        return 0 if all(error is None for error in answers.values()) else 1
+    with session.opened(args.config, boards=False) as run:
+        rows = Courier(run.store, targets(run.desired)).pending()
+    _answer(args, term, rows, documents.notify_json, console.notify_table)
+    return 0
 
 
 def _say_errors(command: str, result: RunResult) -> None:
@@ -672,6 +703,13 @@ def build_parser() -> argparse.ArgumentParser:
     _wait_arg(p)
     _json_arg(p, "the backoffs lifted")
     _quiet_arg(p, "print nothing")
+
+    p = command("notify", _cmd_notify, "the notification targets: send a test message, list what is owed")
+    p.add_argument("action", choices=["test", "list"],
+                   help="test: send a test message to every target now; list: the deliveries pending or failed")
+    _config_arg(p)
+    _json_arg(p, "(list) the deliveries")
+    _quiet_arg(p, "print the rows only")
 
     p = command("migrate", _cmd_migrate, "create or upgrade the state database")
     _config_arg(p)

@@ -22,6 +22,7 @@ from boardsync.reconcile import render
 from boardsync.reconcile.adoption import Adopted, Forgotten, Unmanaged
 from boardsync.reconcile.links import LinkResult
 from boardsync.reconcile.model import RunResult
+from boardsync.reconcile.outbox import Pending
 from boardsync.reconcile.sources import SourceRow
 from boardsync.state import Backoff, BoardWait, DriftRow, StatusRow, VisitRow
 from boardsync.state.history import CallRow, PostingStory, RunHistory
@@ -334,3 +335,16 @@ def story_view(story: PostingStory) -> RenderableType:
         parts.append(table(("day", "board", "visits", "applicants"),
                            [(d.day.isoformat(), d.provider, d.visits, d.applicants) for d in story.days]))
     return Group(*parts)
+
+
+def notify_table(rows: Sequence[Pending]) -> RenderableType:
+    """One row per delivery owed: the target, the event, where it stands."""
+    if not rows:
+        return Text("Nothing owed: every target took every event.")
+    return table(
+        ("target", "event", "posting", "board", "written", "state", "attempts", "next try", "last error"),
+        [(r.target, r.event.kind, r.event.posting or "", r.event.provider or "", r.created_at,
+          _styled(r.state, "red" if r.state == "failed" else "yellow"), r.attempts, r.next_attempt_at or "",
+          r.last_error or "") for r in rows],
+        wrapped=("last error",),
+    )

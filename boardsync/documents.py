@@ -19,6 +19,7 @@ from boardsync.reconcile import render
 from boardsync.reconcile.adoption import Adopted, Forgotten, Unmanaged
 from boardsync.reconcile.links import LinkResult
 from boardsync.reconcile.model import RunResult
+from boardsync.reconcile.outbox import Pending
 from boardsync.reconcile.record import WHOLE_POSTING
 from boardsync.reconcile.sources import SourceRow
 from boardsync.state import Backoff, BoardWait, DriftRow, StatusRow, VisitRow
@@ -198,3 +199,13 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return value
+
+
+def notify_json(rows: Sequence[Pending]) -> str:
+    """`boardsync notify list --json`: one object per delivery owed to a target."""
+    return _dumps([
+        {"target": r.target, "state": r.state, "event": r.event.kind, "posting": r.event.posting,
+         "provider": r.event.provider, "title": r.event.title, "created_at": r.created_at, "attempts": r.attempts,
+         "next_attempt_at": r.next_attempt_at, "last_error": r.last_error}
+        for r in rows
+    ])

@@ -27,6 +27,7 @@ from boardsync.state import (
     open_store,
 )
 from boardsync.state.history import runs_since
+from boardsync.state.tables import OutboxDelivery, OutboxEvent
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -296,6 +297,7 @@ def test_a_version_1_database_is_upgraded_to_hold_removal_grace_and_board_waits(
         session.add(Binding(posting_key="kept", provider="sorce", remote_id="job_1"))
     engine = sa.create_engine(db_url)
     with engine.begin() as connection:  # take it back to what schema 1 had
+        _back_to_schema_4(connection)
         connection.exec_driver_sql("ALTER TABLE binding DROP COLUMN absent_since")
         connection.exec_driver_sql("ALTER TABLE binding DROP COLUMN absent_reads")
         connection.exec_driver_sql("DROP TABLE board_state")
@@ -324,6 +326,7 @@ def test_a_version_2_database_is_upgraded_to_keep_each_boards_last_read(db_url: 
         session.add(BoardState(provider="sorce", wait_until=until, wait_reason="asked"))
     engine = sa.create_engine(db_url)
     with engine.begin() as connection:  # take it back to what schema 2 had
+        _back_to_schema_4(connection)
         for column in ("observed_at", "observed", "observed_digest"):
             connection.exec_driver_sql(f"ALTER TABLE board_state DROP COLUMN {column}")
         connection.exec_driver_sql("DROP TABLE board_call")
@@ -350,6 +353,7 @@ def test_a_version_3_database_is_upgraded_to_keep_each_runs_board_calls(db_url: 
         session.add(Run(id=7, kind="reconcile", trigger="cli", started_at=T0))
     engine = sa.create_engine(db_url)
     with engine.begin() as connection:  # take it back to what schema 3 had
+        _back_to_schema_4(connection)
         connection.exec_driver_sql("DROP TABLE board_call")
         connection.exec_driver_sql("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
     engine.dispose()
@@ -361,3 +365,39 @@ def test_a_version_3_database_is_upgraded_to_keep_each_runs_board_calls(db_url: 
             session.add(BoardCall(run_id=7, seq=1, provider="sorce", method="GET", path="/jobs", status=200))
         (history,) = runs_since(store, T0)
         assert (history.run.id, history.run.trigger, history.calls) == (7, "cli", {"sorce": 1})
+
+
+def _back_to_schema_4(connection: sa.Connection) -> None:
+    """Undo what the step from schema 4 adds: the notification outbox and the board outage columns."""
+    connection.exec_driver_sql("DROP TABLE outbox")
+    connection.exec_driver_sql("DROP TABLE outbox_delivery")
+    for column in ("down_since", "down_told"):
+        connection.exec_driver_sql(f"ALTER TABLE board_state DROP COLUMN {column}")
+
+
+def test_a_version_4_database_is_upgraded_to_hold_the_notification_outbox(db_url: str) -> None:
+    """A database of schema 4 is refused until `migrate`, which adds the outbox, its
+    deliveries and each board's outage, and keeps what board_state held."""
+    until = datetime(2031, 1, 1, tzinfo=UTC)
+    with open_store(db_url) as store, store.write() as session:
+        session.add(BoardState(provider="sorce", wait_until=until, wait_reason="asked"))
+    engine = sa.create_engine(db_url)
+    with engine.begin() as connection:
+        _back_to_schema_4(connection)
+        connection.exec_driver_sql("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
+    engine.dispose()
+    with pytest.raises(StateError, match=r"schema version 4, this boardsync needs .*run `boardsync migrate`"):
+        open_store(db_url)
+    with open_store(db_url, migrate=True) as store:
+        assert store.schema_version == migrations.SCHEMA_VERSION
+        with store.write() as session:
+            row = session.get(BoardState, "sorce")
+            assert row is not None and (row.wait_until, row.down_since, row.down_told) == (until, None, False)
+            event = OutboxEvent(event="drift", title="t", body="b", created_at=until)
+            session.add(event)
+            session.flush()
+            assert event.id is not None
+            session.add(OutboxDelivery(outbox_id=event.id, target="abc", delivered_at=until))
+        with store.session() as session:
+            (delivery,) = session.exec(select(OutboxDelivery)).all()
+        assert (delivery.target, delivery.attempts, delivery.delivered_at) == ("abc", 0, until)

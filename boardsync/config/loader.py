@@ -74,6 +74,9 @@ class Desired:
     table: TableVersion | None = field(default=None, repr=False, compare=False)
     """For postings read from a database: the table's version they were read at, so the
     daemon can tell cheaply, before each run, whether to read them again."""
+    notify_written: tuple[str | None, ...] = ()
+    """Each `notify:` target's URL as written, when it is a reference (``${SLACK_WEBHOOK_URL}``),
+    else None: a name for the target that holds no secret, the same with or without secrets."""
 
     def posting(self, key: str) -> Posting:
         for posting in self.postings:
@@ -234,10 +237,11 @@ def _secret_values(model: BaseModel) -> list[str]:
     values: list[str] = []
     for name in type(model).model_fields:
         value = getattr(model, name)
-        if isinstance(value, SecretStr):
-            values.append(value.get_secret_value())
-        elif isinstance(value, BaseModel):
-            values.extend(_secret_values(value))
+        for item in value if isinstance(value, (list, tuple)) else (value,):
+            if isinstance(item, SecretStr):
+                values.append(item.get_secret_value())
+            elif isinstance(item, BaseModel):
+                values.extend(_secret_values(item))
     return values
 
 
@@ -245,7 +249,9 @@ def _literal_secrets(resolution: Resolution, document: Document) -> list[Problem
     """Warn about a secret written into the file (a literal key shaped like a board's is an
     error already): it would be committed with the rest."""
     warnings = []
-    for path in secret_fields():
+    targets = document.data.get("notify") if isinstance(document.data, dict) else None
+    notify_urls: list[DataPath] = [("notify", i, "url") for i in range(len(targets))] if isinstance(targets, list) else []
+    for path in [*secret_fields(), *notify_urls]:
         written = _value_at(document.data, path)
         if isinstance(written, str) and path not in resolution.written and not looks_like_key(written):
             variable = suggested_variable(path)
@@ -401,7 +407,14 @@ def _desired(collected: Collected) -> Desired:
         commit=collected.checkout.commit if collected.checkout is not None else None,
         root_digest=digest(collected.root, (), collected.resolution),
         table=collected.table,
+        notify_written=_notify_written(collected),
     )
+
+
+def _notify_written(collected: Collected) -> tuple[str | None, ...]:
+    assert collected.root is not None
+    written = collected.resolution.written if collected.resolution else {}
+    return tuple(written.get(("notify", i, "url")) for i in range(len(collected.root.notify)))
 
 
 def digest(root: RootConfig, postings: tuple[Posting, ...], resolution: Resolution | None) -> str:
@@ -417,9 +430,12 @@ def digest(root: RootConfig, postings: tuple[Posting, ...], resolution: Resoluti
 
 def _value_at(tree: Any, path: DataPath) -> Any:
     for part in path:
-        if not isinstance(tree, dict) or part not in tree:
+        if isinstance(tree, list) and isinstance(part, int) and 0 <= part < len(tree):
+            tree = tree[part]
+        elif isinstance(tree, dict) and part in tree:
+            tree = tree[part]
+        else:
             return None
-        tree = tree[part]
     return tree
 
 

@@ -10,6 +10,7 @@ connector module; `Providers` and `Boards` get one field per board from `config.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -537,6 +538,65 @@ class Daemon(Model):
         return url
 
 
+NOTIFY_EVENTS = ("drift", "blocked", "board_down", "refused", "expiring", "link_failing", "config_refused")
+"""What a notification target may ask for (README, "Notifications")."""
+
+NotifyEvent = Literal["drift", "blocked", "board_down", "refused", "expiring", "link_failing", "config_refused"]
+
+
+class NotifyTarget(Model):
+    """One place messages go: an Apprise URL and the events it is told of."""
+
+    url: SecretStr = Field(
+        description="The Apprise URL of the target (Slack, Teams, email, Discord, ntfy, json://…), as a "
+        "reference: ${SLACK_WEBHOOK_URL}. It holds the target's secret: never shown, never stored.",
+    )
+    events: list[NotifyEvent] = Field(
+        min_length=1,
+        description="The events to tell this target of: " + ", ".join(NOTIFY_EVENTS) + ".",
+    )
+    min_interval: Duration = Field(
+        "0s",
+        description="At most one message per this interval; events in between are batched into the next.",
+    )
+    after: Duration = Field(
+        "30m", description="board_down: how long a board must be unreadable before it is told."
+    )
+    days: int = Field(7, ge=1, le=30, description="expiring: how many days ahead a job's expiry is told.")
+
+    @field_validator("events")
+    @classmethod
+    def _events_once(cls, events: list[str]) -> list[str]:
+        repeated = sorted({e for e in events if events.count(e) > 1})
+        if repeated:
+            raise ValueError(f"{', '.join(repeated)} named more than once")
+        return events
+
+    @field_validator("url")
+    @classmethod
+    def _apprise_url(cls, url: SecretStr) -> SecretStr:
+        text = url.get_secret_value()
+        if "${" in text or not text:
+            return url  # a reference not resolved (--no-secrets, or a problem said already): not judged
+        if not notify_url_known(text):
+            scheme = text.split("://", 1)[0] if "://" in text else ""
+            shown = f"'{scheme}://…'" if scheme else "not a URL"
+            raise ValueError(f"{shown}: not a URL Apprise can send to (see Apprise's list of services)")
+        return url
+
+
+def notify_url_known(url: str) -> bool:
+    """Whether Apprise knows how to send to `url` (its scheme and shape), without sending."""
+    import apprise  # imported here: only a config with `notify:` pays for loading its plugins
+
+    said = logging.getLogger("apprise")
+    quiet, said.disabled = said.disabled, True  # its "Unsupported URL" line would repeat our problem
+    try:
+        return apprise.Apprise.instantiate(url, suppress_exceptions=True) is not None
+    finally:
+        said.disabled = quiet
+
+
 def _postings_kind(value: Any) -> str | None:
     if isinstance(value, str):
         return "a file or folder"
@@ -623,6 +683,11 @@ class RootConfig(Model):
     )
     schedule: Schedule = Field(default_factory=Schedule, description="How often the daemon works.")
     daemon: Daemon = Field(default_factory=Daemon, description="The daemon's HTTP surface.")
+    notify: list[NotifyTarget] = Field(
+        default_factory=list,
+        description="Where to send notifications, through Apprise: [{url: \"${SLACK_WEBHOOK_URL}\", "
+        "events: [drift, blocked], min_interval: 1h}].",
+    )
     source: GitSource | None = Field(
         None,
         description="Postings kept in a git branch the daemon follows: {git: URL, branch: main, "

@@ -32,6 +32,7 @@ from boardsync.config.loader import Collected, collect
 from boardsync.config.model import GitSource, parse_duration
 from boardsync.config.yamlfile import display_path
 from boardsync.errors import BoardsyncError, Problem
+from boardsync.reconcile import events
 from boardsync.state.store import Store
 
 log = structlog.get_logger(__name__)
@@ -243,8 +244,12 @@ class Follower:
         if self.store is None:
             self._unrecorded.append((commit, outcome, trigger, started, error))
             return
+        told = None
+        if outcome == "refused":
+            told = events.config_refused(f"commit {commit[:12]} of branch {self.source.branch}",
+                                         (error or "").splitlines())
         self.store.record_source_commit(commit, outcome, trigger=trigger, started=started,
-                                        finished=self.clock(), error=error)
+                                        finished=self.clock(), error=error, told=told)
 
     def record_to(self, store: Store) -> None:
         """Record from now on in `store`, with what happened before it was open."""

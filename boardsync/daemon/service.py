@@ -49,9 +49,11 @@ from boardsync.daemon.scheduler import Progress, Scheduler
 from boardsync.daemon.watch import ConfigWatch, ConfigWatcher, inotify_batches
 from boardsync.errors import BoardsyncError, ConfigError
 from boardsync.log import redact
-from boardsync.reconcile import collect_metrics, reconcile, snapshot
+from boardsync.reconcile import collect_metrics, events, reconcile, snapshot
 from boardsync.reconcile.model import RunResult
+from boardsync.reconcile.outbox import Courier, targets
 from boardsync.state import migrations
+from boardsync.state.outbox import add_events
 from boardsync.state.store import Store, open_store
 
 log = structlog.get_logger(__name__)
@@ -60,6 +62,8 @@ BEAT_EVERY = 5.0
 LINKS_IDLE = timedelta(minutes=10)
 """How often the links job looks again when no link is due (none configured, or all failed)."""
 LINKS_RETRY = timedelta(seconds=30)
+NOTIFY_IDLE = timedelta(minutes=1)
+"""How often the notification job looks at the outbox when nothing is due sooner."""
 SUCCESSFUL = ("converged", "drifted", "partial")
 """Outcomes of a run that did its job: a partial run converged what it could, a drifted one
 all the policy allows."""
@@ -132,12 +136,14 @@ class Daemon:
         """What moved the next reconcile ahead of its turn (reload or webhook); None: the schedule."""
         self._fetched_by = "schedule"
         """What asked for the fetch whose commit went live last (a webhook, the schedule, SIGHUP)."""
+        self._delivered_once = False
         # Set by `_start`, in this order.
         self._generation: Generation
         self._lock: WriterLock | None = None
         self.store: Store
         self.metrics: DaemonMetrics
         self.links: LinkKeeper
+        self.courier: Courier
         self._watch: ConfigWatcher | None = None
         self._http: HttpSurface | None = None
         self._watchdog: Watchdog | None = None
@@ -173,6 +179,7 @@ class Daemon:
         if self._follower is not None:
             self.metrics.registry.register(SourceCollector(self._follower))
         self.links = LinkKeeper(self.store)
+        self.courier = Courier(self.store, targets(desired))
         self._last_ok = self._last_success_on_record()
         self._http = HttpSurface(settings.listen, self, token=token).start()
         self._book_jobs(desired, first_start=True)
@@ -287,6 +294,7 @@ class Daemon:
             old, self._generation = self._generation, Generation(desired, connectors)
         old.retire()
         self._table_seen = None  # the new generation knows the version it read
+        self.courier.targets = targets(desired)
         self.metrics.posting_labels = desired.root.daemon.posting_labels
         self.metrics.boards = tuple(desired.root.providers.names())
         self.metrics.pairs = desired.pairs()
@@ -309,6 +317,10 @@ class Daemon:
 
     def _reload_refused(self, exc: BoardsyncError) -> None:
         self._reload_error = str(exc).splitlines()[0]
+        problems = [str(p) for p in exc.problems] if isinstance(exc, ConfigError) else [str(exc)]
+        add_events(self.store, [events.config_refused(f"the config {self.config_path.name}", problems)],
+                   datetime.now(UTC))
+        self._notify_now()
         self.metrics.reloads.labels(result="refused").inc()
         if not isinstance(exc, ConfigError):  # ConfigError was logged with every problem by _load
             log.error("config_reload_failed", error=str(exc))
@@ -331,6 +343,7 @@ class Daemon:
             now = datetime.now(UTC)
             self.scheduler.every("links", self._links_job, LINKS_IDLE, first=now)
             self.scheduler.every("heartbeat", self.progress.beat, self._beat_every, first=now)
+            self.scheduler.every("notify", self._notify_job, NOTIFY_IDLE, first=now)
         else:
             self.scheduler.move("reconcile")
             self.scheduler.move("links")
@@ -416,6 +429,7 @@ class Daemon:
             self._status(f"{kind} run failed: {exc}")
             return
         self._record(kind, result, scoped=scoped)
+        self._notify_now()  # what the run wrote to the outbox goes out now, not in a minute
 
     def _record(self, kind: str, result: RunResult, *, scoped: bool = False) -> None:
         # The run logged its own summary line (`run_finished`); here it goes to systemd.
@@ -435,6 +449,31 @@ class Daemon:
             log.exception("links_failed", error=str(exc))
             due = datetime.now(UTC) + LINKS_RETRY
         self.scheduler.move("links", due or datetime.now(UTC) + LINKS_IDLE)
+        self._notify_now()  # a link that failed is told now
+
+    def _notify_now(self) -> None:
+        """Bring the notification job's next turn to now, unless the daemon is stopping: the
+        scheduler's shutdown holds the job store while it waits for the running jobs, so a job
+        that moved one then would wait for the shutdown, and the shutdown for it."""
+        if not self.stopping.is_set():
+            self.scheduler.move("notify")
+
+    def _notify_job(self) -> None:
+        """Deliver what the outbox owes, then look again when the next delivery falls due."""
+        if self.stopping.is_set():
+            return
+        try:
+            # The first pass tries everything owed, whatever its backoff: what a process that
+            # died left undelivered goes out as soon as the daemon is back.
+            self.courier.deliver(now_or_never=not self._delivered_once)
+            self._delivered_once = True
+            due = self.courier.next_due()
+        except Exception as exc:  # a database hiccup must not end the job: the next turn retries
+            log.exception("notify_failed", error=str(exc))
+            due = None
+        now = datetime.now(UTC)
+        if not self.stopping.is_set():
+            self.scheduler.move("notify", min(max(due, now), now + NOTIFY_IDLE) if due is not None else now + NOTIFY_IDLE)
 
     def _commit_live(self, checkout: Checkout) -> None:
         if self._follower is not None:

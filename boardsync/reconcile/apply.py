@@ -50,7 +50,7 @@ from boardsync.config.model import Posting
 from boardsync.connectors.base import Connector, Remote, Transition
 from boardsync.connectors.calls import in_context
 from boardsync.errors import Ambiguous, Blocked, ProviderError, Rejected, WaitAsked
-from boardsync.reconcile import journal, record
+from boardsync.reconcile import events, journal, record
 from boardsync.reconcile.model import (
     CREATES,
     TRANSITIONS,
@@ -64,6 +64,7 @@ from boardsync.reconcile.model import (
 )
 from boardsync.reconcile.waits import BoardWaits
 from boardsync.state import Binding, IntentState, Store
+from boardsync.state.outbox import add_event
 
 log = structlog.get_logger(__name__)
 
@@ -410,9 +411,12 @@ class _BoardApplier:
         bound = log.bind(provider=change.provider, posting=change.posting, action=change.action.value)
         with self.store.write() as session:
             row = record.binding(session, change.pair, self.now)
+            if change.action is Action.REFRESH_LINK and row.last_error is None:  # told once per failing streak
+                add_event(session, events.link_failing(change.posting, change.provider, message), self.now,
+                          run_id=self.run_id)
             record.failed(row, message, self.now)
             if isinstance(exc, Rejected):
-                record.blocked(row, exc.reason, "rejected", exc.fields, self.now)
+                record.blocked(session, row, exc.reason, "rejected", exc.fields, self.now, run_id=self.run_id)
                 self.report.blocked.append(BlockedItem(
                     change.provider, change.posting, exc.reason, gate="rejected", fields=dict(exc.fields)))
             # An unknown outcome is settled next run, not retried; a wait asked is kept for the board.
@@ -428,7 +432,7 @@ class _BoardApplier:
         fields = dict(getattr(exc, "fields", {}) or {})
         with self.store.write() as session:
             row = record.binding(session, change.pair, self.now)
-            record.blocked(row, exc.reason, exc.gate, fields, self.now)
+            record.blocked(session, row, exc.reason, exc.gate, fields, self.now, run_id=self.run_id)
             if call is not None:
                 self._audit(session, change, call, exc)
         if call is not None and exc.company_wide:

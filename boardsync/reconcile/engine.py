@@ -16,10 +16,10 @@ from __future__ import annotations
 import subprocess
 import threading
 from collections import Counter
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +27,11 @@ import structlog
 from sqlmodel import col, select
 
 from boardsync.config.loader import Desired
-from boardsync.config.model import Posting
+from boardsync.config.model import NotifyTarget, Posting, parse_duration
 from boardsync.connectors import calls as call_log
 from boardsync.connectors.base import Connector, Remote
 from boardsync.errors import ConfigError, ProviderError, UnsafePlan, no_such_posting
-from boardsync.reconcile import journal, record, saved, verdict
+from boardsync.reconcile import events, journal, record, saved, verdict
 from boardsync.reconcile.apply import Applier, ApplyReport, Progress
 from boardsync.reconcile.lookup import look_up_unlisted
 from boardsync.reconcile.model import (
@@ -231,7 +231,8 @@ class _Run:
                          root_digest=self.desired.root_digest)
         if not self.read_only:
             record.record_observation(self.store, boards, result, self.postings, self.now, scope=self.scope,
-                                      run_id=self.id, calls=self.calls.take())
+                                      run_id=self.id, calls=self.calls.take(),
+                                      expiring_within=self._expiring_within())
         return boards, known, result
 
     def _renamed(self) -> tuple[Renamed, ...]:
@@ -370,8 +371,10 @@ class _Run:
     ) -> RunResult:
         finished = self.clock()
         if self.id is not None:
+            told = [events.refused(plan.refused, self.id)] if plan is not None and plan.refused else []
             record.finish_run(self.store, self.id, outcome=outcome, counts=counts, boards=boards,
-                              error=error or _first_error(errors), now=finished, calls=self.calls.take())
+                              error=error or _first_error(errors), now=finished, calls=self.calls.take(),
+                              told=told, outages=self._outages(plan))
         result = RunResult(
             run_id=self.id, kind=self.kind, trigger=self.trigger, outcome=outcome, counts=dict(counts),
             plan=plan, errors=errors, started_at=self.now, finished_at=finished, boards=dict(boards), error=error,
@@ -380,6 +383,24 @@ class _Run:
         log.info("run_finished", run=self.id, kind=self.kind, outcome=outcome,
                  duration_s=round(result.duration, 3), summary=result.summary())
         return result
+
+    def _expiring_within(self) -> timedelta | None:
+        """How far ahead a job's expiry is told: the longest `days` of the targets told of
+        `expiring`; None when no target is, or when an expired job is reposted anyway."""
+        root = self.desired.root
+        days = [t.days for t in root.notify if "expiring" in t.events]
+        if not days or root.policy.repost_expired:
+            return None
+        return timedelta(days=max(days))
+
+    def _outages(self, plan: Plan | None) -> record.Outages | None:
+        """The boards a reconcile run read and those it could not, for the outage they tell;
+        None for a run that read no board itself (metrics keep no outage, a snapshot read none)."""
+        if self.kind != "reconcile" or plan is None or self.reads is not None:
+            return None
+        failed = {e.provider: e.message for e in plan.errors if e.posting is None and e.provider in self.connectors}
+        read = [name for name in self.connectors if name not in failed]
+        return record.Outages(read, failed, self.now, down_after(self.desired.root.notify))
 
     def _board_outcomes(self, plan: Plan, report: ApplyReport, *, applied: bool) -> dict[str, str]:
         troubled = report.troubled() | {b.provider for b in plan.blocked}
@@ -428,6 +449,16 @@ def _showing_adoptions(plan: Plan, found: Mapping[Pair, tuple[Remote, Mapping[st
         for (key, provider), (remote, _) in sorted(found.items())
     )
     return replace(plan, changes=(*adoptions, *plan.changes))
+
+
+DOWN_AFTER = timedelta(minutes=30)
+"""How long a board must be unreadable before it is told, when no target says (`after`)."""
+
+
+def down_after(targets: Sequence[NotifyTarget]) -> timedelta:
+    """The shortest `after` of the targets told of board_down: one outage is one event."""
+    afters = [parse_duration(t.after) for t in targets if "board_down" in t.events]
+    return min(afters, default=DOWN_AFTER)
 
 
 def _applied_outcome(boards: Mapping[str, str], report: ApplyReport) -> Outcome:

@@ -14,9 +14,10 @@ from boardsync.config.model import Posting
 from boardsync.connectors.registry import none_configured
 from boardsync.connectors.base import Connector
 from boardsync.errors import ProviderError, WaitAsked
-from boardsync.reconcile import record
+from boardsync.reconcile import events, record
 from boardsync.reconcile.waits import BoardWaits
 from boardsync.state import Store
+from boardsync.state.outbox import add_event
 
 log = structlog.get_logger(__name__)
 
@@ -72,9 +73,21 @@ def _fetch(
         return LinkResult(key, provider, None, None, f"{provider}: {waits.asked(provider, exc)}")
     except ProviderError as exc:
         log.warning("link_failed", provider=provider, posting=key, error=str(exc))
+        _failing(store, (key, provider), str(exc), now)
         return LinkResult(key, provider, None, None, str(exc))
     with store.write() as session:
         row = record.binding(session, (key, provider), now)
         record.linked(session, row, link, now)
         record.in_sync(row, now)
+        row.last_error = None  # the link is renewed: a failure after this one is told again
     return LinkResult(key, provider, link.url, link.expires_at)
+
+
+def _failing(store: Store, pair: tuple[str, str], error: str, now: datetime) -> None:
+    """A link that could not be renewed, kept as the pair's last error; the first failure
+    after a renewal is told (link_failing), not each retry."""
+    with store.write() as session:
+        row = record.binding(session, pair, now)
+        if row.last_error is None:
+            add_event(session, events.link_failing(pair[0], pair[1], error), now)
+        record.failed(row, error, now)

@@ -36,7 +36,8 @@ from sqlmodel import Session, col, delete, func, or_, select, update
 from boardsync.config.model import Posting, Status
 from boardsync.connectors.base import IssuedLink, Remote, Spec
 from boardsync.connectors.calls import CallEntry
-from boardsync.reconcile import views
+from boardsync.log import redact
+from boardsync.reconcile import events, views
 from boardsync.reconcile.lookup import BoundJob
 from boardsync.errors import ConfigError
 from boardsync.reconcile.model import Board, Known, Pair, PairState, Plan, Renamed
@@ -57,7 +58,8 @@ from boardsync.state import (
 )
 from boardsync.state.health import GONE, LINKED, SUSPENDED
 from boardsync.state.history import WHOLE_POSTING
-from boardsync.state.tables import UNSETTLED_INTENT_STATES, CounterSample, IntentState
+from boardsync.state.outbox import Event, add_event
+from boardsync.state.tables import UNSETTLED_INTENT_STATES, CounterSample, IntentState, OutboxEvent
 
 log = structlog.get_logger(__name__)
 
@@ -88,6 +90,18 @@ def start_run(
         return run.id
 
 
+@dataclass(frozen=True)
+class Outages:
+    """Which boards a reconcile run read and which it could not (board → why), as
+    `finish_run` keeps each board's outage and tells it once it lasted `after`."""
+
+    read: Collection[str]
+    failed: Mapping[str, str]
+    since: datetime
+    """When the run read the boards."""
+    after: timedelta
+
+
 def finish_run(
     store: Store,
     run_id: int,
@@ -98,7 +112,11 @@ def finish_run(
     error: str | None,
     now: datetime,
     calls: Sequence[CallEntry] = (),
+    told: Sequence[Event] = (),
+    outages: Outages | None = None,
 ) -> None:
+    """The run row finished; with it, in the same transaction, the events the run's end
+    tells (`told`: a refused plan) and each board's outage (`outages`)."""
     with store.write() as session:
         calls_made(session, run_id, calls)
         run = session.get(Run, run_id)
@@ -109,6 +127,29 @@ def finish_run(
         run.counts = dict(counts)
         run.boards = dict(boards)
         run.error = error
+        for event in told:
+            add_event(session, event, now, run_id=run_id)
+        if outages is not None:
+            _record_outages(session, outages, now, run_id)
+
+
+def _record_outages(session: Session, outages: Outages, now: datetime, run_id: int) -> None:
+    """A board unreadable since its first failed read in a row is told once the outage lasted
+    `after`, and told again when a run reads it; an outage shorter than that is never told."""
+    for name in sorted({*outages.read, *outages.failed}):
+        row = session.get(BoardState, name) or BoardState(provider=name)
+        if name in outages.failed:
+            row.down_since = row.down_since or outages.since
+            if not row.down_told and now - row.down_since >= outages.after:
+                add_event(session, events.board_down(name, row.down_since, outages.failed[name]), now, run_id=run_id)
+                row.down_told = True
+        elif row.down_since is not None:
+            if row.down_told:
+                add_event(session, events.board_up(name, row.down_since, now), now, run_id=run_id)
+            row.down_since, row.down_told = None, False
+        else:
+            continue
+        session.add(row)
 
 
 def calls_made(session: Session, run_id: int, calls: Sequence[CallEntry]) -> None:
@@ -291,8 +332,14 @@ def failed(row: Binding, error: str, now: datetime) -> None:
     row.last_error, row.updated_at = error, now
 
 
-def blocked(row: Binding, reason: str, gate: str | None, fields: Mapping[str, str], now: datetime) -> None:
-    """The board refused the pair until a person acts: `reason`, its `gate`, the fields it named."""
+def blocked(
+    session: Session, row: Binding, reason: str, gate: str | None, fields: Mapping[str, str], now: datetime,
+    *, run_id: int | None = None,
+) -> None:
+    """The board refused the pair until a person acts: `reason`, its `gate`, the fields it
+    named. A reason the pair was not already blocked for is told (once per reason)."""
+    if row.blocked_reason != str(redact(reason)):  # stored masked: compared as stored
+        add_event(session, events.blocked(row.posting_key, row.provider, reason, gate, fields), now, run_id=run_id)
     row.blocked_reason, row.blocked_gate, row.blocked_fields = reason, gate, dict(fields)
     row.updated_at = now
 
@@ -474,6 +521,9 @@ class _Seen:
     now: datetime
     scope: Collection[str] | None
     """The postings the run was narrowed to (None: all)."""
+    run_id: int | None = None
+    expiring_within: timedelta | None = None
+    """How far ahead a live job's expiry is told (None: not told; expired jobs are reposted)."""
 
     def in_scope(self, key: str) -> bool:
         return self.scope is None or key in self.scope
@@ -489,10 +539,11 @@ def record_observation(
     scope: Collection[str] | None,
     run_id: int | None = None,
     calls: Sequence[CallEntry] = (),
+    expiring_within: timedelta | None = None,
 ) -> None:
     """What the boards showed, and (with `run_id`) the calls that read them."""
     readable = {name: b for name, b in boards.items() if b.error is None}
-    seen = _Seen(plan, postings, now, scope)
+    seen = _Seen(plan, postings, now, scope, run_id, expiring_within)
     with store.write() as session:
         if run_id is not None:
             calls_made(session, run_id, calls)
@@ -507,6 +558,7 @@ def record_observation(
             _record_suspension(board, rows, seen)
             _record_counters(session, board, by_remote, now)
             _record_view(session, board, now)
+            _record_expiring(session, board, by_remote, seen)
         _record_drift(session, readable, seen)
         _forget_links(session, readable, seen)
 
@@ -531,6 +583,30 @@ def _record_bindings(
         and (row.posting_key, board.name) not in busy
     ]
     _stamp(session, in_sync, synced_at=now)
+
+
+def _record_expiring(
+    session: Session, board: Board, by_remote: Mapping[tuple[str, str], Binding], seen: _Seen
+) -> None:
+    """Tell each live job of a live posting that the board will expire within
+    `expiring_within`: once per job and expiry date (a repost brings a new date)."""
+    if seen.expiring_within is None:
+        return
+    live = {p.key for p in seen.postings if p.status in (Status.ACTIVE, Status.PAUSED)}
+    horizon = seen.now + seen.expiring_within
+    for remote in board.remotes.values():
+        row = by_remote.get((board.name, remote.remote_id))
+        if row is None or row.posting_key not in live or remote.status not in ("active", "paused"):
+            continue
+        if remote.expires_at is None or not seen.now < remote.expires_at <= horizon:
+            continue
+        event = events.expiring(row.posting_key, board.name, remote.expires_at)
+        told = session.exec(select(OutboxEvent.id).where(
+            OutboxEvent.event == event.kind, OutboxEvent.posting_key == event.posting,
+            OutboxEvent.provider == event.provider, OutboxEvent.title == event.title,
+        )).first()
+        if told is None:
+            add_event(session, event, seen.now, run_id=seen.run_id)
 
 
 def _record_view(session: Session, board: Board, now: datetime) -> None:
@@ -723,6 +799,8 @@ def _record_drift(session: Session, boards: Mapping[str, Board], seen: _Seen) ->
         elif pair not in wanted and seen.in_scope(row.posting_key):
             _resolve(row, "removed", now)
     for item in found.values():
+        add_event(session, events.drift_opened(item.posting, item.provider, item.field, item.disposition), now,
+                  run_id=seen.run_id)
         session.add(Drift(
             posting_key=item.posting, provider=item.provider, field=item.field, desired=item.desired,
             observed=item.observed, disposition=item.disposition, first_seen=now, last_seen=now,

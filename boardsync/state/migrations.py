@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from boardsync.errors import StateError
 from boardsync.state.tables import TABLES, Meta
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 Step = Callable[[sa.Connection], None]
 
@@ -54,7 +54,28 @@ def _v3_to_v4(connection: sa.Connection) -> None:
     connection.execute(sa.text("CREATE INDEX ix_board_call_run_id ON board_call (run_id)"))
 
 
-STEPS: dict[int, Step] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
+def _v4_to_v5(connection: sa.Connection) -> None:
+    """The notification outbox (outbox, outbox_delivery) and each board's outage
+    (board_state.down_since, down_told)."""
+    connection.execute(sa.text(
+        "CREATE TABLE outbox (id INTEGER NOT NULL PRIMARY KEY, event VARCHAR NOT NULL, posting_key VARCHAR, "
+        "provider VARCHAR, title VARCHAR NOT NULL, body VARCHAR NOT NULL, run_id INTEGER, created_at TIMESTAMP, "
+        "settled_at TIMESTAMP)"
+    ))
+    connection.execute(sa.text("CREATE INDEX ix_outbox_run_id ON outbox (run_id)"))
+    connection.execute(sa.text("CREATE INDEX ix_outbox_settled_at ON outbox (settled_at)"))
+    connection.execute(sa.text(
+        "CREATE TABLE outbox_delivery (id INTEGER NOT NULL PRIMARY KEY, outbox_id INTEGER NOT NULL, "
+        "target VARCHAR NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at TIMESTAMP, "
+        "last_error VARCHAR, delivered_at TIMESTAMP, "
+        "CONSTRAINT uq_outbox_delivery UNIQUE (outbox_id, target))"
+    ))
+    connection.execute(sa.text("CREATE INDEX ix_outbox_delivery_outbox_id ON outbox_delivery (outbox_id)"))
+    connection.execute(sa.text("ALTER TABLE board_state ADD COLUMN down_since TIMESTAMP"))
+    connection.execute(sa.text("ALTER TABLE board_state ADD COLUMN down_told BOOLEAN NOT NULL DEFAULT FALSE"))
+
+
+STEPS: dict[int, Step] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5}
 """version → the step that upgrades a database from that version to the next."""
 
 VERSION_KEY = "schema_version"

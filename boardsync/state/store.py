@@ -23,6 +23,7 @@ from boardsync.errors import StateError
 from boardsync.state import migrations
 from boardsync.state.db import create_engine, describe, parse_url, sqlite_path, writer
 from boardsync.state.health import HEALTHS, Health, PairFacts, health_of
+from boardsync.state.outbox import Event, add_event
 from boardsync.state.tables import (
     INTENT_STATES,
     UNSETTLED_INTENT_STATES,
@@ -393,16 +394,19 @@ class Store:
 
     def record_source_commit(
         self, commit: str, outcome: str, *, trigger: str, started: datetime, finished: datetime,
-        error: str | None = None,
+        error: str | None = None, told: Event | None = None,
     ) -> int:
         """Record a commit of a followed branch put live (outcome ``live``) or refused
-        (``refused``, `error` saying why), as a run of kind ``source``; its id."""
+        (``refused``, `error` saying why), as a run of kind ``source``, with the event it
+        `told` (a refusal) in the same transaction; its id."""
         with self.write() as session:
             run = Run(kind=SOURCE_RUN, trigger=trigger, started_at=started, finished_at=finished, outcome=outcome,
                       config_commit=commit, error=error)
             session.add(run)
             session.flush()
             assert run.id is not None
+            if told is not None:
+                add_event(session, told, finished, run_id=run.id)
             return run.id
 
     def source_commits(self) -> SourceCommits:

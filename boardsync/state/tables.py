@@ -19,6 +19,10 @@ One row per thing boardsync must remember between runs:
 - `SignedLink` the current signed link per posting, never kept past its expiry.
 - `BoardState` per board: a wait the board asked for (429 ``Retry-After``) that outlives a run,
               and what the board showed in the last reconcile run's read (for snapshots).
+- `OutboxEvent`, `OutboxDelivery`
+              the notification outbox (tables ``outbox`` and ``outbox_delivery``): an event written
+              in the transaction of the rows that caused it, then one delivery per target, marked
+              the moment that target answers.
 - `Meta`      the schema version.
 
 Times are stored as UTC and read back as aware datetimes. Error texts are stored with every
@@ -169,6 +173,11 @@ class BoardState(SQLModel, table=True):
     jobs and what rendering learned from it; never a credential or a signed link."""
     observed_digest: str | None = None
     """The digest of `observed`: it is rewritten only when it changed."""
+    down_since: datetime | None = _when()
+    """When a reconcile run first failed to read the board, of the failures in a row; None
+    while it reads."""
+    down_told: bool = False
+    """Whether a board_down event was written for this outage (its recovery is then told too)."""
 
 
 class Intent(SQLModel, table=True):
@@ -318,6 +327,42 @@ class SignedLink(SQLModel, table=True):
     fetched_at: datetime | None = _when()
 
 
+class OutboxEvent(SQLModel, table=True):
+    """Something an operator should hear of, written in the same transaction as its cause, so
+    it exists exactly when the cause does; sent to each target that asks for its `event`."""
+
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    event: str
+    """A notification event name (``config.model.NOTIFY_EVENTS``)."""
+    posting_key: str | None = None
+    provider: str | None = None
+    title: str = Field(sa_type=RedactedText)
+    body: str = Field(sa_type=RedactedText)
+    run_id: int | None = Field(default=None, index=True)
+    created_at: datetime | None = _when()
+    settled_at: datetime | None = _when(index=True)
+    """When every target that asks for it had answered (or none asked); None while one is owed."""
+
+
+class OutboxDelivery(SQLModel, table=True):
+    """One event owed to one target: attempts, the next try, and when the target took it."""
+
+    __tablename__ = "outbox_delivery"
+    __table_args__ = (sa.UniqueConstraint("outbox_id", "target", name="uq_outbox_delivery"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    outbox_id: int = Field(index=True)
+    target: str
+    """The target's id: a digest of its URL (the URL itself holds a secret)."""
+    attempts: int = 0
+    next_attempt_at: datetime | None = _when()
+    last_error: str | None = _redacted()
+    delivered_at: datetime | None = _when()
+
+
 TABLES: tuple[type[SQLModel], ...] = (
     Meta, Binding, BoardState, Intent, Run, AuditEntry, BoardCall, Drift, VisitSample, ApplicantSample, SignedLink,
+    OutboxEvent, OutboxDelivery,
 )
