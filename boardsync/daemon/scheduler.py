@@ -24,6 +24,7 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 log = structlog.get_logger(__name__)
@@ -85,6 +86,27 @@ class Scheduler:
         self._scheduler.add_job(
             func, trigger, id=name, name=name, replace_existing=True, next_run_time=max(first, _now())
         )
+
+    def once(self, name: str, func: Callable[[], Any], when: datetime) -> None:
+        """Run `func` once at `when` (at once, when it is past): a date trigger, no jitter."""
+        trigger = DateTrigger(run_date=max(when, _now()), timezone=UTC)
+        self._scheduler.add_job(func, trigger, id=name, name=name, replace_existing=True)
+        self._scheduler.wakeup()
+
+    def booked(self, prefix: str = "") -> dict[str, datetime | None]:
+        """Each job whose name starts with `prefix` → its next turn (None before `start`)."""
+        return {
+            job.id: getattr(job, "next_run_time", None)
+            for job in self._scheduler.get_jobs() if str(job.id).startswith(prefix)
+        }
+
+    def cancel(self, name: str) -> bool:
+        """Drop a job that has not run yet; False when there is no such job."""
+        try:
+            self._scheduler.remove_job(name)
+        except JobLookupError:
+            return False
+        return True
 
     def move(self, name: str, when: datetime | None = None) -> bool:
         """Move a job's next turn to `when` (default: now); False when there is no such job.

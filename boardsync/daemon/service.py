@@ -42,6 +42,7 @@ from boardsync.daemon.links import LinkKeeper
 from boardsync.daemon.lock import WriterLock, acquire_writer_lock
 from boardsync.daemon.notify import Notifier, Watchdog, watchdog_interval
 from boardsync.daemon.scheduler import Progress, Scheduler
+from boardsync.daemon.timed import TimedRuns
 from boardsync.daemon.watch import ConfigWatch, ConfigWatcher, inotify_batches
 from boardsync.errors import BoardsyncError, ConfigError
 from boardsync.log import redact
@@ -113,6 +114,11 @@ class Daemon:
         self._beat_every = timedelta(seconds=beat)
         self.progress = Progress(stale_after=3 * beat)
         self.scheduler = Scheduler(on_skip=self._skipped)
+        self.timed = TimedRuns(self.scheduler, self._timed_job)
+        self._reconciling = threading.Lock()
+        """Held by every reconcile run: one at a time, whether periodic or timed."""
+        self._again = threading.Event()
+        """A timed run came due while a reconcile was running: reconcile again right after it."""
         self._last_ok: datetime | None = None
         """When the last reconcile that did its job finished."""
         self._reload_error: str | None = None
@@ -316,6 +322,7 @@ class Daemon:
         else:
             self.scheduler.move("reconcile")
             self.scheduler.move("links")
+        self.timed.book(desired.postings)
 
     def _first_turn(self, kind: str, every: timedelta) -> datetime:
         now = datetime.now(UTC)
@@ -331,8 +338,30 @@ class Daemon:
         return None
 
     def _reconcile_job(self) -> None:
-        self._run("reconcile", lambda g: reconcile(
-            g.desired, self.store, g.connectors, trigger="daemon", stop=self.stopping))
+        with self._reconciling:
+            self._again.clear()  # this run reads the boards after any moment already past
+            self._run("reconcile", lambda g: reconcile(
+                g.desired, self.store, g.connectors, trigger="daemon", stop=self.stopping))
+        self._reconcile_again_if_asked()
+
+    def _timed_job(self, postings: tuple[str, ...], trigger: str) -> None:
+        """A publish_at or close_at came: reconcile those postings now. A run already going
+        may have read the boards before the moment, so another follows it instead of this
+        one waiting on a worker thread."""
+        if not self._reconciling.acquire(blocking=False):
+            self._again.set()
+            return
+        try:
+            self._run("reconcile", lambda g: reconcile(
+                g.desired, self.store, g.connectors, trigger=trigger, stop=self.stopping,
+                postings=[key for key in postings if key in {p.key for p in g.desired.postings}]))
+        finally:
+            self._reconciling.release()
+        self._reconcile_again_if_asked()
+
+    def _reconcile_again_if_asked(self) -> None:
+        if self._again.is_set():
+            self.scheduler.move("reconcile")
 
     def _metrics_job(self) -> None:
         self._run("metrics", lambda g: collect_metrics(g.desired, self.store, g.connectors, trigger="daemon"))

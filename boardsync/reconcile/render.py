@@ -11,7 +11,7 @@ import difflib
 import json
 import re
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
@@ -92,6 +92,12 @@ def to_document(plan: Plan) -> dict[str, Any]:
         "suspended": [
             {"provider": s.provider, "posting": s.posting, "held": [change_document(c) for c in s.held]}
             for s in plan.suspended
+        ],
+        "horizon_seconds": round(plan.horizon.total_seconds()),
+        "upcoming": [
+            {"kind": u.kind, "provider": u.provider, "posting": u.posting, "at": _iso(u.at), "what": u.what,
+             "remote_id": u.remote_id}
+            for u in plan.upcoming
         ],
     }
 
@@ -202,6 +208,9 @@ def to_text(plan: Plan, *, color: bool = False) -> str:
         for r in plan.removed
     ])
     lines += _section("Errors", [paint("-", f"  {e}") for e in plan.errors])
+    lines += _section(f"Upcoming (next {age_text(plan.horizon.total_seconds())})", [
+        f"  @ {_when(u.at)} {u.provider}/{u.posting}: {u.what}" for u in plan.upcoming
+    ])
     if plan.refused:
         lines.append(paint("!", f"Refused: {plan.refused}"))
     if (against := snapshot_line(plan)) is not None:
@@ -318,6 +327,11 @@ def describe_disposition(disposition: str) -> str:
     )
 
 
+def _when(at: datetime) -> str:
+    """``2026-03-02 08:00 UTC``: every upcoming moment on one clock, so they sort by eye."""
+    return f"{at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+
 def _until(until: datetime | None) -> str:
     return f" (until {until.isoformat(timespec='seconds')})" if until else ""
 
@@ -362,6 +376,9 @@ def to_markdown(plan: Plan) -> str:
     ])
     out += _md_table("Errors", ("board", "posting", "error"), [
         (e.provider, e.posting or "", e.message) for e in plan.errors
+    ])
+    out += _md_table(f"Upcoming (next {age_text(plan.horizon.total_seconds())})", ("when", "board", "posting", "what"), [
+        (_when(u.at), u.provider, u.posting, u.what) for u in plan.upcoming
     ])
     return "\n".join(out).rstrip() + "\n"
 
