@@ -294,11 +294,12 @@ def _cmd_status(args: argparse.Namespace, term: Terminal) -> int:
     with session.opened(args.config, boards=False) as run:
         configured = run.desired.root.providers.names()
         expected = [(p, board) for p in run.desired.postings for board in p.boards.names() if board in configured]
+        now = datetime.now(UTC)
         rows = run.store.status_rows(
             [(p.key, board) for p, board in expected],
-            never_posted=[(p.key, board) for p, board in expected if p.status is Status.CLOSED],
+            never_posted=[(p.key, board) for p, board in expected if p.status_at(now) is Status.CLOSED],
         )
-        waits = run.store.board_waits(datetime.now(UTC))
+        waits = run.store.board_waits(now)
         source = run.store.source_commits() if run.desired.root.source is not None else None
     if args.json:
         print(documents.status_json(rows, waits, source))

@@ -16,6 +16,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from boardsync.daemon.scheduler import Scheduler
+from boardsync.daemon.service import Daemon
 from boardsync.daemon.timed import PREFIX, TimedRuns
 from boardsync.reconcile import plan, reconcile, render
 from boardsync.reconcile.render import load_schema
@@ -111,11 +112,16 @@ def test_close_at_closes_the_live_job_at_that_moment(ws: Workspace, now: datetim
 
 
 def test_a_posting_whose_close_at_has_passed_is_never_created(ws: Workspace, now: datetime) -> None:
-    """close_at already behind the clock: nothing is created for the posting on any board."""
+    """close_at already behind the clock: nothing is created for the posting on any board,
+    and `status` says it is not posted (not "not synced")."""
     _launch(ws, publish_at=now - timedelta(days=2), close_at=now - timedelta(days=1))
     assert _run(ws).converged
     with ws.store() as store:
         assert not [r for r in store.status_rows() if r.posting == "launch" and r.remote_id]
+    rows = json.loads(ws.run("status", "--json").out)
+    assert {(r["provider"], r["state"]) for r in rows if r["posting"] == "launch"} == {
+        ("sorce", "not posted"), ("hirempire", "not posted"),
+    }
 
 
 # ------------------------------------------------------------------------------ the daemon's bookings
@@ -298,3 +304,32 @@ def test_close_at_before_publish_at_is_refused_at_close_at(ws: Workspace) -> Non
     assert ran.code == 1
     line = text.splitlines().index("close_at: 2026-03-02T07:59:00Z") + 1
     assert f"{path.name}:{line}:1: close_at: must be after publish_at" in ran.out + ran.err
+
+
+def test_the_daemon_books_its_timed_runs_with_the_config_and_a_moment_during_a_run_reconciles_again(
+    ws: Workspace, now: datetime
+) -> None:
+    """The daemon books the postings' moments whenever it books its jobs (at start and on
+    every reload); a moment that comes while a reconcile holds the floor does not start a second
+    run beside it, nor wait on a worker: the reconcile job is brought forward to run again."""
+    publish_at = now + timedelta(minutes=5)
+    _launch(ws, publish_at=publish_at)
+    desired = ws.desired()
+    daemon = Daemon(ws.root / "boardsync.yaml")
+    daemon.timed.clock = ws.sandbox.clock.now
+    again = threading.Event()
+    daemon.scheduler.every("reconcile", again.set, timedelta(hours=1), first=datetime.now(UTC) + timedelta(hours=1))
+    daemon.scheduler.start()
+    try:
+        daemon._book_jobs(desired, first_start=False, previous=desired)  # a reload: reconcile now, too
+        assert list(daemon.scheduler.booked(PREFIX).values()) == [publish_at]
+        assert again.wait(30)
+        again.clear()
+
+        with daemon._reconciling:  # a run is going: the timed one steps aside
+            daemon._timed_job(("launch",), "publish_at")
+        assert daemon._again.is_set() and not again.is_set()
+        daemon._reconcile_again_if_asked()
+        assert again.wait(30)
+    finally:
+        daemon.scheduler.shutdown()
