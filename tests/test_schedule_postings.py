@@ -234,8 +234,8 @@ def test_upcoming_lists_publish_close_and_link_renewals_within_the_horizon_only(
     ws: Workspace, now: datetime
 ) -> None:
     """A publish_at and a close_at inside the horizon are listed per board, one beyond it is
-    not; stored RecruitiFi links show when they are renewed; none of it keeps the plan from
-    being in sync."""
+    not; stored RecruitiFi links show when they are renewed (one line per board in the text);
+    none of it keeps the plan from being in sync."""
     _launch(ws, publish_at=now + timedelta(hours=2), close_at=now + timedelta(days=10))
     assert _run(ws).converged
     result = _planned(ws, horizon=timedelta(days=1))
@@ -244,7 +244,11 @@ def test_upcoming_lists_publish_close_and_link_renewals_within_the_horizon_only(
     publish = now + timedelta(hours=2)
     assert {("publish", "sorce", "launch", publish), ("publish", "hirempire", "launch", publish)} <= coming
     assert not [c for c in coming if c[0] == "close"]
-    assert {c[2] for c in coming if c[0] == "renew_link"} >= {"backend-engineer"}
+    renewed = {c[2] for c in coming if c[0] == "renew_link"}
+    assert "backend-engineer" in renewed
+    # In the text, a board's renewals are one line, not one per posting.
+    assert f"recruitifi: {len(renewed)} signed links run out, the first here" in render.to_text(result.plan)
+    assert "recruitifi/backend-engineer" not in render.to_text(result.plan)
 
     wider = _planned(ws, horizon=timedelta(days=11))
     assert wider.plan is not None

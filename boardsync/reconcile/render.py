@@ -16,7 +16,7 @@ from importlib import resources
 from typing import Any
 
 from boardsync.reconcile import verdict
-from boardsync.reconcile.model import Action, Change, DriftItem, Plan, RemovedItem
+from boardsync.reconcile.model import Action, Change, DriftItem, Plan, RemovedItem, UpcomingItem
 
 FORMAT = "boardsync.plan"
 VERSION = 1
@@ -209,7 +209,7 @@ def to_text(plan: Plan, *, color: bool = False) -> str:
     ])
     lines += _section("Errors", [paint("-", f"  {e}") for e in plan.errors])
     lines += _section(f"Upcoming (next {age_text(plan.horizon.total_seconds())})", [
-        f"  @ {_when(u.at)} {u.provider}/{u.posting}: {u.what}" for u in plan.upcoming
+        f"  @ {_when(at)} {where}: {what}" for at, where, what in upcoming_lines(plan)
     ])
     if plan.refused:
         lines.append(paint("!", f"Refused: {plan.refused}"))
@@ -327,6 +327,23 @@ def describe_disposition(disposition: str) -> str:
     )
 
 
+def upcoming_lines(plan: Plan) -> list[tuple[datetime, str, str]]:
+    """The plan's upcoming items as (when, board/posting, what), earliest first, a board's
+    link renewals in one line: they come every few minutes for every linked posting, and
+    what matters to a reader is the publishes, closes and expiries between them."""
+    renewals: dict[str, list[UpcomingItem]] = {}
+    lines = []
+    for item in plan.upcoming:
+        if item.kind == "renew_link":
+            renewals.setdefault(item.provider, []).append(item)
+        else:
+            lines.append((item.at, f"{item.provider}/{item.posting}", item.what))
+    for provider, items in renewals.items():
+        count = f"{len(items)} signed link{'s' if len(items) != 1 else ''}"
+        lines.append((items[0].at, provider, f"{count} run out, the first here; a new one is fetched before each does"))
+    return sorted(lines, key=lambda line: (line[0], line[1]))
+
+
 def _when(at: datetime) -> str:
     """``2026-03-02 08:00 UTC``: every upcoming moment on one clock, so they sort by eye."""
     return f"{at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
@@ -377,8 +394,8 @@ def to_markdown(plan: Plan) -> str:
     out += _md_table("Errors", ("board", "posting", "error"), [
         (e.provider, e.posting or "", e.message) for e in plan.errors
     ])
-    out += _md_table(f"Upcoming (next {age_text(plan.horizon.total_seconds())})", ("when", "board", "posting", "what"), [
-        (_when(u.at), u.provider, u.posting, u.what) for u in plan.upcoming
+    out += _md_table(f"Upcoming (next {age_text(plan.horizon.total_seconds())})", ("when", "where", "what"), [
+        (_when(at), where, what) for at, where, what in upcoming_lines(plan)
     ])
     return "\n".join(out).rstrip() + "\n"
 
