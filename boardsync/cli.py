@@ -13,6 +13,7 @@ import argparse
 import gc
 import os
 import sys
+from datetime import timedelta
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
@@ -159,14 +160,16 @@ def _cmd_plan(args: argparse.Namespace, term: Terminal) -> int:
     from boardsync import session
     from boardsync.reconcile import Plan, plan, render
 
+    args.horizon = _horizon(args.horizon)
     if args.snapshot is not None:  # no board, no secret: the boards as the snapshot holds them
         with session.opened_offline(args.config, args.snapshot) as (run, loaded):
             result = plan(run.desired, run.store, run.connectors, postings=args.posting, providers=args.provider,
-                          recorded=loaded.reads, snapshot=loaded.age)
+                          recorded=loaded.reads, snapshot=loaded.age, horizon=args.horizon)
     else:
         # Read-only: no writer lock and no row written, so it runs beside the daemon at any time.
         with session.opened(args.config, read_only=True) as run:
-            result = plan(run.desired, run.store, run.connectors, postings=args.posting, providers=args.provider)
+            result = plan(run.desired, run.store, run.connectors, postings=args.posting, providers=args.provider,
+                          horizon=args.horizon)
     planned = result.plan or Plan()
     if args.out is not None:
         _write_atomically(args.out, render.to_json(planned))
@@ -183,6 +186,17 @@ def _cmd_plan(args: argparse.Namespace, term: Terminal) -> int:
         print(render.to_text(planned, color=term.color), end="")
     _say_refused("plan", result.error if result.outcome == "refused" else None)
     return session.exit_code(result)
+
+
+def _horizon(text: str) -> timedelta:
+    """`--horizon`: a duration like 12h or 7d, refused (exit 1) when it is not one."""
+    from boardsync.config.model import parse_duration
+    from boardsync.errors import ConfigError
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise ConfigError(f"--horizon {text!r}: {exc}") from exc
 
 
 def _cmd_reconcile(args: argparse.Namespace, term: Terminal) -> int:
@@ -312,9 +326,10 @@ def _cmd_status(args: argparse.Namespace, term: Terminal) -> int:
     if args.unmanaged:
         return _status_unmanaged(args, term)
     with session.opened(args.config, boards=False) as run:
-        expected, never_posted = run.desired.pairs()
+        now = datetime.now(UTC)
+        expected, never_posted = run.desired.pairs(now)
         rows = run.store.status_rows(expected, never_posted=never_posted)
-        waits = run.store.board_waits(datetime.now(UTC))
+        waits = run.store.board_waits(now)
         source = run.store.source_commits() if run.desired.root.source is not None else None
     if args.json:
         print(documents.status_json(rows, waits, source))
@@ -602,6 +617,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "no board request, no board secret needed")
     p.add_argument("--out", type=Path, metavar="FILE",
                    help="also write the plan as JSON to FILE, for `reconcile --plan FILE` to apply exactly it")
+    p.add_argument("--horizon", default="7d", metavar="DURATION",
+                   help="how far ahead the Upcoming section looks: publish_at, close_at, expiries, link renewals "
+                        "(default: 7d)")
     _quiet_arg(p, "print no plan (unless --json or --markdown): the exit code says whether changes are pending")
 
     p = command("reconcile", _cmd_reconcile, "make every board match the desired state")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -162,6 +163,14 @@ TOKEN_CALL = "POST /v1/auth/token"
 def writes(counts: dict[str, int]) -> dict[str, int]:
     """The requests of a board that change something on it: neither reads nor a token request."""
     return {k: v for k, v in counts.items() if not k.startswith("GET ") and k != TOKEN_CALL}
+
+
+UPCOMING = re.compile(r"^Upcoming \(next [^)]*\)\n(?:  .*\n)*", re.MULTILINE)
+
+
+def without_upcoming(text: str) -> str:
+    """A text plan less its Upcoming section (the signed links' renewals are always in it)."""
+    return UPCOMING.sub("", text)
 
 
 def _yaml() -> YAML:

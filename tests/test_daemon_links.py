@@ -6,7 +6,7 @@ import shutil
 import threading
 from dataclasses import replace
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -23,6 +23,7 @@ from boardsync.state.tables import SignedLink
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 LINKED = {"backend-engineer", "engineering-manager", "product-designer"}
+NOW = datetime(2026, 3, 1, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -61,7 +62,7 @@ def _issued(sandbox: Sandbox) -> int:
 
 def test_linked_postings_are_the_open_ones_naming_recruitifi(desired: config.Desired) -> None:
     """Only postings that name RecruitiFi and are not closed get a link."""
-    assert set(linked_postings(desired.postings, ["recruitifi"])) == LINKED
+    assert set(linked_postings(desired.postings, ["recruitifi"], NOW)) == LINKED
 
 
 def test_a_posting_naming_two_link_boards_gets_its_link_from_the_first(desired: config.Desired) -> None:
@@ -70,9 +71,9 @@ def test_a_posting_naming_two_link_boards_gets_its_link_from_the_first(desired: 
     both = {key for key, p in {p.key: p for p in desired.postings}.items()
             if {"hirempire", "recruitifi"} <= set(p.boards.names())} & LINKED
     assert both
-    linked = linked_postings(desired.postings, ["hirempire", "recruitifi"])
+    linked = linked_postings(desired.postings, ["hirempire", "recruitifi"], NOW)
     assert {linked[key] for key in both} == {"hirempire"}
-    assert set(linked_postings(desired.postings, [])) == set()
+    assert set(linked_postings(desired.postings, [], NOW)) == set()
 
 
 def test_refresh_fetches_missing_links_and_books_the_next_at_most_of_their_life(

@@ -13,6 +13,7 @@ import re
 import typing
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -94,13 +95,15 @@ class Desired:
             raise no_such_posting(missing, (p.key for p in self.postings))
         return chosen
 
-    def pairs(self) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-        """(every (posting, board) pair on a configured board, those of postings written as
-        closed, which are never posted): what `status` and the daemon's health expect."""
+    def pairs(self, now: datetime | None = None) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+        """(every (posting, board) pair on a configured board, those of postings closed —
+        as written, or by their `close_at` at `now` — which are never posted): what `status`
+        and the daemon's health expect."""
         configured = set(self.root.providers.names())
         expected = [(p, board) for p in self.postings for board in p.boards.names() if board in configured]
-        return ([(p.key, board) for p, board in expected],
-                [(p.key, board) for p, board in expected if p.status is Status.CLOSED])
+        closed = [(p, board) for p, board in expected
+                  if (p.status_at(now) if now is not None else p.status) is Status.CLOSED]
+        return ([(p.key, board) for p, board in expected], [(p.key, board) for p, board in closed])
 
     def where(self, key: str, field: str = "") -> str:
         """``postings/designer.yaml:14:7`` of that posting's field (or its nearest written

@@ -14,7 +14,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import PurePosixPath
 from functools import cache
@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -177,6 +178,30 @@ class SalaryPeriod(StrEnum):
 class QualificationKind(StrEnum):
     REQUIRED = "required"
     PREFERRED = "preferred"
+
+
+MOMENT_EXAMPLE = "2026-03-02T09:00:00+01:00"
+
+
+def _moment(value: Any) -> datetime:
+    """An ISO 8601 date and time with its offset. A time without one is refused: read on a
+    server in another zone it would go live hours early or late."""
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"{value!r} is not an ISO 8601 date and time; write it as {MOMENT_EXAMPLE}") from None
+    else:
+        raise ValueError(f"expected an ISO 8601 date and time with an offset, like {MOMENT_EXAMPLE}")
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise ValueError(f"{value!r} has no offset: add one, like {MOMENT_EXAMPLE} (or Z for UTC)")
+    return parsed
+
+
+Moment = Annotated[datetime, BeforeValidator(_moment)]
+"""A point in time written with its offset (``2026-03-02T09:00:00+01:00``, ``…Z``)."""
 
 
 class Location(Model):
@@ -359,6 +384,16 @@ class Posting(Model):
         description="Read the boards and report what differs, but write nothing for this posting: no "
         "create, update, status change, source or link. Its jobs are not closed when it is removed.",
     )
+    publish_at: Moment | None = Field(
+        None,
+        description="When an active or paused posting goes live, as an ISO 8601 date and time with its "
+        "offset (2026-03-02T09:00:00+01:00). Before it, the posting is a draft on every board.",
+    )
+    close_at: Moment | None = Field(
+        None,
+        description="When the posting closes, as an ISO 8601 date and time with its offset; from then on it "
+        "is treated as written `status: closed`. After publish_at, when both are given.",
+    )
 
     @field_validator("title", "description")
     @classmethod
@@ -377,6 +412,21 @@ class Posting(Model):
         if len(trimmed) != len(set(trimmed)):
             raise ValueError("channel names must be unique")
         return trimmed
+
+    def status_at(self, now: datetime) -> Status:
+        """The status the posting asks for at `now`: closed from `close_at` on; a draft before
+        `publish_at` when it is written active or paused; else as written."""
+        if self.close_at is not None and now >= self.close_at:
+            return Status.CLOSED
+        live = self.status in (Status.ACTIVE, Status.PAUSED)
+        if live and self.publish_at is not None and now < self.publish_at:
+            return Status.DRAFT
+        return self.status
+
+    def as_of(self, now: datetime) -> Posting:
+        """The posting with the status it asks for at `now` (`status_at`) written in."""
+        status = self.status_at(now)
+        return self if status is self.status else self.model_copy(update={"status": status})
 
     def rules(self, board: str) -> BoardRules | None:
         """The rules of `board`'s section; None when the posting does not name it."""
@@ -402,6 +452,15 @@ class Posting(Model):
         return frozenset((
             *self.ignore, *(rules.ignore if rules is not None else ()), *(policy.ignore_on(board)),
         ))
+
+    @model_validator(mode="after")
+    def _closes_after_publishing(self, info: ValidationInfo) -> Posting:
+        if not _cross_checks(info) or self.publish_at is None or self.close_at is None:
+            return self
+        if self.close_at <= self.publish_at:
+            raise ValueError(f"close_at: must be after publish_at ({self.close_at.isoformat()} is not after "
+                             f"{self.publish_at.isoformat()})")
+        return self
 
     @model_validator(mode="after")
     def _workplace_needs_place(self, info: ValidationInfo) -> Posting:

@@ -58,13 +58,14 @@ def link_boards(connectors: Mapping[str, Connector]) -> list[str]:
     return [name for name, connector in connectors.items() if connector.SUPPORTS_LINKS]
 
 
-def linked_postings(postings: Iterable[Posting], boards: Sequence[str]) -> dict[str, str]:
+def linked_postings(postings: Iterable[Posting], boards: Sequence[str], now: datetime) -> dict[str, str]:
     """posting key → the board of `boards` its link comes from, for each posting that is not
-    closed (a closed job has nothing left to manage there) and names one of them."""
+    closed at `now` (a closed job has nothing left to manage there; a close_at passed closes
+    it) and names one of them."""
     linked = {}
     for posting in postings:
         named = [board for board in boards if board in posting.boards.names()]
-        if named and posting.status.value != "closed":
+        if named and posting.status_at(now).value != "closed":
             linked[posting.key] = named[0]
     return linked
 
@@ -83,7 +84,7 @@ class LinkKeeper:
         """Fetch a new link for every linked posting whose link is missing or due, drop the
         rest, and say when the next one falls due (None: no posting has a link)."""
         boards = link_boards(connectors)
-        wanted = linked_postings(desired.postings, boards)
+        wanted = linked_postings(desired.postings, boards, self.clock())
         self._forget(boards, keep=wanted)
         stored = self.stored()
         for key, board in wanted.items():
@@ -99,7 +100,7 @@ class LinkKeeper:
 
     def fresh_url(self, desired: Desired, connectors: Mapping[str, Connector], key: str) -> str:
         """A URL with life left in it for posting `key`: the stored one, or a new one."""
-        board = linked_postings(desired.postings, link_boards(connectors)).get(key)
+        board = linked_postings(desired.postings, link_boards(connectors), self.clock()).get(key)
         if board is None:
             raise UnknownPosting(f"no open posting {key!r} is sent to a board that hands out links")
         link = self.stored().get(key)

@@ -87,13 +87,29 @@ class Scheduler:
             func, trigger, id=name, name=name, replace_existing=True, next_run_time=max(first, _now())
         )
 
-    def once(self, name: str, func: Callable[[], Any]) -> None:
-        """Run `func` once, now. The name may be booked again while a run of it goes (three
-        at most: one returning, one running, one waiting): `func` takes its own turn."""
-        self._scheduler.add_job(
-            func, DateTrigger(run_date=_now(), timezone=UTC), id=name, name=name, replace_existing=True,
-            max_instances=3,
-        )
+    def once(self, name: str, func: Callable[[], Any], when: datetime | None = None, *,
+             max_instances: int = 1) -> None:
+        """Run `func` once at `when` (now, or at once when it is past): a date trigger, no
+        jitter. With `max_instances` above 1 the name may be booked again while a run of it
+        goes (an event's run: one returning, one running, one waiting)."""
+        trigger = DateTrigger(run_date=max(when or _now(), _now()), timezone=UTC)
+        self._scheduler.add_job(func, trigger, id=name, name=name, replace_existing=True,
+                                max_instances=max_instances)
+        self._scheduler.wakeup()
+    def booked(self, prefix: str = "") -> dict[str, datetime | None]:
+        """Each job whose name starts with `prefix` → its next turn (None before `start`)."""
+        return {
+            job.id: getattr(job, "next_run_time", None)
+            for job in self._scheduler.get_jobs() if str(job.id).startswith(prefix)
+        }
+
+    def cancel(self, name: str) -> bool:
+        """Drop a job that has not run yet; False when there is no such job."""
+        try:
+            self._scheduler.remove_job(name)
+        except JobLookupError:
+            return False
+        return True
 
     def move(self, name: str, when: datetime | None = None) -> bool:
         """Move a job's next turn to `when` (default: now); False when there is no such job.

@@ -46,6 +46,7 @@ from boardsync.daemon.links import LinkKeeper
 from boardsync.daemon.lock import WriterLock, acquire_writer_lock
 from boardsync.daemon.notify import Notifier, Watchdog, watchdog_interval
 from boardsync.daemon.scheduler import Progress, Scheduler
+from boardsync.daemon.timed import TimedRuns
 from boardsync.daemon.watch import ConfigWatch, ConfigWatcher, inotify_batches
 from boardsync.errors import BoardsyncError, ConfigError
 from boardsync.log import redact
@@ -121,8 +122,12 @@ class Daemon:
         self._beat_every = timedelta(seconds=beat)
         self.progress = Progress(stale_after=3 * beat)
         self.scheduler = Scheduler(on_skip=self._skipped)
+        self.timed = TimedRuns(self.scheduler, self._timed_job)
         self._reconciling = threading.Lock()
-        """One reconcile at a time: the schedule's and the board events' (they write the same pairs)."""
+        """One reconcile at a time: the schedule's, the timed ones and the board events' (they
+        write the same pairs)."""
+        self._again = threading.Event()
+        """A timed run came due while a reconcile was running: reconcile again right after it."""
         self._collecting = threading.Lock()
         """One collection of counters at a time, for the same reason."""
         self.events = EventWork()
@@ -347,6 +352,7 @@ class Daemon:
         else:
             self.scheduler.move("reconcile")
             self.scheduler.move("links")
+        self.timed.book(desired.postings)
 
     def _first_turn(self, kind: str, every: timedelta) -> datetime:
         now = datetime.now(UTC)
@@ -365,9 +371,11 @@ class Daemon:
         if self._postings_table_moved():
             return  # the reload asked for runs a reconcile at once, with the rows as they are now
         with self._reconciling:
+            self._again.clear()  # this run reads the boards after any moment already past
             trigger, self._why_next = self._why_next or "schedule", None
             self._run("reconcile", lambda g: reconcile(
                 g.desired, self.store, g.connectors, trigger=trigger, stop=self.stopping))
+        self._reconcile_again_if_asked()
 
     def _postings_table_moved(self) -> bool:
         """For postings kept in a database: whether the table changed since it was last
@@ -390,6 +398,25 @@ class Daemon:
         log.info("postings_table_changed", rows=now.rows, newest=now.newest)
         self._requests.put(("reload", "the postings table changed"))
         return True
+
+    def _timed_job(self, postings: tuple[str, ...], trigger: str) -> None:
+        """A publish_at or close_at came: reconcile those postings now. A run already going
+        may have read the boards before the moment, so another follows it instead of this
+        one waiting on a worker thread."""
+        if not self._reconciling.acquire(blocking=False):
+            self._again.set()
+            return
+        try:
+            self._run("reconcile", lambda g: reconcile(
+                g.desired, self.store, g.connectors, trigger=trigger, stop=self.stopping,
+                postings=[key for key in postings if key in {p.key for p in g.desired.postings}]))
+        finally:
+            self._reconciling.release()
+        self._reconcile_again_if_asked()
+
+    def _reconcile_again_if_asked(self) -> None:
+        if self._again.is_set():
+            self.scheduler.move("reconcile")
 
     def _metrics_job(self) -> None:
         with self._collecting:
@@ -566,7 +593,7 @@ class Daemon:
         if book is None:
             return "ignored"
         if book:
-            self.scheduler.once("events", self._events_job)
+            self.scheduler.once("events", self._events_job, max_instances=3)
         return "booked" if book else "already booked"
 
     def _ask(self, board: str, event: BoardEvent) -> bool | None:

@@ -35,6 +35,7 @@ from boardsync.reconcile import events, journal, record, saved, verdict
 from boardsync.reconcile.apply import Applier, ApplyReport, Progress
 from boardsync.reconcile.lookup import look_up_unlisted
 from boardsync.reconcile.model import (
+    DEFAULT_HORIZON,
     Action,
     BlockedItem,
     Board,
@@ -55,6 +56,7 @@ from boardsync.reconcile.observe import observe, observe_recorded
 from boardsync.reconcile.planner import plan_changes
 from boardsync.reconcile.safety import check_safety
 from boardsync.reconcile.saved import SavedPlan
+from boardsync.reconcile.upcoming import upcoming
 from boardsync.reconcile.waits import BoardWaits
 from boardsync.state import Binding, Store
 
@@ -128,15 +130,17 @@ def plan(
     clock: Clock = _utcnow,
     recorded: Mapping[str, BoardView] | None = None,
     snapshot: SnapshotAge | None = None,
+    horizon: timedelta = DEFAULT_HORIZON,
 ) -> RunResult:
     """Observe and plan; nothing is written, to a board or to the state: the store may be
     read-only. Lost creates are looked up as a run would, and one found shows as an
     adoption. With `recorded`, the boards are not called: each is planned against its
     recorded read (a snapshot, whose age `snapshot` gives and the plan carries). The
     result's plan carries the safety check's refusal, if any (`Plan.refused`), and its
-    outcome says what a real run would end in (refused, or whether the boards match)."""
+    outcome says what a real run would end in (refused, or whether the boards match). Its
+    upcoming items reach `horizon` ahead."""
     with _Run.recorded(desired, store, connectors, "plan", trigger, postings, providers, clock,
-                       read_only=True, recorded=recorded) as run:
+                       read_only=True, recorded=recorded, horizon=horizon) as run:
         boards, known, result = run.observe_and_plan(None)
         result = replace(result, snapshot=snapshot)
         result = run.checked(result, boards, known)
@@ -181,6 +185,8 @@ class _Run:
     store: Store
     connectors: dict[str, Connector]
     postings: tuple[Posting, ...]
+    """The postings in scope as they are at `now`: a publish_at still ahead makes a draft, a
+    close_at passed a closed posting (`Posting.as_of`)."""
     scope: frozenset[str] | None
     kind: str
     trigger: str
@@ -201,6 +207,10 @@ class _Run:
     calls: call_log.CallLog = field(default_factory=call_log.CallLog)
     """The requests sent to the boards, noted at the HTTP seam and written with the run's
     rows (a run that writes nothing notes nothing)."""
+    written: tuple[Posting, ...] = ()
+    """The postings in scope as written, for what is upcoming."""
+    horizon: timedelta = DEFAULT_HORIZON
+    """How far ahead the plan's upcoming items reach."""
 
     @property
     def read_only(self) -> bool:
@@ -225,7 +235,9 @@ class _Run:
             self.postings, boards, known, self.desired.root.policy, self.now,
             scope=self.scope, digest=self.desired.digest,
         )
-        result = replace(_showing_adoptions(result, settlement.would_adopt), renamed=renamed)
+        coming = upcoming(self.written, boards, known, self.desired.root.policy, self.now, self.horizon)
+        result = replace(_showing_adoptions(result, settlement.would_adopt), renamed=renamed, upcoming=coming,
+                         horizon=self.horizon)
         result = replace(result, observed=saved.observed(result, boards, known), scope=self.given,
                          posting_digests=saved.posting_digests(self.desired.postings),
                          root_digest=self.desired.root_digest)
@@ -280,13 +292,15 @@ class _Run:
         *,
         read_only: bool = False,
         recorded: Mapping[str, BoardView] | None = None,
+        horizon: timedelta = DEFAULT_HORIZON,
     ) -> Iterator[_Run]:
         """A run begun (its row written), and recorded as failed if anything escapes it;
         with `read_only`, a run that writes nothing, not even its row."""
         chosen = _choose_connectors(desired, connectors, providers)
         scope = _choose_postings(desired, store, postings)
-        selected = tuple(p for p in desired.postings if scope is None or p.key in scope)
+        written = tuple(p for p in desired.postings if scope is None or p.key in scope)
         now = clock()
+        selected = tuple(p.as_of(now) for p in written)
         run_id = None if read_only else record.start_run(
             store, kind=kind, trigger=trigger, digest=desired.digest, commit=desired.commit or config_commit(desired.path),
             now=now,
@@ -295,7 +309,7 @@ class _Run:
                  read_only=read_only, snapshot=recorded is not None)
         waits = BoardWaits(store, clock, keep=not read_only)
         run = cls(desired, store, chosen, selected, scope, kind, trigger, clock, now, run_id, waits, recorded,
-                  given=saved.scope(postings, providers))
+                  given=saved.scope(postings, providers), written=written, horizon=horizon)
         try:
             with call_log.recording(None if read_only else run.calls):
                 yield run

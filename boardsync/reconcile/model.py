@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -182,6 +182,31 @@ class RemovedItem:
     """Its posting was suspended when last in the source: never closed by boardsync."""
 
 
+DEFAULT_HORIZON = timedelta(days=7)
+"""How far ahead a plan looks for what is upcoming, unless told (`plan --horizon`)."""
+
+UpcomingKind = Literal["publish", "close", "expire", "renew_link"]
+"""publish and close: a posting's publish_at and close_at; expire: a board ends a live job on
+its own (Sorce, 30 days after publishing); renew_link: a signed link runs out and is fetched again."""
+
+
+@dataclass(frozen=True)
+class UpcomingItem:
+    """Something that happens to a pair at `at` without anyone running a command."""
+
+    kind: UpcomingKind
+    provider: str
+    posting: str
+    at: datetime
+    what: str
+    """What happens then, in words: what boardsync (or the board) will do."""
+    remote_id: str | None = None
+
+    @property
+    def pair(self) -> tuple[str, str]:
+        return (self.posting, self.provider)
+
+
 @dataclass(frozen=True)
 class Renamed:
     """A posting renamed (``previous_keys``): the old key's bindings and history move to the
@@ -282,6 +307,11 @@ class Plan:
     renamed: tuple[Renamed, ...] = ()
     """Postings renamed since the last run: their state moves (a run does it first), no board
     changes for it; the plan is made as if it had moved."""
+    upcoming: tuple[UpcomingItem, ...] = ()
+    """What happens within `horizon` with no edit (a publish_at, a close_at, an expiry, a link
+    renewal), earliest first. News, not a difference: it never makes a plan not in sync."""
+    horizon: timedelta = DEFAULT_HORIZON
+    """How far past `generated_at` `upcoming` reaches."""
 
     @property
     def board_changes(self) -> tuple[Change, ...]:

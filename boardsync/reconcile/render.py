@@ -11,12 +11,12 @@ import difflib
 import json
 import re
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
 from boardsync.reconcile import verdict
-from boardsync.reconcile.model import Action, Change, DriftItem, Plan, RemovedItem
+from boardsync.reconcile.model import Action, Change, DriftItem, Plan, RemovedItem, UpcomingItem
 
 FORMAT = "boardsync.plan"
 VERSION = 1
@@ -92,6 +92,12 @@ def to_document(plan: Plan) -> dict[str, Any]:
         "suspended": [
             {"provider": s.provider, "posting": s.posting, "held": [change_document(c) for c in s.held]}
             for s in plan.suspended
+        ],
+        "horizon_seconds": round(plan.horizon.total_seconds()),
+        "upcoming": [
+            {"kind": u.kind, "provider": u.provider, "posting": u.posting, "at": _iso(u.at), "what": u.what,
+             "remote_id": u.remote_id}
+            for u in plan.upcoming
         ],
     }
 
@@ -202,6 +208,9 @@ def to_text(plan: Plan, *, color: bool = False) -> str:
         for r in plan.removed
     ])
     lines += _section("Errors", [paint("-", f"  {e}") for e in plan.errors])
+    lines += _section(f"Upcoming (next {age_text(plan.horizon.total_seconds())})", [
+        f"  @ {_when(at)} {where}: {what}" for at, where, what in upcoming_lines(plan)
+    ])
     if plan.refused:
         lines.append(paint("!", f"Refused: {plan.refused}"))
     if (against := snapshot_line(plan)) is not None:
@@ -318,6 +327,28 @@ def describe_disposition(disposition: str) -> str:
     )
 
 
+def upcoming_lines(plan: Plan) -> list[tuple[datetime, str, str]]:
+    """The plan's upcoming items as (when, board/posting, what), earliest first, a board's
+    link renewals in one line: they come every few minutes for every linked posting, and
+    what matters to a reader is the publishes, closes and expiries between them."""
+    renewals: dict[str, list[UpcomingItem]] = {}
+    lines = []
+    for item in plan.upcoming:
+        if item.kind == "renew_link":
+            renewals.setdefault(item.provider, []).append(item)
+        else:
+            lines.append((item.at, f"{item.provider}/{item.posting}", item.what))
+    for provider, items in renewals.items():
+        count = f"{len(items)} signed link{'s' if len(items) != 1 else ''}"
+        lines.append((items[0].at, provider, f"{count} run out, the first here; a new one is fetched before each does"))
+    return sorted(lines, key=lambda line: (line[0], line[1]))
+
+
+def _when(at: datetime) -> str:
+    """``2026-03-02 08:00 UTC``: every upcoming moment on one clock, so they sort by eye."""
+    return f"{at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+
 def _until(until: datetime | None) -> str:
     return f" (until {until.isoformat(timespec='seconds')})" if until else ""
 
@@ -362,6 +393,9 @@ def to_markdown(plan: Plan) -> str:
     ])
     out += _md_table("Errors", ("board", "posting", "error"), [
         (e.provider, e.posting or "", e.message) for e in plan.errors
+    ])
+    out += _md_table(f"Upcoming (next {age_text(plan.horizon.total_seconds())})", ("when", "where", "what"), [
+        (_when(at), where, what) for at, where, what in upcoming_lines(plan)
     ])
     return "\n".join(out).rstrip() + "\n"
 
