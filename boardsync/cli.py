@@ -567,7 +567,7 @@ def build_parser() -> argparse.ArgumentParser:
                 "write a posting file for each job on the boards that no posting owns, and bind it")
     p.add_argument("--board", metavar="NAME", help="only the jobs of this board (default: every board that holds jobs)")
     p.add_argument("--out", type=Path, metavar="FOLDER",
-                   help=f"where to write the files, inside the postings folder (default: <postings>/{'imported'}/)")
+                   help="where to write the files, inside the postings folder (default: <postings>/imported/)")
     p.add_argument("--dry-run", action="store_true", help="print the files it would write; write and bind nothing")
     p.add_argument("--all", action="store_true", help="closed and expired jobs too (default: skipped)")
     _config_arg(p)

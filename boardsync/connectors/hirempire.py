@@ -622,7 +622,7 @@ def _salary_words(spec: Spec) -> dict[str, Any]:
         raise NotAPosting(f"hirempire's salary {amount!r} is not a whole amount")
     return {"salary": {
         "min": amount, "max": amount, "period": _reverse(SALARY_PERIODS, spec, "salary_period").value,
-        "currency": _needed(spec, "currency"), "hidden": bool(spec.get("hide_salary")),
+        "currency": _needed(spec, "currency"), **({"hidden": True} if spec.get("hide_salary") else {}),
     }}
 
 
