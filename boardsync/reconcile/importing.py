@@ -139,7 +139,7 @@ def import_jobs(
                 free.append(found)
     groups, ambiguous = _grouped(free, desired)
     written: list[Written] = []
-    taken = _taken_keys(desired, store, out)
+    taken = _taken_keys(desired, store)
     for group in groups:
         made = _posting_file(group, desired.root.policy, taken, out, _schema_line(desired, out))
         if isinstance(made, str):
@@ -360,7 +360,7 @@ def _slug(title: str) -> str:
     return slug or "posting"
 
 
-def _taken_keys(desired: Desired, store: Store, out: Path) -> set[str]:
+def _taken_keys(desired: Desired, store: Store) -> set[str]:
     """Keys a new posting must not have: the config's (and their previous keys) and those the
     state still binds."""
     taken = {p.key for p in desired.postings} | {k for p in desired.postings for k in p.previous_keys}
