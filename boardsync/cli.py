@@ -360,6 +360,27 @@ def _cmd_adopt(args: argparse.Namespace, term: Terminal) -> int:
     return 0
 
 
+def _cmd_import(args: argparse.Namespace, term: Terminal) -> int:
+    """`import`: exit 0 when every job was imported or skipped on purpose, 2 when some were
+    left unbound as ambiguous, 1 on an error (a board not read: nothing written)."""
+    from boardsync import console, documents, session
+    from boardsync.reconcile.importing import DEFAULT_FOLDER, check_out_folder, import_jobs, postings_folder
+
+    lock = None if args.dry_run else _writer_lock("import", args.wait, quiet=args.quiet)
+    with session.opened(args.config, lock=lock, read_only=args.dry_run) as run:
+        out = check_out_folder(run.desired, args.out or postings_folder(run.desired) / DEFAULT_FOLDER)
+        done = import_jobs(run.desired, run.store, run.connectors, out, board=args.board,
+                           include_ended=args.all, dry_run=args.dry_run)
+    if args.json:
+        print(documents.imported_json(done))
+    elif not args.quiet:
+        if args.dry_run:
+            for item in done.written:
+                print(f"--- {item.path}\n{item.text}", end="")
+        term.show(console.imported_view(done))
+    return 2 if done.ambiguous else 0
+
+
 def _cmd_forget(args: argparse.Namespace, term: Terminal) -> int:
     from boardsync import console, documents, session
     from boardsync.reconcile.adoption import forget
@@ -659,6 +680,18 @@ def build_parser() -> argparse.ArgumentParser:
     _wait_arg(p)
     _json_arg(p, "the binding made")
     _quiet_arg(p, "print nothing")
+
+    p = command("import", _cmd_import,
+                "write a posting file for each job on the boards that no posting owns, and bind it")
+    p.add_argument("--board", metavar="NAME", help="only the jobs of this board (default: every board that holds jobs)")
+    p.add_argument("--out", type=Path, metavar="FOLDER",
+                   help="where to write the files, inside the postings folder (default: <postings>/imported/)")
+    p.add_argument("--dry-run", action="store_true", help="print the files it would write; write and bind nothing")
+    p.add_argument("--all", action="store_true", help="closed and expired jobs too (default: skipped)")
+    _config_arg(p)
+    _wait_arg(p)
+    _json_arg(p, "the files written and the jobs left out")
+    _quiet_arg(p, "print nothing (unless --json): the exit code says whether any job was left ambiguous")
 
     p = command("forget", _cmd_forget,
                 "stop managing a posting removed from the config, leaving its jobs as they are on the boards")

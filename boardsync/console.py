@@ -20,6 +20,7 @@ from boardsync.config.validate import Report
 from boardsync.documents import visits_rows
 from boardsync.reconcile import render
 from boardsync.reconcile.adoption import Adopted, Forgotten, Unmanaged
+from boardsync.reconcile.importing import Imported
 from boardsync.reconcile.links import LinkResult
 from boardsync.reconcile.model import RunResult
 from boardsync.reconcile.outbox import Pending
@@ -235,6 +236,30 @@ def unmanaged_table(found: Unmanaged) -> RenderableType:
     hint = Text(f"{len(found.jobs)} job(s) no posting owns; bind one with "
                 "`boardsync adopt KEY --board NAME --id JOB`")
     return Group(rows, hint, *errors)
+
+
+def imported_view(done: Imported) -> RenderableType:
+    """The files written (or that a dry run would write) with their jobs, then the jobs left
+    out and why, then one line of counts."""
+    verb = "would write" if done.dry_run else "wrote"
+    parts: list[RenderableType] = []
+    if done.written:
+        parts.append(table(
+            ("file", "key", "board", "job", "title"),
+            [(w.path if i == 0 else "", w.key if i == 0 else "", j.provider, j.remote_id, j.title)
+             for w in done.written for i, j in enumerate(w.jobs)],
+            wrapped=("file", "title"),
+        ))
+    for heading, items in (("Ambiguous, left unbound", done.ambiguous), ("Skipped", done.skipped)):
+        if items:
+            parts.append(Text(heading, style="bold"))
+            parts.append(table(("board", "job", "title", "why"),
+                               [(i.job.provider, i.job.remote_id, i.job.title, i.reason) for i in items],
+                               wrapped=("title", "why")))
+    bound = "would bind" if done.dry_run else "bound"
+    parts.append(Text(f"{verb} {len(done.written)} file(s), {bound} {done.bound} job(s); "
+                      f"{len(done.ambiguous)} ambiguous, {len(done.skipped)} skipped"))
+    return Group(*parts)
 
 
 def adopted_text(done: Adopted) -> Text:

@@ -17,6 +17,7 @@ from typing import Any
 from boardsync.config.validate import Report
 from boardsync.reconcile import render
 from boardsync.reconcile.adoption import Adopted, Forgotten, Unmanaged
+from boardsync.reconcile.importing import Imported
 from boardsync.reconcile.links import LinkResult
 from boardsync.reconcile.model import RunResult
 from boardsync.reconcile.outbox import Pending
@@ -94,6 +95,20 @@ def sources_json(rows: Sequence[SourceRow]) -> str:
 def unmanaged_json(found: Unmanaged) -> str:
     """The jobs no posting owns, and the boards not read: ``{"jobs": [...], "errors": [...]}``."""
     return _dumps({"jobs": [asdict(j) for j in found.jobs], "errors": [asdict(e) for e in found.errors]})
+
+
+def imported_json(done: Imported) -> str:
+    """``{"dry_run", "written": [{key, path, jobs: [...]}], "ambiguous": [{job..., reason}],
+    "skipped": [{job..., reason}]}``; each job ``{provider, remote_id, title, status, place}``."""
+    def left(items: Sequence[Any]) -> list[dict[str, Any]]:
+        return [{**asdict(i.job), "reason": i.reason} for i in items]
+
+    return _dumps({
+        "dry_run": done.dry_run,
+        "written": [{"key": w.key, "path": w.path, "jobs": [asdict(j) for j in w.jobs]} for w in done.written],
+        "ambiguous": left(done.ambiguous),
+        "skipped": left(done.skipped),
+    })
 
 
 def adopted_json(done: Adopted) -> str:

@@ -124,6 +124,11 @@ class Unrenderable(ValueError):
         super().__init__(f"{problem.field}: {problem.message}")
 
 
+class NotAPosting(ValueError):
+    """`as_posting` met a job that cannot be written as a posting (a field a posting needs is
+    missing on the board, or holds a word the posting has no name for)."""
+
+
 def _keys(value: Any, keys: frozenset[str], *, keep: bool) -> Any:
     """`value` with only (`keep`) or without the `keys` of its object, or of each object in it."""
     if not keys:
@@ -286,6 +291,13 @@ class Connector(abc.ABC):
         for what the spec does not tell. Pure. Default: the spec's ``title``, no place."""
         title = spec.get("title")
         return (str(title) if title else None, None)
+
+    def as_posting(self, remote: Remote) -> dict[str, Any]:
+        """The reverse of `render`: a job read by `observe` in the posting's own words, as a
+        posting file holds them (no ``key``), with what only this board knows under
+        ``boards.<name>``. Rendering the posting it makes gives back what the board shows of
+        the job. Raises `NotAPosting` naming what cannot be said. Pure (after `observe`)."""
+        raise NotImplementedError(f"{self.name} has no jobs to import")
 
     def applicants(self) -> dict[tuple[str, str], int]:
         """Applicants per (remote id, channel name), in one request where the board allows."""

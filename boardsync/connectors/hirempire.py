@@ -39,6 +39,7 @@ from boardsync.connectors.base import (
     BoardEvent,
     BoardProblem,
     Channel,
+    NotAPosting,
     Remote,
     RemoteStatus,
     Spec,
@@ -76,6 +77,11 @@ class HirempireBoard(Model):
         "Director, VP, C-level); defaults from `level`.",
     )
     industry: str | None = Field(None, description="Free text industry shown on Hirempire.")
+    public_slug: str | None = Field(
+        None, min_length=1, max_length=200,
+        description="The job's public_slug (its public address); default bs-KEY. `boardsync import` keeps "
+        "the slug of a job made elsewhere here, so its address does not change.",
+    )
 
 
 def section(posting: Posting) -> HirempireBoard | None:
@@ -399,7 +405,7 @@ class HirempireConnector(HttpConnector):
             "workplace": WORKPLACES[posting.workplace],
             "career_level": _career_level(posting),
             "industry": _text(board.industry) if board and board.industry else None,
-            "public_slug": slug_for(posting.key),
+            "public_slug": board.public_slug if board and board.public_slug else slug_for(posting.key),
         }
 
     def lifecycle(self, desired: str, observed: RemoteStatus) -> list[Transition]:
@@ -435,6 +441,30 @@ class HirempireConnector(HttpConnector):
         title = spec.get("job_title")
         place = ", ".join(str(p) for p in (spec.get("city"), spec.get("job_country")) if p)
         return (str(title) if title else None, place or (str(spec["workplace"]) if spec.get("workplace") else None))
+
+    def as_posting(self, remote: Remote) -> dict[str, Any]:
+        """A Job in the posting's words (`render` reversed). The career level is always kept
+        under ``boards.hirempire`` (a posting's `level` knows three of Hirempire's eight; for
+        the others `level` is written as senior, which Hirempire is then never sent), and so
+        is the job's slug, so its public address stays. The single salary amount is the
+        range's both ends."""
+        spec = remote.spec
+        return {
+            "title": _needed(spec, "job_title"),
+            "description": _needed(spec, "job_description"),
+            "status": "closed" if remote.status == "expired" else remote.status,
+            **_place_words(spec),
+            "employment_type": _reverse(JOB_TYPES, spec, "job_type").value,
+            "level": _level_of(spec.get("career_level")).value,
+            **({"department": spec["department"]} if spec.get("department") else {}),
+            **_salary_words(spec),
+            "channels": sorted(remote.channels),
+            "boards": {self.name: {
+                "career_level": _needed(spec, "career_level"),
+                **({"industry": spec["industry"]} if spec.get("industry") else {}),
+                **({"public_slug": spec["public_slug"]} if spec.get("public_slug") else {}),
+            }},
+        }
 
     def applicants(self) -> dict[tuple[str, str], int]:
         """Applicants per (job id, source name), from one `GET /candidates?type=applicant`."""
@@ -631,6 +661,52 @@ def _country(posting: Posting) -> str | None:
     if posting.workplace is Workplace.REMOTE:
         return posting.remote_country
     return posting.locations[0].country if posting.locations else None
+
+
+# ------------------------------------------------------------------------------ reversing
+
+
+def _needed(spec: Spec, name: str) -> Any:
+    value = spec.get(name)
+    if value is None or value == "":
+        raise NotAPosting(f"hirempire shows no {name}")
+    return value
+
+
+def _reverse(words: Mapping[Any, str], spec: Spec, name: str) -> Any:
+    """The posting's value whose board word is `spec[name]`."""
+    value = _needed(spec, name)
+    found = next((ours for ours, theirs in words.items() if theirs == value), None)
+    if found is None:
+        raise NotAPosting(f"hirempire's {name} {value!r} has no posting word")
+    return found
+
+
+def _place_words(spec: Spec) -> dict[str, Any]:
+    country = _needed(spec, "job_country")
+    workplace = _reverse(WORKPLACES, spec, "workplace")
+    if workplace is Workplace.REMOTE:
+        return {"workplace": workplace.value, "remote_country": country}
+    if not spec.get("city"):
+        raise NotAPosting(f"hirempire shows no city for a {workplace.value} job")
+    return {"workplace": workplace.value, "locations": [{"city": spec["city"], "country": country}]}
+
+
+def _level_of(career_level: str | None) -> Level:
+    found = next((level for level, word in LEVEL_DEFAULTS.items() if word == career_level), None)
+    return found or Level.SENIOR
+
+
+def _salary_words(spec: Spec) -> dict[str, Any]:
+    if spec.get("salary") is None:
+        return {}
+    amount = spec["salary"]
+    if not isinstance(amount, int):
+        raise NotAPosting(f"hirempire's salary {amount!r} is not a whole amount")
+    return {"salary": {
+        "min": amount, "max": amount, "period": _reverse(SALARY_PERIODS, spec, "salary_period").value,
+        "currency": _needed(spec, "currency"), **({"hidden": True} if spec.get("hide_salary") else {}),
+    }}
 
 
 # ------------------------------------------------------------------------------ normalising

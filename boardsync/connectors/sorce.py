@@ -35,7 +35,7 @@ from boardsync.config.model import (
 )
 from boardsync.connectors import decided
 from boardsync.connectors.answers import Answer, UtcDateTime
-from boardsync.connectors.base import BoardProblem, Remote, RemoteStatus, Spec, Transition, Unrenderable
+from boardsync.connectors.base import BoardProblem, NotAPosting, Remote, RemoteStatus, Spec, Transition, Unrenderable
 from boardsync.connectors.http import HttpConnector, RateLimiter, excerpt, retry_after_header
 from boardsync.errors import Blocked, ProviderError, Rejected
 
@@ -326,6 +326,8 @@ class SorceConnector(HttpConnector):
     def __init__(self, settings: SorceSettings, client: httpx.Client, **http: Any) -> None:
         super().__init__(settings, client, **http)
         self._locations: dict[LocationKey, str | None] = {}
+        self._places: dict[str, SorceLocation] = {}
+        """Each locationId a read showed, with its name as shown: how `as_posting` names it."""
 
     def retry_after(self, response: httpx.Response) -> float | None:
         return sorce_retry_after(response)
@@ -459,6 +461,7 @@ class SorceConnector(HttpConnector):
                 if place.city and place.country and place.locationId:
                     key = _key_of(place.city, place.stateProvince, place.country)
                     self._locations.setdefault(key, place.locationId)
+                    self._places.setdefault(place.locationId, place)
 
     def find(self, posting: Posting, spec: Spec) -> Remote | None:
         """The newest live job that is this posting (`identity`: title and place) with the
@@ -502,6 +505,45 @@ class SorceConnector(HttpConnector):
         names = {found: key for key, found in self._locations.items() if found}
         places = [_place_name(loc, names) for loc in spec.get("locations") or [] if isinstance(loc, Mapping)]
         return (str(title) if title else None, "; ".join(places) or None)
+
+    def as_posting(self, remote: Remote) -> dict[str, Any]:
+        """A Job in the posting's words (`render` reversed). What a read does not show is
+        written as the board takes it when not sent: each qualification as required, and
+        budgets (shown without their window) are left to the board with ``ignore: [budgets]``
+        under ``boards.sorce``. Salaries are in dollars (`SORCE_CURRENCY`). A location is
+        written with the name a read showed and its ``sorce_location_id``."""
+        spec = remote.spec
+        board: dict[str, Any] = {}
+        if spec.get("bidPerQualifiedApplicantCents") is not None:
+            board["bid_cents"] = spec["bidPerQualifiedApplicantCents"]
+        if spec.get("budgets"):
+            board["ignore"] = ["budgets"]
+        return {
+            "title": _needed(spec, "title"),
+            "description": _needed(spec, "description"),
+            "status": "closed" if remote.status == "expired" else remote.status,
+            "workplace": _reverse(WORKPLACES, spec, "remoteOption").value,
+            **({"remote_country": spec["remoteCountry"]} if spec.get("remoteCountry") else {}),
+            **({"locations": [self._location_words(loc) for loc in spec["locations"]]} if spec.get("locations") else {}),
+            "employment_type": _reverse(JOB_TYPES, spec, "jobType").value,
+            "level": _reverse(LEVELS, spec, "jobLevel").value,
+            **_salary_words(spec),
+            "qualifications": [_qualification_words(q) for q in spec.get("qualifications") or []],
+            "questions": [{"prompt": q["prompt"], "options": list(q["options"])} for q in spec.get("questions") or []],
+            "boards": {self.name: board},
+        }
+
+    def _location_words(self, loc: Mapping[str, Any]) -> dict[str, Any]:
+        if not loc.get("locationId"):  # kept as typed: sent back as typed, with no id
+            city, country = loc.get("city"), loc.get("country")
+            if not city or not country:
+                raise NotAPosting("sorce shows a location with no city or country")
+            return {"city": city, "country": country, **({"state": loc["stateProvince"]} if loc.get("stateProvince") else {})}
+        place = self._places.get(str(loc["locationId"]))
+        if place is None or not place.city or not place.country:
+            raise NotAPosting(f"sorce showed no name for location {loc['locationId']}")
+        state = {"state": place.stateProvince} if place.stateProvince else {}
+        return {"city": place.city, **state, "country": place.country, "sorce_location_id": str(loc["locationId"])}
 
     # -- writes ----------------------------------------------------------------------------
 
@@ -607,6 +649,39 @@ class SorceConnector(HttpConnector):
             # say so now, before anything is sent.
             raise Unrenderable(BoardProblem("locations", _unknown_place(loc)))
         return {"locationId": found}
+
+
+# ------------------------------------------------------------------------------ reversing
+
+
+def _needed(spec: Spec, name: str) -> Any:
+    value = spec.get(name)
+    if value is None or value == "":
+        raise NotAPosting(f"sorce shows no {name}")
+    return value
+
+
+def _reverse(words: Mapping[Any, str], spec: Spec, name: str) -> Any:
+    """The posting's value whose board word is `spec[name]`."""
+    value = _needed(spec, name)
+    found = next((ours for ours, theirs in words.items() if theirs == value), None)
+    if found is None:
+        raise NotAPosting(f"sorce's {name} {value!r} has no posting word")
+    return found
+
+
+def _salary_words(spec: Spec) -> dict[str, Any]:
+    if spec.get("salaryMin") is None and spec.get("salaryMax") is None:
+        return {}
+    return {"salary": {
+        "min": _needed(spec, "salaryMin"), "max": _needed(spec, "salaryMax"),
+        "period": _reverse(SALARY_PERIODS, spec, "salaryPeriod").value, "currency": SORCE_CURRENCY,
+    }}
+
+
+def _qualification_words(item: Mapping[str, Any]) -> dict[str, Any]:
+    preferred = item.get("kind") == QUALIFICATION_KINDS[QualificationKind.PREFERRED]
+    return {"text": item["text"], **({"kind": "preferred"} if preferred else {})}
 
 
 # ------------------------------------------------------------------------------ check

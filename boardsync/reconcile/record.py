@@ -392,6 +392,18 @@ def adopted_by_hand(store: Store, run_id: int, pair: Pair, remote: Remote, now: 
         audited(session, run_id, pair, "adopt", now, ok=True, message=f"{remote.remote_id}: adopted by hand")
 
 
+def imported(store: Store, run_id: int, pair: Pair, remote: Remote, applied: Spec, path: str, now: datetime) -> None:
+    """``boardsync import``: the pair is bound to `remote` as it is (no call was made), with
+    `applied`, the posting's payload, as what is applied: the board showed all of it that it
+    shows, and what it does not show back is taken to be what the posting file says."""
+    with store.write() as session:
+        row = binding(session, pair, now)
+        _bind(row, remote, applied, now)
+        row.attempts, row.quarantine_until, row.last_error = 0, None, None
+        row.absent_since, row.absent_reads = None, 0
+        audited(session, run_id, pair, "import", now, ok=True, message=f"{remote.remote_id}: imported as {path}")
+
+
 def forgotten(store: Store, run_id: int, pairs: Collection[Pair], now: datetime) -> list[tuple[Pair, str | None]]:
     """``boardsync forget``: the bindings of `pairs` are dropped, with their signed links;
     their open drift is resolved and their unsettled creates given up, so no run closes,
