@@ -32,6 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from boardsync.connectors.base import BoardEvent
+from boardsync.daemon.hooks import read_body
 
 log = structlog.get_logger(__name__)
 
@@ -101,17 +102,11 @@ def board_hook(surface: EventSurface) -> Callable[[Request], Awaitable[Response]
 
 
 async def _json_body(request: Request) -> dict[str, Any] | None:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
+    raw = await read_body(request, MAX_BODY)
+    if raw is None:
         return None
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            return None
-        chunks.append(chunk)
     try:
-        body = json.loads(b"".join(chunks))
+        body = json.loads(raw)
     except ValueError:
         return None
     return body if isinstance(body, dict) else None

@@ -66,7 +66,7 @@ def git_hook(surface: HookSurface) -> Callable[[Request], Awaitable[Response]]:
         if not secret:
             return _answer(404, {"error": "not_found", "message": "no webhook here: the daemon follows no git "
                                  "branch, or daemon.webhook_secret is not set"})
-        body = await _body(request)
+        body = await read_body(request)
         if body is None:
             return _answer(413, {"error": "too_large", "message": "a webhook body is at most 25 MB"})
         who = sender(request.headers, body, secret)
@@ -82,15 +82,16 @@ def git_hook(surface: HookSurface) -> Callable[[Request], Awaitable[Response]]:
     return hook
 
 
-async def _body(request: Request) -> bytes | None:
-    """The raw body (the signature covers its exact bytes), or None past `MAX_BODY`."""
+async def read_body(request: Request, limit: int = MAX_BODY) -> bytes | None:
+    """The raw body (a signature covers its exact bytes), or None past `limit` bytes: read
+    no further than that, whatever Content-Length says."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
+    if declared.isdigit() and int(declared) > limit:
         return None
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_BODY:
+        if size > limit:
             return None
         chunks.append(chunk)
     return b"".join(chunks)

@@ -40,6 +40,7 @@ from boardsync.config.model import OVERRIDABLE, Policy, Posting, Workplace
 from boardsync.connectors.base import Connector, NotAPosting, Remote, Unrenderable
 from boardsync.errors import ConfigError
 from boardsync.reconcile import record
+from boardsync.reconcile.adoption import UnmanagedJob as Job
 from boardsync.reconcile.adoption import _job_boards
 from boardsync.reconcile.identity import ENDED
 from boardsync.reconcile.waits import BoardWaits, read_jobs
@@ -58,17 +59,6 @@ DEFAULT_FOLDER = "imported"
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class Job:
-    """A job on a board, as the import lists it."""
-
-    provider: str
-    remote_id: str
-    title: str | None
-    status: str
-    place: str | None
 
 
 @dataclass(frozen=True)
