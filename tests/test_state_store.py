@@ -367,8 +367,19 @@ def test_a_version_3_database_is_upgraded_to_keep_each_runs_board_calls(db_url: 
         assert (history.run.id, history.run.trigger, history.calls) == (7, "cli", {"sorce": 1})
 
 
+def _back_to_schema_5(connection: sa.Connection) -> None:
+    """Undo what the step from schema 5 adds: binding.in_sync, board_state.compared_at and the
+    counters' latest-sample indexes."""
+    connection.exec_driver_sql("DROP INDEX ix_visit_latest")
+    connection.exec_driver_sql("DROP INDEX ix_applicant_latest")
+    connection.exec_driver_sql("ALTER TABLE binding DROP COLUMN in_sync")
+    connection.exec_driver_sql("ALTER TABLE board_state DROP COLUMN compared_at")
+
+
 def _back_to_schema_4(connection: sa.Connection) -> None:
-    """Undo what the step from schema 4 adds: the notification outbox and the board outage columns."""
+    """Undo what the steps from schema 4 add: the notification outbox and the board outage
+    columns (and what comes after)."""
+    _back_to_schema_5(connection)
     connection.exec_driver_sql("DROP TABLE outbox")
     connection.exec_driver_sql("DROP TABLE outbox_delivery")
     for column in ("down_since", "down_told"):
@@ -401,3 +412,32 @@ def test_a_version_4_database_is_upgraded_to_hold_the_notification_outbox(db_url
         with store.session() as session:
             (delivery,) = session.exec(select(OutboxDelivery)).all()
         assert (delivery.target, delivery.attempts, delivery.delivered_at) == ("abc", 0, until)
+
+
+def test_a_version_5_database_is_upgraded_to_keep_sync_without_rewriting_bindings(db_url: str) -> None:
+    """A database of schema 5 is refused until `migrate`, which adds binding.in_sync (false:
+    the next full run finds what is in sync), board_state.compared_at and the indexes that
+    find each counter's latest sample by board; bindings and board state are kept."""
+    with open_store(db_url) as store, store.write() as session:
+        session.add(Binding(posting_key="kept", provider="sorce", remote_id="job_1", synced_at=T0))
+        session.add(BoardState(provider="sorce", observed_at=T0))
+    engine = sa.create_engine(db_url)
+    with engine.begin() as connection:
+        _back_to_schema_5(connection)
+        connection.exec_driver_sql("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
+    engine.dispose()
+    with pytest.raises(StateError, match=r"schema version 5, this boardsync needs .*run `boardsync migrate`"):
+        open_store(db_url)
+    with open_store(db_url, migrate=True) as store:
+        assert store.schema_version == migrations.SCHEMA_VERSION
+        with store.engine.connect() as connection:
+            inspector = sa.inspect(connection)
+            indexes = {i["name"] for t in ("visit_sample", "applicant_sample") for i in inspector.get_indexes(t)}
+            assert {"ix_visit_latest", "ix_applicant_latest"} <= indexes
+        with store.session() as session:
+            (row,) = session.exec(select(Binding)).all()
+            board = session.get(BoardState, "sorce")
+        assert (row.remote_id, row.in_sync, row.synced_at) == ("job_1", False, T0)
+        assert board is not None and (board.observed_at, board.compared_at) == (T0, None)
+        (status,) = store.status_rows()
+        assert status.last_sync == T0

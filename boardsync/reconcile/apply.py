@@ -27,6 +27,12 @@ The applier decides; `record` writes (each binding field, the audit row) through
 named for what happened. What one pair's changes share (how healed drift resolves, which
 change is its last, a call's timing) is passed from step to step, never kept on the applier.
 The database is written from every board's thread: `Store.write` serialises the writers.
+What a create or a link fetch that went through leaves is not committed on its own: it rides
+with the board's next transaction (the next create's in_flight mark, say), so a first sync
+commits once per create, and the intent of every create is still durable before its call.
+A process that dies before that commit leaves the create in_flight, settled by the next run
+as a lost answer (`journal`), and a link unrecorded, fetched again. At most `HELD_LIMIT` are
+held, and whatever is held is written when the board's thread ends.
 """
 
 from __future__ import annotations
@@ -72,6 +78,8 @@ BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_CAP = timedelta(hours=6)
 ERROR_TEXT_LIMIT = 500
 BOARD_DOWN_AFTER = 3
+HELD_LIMIT = 100
+"""Successes held back at most before they are committed on their own."""
 
 Progress = Callable[[int, int], None]
 
@@ -215,11 +223,36 @@ class _BoardApplier:
         """Why the board is left alone for the rest of the run."""
         self._left_alone = 0
         """Changes not tried after the board was given up."""
+        self._held: list[Callable[[Session], None]] = []
+        """Successes recorded in memory, written with the board's next transaction."""
 
     def run(self) -> ApplyReport:
-        self._apply_groups()
+        try:
+            self._apply_groups()
+        finally:
+            self._write_held()
         self._report_given_up()
         return self.report
+
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        """A write transaction that first records the successes held back (`_hold`)."""
+        with self.store.write() as session:
+            for write in self._held:
+                write(session)
+            yield session
+        self._held.clear()
+
+    def _hold(self, write: Callable[[Session], None]) -> None:
+        """Record a success with the board's next transaction (soon: `HELD_LIMIT`)."""
+        self._held.append(write)
+        if len(self._held) >= HELD_LIMIT:
+            self._write_held()
+
+    def _write_held(self) -> None:
+        if self._held:
+            with self._write():
+                pass
 
     def _apply_groups(self) -> None:
         for i, (_, changes) in enumerate(self.groups):
@@ -323,29 +356,34 @@ class _BoardApplier:
         posting = self.postings[change.posting].on_board(change.provider)
         spec = self.boards[change.provider].specs[change.posting]
         intent = self.applier.intents[change.pair]
-        journal.mark(self.store, intent, IntentState.IN_FLIGHT, self.now)
+        with self._write() as session:  # durable before the call, with what is held
+            journal.marked(session, intent, IntentState.IN_FLIGHT, self.now)
         try:
             with self._timed(call):
                 remote = self.connectors[change.provider].create(posting, spec, publish=change.publish)
         except (Rejected, Blocked) as exc:  # refused: certainly nothing was created
-            journal.mark(self.store, intent, IntentState.FAILED, self.now, error=_text(exc))
+            self._mark(intent, IntentState.FAILED, _text(exc))
             raise
         except BaseException as exc:
             # A lost answer, a 5xx, a crash after sending: the job may exist. Look it up
             # next run; never send the create again blindly.
-            journal.mark(self.store, intent, IntentState.UNKNOWN, self.now, error=_text(exc))
+            self._mark(intent, IntentState.UNKNOWN, _text(exc))
             self.report.unknown.add(change.pair)
             raise
 
-        def write(session: Session, row: Binding) -> None:
-            record.created(row, remote, spec, self.now)
+        def write(session: Session) -> dict[str, Any]:
             journal.succeed(session, intent, remote.remote_id, self.now)
+            return record.bound_values(remote, spec, self.now)
 
         missing = tuple(
             dataclasses.replace(change, action=Action.ENSURE_SOURCE, channel=name, channels=(), heals=())
             for name in change.channels if name not in remote.channels
         )
-        return _Done(remote, write, then=missing, logged={"remote_id": remote.remote_id})
+        return _Done(remote, _no_row, then=missing, logged={"remote_id": remote.remote_id}, values=write)
+
+    def _mark(self, intent: int, state: IntentState, error: str) -> None:
+        with self._write() as session:
+            journal.marked(session, intent, state, self.now, error=error)
 
     def _update(self, change: Change, remote: Remote, call: _Call) -> _Done:
         fields = {d.field: d.after for d in change.diffs}
@@ -371,23 +409,38 @@ class _BoardApplier:
         posting = self.postings[change.posting].on_board(change.provider)
         with self._timed(call):
             link = self.connectors[change.provider].link(posting)
-        return _Done(remote, lambda session, row: record.linked(session, row, link, self.now))
+        return _Done(remote, _no_row, values=lambda session: record.linked_values(session, change.pair, link, self.now))
 
     # -- outcomes ---------------------------------------------------------------------------
 
     def _succeeded(self, change: Change, done: _Done, call: _Call, resolution: str, *, last: bool) -> None:
         """Record a change that succeeded, in one transaction: its binding, the audit row,
         the drift it healed (as `resolution`), and — after the pair's `last` change — the
-        pair's clean slate."""
-        with self.store.write() as session:
-            row = record.binding(session, change.pair, self.now)
-            done.write(session, row)
+        pair's clean slate. A create's or a link's is held for the board's next transaction;
+        any other is committed now (a next run must not take the change for a hand edit)."""
+        applied_hash = self._applied_hash(change.pair) if last else None
+
+        def write(session: Session) -> None:
+            if done.values is not None:  # by plain statements: a first sync makes thousands
+                values = done.values(session)
+                if last:
+                    values.update(record.converged_values(applied_hash, self.now))
+                record.binding_written(session, change.pair, values)
+            else:
+                row = record.binding(session, change.pair, self.now)
+                done.write(session, row)
+                if last:
+                    record.converged(row, applied_hash, self.now)
             if done.audit:
                 self._audit(session, change, call)
             if change.heals:
                 record.resolve_drift(session, change.pair, change.heals, resolution, self.now)
-            if last:
-                record.converged(row, self._applied_hash(change.pair), self.now)
+
+        if change.action in CREATES or change.action is Action.REFRESH_LINK:
+            self._hold(write)
+        else:
+            with self._write() as session:
+                write(session)
         self.report.done[change.action.value] += 1
         if done.remote is not None:
             self.report.answered.setdefault(change.provider, {})[done.remote.remote_id] = done.remote
@@ -409,7 +462,7 @@ class _BoardApplier:
             return
         message = _text(exc)
         bound = log.bind(provider=change.provider, posting=change.posting, action=change.action.value)
-        with self.store.write() as session:
+        with self._write() as session:
             row = record.binding(session, change.pair, self.now)
             if change.action is Action.REFRESH_LINK and row.last_error is None:  # told once per failing streak
                 add_event(session, events.link_failing(change.posting, change.provider, message), self.now,
@@ -430,7 +483,7 @@ class _BoardApplier:
         """The pair blocked by `exc`: met by its `call`, or, with None, by a company-wide gate
         met earlier in the run (nothing was sent)."""
         fields = dict(getattr(exc, "fields", {}) or {})
-        with self.store.write() as session:
+        with self._write() as session:
             row = record.binding(session, change.pair, self.now)
             record.blocked(session, row, exc.reason, exc.gate, fields, self.now, run_id=self.run_id)
             if call is not None:
@@ -493,6 +546,13 @@ class _Done:
     audit: bool = True
     """Whether a call was made (an adoption makes none)."""
     logged: Mapping[str, Any] = field(default_factory=dict)
+    values: Callable[[Session], dict[str, Any]] | None = None
+    """Instead of `write`: what to set on the pair's binding (after writing the rest it
+    needs), without loading the row."""
+
+
+def _no_row(session: Session, row: Binding) -> None:
+    """The `write` of a change whose binding is written from its `_Done.values`."""
 
 
 def _down_reason(strikes: Sequence[ProviderError]) -> str:

@@ -5,6 +5,12 @@ before the call. The call's answer settles it: succeeded, failed, or — when th
 lost — unknown. An intent still in_flight when a run starts belongs to a process that died
 mid-call (only one run writes at a time): it is unknown too.
 
+A create that succeeded is recorded (its binding, and its intent succeeded) in the same
+transaction as the next create's in_flight mark, so a board's run of creates commits once per
+create: the in_flight mark is always durable before its call, and a process that dies between
+a create's answer and the next commit leaves that create in_flight, which the next run settles
+below exactly as a lost answer.
+
 An unknown create is never resent. The next run looks it up (`settle`) among what `observe`
 already read, without another request: by the board's own handle (a slug) or, on a board that
 keeps no reference of ours, by identity (the title and place of the payload that was sent; see
@@ -22,7 +28,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 import structlog
+from sqlmodel import Session
 
 from boardsync.connectors.base import Remote
 from boardsync.reconcile.identity import FreeJobs
@@ -34,51 +42,64 @@ from boardsync.state import Intent, IntentState, Store
 log = structlog.get_logger(__name__)
 
 
+INTENTS = Intent.__table__  # type: ignore[attr-defined]
+"""The table itself: the journal writes it with plain statements, one row each, never
+through loaded objects (a first sync writes thousands)."""
+
+
 def intend(
     store: Store, run_id: int, creates: Sequence[tuple[Change, Mapping[str, Any]]], now: datetime
 ) -> dict[Pair, int]:
     """Commit a pending intent for each create, with the payload it will send; the intent
     id per pair. One transaction: the run's journal is written before its first call."""
+    rows = [
+        {"run_id": run_id, "posting_key": c.posting, "provider": c.provider, "action": c.action.value,
+         "state": IntentState.PENDING.value, "spec": dict(spec), "created_at": now, "updated_at": now}
+        for c, spec in creates
+    ]
     with store.write() as session:
-        rows = [
-            Intent(run_id=run_id, posting_key=c.posting, provider=c.provider, action=c.action.value,
-                   state=IntentState.PENDING, spec=dict(spec), created_at=now, updated_at=now)
-            for c, spec in creates
-        ]
-        session.add_all(rows)
-        session.flush()
-        return {(row.posting_key, row.provider): row.id for row in rows if row.id is not None}
+        if rows:
+            session.execute(sa.insert(INTENTS), rows)
+        written = session.execute(
+            sa.select(INTENTS.c.id, INTENTS.c.posting_key, INTENTS.c.provider)
+            .where(INTENTS.c.run_id == run_id, INTENTS.c.state == IntentState.PENDING.value)
+        ).all()
+    return {(key, provider): intent_id for intent_id, key, provider in written}
 
 
 def mark(store: Store, intent_id: int, state: IntentState, now: datetime, *, remote_id: str | None = None,
          error: str | None = None) -> None:
     with store.write() as session:
-        _set(session.get(Intent, intent_id), state, now, remote_id=remote_id, error=error)
+        marked(session, intent_id, state, now, remote_id=remote_id, error=error)
+
+
+def marked(session: Session, intent_id: int, state: IntentState, now: datetime, *, remote_id: str | None = None,
+           error: str | None = None) -> None:
+    """An intent's new state, inside the caller's transaction."""
+    values: dict[str, Any] = {"state": state.value, "updated_at": now}
+    if remote_id is not None:
+        values["remote_id"] = remote_id
+    if error is not None:
+        values["error"] = error
+    session.execute(sa.update(INTENTS).where(INTENTS.c.id == intent_id).values(**values))
 
 
 def close_unsent(store: Store, intent_ids: Iterable[int], now: datetime) -> None:
     """Mark failed every one of `intent_ids` still pending: its create was never sent."""
+    ids = list(intent_ids)
     with store.write() as session:
-        for intent_id in intent_ids:
-            intent = session.get(Intent, intent_id)
-            if intent is not None and intent.state == IntentState.PENDING:
-                _set(intent, IntentState.FAILED, now, error="never sent")
+        for start in range(0, len(ids), record.CHUNK):
+            session.execute(
+                sa.update(INTENTS)
+                .where(INTENTS.c.id.in_(ids[start : start + record.CHUNK]),
+                       INTENTS.c.state == IntentState.PENDING.value)
+                .values(state=IntentState.FAILED.value, updated_at=now, error="never sent")
+            )
 
 
-def succeed(session: Any, intent_id: int, remote_id: str, now: datetime) -> None:
+def succeed(session: Session, intent_id: int, remote_id: str, now: datetime) -> None:
     """Mark an intent succeeded inside the caller's transaction (with the binding it made)."""
-    _set(session.get(Intent, intent_id), IntentState.SUCCEEDED, now, remote_id=remote_id)
-
-
-def _set(intent: Intent | None, state: IntentState, now: datetime, *, remote_id: str | None = None,
-         error: str | None = None) -> None:
-    if intent is None:
-        return
-    intent.state, intent.updated_at = state, now
-    if remote_id is not None:
-        intent.remote_id = remote_id
-    if error is not None:
-        intent.error = error
+    marked(session, intent_id, IntentState.SUCCEEDED, now, remote_id=remote_id)
 
 
 @dataclass
@@ -171,8 +192,9 @@ def _adopt(store: Store, intent: Intent, remote: Remote, run_id: int, now: datet
     with store.write() as session:
         record.recovered(record.binding(session, pair, now), remote, intent.spec, now)
         record.resolve_drift(session, pair, [STATUS], "corrected", now)
-        _set(session.get(Intent, intent.id), IntentState.SUCCEEDED, now, remote_id=remote.remote_id,
-             error="adopted after a lost answer")
+        assert intent.id is not None
+        marked(session, intent.id, IntentState.SUCCEEDED, now, remote_id=remote.remote_id,
+               error="adopted after a lost answer")
         record.audited(session, run_id, pair, Action.ADOPT.value, now, ok=True,
                        message=f"{remote.remote_id}: the job of a create whose answer was lost")
 

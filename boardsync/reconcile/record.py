@@ -29,8 +29,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 import structlog
 from sqlalchemy import insert
+from sqlalchemy.orm import defer
 from sqlmodel import Session, col, delete, func, or_, select, update
 
 from boardsync.config.model import Posting, Status
@@ -65,6 +67,12 @@ log = structlog.get_logger(__name__)
 
 CHUNK = 500
 """Ids per ``IN (…)`` list: well under SQLite's limit on bound parameters."""
+
+# The tables themselves, for what is read and written by plain statements rather than loaded
+# objects: a run reads every binding, and a first sync writes thousands.
+BINDINGS = Binding.__table__  # type: ignore[attr-defined]
+LINKS = SignedLink.__table__  # type: ignore[attr-defined]
+AUDIT = AuditEntry.__table__  # type: ignore[attr-defined]
 
 DIRECT = "(direct)"
 """The channel name for applicants who came through no tracked source."""
@@ -173,8 +181,12 @@ def load_known(
     """What the state knows of the pairs on `providers`; with `renames` (old key → new), as
     it will be once a run moves the renamed postings' state."""
     new = renames or {}
+    b = BINDINGS.c
     with store.session() as session:
-        bindings = session.exec(select(Binding).where(col(Binding.provider).in_(list(providers)))).all()
+        bindings = session.execute(sa.select(
+            b.posting_key, b.provider, b.remote_id, b.applied_status, b.applied_spec, b.attempts,
+            b.quarantine_until, b.last_error, b.absent_since, b.absent_reads, b.blocked_gate,
+        ).where(b.provider.in_(list(providers)))).all()
         links = session.exec(
             select(SignedLink).where(col(SignedLink.provider).in_(list(providers)), col(SignedLink.expires_at) > now)
         ).all()
@@ -195,9 +207,10 @@ def bound_jobs(
     """provider → every binding that points at a job, with what the board last showed of it
     (under its new key, for a posting in `renames`)."""
     new = renames or {}
+    b = BINDINGS.c
     with store.session() as session:
-        rows = session.exec(select(Binding).where(
-            col(Binding.provider).in_(list(providers)), col(Binding.remote_id).is_not(None),
+        rows = session.execute(sa.select(b.posting_key, b.provider, b.remote_id, b.observed_status).where(
+            b.provider.in_(list(providers)), b.remote_id.is_not(None),
         )).all()
     found: dict[str, list[BoundJob]] = {}
     for row in rows:
@@ -207,7 +220,8 @@ def bound_jobs(
     return found
 
 
-def _pair_state(b: Binding) -> PairState:
+def _pair_state(b: Any) -> PairState:
+    """A binding's row (its columns as `load_known` selects them) as planning reads it."""
     return PairState(
         remote_id=b.remote_id,
         applied_status=b.applied_status,
@@ -312,9 +326,57 @@ def linked(session: Session, row: Binding, link: IssuedLink, now: datetime) -> N
     row.observed_status, row.observed_at, row.updated_at = LINKED, now, now
 
 
+# A pair's binding written by plain statements, for the changes a first sync makes by the
+# thousand (a create, a link): the same columns the functions above set, without loading the row.
+
+
+
+def bound_values(remote: Remote, applied_spec: Spec, now: datetime) -> dict[str, Any]:
+    """What `created` (with the payload sent) writes of a pair's binding."""
+    return {
+        "remote_id": remote.remote_id, "observed_status": remote.status,
+        "observed_hash": spec_hash(remote.spec, remote.status), "observed_at": now,
+        "applied_status": remote.status, "applied_spec": dict(applied_spec), "updated_at": now,
+    }
+
+
+def linked_values(session: Session, pair: Pair, link: IssuedLink, now: datetime) -> dict[str, Any]:
+    """Keep the pair's new signed link (in place of the last), as `linked` does; what it
+    writes of the binding."""
+    key, provider = pair
+    kept = session.connection().execute(
+        sa.update(LINKS).where(LINKS.c.posting_key == key, LINKS.c.provider == provider)
+        .values(url=link.url, expires_at=link.expires_at, fetched_at=now)
+    ).rowcount
+    if not kept:
+        session.execute(sa.insert(LINKS).values(posting_key=key, provider=provider, url=link.url,
+                                                expires_at=link.expires_at, fetched_at=now))
+    return {"observed_status": LINKED, "observed_at": now, "updated_at": now}
+
+
+def converged_values(applied_hash: str | None, now: datetime) -> dict[str, Any]:
+    """What `converged` writes of a pair's binding."""
+    values: dict[str, Any] = {
+        "attempts": 0, "quarantine_until": None, "last_error": None, "blocked_reason": None,
+        "blocked_gate": None, "blocked_fields": None, "synced_at": now, "in_sync": True, "updated_at": now,
+    }
+    if applied_hash is not None:
+        values["applied_hash"] = applied_hash
+    return values
+
+
+def binding_written(session: Session, pair: Pair, values: Mapping[str, Any]) -> None:
+    """Set `values` on the pair's binding, made when missing."""
+    key, provider = pair
+    where = (BINDINGS.c.posting_key == key) & (BINDINGS.c.provider == provider)
+    if not session.connection().execute(sa.update(BINDINGS).where(where).values(**values)).rowcount:
+        session.execute(sa.insert(BINDINGS).values(posting_key=key, provider=provider, **values))
+
+
 def in_sync(row: Binding, now: datetime) -> None:
     """The pair was seen to match the desired state now."""
     row.synced_at = row.updated_at = now
+    row.in_sync = True
 
 
 def converged(row: Binding, applied_hash: str | None, now: datetime) -> None:
@@ -366,7 +428,7 @@ def audited(
 ) -> None:
     """The audit log's row for one change a run carried out (or tried) on a board."""
     key, provider = pair
-    session.add(AuditEntry(
+    session.execute(sa.insert(AUDIT).values(
         run_id=run_id, posting_key=key, provider=provider, action=action, ok=ok, http_status=http_status,
         error_code=error_code, message=message, duration_ms=duration_ms, at=now,
     ))
@@ -561,40 +623,55 @@ def record_observation(
             calls_made(session, run_id, calls)
         if not readable:
             return
-        rows = session.exec(select(Binding).where(col(Binding.provider).in_(list(readable)))).all()
+        # Without the payloads: nothing here reads them, and decoding every one costs.
+        rows = session.exec(
+            select(Binding).where(col(Binding.provider).in_(list(readable)))
+            .options(defer(Binding.applied_spec), defer(Binding.blocked_fields))  # type: ignore[arg-type]
+        ).all()
         by_remote = {(b.provider, b.remote_id): b for b in rows if b.remote_id}
         for board in readable.values():
-            _record_bindings(session, board, by_remote, plan, now)
+            _record_bindings(session, board, rows, by_remote, seen)
             _record_gone(board, by_remote, now)
             _record_absence(session, board, rows, seen)
             _record_suspension(board, rows, seen)
             _record_counters(session, board, by_remote, now)
-            _record_view(session, board, now)
+            _record_view(session, board, now, compared=scope is None)
             _record_expiring(session, board, by_remote, seen)
         _record_drift(session, readable, seen)
         _forget_links(session, readable, seen)
 
 
 def _record_bindings(
-    session: Session, board: Board, by_remote: Mapping[tuple[str, str], Binding], plan: Plan, now: datetime
+    session: Session, board: Board, rows: Sequence[Binding], by_remote: Mapping[tuple[str, str], Binding],
+    seen: _Seen,
 ) -> None:
-    seen = []
+    """What the board shows of each bound job, written only when it changed; and whether each
+    pair is in sync, written only when that changed: the board's `compared_at` says when a
+    pair still in sync was last found so (`Store.status_rows`), so a run that finds every
+    pair as it was rewrites no binding."""
+    now, plan = seen.now, seen.plan
     for remote in board.remotes.values():
         row = by_remote.get((board.name, remote.remote_id))
         if row is None:
             continue
-        seen.append(row.id)
         digest = spec_hash(remote.spec, remote.status)
         if row.observed_hash != digest or row.observed_status != remote.status:
-            row.observed_hash, row.observed_status, row.updated_at = digest, remote.status, now
-    _stamp(session, seen, observed_at=now)
+            row.observed_hash, row.observed_status = digest, remote.status
+            row.observed_at = row.updated_at = now
+    state = session.get(BoardState, board.name)
+    compared = state.compared_at if state is not None else None
     busy = {c.pair for c in plan.board_changes} | {d.pair for d in plan.drift} | {b.pair for b in plan.blocked}
-    in_sync = [
-        row.id for row in by_remote.values()
-        if row.provider == board.name and (row.posting_key, board.name) in plan.evaluated
-        and (row.posting_key, board.name) not in busy
-    ]
-    _stamp(session, in_sync, synced_at=now)
+    for row in rows:
+        if row.provider != board.name or (row.remote_id is None and row.observed_status != LINKED):
+            continue
+        pair = (row.posting_key, board.name)
+        if pair in plan.evaluated and pair not in busy:
+            if not row.in_sync or seen.scope is not None:  # a narrowed run leaves compared_at as it was
+                row.in_sync, row.synced_at = True, now
+        elif row.in_sync and (pair in plan.evaluated or seen.scope is None):
+            # In sync until the last full comparison, and not found so now.
+            row.in_sync = False
+            row.synced_at = max((t for t in (row.synced_at, compared) if t is not None), default=None)
 
 
 def _record_expiring(
@@ -621,14 +698,17 @@ def _record_expiring(
             add_event(session, event, seen.now, run_id=seen.run_id)
 
 
-def _record_view(session: Session, board: Board, now: datetime) -> None:
-    """What the board showed in this read, kept for snapshots; rewritten only when it changed."""
+def _record_view(session: Session, board: Board, now: datetime, *, compared: bool = False) -> None:
+    """What the board showed in this read, kept for snapshots; rewritten only when it changed.
+    `compared`: every posting was compared with it (a run not narrowed to some)."""
     view = views.view_of(board)
     digest = views.digest(view)
     row = session.get(BoardState, board.name) or BoardState(provider=board.name)
     if row.observed_digest != digest:
         row.observed, row.observed_digest = view, digest
     row.observed_at = now
+    if compared:
+        row.compared_at = now
     session.add(row)
 
 
@@ -699,17 +779,6 @@ def _record_suspension(board: Board, rows: Sequence[Binding], seen: _Seen) -> No
 
 
 SUSPEND_REASON = "the posting is suspended (suspend: true): read and compared, never written"
-
-
-def _stamp(session: Session, ids: Iterable[int | None], **values: Any) -> None:
-    """One UPDATE per chunk of ids, instead of one per row: a steady cycle touches them all.
-    The loaded rows are not synchronised (SQLAlchemy would evaluate the criteria against every
-    object in the session, per chunk); nothing reads these two columns later in the session."""
-    ids = [i for i in ids if i is not None]
-    for start in range(0, len(ids), CHUNK):
-        chunk = ids[start : start + CHUNK]
-        statement = update(Binding).where(col(Binding.id).in_(chunk)).values(**values)
-        session.exec(statement.execution_options(synchronize_session=False))
 
 
 def _record_counters(
@@ -843,7 +912,8 @@ def resolve_drift(session: Session, pair: Pair, fields: Iterable[str], resolutio
 def _forget_links(session: Session, boards: Mapping[str, Board], seen: _Seen) -> None:
     """Signed links are never kept past their expiry, nor for postings that left the board or
     were closed (nothing is left to manage there); their bindings go with them."""
-    session.exec(delete(SignedLink).where(col(SignedLink.expires_at) <= seen.now))
+    quick = {"synchronize_session": False}  # nothing loaded is read after this
+    session.exec(delete(SignedLink).where(col(SignedLink.expires_at) <= seen.now).execution_options(**quick))
     for name, board in boards.items():
         if not board.connector.SUPPORTS_LINKS:
             continue
@@ -855,7 +925,8 @@ def _forget_links(session: Session, boards: Mapping[str, Board], seen: _Seen) ->
             stale = [key for key in held if key not in wanted and seen.in_scope(key)]
             for start in range(0, len(stale), CHUNK):
                 session.exec(delete(table).where(
-                    col(table.provider) == name, col(table.posting_key).in_(stale[start : start + CHUNK])))
+                    col(table.provider) == name, col(table.posting_key).in_(stale[start : start + CHUNK]),
+                ).execution_options(**quick))
 
 
 __all__ = [

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from boardsync.errors import StateError
 from boardsync.state.tables import TABLES, Meta
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 Step = Callable[[sa.Connection], None]
 
@@ -75,7 +75,22 @@ def _v4_to_v5(connection: sa.Connection) -> None:
     connection.execute(sa.text("ALTER TABLE board_state ADD COLUMN down_told BOOLEAN NOT NULL DEFAULT FALSE"))
 
 
-STEPS: dict[int, Step] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5}
+def _v5_to_v6(connection: sa.Connection) -> None:
+    """A steady run rewrites no binding: whether a pair was in sync when last compared
+    (binding.in_sync) beside when the board was last compared in full
+    (board_state.compared_at); and the indexes that find each counter's latest sample for
+    a board without reading the whole history (ix_visit_latest, ix_applicant_latest)."""
+    connection.execute(sa.text("ALTER TABLE binding ADD COLUMN in_sync BOOLEAN NOT NULL DEFAULT FALSE"))
+    connection.execute(sa.text("ALTER TABLE board_state ADD COLUMN compared_at TIMESTAMP"))
+    connection.execute(sa.text(
+        "CREATE INDEX ix_visit_latest ON visit_sample (provider, posting_key, channel, id)"
+    ))
+    connection.execute(sa.text(
+        "CREATE INDEX ix_applicant_latest ON applicant_sample (provider, posting_key, channel, id)"
+    ))
+
+
+STEPS: dict[int, Step] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5, 5: _v5_to_v6}
 """version → the step that upgrades a database from that version to the next."""
 
 VERSION_KEY = "schema_version"

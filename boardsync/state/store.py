@@ -324,7 +324,11 @@ class Store:
             bindings = session.exec(select(Binding)).all()
             drift_counts = _open_drift_counts(session)
             creating = _unsettled_creates(session)
-        rows = {(b.posting_key, b.provider): _status_row(b, drift_counts, creating, now) for b in bindings}
+            compared = dict(session.exec(select(BoardState.provider, BoardState.compared_at)).all())
+        rows = {
+            (b.posting_key, b.provider): _status_row(b, drift_counts, creating, now, compared.get(b.provider))
+            for b in bindings
+        }
         for pair in expected:
             state = "not posted" if pair in quiet else "not synced"
             health = _unbound_health(pair, pair in quiet, creating)
@@ -475,8 +479,17 @@ def _unbound_health(pair: tuple[str, str], never_posted: bool, creating: set[tup
     return (Health.LIVE if never_posted else Health.MISSING).value
 
 
+def last_sync(b: Binding, compared: datetime | None) -> datetime | None:
+    """When the pair was last in sync: while it still is, the last time its board was
+    compared in full (`compared`), if that came after its own `synced_at`."""
+    if b.in_sync and compared is not None and (b.synced_at is None or compared > b.synced_at):
+        return compared
+    return b.synced_at
+
+
 def _status_row(
-    b: Binding, drift_counts: dict[tuple[str, str], int], creating: set[tuple[str, str]], now: datetime
+    b: Binding, drift_counts: dict[tuple[str, str], int], creating: set[tuple[str, str]], now: datetime,
+    compared: datetime | None = None,
 ) -> StatusRow:
     facts = PairFacts(
         b.remote_id, b.observed_status, b.applied_status, b.blocked_reason, b.blocked_gate, b.quarantine_until,
@@ -488,7 +501,7 @@ def _status_row(
         remote_id=b.remote_id,
         state=b.observed_status or ("not synced" if b.remote_id is None else "unknown"),
         open_drift=drift_counts.get((b.posting_key, b.provider), 0),
-        last_sync=b.synced_at,
+        last_sync=last_sync(b, compared),
         blocked_reason=b.blocked_reason,
         blocked_gate=b.blocked_gate,
         blocked_fields=dict(b.blocked_fields or {}),

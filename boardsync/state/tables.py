@@ -132,13 +132,20 @@ class Binding(SQLModel, table=True):
     observed_status: str | None = None
     observed_hash: str | None = None
     observed_at: datetime | None = _when()
+    """When what the board shows of the job last changed (or was first seen); when the board
+    was last read is `BoardState.observed_at`."""
     applied_status: str | None = None
     applied_hash: str | None = None
     """Hash of the spec and status last applied (or adopted): what the source asked for."""
     applied_spec: dict[str, Any] | None = _json()
     """The spec last applied, field by field, to tell a source change from a hand edit."""
     synced_at: datetime | None = _when()
-    """When the pair was last seen to match the desired state, or last changed to match it."""
+    """When the pair last changed to match the desired state, or was last found to match it
+    by a run that compared it alone or found it newly in sync; while `in_sync`, the board's
+    `BoardState.compared_at` is later, and is the pair's last sync (`Store.status_rows`)."""
+    in_sync: bool = False
+    """Whether the last run that compared the pair found it in sync: written only when that
+    changes, so a run that finds everything as it was rewrites no binding."""
     blocked_reason: str | None = _redacted()
     blocked_gate: str | None = None
     blocked_fields: dict[str, str] | None = Field(default=None, sa_type=RedactedJSON)
@@ -178,6 +185,9 @@ class BoardState(SQLModel, table=True):
     while it reads."""
     down_told: bool = False
     """Whether a board_down event was written for this outage (its recovery is then told too)."""
+    compared_at: datetime | None = _when()
+    """When a reconcile run last compared every posting with the board (a run narrowed to
+    some postings does not count): the last sync of each pair still `Binding.in_sync`."""
 
 
 class Intent(SQLModel, table=True):
@@ -299,7 +309,10 @@ class VisitSample(CounterSample, table=True):
     """A channel's cumulative visit count."""
 
     __tablename__ = "visit_sample"
-    __table_args__ = (sa.Index("ix_visit_series", "posting_key", "provider", "channel", "observed_at"),)
+    __table_args__ = (
+        sa.Index("ix_visit_series", "posting_key", "provider", "channel", "observed_at"),
+        sa.Index("ix_visit_latest", "provider", "posting_key", "channel", "id"),
+    )
 
     visits: int
 
@@ -308,7 +321,10 @@ class ApplicantSample(CounterSample, table=True):
     """A cumulative applicant count per channel ('' for the whole posting)."""
 
     __tablename__ = "applicant_sample"
-    __table_args__ = (sa.Index("ix_applicant_series", "posting_key", "provider", "channel", "observed_at"),)
+    __table_args__ = (
+        sa.Index("ix_applicant_series", "posting_key", "provider", "channel", "observed_at"),
+        sa.Index("ix_applicant_latest", "provider", "posting_key", "channel", "id"),
+    )
 
     applicants: int
 
