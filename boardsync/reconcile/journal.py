@@ -45,6 +45,8 @@ log = structlog.get_logger(__name__)
 INTENTS = Intent.__table__  # type: ignore[attr-defined]
 """The table itself: the journal writes it with plain statements, one row each, never
 through loaded objects (a first sync writes thousands)."""
+_INTENT = sa.update(INTENTS).where(INTENTS.c.id == sa.bindparam("b_id"))
+"""An intent's columns set from the parameters beside its ``b_id``: compiled once."""
 
 
 def intend(
@@ -81,7 +83,7 @@ def marked(session: Session, intent_id: int, state: IntentState, now: datetime, 
         values["remote_id"] = remote_id
     if error is not None:
         values["error"] = error
-    session.execute(sa.update(INTENTS).where(INTENTS.c.id == intent_id).values(**values))
+    session.execute(_INTENT, {"b_id": intent_id, **values})
 
 
 def close_unsent(store: Store, intent_ids: Iterable[int], now: datetime) -> None:

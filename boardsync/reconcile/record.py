@@ -73,6 +73,12 @@ CHUNK = 500
 BINDINGS = Binding.__table__  # type: ignore[attr-defined]
 LINKS = SignedLink.__table__  # type: ignore[attr-defined]
 AUDIT = AuditEntry.__table__  # type: ignore[attr-defined]
+# Each takes the columns to set as parameters beside the pair's (``b_key``, ``b_provider``):
+# one statement whatever the values, compiled once.
+_BINDING_OF_PAIR = sa.update(BINDINGS).where(
+    BINDINGS.c.posting_key == sa.bindparam("b_key"), BINDINGS.c.provider == sa.bindparam("b_provider"))
+_LINK_OF_PAIR = sa.update(LINKS).where(
+    LINKS.c.posting_key == sa.bindparam("b_key"), LINKS.c.provider == sa.bindparam("b_provider"))
 
 DIRECT = "(direct)"
 """The channel name for applicants who came through no tracked source."""
@@ -344,13 +350,9 @@ def linked_values(session: Session, pair: Pair, link: IssuedLink, now: datetime)
     """Keep the pair's new signed link (in place of the last), as `linked` does; what it
     writes of the binding."""
     key, provider = pair
-    kept = session.connection().execute(
-        sa.update(LINKS).where(LINKS.c.posting_key == key, LINKS.c.provider == provider)
-        .values(url=link.url, expires_at=link.expires_at, fetched_at=now)
-    ).rowcount
-    if not kept:
-        session.execute(sa.insert(LINKS).values(posting_key=key, provider=provider, url=link.url,
-                                                expires_at=link.expires_at, fetched_at=now))
+    values = {"url": link.url, "expires_at": link.expires_at, "fetched_at": now}
+    if not session.connection().execute(_LINK_OF_PAIR, {"b_key": key, "b_provider": provider, **values}).rowcount:
+        session.execute(sa.insert(LINKS), {"posting_key": key, "provider": provider, **values})
     return {"observed_status": LINKED, "observed_at": now, "updated_at": now}
 
 
@@ -368,9 +370,8 @@ def converged_values(applied_hash: str | None, now: datetime) -> dict[str, Any]:
 def binding_written(session: Session, pair: Pair, values: Mapping[str, Any]) -> None:
     """Set `values` on the pair's binding, made when missing."""
     key, provider = pair
-    where = (BINDINGS.c.posting_key == key) & (BINDINGS.c.provider == provider)
-    if not session.connection().execute(sa.update(BINDINGS).where(where).values(**values)).rowcount:
-        session.execute(sa.insert(BINDINGS).values(posting_key=key, provider=provider, **values))
+    if not session.connection().execute(_BINDING_OF_PAIR, {"b_key": key, "b_provider": provider, **values}).rowcount:
+        session.execute(sa.insert(BINDINGS), {"posting_key": key, "provider": provider, **values})
 
 
 def in_sync(row: Binding, now: datetime) -> None:
@@ -428,10 +429,11 @@ def audited(
 ) -> None:
     """The audit log's row for one change a run carried out (or tried) on a board."""
     key, provider = pair
-    session.execute(sa.insert(AUDIT).values(
-        run_id=run_id, posting_key=key, provider=provider, action=action, ok=ok, http_status=http_status,
-        error_code=error_code, message=message, duration_ms=duration_ms, at=now,
-    ))
+    session.execute(sa.insert(AUDIT), {
+        "run_id": run_id, "posting_key": key, "provider": provider, "action": action, "ok": ok,
+        "http_status": http_status, "error_code": error_code, "message": message, "duration_ms": duration_ms,
+        "at": now,
+    })
 
 
 # ------------------------------------------------------------------------------ by hand
