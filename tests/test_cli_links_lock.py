@@ -3,12 +3,17 @@ the way `plan` and `reconcile` do: it waits `--wait` seconds for the holder, the
 
 from __future__ import annotations
 
+import json
 import os
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlmodel import select
 
 from boardsync.cli import build_parser
 from boardsync.daemon.lock import acquire_writer_lock
+from boardsync.reconcile.planner import LINK_REFRESH_MARGIN
+from boardsync.state import SignedLink, open_store
 from tests.reconcile_helpers import Workspace
 
 pytestmark = pytest.mark.slow
@@ -16,7 +21,8 @@ pytestmark = pytest.mark.slow
 
 def test_links_beside_a_lock_holder_waits_then_refuses_naming_it_and_fetches_nothing(synced: Workspace) -> None:
     """With a daemon holding the lock, `links --wait` says it waits, exits 1 naming the holder's
-    pid and asks RecruitiFi for nothing; once the lock is free, the same command fetches links."""
+    pid and asks RecruitiFi for nothing; once the lock is free, the same command hands out the
+    links, fetching those with little time left."""
     with acquire_writer_lock(synced.desired().state_url, command="daemon"):
         refused = synced.run("links", "--wait", "0.2")
     assert refused.code == 1
@@ -24,8 +30,43 @@ def test_links_beside_a_lock_holder_waits_then_refuses_naming_it_and_fetches_not
     assert f"pid {os.getpid()}" in refused.err
     assert synced.counts()["recruitifi"] == {}
 
+    _age_links(synced, left=timedelta(minutes=1))
     assert synced.run("links").code == 0
     assert synced.counts()["recruitifi"] != {}
+
+
+def _age_links(ws: Workspace, left: timedelta, key: str | None = None) -> None:
+    """Leave the stored links (or `key`'s) `left` of life, as if fetched long ago."""
+    with open_store(ws.desired().state_url) as store, store.write() as session:
+        for link in session.exec(select(SignedLink)).all():
+            if key is None or link.posting_key == key:
+                link.expires_at = datetime.now(UTC) + left
+
+
+def test_links_hands_out_stored_links_with_time_left_and_fetches_only_the_rest(synced: Workspace) -> None:
+    """After a sync every link is stored with most of its life left: `links` prints them all
+    and asks RecruitiFi for nothing; a link inside its margin is fetched again, once."""
+    stored = _stored_urls(synced)
+    assert stored
+    synced.clear_counts()
+    listed = synced.run("links", "--json")
+    assert listed.code == 0
+    assert {(r["posting"], r["url"]) for r in json.loads(listed.out)} == set(stored.items())
+    assert synced.counts()["recruitifi"] == {}
+
+    key = sorted(stored)[0]
+    _age_links(synced, left=LINK_REFRESH_MARGIN - timedelta(seconds=5), key=key)
+    assert synced.run("links", key).code == 0
+    assert sum(synced.counts()["recruitifi"].values()) == 2  # the token, then the one link
+    fetched = _stored_urls(synced)
+    assert fetched[key] != stored[key] and {k: v for k, v in fetched.items() if k != key} == {
+        k: v for k, v in stored.items() if k != key}
+    assert synced.run("links", key).code == 0 and sum(synced.counts()["recruitifi"].values()) == 2
+
+
+def _stored_urls(ws: Workspace) -> dict[str, str]:
+    with open_store(ws.desired().state_url) as store, store.session() as session:
+        return {link.posting_key: link.url for link in session.exec(select(SignedLink)).all()}
 
 
 def test_links_waits_ten_seconds_for_the_lock_by_default_like_plan_and_reconcile() -> None:

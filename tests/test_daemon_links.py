@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import shutil
 import threading
-from dataclasses import replace
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlmodel import select
 
 from boardsync import config
 from boardsync.connectors import build_connectors
 from boardsync.connectors.base import Connector
 from boardsync.daemon.http import UnknownPosting
-from boardsync.daemon.links import REFRESH_AT, LinkKeeper, linked_postings
+from boardsync.daemon.links import LinkKeeper, linked_postings
+from boardsync.errors import ProviderError
+from boardsync.reconcile.planner import LINK_REFRESH_MARGIN
 from boardsync.sandbox.core import Fault
 from boardsync.sandbox.server import Sandbox
 from boardsync.state.store import Store, open_store
@@ -76,60 +78,75 @@ def test_a_posting_naming_two_link_boards_gets_its_link_from_the_first(desired: 
     assert set(linked_postings(desired.postings, [], NOW)) == set()
 
 
-def test_refresh_fetches_missing_links_and_books_the_next_at_most_of_their_life(
-    desired: config.Desired, keeper: LinkKeeper, connectors: dict[str, Connector], sandbox: Sandbox
-) -> None:
-    """Every linked posting gets a stored link; the next refresh falls at 80% of its life."""
-    now = sandbox.clock.now()
-    due = keeper.refresh(desired, connectors, threading.Event())
-    stored = keeper.stored()
-    assert set(stored) == LINKED and _issued(sandbox) == 3
-    life = min(link.expires_at for link in stored.values()) - now
-    assert due == now + life * REFRESH_AT
+def _stored(store: Store) -> dict[str, SignedLink]:
+    with store.session() as session:
+        return {row.posting_key: row for row in session.exec(select(SignedLink)).all()}
 
 
-def test_fresh_links_are_reused_and_aging_ones_fetched_again(
-    desired: config.Desired, keeper: LinkKeeper, connectors: dict[str, Connector], sandbox: Sandbox
-) -> None:
-    """Until 80% of a link's life has passed it is handed out again and the board asked nothing;
-    from then on a new one is fetched."""
-    keeper.refresh(desired, connectors, threading.Event())
-    old = keeper.stored()["backend-engineer"]
-    sandbox.clock.set(old.refresh_due - timedelta(seconds=1))
-    keeper.refresh(desired, connectors, threading.Event())
-    assert keeper.fresh_url(desired, connectors, "backend-engineer") == old.url and _issued(sandbox) == 3
-    sandbox.clock.set(old.refresh_due)
-    assert keeper.fresh_url(desired, connectors, "backend-engineer") != old.url
-    assert _issued(sandbox) == 4
-
-
-def test_links_of_postings_gone_and_links_expired_are_forgotten(
+def test_nothing_is_fetched_until_asked_then_one_link_for_the_posting_asked(
     desired: config.Desired, store: Store, keeper: LinkKeeper, connectors: dict[str, Connector], sandbox: Sandbox
 ) -> None:
-    """A link is never kept past its expiry, nor for a posting no longer sent to RecruitiFi."""
-    keeper.refresh(desired, connectors, threading.Event())
-    with store.write() as session:
-        session.add(SignedLink(posting_key="old-job", provider="recruitifi", url="https://x/?token=t",
-                               expires_at=sandbox.clock.now() + timedelta(minutes=5)))
-    remaining = [p for p in desired.postings if p.key != "engineering-manager"]
-    keeper.refresh(replace(desired, postings=tuple(remaining)), connectors, threading.Event())
-    assert set(keeper.stored()) == LINKED - {"engineering-manager"}
-    last = max(link.expires_at for link in keeper.stored().values())
-    sandbox.clock.set(last)
-    stopped = threading.Event()
-    stopped.set()  # nothing fetched anew: what is left is only what was kept
-    keeper.refresh(desired, connectors, stopped)
-    assert keeper.stored() == {}
+    """No link is kept warm: asking for one posting's link fetches that one and stores it."""
+    assert _issued(sandbox) == 0
+    url = keeper.fresh_url(desired, connectors, "backend-engineer")
+    assert _issued(sandbox) == 1
+    assert set(_stored(store)) == {"backend-engineer"} and _stored(store)["backend-engineer"].url == url
 
 
-def test_a_board_failure_is_retried_later_without_stopping_the_others(
+def test_a_link_valid_beyond_the_margin_is_served_again_and_one_inside_it_fetched_anew(
+    desired: config.Desired, store: Store, keeper: LinkKeeper, connectors: dict[str, Connector], sandbox: Sandbox
+) -> None:
+    """While the stored link has more than the margin left it is handed out again and the
+    board asked nothing; from then on a new one is fetched and stored in its place."""
+    old = keeper.fresh_url(desired, connectors, "backend-engineer")
+    expires = _stored(store)["backend-engineer"].expires_at
+    assert expires is not None
+    sandbox.clock.set(expires - LINK_REFRESH_MARGIN - timedelta(seconds=1))
+    assert keeper.fresh_url(desired, connectors, "backend-engineer") == old and _issued(sandbox) == 1
+    sandbox.clock.set(expires - LINK_REFRESH_MARGIN)
+    new = keeper.fresh_url(desired, connectors, "backend-engineer")
+    assert new != old and _issued(sandbox) == 2
+    assert _stored(store)["backend-engineer"].url == new
+
+
+def test_an_expired_link_is_fetched_when_asked_and_a_second_ask_is_served_from_the_database(
+    desired: config.Desired, store: Store, keeper: LinkKeeper, connectors: dict[str, Connector], sandbox: Sandbox
+) -> None:
+    """A link past its expiry costs one request at the next ask, and none at the ask after."""
+    keeper.fresh_url(desired, connectors, "product-designer")
+    expires = _stored(store)["product-designer"].expires_at
+    assert expires is not None
+    sandbox.clock.set(expires + timedelta(minutes=1))
+    first = keeper.fresh_url(desired, connectors, "product-designer")
+    second = keeper.fresh_url(desired, connectors, "product-designer")
+    assert first == second and _issued(sandbox) == 2
+
+
+def test_two_asks_at_once_for_one_posting_fetch_one_link(
     desired: config.Desired, keeper: LinkKeeper, connectors: dict[str, Connector], sandbox: Sandbox
 ) -> None:
-    """One link the board refuses leaves the rest fetched and books a retry 30 s later."""
+    """Asks for the same posting wait for each other: the second is served what the first fetched."""
+    sandbox.recruitifi.faults.add(Fault("latency", path=r"/v1/links/job", latency_ms=200, times=1))
+    urls: list[str] = []
+    threads = [threading.Thread(target=lambda: urls.append(keeper.fresh_url(desired, connectors, "backend-engineer")))
+               for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(urls) == 2 and urls[0] == urls[1] and _issued(sandbox) == 1
+
+
+def test_a_board_failure_is_an_error_for_that_ask_and_the_next_ask_fetches_again(
+    desired: config.Desired, keeper: LinkKeeper, connectors: dict[str, Connector], sandbox: Sandbox
+) -> None:
+    """A link the board refuses fails that ask (naming the board); nothing is stored, so the
+    next ask tries again and gets one."""
     sandbox.recruitifi.faults.add(Fault("status", method="GET", path=r"/v1/links/job", status=403, times=1))
-    due = keeper.refresh(desired, connectors, threading.Event())
-    assert len(keeper.stored()) == 2
-    assert due == sandbox.clock.now() + timedelta(seconds=30)
+    with pytest.raises(ProviderError) as failed:
+        keeper.fresh_url(desired, connectors, "backend-engineer")
+    assert failed.value.provider == "recruitifi"
+    assert keeper.fresh_url(desired, connectors, "backend-engineer") and _issued(sandbox) == 1
 
 
 def test_a_link_is_refused_for_a_posting_not_sent_to_recruitifi(

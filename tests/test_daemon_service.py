@@ -28,7 +28,6 @@ import pytest
 from ruamel.yaml import YAML
 
 from boardsync import config
-from boardsync.daemon.links import LinkKeeper
 from boardsync.sandbox.core import Fault
 from boardsync.sandbox.recruitifi import LINK_LIFETIME
 from boardsync.sandbox.server import Sandbox
@@ -127,6 +126,10 @@ class Workspace:
 
     def posting(self, name: str) -> Path:
         return self.root / "postings" / f"{name}.yaml"
+
+    def env_plain(self) -> dict[str, str]:
+        """The environment of a command run beside the daemon: the boards' credentials."""
+        return dict(os.environ) | self.sandbox.credentials()
 
     def env(self, notify: NotifySocket) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in ("JOURNAL_STREAM", "WATCHDOG_PID")}
@@ -325,31 +328,51 @@ def test_sighup_applies_an_edit_and_a_broken_edit_keeps_the_last_good_config(
     assert any(j.get("title") == "Senior Product Designer" for j in sorce_jobs(sandbox))
 
 
-def test_links_are_refreshed_before_they_expire(
-    start: Callable[[], DaemonProcess], workspace: Workspace, sandbox: Sandbox
+def _linked_posting(i: int) -> str:
+    """A posting on RecruitiFi alone: all it costs there is its signed link."""
+    return (
+        f"key: linked-{i:04d}\ntitle: Linked Engineer {i}\nstatus: active\n"
+        "description: A posting reached through a signed link.\nworkplace: remote\n"
+        "remote_country: United States\nemployment_type: full_time\nlevel: mid\n"
+        "boards:\n  recruitifi: {}\n"
+    )
+
+
+def test_an_idle_daemon_fetches_no_link_and_an_ask_fetches_one_then_serves_it_again(
+    start: Callable[[], DaemonProcess], workspace: Workspace, notify: NotifySocket, sandbox: Sandbox
 ) -> None:
-    """With links living 4 s, every stored link is unexpired at every look, and new ones come.
-    (The daemon refreshes at 80% of a link's life: 0.8 s of margin here, minutes for real links.)"""
-    workspace.write_config(reconcile="1h", metrics="1h")  # only the link refresh fetches links
-    sandbox.clock.set(datetime.now(UTC) - LINK_LIFETIME + timedelta(seconds=4))
+    """1,000 postings whose links have all run out: the daemon keeps none warm (it fetches
+    nothing while idle); /links/KEY fetches one link, and a second ask within its margin is
+    served from the database."""
+    shutil.rmtree(workspace.root / "postings")
+    (workspace.root / "postings").mkdir()
+    for i in range(1000):
+        (workspace.root / "postings" / f"linked-{i:04d}.yaml").write_text(_linked_posting(i))
+    workspace.write_config(reconcile="1h", metrics="1h")  # the reconcile below is the last for an hour
+    unlimited = "  recruitifi:\n    requests_per_second: 100000\n"  # 1,000 links at once, not 10 a second
+    workspace.config.write_text(workspace.config.read_text().replace("  recruitifi:\n", unlimited))
+    sandbox.recruitifi.set_limits(requests_per_second=100_000)
+    sandbox.clock.set(datetime.now(UTC) - LINK_LIFETIME - timedelta(minutes=1))  # links issued already run out
+    first = subprocess.run(
+        [sys.executable, "-m", "boardsync", "reconcile", "-q", "-c", str(workspace.config)],
+        env=workspace.env_plain(), cwd=workspace.root, capture_output=True, text=True, check=False,
+    )
+    assert first.returncode == 0, first.stdout + first.stderr
+    sandbox.clock.reset()
+    issued = len(sandbox.recruitifi.issued_links())
+    assert issued == 1000
     daemon = start()
-    linked = {"backend-engineer", "engineering-manager", "product-designer"}
-
-    def stored() -> dict[str, datetime]:
-        with open_store(workspace.state_url) as store:
-            return {key: link.expires_at for key, link in LinkKeeper(store).stored().items()}
-
-    wait_for("a link for every linked posting", lambda: set(stored()) == linked)
-    issued_before = len(sandbox.recruitifi.issued_links())
-    deadline = time.monotonic() + 8.5  # more than two lifetimes
+    notify.wait("READY", "1")
+    deadline = time.monotonic() + 2.0  # the old link job fetched every due link as the daemon started
     while time.monotonic() < deadline:
         daemon.assert_alive()
-        now = datetime.now(UTC)
-        links = stored()
-        assert set(links) == linked
-        assert all(expires > now for expires in links.values()), (links, now)
-        time.sleep(0.2)
-    assert len(sandbox.recruitifi.issued_links()) >= issued_before + 2 * len(linked)
+        assert len(sandbox.recruitifi.issued_links()) == issued
+        time.sleep(TICK)
+    asked = daemon.http("/links/linked-0007")
+    assert asked.status_code == 302 and len(sandbox.recruitifi.issued_links()) == issued + 1
+    again = daemon.http("/links/linked-0007")
+    assert again.status_code == 302 and again.headers["location"] == asked.headers["location"]
+    assert len(sandbox.recruitifi.issued_links()) == issued + 1
 
 
 def test_sigterm_mid_run_exits_0_with_nothing_in_flight_and_a_restart_adds_no_duplicate(

@@ -439,6 +439,15 @@ def test_link_is_refreshed_only_when_missing_or_near_expiry() -> None:
     assert result.empty
 
 
+def test_a_run_fetches_only_a_pairs_first_link_and_leaves_later_ones_to_an_ask() -> None:
+    """A pair that was linked before is left alone by a run once its link runs out (a link is
+    fetched when asked for); only a pair never linked gets one from the run."""
+    a, b = (posting(k, boards={"recruitifi": {}}) for k in "ab")
+    board = Board("recruitifi", LINKS)
+    known = Known(bindings={("a", "recruitifi"): PairState(linked=True), ("b", "recruitifi"): PairState()})
+    assert actions(plan([a, b], board, known)) == [("b", "refresh_link")]
+
+
 # ------------------------------------------------------------------------------ blocked
 
 

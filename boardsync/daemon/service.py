@@ -1,4 +1,4 @@
-"""`boardsync daemon`: reconcile, collect metrics and keep links fresh, until told to stop.
+"""`boardsync daemon`: reconcile, collect metrics and hand out signed links, until told to stop.
 
     start      load the config → take the writer lock → open the database → build connectors
                → book the jobs from what the database remembers → listen → READY=1
@@ -48,7 +48,7 @@ from boardsync.daemon.notify import Notifier, Watchdog, watchdog_interval
 from boardsync.daemon.scheduler import Progress, Scheduler
 from boardsync.daemon.timed import TimedRuns
 from boardsync.daemon.watch import ConfigWatch, ConfigWatcher, inotify_batches
-from boardsync.errors import BoardsyncError, ConfigError
+from boardsync.errors import BoardsyncError, ConfigError, ProviderError
 from boardsync.log import redact
 from boardsync.reconcile import collect_metrics, events, reconcile, snapshot
 from boardsync.reconcile.model import RunResult
@@ -60,9 +60,6 @@ from boardsync.state.store import Store, open_store
 log = structlog.get_logger(__name__)
 
 BEAT_EVERY = 5.0
-LINKS_IDLE = timedelta(minutes=10)
-"""How often the links job looks again when no link is due (none configured, or all failed)."""
-LINKS_RETRY = timedelta(seconds=30)
 NOTIFY_IDLE = timedelta(minutes=1)
 """How often the notification job looks at the outbox when nothing is due sooner."""
 SUCCESSFUL = ("converged", "drifted", "partial")
@@ -346,12 +343,10 @@ class Daemon:
                 self.scheduler.every(kind, job, every, first=self._first_turn(kind, every))
         if first_start:
             now = datetime.now(UTC)
-            self.scheduler.every("links", self._links_job, LINKS_IDLE, first=now)
             self.scheduler.every("heartbeat", self.progress.beat, self._beat_every, first=now)
             self.scheduler.every("notify", self._notify_job, NOTIFY_IDLE, first=now)
         else:
             self.scheduler.move("reconcile")
-            self.scheduler.move("links")
         self.timed.book(desired.postings)
 
     def _first_turn(self, kind: str, every: timedelta) -> datetime:
@@ -465,18 +460,6 @@ class Daemon:
         if kind == "reconcile" and result.outcome in SUCCESSFUL and not scoped:
             self._last_ok = result.finished_at
         self._status(result.summary())
-
-    def _links_job(self) -> None:
-        if self.stopping.is_set():
-            return
-        try:
-            with self._current() as generation:
-                due = self.links.refresh(generation.desired, generation.connectors, self.stopping)
-        except Exception as exc:
-            log.exception("links_failed", error=str(exc))
-            due = datetime.now(UTC) + LINKS_RETRY
-        self.scheduler.move("links", due or datetime.now(UTC) + LINKS_IDLE)
-        self._notify_now()  # a link that failed is told now
 
     def _notify_now(self) -> None:
         """Bring the notification job's next turn to now, unless the daemon is stopping: the
@@ -614,8 +597,13 @@ class Daemon:
         return None
 
     def fresh_link(self, posting_key: str) -> str:
-        with self._current() as generation:
-            return self.links.fresh_url(generation.desired, generation.connectors, posting_key)
+        """The posting's signed link, fetched now unless the stored one has time left."""
+        try:
+            with self._current() as generation:
+                return self.links.fresh_url(generation.desired, generation.connectors, posting_key)
+        except ProviderError:
+            self._notify_now()  # a link that could not be fetched is told now (link_failing)
+            raise
 
 
 def run_daemon(config_path: Path) -> int:

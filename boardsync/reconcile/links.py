@@ -1,5 +1,7 @@
-"""Fresh signed links on demand (``boardsync links``): one new link per posting asked for,
-stored in place of the old one."""
+"""Signed links when asked for (``boardsync links``, the daemon's ``/links/KEY``): a link
+still valid for more than `LINK_REFRESH_MARGIN` is handed out again from the state database;
+otherwise a new one is fetched, stored in place of the old one, and handed out. No link is
+kept warm ahead of an ask: a run fetches only a pair's first (`planner`)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import structlog
+from sqlmodel import col, select
 
 from boardsync.config.loader import Desired
 from boardsync.config.model import Posting
@@ -15,8 +18,9 @@ from boardsync.connectors.registry import none_configured
 from boardsync.connectors.base import Connector
 from boardsync.errors import ProviderError, WaitAsked
 from boardsync.reconcile import events, record
+from boardsync.reconcile.planner import LINK_REFRESH_MARGIN
 from boardsync.reconcile.waits import BoardWaits
-from boardsync.state import Store
+from boardsync.state import SignedLink, Store
 from boardsync.state.outbox import add_event
 
 log = structlog.get_logger(__name__)
@@ -39,14 +43,16 @@ def fresh_links(
     keys: Collection[str] | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> list[LinkResult]:
-    """A new signed link for each posting (of `keys`, or all) on every board reached by links;
-    none from a board that asked to be left alone (a kept 429 wait)."""
+    """A signed link with time left for each posting (of `keys`, or all) on every board
+    reached by links: the stored one while it is valid for more than the margin, else a new
+    one; none fetched from a board that asked to be left alone (a kept 429 wait)."""
     boards = {n: c for n, c in connectors.items() if c.SUPPORTS_LINKS and n in desired.root.providers.names()}
     if not boards:
         raise none_configured("SUPPORTS_LINKS", "hands out signed links")
     wanted = desired.chosen(keys)
     results = []
     waits = BoardWaits(store, clock)
+    stored = stored_links(store, list(boards), keys)
     for name, connector in boards.items():
         for posting in wanted:
             if name not in posting.boards.names():
@@ -56,8 +62,25 @@ def fresh_links(
             if posting.suspend:  # nothing is written for a suspended posting, a link included
                 results.append(LinkResult(posting.key, name, None, None, "the posting is suspended (suspend: true)"))
                 continue
+            kept = stored.get((posting.key, name))
+            if kept is not None and kept.expires_at is not None and kept.expires_at - clock() > LINK_REFRESH_MARGIN:
+                results.append(LinkResult(posting.key, name, kept.url, kept.expires_at))
+                continue
             results.append(_fetch(store, name, connector, posting.on_board(name), clock(), waits))
     return results
+
+
+def stored_links(
+    store: Store, providers: Collection[str], keys: Collection[str] | None = None
+) -> dict[tuple[str, str], SignedLink]:
+    """(posting, board) → the stored link on `providers`, of the postings `keys` at least
+    (None: all)."""
+    query = select(SignedLink).where(col(SignedLink.provider).in_(list(providers)))
+    if keys is not None and len(keys) <= record.CHUNK:  # more keys than that: read them all
+        query = query.where(col(SignedLink.posting_key).in_(list(keys)))
+    with store.session() as session:
+        rows = session.exec(query).all()
+    return {(row.posting_key, row.provider): row for row in rows}
 
 
 def _fetch(
@@ -80,6 +103,7 @@ def _fetch(
         record.linked(session, row, link, now)
         record.in_sync(row, now)
         row.last_error = None  # the link is renewed: a failure after this one is told again
+    log.info("link_fetched", provider=provider, posting=key, expires_at=str(link.expires_at))
     return LinkResult(key, provider, link.url, link.expires_at)
 
 

@@ -459,6 +459,9 @@ class PairState:
     suspended: bool = False
     """Its posting was suspended when a run last compared it: nothing is written for it, and
     it is not closed when the posting leaves the source."""
+    linked: bool = False
+    """A signed link was issued for it (a board reached through links): later links are
+    fetched when asked for, not by a run."""
 
 
 @dataclass(frozen=True)

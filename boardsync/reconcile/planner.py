@@ -56,7 +56,8 @@ from boardsync.reconcile.model import (
 )
 
 LINK_REFRESH_MARGIN = timedelta(minutes=3)
-"""A signed link with less time left than this is fetched again."""
+"""A signed link with less time left than this is fetched again when one is asked for; a
+run fetches only the first link of a pair (which shows the board hands one out for it)."""
 
 STATUS = "status"
 """The drift field for a posting's lifecycle status."""
@@ -516,6 +517,9 @@ def _plan_link(posting: Posting, board: Board, known: Known, now: datetime) -> P
         return PairPlan()
     expires = known.links.get((posting.key, board.name))
     if expires is not None and expires - now > LINK_REFRESH_MARGIN:
+        return PairPlan()
+    state = known.bindings.get((posting.key, board.name))
+    if state is not None and state.linked:  # the pair works: later links are fetched when asked for
         return PairPlan()
     reason = "no signed link yet" if expires is None else "the signed link expires soon"
     return PairPlan(changes=(Change(board.name, posting.key, Action.REFRESH_LINK, reason),))

@@ -191,7 +191,7 @@ def load_known(
     with store.session() as session:
         bindings = session.execute(sa.select(
             b.posting_key, b.provider, b.remote_id, b.applied_status, b.applied_spec, b.attempts,
-            b.quarantine_until, b.last_error, b.absent_since, b.absent_reads, b.blocked_gate,
+            b.quarantine_until, b.last_error, b.absent_since, b.absent_reads, b.blocked_gate, b.observed_status,
         ).where(b.provider.in_(list(providers)))).all()
         links = session.exec(
             select(SignedLink).where(col(SignedLink.provider).in_(list(providers)), col(SignedLink.expires_at) > now)
@@ -238,6 +238,7 @@ def _pair_state(b: Any) -> PairState:
         absent_since=b.absent_since,
         absent_reads=b.absent_reads,
         suspended=b.blocked_gate == SUSPENDED,
+        linked=b.observed_status == LINKED,
     )
 
 

@@ -340,7 +340,7 @@ def upcoming_lines(plan: Plan) -> list[tuple[datetime, str, str]]:
             lines.append((item.at, f"{item.provider}/{item.posting}", item.what))
     for provider, items in renewals.items():
         count = f"{len(items)} signed link{'s' if len(items) != 1 else ''}"
-        lines.append((items[0].at, provider, f"{count} run out, the first here; a new one is fetched before each does"))
+        lines.append((items[0].at, provider, f"{count} run out, the first here; a new one is fetched when one is asked for"))
     return sorted(lines, key=lambda line: (line[0], line[1]))
 
 

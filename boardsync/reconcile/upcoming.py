@@ -113,7 +113,7 @@ def _renewals(
     postings: Sequence[Posting], boards: Mapping[str, Board], known: Known, now: datetime, until: datetime
 ) -> Iterator[UpcomingItem]:
     """Signed links that expire within the horizon while their posting stays open: a new one
-    is fetched before then (the daemon's link job, or the next run)."""
+    is fetched when one is asked for (``/links/KEY``, ``boardsync links``)."""
     for posting in postings:
         for name in _named(posting, boards):
             expires = known.links.get((posting.key, name))
@@ -121,7 +121,7 @@ def _renewals(
                 continue
             if posting.status_at(expires) is Status.CLOSED:
                 continue
-            what = "the signed link expires; a new one is fetched before then"
+            what = "the signed link expires; a new one is fetched when one is asked for"
             yield UpcomingItem("renew_link", name, posting.key, expires, _held(posting, what))
 
 
