@@ -19,7 +19,7 @@ from boardsync.reconcile.journal import settle
 from boardsync.reconcile.observe import observe
 from boardsync.reconcile.record import WHOLE_POSTING
 from boardsync.sandbox.core import Fault
-from boardsync.state import AuditEntry, Binding, Intent, Run, VisitSample
+from boardsync.state import AuditEntry, Binding, Intent, Run, SignedLink, VisitSample
 from tests.reconcile_helpers import Workspace, writes
 
 pytestmark = pytest.mark.slow
@@ -310,15 +310,119 @@ def test_collect_metrics_records_applicants_per_channel(ws: Workspace, clock: Ru
 # ------------------------------------------------------------------------------ links
 
 
-def test_links_are_refreshed_only_when_near_expiry(ws: Workspace, clock: RunClock) -> None:
-    """A valid link costs no RecruitiFi request; 13 minutes later (under 3 left) it is
-    fetched again; an expired one is never kept."""
+def test_a_run_fetches_each_pairs_first_link_and_leaves_later_ones_to_an_ask(ws: Workspace, clock: RunClock) -> None:
+    """The first run fetches one link per linked posting; later runs fetch none, whether the
+    link is valid, inside its margin or expired (a link is fetched when asked for); an
+    expired one is never kept, and the pair still shows as linked."""
     with ws.opened() as (desired, store, connectors):
         reconcile(desired, store, connectors, clock=clock)
-        ws.clear_counts()
-        clock.advance(minutes=5)
-        reconcile(desired, store, connectors, clock=clock)
-        assert ws.counts()["recruitifi"] == {}
-        clock.advance(minutes=8)
-        reconcile(desired, store, connectors, clock=clock)
         assert ws.counts()["recruitifi"].get("GET /v1/links/job") == 3
+        for minutes in (5, 8, 5):  # valid, inside the margin, expired
+            ws.clear_counts()
+            clock.advance(minutes=minutes)
+            assert reconcile(desired, store, connectors, clock=clock).converged
+            assert "GET /v1/links/job" not in ws.counts()["recruitifi"]
+        with store.session() as session:
+            assert session.exec(select(SignedLink)).all() == []
+        assert {r.state for r in store.status_rows() if r.provider == "recruitifi"} == {"linked"}
+
+
+# ------------------------------------------------------------------------------ writes
+
+
+class _Died(BaseException):
+    """The process dying: nothing after it is written."""
+
+
+def test_a_first_sync_commits_once_per_create(ws: Workspace, clock: RunClock) -> None:
+    """A create's intent is committed before its call, and what the create made rides with
+    the next one's: a first sync commits about once per create, not twice."""
+    with ws.opened() as (desired, store, connectors):
+        commits = 0
+        write = store.write
+
+        def counted():  # type: ignore[no-untyped-def]
+            nonlocal commits
+            commits += 1
+            return write()
+
+        store.write = counted  # type: ignore[method-assign]
+        result = reconcile(desired, store, connectors, clock=clock)
+    creates = result.counts["create"]
+    assert result.converged and creates == 12
+    # One commit per create and per other change (the pauses; the links ride along), one per
+    # board for what it held last, and per run: its row, the journal, the observation, the
+    # unsent creates, the views, its end. Two per create before.
+    assert commits <= creates + result.counts["pause"] + 3 + 6, commits
+
+
+def test_a_process_dying_after_a_creates_answer_leaves_it_to_be_adopted_not_created_twice(
+    ws: Workspace, clock: RunClock
+) -> None:
+    """Sorce answers the first create, then the process dies before anything more is written
+    (the create's record was to ride with the next commit): its intent stays in flight, and
+    the next run finds the job on the board and adopts it; no second job is made."""
+    with ws.opened() as (desired, store, connectors):
+        answered = threading.Event()
+        create, write = connectors["sorce"].create, store.write
+
+        def answering(*args, **kwargs):  # type: ignore[no-untyped-def]
+            job = create(*args, **kwargs)
+            answered.set()
+            return job
+
+        def dying():  # type: ignore[no-untyped-def]
+            if answered.is_set():
+                raise _Died()
+            return write()
+
+        connectors["sorce"].create = answering  # type: ignore[method-assign]
+        store.write = dying  # type: ignore[method-assign]
+        with pytest.raises(_Died):
+            reconcile(desired, store, connectors, clock=clock)
+        assert len(ws.sorce_jobs()) == 1
+        with store.session() as session:
+            (lost,) = session.exec(select(Intent).where(Intent.provider == "sorce", Intent.state == "in_flight")).all()
+            assert session.exec(select(Binding).where(Binding.provider == "sorce")).all() == []
+        store.write = write  # type: ignore[method-assign]
+        connectors["sorce"].create = create  # type: ignore[method-assign]
+        clock.advance(minutes=1)
+        assert reconcile(desired, store, connectors, clock=clock).converged
+        with store.session() as session:
+            settled = session.get(Intent, lost.id)
+            adopted = session.exec(select(AuditEntry).where(AuditEntry.action == "adopt",
+                                                             AuditEntry.provider == "sorce")).all()
+    assert settled is not None and settled.state == "succeeded" and settled.error == "adopted after a lost answer"
+    assert [(a.posting_key, "lost" in (a.message or "")) for a in adopted] == [(lost.posting_key, True)]
+    assert len(ws.sorce_jobs()) == 6
+    assert _binding(store, lost.posting_key, "sorce").remote_id == settled.remote_id
+
+
+def test_a_steady_run_rewrites_no_binding_and_status_still_tells_the_last_sync(ws: Workspace, clock: RunClock) -> None:
+    """A run that finds every pair as it was writes no binding row; the board's compared_at
+    moves, and `status` shows it as the last sync of every pair still in sync. A pair found
+    out of sync keeps the last time it was in sync."""
+    with ws.opened() as (desired, store, connectors):
+        reconcile(desired, store, connectors, clock=clock)
+        clock.advance(minutes=5)
+        assert reconcile(desired, store, connectors, clock=clock).converged
+        before = _bindings(store)
+        steady = clock.advance(minutes=5) or clock.now
+        assert reconcile(desired, store, connectors, clock=clock).converged
+        assert _bindings(store) == before
+        rows = store.status_rows()
+        assert rows and {r.last_sync for r in rows if r.remote_id or r.state == "linked"} == {steady}
+
+        ws.sandbox.sorce.faults.add(Fault("status", status=500, method="PATCH", times=None))
+        ws.edit_posting("backend-engineer", "title: Senior Backend Engineer (Python)", "title: Staff Backend Engineer")
+    with ws.opened() as (desired, store, connectors):
+        clock.advance(minutes=5)
+        assert not reconcile(desired, store, connectors, clock=clock).converged
+        by_pair = {(r.posting, r.provider): r for r in store.status_rows()}
+    assert by_pair["backend-engineer", "sorce"].last_sync == steady
+    assert by_pair["backend-engineer", "hirempire"].last_sync == clock.now
+
+
+def _bindings(store) -> dict[tuple[str, str], dict[str, object]]:  # type: ignore[no-untyped-def]
+    with store.session() as session:
+        return {(b.posting_key, b.provider): b.model_dump() for b in session.exec(select(Binding)).all()}
