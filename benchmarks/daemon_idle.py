@@ -88,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         try:
             wait_ready(port, daemon)
-            time.sleep(5.0)  # let the links job that follows the first run finish
+            time.sleep(5.0)  # let the first run finish settling
             cpu, woken = cpu_seconds(daemon.pid), wakeups(daemon.pid)
             time.sleep(args.seconds)
             cpu, woken = cpu_seconds(daemon.pid) - cpu, wakeups(daemon.pid) - woken

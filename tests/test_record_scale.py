@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 from sqlmodel import select
 
 from boardsync.config.model import Status
 from boardsync.reconcile import record
 from boardsync.reconcile.model import Plan
-from boardsync.state import Binding, SignedLink, open_store
+from boardsync.state import ApplicantSample, Binding, SignedLink, VisitSample, open_store
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 MANY = 40_000
@@ -55,3 +56,28 @@ def test_links_of_postings_gone_or_closed_are_forgotten_among_40000_postings(tmp
         with store.session() as session:
             assert sorted(session.exec(select(SignedLink.posting_key)).all()) == [kept]
             assert sorted(session.exec(select(Binding.posting_key)).all()) == [kept]
+
+
+def test_the_latest_counters_of_a_board_are_found_by_its_index_not_the_whole_history(tmp_path: Path) -> None:
+    """Each cycle reads the latest sample of every counter of a board: SQLite answers from
+    the index that starts with the board, without reading the table or sorting the history;
+    and the values are the newest ones."""
+    with open_store(f"sqlite:///{tmp_path / 'state.db'}") as store:
+        with store.write() as session:
+            for day, visits in enumerate((1, 4, 9)):
+                record.record_counters(session, "hirempire", visits={("a", "linkedin"): visits},
+                                       applicants={("a", ""): day}, now=NOW + timedelta(days=day))
+            record.record_counters(session, "sorce", visits={("a", "linkedin"): 50}, applicants={}, now=NOW)
+        with store.session() as session:
+            assert record._latest(session, VisitSample, "visits", "hirempire") == {("a", "linkedin"): 9}
+            for table, column, index in ((VisitSample, "visits", "ix_visit_latest"),
+                                         (ApplicantSample, "applicants", "ix_applicant_latest")):
+                plan = _query_plan(session, record._latest_query(table, column, "hirempire"))
+                assert f"COVERING INDEX {index} (provider=?)" in plan, plan
+                assert "SCAN" not in plan and "TEMP B-TREE" not in plan, plan
+
+
+def _query_plan(session: Any, query: Any) -> str:
+    compiled = query.compile(dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True})
+    rows = session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}").all()
+    return "\n".join(str(row[-1]) for row in rows)

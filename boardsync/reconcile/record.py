@@ -854,13 +854,19 @@ def record_counters(
 def _latest(
     session: Session, table: type[CounterSample], column: str, provider: str
 ) -> dict[tuple[str, str], int]:
+    """(posting, channel) → the newest sample's value, of every counter of `provider`."""
+    rows = session.exec(_latest_query(table, column, provider))
+    return {(key, channel): count for key, channel, count in rows}
+
+
+def _latest_query(table: type[CounterSample], column: str, provider: str) -> Any:
+    """The newest sample of each counter of a board: found through the index that starts
+    with the board (``ix_visit_latest``, ``ix_applicant_latest``), never by reading the table."""
     newest = (
         select(func.max(table.id)).where(table.provider == provider)
         .group_by(table.posting_key, table.channel)
     )
-    value = getattr(table, column)
-    rows = session.exec(select(table.posting_key, table.channel, value).where(col(table.id).in_(newest)))
-    return {(key, channel): count for key, channel, count in rows}
+    return select(table.posting_key, table.channel, getattr(table, column)).where(col(table.id).in_(newest))
 
 
 def _record_drift(session: Session, boards: Mapping[str, Board], seen: _Seen) -> None:
