@@ -15,11 +15,13 @@ import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from ruamel.yaml import YAML
+from sqlmodel import select
 
 from boardsync import cli
 from boardsync.config import Desired, load
@@ -28,7 +30,7 @@ from boardsync.connectors.base import Connector
 from boardsync.connectors.http import RetryPolicy
 from boardsync.sandbox import hirempire as hirempire_sim
 from boardsync.sandbox.server import Sandbox
-from boardsync.state import Store, open_store
+from boardsync.state import SignedLink, Store, open_store
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SORCE_COMPANY = "cmp_acme"
@@ -107,6 +109,14 @@ class Workspace:
 
     def desired(self) -> Desired:
         return load(self.root / "boardsync.yaml")
+
+    def age_links(self, left: timedelta, key: str | None = None) -> None:
+        """Leave the stored signed links (or `key`'s) `left` of life, as if fetched long ago:
+        the next ask fetches a new one once that is inside the margin."""
+        with open_store(self.desired().state_url) as store, store.write() as session:
+            for link in session.exec(select(SignedLink)).all():
+                if key is None or link.posting_key == key:
+                    link.expires_at = datetime.now(UTC) + left
 
     @contextlib.contextmanager
     def opened(self) -> Iterator[tuple[Desired, Store, dict[str, Connector]]]:

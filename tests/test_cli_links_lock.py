@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlmodel import select
@@ -30,17 +30,9 @@ def test_links_beside_a_lock_holder_waits_then_refuses_naming_it_and_fetches_not
     assert f"pid {os.getpid()}" in refused.err
     assert synced.counts()["recruitifi"] == {}
 
-    _age_links(synced, left=timedelta(minutes=1))
+    synced.age_links(timedelta(minutes=1))
     assert synced.run("links").code == 0
     assert synced.counts()["recruitifi"] != {}
-
-
-def _age_links(ws: Workspace, left: timedelta, key: str | None = None) -> None:
-    """Leave the stored links (or `key`'s) `left` of life, as if fetched long ago."""
-    with open_store(ws.desired().state_url) as store, store.write() as session:
-        for link in session.exec(select(SignedLink)).all():
-            if key is None or link.posting_key == key:
-                link.expires_at = datetime.now(UTC) + left
 
 
 def test_links_hands_out_stored_links_with_time_left_and_fetches_only_the_rest(synced: Workspace) -> None:
@@ -55,7 +47,7 @@ def test_links_hands_out_stored_links_with_time_left_and_fetches_only_the_rest(s
     assert synced.counts()["recruitifi"] == {}
 
     key = sorted(stored)[0]
-    _age_links(synced, left=LINK_REFRESH_MARGIN - timedelta(seconds=5), key=key)
+    synced.age_links(LINK_REFRESH_MARGIN - timedelta(seconds=5), key=key)
     assert synced.run("links", key).code == 0
     assert sum(synced.counts()["recruitifi"].values()) == 2  # the token, then the one link
     fetched = _stored_urls(synced)

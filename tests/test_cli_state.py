@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import sqlite3
+from datetime import timedelta
 
 import pytest
 
@@ -65,11 +66,16 @@ def test_visits_refuses_a_bad_period(synced: Workspace) -> None:
 
 
 def test_links_prints_a_fresh_link_and_stores_it(synced: Workspace) -> None:
-    """`links KEY` asks RecruitiFi for a new link and prints it; an unknown key is an error."""
+    """`links KEY` prints the stored link while it has time left, asking RecruitiFi nothing;
+    once it is near its end, a new one is fetched, stored and printed; an unknown key is an error."""
     synced.clear_counts()
     ran = synced.run("links", "backend-engineer")
     assert ran.code == 0
     assert "backend-engineer" in ran.out and "/embed/job?token=" in ran.out
+    assert synced.counts()["recruitifi"].get("GET /v1/links/job") is None
+    synced.age_links(timedelta(minutes=1), key="backend-engineer")
+    again = synced.run("links", "backend-engineer")
+    assert again.code == 0 and again.out != ran.out
     assert synced.counts()["recruitifi"].get("GET /v1/links/job") == 1
     bad = synced.run("links", "no-such-posting")
     assert bad.code == 1 and "no such posting" in bad.err
