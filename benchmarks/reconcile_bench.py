@@ -488,7 +488,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  {problem}", file=sys.stderr)
         return 1
     print("\nThe steady state meets DESIGN section 9 at every N: ceil(N/page) Sorce reads, "
-          "1 Hirempire read, 1 RecruitiFi token request and none for valid links, no writes.")
+          "1 Hirempire read, 1 RecruitiFi token request and no link request, no writes.")
     return 0
 
 
