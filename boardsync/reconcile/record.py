@@ -32,7 +32,6 @@ from typing import Any
 import sqlalchemy as sa
 import structlog
 from sqlalchemy import insert
-from sqlalchemy.orm import defer
 from sqlmodel import Session, col, delete, func, or_, select, update
 
 from boardsync.config.model import Posting, Status
@@ -626,26 +625,73 @@ def record_observation(
             calls_made(session, run_id, calls)
         if not readable:
             return
-        # Without the payloads: nothing here reads them, and decoding every one costs.
-        rows = session.exec(
-            select(Binding).where(col(Binding.provider).in_(list(readable)))
-            .options(defer(Binding.applied_spec), defer(Binding.blocked_fields))  # type: ignore[arg-type]
-        ).all()
+        rows = _kept_bindings(session, readable)
         by_remote = {(b.provider, b.remote_id): b for b in rows if b.remote_id}
         for board in readable.values():
             _record_bindings(session, board, rows, by_remote, seen)
             _record_gone(board, by_remote, now)
-            _record_absence(session, board, rows, seen)
+            _record_absence(board, rows, seen)
             _record_suspension(board, rows, seen)
             _record_counters(session, board, by_remote, now)
             _record_view(session, board, now, compared=scope is None)
             _record_expiring(session, board, by_remote, seen)
+        _write_kept(session, rows)
         _record_drift(session, readable, seen)
         _forget_links(session, readable, seen)
 
 
+class _Kept:
+    """A binding as `record_observation` reads it: the columns it needs (no payload), as a
+    plain row rather than a loaded object; each column set is noted, so only the bindings
+    that changed are written back (`_write_kept`), and only what changed in them."""
+
+    COLUMNS = ("id", "posting_key", "provider", "remote_id", "observed_hash", "observed_status", "absent_since",
+               "absent_reads", "blocked_gate", "blocked_reason", "in_sync", "synced_at")
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        object.__setattr__(self, "_values", dict(values))
+        object.__setattr__(self, "changed", {})
+        object.__setattr__(self, "dropped", False)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["_values"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "dropped":
+            object.__setattr__(self, name, value)
+            return
+        self.__dict__["_values"][name] = value
+        self.__dict__["changed"][name] = value
+
+
+_BINDING_BY_ID = sa.update(BINDINGS).where(BINDINGS.c.id == sa.bindparam("b_id"))
+
+
+def _kept_bindings(session: Session, boards: Collection[str]) -> list[_Kept]:
+    columns = [BINDINGS.c[name] for name in _Kept.COLUMNS]
+    rows = session.execute(sa.select(*columns).where(BINDINGS.c.provider.in_(list(boards)))).all()
+    return [_Kept(dict(zip(_Kept.COLUMNS, row, strict=True))) for row in rows]
+
+
+def _write_kept(session: Session, rows: Sequence[_Kept]) -> None:
+    """Write back what changed: bindings dropped, then one statement per set of columns
+    changed, for every binding that changed them."""
+    dropped = [row.id for row in rows if row.dropped]
+    for start in range(0, len(dropped), CHUNK):
+        session.execute(sa.delete(BINDINGS).where(BINDINGS.c.id.in_(dropped[start : start + CHUNK])))
+    changes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        if row.changed and not row.dropped:
+            changes.setdefault(tuple(sorted(row.changed)), []).append({"b_id": row.id, **row.changed})
+    for params in changes.values():
+        session.execute(_BINDING_BY_ID, params)
+
+
 def _record_bindings(
-    session: Session, board: Board, rows: Sequence[Binding], by_remote: Mapping[tuple[str, str], Binding],
+    session: Session, board: Board, rows: Sequence[_Kept], by_remote: Mapping[tuple[str, str], _Kept],
     seen: _Seen,
 ) -> None:
     """What the board shows of each bound job, written only when it changed; and whether each
@@ -678,7 +724,7 @@ def _record_bindings(
 
 
 def _record_expiring(
-    session: Session, board: Board, by_remote: Mapping[tuple[str, str], Binding], seen: _Seen
+    session: Session, board: Board, by_remote: Mapping[tuple[str, str], _Kept], seen: _Seen
 ) -> None:
     """Tell each live job of a live posting that the board will expire within
     `expiring_within`: once per job and expiry date (a repost brings a new date)."""
@@ -729,7 +775,7 @@ def views_answered(
             _record_view(session, replace(board, remotes={**board.remotes, **remotes}), now)
 
 
-def _record_gone(board: Board, by_remote: Mapping[tuple[str, str], Binding], now: datetime) -> None:
+def _record_gone(board: Board, by_remote: Mapping[tuple[str, str], _Kept], now: datetime) -> None:
     """Bound jobs a read by id found gone: remembered, so they are not read again."""
     for remote_id in board.gone:
         row = by_remote.get((board.name, remote_id))
@@ -737,7 +783,7 @@ def _record_gone(board: Board, by_remote: Mapping[tuple[str, str], Binding], now
             row.observed_status, row.updated_at = GONE, now
 
 
-def _record_absence(session: Session, board: Board, rows: Sequence[Binding], seen: _Seen) -> None:
+def _record_absence(board: Board, rows: Sequence[_Kept], seen: _Seen) -> None:
     """Count the runs that found a bound posting gone from the source (the grace before a
     prune closes it), and forget the count when it is back. A posting that is gone has nothing
     left to create or update, so a block it had is cleared; a binding that never reached the
@@ -756,7 +802,7 @@ def _record_absence(session: Session, board: Board, rows: Sequence[Binding], see
         if not seen.in_scope(row.posting_key):
             continue
         if row.remote_id is None:
-            session.delete(row)
+            row.dropped = True
             continue
         row.absent_since = row.absent_since or now
         row.absent_reads += 1
@@ -765,7 +811,7 @@ def _record_absence(session: Session, board: Board, rows: Sequence[Binding], see
         row.updated_at = now
 
 
-def _record_suspension(board: Board, rows: Sequence[Binding], seen: _Seen) -> None:
+def _record_suspension(board: Board, rows: Sequence[_Kept], seen: _Seen) -> None:
     """Mark the bindings of suspended postings compared this run (as blocked, gate
     `SUSPENDED`), and unmark those whose posting is back under management."""
     suspended = {s.posting for s in seen.plan.suspended if s.provider == board.name}
@@ -785,7 +831,7 @@ SUSPEND_REASON = "the posting is suspended (suspend: true): read and compared, n
 
 
 def _record_counters(
-    session: Session, board: Board, by_remote: Mapping[tuple[str, str], Binding], now: datetime
+    session: Session, board: Board, by_remote: Mapping[tuple[str, str], _Kept], now: datetime
 ) -> None:
     """Visits per channel and applicants per posting, as the observe call already read them."""
     visits, totals = _counters(board, by_remote)
@@ -793,7 +839,7 @@ def _record_counters(
 
 
 def _counters(
-    board: Board, by_remote: Mapping[tuple[str, str], Binding]
+    board: Board, by_remote: Mapping[tuple[str, str], _Kept | Binding]
 ) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], int]]:
     """(visits per (posting, channel), applicants per (posting, WHOLE_POSTING)) of bound objects."""
     visits: dict[tuple[str, str], int] = {}
