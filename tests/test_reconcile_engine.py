@@ -426,3 +426,17 @@ def test_a_steady_run_rewrites_no_binding_and_status_still_tells_the_last_sync(w
 def _bindings(store) -> dict[tuple[str, str], dict[str, object]]:  # type: ignore[no-untyped-def]
     with store.session() as session:
         return {(b.posting_key, b.provider): b.model_dump() for b in session.exec(select(Binding)).all()}
+
+
+def test_a_run_narrowed_to_a_posting_moves_only_that_postings_last_sync(ws: Workspace, clock: RunClock) -> None:
+    """`--posting` compares one posting: its pairs' last sync is that run's time; every other
+    pair keeps the last full comparison's."""
+    with ws.opened() as (desired, store, connectors):
+        reconcile(desired, store, connectors, clock=clock)
+        full = clock.advance(minutes=5) or clock.now
+        assert reconcile(desired, store, connectors, clock=clock).converged
+        clock.advance(minutes=5)
+        assert reconcile(desired, store, connectors, clock=clock, postings=["backend-engineer"]).converged
+        synced = {(r.posting, r.provider): r.last_sync for r in store.status_rows() if r.last_sync}
+    assert {when for (key, _), when in synced.items() if key == "backend-engineer"} == {clock.now}
+    assert {when for (key, _), when in synced.items() if key != "backend-engineer"} == {full}
