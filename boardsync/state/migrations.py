@@ -192,13 +192,14 @@ def upgrade(engine: Engine, database: str) -> Migration:
     before = standing(engine, database)
     if not before.known:
         refuse_unless_current(database, before)
-    if before.empty:
+    start = before.revision
+    if start is None:  # empty: a database from before revisions always has one
         create(engine)
         return Migration(before, head(), (), created=True)
     if before.legacy is not None:
         with _in_transaction(engine) as config:
-            command.stamp(config, before.revision or "")
-    steps = _steps_from(before.revision)
+            command.stamp(config, start)
+    steps = _steps_from(start)
     for step in steps:
         _apply(engine, database, step)
     return Migration(before, head(), steps)
@@ -239,7 +240,13 @@ def _in_transaction(engine: Engine) -> Iterator[Config]:
     """An Alembic config whose environment runs on one connection, in one transaction (BEGIN
     IMMEDIATE on SQLite) that commits when the block ends and rolls back if it raises."""
     with writer(engine).begin() as connection:
-        config = Config()
-        config.set_main_option("script_location", str(SCRIPTS))
-        config.attributes["connection"] = connection
-        yield config
+        yield alembic_config(connection)
+
+
+def alembic_config(connection: sa.Connection) -> Config:
+    """The config Alembic's commands take: the revisions shipped in the package, run by
+    `schema/env.py` on `connection` (no alembic.ini: nothing to find beside the package)."""
+    config = Config()
+    config.set_main_option("script_location", str(SCRIPTS))
+    config.attributes["connection"] = connection
+    return config
