@@ -1,8 +1,8 @@
-"""Alembic versions the schema from here on; meta's schema_version stays 6 for good.
+"""Revisions take over from schema versions: a boardsync from before them refuses this database.
 
-The revision is in table ``alembic_version``. A release from before Alembic reads `meta`, sees
-a version newer than its own, and refuses the database instead of writing to tables it does
-not know.
+The revision is in Alembic's table ``alembic_version``; `meta` keeps schema_version at 6 for
+good. A release from before revisions reads `meta`, sees a version newer than its own, and
+refuses the database instead of writing to tables it does not know.
 
 Revision ID: 0006
 Revises: 0005
