@@ -76,6 +76,7 @@ def test_the_revisions_are_one_chain_numbered_in_order() -> None:
     assert scripts.get_bases() == ["0001"]
     assert scripts.get_heads() == [migrations.head()]
     chain = list(reversed(list(scripts.walk_revisions())))
+    assert [script.revision for script in chain] == list(migrations.revisions())
     for number, script in enumerate(chain, start=1):
         assert script.revision == f"{number:04d}", script.path
         assert script.down_revision == (None if number == 1 else f"{number - 1:04d}"), script.path

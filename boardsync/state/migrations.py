@@ -5,7 +5,7 @@ and run the same on SQLite and PostgreSQL.
 Where a database stands (`Standing`):
 
 - empty (no table at all): `create` makes every table of `tables.py` and stamps it at head
-  (Alembic's own recipe for a new database). A test checks that running every revision from
+  (Alembic's own recipe for a new database), in one transaction. A test checks that running every revision from
   nothing gives the same schema, so a new database and a migrated one do not differ.
 - at head: opened.
 - at an older revision: refused by every command but ``boardsync migrate`` (`upgrade`), which
@@ -39,24 +39,36 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 import structlog
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util.exc import CommandError
 from sqlalchemy.engine import Engine
 
 from boardsync.errors import StateError
 from boardsync.state.db import writer
 from boardsync.state.tables import TABLES, Meta
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+# Alembic itself is imported only to migrate: opening a database at head needs none of it
+# (reading the revision is one SELECT), and it would add a noticeable part to every command's
+# start.
+
 log = structlog.get_logger(__name__)
 
 SCRIPTS = Path(__file__).resolve().parent / "schema"
 """Alembic's script folder: `env.py` and `versions/`, shipped inside the package."""
+VERSIONS = SCRIPTS / "versions"
+
+VERSION_TABLE = sa.Table(
+    "alembic_version", sa.MetaData(),
+    sa.Column("version_num", sa.String(32), nullable=False),
+    sa.PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
+)
+"""Alembic's table of the revision a database is at, as Alembic creates it."""
 
 VERSION_KEY = "schema_version"
 """The `meta` row holding the hand-made schema version (1 to 5 before Alembic)."""
@@ -109,16 +121,25 @@ class Migration:
 
 @functools.cache
 def scripts() -> ScriptDirectory:
-    """The revisions shipped with this boardsync (read once)."""
+    """The revisions shipped with this boardsync, as Alembic reads them (once)."""
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory(str(SCRIPTS))
+
+
+@functools.cache
+def revisions() -> tuple[str, ...]:
+    """The revisions shipped with this boardsync, oldest first, read from their file names
+    (``NNNN_what_it_adds.py``); tests/test_migrations.py checks they are Alembic's chain."""
+    found = tuple(sorted(path.name.split("_", 1)[0] for path in VERSIONS.glob("[0-9][0-9][0-9][0-9]_*.py")))
+    if not found:
+        raise StateError(f"no revision in {VERSIONS}")
+    return found
 
 
 def head() -> str:
     """The revision this boardsync needs."""
-    current = scripts().get_current_head()
-    if current is None:
-        raise StateError(f"no revision in {SCRIPTS / 'versions'}")
-    return current
+    return revisions()[-1]
 
 
 def standing(engine: Engine, database: str) -> Standing:
@@ -128,23 +149,16 @@ def standing(engine: Engine, database: str) -> Standing:
     if not names:
         return Standing(None)
     with engine.connect() as connection:
-        if "alembic_version" in names:
-            heads = MigrationContext.configure(connection).get_current_heads()
+        if VERSION_TABLE.name in names:
+            heads = connection.execute(sa.select(VERSION_TABLE.c.version_num)).scalars().all()
             if len(heads) != 1:
                 raise StateError(f"the state database {database} is at no single revision ({', '.join(heads) or 'none'})")
-            return Standing(heads[0], known=_known(heads[0]))
+            return Standing(heads[0], known=heads[0] in revisions())
         if Meta.__tablename__ not in names:
             raise StateError(
                 f"{database} is not a boardsync state database (it has tables but no schema version)"
             )
         return _legacy_standing(connection, database)
-
-
-def _known(revision: str) -> bool:
-    try:
-        return scripts().get_revision(revision) is not None
-    except CommandError:
-        return False
 
 
 def _legacy_standing(connection: sa.Connection, database: str) -> Standing:
@@ -182,7 +196,8 @@ def create(engine: Engine) -> None:
     with writer(engine).begin() as connection:
         Meta.metadata.create_all(connection, tables=[t.__table__ for t in TABLES])  # type: ignore[attr-defined]
         connection.execute(Meta.__table__.insert().values(key=VERSION_KEY, value=str(VERSIONED_BY_ALEMBIC)))  # type: ignore[attr-defined]
-        MigrationContext.configure(connection).stamp(scripts(), head())
+        VERSION_TABLE.create(connection)
+        connection.execute(VERSION_TABLE.insert().values(version_num=head()))
 
 
 def upgrade(engine: Engine, database: str) -> Migration:
@@ -196,6 +211,8 @@ def upgrade(engine: Engine, database: str) -> Migration:
     if start is None:  # empty: a database from before revisions always has one
         create(engine)
         return Migration(before, head(), (), created=True)
+    from alembic import command
+
     if before.legacy is not None:
         with _in_transaction(engine) as config:
             command.stamp(config, start)
@@ -207,6 +224,8 @@ def upgrade(engine: Engine, database: str) -> Migration:
 
 def _apply(engine: Engine, database: str, step: Step) -> None:
     """Run one revision and record it, in one transaction: all of it or nothing."""
+    from alembic import command
+
     try:
         with _in_transaction(engine) as config:
             command.upgrade(config, step.after)
@@ -246,6 +265,8 @@ def _in_transaction(engine: Engine) -> Iterator[Config]:
 def alembic_config(connection: sa.Connection) -> Config:
     """The config Alembic's commands take: the revisions shipped in the package, run by
     `schema/env.py` on `connection` (no alembic.ini: nothing to find beside the package)."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(SCRIPTS))
     config.attributes["connection"] = connection
