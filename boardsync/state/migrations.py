@@ -5,8 +5,9 @@ and run the same on SQLite and PostgreSQL.
 Where a database stands (`Standing`):
 
 - empty (no table at all): `create` makes every table of `tables.py` and stamps it at head
-  (Alembic's own recipe for a new database), in one transaction. A test checks that running every revision from
-  nothing gives the same schema, so a new database and a migrated one do not differ.
+  (Alembic's own recipe for a new database), in one transaction. A test checks that running
+  every revision from nothing gives the same schema: a new database and a migrated one do
+  not differ.
 - at head: opened.
 - at an older revision: refused by every command but ``boardsync migrate`` (`upgrade`), which
   runs one revision at a time, each in its own transaction together with the new revision
@@ -242,14 +243,14 @@ def _steps_from(revision: str) -> tuple[Step, ...]:
     """The revisions after `revision` up to head, oldest first."""
     found = [
         Step(script.down_revision if isinstance(script.down_revision, str) else None, script.revision,
-             _first_line(script.doc))
+             _one_line(script.doc))
         for script in scripts().iterate_revisions(head(), revision)
         if script.revision != revision
     ]
     return tuple(reversed(found))
 
 
-def _first_line(doc: str) -> str:
+def _one_line(doc: str) -> str:
     """The first paragraph of a revision's docstring, on one line."""
     return " ".join(doc.split())
 
