@@ -515,15 +515,16 @@ def _cmd_retry(args: argparse.Namespace, term: Terminal) -> int:
 
 
 def _cmd_migrate(args: argparse.Namespace, term: Terminal) -> int:
-    from boardsync import documents, session
+    from boardsync import console, documents, session
 
     lock = _writer_lock("migrate", quiet=args.quiet)
     with session.opened(args.config, lock=lock, boards=False, migrate=True) as run:
-        url, version = run.store.url, run.store.schema_version
+        url, migration = run.store.url, run.store.migration
+    assert migration is not None  # opened with migrate=True
     if args.json:
-        print(documents.migrate_json(url, version))
+        print(documents.migrate_json(url, migration))
     elif not args.quiet:
-        print(f"{url}: schema version {version}, up to date")
+        term.show(console.migrate_text(url, migration))
     return 0
 
 

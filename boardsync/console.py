@@ -26,6 +26,7 @@ from boardsync.reconcile.model import RunResult
 from boardsync.reconcile.outbox import Pending
 from boardsync.reconcile.sources import SourceRow
 from boardsync.state import Backoff, BoardWait, DriftRow, StatusRow, VisitRow
+from boardsync.state.migrations import Migration
 from boardsync.state.history import CallRow, PostingStory, RunHistory
 from boardsync.state.store import SourceCommits
 
@@ -281,6 +282,20 @@ def retry_text(lifted: Sequence[Backoff]) -> Text:
     lines = [f"{b.provider}/{b.posting}: backoff lifted ({b.attempts} failed, was until {_cell(b.until)})"
              for b in lifted]
     return Text("\n".join([*lines, "the next run tries them now"]))
+
+
+def migrate_text(database: str, migration: Migration) -> Text:
+    """What `migrate` did: created the database, nothing, or each revision it ran."""
+    if migration.created:
+        return Text(f"{database}: created at revision {migration.after}")
+    if not migration.steps:
+        return Text(f"{database}: at revision {migration.after}, up to date")
+    lines = [f"{database}: at {migration.before.describe()}"]
+    if migration.before.legacy is not None:
+        lines.append(f"  recognised as revision {migration.before.revision}")
+    lines += [f"  {step.before} → {step.after}: {step.about}" for step in migration.steps]
+    lines.append(f"{database}: upgraded to revision {migration.after}, up to date")
+    return Text("\n".join(lines))
 
 
 def _short(value: Any, width: int = 40) -> str:

@@ -25,6 +25,7 @@ from boardsync.reconcile.record import WHOLE_POSTING
 from boardsync.reconcile.sources import SourceRow
 from boardsync.state import Backoff, BoardWait, DriftRow, StatusRow, VisitRow
 from boardsync.state.history import CallRow, PostingStory, RunHistory
+from boardsync.state.migrations import Migration
 from boardsync.state.store import SourceCommits
 
 
@@ -136,8 +137,16 @@ def validate_json(report: Report) -> str:
     })
 
 
-def migrate_json(url: str, version: int) -> str:
-    return _dumps({"database": url, "schema_version": version, "up_to_date": True})
+def migrate_json(url: str, migration: Migration) -> str:
+    return _dumps({
+        "database": url,
+        "revision": migration.after,
+        "before": None if migration.created else migration.before.revision,
+        "before_schema_version": migration.before.legacy,
+        "created": migration.created,
+        "steps": [{"from": s.before, "to": s.after, "about": s.about} for s in migration.steps],
+        "up_to_date": True,
+    })
 
 
 RUN_FORMAT = "boardsync.run"

@@ -1,4 +1,4 @@
-"""The state database: file safety, SQLite settings, schema versions and the query helpers."""
+"""The state database: file safety, SQLite settings, schema revisions and the query helpers."""
 
 from __future__ import annotations
 
@@ -128,11 +128,11 @@ def test_times_come_back_aware_in_utc(db_url: str) -> None:
     store.close()
 
 
-def test_new_database_is_created_at_the_current_version(db_url: str) -> None:
-    """Opening a database that does not exist creates it, stamped with the current version."""
+def test_new_database_is_created_at_the_current_revision(db_url: str) -> None:
+    """Opening a database that does not exist creates it, stamped with the current revision."""
     store = open_store(db_url)
-    assert store.schema_version == migrations.SCHEMA_VERSION
-    assert migrations.stored_version(store.engine) == migrations.SCHEMA_VERSION
+    assert store.revision == migrations.head()
+    assert migrations.standing(store.engine, store.url) == migrations.Standing(migrations.head())
     store.close()
 
 
@@ -141,34 +141,25 @@ def test_newer_database_is_refused_even_by_migrate(db_url: str) -> None:
     open_store(db_url).close()
     engine = sa.create_engine(db_url)
     with engine.begin() as connection:
-        connection.exec_driver_sql("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0999'")
     engine.dispose()
     for migrate in (False, True):
-        with pytest.raises(StateError, match="newer than this boardsync"):
+        with pytest.raises(StateError, match="revision 0999, which this boardsync does not know"):
             open_store(db_url, migrate=migrate)
 
 
-def test_older_database_is_refused_with_the_command_to_run(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A database one version behind is refused, and the message says to run migrate."""
-    open_store(db_url).close()
-    _pretend_next_version(monkeypatch)
-    with pytest.raises(StateError, match=r"run `boardsync migrate`"):
-        open_store(db_url)
-
-
-def test_migrate_upgrades_an_older_database_step_by_step(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """With migrate=True the step runs, the version is raised, and the data stays."""
+def test_older_database_is_refused_with_the_command_to_run(db_url: str) -> None:
+    """A database at an older revision is refused, and the message says to run migrate."""
     with open_store(db_url) as store, store.write() as session:
         session.add(Binding(posting_key="kept", provider="sorce"))
-    _pretend_next_version(monkeypatch)
+    _back_to_revision(db_url, "0005")
+    with pytest.raises(StateError, match=r"is at revision 0005, this boardsync needs revision .*: run `boardsync migrate`"):
+        open_store(db_url)
     with open_store(db_url, migrate=True) as store:
-        assert store.schema_version == migrations.SCHEMA_VERSION
+        assert store.revision == migrations.head()
         assert [r.posting for r in store.status_rows()] == ["kept"]
-        with store.engine.connect() as connection:
-            columns = [c["name"] for c in sa.inspect(connection).get_columns("binding")]
-        assert "note" in columns
     with open_store(db_url) as store:  # up to date now: no refusal
-        assert store.schema_version == migrations.SCHEMA_VERSION
+        assert store.revision == migrations.head()
 
 
 def test_a_database_that_is_not_boardsyncs_is_refused(tmp_path: Path) -> None:
@@ -268,15 +259,12 @@ def test_metrics_counts_intents_drift_blocks_and_last_success(db_url: str) -> No
         assert [r.id for r in store.last_runs()] == [2, 1]
 
 
-def _pretend_next_version(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make this code one schema version ahead of the database, with a step that adds a column."""
-    current = migrations.SCHEMA_VERSION
-
-    def add_note(connection: sa.Connection) -> None:
-        connection.exec_driver_sql("ALTER TABLE binding ADD COLUMN note TEXT")
-
-    monkeypatch.setattr(migrations, "SCHEMA_VERSION", current + 1)
-    monkeypatch.setitem(migrations.STEPS, current, add_note)
+def _back_to_revision(url: str, revision: str) -> None:
+    """Say the database is at an older revision (what revision 0006 changes is only meta's number)."""
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f"UPDATE alembic_version SET version_num = '{revision}'")
+    engine.dispose()
 
 
 @pytest.mark.skipif(importlib.util.find_spec("psycopg") is not None, reason="the driver is installed here")
@@ -307,7 +295,7 @@ def test_a_version_1_database_is_upgraded_to_hold_removal_grace_and_board_waits(
     with pytest.raises(StateError, match=r"run `boardsync migrate`"):
         open_store(db_url)
     with open_store(db_url, migrate=True) as store:
-        assert store.schema_version == migrations.SCHEMA_VERSION
+        assert store.revision == migrations.head()
         with store.engine.connect() as connection:
             inspector = sa.inspect(connection)
             columns = {c["name"] for c in inspector.get_columns("binding")}
@@ -332,11 +320,11 @@ def test_a_version_2_database_is_upgraded_to_keep_each_boards_last_read(db_url: 
         connection.exec_driver_sql("DROP TABLE board_call")
         connection.exec_driver_sql("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
     engine.dispose()
-    needs = migrations.SCHEMA_VERSION
-    with pytest.raises(StateError, match=rf"schema version 2, this boardsync needs {needs}: run `boardsync migrate`"):
+    needs = migrations.head()
+    with pytest.raises(StateError, match=rf"schema version 2 \(from before revisions\), this boardsync needs revision {needs}: run `boardsync migrate`"):
         open_store(db_url)
     with open_store(db_url, migrate=True) as store:
-        assert store.schema_version == migrations.SCHEMA_VERSION
+        assert store.revision == migrations.head()
         with store.write() as session:
             row = session.get(BoardState, "sorce")
             assert row is not None and (row.wait_until, row.wait_reason, row.observed) == (until, "asked", None)
@@ -357,10 +345,10 @@ def test_a_version_3_database_is_upgraded_to_keep_each_runs_board_calls(db_url: 
         connection.exec_driver_sql("DROP TABLE board_call")
         connection.exec_driver_sql("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
     engine.dispose()
-    with pytest.raises(StateError, match=r"schema version 3, .*run `boardsync migrate`"):
+    with pytest.raises(StateError, match=r"schema version 3 .*run `boardsync migrate`"):
         open_store(db_url)
     with open_store(db_url, migrate=True) as store:
-        assert store.schema_version == migrations.SCHEMA_VERSION
+        assert store.revision == migrations.head()
         with store.write() as session:
             session.add(BoardCall(run_id=7, seq=1, provider="sorce", method="GET", path="/jobs", status=200))
         (history,) = runs_since(store, T0)
@@ -368,7 +356,9 @@ def test_a_version_3_database_is_upgraded_to_keep_each_runs_board_calls(db_url: 
 
 
 def _back_to_schema_4(connection: sa.Connection) -> None:
-    """Undo what the step from schema 4 adds: the notification outbox and the board outage columns."""
+    """Undo what the revisions after schema 4 add: the notification outbox, the board outage
+    columns, and the revision table (a database from before revisions has none)."""
+    connection.exec_driver_sql("DROP TABLE alembic_version")
     connection.exec_driver_sql("DROP TABLE outbox")
     connection.exec_driver_sql("DROP TABLE outbox_delivery")
     for column in ("down_since", "down_told"):
@@ -386,10 +376,10 @@ def test_a_version_4_database_is_upgraded_to_hold_the_notification_outbox(db_url
         _back_to_schema_4(connection)
         connection.exec_driver_sql("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
     engine.dispose()
-    with pytest.raises(StateError, match=r"schema version 4, this boardsync needs .*run `boardsync migrate`"):
+    with pytest.raises(StateError, match=r"schema version 4 \(from before revisions\), this boardsync needs .*run `boardsync migrate`"):
         open_store(db_url)
     with open_store(db_url, migrate=True) as store:
-        assert store.schema_version == migrations.SCHEMA_VERSION
+        assert store.revision == migrations.head()
         with store.write() as session:
             row = session.get(BoardState, "sorce")
             assert row is not None and (row.wait_until, row.down_since, row.down_told) == (until, None, False)

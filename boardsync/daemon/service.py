@@ -542,11 +542,11 @@ class Daemon:
 
     def _database_check(self) -> Check:
         try:
-            version = migrations.stored_version(self.store.engine)
+            found = migrations.standing(self.store.engine, self.store.url)
         except Exception as exc:  # any failure to read it means not ready
             return Check("database", False, f"unreachable: {exc}")
-        if version != migrations.SCHEMA_VERSION:
-            return Check("database", False, f"schema version {version}, expected {migrations.SCHEMA_VERSION}")
+        if found.revision != migrations.head() or not found.known:
+            return Check("database", False, f"{found.describe()}, expected revision {migrations.head()}")
         return Check("database", True)
 
     def _reconcile_check(self) -> Check:

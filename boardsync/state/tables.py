@@ -23,7 +23,9 @@ One row per thing boardsync must remember between runs:
               the notification outbox (tables ``outbox`` and ``outbox_delivery``): an event written
               in the transaction of the rows that caused it, then one delivery per target, marked
               the moment that target answers.
-- `Meta`      the schema version.
+- `Meta`      the schema version of the hand-made steps before revisions (6 from revision 0006
+              on, so that a release from before revisions refuses the database); the revision
+              itself is in Alembic's table ``alembic_version`` (see `migrations`).
 
 Times are stored as UTC and read back as aware datetimes. Error texts are stored with every
 secret masked (`RedactedText`).
