@@ -1,0 +1,49 @@
+/* Draws the dashboard's charts from the data the page carries (#chart-data). The tables
+   beside them hold the same numbers, so the page reads without this script. */
+(function () {
+  "use strict";
+  var data = JSON.parse(document.getElementById("chart-data").textContent);
+  var colours = ["#0969da", "#1a7f37", "#9a6700", "#8250df", "#cf222e", "#1b7c83", "#bc4c00", "#6e7781"];
+  Chart.defaults.animation = false;
+  Chart.defaults.maintainAspectRatio = false;
+  Chart.defaults.font.family = "system-ui, -apple-system, 'Segoe UI', sans-serif";
+
+  function colour(i) { return colours[i % colours.length]; }
+
+  function visits(canvas) {
+    var names = Object.keys(data.visits.channels);
+    return new Chart(canvas, {
+      type: "line",
+      data: {
+        labels: data.visits.days,
+        datasets: names.map(function (name, i) {
+          return { label: name, data: data.visits.channels[name], borderColor: colour(i),
+                   backgroundColor: colour(i), tension: 0.2 };
+        })
+      },
+      options: { scales: { y: { beginAtZero: true, title: { display: true, text: "visits" } } } }
+    });
+  }
+
+  function bars(values, label) {
+    return function (canvas) {
+      var names = Object.keys(values);
+      return new Chart(canvas, {
+        type: "bar",
+        data: { labels: names,
+                datasets: [{ label: label, data: names.map(function (n) { return values[n]; }),
+                             backgroundColor: names.map(function (n, i) { return colour(i); }) }] },
+        options: { plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true } } }
+      });
+    };
+  }
+
+  var charts = {
+    visits: visits,
+    applicants: bars(data.applicants, "applicants"),
+    conversion: bars(data.conversion, "applicants per hundred visits")
+  };
+  document.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
+    charts[canvas.dataset.chart](canvas);
+  });
+})();
