@@ -475,8 +475,8 @@ def _cmd_report(args: argparse.Namespace, term: Terminal) -> int:
     from boardsync import dashboard, session
 
     period = _duration_arg("--since", args.since)
-    # Read-only, as status: no writer lock, no board called, nothing written to the state.
-    with session.opened(args.config, boards=False, read_only=True) as run:
+    # A reader, as status: no writer lock, no board called, nothing written, no database made.
+    with session.opened(args.config, boards=False) as run:
         page = dashboard.gather(run.desired, run.store, since=period, since_text=args.since, now=datetime.now(UTC))
     _write_atomically(args.html, dashboard.render(page, standalone=True))
     if not args.quiet:

@@ -19,6 +19,8 @@ from boardsync.state.series import Sample
 BEFORE = timedelta(days=7)
 """How far before a drift opened its posting's visits are counted, at most."""
 DAY = timedelta(days=1)
+SHORTEST = timedelta(hours=1)
+"""A span shorter than this says nothing of visits per day: its rate is not given."""
 
 
 # ------------------------------------------------------------------------------ by day
@@ -139,8 +141,8 @@ def _effect(row: DriftRow, samples: Sequence[Sample], now: datetime) -> DriftEff
 
 
 def _rate(samples: Sequence[Sample], start: datetime, end: datetime) -> float | None:
-    """Visits per day between `start` and `end`; None for an empty span."""
-    if end <= start:
+    """Visits per day between `start` and `end`; None for a span too short to tell."""
+    if end - start < SHORTEST:
         return None
     return (value_at(samples, end) - value_at(samples, start)) / ((end - start) / DAY)
 

@@ -3,12 +3,14 @@
 (function () {
   "use strict";
   var data = JSON.parse(document.getElementById("chart-data").textContent);
-  var colours = ["#0969da", "#1a7f37", "#9a6700", "#8250df", "#cf222e", "#1b7c83", "#bc4c00", "#6e7781"];
+  var colours = ["#0969da", "#1a7f37", "#9a6700", "#8250df", "#cf222e", "#1b7c83", "#bc4c00", "#bf3989"];
   Chart.defaults.animation = false;
   Chart.defaults.maintainAspectRatio = false;
   Chart.defaults.font.family = "system-ui, -apple-system, 'Segoe UI', sans-serif";
 
-  function colour(i) { return colours[i % colours.length]; }
+  // One colour per channel, the same in every chart.
+  var channels = Object.keys(Object.assign({}, data.visits.channels, data.applicants, data.conversion)).sort();
+  function colour(name) { return colours[channels.indexOf(name) % colours.length]; }
 
   function visits(canvas) {
     var names = Object.keys(data.visits.channels);
@@ -16,9 +18,9 @@
       type: "line",
       data: {
         labels: data.visits.days,
-        datasets: names.map(function (name, i) {
-          return { label: name, data: data.visits.channels[name], borderColor: colour(i),
-                   backgroundColor: colour(i), tension: 0.2 };
+        datasets: names.map(function (name) {
+          return { label: name, data: data.visits.channels[name], borderColor: colour(name),
+                   backgroundColor: colour(name), tension: 0.2 };
         })
       },
       options: { scales: { y: { beginAtZero: true, title: { display: true, text: "visits" } } } }
@@ -32,7 +34,7 @@
         type: "bar",
         data: { labels: names,
                 datasets: [{ label: label, data: names.map(function (n) { return values[n]; }),
-                             backgroundColor: names.map(function (n, i) { return colour(i); }) }] },
+                             backgroundColor: names.map(colour) }] },
         options: { plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true } } }
       });
     };
