@@ -3,7 +3,9 @@ by a real `boardsync daemon` beyond loopback behind its bearer token, and as the
 with the network cut: no console error, and charts with their data drawn in them.
 
 With ``BOARDSYNC_WRITE_SCREENSHOT=PATH`` the daemon's page is also saved to PATH as a PNG:
-the README's picture (docs/dashboard.png) is made this way.
+the README's picture is made this way:
+
+    BOARDSYNC_WRITE_SCREENSHOT=docs/dashboard.png python -m pytest tests/test_dashboard_browser.py
 """
 
 from __future__ import annotations
@@ -181,6 +183,7 @@ def _check_in_chromium(browser: Browser, base: str, bearer: dict[str, str]) -> N
         assert watched.errors == []
         assert_charts_drawn(watched.page)
         if target := os.environ.get(SCREENSHOT_ENV):
-            watched.page.screenshot(path=target, full_page=True)
+            # The top of the page: the postings, drift and the charts.
+            watched.page.screenshot(path=target, full_page=True, clip={"x": 0, "y": 0, "width": 1200, "height": 2000})
     finally:
         watched.close()

@@ -6,7 +6,7 @@
   var colours = ["#0969da", "#1a7f37", "#9a6700", "#8250df", "#cf222e", "#1b7c83", "#bc4c00", "#bf3989"];
   Chart.defaults.animation = false;
   Chart.defaults.maintainAspectRatio = false;
-  Chart.defaults.font.family = "system-ui, -apple-system, 'Segoe UI', sans-serif";
+  Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
 
   // One colour per channel, the same in every chart.
   var channels = Object.keys(Object.assign({}, data.visits.channels, data.applicants, data.conversion)).sort();
