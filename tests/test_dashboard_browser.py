@@ -171,6 +171,11 @@ def _check_served(ws: Workspace, port: int, browser: Browser) -> None:
     assert (page.pairs, page.drift, page.tables["counters"], page.charts) == (
         filed.pairs, filed.drift, filed.tables["counters"], filed.charts)
     assert [s["src"] for s in page.scripts] == ["assets/chart.umd.min.js", "assets/dashboard.js"]
+    # A posting on RecruitiFi opens through the daemon's own address for a fresh link; the
+    # report, away from the daemon, has no such address to give.
+    assert 'href="links/backend-engineer"' in served.text and 'href="links/' not in out.read_text()
+    opened = httpx.get(base + "/links/backend-engineer", headers=bearer, timeout=10)
+    assert opened.status_code == 302 and opened.headers["location"].startswith(ws.sandbox.recruitifi_url)
     _check_in_chromium(browser, base, bearer)
 
 

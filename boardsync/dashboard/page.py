@@ -9,6 +9,7 @@ report, the library and the data are inside the file, which then works with no n
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -123,7 +124,9 @@ def _inline(script: str) -> str:
     return script
 
 
+@functools.cache
 def _environment() -> jinja2.Environment:
+    """The templates, compiled once per process."""
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("boardsync.dashboard", "templates"),
         autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,

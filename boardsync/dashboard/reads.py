@@ -74,7 +74,7 @@ def upcoming(desired: Desired, store: Store, now: datetime, horizon: timedelta =
     try:
         with offline_connectors(desired) as connectors:
             result = plan(desired, loaded.store, connectors, recorded=loaded.reads, horizon=horizon,
-                          clock=lambda: now)
+                          clock=lambda: now, trigger="dashboard")
     finally:
         loaded.store.close()
     return result.plan.upcoming if result.plan is not None else ()
