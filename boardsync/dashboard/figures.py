@@ -33,9 +33,6 @@ class Daily:
     days: tuple[date, ...]
     values: dict[str, list[int]]
 
-    def total(self, channel: str) -> int:
-        return sum(self.values.get(channel, ()))
-
 
 def daily_growth(samples: Iterable[Sample], since: datetime, now: datetime) -> Daily:
     """How much each channel's counter grew each day from `since` to `now`, summed over the

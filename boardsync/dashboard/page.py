@@ -27,7 +27,7 @@ from boardsync.documents import visits_rows
 from boardsync.reconcile.model import UpcomingItem
 from boardsync.state import DriftRow, StatusRow, Store, VisitRow
 from boardsync.state.history import RunHistory
-from boardsync.state.series import applicant_samples, visit_samples
+from boardsync.state.series import Sample, visit_samples
 
 LAST_RUNS = 20
 ASSETS = ("chart.umd.min.js", "dashboard.js")
@@ -71,7 +71,7 @@ def gather(desired: Desired, store: Store, *, since: timedelta, since_text: str,
         visits_by_day=figures.daily_growth(visit_samples(store, start), start, now),
         applicants=figures.by_channel(visits),
         by_board=figures.by_board(visits, boards),
-        effects=figures.drift_effects(drift, _visits_around(store, drift, now), now),
+        effects=figures.drift_effects(drift, _visits_around(store, drift), now),
         upcoming=reads.upcoming(desired, store, now),
         runs=[RunHistory(run, {}) for run in store.last_runs(limit=LAST_RUNS)],
     )
@@ -84,7 +84,8 @@ def _open_first(rows: list[DriftRow]) -> list[DriftRow]:
     return [r for r in rows if r.open] + ended
 
 
-def _visits_around(store: Store, drift: list[DriftRow], now: datetime) -> list[Any]:
+def _visits_around(store: Store, drift: list[DriftRow]) -> list[Sample]:
+    """The drifted postings' visit samples from a week before the oldest drift opened."""
     opened = [r.first_seen for r in drift if r.first_seen is not None]
     if not opened:
         return []

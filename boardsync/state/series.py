@@ -1,5 +1,5 @@
-"""The counters as they moved: each visit or applicant sample of a period, for the charts of
-the dashboard and the visits around a drift.
+"""The visit counters as they moved: each sample of a period, for the dashboard's chart of
+visits by day and the visits around a drift.
 
 A counter is cumulative and written only when it changed, so a period's samples alone do not
 say where it started: each series also gets its last sample before the period (its baseline),
@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlmodel import col, func, select
 
 from boardsync.state.store import Store
-from boardsync.state.tables import ApplicantSample, CounterSample, VisitSample
+from boardsync.state.tables import CounterSample, VisitSample
 
 
 @dataclass(frozen=True)
@@ -33,11 +33,6 @@ def visit_samples(store: Store, since: datetime, postings: Collection[str] | Non
     """The visit samples after `since`, with each series' baseline, oldest first; only those
     of `postings` when given."""
     return _samples(store, VisitSample, "visits", since, postings)
-
-
-def applicant_samples(store: Store, since: datetime) -> list[Sample]:
-    """The applicant samples after `since`, with each series' baseline, oldest first."""
-    return _samples(store, ApplicantSample, "applicants", since, None)
 
 
 def _samples(
