@@ -70,15 +70,18 @@ def test_the_report_shows_what_status_drift_and_visits_print(ws: Workspace) -> N
 
 
 @pytest.mark.slow
-def test_the_report_lists_what_is_coming_and_the_last_runs(ws: Workspace) -> None:
-    """Coming up is the Upcoming section of `plan --json` (planned from the state, no board
-    called); the last runs are `history --json`'s newest, each with its commit and result."""
+def test_the_report_lists_what_is_coming_and_the_last_runs(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Coming up is the Upcoming section of `plan --json` (planned from the state, with no
+    board called and no board secret at hand); the last runs are `history --json`'s newest,
+    each with its commit and result."""
     fill(ws)
-    ws.clear_counts()
-    page = report(ws)
-    assert ws.counts() == {"sorce": {}, "hirempire": {}, "recruitifi": {}}  # no board was called
-
     planned = cli_json(ws, "plan")["upcoming"]
+    ws.clear_counts()
+    for name in ws.sandbox.credentials():
+        monkeypatch.delenv(name)
+    page = report(ws)
+    assert ws.counts() == {"sorce": {}, "hirempire": {}, "recruitifi": {}}
+
     assert planned and page.upcoming == [u["kind"] for u in planned]
     assert body_rows(page, "upcoming") == [
         [_when(u["at"]), u["provider"], u["posting"], u["what"]] for u in planned
