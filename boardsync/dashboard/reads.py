@@ -6,20 +6,21 @@ rows by construction. Nothing here calls a board or writes to the state.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
+from sqlmodel import select
 
 from boardsync import documents
 from boardsync.config import Desired
 from boardsync.connectors import build_connectors
 from boardsync.connectors.base import Connector
 from boardsync.errors import BoardsyncError
-from boardsync.reconcile import plan, snapshot
-from boardsync.reconcile.model import DEFAULT_HORIZON, UpcomingItem
-from boardsync.state import BoardWait, DriftRow, StatusRow, Store, VisitRow
+from boardsync.reconcile import plan, views
+from boardsync.reconcile.model import DEFAULT_HORIZON, BoardView, UpcomingItem
+from boardsync.state import BoardState, BoardWait, DriftRow, StatusRow, Store, VisitRow
 from boardsync.state.store import SourceCommits
 
 
@@ -69,15 +70,25 @@ def visits_document(store: Store, since: datetime) -> str:
 
 def upcoming(desired: Desired, store: Store, now: datetime, horizon: timedelta = DEFAULT_HORIZON) -> tuple[UpcomingItem, ...]:
     """What `plan` lists as Upcoming, planned against each board's last recorded read (as
-    `plan --snapshot` does) instead of the boards: no request leaves, no secret is needed."""
-    loaded = snapshot.load(snapshot.take(store, now), "the state database")
-    try:
-        with offline_connectors(desired) as connectors:
-            result = plan(desired, loaded.store, connectors, recorded=loaded.reads, horizon=horizon,
-                          clock=lambda: now, trigger="dashboard")
-    finally:
-        loaded.store.close()
+    `plan --snapshot` does) instead of the boards: no request leaves, no secret is needed,
+    and nothing is written (a plan writes nothing)."""
+    with offline_connectors(desired) as connectors:
+        result = plan(desired, store, connectors, recorded=recorded_reads(store), horizon=horizon,
+                      clock=lambda: now, trigger="dashboard")
     return result.plan.upcoming if result.plan is not None else ()
+
+
+def recorded_reads(store: Store) -> dict[str, BoardView]:
+    """Each board's last read as the state keeps it; a board never read, or read by a
+    boardsync that kept another shape, is left out (the plan then skips it)."""
+    with store.session() as session:
+        states = session.exec(select(BoardState)).all()
+    found = {}
+    for state in states:
+        if state.observed and state.observed_at is not None:
+            with suppress(ValueError):
+                found[state.provider] = views.view_from(state.observed, state.observed_at)
+    return found
 
 
 @contextmanager
