@@ -112,6 +112,20 @@ def test_the_report_file_works_offline_in_chromium(ws: Workspace, browser: Brows
         assert_charts_drawn(watched.page)
     finally:
         watched.close()
+    _check_without_javascript(browser, out)
+
+
+def _check_without_javascript(browser: Browser, out: Path) -> None:
+    """With JavaScript off the page still reads: the postings and the counters are there."""
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto(out.as_uri())
+        assert page.locator("td.pair").count() > 0
+        assert page.locator("table.counters tbody tr").count() > 0
+        assert page.locator("section#drift").inner_text().count("Edited by hand") == 1
+    finally:
+        context.close()
 
 
 def _serve_beyond_loopback(ws: Workspace, port: int, *, token: bool) -> None:
