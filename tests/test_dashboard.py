@@ -61,8 +61,10 @@ def test_the_report_shows_what_status_drift_and_visits_print(ws: Workspace) -> N
         assert sum(page.charts["visits"]["channels"].get(channel, [])) == grew, channel
         assert page.conversion["channel"][channel] == (
             _sum_shown(r["visits"] for r in rows), _sum_shown(r["applicants"] for r in rows))
-    assert page.conversion["board"]["hirempire"][0] == shown(
-        sum(r["visits"] for r in visits if r["provider"] == "hirempire" and r["visits"] is not None))
+    board_visits = sum(r["visits"] for r in visits if r["provider"] == "hirempire" and r["visits"] is not None)
+    board_applicants = sum(r["applicants"] for r in visits if (r["provider"], r["channel"]) == ("hirempire", "(all)"))
+    assert page.conversion["board"]["hirempire"] == (shown(board_visits), shown(board_applicants))
+    assert page.charts["boards"] == {"hirempire": round(board_applicants / board_visits * 100, 2)}
     assert page.conversion["board"]["sorce"] == ("-", shown(
         sum(r["applicants"] for r in visits if r["provider"] == "sorce" and r["channel"] == "(all)")))
     indeed = next(r for r in visits if (r["posting"], r["provider"], r["channel"]) == (POSTING, "hirempire", "indeed"))
@@ -115,8 +117,8 @@ def test_the_report_is_one_file_with_the_chart_library_inside(ws: Workspace) -> 
     assert [s["src"] for s in page.scripts] == [None, None]
     library, ours = (s["inline"] or "" for s in page.scripts)
     assert "Chart.js v4" in library and "chart-data" in ours
-    assert set(page.charts) == {"visits", "applicants", "conversion"}
-    assert page.canvases == ["visits", "applicants", "conversion"]
+    assert set(page.charts) == {"visits", "applicants", "conversion", "boards"}
+    assert page.canvases == ["visits", "applicants", "conversion", "boards"]
 
 
 # ------------------------------------------------------------------------------ the figures

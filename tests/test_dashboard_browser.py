@@ -83,7 +83,7 @@ def _near(pixel: Any, colour: tuple[int, int, int]) -> bool:
 
 
 def assert_charts_drawn(page: Page) -> None:
-    for chart in ("visits", "applicants", "conversion"):
+    for chart in ("visits", "applicants", "conversion", "boards"):
         datasets = page.evaluate(
             "name => Chart.getChart(document.querySelector(`canvas[data-chart=${name}]`)).data.datasets.length", chart)
         assert datasets >= 1, chart

@@ -168,6 +168,7 @@ def _chart_json(dashboard: Dashboard) -> str:
         "visits": {"days": [d.isoformat() for d in daily.days], "channels": daily.values},
         "applicants": {c.name: c.applicants or 0 for c in dashboard.applicants},
         "conversion": {c.name: round(c.rate * 100, 2) for c in dashboard.applicants if c.rate is not None},
+        "boards": {c.name: round(c.rate * 100, 2) for c in dashboard.by_board if c.rate is not None},
     }
     return json.dumps(data, sort_keys=True).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 

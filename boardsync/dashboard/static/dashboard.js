@@ -27,14 +27,14 @@
     });
   }
 
-  function bars(values, label) {
+  function bars(values, label, colourOf) {
     return function (canvas) {
       var names = Object.keys(values);
       return new Chart(canvas, {
         type: "bar",
         data: { labels: names,
                 datasets: [{ label: label, data: names.map(function (n) { return values[n]; }),
-                             backgroundColor: names.map(colour) }] },
+                             backgroundColor: names.map(colourOf) }] },
         options: { plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true } } }
       });
     };
@@ -42,8 +42,10 @@
 
   var charts = {
     visits: visits,
-    applicants: bars(data.applicants, "applicants"),
-    conversion: bars(data.conversion, "applicants per hundred visits")
+    applicants: bars(data.applicants, "applicants", colour),
+    conversion: bars(data.conversion, "applicants per hundred visits", colour),
+    boards: bars(data.boards, "applicants per hundred visits",
+                 function (name, i) { return colours[colours.length - 1 - i % colours.length]; })
   };
   document.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
     charts[canvas.dataset.chart](canvas);
