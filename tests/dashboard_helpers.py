@@ -5,45 +5,76 @@ the page's HTML that gives back the numbers it shows."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
 
-from boardsync.reconcile import collect_metrics
+from boardsync.reconcile import collect_metrics, reconcile
 from tests.reconcile_helpers import Workspace
 
 POSTING = "backend-engineer"
 EDITED = "product-designer"
 
 
+class Days:
+    """The runs' clock, set back in days: a week of runs takes seconds (never a sleep). The
+    runs go forward in time, as samples are written in the order they were observed."""
+
+    def __init__(self) -> None:
+        self.start = datetime.now(UTC)
+
+    def ago(self, days: float) -> Callable[[], datetime]:
+        at = self.start - timedelta(days=days)
+        return lambda: at
+
+
+def run_at(ws: Workspace, clock: Callable[[], datetime], *, metrics: bool = False) -> str:
+    """A reconcile (or a metrics read) of the repository as it stands, at `clock`'s moment."""
+    with ws.opened() as (desired, store, connectors):
+        if metrics:
+            return collect_metrics(desired, store, connectors, clock=clock).outcome
+        return reconcile(desired, store, connectors, clock=clock).outcome
+
+
 def fill(ws: Workspace) -> None:
-    """After a first sync: visits through two of the posting's tracked URLs on Hirempire,
-    applicants there and on Sorce, counted by a run and by a metrics read; a title edited by
-    hand on Hirempire left as drift (self_heal off) while more visits come, then put back; a
-    second hand edit on Sorce still open."""
-    assert ws.run("reconcile").code == 0
+    """Nine days of real runs against the sandbox boards: visits through two of a posting's
+    tracked URLs on Hirempire, applicants there and on Sorce, a metrics read; its Hirempire
+    title edited by hand and left as drift (self_heal off) for three days in which its visits
+    fall, then put back; a second hand edit, on Sorce, still open. Then a run and a metrics
+    read now, so a daemon started on it has nothing due for an hour."""
+    days = Days()
+    assert run_at(ws, days.ago(9)) == "converged"
     job = _hirempire_job(ws, POSTING)
     sources = {s["source_name"]: s["id"] for s in job["sources"]["items"]}
     hirempire = ws.sandbox.hirempire
-    hirempire.add_visits(sources["indeed"], 8)
-    hirempire.add_visits(sources["linkedin"], 3)
+    hirempire.add_visits(sources["indeed"], 20)
+    hirempire.add_visits(sources["linkedin"], 6)
+    assert run_at(ws, days.ago(8.2)) == "converged"
+    hirempire.add_visits(sources["indeed"], 22)
+    hirempire.add_visits(sources["linkedin"], 4)
     for channel in ("indeed", "indeed", "linkedin"):
         hirempire.add_candidate(job["id"], channel)
     ws.sandbox.sorce.add_applications(ws.remote_id(POSTING, "sorce"), 2)
-    assert ws.run("reconcile").code == 0
-    with ws.opened() as (desired, store, connectors):
-        assert collect_metrics(desired, store, connectors).outcome == "converged"
+    assert run_at(ws, days.ago(6.9)) == "converged"
+    assert run_at(ws, days.ago(6.8), metrics=True) == "converged"
 
     ws.write_config(self_heal=False)
     hirempire.edit_job(job["id"], job_title="Edited by hand")
-    assert ws.run("reconcile").code == 2
-    hirempire.add_visits(sources["indeed"], 1)
-    assert ws.run("reconcile").code == 2
+    assert run_at(ws, days.ago(6)) == "drifted"
+    hirempire.add_visits(sources["indeed"], 2)
+    assert run_at(ws, days.ago(4.5)) == "drifted"
     ws.write_config(self_heal=True)
-    assert ws.run("reconcile").code == 0
+    assert run_at(ws, days.ago(3)) == "converged"
+    hirempire.add_visits(sources["indeed"], 15)
+    hirempire.add_visits(sources["linkedin"], 5)
+    assert run_at(ws, days.ago(1.8)) == "converged"
     ws.write_config(self_heal=False)
     ws.sandbox.sorce.edit_job(ws.remote_id(EDITED, "sorce"), title="Edited by hand")
+    assert run_at(ws, days.ago(1)) == "drifted"
     assert ws.run("reconcile").code == 2
+    assert run_at(ws, lambda: datetime.now(UTC), metrics=True) == "converged"
 
 
 def _hirempire_job(ws: Workspace, key: str) -> dict[str, Any]:

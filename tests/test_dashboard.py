@@ -29,7 +29,8 @@ def test_the_report_shows_what_status_drift_and_visits_print(ws: Workspace) -> N
     """Each posting × board cell holds the health, state, board id and open drift of its
     `status --json` row; the drift shown (open first, then how the rest ended) is `drift
     --json`'s; the counters table is `visits --json` row for row, and the channel and board
-    sums and the chart's visits by day add up to its numbers."""
+    sums and the chart's visits by day add up to its numbers; the drift that cost visits is
+    ranked first, with the visits a day the board counted before and during it."""
     fill(ws)
     page = report(ws, "--since", "30d")
 
@@ -68,7 +69,16 @@ def test_the_report_shows_what_status_drift_and_visits_print(ws: Workspace) -> N
     assert page.conversion["board"]["sorce"] == ("-", shown(
         sum(r["applicants"] for r in visits if r["provider"] == "sorce" and r["channel"] == "(all)")))
     indeed = next(r for r in visits if (r["posting"], r["provider"], r["channel"]) == (POSTING, "hirempire", "indeed"))
-    assert (indeed["visits"], indeed["applicants"]) == (9, 2)
+    assert (indeed["visits"], indeed["applicants"]) == (59, 2)
+
+    # What the Hirempire edit cost: the posting had 26 visits at its first count (8.2 days
+    # ago), 52 when the edit was first seen (6 days ago) and 54 when it was put back (3 days
+    # ago); the drift still open on Sorce had none, before or during.
+    before, during = (52 - 26) / 2.2, (54 - 52) / 3
+    assert body_rows(page, "effects") == [
+        [POSTING, "hirempire", "job_title", f"{before:.1f}", f"{during:.1f}", f"{before - during:.1f}", "corrected"],
+        ["product-designer", "sorce", "title", "0.0", "0.0", "0.0", "open"],
+    ]
 
 
 @pytest.mark.slow
@@ -88,7 +98,7 @@ def test_the_report_lists_what_is_coming_and_the_last_runs(ws: Workspace, monkey
     assert body_rows(page, "upcoming") == [
         [_when(u["at"]), u["provider"], u["posting"], u["what"]] for u in planned
     ]
-    runs = cli_json(ws, "history")
+    runs = cli_json(ws, "history", "--since", "30d")
     assert page.runs == [r["id"] for r in runs][:20]
     first = body_rows(page, "runs")[0]
     assert first[5] == runs[0]["outcome"] and first[4] == (runs[0]["config_commit"] or "-")[:12]

@@ -20,7 +20,7 @@
         labels: data.visits.days,
         datasets: names.map(function (name) {
           return { label: name, data: data.visits.channels[name], borderColor: colour(name),
-                   backgroundColor: colour(name), tension: 0.2 };
+                   backgroundColor: colour(name), cubicInterpolationMode: "monotone" };
         })
       },
       options: { scales: { y: { beginAtZero: true, title: { display: true, text: "visits" } } } }
