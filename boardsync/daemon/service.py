@@ -31,7 +31,7 @@ from typing import Any
 
 import structlog
 
-from boardsync import config
+from boardsync import config, dashboard
 from boardsync.config.gitsource import Checkout
 from boardsync.config.loader import collect
 from boardsync.config.sources import SourceUnreadable, TableVersion
@@ -39,6 +39,7 @@ from boardsync.config.model import parse_duration
 from boardsync.connectors import build_connectors
 from boardsync.connectors.base import BoardEvent, Connector
 from boardsync.daemon.events import Booked, EventWork
+from boardsync.dashboard import reads
 from boardsync.daemon.http import Check, HttpSurface, require_token_off_loopback
 from boardsync.daemon.follow import Follower, SourceCollector
 from boardsync.daemon.instruments import DaemonMetrics
@@ -566,6 +567,22 @@ class Daemon:
 
     def snapshot(self) -> dict[str, Any]:
         return snapshot.take(self.store, datetime.now(UTC))
+
+    def dashboard_page(self, since: timedelta, since_text: str) -> str:
+        with self._current() as generation:
+            page = dashboard.gather(generation.desired, self.store, since=since, since_text=since_text,
+                                    now=datetime.now(UTC))
+        return dashboard.render(page)
+
+    def status_document(self) -> str:
+        with self._current() as generation:
+            return reads.status_document(generation.desired, self.store, datetime.now(UTC))
+
+    def drift_document(self, open_only: bool) -> str:
+        return reads.drift_document(self.store, open_only=open_only)
+
+    def visits_document(self, since: timedelta) -> str:
+        return reads.visits_document(self.store, datetime.now(UTC) - since)
 
     def webhook_secret(self) -> bytes | None:
         if self._follower is None:
