@@ -19,13 +19,15 @@ from pydantic import ValidationError
 
 from boardsync.config.model import CROSS_CHECKS, Posting
 from boardsync.config.problems import DataPath, from_validation_error
+from boardsync.config.parsed import ParsedFiles
 from boardsync.config.yamlfile import (
     FileProblem,
     Marks,
     display_path,
     format_mark,
-    load_file,
     nearest_mark,
+    resolve_all,
+    shown_from,
     walk_yaml_files,
 )
 from boardsync.errors import Problem
@@ -86,31 +88,33 @@ class TableVersion:
 # ------------------------------------------------------------------------------ YAML
 
 
-def read_yaml_source(target: Path, *, exclude: Path, where: str) -> Read:
+def read_yaml_source(target: Path, *, exclude: Path, where: str, files: ParsedFiles | None = None) -> Read:
     """Postings from a file or from every *.yaml / *.yml under a folder (recursive, sorted).
 
     `where` is the root file's place of the `postings:` value, for problems with the target
-    itself; `exclude` is the root file, which never counts as a posting file.
+    itself; `exclude` is the root file, which never counts as a posting file. `files` holds
+    the files parsed before (each is parsed here otherwise).
     """
     read = Read()
     shown = display_path(target)
     if not target.exists():
         read.problems.append(Problem(where, "postings", f"'{shown}' does not exist"))
         return read
-    files = [target] if target.is_file() else walk_yaml_files(target)
-    files = [f for f in files if f.resolve() != exclude.resolve()]
-    if not files:
+    found = [target] if target.is_file() else walk_yaml_files(target)
+    root, cwd = exclude.resolve(), Path.cwd().resolve()
+    paths = [(path, real) for path, real in zip(found, resolve_all(found)) if real != root]
+    if not paths:
         read.warnings.append(Problem(where, "postings", f"no *.yaml or *.yml files in '{shown}'; no postings"))
-    for path in files:
-        _read_yaml_file(path, read)
+    files = files if files is not None else ParsedFiles()
+    for path, real in paths:
+        _read_yaml_file(path, shown_from(real, cwd), files, read)
     return read
 
 
-def _read_yaml_file(path: Path, read: Read) -> None:
-    source = display_path(path)
+def _read_yaml_file(path: Path, source: str, files: ParsedFiles, read: Read) -> None:
     read.sources.append(source)
     try:
-        document = load_file(path, source)
+        document = files.document(path, source)
     except FileProblem as exc:
         read.problems.append(exc.problem)
         return
@@ -133,6 +137,8 @@ def _read_yaml_file(path: Path, read: Read) -> None:
 
 
 def _marks_under(marks: Marks, prefix: DataPath) -> Marks:
+    if not prefix:
+        return marks  # one posting a file: all of them (never changed once made)
     size = len(prefix)
     return {path[size:]: mark for path, mark in marks.items() if path[:size] == prefix}
 

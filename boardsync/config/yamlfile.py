@@ -84,10 +84,30 @@ class FileProblem(Exception):
 
 def display_path(path: Path) -> str:
     """`path` as a user reads it: relative to the working directory when inside it."""
+    return shown_from(path.resolve(), Path.cwd().resolve())
+
+
+def shown_from(real: Path, cwd: Path) -> str:
+    """`display_path` of a resolved path, the working directory resolved too."""
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
+        return str(real.relative_to(cwd))
     except ValueError:
-        return str(path)
+        return str(real)
+
+
+def resolve_all(paths: list[Path]) -> list[Path]:
+    """Each path resolved, as `Path.resolve` does, but each folder only once: resolving a
+    path looks at every folder above it, which for a folder of postings is most of the cost
+    of reading them when they come from the cache."""
+    folders: dict[Path, Path] = {}
+    resolved = []
+    for path in paths:
+        folder = folders.get(path.parent)
+        if folder is None:
+            folder = folders[path.parent] = path.parent.resolve()
+        real = folder / path.name
+        resolved.append(real.resolve() if real.is_symlink() else real)
+    return resolved
 
 
 # ------------------------------------------------------------------------------ reading
@@ -95,6 +115,11 @@ def display_path(path: Path) -> str:
 
 def read_text(path: Path, source: str, *, limit: int = MAX_FILE_BYTES) -> str:
     """The file's text, refusing a file over `limit` bytes before reading it whole."""
+    return decode_utf8(read_bytes(path, source, limit=limit), source)
+
+
+def read_bytes(path: Path, source: str, *, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The file's bytes, refusing a file over `limit` bytes before reading it whole."""
     try:
         size = path.stat().st_size
         if size > limit:
@@ -110,7 +135,7 @@ def read_text(path: Path, source: str, *, limit: int = MAX_FILE_BYTES) -> str:
         raise FileProblem(Problem(source, "", f"cannot be read: {exc.strerror}")) from None
     if len(raw) > limit:
         raise FileProblem(Problem(f"{source}:1:1", "", _too_big(len(raw), limit)))
-    return decode_utf8(raw, source)
+    return raw
 
 
 def _too_big(size: int, limit: int) -> str:
