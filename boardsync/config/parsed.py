@@ -32,6 +32,7 @@ import marshal
 import os
 import sys
 import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ import structlog
 
 from boardsync import __version__
 from boardsync.config import yamlfile
-from boardsync.config.yamlfile import Document, Marks
+from boardsync.config.yamlfile import Document, Marks, Path_
 
 log = structlog.get_logger(__name__)
 
@@ -75,39 +76,39 @@ class ParsedFiles:
         self.parsed = 0
         """Files parsed by this instance: their content was not in the cache."""
         self._files: dict[str, Seen] = {}
-        self._contents: dict[str, tuple[Any, Marks]] = {}
+        self._contents: dict[str, tuple[Any, bytes]] = {}
+        """By digest: the file's values, and its marks packed by marshal."""
         self._used_files: dict[str, Seen] = {}
-        self._used_contents: dict[str, tuple[Any, Marks]] = {}
+        self._used_contents: dict[str, tuple[Any, bytes]] = {}
         self._unread = path is not None
         """The cache file is read when the first posting file is asked for (a SQL source never does)."""
 
-    def document(self, path: Path, source: str) -> Document:
-        """The file parsed, from the cache when its content is there; raises `FileProblem`
-        as `load_file` does."""
+    def document(self, real: str, source: str) -> Document:
+        """The file at `real` (a resolved path) parsed, from the cache when its content is
+        there; raises `FileProblem` as `load_file` does."""
         if self._unread and self.path is not None:
             self._files, self._contents = _read_cache(self.path)
             self._unread = False
-        name = os.path.abspath(path)
         now = time.time_ns()
         try:
-            stat = os.stat(name)
+            stat = os.stat(real)
         except OSError:
-            return yamlfile.load_file(path, source)  # says what is wrong with it
+            return yamlfile.load_file(Path(real), source)  # says what is wrong with it
         signature = (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino, stat.st_dev)
-        seen = self._files.get(name)
+        seen = self._files.get(real)
         if seen is None or not seen.settled or seen.signature != signature or seen.digest not in self._contents:
             settled = max(stat.st_mtime_ns, stat.st_ctime_ns) < now - int(SETTLED * 1e9)
-            seen = self._read(path, source, signature, settled)
+            seen = self._read(Path(real), source, signature, settled)
         data, marks = self._used_contents[seen.digest] = self._contents[seen.digest]
-        self._used_files[name] = seen
-        return Document(source, data, marks)
+        self._used_files[real] = seen
+        return Document(source, data, PackedMarks(marks))
 
     def _read(self, path: Path, source: str, signature: tuple[int, ...], settled: bool) -> Seen:
         raw = yamlfile.read_bytes(path, source)
         digest = hashlib.sha256(raw).hexdigest()
         if digest not in self._contents:
             document = yamlfile.parse(yamlfile.decode_utf8(raw, source), source)
-            self._contents[digest] = (document.data, document.marks)
+            self._contents[digest] = (document.data, marshal.dumps(dict(document.marks)))
             self.parsed += 1
         return Seen(signature, digest, settled)
 
@@ -134,12 +135,35 @@ class ParsedFiles:
             log.debug("posting_cache_not_saved", path=str(self.path), error=exc.strerror)
 
 
+class PackedMarks(Mapping[Path_, tuple[int, int]]):
+    """A file's marks, unpacked when first looked at: only a posting with a problem or a
+    warning is ever asked where a field was written, and unpacking the marks of every posting
+    would cost as much as reading their values."""
+
+    def __init__(self, packed: bytes) -> None:
+        self._packed = packed
+
+    @functools.cached_property
+    def _marks(self) -> Marks:
+        marks: Marks = marshal.loads(self._packed)
+        return marks
+
+    def __getitem__(self, path: Path_) -> tuple[int, int]:
+        return self._marks[path]
+
+    def __iter__(self) -> Iterator[Path_]:
+        return iter(self._marks)
+
+    def __len__(self) -> int:
+        return len(self._marks)
+
+
 def beside(database: Path) -> Path:
     """The cache file of a SQLite state database: ``state.db`` → ``state.postings.cache``."""
     return database.with_name(f"{database.stem}.postings.cache")
 
 
-def _read_cache(path: Path) -> tuple[dict[str, Seen], dict[str, tuple[Any, Marks]]]:
+def _read_cache(path: Path) -> tuple[dict[str, Seen], dict[str, tuple[Any, bytes]]]:
     """The cache's files and contents, or nothing when it is missing, from another version,
     or damaged."""
     try:

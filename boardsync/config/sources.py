@@ -101,20 +101,20 @@ def read_yaml_source(target: Path, *, exclude: Path, where: str, files: ParsedFi
         read.problems.append(Problem(where, "postings", f"'{shown}' does not exist"))
         return read
     found = [target] if target.is_file() else walk_yaml_files(target)
-    root, cwd = exclude.resolve(), Path.cwd().resolve()
-    paths = [(path, real) for path, real in zip(found, resolve_all(found)) if real != root]
+    root, cwd = str(exclude.resolve()), str(Path.cwd().resolve())
+    paths = [real for real in resolve_all(found) if real != root]
     if not paths:
         read.warnings.append(Problem(where, "postings", f"no *.yaml or *.yml files in '{shown}'; no postings"))
     files = files if files is not None else ParsedFiles()
-    for path, real in paths:
-        _read_yaml_file(path, shown_from(real, cwd), files, read)
+    for real in paths:
+        _read_yaml_file(real, shown_from(real, cwd), files, read)
     return read
 
 
-def _read_yaml_file(path: Path, source: str, files: ParsedFiles, read: Read) -> None:
+def _read_yaml_file(real: str, source: str, files: ParsedFiles, read: Read) -> None:
     read.sources.append(source)
     try:
-        document = files.document(path, source)
+        document = files.document(real, source)
     except FileProblem as exc:
         read.problems.append(exc.problem)
         return

@@ -17,7 +17,7 @@ import math
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,7 @@ _C_PARSER_DEPTH_BOUND = 1000
 """libyaml recurses on the C stack; a file that might nest deeper is parsed in Python instead."""
 
 Path_ = tuple[str | int, ...]
-Marks = dict[Path_, tuple[int, int]]
+Marks = Mapping[Path_, tuple[int, int]]
 
 _TAG = "tag:yaml.org,2002:"
 _ANCHOR = re.compile(r"(?:^|[\s\[{,:-])&[^\s\]},]")
@@ -84,29 +84,28 @@ class FileProblem(Exception):
 
 def display_path(path: Path) -> str:
     """`path` as a user reads it: relative to the working directory when inside it."""
-    return shown_from(path.resolve(), Path.cwd().resolve())
+    return shown_from(str(path.resolve()), str(Path.cwd().resolve()))
 
 
-def shown_from(real: Path, cwd: Path) -> str:
-    """`display_path` of a resolved path, the working directory resolved too."""
-    try:
-        return str(real.relative_to(cwd))
-    except ValueError:
-        return str(real)
+def shown_from(real: str, cwd: str) -> str:
+    """`display_path` of a resolved path, given the working directory resolved."""
+    inside = cwd.rstrip(os.sep) + os.sep
+    return real[len(inside):] if real.startswith(inside) else real
 
 
-def resolve_all(paths: list[Path]) -> list[Path]:
+def resolve_all(paths: list[Path]) -> list[str]:
     """Each path resolved, as `Path.resolve` does, but each folder only once: resolving a
-    path looks at every folder above it, which for a folder of postings is most of the cost
-    of reading them when they come from the cache."""
-    folders: dict[Path, Path] = {}
+    path looks at every folder above it, which for a folder of postings read from the cache
+    would be most of the cost of reading them."""
+    folders: dict[str, str] = {}
     resolved = []
     for path in paths:
-        folder = folders.get(path.parent)
+        parent, name = os.path.split(path)
+        folder = folders.get(parent)
         if folder is None:
-            folder = folders[path.parent] = path.parent.resolve()
-        real = folder / path.name
-        resolved.append(real.resolve() if real.is_symlink() else real)
+            folder = folders[parent] = os.path.realpath(parent)
+        real = os.path.join(folder, name)
+        resolved.append(os.path.realpath(real) if os.path.islink(real) else real)
     return resolved
 
 
@@ -369,7 +368,7 @@ class _Builder:
 
     def __init__(self, source: str) -> None:
         self.source = source
-        self.marks: Marks = {}
+        self.marks: dict[Path_, tuple[int, int]] = {}
 
     def build(self, node: Node, path: Path_) -> Any:
         self.marks.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
@@ -485,4 +484,4 @@ def walk_yaml_files(folder: Path) -> list[Path]:
             for name in files
             if not name.startswith(".") and name.endswith((".yaml", ".yml"))
         )
-    return sorted(found)
+    return sorted(found, key=lambda path: path.parts)  # as paths sort, but sooner
