@@ -32,7 +32,7 @@ import marshal
 import os
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,8 @@ SETTLED = 2.0
 """Seconds after which a file's times can be trusted to change with its content: more than
 the coarsest clock tick of a common filesystem (FAT's two seconds)."""
 MAGIC = b"boardsync parsed postings\n"
+clock: Callable[[], int] = time.time_ns
+"""Now, in nanoseconds since the epoch, as file times are kept."""
 _DIGEST_SIZE = hashlib.sha256().digest_size
 
 
@@ -89,7 +91,7 @@ class ParsedFiles:
         if self._unread and self.path is not None:
             self._files, self._contents = _read_cache(self.path)
             self._unread = False
-        now = time.time_ns()
+        now = clock()
         try:
             stat = os.stat(real)
         except OSError:
