@@ -17,7 +17,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy
 from pydantic import BaseModel, SecretStr, TypeAdapter, ValidationError
 
 from boardsync.config.boards import boards
@@ -278,10 +277,19 @@ def _literal_secrets(resolution: Resolution, document: Document) -> list[Problem
 
 
 def database_url(text: str, base: Path) -> str:
-    """A SQLAlchemy URL; a bare path means a SQLite file; relative SQLite paths start at `base`."""
+    """A SQLAlchemy URL; a bare path means a SQLite file; relative SQLite paths start at `base`.
+    Raises `ValueError` when `text` is not a database URL."""
     if "://" not in text:
         return f"sqlite:///{(base / text).resolve() if not Path(text).is_absolute() else Path(text)}"
-    url = sqlalchemy.engine.make_url(text)
+    plain = _plain_sqlite_url(text, base)
+    if plain is not None:
+        return plain
+    import sqlalchemy  # only for other URLs: loading it is a good part of a short command's start
+
+    try:
+        url = sqlalchemy.engine.make_url(text)
+    except sqlalchemy.exc.ArgumentError as exc:
+        raise ValueError(f"not a database URL: {type(exc).__name__}") from None
     database = url.database or ""
     if url.get_backend_name() != "sqlite" or database in ("", ":memory:") or database.startswith("file:"):
         return text
@@ -290,13 +298,30 @@ def database_url(text: str, base: Path) -> str:
     return url.set(database=str((base / database).resolve())).render_as_string(hide_password=False)
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9_./ -]+")
+"""Characters that SQLAlchemy neither reads nor writes escaped in a SQLite file's path."""
+
+
+def _plain_sqlite_url(text: str, base: Path) -> str | None:
+    """What `database_url` makes of a SQLite file's URL written plainly (``sqlite:///state.db``),
+    worked out without SQLAlchemy; None for any other URL."""
+    prefix = "sqlite:///"
+    database = text.removeprefix(prefix)
+    if database == text or not _PLAIN.fullmatch(database):
+        return None
+    if Path(database).is_absolute():
+        return text
+    resolved = str((base / database).resolve())
+    return f"{prefix}{resolved}" if _PLAIN.fullmatch(resolved) else None
+
+
 def _state_url(text: str, document: Document, collected: Collected, resolve: bool) -> str:
     written = collected.resolution.written if collected.resolution else {}
     if not resolve and ("state",) in written:
         return text  # still holds references; nothing to resolve against
     try:
         return database_url(text, collected.path.parent)
-    except sqlalchemy.exc.ArgumentError:
+    except ValueError:
         collected.problems.append(
             Problem(document.where(("state",)), "state", "not a database URL (e.g. sqlite:///boardsync.db)")
         )
@@ -355,7 +380,7 @@ def _read_sql(source: SqlSource, document: Document, collected: Collected, resol
         return read
     try:
         url = database_url(source.sql, collected.path.parent)
-    except sqlalchemy.exc.ArgumentError:
+    except ValueError:
         read = Read()
         read.problems.append(Problem(where, "postings.sql", "not a database URL (e.g. sqlite:///postings.db)"))
         return read

@@ -11,10 +11,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlalchemy
-import sqlmodel
 from pydantic import ValidationError
 
 from boardsync.config.model import CROSS_CHECKS, Posting
@@ -31,6 +29,12 @@ from boardsync.config.yamlfile import (
     walk_yaml_files,
 )
 from boardsync.errors import Problem
+
+if TYPE_CHECKING:
+    import sqlalchemy
+
+# SQLAlchemy is imported by the functions that read a table, when one is read: loading it is
+# a good part of the start of a command (`validate`, `status`) that reads postings from files.
 
 
 @dataclass(frozen=True)
@@ -189,6 +193,8 @@ def _read_table(url: str, table: str) -> tuple[TableVersion, list[tuple[Any, Any
     """The table's version, then its (key, spec) rows by key. In that order: a row written
     between the two makes the daemon's next look see a change (one read too many), never
     hides one."""
+    import sqlalchemy
+
     rows_table = _postings_table(table)
     query = sqlalchemy.select(rows_table.c.key, rows_table.c.spec).order_by(rows_table.c.key)
     with _connected(url, table) as connection:
@@ -197,6 +203,8 @@ def _read_table(url: str, table: str) -> tuple[TableVersion, list[tuple[Any, Any
 
 
 def _version(connection: sqlalchemy.Connection, url: str, table: str) -> TableVersion:
+    import sqlalchemy
+
     updated_at = _postings_table(table).c.updated_at
     query = sqlalchemy.select(sqlalchemy.func.count(), sqlalchemy.func.max(updated_at))
     count, newest = connection.execute(query).one()
@@ -204,6 +212,8 @@ def _version(connection: sqlalchemy.Connection, url: str, table: str) -> TableVe
 
 
 def _postings_table(table: str) -> sqlalchemy.TableClause:
+    import sqlalchemy
+
     schema, _, name = table.rpartition(".")
     return sqlalchemy.table(
         name, sqlalchemy.column("key"), sqlalchemy.column("spec"), sqlalchemy.column("updated_at"),
@@ -215,6 +225,9 @@ def _postings_table(table: str) -> sqlalchemy.TableClause:
 def _connected(url: str, table: str) -> Iterator[sqlalchemy.Connection]:
     """A connection to the postings database; every failure a `_SourceProblem` that names
     what went wrong and never the URL (it may hold a password)."""
+    import sqlalchemy
+    import sqlmodel
+
     try:
         parsed = sqlalchemy.engine.make_url(url)
     except sqlalchemy.exc.ArgumentError:
