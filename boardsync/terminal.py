@@ -21,15 +21,13 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.console import Console, RenderableType
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from boardsync import log
-
-if TYPE_CHECKING:
-    from rich.progress import Progress, TaskID
 
 NO_COLOR_ENV = "NO_COLOR"
 """Set to anything but the empty string, it turns colour off (https://no-color.org)."""
@@ -130,9 +128,6 @@ class ProgressBar:
     def __call__(self, done: int, total: int) -> None:
         with self._lock:
             if self._progress is None or self._task is None:
-                # Loaded with the first bar: most commands never draw one.
-                from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
                 self._progress = Progress(
                     TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("changes"),
                     TimeElapsedColumn(),
