@@ -17,11 +17,13 @@ taken that close to a write prove nothing, so such a file is read and hashed aga
 until its times have settled. The change time cannot be set back by a program (`touch -d`,
 ``cp -p`` and ``rsync -t`` set only the modification time), so restoring an old time is seen.
 
-The cache is one file, rewritten whole (a new file renamed over the old one) when a run read
-something it did not hold. It is stamped with what made its content (this module's reader, the
-YAML library, Python) and its sha256: a cache from another version, a truncated or a damaged
-one is ignored and rebuilt, and a cache that cannot be written is left alone. Neither is ever
-an error: the worst a bad cache costs is parsing every file once.
+The cache is one file (``state.db`` → ``state.postings.cache``), rewritten whole (a new file
+renamed over the old one) when a run read something it did not hold, and holding only the
+files that run read. It is stamped with what made its content (boardsync's version and the
+very source of its YAML reader, the YAML library's version, Python's) and carries its own
+sha256: a cache made by another version, a truncated or a damaged one is ignored and rebuilt,
+and a cache that cannot be written is left alone. Neither is ever an error: the worst a bad
+cache costs is parsing every file once.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import hashlib
 import marshal
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -202,7 +205,7 @@ def _stamp() -> bytes:
 
 def _write_atomically(path: Path, blob: bytes) -> None:
     """Write a new file beside `path` and rename it over: a reader sees the old or the new."""
-    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+    partial = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.partial")  # one per writer
     try:
         descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "wb") as handle:
