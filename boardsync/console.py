@@ -10,25 +10,27 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from boardsync.config.validate import Report
 from boardsync.documents import visits_rows
 from boardsync.reconcile import render
-from boardsync.reconcile.adoption import Adopted, Forgotten, Unmanaged
-from boardsync.reconcile.importing import Imported
-from boardsync.reconcile.links import LinkResult
-from boardsync.reconcile.model import RunResult
-from boardsync.reconcile.outbox import Pending
-from boardsync.reconcile.sources import SourceRow
-from boardsync.state import Backoff, BoardWait, DriftRow, StatusRow, VisitRow
-from boardsync.state.migrations import Migration
-from boardsync.state.history import CallRow, PostingStory, RunHistory
-from boardsync.state.store import SourceCommits
+
+if TYPE_CHECKING:  # only the types: `validate` loads neither the run nor the state database
+    from boardsync.config.validate import Report
+    from boardsync.reconcile.adoption import Adopted, Forgotten, Unmanaged
+    from boardsync.reconcile.importing import Imported
+    from boardsync.reconcile.links import LinkResult
+    from boardsync.reconcile.model import RunResult
+    from boardsync.reconcile.outbox import Pending
+    from boardsync.reconcile.sources import SourceRow
+    from boardsync.state import Backoff, BoardWait, DriftRow, StatusRow, VisitRow
+    from boardsync.state.history import CallRow, PostingStory, RunHistory
+    from boardsync.state.migrations import Migration
+    from boardsync.state.store import SourceCommits
 
 
 # ------------------------------------------------------------------------------ runs and checks

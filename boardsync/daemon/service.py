@@ -274,7 +274,7 @@ class Daemon:
 
     def _load(self) -> config.Desired:
         try:
-            return config.load(self.config_path)
+            return config.load(self.config_path, start_cache=True)
         except ConfigError as exc:
             log.error("config_invalid", path=str(self.config_path), problems=[str(p) for p in exc.problems])
             raise
