@@ -6,6 +6,22 @@ It reads the state database (and the desired state, for which pairs should exist
 same reads as `status`, `drift` and `visits`; it never calls a board and never writes.
 """
 
-from boardsync.dashboard.page import ASSETS, Dashboard, asset, gather, render
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from boardsync.dashboard.page import ASSETS, Dashboard, asset, gather, render
 
 __all__ = ["ASSETS", "Dashboard", "asset", "gather", "render"]
+
+
+def __getattr__(name: str) -> Any:
+    """The page and its templates load when first used: `status` reads through `reads`
+    and needs neither."""
+    if name in __all__:
+        from boardsync.dashboard import page
+
+        return getattr(page, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

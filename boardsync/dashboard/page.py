@@ -20,7 +20,7 @@ from urllib.parse import quote
 import jinja2
 
 from boardsync.config import Desired
-from boardsync.dashboard import figures, reads
+from boardsync.dashboard import figures, offline, reads
 from boardsync.dashboard.figures import Conversion, Daily, DriftEffect
 from boardsync.dashboard.reads import StatusFacts
 from boardsync.documents import visits_rows
@@ -60,7 +60,7 @@ def gather(desired: Desired, store: Store, *, since: timedelta, since_text: str,
     start = now - since
     drift = reads.drift_rows(store)
     visits = reads.visit_rows(store, start)
-    with reads.offline_connectors(desired) as connectors:
+    with offline.offline_connectors(desired) as connectors:
         boards = tuple(connectors)
         linked = frozenset(name for name, c in connectors.items() if c.SUPPORTS_LINKS)
     return Dashboard(
@@ -72,7 +72,7 @@ def gather(desired: Desired, store: Store, *, since: timedelta, since_text: str,
         applicants=figures.by_channel(visits),
         by_board=figures.by_board(visits, boards),
         effects=figures.drift_effects(drift, _visits_around(store, drift), now),
-        upcoming=reads.upcoming(desired, store, now),
+        upcoming=offline.upcoming(desired, store, now),
         runs=[RunHistory(run, {}) for run in store.last_runs(limit=LAST_RUNS)],
     )
 
