@@ -16,6 +16,7 @@ from tests.reconcile_helpers import Workspace
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.both_engines
 def test_status_lists_every_posting_on_every_board(synced: Workspace) -> None:
     """One row per posting and board, with the board's state, and a row for the closed
     posting that was never created."""
@@ -31,6 +32,7 @@ def test_status_lists_every_posting_on_every_board(synced: Workspace) -> None:
     assert set(first) >= {"posting", "provider", "state", "remote_id", "open_drift", "last_sync", "blocked_reason"}
 
 
+@pytest.mark.both_engines
 def test_drift_lists_open_and_resolved_rows(synced: Workspace) -> None:
     """`drift` shows resolved drift too; `drift --open` only what is still different."""
     job_id = synced.remote_id("product-designer", "sorce")

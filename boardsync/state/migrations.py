@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from boardsync.errors import StateError
+from boardsync.state.db import LOCK_TABLE
 from boardsync.state.tables import TABLES, Meta
 
 SCHEMA_VERSION = 5
@@ -84,7 +85,8 @@ VERSION_KEY = "schema_version"
 def stored_version(engine: Engine) -> int | None:
     """The version a database says it has; None when it is empty (no tables at all)."""
     inspector = sa.inspect(engine)
-    names = set(inspector.get_table_names())
+    # The writer lock's table is made by the lock, before the schema (PostgreSQL).
+    names = set(inspector.get_table_names()) - {LOCK_TABLE}
     if not names:
         return None
     if Meta.__tablename__ not in names:
