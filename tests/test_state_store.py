@@ -408,3 +408,26 @@ def test_a_version_4_database_is_upgraded_to_hold_the_notification_outbox(sqlite
         with store.session() as session:
             (delivery,) = session.exec(select(OutboxDelivery)).all()
         assert (delivery.target, delivery.attempts, delivery.delivered_at) == ("abc", 0, until)
+
+
+def test_a_plain_postgresql_url_is_opened_through_psycopg(pg_url: str) -> None:
+    """``postgresql://`` (no driver named) means psycopg 3, the driver of the postgres extra."""
+    plain = pg_url.replace("postgresql+psycopg://", "postgresql://")
+    with open_store(plain) as store:
+        assert store.engine.dialect.driver == "psycopg"
+        with store.write() as session:
+            session.add(Binding(posting_key="a", provider="sorce"))
+        assert [r.posting for r in store.status_rows()] == ["a"]
+
+
+def test_a_read_only_postgresql_store_cannot_write_even_past_write(pg_url: str) -> None:
+    """A plan's store on PostgreSQL opens every transaction read-only: the server itself
+    refuses a write, whatever path it takes."""
+    open_store(pg_url).close()
+    with open_store(pg_url, read_only=True) as store:
+        with pytest.raises(StateError, match="read-only"):
+            with store.write():
+                pass
+        with store.engine.connect() as connection:
+            with pytest.raises(sa.exc.DBAPIError, match="read-only transaction"):
+                connection.exec_driver_sql("INSERT INTO meta (key, value) VALUES ('x', 'y')")
