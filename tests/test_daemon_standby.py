@@ -64,15 +64,14 @@ Start = Callable[[str, str], DaemonProcess]
 
 @pytest.fixture
 def pair(tmp_path: Path, sandbox: Sandbox) -> Iterator[Start]:
-    """`start(name, url)`: a daemon on host `name` (a copy of the examples of its own) with
-    its state at `url`; every daemon started is killed at the end."""
+    """`start(name, url)`: a daemon on host `name` (a fresh copy of the examples of its own)
+    with its state at `url`; every daemon started is killed at the end."""
     started: list[DaemonProcess] = []
     sockets: list[NotifySocket] = []
 
     def start(name: str, url: str) -> DaemonProcess:
-        root = tmp_path / name
-        if not root.exists():
-            shutil.copytree(EXAMPLES / "postings", root / "postings")
+        root = tmp_path / f"{name}{len(started)}"  # a fresh copy for every daemon
+        shutil.copytree(EXAMPLES / "postings", root / "postings")
         ws = PgWorkspace(root, sandbox)
         ws.url = url
         ws.write_config()
@@ -94,44 +93,15 @@ def _standing_by(daemon: DaemonProcess) -> bool:
     return bool(daemon.events("daemon_standby"))
 
 
-def test_a_second_daemon_stands_by_and_says_so_and_takes_over_when_the_first_stops(
-    pair: Start, sandbox: Sandbox, pg_url: str
-) -> None:
-    """The second daemon waits: /readyz 503 "standby" naming the first, /metrics
-    boardsync_active 0, /healthz 200, READY=1 to systemd; the first stops (SIGTERM), the
-    second takes over and runs, and a third stands by behind it."""
-    first = pair("a", pg_url)
-    first.wait_converged()
-    second = pair("b", pg_url)
-    wait_for("the second daemon standing by", lambda: _standing_by(second))
-    readyz = second.http("/readyz")
-    assert readyz.status_code == 503
-    assert "standby" in readyz.text and f"pid {first.proc.pid}" in readyz.text
-    assert "boardsync_active 0.0" in second.http("/metrics").text
-    assert "boardsync_active 1.0" in first.http("/metrics").text
-    assert second.http("/healthz").status_code == 200
-    assert second.http("/snapshot").status_code == 503
-    second.notify.wait("READY", "1")
-    assert second.events("run_started") == []  # it wrote nothing while standing by
-
-    first.signal(signal.SIGTERM)
-    assert first.wait_exit() == 0
-    wait_for("the takeover", lambda: second.events("daemon_taking_over"), timeout=LEASE + 10)
-    second.wait_converged()
-    assert "boardsync_active 1.0" in second.http("/metrics").text
-    third = pair("a", pg_url)
-    wait_for("a new standby", lambda: _standing_by(third))
-    second.signal(signal.SIGTERM)
-    assert second.wait_exit() == 0
-
-
 def test_standby_takes_over_a_daemon_killed_mid_run_and_no_job_is_duplicated(
     pair: Start, sandbox: Sandbox, pg_server: PgServer
 ) -> None:
-    """In each trial, a fresh database and empty boards: the active daemon is killed (-9)
-    while its creates are in flight on a slow Sorce; the standby takes over within the
-    lease, settles the intents the dead one left (none stays in flight or unknown), and
-    every posting is exactly one job on Sorce and on Hirempire."""
+    """In each trial, a fresh database and empty boards: the second daemon stands by and says
+    so (/readyz 503 "standby" naming the first, /metrics boardsync_active 0, /healthz 200,
+    READY=1, nothing written); the active daemon is killed (-9) while its creates are in
+    flight on a slow Sorce; the standby takes over within the lease, settles the intents the
+    dead one left (none stays in flight or unknown), and every posting is exactly one job on
+    Sorce and on Hirempire."""
     settled: list[str] = []
     for trial in range(TRIALS):
         sandbox.reset()
@@ -142,23 +112,24 @@ def test_standby_takes_over_a_daemon_killed_mid_run_and_no_job_is_duplicated(
 
 
 def _one_failover(pair: Start, sandbox: Sandbox, url: str, *, answer_lost: bool) -> list[str]:
-    """One trial; how the intents the dead daemon left were settled. The daemon is killed
-    with a Sorce create in flight: carried out by the board, its answer still on the way
-    (`answer_lost`), or not yet read by the board at all."""
-    # Slow creates: the run is still going when the standby is up.
+    """One trial; how the intents the dead daemon left were settled. Once the examples are
+    synced and the standby is up, new postings are added (on both hosts) and the active
+    daemon, reconciling them, is killed with a Sorce create in flight: carried out by the
+    board, its answer still on the way (`answer_lost`), or not yet read by the board."""
+    active = pair("a", url)
+    active.wait_converged()
+    standby = pair("b", url)
+    wait_for("the second daemon standing by", lambda: _standing_by(standby))
+    _says_it_stands_by(standby, active)
     slow = Fault("trickle", method="POST", path=r".*/jobs$", latency_ms=2, times=None) if answer_lost \
         else Fault("latency", method="POST", path=r".*/jobs$", latency_ms=1500, times=None)
     sandbox.sorce.faults.add(slow)
     sandbox.hirempire.faults.add(Fault("latency", method="POST", latency_ms=300, times=None))
-    active = pair("a", url)
-    wait_for("the first daemon ready", lambda: active.events("daemon_ready"))
-    standby = pair("b", url)
-    wait_for("the second daemon standing by", lambda: _standing_by(standby))
     create = "POST /api/external/v1/jobs"
-    sent = sandbox.sorce.request_counts().get(create, 0)
-    assert sent < expected_jobs(standby.workspace, "sorce"), "the run ended before the standby was up"
+    sent, made = sandbox.sorce.request_counts().get(create, 0), len(sorce_jobs(sandbox))
+    for host in (standby, active):  # the standby's copy first: it must have them when it takes over
+        _add_postings(host.workspace.root / "postings", NEW_POSTINGS)
     if answer_lost:
-        made = len(sorce_jobs(sandbox))
         wait_for("a job made, its answer on the way", lambda: len(sorce_jobs(sandbox)) > made)
     else:
         wait_for("a create sent", lambda: sandbox.sorce.request_counts().get(create, 0) > sent)
@@ -168,6 +139,7 @@ def _one_failover(pair: Start, sandbox: Sandbox, url: str, *, answer_lost: bool)
     sandbox.sorce.faults.clear()
     sandbox.hirempire.faults.clear()
     standby.wait_converged(timeout=40)
+    assert "boardsync_active 1.0" in standby.http("/metrics").text
 
     workspace = standby.workspace
     for board, jobs in (("sorce", sorce_jobs(sandbox)), ("hirempire", hirempire_jobs(sandbox))):
@@ -181,3 +153,29 @@ def _one_failover(pair: Start, sandbox: Sandbox, url: str, *, answer_lost: bool)
     standby.signal(signal.SIGTERM)
     assert standby.wait_exit() == 0
     return outcomes
+
+
+NEW_POSTINGS = 3
+
+
+def _says_it_stands_by(standby: DaemonProcess, active: DaemonProcess) -> None:
+    readyz = standby.http("/readyz")
+    assert readyz.status_code == 503
+    assert "standby" in readyz.text and f"pid {active.proc.pid}" in readyz.text
+    assert "boardsync_active 0.0" in standby.http("/metrics").text
+    assert "boardsync_active 1.0" in active.http("/metrics").text
+    assert standby.http("/healthz").status_code == 200
+    assert standby.http("/snapshot").status_code == 503
+    standby.notify.wait("READY", "1")
+    assert standby.events("run_started") == []  # it wrote nothing while standing by
+
+
+def _add_postings(folder: Path, count: int) -> None:
+    """`count` more postings like backend-engineer (live on every board), each its own key
+    and title."""
+    text = (EXAMPLES / "postings" / "backend-engineer.yaml").read_text()
+    assert "key: backend-engineer\n" in text and "title: Senior Backend Engineer (Python)\n" in text
+    for i in range(1, count + 1):
+        (folder / f"backend-engineer-{i}.yaml").write_text(
+            text.replace("key: backend-engineer\n", f"key: backend-engineer-{i}\n")
+            .replace("title: Senior Backend Engineer (Python)\n", f"title: Senior Backend Engineer (Python) {i}\n"))
