@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -23,8 +24,10 @@ from boardsync.daemon.lock import (
     lock_backend,
     lock_path,
 )
+from boardsync.daemon.standby import poll_interval
 from boardsync.errors import StateError
 from boardsync.state import open_store
+from boardsync.state.db import Keepalive
 
 
 def _url(tmp_path: Path) -> str:
@@ -177,3 +180,13 @@ def test_a_path_through_a_symlink_meets_the_same_lock(tmp_path: Path, linked: st
             acquire_writer_lock(f"sqlite:///{alias}", command="reconcile")
     assert f"boardsync daemon (pid {os.getpid()})" in str(caught.value)
     assert str(real / "state.db") in str(caught.value)
+
+
+@pytest.mark.parametrize("lease", [3, 4, 9, 30, 120])
+def test_a_dead_holder_is_noticed_and_the_lock_tried_again_within_the_lease(lease: int) -> None:
+    """The keepalives declare a silent peer dead within two thirds of the lease, and a
+    standby tries the lock again within the rest."""
+    keepalive = Keepalive.within(lease)
+    assert keepalive.idle >= 1 and keepalive.interval >= 1 and 1 <= keepalive.count <= 3
+    assert keepalive.seconds <= lease * 2 / 3
+    assert keepalive.seconds + poll_interval(timedelta(seconds=lease)) <= lease

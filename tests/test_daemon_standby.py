@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from boardsync.sandbox.core import Fault
 from boardsync.sandbox.server import Sandbox
@@ -179,3 +180,23 @@ def _add_postings(folder: Path, count: int) -> None:
         (folder / f"backend-engineer-{i}.yaml").write_text(
             text.replace("key: backend-engineer\n", f"key: backend-engineer-{i}\n")
             .replace("title: Senior Backend Engineer (Python)\n", f"title: Senior Backend Engineer (Python) {i}\n"))
+
+
+def test_an_active_daemon_whose_lock_session_ends_stops_writing_and_exits_1(pair: Start, pg_url: str) -> None:
+    """When the server ends the session holding the lock (as a network cut does), the daemon
+    notices within the lease, starts no run after that, and exits 1 for its service manager
+    to start it again (as a standby, were another daemon active by then)."""
+    daemon = pair("a", pg_url)
+    daemon.wait_converged()
+    engine = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        ended = connection.exec_driver_sql(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        ).scalars().all()
+    engine.dispose()
+    assert ended == [True]
+    assert daemon.wait_exit(timeout=LEASE + 15) == 1
+    lost = [i for i, e in enumerate(daemon.lines) if e.get("event") == "writer_lock_lost"]
+    assert lost, daemon.finish()
+    assert not [e for e in daemon.lines[lost[0]:] if e.get("event") == "run_started"]

@@ -582,7 +582,7 @@ class Daemon(Model):
     lease: Duration = Field(
         "30s",
         description="With the state on PostgreSQL: how soon the writer lock of a daemon that died or was "
-        "cut off is freed, and a standby daemon on the same database takes over (at least 2s).",
+        "cut off is freed, and a standby daemon on the same database takes over (at least 3s).",
     )
 
     @field_validator("events_token")
@@ -597,8 +597,8 @@ class Daemon(Model):
     @classmethod
     def _lease_long_enough(cls, lease: str) -> str:
         # Keepalive probes are whole seconds: a shorter lease could not be kept.
-        if parse_duration(lease) < timedelta(seconds=2):
-            raise ValueError("must be at least 2s")
+        if parse_duration(lease) < timedelta(seconds=3):
+            raise ValueError("must be at least 3s")
         return lease
 
     @field_validator("public_url")

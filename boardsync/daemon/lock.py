@@ -27,6 +27,7 @@ import json
 import os
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -278,6 +279,9 @@ class _AdvisoryLock:
             raise StateError(missing_driver(url, exc)) from exc
         self._connection: sa.Connection | None = None
         self._held = False
+        self._using = threading.Lock()
+        """The daemon's threads ask `held()` at once (before each run, and on its own turn);
+        one connection serves one statement at a time."""
 
     def try_acquire(self) -> bool:
         connection = self._connect()
@@ -314,23 +318,25 @@ class _AdvisoryLock:
 
     def held(self) -> bool:
         """Whether the lock's session is still alive (a round trip to the server)."""
-        if not self._held or self._connection is None:
-            return False
-        try:
-            self._connection.execute(sa.text("SELECT 1"))
-        except sa.exc.DBAPIError:
-            self._drop()
-            return False
-        return True
+        with self._using:
+            if not self._held or self._connection is None:
+                return False
+            try:
+                self._connection.execute(sa.text("SELECT 1"))
+            except sa.exc.DBAPIError:
+                self._drop()
+                return False
+            return True
 
     def release(self) -> None:
-        if self._connection is not None and self._held:
-            try:
-                self._connection.execute(sa.text(f"DELETE FROM {LOCK_TABLE} WHERE session = pg_backend_pid()"))
-                self._connection.execute(sa.text("SELECT pg_advisory_unlock(:a, :b)"), _keys())
-            except sa.exc.DBAPIError:
-                pass  # the session is gone, and the lock with it
-        self._drop()
+        with self._using:
+            if self._connection is not None and self._held:
+                try:
+                    self._connection.execute(sa.text(f"DELETE FROM {LOCK_TABLE} WHERE session = pg_backend_pid()"))
+                    self._connection.execute(sa.text("SELECT pg_advisory_unlock(:a, :b)"), _keys())
+                except sa.exc.DBAPIError:
+                    pass  # the session is gone, and the lock with it
+            self._drop()
         self._engine.dispose()
 
     def _connect(self) -> sa.Connection:

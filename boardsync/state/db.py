@@ -49,10 +49,12 @@ class Keepalive:
 
     @classmethod
     def within(cls, seconds: float) -> Keepalive:
-        """Probes that declare a dead peer well within `seconds` (about two thirds of it)."""
-        idle = max(1, int(seconds / 3))
-        interval = max(1, int(seconds / 10))
-        return cls(idle=idle, interval=interval, count=3)
+        """Probes that declare a dead peer within two thirds of `seconds` (whole seconds, so
+        never under 2: half idle, the rest in up to three probes)."""
+        budget = max(2, int(seconds * 2 / 3))
+        idle = max(1, budget // 2)
+        count = min(3, budget - idle)
+        return cls(idle=idle, interval=max(1, (budget - idle) // count), count=count)
 
     @property
     def seconds(self) -> int:
