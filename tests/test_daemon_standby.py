@@ -94,6 +94,7 @@ def _standing_by(daemon: DaemonProcess) -> bool:
     return bool(daemon.events("daemon_standby"))
 
 
+@pytest.mark.timeout(60 + 45 * TRIALS)
 def test_standby_takes_over_a_daemon_killed_mid_run_and_no_job_is_duplicated(
     pair: Start, sandbox: Sandbox, pg_server: PgServer
 ) -> None:
