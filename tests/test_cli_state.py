@@ -77,6 +77,7 @@ def test_links_prints_a_fresh_link_and_stores_it(synced: Workspace) -> None:
     assert bad.code == 1 and "no such posting" in bad.err
 
 
+@pytest.mark.both_engines
 def test_commands_refuse_an_older_database_and_say_to_migrate(synced: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
     """A database one schema version behind: every command but migrate refuses it, naming
     `boardsync migrate`; migrate upgrades it and the commands work again."""
