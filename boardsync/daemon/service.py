@@ -503,7 +503,7 @@ class Daemon:
         session ended: a network cut, the server restarted) another daemon may be writing
         already: stop at once — no new run, retries end — and exit 1."""
         if self._lock is None:
-            return False
+            return True  # not started: `_start` takes the lock before any job is booked
         try:
             self._lock.check()
         except WriterLockLost as exc:
