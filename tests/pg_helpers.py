@@ -77,14 +77,10 @@ class PgServer:
         runuser = shutil.which("runuser")
         if runuser is None:
             raise Unavailable("running as root, and runuser is missing to run PostgreSQL as another user")
-        # The folders above the cluster must be reachable by that user.
-        self.root.chmod(0o755)
-        for parent in self.root.parents:
-            if parent == Path("/"):
-                break
-            mode = parent.stat().st_mode
-            if not mode & 0o001:
-                parent.chmod(mode | 0o011)
+        # The folders above the cluster must be reachable by that user; none is changed here.
+        blocked = [p for p in self.root.parents if not p.stat().st_mode & 0o001]
+        if blocked:
+            raise Unavailable(f"{blocked[0]} is not reachable by the {SERVER_USER!r} user that runs PostgreSQL")
         os.chown(self.root, user.pw_uid, user.pw_gid)
         self._as = [runuser, "-u", SERVER_USER, "--"]
 
@@ -134,7 +130,8 @@ class PgServer:
 def start_server() -> PgServer:
     """A started server in a new temporary folder; `PgServer.close` stops and removes it.
     `Unavailable` when none can be started here."""
-    root = Path(tempfile.mkdtemp(prefix="boardsync-pg-"))
+    # As root the server runs as another user, who must reach the folder: /tmp, not $TMPDIR.
+    root = Path(tempfile.mkdtemp(prefix="boardsync-pg-", dir="/tmp" if os.geteuid() == 0 else None))
     try:
         server = PgServer(root)
         server.start()

@@ -269,9 +269,13 @@ class Daemon:
     def _serve_until_stopped(self) -> int:
         """Serve until asked to stop (0) or until the writer lock is lost (1)."""
         while True:
-            # Blocks without a timeout: a signal handler runs here all the same and queues its
-            # request, so nothing wakes this thread while the daemon is idle.
-            request, reason = self._requests.get()
+            # A signal handler runs here and queues its request. The wait still ends now and
+            # then: a signal caught in the instant before the wait began would leave its
+            # handler pending until the next request (the heartbeat wakes the daemon as often).
+            try:
+                request, reason = self._requests.get(timeout=BEAT_EVERY)
+            except queue.Empty:
+                continue
             if request == "stop":
                 log.info("daemon_stopping", reason=reason)
                 return 0
