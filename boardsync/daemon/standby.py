@@ -21,7 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
-from prometheus_client import Gauge
+from prometheus_client import CollectorRegistry, Gauge
 
 from boardsync.connectors.base import BoardEvent
 from boardsync.daemon.events import Booked
@@ -44,7 +44,7 @@ def poll_interval(lease: timedelta) -> float:
     return min(POLL_MAX, max(0.2, lease.total_seconds() / 6))
 
 
-def active_gauge(registry: Any, active: bool) -> Gauge:
+def active_gauge(registry: CollectorRegistry, active: bool) -> Gauge:
     """``boardsync_active``: 1 while this daemon holds the writer lock and runs, 0 while it
     waits as a standby."""
     gauge = Gauge("boardsync_active", "1 while this daemon holds the writer lock and runs; 0 while it stands by.",
