@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import httpx
+import sqlalchemy as sa
 from ruamel.yaml import YAML
 from sqlmodel import select
 
@@ -155,14 +156,14 @@ def _parse_banner(banner: str) -> tuple[dict[str, str], dict[str, Any], dict[str
 # ------------------------------------------------------------------------------ the repository
 
 
-def write_repository(workdir: Path, n: int, sandbox: SandboxProcess) -> Path:
+def write_repository(workdir: Path, n: int, sandbox: SandboxProcess, state: str = "sqlite:///state.db") -> Path:
     """A config repository of `n` postings, one file each, pointing at the sandbox with
-    boardsync's own client-side limits raised too."""
+    boardsync's own client-side limits raised too, its state at `state`."""
     providers = {name: dict(settings) for name, settings in sandbox.providers.items()}
     providers["sorce"]["requests_per_minute"] = RAISED
     providers["hirempire"]["requests_per_hour"] = RAISED
     providers["recruitifi"]["requests_per_second"] = RAISED
-    root = {"version": 1, "state": "sqlite:///state.db", "postings": "postings/", "providers": providers}
+    root = {"version": 1, "state": state, "postings": "postings/", "providers": providers}
     yaml = YAML()
     with (workdir / "boardsync.yaml").open("w") as out:
         yaml.dump(root, out)
@@ -337,7 +338,10 @@ def links_due(expiries: Sequence[datetime], now: datetime) -> int:
 
 
 def _store(config: Path) -> Store:
-    return open_store(f"sqlite:///{config.parent / 'state.db'}")
+    state = str(YAML(typ="safe").load(config.read_text())["state"])
+    if state.startswith("sqlite:///") and not state.startswith("sqlite:////"):
+        state = f"sqlite:///{config.parent / state.removeprefix('sqlite:///')}"
+    return open_store(state)
 
 
 def budget_violations(steady: Cycle, due: int) -> list[str]:
@@ -370,11 +374,13 @@ class SizeResult:
     problems: list[str]
 
 
-def bench_size(n: int, latency_ms: int, workdir: Path, log: IO[str], *, profile: bool = False) -> SizeResult:
+def bench_size(
+    n: int, latency_ms: int, workdir: Path, log: IO[str], *, profile: bool = False, state: str = "sqlite:///state.db",
+) -> SizeResult:
     with sandbox_process(log) as sandbox:
         sandbox.raise_rate_limits(active_jobs=n + 1)
         sandbox.add_latency(latency_ms)
-        config = write_repository(workdir, n, sandbox)
+        config = write_repository(workdir, n, sandbox, state)
         first = run_cycle("first sync", n, config, sandbox, latency_ms, log)
         expiries = link_expiries(config)
         steady = run_cycle("steady state", n, config, sandbox, latency_ms, log)
@@ -454,11 +460,36 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--latency-ms", type=int, default=20, help="injected latency per request")
     parser.add_argument("--quick", action="store_true", help="N=100 only (what the test suite runs)")
     parser.add_argument("--keep", type=Path, help="keep each size's repository, state and logs here")
+    parser.add_argument("--postgres", metavar="URL",
+                        help="keep the state on this PostgreSQL server (e.g. postgresql://me@127.0.0.1/postgres): "
+                        "each size in a new database, dropped afterwards")
     parser.add_argument("--profile", action="store_true",
                         help="after the steady state, run one more steady cycle under cProfile and print its top entries")
     args = parser.parse_args(argv)
     args.sizes = [100] if args.quick else [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
     return args
+
+
+@contextmanager
+def state_database(server: str | None, n: int) -> Iterator[str]:
+    """The state URL for size `n`: a SQLite file beside the config, or a new database on the
+    PostgreSQL `server`, dropped on the way out."""
+    if server is None:
+        yield "sqlite:///state.db"
+        return
+    url = sa.engine.make_url(server)
+    name = f"boardsync_bench_n{n}_{os.getpid()}"
+    admin = sa.create_engine(url.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        try:
+            yield url.set(drivername="postgresql+psycopg", database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as connection:
+                connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+    finally:
+        admin.dispose()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -469,9 +500,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for n in args.sizes:
             workdir = base / f"n{n}"
             workdir.mkdir(parents=True, exist_ok=False)
-            with (workdir / "bench.log").open("w") as log:
-                print(f"N={n:,}: reconciling against the sandbox ...", file=sys.stderr, flush=True)
-                results.append(bench_size(n, args.latency_ms, workdir, log, profile=args.profile))
+            with (workdir / "bench.log").open("w") as log, state_database(args.postgres, n) as state:
+                print(f"N={n:,}: reconciling against the sandbox, state {state.split('@')[-1]} ...",
+                      file=sys.stderr, flush=True)
+                results.append(bench_size(n, args.latency_ms, workdir, log, profile=args.profile, state=state))
             if len(args.sizes) > 1:  # the rows so far, in case a later size does not finish
                 print(table(results[-1:]), file=sys.stderr, flush=True)
             if results[-1].problems and args.keep is None:

@@ -9,6 +9,7 @@ import json
 import sqlite3
 
 import pytest
+import sqlalchemy as sa
 
 from boardsync.state import migrations
 from tests.reconcile_helpers import Workspace
@@ -16,6 +17,7 @@ from tests.reconcile_helpers import Workspace
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.both_engines
 def test_status_lists_every_posting_on_every_board(synced: Workspace) -> None:
     """One row per posting and board, with the board's state, and a row for the closed
     posting that was never created."""
@@ -31,6 +33,7 @@ def test_status_lists_every_posting_on_every_board(synced: Workspace) -> None:
     assert set(first) >= {"posting", "provider", "state", "remote_id", "open_drift", "last_sync", "blocked_reason"}
 
 
+@pytest.mark.both_engines
 def test_drift_lists_open_and_resolved_rows(synced: Workspace) -> None:
     """`drift` shows resolved drift too; `drift --open` only what is still different."""
     job_id = synced.remote_id("product-designer", "sorce")
@@ -75,13 +78,14 @@ def test_links_prints_a_fresh_link_and_stores_it(synced: Workspace) -> None:
     assert bad.code == 1 and "no such posting" in bad.err
 
 
+@pytest.mark.both_engines
 def test_commands_refuse_an_older_database_and_say_to_migrate(synced: Workspace) -> None:
     """A database one revision behind: every command but migrate refuses it, naming
     `boardsync migrate`; migrate upgrades it and the commands work again."""
-    connection = sqlite3.connect(synced.root / "state.db")
-    connection.execute("UPDATE alembic_version SET version_num = '0005'")
-    connection.commit()
-    connection.close()
+    engine = sa.create_engine(synced.desired().state_url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0005'")
+    engine.dispose()
     for command in (["status"], ["plan"], ["reconcile"], ["drift"], ["visits"]):
         ran = synced.run(*command)
         assert ran.code == 1 and "run `boardsync migrate`" in ran.err, command

@@ -5,16 +5,9 @@ nothing, and every command but `migrate` refusing a database at another revision
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
-import os
-import pwd
 import shutil
-import socket
 import sqlite3
-import subprocess
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -294,66 +287,7 @@ def test_migrate_creates_a_new_database_at_head(ws: Workspace) -> None:
 # ------------------------------------------------------------------------------ on PostgreSQL
 
 
-def _postgres_binaries() -> Path | None:
-    initdb = shutil.which("initdb") or next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))), None)
-    return Path(initdb).resolve().parent if initdb else None
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[str]:
-    """A throwaway PostgreSQL server of this module's own (initdb in a temporary folder, a
-    loopback port), stopped at the end; the URL of its maintenance database. PostgreSQL
-    refuses to run as root: as root, the server runs as the `postgres` user."""
-    binaries = _postgres_binaries()
-    if binaries is None:
-        pytest.skip("PostgreSQL is not installed here (no initdb on PATH or under /usr/lib/postgresql)")
-    if importlib.util.find_spec("psycopg") is None:
-        pytest.skip("the PostgreSQL driver is not installed (pip install 'boardsync[postgres]')")
-    run_as: list[str] = []
-    if os.geteuid() == 0:
-        try:
-            owner = pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.skip("running as root and there is no `postgres` user to run PostgreSQL as")
-        run_as = ["runuser", "-u", "postgres", "--"]
-    # Not under pytest's temporary folder: as root, that one is closed to the `postgres` user.
-    folder = Path(tempfile.mkdtemp(prefix="boardsync-migrations-pg-"))
-    if run_as:
-        os.chown(folder, owner.pw_uid, owner.pw_gid)
-    data, port = folder / "data", _free_port()
-    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
-    try:
-        _run([*run_as, str(binaries / "initdb"), "-D", str(data), "-A", "trust", "-U", "boardsync"])
-        _run([*run_as, str(binaries / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w", "start"])
-        yield f"postgresql+psycopg://boardsync@127.0.0.1:{port}/"
-    finally:
-        subprocess.run([*run_as, str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                       check=False, capture_output=True)
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def _run(argv: list[str]) -> None:
-    done = subprocess.run(argv, capture_output=True, text=True, check=False)
-    assert done.returncode == 0, f"{' '.join(argv)}: {done.stderr or done.stdout}"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@pytest.fixture
-def pg_url(postgres: str, request: pytest.FixtureRequest) -> str:
-    """A new, empty database on the throwaway server, named for the test."""
-    name = "t_" + hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:12]
-    admin = sa.create_engine(postgres + "postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
-        connection.exec_driver_sql(f"CREATE DATABASE {name}")
-    admin.dispose()
-    return postgres + name
+# `pg_url` (tests/conftest.py): a new database on the suite's throwaway PostgreSQL server.
 
 
 def test_on_postgresql_the_revisions_give_exactly_the_tables(pg_url: str) -> None:

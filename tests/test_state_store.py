@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sqlite3
 import stat
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -33,13 +33,20 @@ T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
+def sqlite_url(tmp_path: Path) -> str:
+    """A SQLite file, for what is particular to SQLite."""
     return f"sqlite:///{tmp_path / 'state.db'}"
 
 
-def test_new_database_file_is_private_to_its_owner(tmp_path: Path, db_url: str) -> None:
+@pytest.fixture
+def db_url(state_url: str) -> str:
+    """A state database on each engine in turn: SQLite, then PostgreSQL."""
+    return state_url
+
+
+def test_new_database_file_is_private_to_its_owner(tmp_path: Path, sqlite_url: str) -> None:
     """A state database created by boardsync has mode 0600, and so do its WAL files."""
-    store = open_store(db_url)
+    store = open_store(sqlite_url)
     with store.write() as session:
         session.add(Binding(posting_key="a", provider="sorce"))
     for name in ("state.db", "state.db-wal", "state.db-shm"):
@@ -49,9 +56,9 @@ def test_new_database_file_is_private_to_its_owner(tmp_path: Path, db_url: str) 
     store.close()
 
 
-def test_sqlite_runs_in_wal_mode_with_full_sync_and_a_busy_timeout(db_url: str) -> None:
+def test_sqlite_runs_in_wal_mode_with_full_sync_and_a_busy_timeout(sqlite_url: str) -> None:
     """Every connection gets WAL, synchronous=FULL and a busy timeout."""
-    store = open_store(db_url)
+    store = open_store(sqlite_url)
     with store.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
@@ -59,9 +66,9 @@ def test_sqlite_runs_in_wal_mode_with_full_sync_and_a_busy_timeout(db_url: str) 
     store.close()
 
 
-def test_write_transaction_takes_the_write_lock_as_it_begins(tmp_path: Path, db_url: str) -> None:
+def test_write_transaction_takes_the_write_lock_as_it_begins(tmp_path: Path, sqlite_url: str) -> None:
     """Inside `write()`, even after a read only, another writer cannot start (BEGIN IMMEDIATE)."""
-    store = open_store(db_url)
+    store = open_store(sqlite_url)
     other = sqlite3.connect(tmp_path / "state.db", timeout=0, isolation_level=None)
     with store.write() as session:
         session.exec(sa.select(Binding))  # type: ignore[call-overload]
@@ -73,9 +80,9 @@ def test_write_transaction_takes_the_write_lock_as_it_begins(tmp_path: Path, db_
     store.close()
 
 
-def test_read_session_does_not_block_a_writer(tmp_path: Path, db_url: str) -> None:
+def test_read_session_does_not_block_a_writer(tmp_path: Path, sqlite_url: str) -> None:
     """A read session holds no write lock, so a writer can proceed meanwhile."""
-    store = open_store(db_url)
+    store = open_store(sqlite_url)
     other = sqlite3.connect(tmp_path / "state.db", timeout=0, isolation_level=None)
     with store.session() as session:
         session.exec(sa.select(Binding))  # type: ignore[call-overload]
@@ -267,10 +274,10 @@ def _back_to_revision(url: str, revision: str) -> None:
     engine.dispose()
 
 
-@pytest.mark.skipif(importlib.util.find_spec("psycopg") is not None, reason="the driver is installed here")
-def test_a_database_whose_driver_is_missing_says_what_to_install() -> None:
+def test_a_database_whose_driver_is_missing_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     """A PostgreSQL URL without its driver is a StateError naming the package, not a traceback,
     and the message hides the password."""
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if the extra were not installed
     with pytest.raises(StateError) as raised:
         open_store("postgresql+psycopg://boardsync:hunter2@127.0.0.1:5432/boardsync")
     message = str(raised.value)
@@ -278,12 +285,12 @@ def test_a_database_whose_driver_is_missing_says_what_to_install() -> None:
     assert "hunter2" not in message
 
 
-def test_a_version_1_database_is_upgraded_to_hold_removal_grace_and_board_waits(db_url: str) -> None:
+def test_a_version_1_database_is_upgraded_to_hold_removal_grace_and_board_waits(sqlite_url: str) -> None:
     """A database written by the first release (schema 1) is refused until `migrate`, which
     adds the removal grace columns and the board_state table and keeps every binding."""
-    with open_store(db_url) as store, store.write() as session:
+    with open_store(sqlite_url) as store, store.write() as session:
         session.add(Binding(posting_key="kept", provider="sorce", remote_id="job_1"))
-    engine = sa.create_engine(db_url)
+    engine = sa.create_engine(sqlite_url)
     with engine.begin() as connection:  # take it back to what schema 1 had
         _back_to_schema_4(connection)
         connection.exec_driver_sql("ALTER TABLE binding DROP COLUMN absent_since")
@@ -293,8 +300,8 @@ def test_a_version_1_database_is_upgraded_to_hold_removal_grace_and_board_waits(
         connection.exec_driver_sql("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     engine.dispose()
     with pytest.raises(StateError, match=r"run `boardsync migrate`"):
-        open_store(db_url)
-    with open_store(db_url, migrate=True) as store:
+        open_store(sqlite_url)
+    with open_store(sqlite_url, migrate=True) as store:
         assert store.revision == migrations.head()
         with store.engine.connect() as connection:
             inspector = sa.inspect(connection)
@@ -306,13 +313,13 @@ def test_a_version_1_database_is_upgraded_to_hold_removal_grace_and_board_waits(
         assert (row.posting_key, row.remote_id, row.absent_reads, row.absent_since) == ("kept", "job_1", 0, None)
 
 
-def test_a_version_2_database_is_upgraded_to_keep_each_boards_last_read(db_url: str) -> None:
+def test_a_version_2_database_is_upgraded_to_keep_each_boards_last_read(sqlite_url: str) -> None:
     """A database of schema 2 is refused until `migrate`, which adds board_state's columns for
     a board's last observed state and keeps the wait a board asked for."""
     until = datetime(2031, 1, 1, tzinfo=UTC)
-    with open_store(db_url) as store, store.write() as session:
+    with open_store(sqlite_url) as store, store.write() as session:
         session.add(BoardState(provider="sorce", wait_until=until, wait_reason="asked"))
-    engine = sa.create_engine(db_url)
+    engine = sa.create_engine(sqlite_url)
     with engine.begin() as connection:  # take it back to what schema 2 had
         _back_to_schema_4(connection)
         for column in ("observed_at", "observed", "observed_digest"):
@@ -322,8 +329,8 @@ def test_a_version_2_database_is_upgraded_to_keep_each_boards_last_read(db_url: 
     engine.dispose()
     needs = migrations.head()
     with pytest.raises(StateError, match=rf"schema version 2 \(from before revisions\), this boardsync needs revision {needs}: run `boardsync migrate`"):
-        open_store(db_url)
-    with open_store(db_url, migrate=True) as store:
+        open_store(sqlite_url)
+    with open_store(sqlite_url, migrate=True) as store:
         assert store.revision == migrations.head()
         with store.write() as session:
             row = session.get(BoardState, "sorce")
@@ -334,20 +341,20 @@ def test_a_version_2_database_is_upgraded_to_keep_each_boards_last_read(db_url: 
         assert kept is not None and kept.observed == {"format": 1, "jobs": []} and kept.observed_at == until
 
 
-def test_a_version_3_database_is_upgraded_to_keep_each_runs_board_calls(db_url: str) -> None:
+def test_a_version_3_database_is_upgraded_to_keep_each_runs_board_calls(sqlite_url: str) -> None:
     """A database of schema 3 is refused until `migrate`, which adds board_call (every request
     a run sent) and keeps the runs; a call can then be written and read back by its run."""
-    with open_store(db_url) as store, store.write() as session:
+    with open_store(sqlite_url) as store, store.write() as session:
         session.add(Run(id=7, kind="reconcile", trigger="cli", started_at=T0))
-    engine = sa.create_engine(db_url)
+    engine = sa.create_engine(sqlite_url)
     with engine.begin() as connection:  # take it back to what schema 3 had
         _back_to_schema_4(connection)
         connection.exec_driver_sql("DROP TABLE board_call")
         connection.exec_driver_sql("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
     engine.dispose()
     with pytest.raises(StateError, match=r"schema version 3 .*run `boardsync migrate`"):
-        open_store(db_url)
-    with open_store(db_url, migrate=True) as store:
+        open_store(sqlite_url)
+    with open_store(sqlite_url, migrate=True) as store:
         assert store.revision == migrations.head()
         with store.write() as session:
             session.add(BoardCall(run_id=7, seq=1, provider="sorce", method="GET", path="/jobs", status=200))
@@ -365,20 +372,20 @@ def _back_to_schema_4(connection: sa.Connection) -> None:
         connection.exec_driver_sql(f"ALTER TABLE board_state DROP COLUMN {column}")
 
 
-def test_a_version_4_database_is_upgraded_to_hold_the_notification_outbox(db_url: str) -> None:
+def test_a_version_4_database_is_upgraded_to_hold_the_notification_outbox(sqlite_url: str) -> None:
     """A database of schema 4 is refused until `migrate`, which adds the outbox, its
     deliveries and each board's outage, and keeps what board_state held."""
     until = datetime(2031, 1, 1, tzinfo=UTC)
-    with open_store(db_url) as store, store.write() as session:
+    with open_store(sqlite_url) as store, store.write() as session:
         session.add(BoardState(provider="sorce", wait_until=until, wait_reason="asked"))
-    engine = sa.create_engine(db_url)
+    engine = sa.create_engine(sqlite_url)
     with engine.begin() as connection:
         _back_to_schema_4(connection)
         connection.exec_driver_sql("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
     engine.dispose()
     with pytest.raises(StateError, match=r"schema version 4 \(from before revisions\), this boardsync needs .*run `boardsync migrate`"):
-        open_store(db_url)
-    with open_store(db_url, migrate=True) as store:
+        open_store(sqlite_url)
+    with open_store(sqlite_url, migrate=True) as store:
         assert store.revision == migrations.head()
         with store.write() as session:
             row = session.get(BoardState, "sorce")
@@ -391,3 +398,26 @@ def test_a_version_4_database_is_upgraded_to_hold_the_notification_outbox(db_url
         with store.session() as session:
             (delivery,) = session.exec(select(OutboxDelivery)).all()
         assert (delivery.target, delivery.attempts, delivery.delivered_at) == ("abc", 0, until)
+
+
+def test_a_plain_postgresql_url_is_opened_through_psycopg(pg_url: str) -> None:
+    """``postgresql://`` (no driver named) means psycopg 3, the driver of the postgres extra."""
+    plain = pg_url.replace("postgresql+psycopg://", "postgresql://")
+    with open_store(plain) as store:
+        assert store.engine.dialect.driver == "psycopg"
+        with store.write() as session:
+            session.add(Binding(posting_key="a", provider="sorce"))
+        assert [r.posting for r in store.status_rows()] == ["a"]
+
+
+def test_a_read_only_postgresql_store_cannot_write_even_past_write(pg_url: str) -> None:
+    """A plan's store on PostgreSQL opens every transaction read-only: the server itself
+    refuses a write, whatever path it takes."""
+    open_store(pg_url).close()
+    with open_store(pg_url, read_only=True) as store:
+        with pytest.raises(StateError, match="read-only"):
+            with store.write():
+                pass
+        with store.engine.connect() as connection:
+            with pytest.raises(sa.exc.DBAPIError, match="read-only transaction"):
+                connection.exec_driver_sql("INSERT INTO meta (key, value) VALUES ('x', 'y')")

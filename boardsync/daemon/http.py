@@ -4,7 +4,8 @@
 - ``GET /readyz``    200 when the config is loaded, the database answers at the right
                      version and the last successful reconcile is fresh; else 503 with the
                      checks that failed; either way with each board's pairs by health
-                     (``boards``), which do not change the answer;
+                     (``boards``), which do not change the answer. A standby daemon
+                     (`standby.py`) answers 503 with its ``role`` check: "standby: …";
 - ``GET /metrics``   Prometheus text, or OpenMetrics when the scraper's Accept header asks;
 - ``GET /links/KEY`` 302 to a fresh signed RecruitiFi link for the posting KEY: a stable
                      address to hand out, where the signed URL itself dies in minutes;
@@ -81,6 +82,10 @@ class BadQuery(ValueError):
 
 class UnknownPosting(LookupError):
     """No posting with that key is sent to the board that makes links."""
+
+
+class NotActive(Exception):
+    """This daemon stands by (another one writes the state): it serves no link or snapshot."""
 
 
 class Surface(Protocol):
@@ -289,8 +294,8 @@ def make_app(surface: Surface, token: str | None = None) -> Starlette:
         routes=routes,
         middleware=[Middleware(DateHeader), Middleware(AnswerErrors), Middleware(BearerToken, token=token)],
         exception_handlers={
-            UnknownPosting: _unknown_posting, BoardsyncError: _board_error, HTTPException: _http_error,
-            BadQuery: _bad_query,
+            UnknownPosting: _unknown_posting, NotActive: _not_active, BoardsyncError: _board_error,
+            HTTPException: _http_error, BadQuery: _bad_query,
         },
     )
 
@@ -327,6 +332,10 @@ async def _bad_query(request: Request, exc: Exception) -> Response:
 
 async def _unknown_posting(request: Request, exc: Exception) -> Response:
     return _json(404, {"error": "unknown_posting", "message": str(exc)})
+
+
+async def _not_active(request: Request, exc: Exception) -> Response:
+    return _json(503, {"error": "standby", "message": str(exc)})
 
 
 async def _board_error(request: Request, exc: Exception) -> Response:

@@ -47,7 +47,7 @@ import structlog
 from sqlalchemy.engine import Engine
 
 from boardsync.errors import StateError
-from boardsync.state.db import writer
+from boardsync.state.db import LOCK_TABLE, writer
 from boardsync.state.tables import TABLES, Meta
 
 if TYPE_CHECKING:
@@ -146,7 +146,8 @@ def head() -> str:
 def standing(engine: Engine, database: str) -> Standing:
     """Where the database behind `engine` (named `database` in messages) stands; a
     `StateError` when it has tables but is no boardsync database."""
-    names = set(sa.inspect(engine).get_table_names())
+    # The writer lock's table is made by the lock, before the schema (PostgreSQL).
+    names = set(sa.inspect(engine).get_table_names()) - {LOCK_TABLE}
     if not names:
         return Standing(None)
     with engine.connect() as connection:
