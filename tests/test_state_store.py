@@ -367,8 +367,40 @@ def test_a_version_3_database_is_upgraded_to_keep_each_runs_board_calls(db_url: 
         assert (history.run.id, history.run.trigger, history.calls) == (7, "cli", {"sorce": 1})
 
 
+def _back_to_schema_5(connection: sa.Connection) -> None:
+    """Undo what the step from schema 5 adds: each board's kept requests."""
+    connection.exec_driver_sql("ALTER TABLE board_state DROP COLUMN request_log")
+
+
+def test_a_version_5_database_is_upgraded_to_keep_each_boards_recent_requests(db_url: str) -> None:
+    """A database of schema 5 is refused until `migrate`, which adds board_state.request_log
+    and keeps what the row held; the log then keeps one entry per process."""
+    until = datetime(2031, 1, 1, tzinfo=UTC)
+    with open_store(db_url) as store, store.write() as session:
+        session.add(BoardState(provider="sorce", wait_until=until, wait_reason="asked"))
+    engine = sa.create_engine(db_url)
+    with engine.begin() as connection:
+        _back_to_schema_5(connection)
+        connection.exec_driver_sql("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
+    engine.dispose()
+    with pytest.raises(StateError, match=r"schema version 5, this boardsync needs .*run `boardsync migrate`"):
+        open_store(db_url)
+    with open_store(db_url, migrate=True) as store:
+        assert store.schema_version == migrations.SCHEMA_VERSION
+        entry = {"kept_at": 100.0, "open": False, "lost_at_most": 10, "times": [50.0, 90.0]}
+        store.keep_request_log("sorce", "a", entry, since=40.0)
+        store.keep_request_log("sorce", "b", {**entry, "times": [95.0]}, since=60.0)
+        assert store.request_logs() == {"sorce": {"a": {**entry, "times": [90.0]}, "b": {**entry, "times": [95.0]}}}
+        store.keep_request_log("sorce", "b", {**entry, "times": [99.0]}, since=95.0)
+        assert store.request_logs() == {"sorce": {"b": {**entry, "times": [99.0]}}}
+        with store.session() as session:
+            row = session.get(BoardState, "sorce")
+            assert row is not None and (row.wait_until, row.wait_reason) == (until, "asked")
+
+
 def _back_to_schema_4(connection: sa.Connection) -> None:
     """Undo what the step from schema 4 adds: the notification outbox and the board outage columns."""
+    _back_to_schema_5(connection)
     connection.exec_driver_sql("DROP TABLE outbox")
     connection.exec_driver_sql("DROP TABLE outbox_delivery")
     for column in ("down_since", "down_told"):

@@ -461,6 +461,7 @@ class HirempireSim(Simulator):
         return {
             "plan": self.plan.name,
             "limits": {"requests_per_hour": self.window.limit, "active_jobs": self.active_jobs_limit},
+            "rate_limited": self.window.refused,
             "company": {"id": self.company.id, "name": self.company.name, "slug": self.company.slug},
             "jobs": self.jobs(),
             "deleted_jobs": [j.id for j in self.jobs_by_id.values() if j.deleted],

@@ -637,6 +637,7 @@ class SorceSim(Simulator):
         return {
             "companies": {cid: vars(c).copy() for cid, c in self.companies.items()},
             "rate_limit_per_minute": self.window.limit,
+            "rate_limited": self.window.refused,
             "revoked_keys": len(self.revoked),
             "jobs": self.jobs(),
         }

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from boardsync.errors import StateError
 from boardsync.state.tables import TABLES, Meta
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 Step = Callable[[sa.Connection], None]
 
@@ -75,7 +75,13 @@ def _v4_to_v5(connection: sa.Connection) -> None:
     connection.execute(sa.text("ALTER TABLE board_state ADD COLUMN down_told BOOLEAN NOT NULL DEFAULT FALSE"))
 
 
-STEPS: dict[int, Step] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5}
+def _v5_to_v6(connection: sa.Connection) -> None:
+    """Each board's recent requests, by process, kept between processes so that a run started
+    right after another keeps to the board's rate limit (board_state.request_log)."""
+    connection.execute(sa.text("ALTER TABLE board_state ADD COLUMN request_log JSON"))
+
+
+STEPS: dict[int, Step] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5, 5: _v5_to_v6}
 """version → the step that upgrades a database from that version to the next."""
 
 VERSION_KEY = "schema_version"

@@ -372,6 +372,27 @@ class Store:
             rows = session.exec(query).all()
         return [BoardWait(r.provider, r.wait_until, r.wait_reason or "") for r in rows if r.wait_until is not None]
 
+    def request_logs(self) -> dict[str, dict[str, Any]]:
+        """Each board's kept requests, by provider (`BoardState.request_log`)."""
+        query = select(BoardState.provider, BoardState.request_log).where(col(BoardState.request_log).is_not(None))
+        with self.session() as session:
+            return {provider: dict(logged) for provider, logged in session.exec(query).all() if logged}
+
+    def keep_request_log(self, provider: str, token: str, entry: dict[str, Any], *, since: float) -> None:
+        """Keep `entry` as the requests of process `token` to `provider`, and drop every
+        process's requests older than `since` (epoch seconds; a process left with none goes)."""
+        with self.write() as session:
+            row = session.get(BoardState, provider) or BoardState(provider=provider)
+            logged = {
+                other: {**kept, "times": [t for t in kept.get("times", []) if t > since]}
+                for other, kept in (row.request_log or {}).items() if other != token
+            }
+            logged = {other: kept for other, kept in logged.items()
+                      if kept["times"] or (kept.get("open") and kept.get("kept_at", 0) > since)}
+            logged[token] = entry
+            row.request_log = logged
+            session.add(row)
+
     def bound_postings(self) -> set[str]:
         """Every posting key the database holds a pair of (removed postings included)."""
         with self.session() as session:
