@@ -71,6 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"  wall time {cycle.wall_s:.1f} s; the slowest board's bound {lower:.0f} s; "
           f"ratio {cycle.wall_s / lower:.2f}" if lower else f"  wall time {cycle.wall_s:.1f} s")
     print(f"  sum of the bounds (boards one after another): {sum(bounds.values()):.0f} s")
+    print(f"  boardsync's own CPU time: {cycle.cpu_s:.1f} s, start-up included")
     print(f"  429s the boards answered: {cycle.refused}")
     print(f"a second reconcile right after it, {len(range(0, args.postings, CHANGED_EVERY))} postings changed "
           f"(exit {again.exit_code}):")
