@@ -14,6 +14,7 @@ import pytest
 
 from boardsync.connectors.http import KEEP_FROM, RateLimiter
 from boardsync.reconcile import pace
+from boardsync.reconcile.engine import reconcile
 from boardsync.testing import FakeClock
 from tests.reconcile_helpers import FAST_LIMIT, Workspace, _dump, _yaml
 
@@ -171,3 +172,19 @@ def test_a_limiter_calls_its_keeper_first_then_every_tenth_of_its_limit() -> Non
         with short.slot():
             pass
     assert calls == [1] and short.lost_at_most == 10
+
+
+def test_a_long_lived_process_hears_others_but_not_itself(synced: Workspace) -> None:
+    """The daemon's connectors live across its cycles: each cycle's run keeps the limiter's
+    requests under its own token and hears only the other processes' (here, the command run
+    that synced), so nothing is counted twice."""
+    with synced.opened() as (desired, store, connectors):
+        for _ in range(2):
+            assert reconcile(desired, store, connectors).outcome == "converged"
+        limiter = connectors["hirempire"].pace()  # an hour's window: nothing leaves it meanwhile
+        assert limiter is not None
+        logged = store.request_logs()["hirempire"]
+        mine = logged[limiter.token]
+        others = sum(len(e["times"]) for token, e in logged.items() if token != limiter.token)
+    assert not mine["open"] and len(mine["times"]) == len(limiter.own_ages()) == 2  # one read a cycle
+    assert others >= 1 and len(limiter._heard) == others  # the command's requests, heard once
