@@ -467,7 +467,7 @@ def memory_of_steady_cycle(n: int, config: Path, sandbox: SandboxProcess, workdi
     tree by call stack."""
     out = workdir / "steady.memray"
     subprocess.run(
-        [sys.executable, "-m", "memray", "run", "-q", "-f", "-o", str(out), "-m", "boardsync", "reconcile",
+        [sys.executable, "-m", "memray", "run", "-q", "-f", "--trace-python-allocators", "-o", str(out), "-m", "boardsync", "reconcile",
          "-c", str(config)],
         stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **sandbox.credentials}, check=False,
     )
