@@ -41,7 +41,9 @@ body or headers, in the call log of the run that sent it (`calls.CallLog`), for
 from __future__ import annotations
 
 import abc
+import functools
 import secrets
+import ssl
 import threading
 import time
 from collections import Counter, deque
@@ -98,15 +100,24 @@ def make_client(
 ) -> httpx.Client:
     """The one `httpx.Client` of a board: explicit timeouts, a small pool, no redirects.
 
-    Credentials are not set here; each connector adds its board's own header per request."""
+    Credentials are not set here; each connector adds its board's own header per request.
+    The clients share one TLS context (`tls_context`)."""
     return httpx.Client(
         base_url=base_url,
         transport=transport,
         timeout=timeout,
         limits=limits,
+        verify=tls_context(),
         follow_redirects=False,
         headers={"User-Agent": f"boardsync/{__version__}", "Accept": "application/json"},
     )
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The one TLS context of every board's client, made when the first client is: loading
+    the trusted certificates takes megabytes and tens of milliseconds, once is enough."""
+    return httpx.create_ssl_context()
 
 
 # ------------------------------------------------------------------------------ rate limit
