@@ -463,17 +463,33 @@ def profile_steady_cycle(n: int, config: Path, sandbox: SandboxProcess, workdir:
 
 def memory_of_steady_cycle(n: int, config: Path, sandbox: SandboxProcess, workdir: Path, log: IO[str]) -> str:
     """One more steady `boardsync reconcile` under memray (installed apart: ``pip install
-    memray``): what was allocated and still held when the process was at its largest, as a
-    tree by call stack."""
+    memray``), every Python allocation traced: what was still held when the process was at
+    its largest, summed by the first boardsync function on each allocation's stack."""
     out = workdir / "steady.memray"
     subprocess.run(
-        [sys.executable, "-m", "memray", "run", "-q", "-f", "--trace-python-allocators", "-o", str(out), "-m", "boardsync", "reconcile",
-         "-c", str(config)],
+        [sys.executable, "-m", "memray", "run", "-q", "-f", "--trace-python-allocators", "-o", str(out),
+         "-m", "boardsync", "reconcile", "-c", str(config)],
         stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **sandbox.credentials}, check=False,
     )
-    tree = subprocess.run([sys.executable, "-m", "memray", "tree", "-b", str(PROFILE_TOP), str(out)],
-                          capture_output=True, text=True, check=False, env={**os.environ, "COLUMNS": "200"})
-    return f"N={n:,} steady state under memray, at its peak:\n{tree.stdout}{tree.stderr}"
+    report = subprocess.run([sys.executable, "-c", PEAK_REPORT, str(out), str(PROFILE_TOP)],
+                            capture_output=True, text=True, check=False)
+    return f"N={n:,} steady state under memray, held at its peak:\n{report.stdout}{report.stderr}"
+
+
+PEAK_REPORT = """
+import collections, sys
+from memray import FileReader
+
+reader = FileReader(sys.argv[1])
+held = collections.Counter()
+for record in reader.get_high_watermark_allocation_records(merge_threads=True):
+    ours = [f"{file.split('/boardsync/')[-1]}:{line} {function}" for function, file, line in record.stack_trace()
+            if "/boardsync/" in file]
+    held[ours[0] if ours else "(outside boardsync: the interpreter, imports of other packages)"] += record.size
+print(f"peak {reader.metadata.peak_memory / 2**20:.1f} MiB (traced), by the first boardsync frame:")
+for where, size in held.most_common(int(sys.argv[2])):
+    print(f"  {size / 2**20:8.2f} MiB  {where}")
+"""
 
 
 HEADER = ("N", "cycle", "sorce r/w", "hirempire r/w", "recruitifi r/w", "wall s", "cpu s", "peak MiB", "latency share")
