@@ -9,10 +9,10 @@ import json
 import sqlite3
 
 import pytest
-import sqlalchemy as sa
 
 from boardsync.state import migrations
 from tests.reconcile_helpers import Workspace
+from tests.schema_helpers import step_back
 
 pytestmark = pytest.mark.slow
 
@@ -82,10 +82,7 @@ def test_links_prints_a_fresh_link_and_stores_it(synced: Workspace) -> None:
 def test_commands_refuse_an_older_database_and_say_to_migrate(synced: Workspace) -> None:
     """A database one revision behind: every command but migrate refuses it, naming
     `boardsync migrate`; migrate upgrades it and the commands work again."""
-    engine = sa.create_engine(synced.desired().state_url)
-    with engine.begin() as connection:
-        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0005'")
-    engine.dispose()
+    step_back(synced.desired().state_url)
     for command in (["status"], ["plan"], ["reconcile"], ["drift"], ["visits"]):
         ran = synced.run(*command)
         assert ran.code == 1 and "run `boardsync migrate`" in ran.err, command

@@ -21,6 +21,7 @@ from boardsync.errors import StateError
 from boardsync.state import migrations, open_store
 from boardsync.state.db import create_engine, writer
 from tests.reconcile_helpers import Workspace
+from tests.schema_helpers import step_back
 
 RELEASE_DB = Path(__file__).resolve().parent / "data" / "state-schema5.db"
 """A database made by the last release before revisions (schema 5): see tests/data/README.md."""
@@ -199,10 +200,7 @@ def test_a_database_one_revision_behind_is_refused_until_migrate(synced: Workspa
     """A database at the revision before head: every command but migrate refuses it, naming
     the database, its revision and the command to run; migrate runs the one step."""
     path = synced.root / "state.db"
-    previous = migrations.scripts().get_revision(migrations.head()).down_revision
-    assert isinstance(previous, str)
-    with sqlite3.connect(path) as connection:
-        connection.execute("UPDATE alembic_version SET version_num = ?", (previous,))
+    previous = step_back(f"sqlite:///{path}")
     for argv in COMMANDS:
         ran = synced.run(*argv)
         assert ran.code == 1, argv
@@ -213,6 +211,7 @@ def test_a_database_one_revision_behind_is_refused_until_migrate(synced: Workspa
     done = json.loads(ran.out)
     assert (done["before"], [s["to"] for s in done["steps"]]) == (previous, [migrations.head()])
     assert synced.run("status").code == 0
+    assert differences(f"sqlite:///{path}") == []
 
 
 @pytest.mark.parametrize("newer", ["revision", "schema version"])
@@ -272,7 +271,7 @@ def test_a_failing_revision_after_others_keeps_those_before_it(tmp_path: Path) -
         connection.execute("DROP TABLE outbox")
     with open_store(url, migrate=True) as store:
         assert store.migration is not None
-        assert [s.after for s in store.migration.steps] == ["0005", "0006"]
+        assert [s.after for s in store.migration.steps] == ["0005", "0006", "0007"]
     assert differences(url) == []
 
 
@@ -321,5 +320,5 @@ def test_on_postgresql_a_revision_that_fails_keeps_nothing_of_itself(pg_url: str
         connection.exec_driver_sql("DROP TABLE outbox_delivery")
     engine.dispose()
     with open_store(pg_url, migrate=True) as store:
-        assert store.migration is not None and [s.after for s in store.migration.steps] == ["0005", "0006"]
+        assert store.migration is not None and [s.after for s in store.migration.steps] == ["0005", "0006", "0007"]
     assert differences(pg_url) == []

@@ -30,6 +30,7 @@ from boardsync.state.history import runs_since
 from boardsync.state.tables import OutboxDelivery, OutboxEvent
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+from tests.schema_helpers import step_back
 
 
 @pytest.fixture
@@ -159,8 +160,8 @@ def test_older_database_is_refused_with_the_command_to_run(db_url: str) -> None:
     """A database at an older revision is refused, and the message says to run migrate."""
     with open_store(db_url) as store, store.write() as session:
         session.add(Binding(posting_key="kept", provider="sorce"))
-    _back_to_revision(db_url, "0005")
-    with pytest.raises(StateError, match=r"is at revision 0005, this boardsync needs revision .*: run `boardsync migrate`"):
+    previous = step_back(db_url)
+    with pytest.raises(StateError, match=rf"is at revision {previous}, this boardsync needs revision .*: run `boardsync migrate`"):
         open_store(db_url)
     with open_store(db_url, migrate=True) as store:
         assert store.revision == migrations.head()
@@ -266,14 +267,6 @@ def test_metrics_counts_intents_drift_blocks_and_last_success(db_url: str) -> No
         assert [r.id for r in store.last_runs()] == [2, 1]
 
 
-def _back_to_revision(url: str, revision: str) -> None:
-    """Say the database is at an older revision (what revision 0006 changes is only meta's number)."""
-    engine = sa.create_engine(url)
-    with engine.begin() as connection:
-        connection.exec_driver_sql(f"UPDATE alembic_version SET version_num = '{revision}'")
-    engine.dispose()
-
-
 def test_a_database_whose_driver_is_missing_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     """A PostgreSQL URL without its driver is a StateError naming the package, not a traceback,
     and the message hides the password."""
@@ -362,10 +355,43 @@ def test_a_version_3_database_is_upgraded_to_keep_each_runs_board_calls(sqlite_u
         assert (history.run.id, history.run.trigger, history.calls) == (7, "cli", {"sorce": 1})
 
 
+def _without_request_log(connection: sa.Connection) -> None:
+    """Undo what revision 0007 adds: each board's kept requests."""
+    connection.exec_driver_sql("ALTER TABLE board_state DROP COLUMN request_log")
+
+
+def test_a_database_at_0006_is_upgraded_to_keep_each_boards_recent_requests(db_url: str) -> None:
+    """A database at revision 0006 is refused until `migrate`, which adds
+    board_state.request_log and keeps what the row held; the log then keeps one entry per
+    process."""
+    until = datetime(2031, 1, 1, tzinfo=UTC)
+    with open_store(db_url) as store, store.write() as session:
+        session.add(BoardState(provider="sorce", wait_until=until, wait_reason="asked"))
+    engine = sa.create_engine(db_url)
+    with engine.begin() as connection:
+        _without_request_log(connection)
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0006'")
+    engine.dispose()
+    with pytest.raises(StateError, match=r"revision 0006, this boardsync needs revision 0007: run `boardsync migrate`"):
+        open_store(db_url)
+    with open_store(db_url, migrate=True) as store:
+        assert store.revision == migrations.head() == "0007"
+        entry = {"kept_at": 100.0, "open": False, "lost_at_most": 10, "times": [50.0, 90.0]}
+        store.keep_request_log("sorce", "a", entry, since=40.0)
+        store.keep_request_log("sorce", "b", {**entry, "times": [95.0]}, since=60.0)
+        assert store.request_logs() == {"sorce": {"a": {**entry, "times": [90.0]}, "b": {**entry, "times": [95.0]}}}
+        store.keep_request_log("sorce", "b", {**entry, "times": [99.0]}, since=95.0)
+        assert store.request_logs() == {"sorce": {"b": {**entry, "times": [99.0]}}}
+        with store.session() as session:
+            row = session.get(BoardState, "sorce")
+            assert row is not None and (row.wait_until, row.wait_reason) == (until, "asked")
+
+
 def _back_to_schema_4(connection: sa.Connection) -> None:
     """Undo what the revisions after schema 4 add: the notification outbox, the board outage
     columns, and the revision table (a database from before revisions has none)."""
     connection.exec_driver_sql("DROP TABLE alembic_version")
+    _without_request_log(connection)
     connection.exec_driver_sql("DROP TABLE outbox")
     connection.exec_driver_sql("DROP TABLE outbox_delivery")
     for column in ("down_since", "down_told"):

@@ -195,15 +195,17 @@ def bound_jobs(
     """provider → every binding that points at a job, with what the board last showed of it
     (under its new key, for a posting in `renames`)."""
     new = renames or {}
+    # Four columns, not whole rows: a row's applied spec is JSON, decoded for nothing here.
+    query = select(Binding.posting_key, Binding.provider, Binding.remote_id, Binding.observed_status).where(
+        col(Binding.provider).in_(list(providers)), col(Binding.remote_id).is_not(None),
+    )
     with store.session() as session:
-        rows = session.exec(select(Binding).where(
-            col(Binding.provider).in_(list(providers)), col(Binding.remote_id).is_not(None),
-        )).all()
+        rows = session.exec(query).all()
     found: dict[str, list[BoundJob]] = {}
-    for row in rows:
-        assert row.remote_id is not None
-        key = new.get(row.posting_key, row.posting_key)
-        found.setdefault(row.provider, []).append(BoundJob(key, row.remote_id, row.observed_status))
+    for posting_key, provider, remote_id, observed_status in rows:
+        assert remote_id is not None
+        key = new.get(posting_key, posting_key)
+        found.setdefault(provider, []).append(BoundJob(key, remote_id, observed_status))
     return found
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 import structlog
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import defer
 from sqlmodel import Session, col, func, select
 
 from boardsync.errors import StateError
@@ -371,6 +372,29 @@ class Store:
         with self.session() as session:
             rows = session.exec(query).all()
         return [BoardWait(r.provider, r.wait_until, r.wait_reason or "") for r in rows if r.wait_until is not None]
+
+    def request_logs(self) -> dict[str, dict[str, Any]]:
+        """Each board's kept requests, by provider (`BoardState.request_log`)."""
+        query = select(BoardState.provider, BoardState.request_log).where(col(BoardState.request_log).is_not(None))
+        with self.session() as session:
+            return {provider: dict(logged) for provider, logged in session.exec(query).all() if logged}
+
+    def keep_request_log(self, provider: str, token: str, entry: dict[str, Any], *, since: float) -> None:
+        """Keep `entry` as the requests of process `token` to `provider`, and drop every
+        process's requests older than `since` (epoch seconds; a process left with none goes)."""
+        with self.write() as session:
+            # The board's kept view may be megabytes of JSON: not read to write this beside it.
+            unread = [defer(BoardState.observed)]  # type: ignore[arg-type]
+            row = session.get(BoardState, provider, options=unread) or BoardState(provider=provider)
+            logged = {
+                other: {**kept, "times": [t for t in kept.get("times", []) if t > since]}
+                for other, kept in (row.request_log or {}).items() if other != token
+            }
+            logged = {other: kept for other, kept in logged.items()
+                      if kept["times"] or (kept.get("open") and kept.get("kept_at", 0) > since)}
+            logged[token] = entry
+            row.request_log = logged
+            session.add(row)
 
     def bound_postings(self) -> set[str]:
         """Every posting key the database holds a pair of (removed postings included)."""

@@ -18,7 +18,8 @@ One row per thing boardsync must remember between runs:
               change; changes over a period are computed when read.
 - `SignedLink` the current signed link per posting, never kept past its expiry.
 - `BoardState` per board: a wait the board asked for (429 ``Retry-After``) that outlives a run,
-              and what the board showed in the last reconcile run's read (for snapshots).
+              what the board showed in the last reconcile run's read (for snapshots), and
+              the requests sent to it lately, for the rate limit of the next process.
 - `OutboxEvent`, `OutboxDelivery`
               the notification outbox (tables ``outbox`` and ``outbox_delivery``): an event written
               in the transaction of the rows that caused it, then one delivery per target, marked
@@ -180,6 +181,11 @@ class BoardState(SQLModel, table=True):
     while it reads."""
     down_told: bool = False
     """Whether a board_down event was written for this outage (its recovery is then told too)."""
+    request_log: dict[str, Any] | None = _json()
+    """The requests each process sent the board lately, so a process that starts after
+    another (or beside it) keeps to the board's rate limit with them counted: by the
+    process's token, ``{"kept_at": epoch seconds, "open": bool, "lost_at_most": int,
+    "times": [epoch seconds, …]}`` (`boardsync.reconcile.pace`)."""
 
 
 class Intent(SQLModel, table=True):
