@@ -37,9 +37,12 @@ from pathlib import Path
 from typing import IO, Any
 
 import httpx
+import sqlalchemy as sa
 from ruamel.yaml import YAML
 from sqlmodel import select
 
+from boardsync.config import load
+from boardsync.connectors import build_connectors
 from boardsync.connectors.decided import SORCE_PAGE_SIZE
 from boardsync.reconcile.planner import LINK_REFRESH_MARGIN
 from boardsync.state import SignedLink, Store, open_store
@@ -84,6 +87,10 @@ class SandboxProcess:
     def add_latency(self, latency_ms: int) -> None:
         for board in BOARDS:
             self.control(board, "POST", "faults", {"kind": "latency", "latency_ms": latency_ms, "times": None})
+
+    def refused(self) -> dict[str, int]:
+        """board → requests it refused for its rate limit (429) since it was started."""
+        return {board: int(self.control(board, "GET", "state").get("rate_limited", 0)) for board in BOARDS}
 
     def take_request_counts(self) -> dict[str, dict[str, int]]:
         """board → "METHOD /path" → requests since the last call (the counts are cleared).
@@ -155,14 +162,14 @@ def _parse_banner(banner: str) -> tuple[dict[str, str], dict[str, Any], dict[str
 # ------------------------------------------------------------------------------ the repository
 
 
-def write_repository(workdir: Path, n: int, sandbox: SandboxProcess) -> Path:
+def write_repository(workdir: Path, n: int, sandbox: SandboxProcess, state: str = "sqlite:///state.db") -> Path:
     """A config repository of `n` postings, one file each, pointing at the sandbox with
-    boardsync's own client-side limits raised too."""
+    boardsync's own client-side limits raised too, its state at `state`."""
     providers = {name: dict(settings) for name, settings in sandbox.providers.items()}
     providers["sorce"]["requests_per_minute"] = RAISED
     providers["hirempire"]["requests_per_hour"] = RAISED
     providers["recruitifi"]["requests_per_second"] = RAISED
-    root = {"version": 1, "state": "sqlite:///state.db", "postings": "postings/", "providers": providers}
+    root = {"version": 1, "state": state, "postings": "postings/", "providers": providers}
     yaml = YAML()
     with (workdir / "boardsync.yaml").open("w") as out:
         yaml.dump(root, out)
@@ -222,6 +229,8 @@ class Cycle:
     cpu_s: float
     peak_mib: float
     latency_ms: int
+    refused: int = 0
+    """Requests the boards refused for their rate limits during the cycle (429s)."""
 
     @property
     def latency_share(self) -> float:
@@ -234,6 +243,7 @@ class Cycle:
 def run_cycle(name: str, n: int, config: Path, sandbox: SandboxProcess, latency_ms: int, log: IO[str]) -> Cycle:
     """One `boardsync reconcile` process; its requests, wall time, CPU time and peak memory."""
     sandbox.take_request_counts()  # start from zero
+    refused = sum(sandbox.refused().values())
     log.write(f"\n--- N={n} {name}\n")
     log.flush()
     started = time.perf_counter()
@@ -246,6 +256,7 @@ def run_cycle(name: str, n: int, config: Path, sandbox: SandboxProcess, latency_
         n=n, name=name, exit_code=run.exit_code,
         requests={board: classify(board, counts[board]) for board in BOARDS},
         wall_s=wall, cpu_s=run.cpu_s, peak_mib=run.peak_mib, latency_ms=latency_ms,
+        refused=sum(sandbox.refused().values()) - refused,
     )
 
 
@@ -337,7 +348,10 @@ def links_due(expiries: Sequence[datetime], now: datetime) -> int:
 
 
 def _store(config: Path) -> Store:
-    return open_store(f"sqlite:///{config.parent / 'state.db'}")
+    state = str(YAML(typ="safe").load(config.read_text())["state"])
+    if state.startswith("sqlite:///") and not state.startswith("sqlite:////"):
+        state = f"sqlite:///{config.parent / state.removeprefix('sqlite:///')}"
+    return open_store(state)
 
 
 def budget_violations(steady: Cycle, due: int) -> list[str]:
@@ -359,6 +373,11 @@ def budget_violations(steady: Cycle, due: int) -> list[str]:
     return problems
 
 
+def refusals(cycles: Sequence[Cycle]) -> list[str]:
+    """Every 429 a cycle met: with boardsync keeping to the limits, there must be none."""
+    return [f"N={c.n} {c.name}: the boards answered {c.refused} requests with 429" for c in cycles if c.refused]
+
+
 # ------------------------------------------------------------------------------ the run
 
 
@@ -368,21 +387,62 @@ class SizeResult:
     steady: Cycle
     links_due: int
     problems: list[str]
+    bound_s: float = 0.0
+    """The first sync's lower bound from the configured limits and the latency."""
 
 
-def bench_size(n: int, latency_ms: int, workdir: Path, log: IO[str], *, profile: bool = False) -> SizeResult:
+def seed_boards(config: Path, sandbox: SandboxProcess) -> None:
+    """Put every posting's job on Sorce and Hirempire directly, through the sandbox's seed
+    controls: each body is what the board's connector sends in its create (the spec its
+    `render` gives, as `create` completes it), so the jobs are the ones a first sync makes.
+    RecruitiFi holds no jobs: its links are fetched by the first run, as in a first sync."""
+    os.environ.update(sandbox.credentials)
+    desired = load(config)
+    connectors = build_connectors(desired.root.providers)
+    try:
+        sorce, hirempire = connectors["sorce"], connectors["hirempire"]
+        company = getattr(hirempire.settings, "company_id")
+        key = getattr(sorce.settings, "api_key").get_secret_value()
+        sorce_jobs, hirempire_jobs = [], []
+        for posting in desired.postings:
+            sorce_spec = sorce.render(posting.on_board("sorce"))
+            sorce_jobs.append({**{k: v for k, v in sorce_spec.items() if v is not None}, "publish": True})
+            hirempire_spec = hirempire.render(posting.on_board("hirempire"))
+            hirempire_jobs.append({**{k: v for k, v in hirempire_spec.items() if v is not None},
+                                   "company_id": company, "job_sources": list(posting.channels), "status": "Active"})
+    finally:
+        for connector in connectors.values():
+            connector.close()
+    for start in range(0, len(sorce_jobs), SEED_BATCH):
+        sandbox.control("sorce", "POST", "seed", {"key": key, "jobs": sorce_jobs[start:start + SEED_BATCH]})
+        sandbox.control("hirempire", "POST", "seed", {"jobs": hirempire_jobs[start:start + SEED_BATCH]})
+
+
+SEED_BATCH = 2_000
+"""Jobs per seed request."""
+
+
+def bench_size(
+    n: int, latency_ms: int, workdir: Path, log: IO[str], *, profile: bool = False, memory: bool = False,
+    seed: bool = False, state: str = "sqlite:///state.db",
+) -> SizeResult:
     with sandbox_process(log) as sandbox:
         sandbox.raise_rate_limits(active_jobs=n + 1)
         sandbox.add_latency(latency_ms)
-        config = write_repository(workdir, n, sandbox)
-        first = run_cycle("first sync", n, config, sandbox, latency_ms, log)
+        config = write_repository(workdir, n, sandbox, state)
+        if seed:
+            seed_boards(config, sandbox)
+        first = run_cycle("adoption" if seed else "first sync", n, config, sandbox, latency_ms, log)
         expiries = link_expiries(config)
         steady = run_cycle("steady state", n, config, sandbox, latency_ms, log)
         if profile:
             print(profile_steady_cycle(n, config, sandbox, workdir, log), file=sys.stderr, flush=True)
+        if memory:
+            print(memory_of_steady_cycle(n, config, sandbox, workdir, log), file=sys.stderr, flush=True)
     due = links_due(expiries, last_run_start(config))
-    problems = [f"N={n} first sync: boardsync reconcile exited {first.exit_code}"] if first.exit_code else []
-    return SizeResult(first, steady, due, problems + budget_violations(steady, due))
+    problems = [f"N={n} {first.name}: boardsync reconcile exited {first.exit_code}"] if first.exit_code else []
+    return SizeResult(first, steady, due, problems + budget_violations(steady, due) + refusals((first, steady)),
+                      bound_s=first_sync_bound(first, configured_limits(config)))
 
 
 PROFILE_TOP = 25
@@ -405,6 +465,37 @@ def profile_steady_cycle(n: int, config: Path, sandbox: SandboxProcess, workdir:
     return text.getvalue()
 
 
+def memory_of_steady_cycle(n: int, config: Path, sandbox: SandboxProcess, workdir: Path, log: IO[str]) -> str:
+    """One more steady `boardsync reconcile` under memray (installed apart: ``pip install
+    memray``), every Python allocation traced: what was still held when the process was at
+    its largest, summed by the first boardsync function on each allocation's stack."""
+    out = workdir / "steady.memray"
+    subprocess.run(
+        [sys.executable, "-m", "memray", "run", "-q", "-f", "--trace-python-allocators", "-o", str(out),
+         "-m", "boardsync", "reconcile", "-c", str(config)],
+        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **sandbox.credentials}, check=False,
+    )
+    report = subprocess.run([sys.executable, "-c", PEAK_REPORT, str(out), str(PROFILE_TOP)],
+                            capture_output=True, text=True, check=False)
+    return f"N={n:,} steady state under memray, held at its peak:\n{report.stdout}{report.stderr}"
+
+
+PEAK_REPORT = """
+import collections, sys
+from memray import FileReader
+
+reader = FileReader(sys.argv[1])
+held = collections.Counter()
+for record in reader.get_high_watermark_allocation_records(merge_threads=True):
+    ours = [f"{file.split('/boardsync/')[-1]}:{line} {function}" for function, file, line in record.stack_trace()
+            if "/boardsync/" in file]
+    held[ours[0] if ours else "(outside boardsync: the interpreter, imports of other packages)"] += record.size
+print(f"peak {reader.metadata.peak_memory / 2**20:.1f} MiB (traced), by the first boardsync frame:")
+for where, size in held.most_common(int(sys.argv[2])):
+    print(f"  {size / 2**20:8.2f} MiB  {where}")
+"""
+
+
 HEADER = ("N", "cycle", "sorce r/w", "hirempire r/w", "recruitifi r/w", "wall s", "cpu s", "peak MiB", "latency share")
 
 
@@ -422,6 +513,87 @@ def table(results: Sequence[SizeResult]) -> str:
              for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def render(rows: Sequence[Sequence[str]], *, left: int = 0) -> str:
+    """Rows as aligned columns under a rule; the first `left` columns flush left."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) if i < left else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+             for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+NAIVE_READS_PER_POSTING = len(BOARDS)
+"""A poller that reads each posting on each board it is on: one read per posting per board."""
+
+
+def scale_table(results: Sequence[SizeResult], startup: Measured) -> str:
+    """The steady state as N grows: requests per board against a naive poller's, CPU and peak
+    memory per posting beyond the fixed start-up, and the marginal cost between sizes."""
+    rows: list[tuple[str, ...]] = [(
+        "N", "sorce", "hirempire", "recruitifi", "naive", "naive/ours",
+        "cpu ms/posting", "marginal", "peak MiB", "KiB/posting", "marginal",
+    )]
+    previous: Cycle | None = None
+    for result in results:
+        steady = result.steady
+        ours = sum(r.total for r in steady.requests.values())
+        naive = NAIVE_READS_PER_POSTING * steady.n
+        cpu_each = (steady.cpu_s - startup.cpu_s) * 1000 / steady.n
+        kib_each = (steady.peak_mib - startup.peak_mib) * 1024 / steady.n
+        if previous is not None and steady.n > previous.n:
+            grown = steady.n - previous.n
+            cpu_marginal = f"{(steady.cpu_s - previous.cpu_s) * 1000 / grown:.3f}"
+            kib_marginal = f"{(steady.peak_mib - previous.peak_mib) * 1024 / grown:.1f}"
+        else:
+            cpu_marginal = kib_marginal = "-"
+        rows.append((
+            f"{steady.n:,}", *(str(steady.requests[b].total) for b in BOARDS), f"{naive:,}",
+            f"{naive / ours:,.0f}x" if ours else "-", f"{cpu_each:.3f}", cpu_marginal,
+            f"{steady.peak_mib:.0f}", f"{kib_each:.1f}", kib_marginal,
+        ))
+        previous = steady
+    return render(rows, left=1 if rows[0][1] == "cycle" else 0)
+
+
+LIMIT_SETTINGS = {"sorce": ("requests_per_minute", 60.0), "hirempire": ("requests_per_hour", 3600.0),
+                  "recruitifi": ("requests_per_second", 1.0)}
+"""board → the setting of its client-side limit in `providers:`, and that limit's window in seconds."""
+
+
+def configured_limits(config: Path) -> dict[str, tuple[int, float]]:
+    """board → (requests, per seconds), as the config's `providers:` sets boardsync's limits."""
+    providers = YAML(typ="safe").load(config.read_text())["providers"]
+    return {board: (int(providers[board][key]), per) for board, (key, per) in LIMIT_SETTINGS.items()}
+
+
+def bound_seconds(requests: int, limit: int, per: float) -> float:
+    """The earliest moment the last of `requests` can start under `limit` per `per` seconds."""
+    return math.floor(max(requests - 1, 0) / limit) * per
+
+
+def first_sync_bound(cycle: Cycle, limits: Mapping[str, tuple[int, float]]) -> float:
+    """How fast the first sync could be at all: each board's requests, one after another at
+    the injected latency and within its configured limit; the boards worked at once, so the
+    slowest board's time, not the sum."""
+    return max(
+        max(bound_seconds(cycle.requests[b].total, *limits[b]), cycle.requests[b].total * cycle.latency_ms / 1000)
+        for b in BOARDS
+    )
+
+
+def first_sync_table(results: Sequence[SizeResult]) -> str:
+    rows: list[tuple[str, ...]] = [("N", "cycle", "requests", "wall s", "bound s", "ratio", "cpu ms/request", "429s")]
+    for result in results:
+        first = result.first
+        made = sum(r.total for r in first.requests.values())
+        rows.append((
+            f"{first.n:,}", first.name, f"{made:,}", f"{first.wall_s:.1f}", f"{result.bound_s:.1f}",
+            f"{first.wall_s / result.bound_s:.2f}" if result.bound_s else "-",
+            f"{first.cpu_s * 1000 / made:.2f}" if made else "-", f"{first.refused}",
+        ))
+    return render(rows, left=1 if rows[0][1] == "cycle" else 0)
 
 
 def notes(results: Sequence[SizeResult], latency_ms: int, startup: Measured) -> list[str]:
@@ -455,11 +627,42 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--latency-ms", type=int, default=20, help="injected latency per request")
     parser.add_argument("--quick", action="store_true", help="N=100 only (what the test suite runs)")
     parser.add_argument("--keep", type=Path, help="keep each size's repository, state and logs here")
+    parser.add_argument("--postgres", metavar="URL",
+                        help="keep the state on this PostgreSQL server (e.g. postgresql://me@127.0.0.1/postgres): "
+                        "each size in a new database, dropped afterwards")
+    parser.add_argument("--seed-from", type=int, default=50_000,
+                        help="from this N on, put the jobs on the boards through the sandbox's seed controls and "
+                             "let the first run adopt them, instead of a first sync")
     parser.add_argument("--profile", action="store_true",
                         help="after the steady state, run one more steady cycle under cProfile and print its top entries")
+    parser.add_argument("--memray", action="store_true",
+                        help="after the steady state, run one more steady cycle under memray (installed apart) "
+                             "and print what it held at its peak")
     args = parser.parse_args(argv)
     args.sizes = [100] if args.quick else [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
     return args
+
+
+@contextmanager
+def state_database(server: str | None, n: int) -> Iterator[str]:
+    """The state URL for size `n`: a SQLite file beside the config, or a new database on the
+    PostgreSQL `server`, dropped on the way out."""
+    if server is None:
+        yield "sqlite:///state.db"
+        return
+    url = sa.engine.make_url(server)
+    name = f"boardsync_bench_n{n}_{os.getpid()}"
+    admin = sa.create_engine(url.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        try:
+            yield url.set(drivername="postgresql+psycopg", database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as connection:
+                connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+    finally:
+        admin.dispose()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -470,16 +673,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         for n in args.sizes:
             workdir = base / f"n{n}"
             workdir.mkdir(parents=True, exist_ok=False)
-            with (workdir / "bench.log").open("w") as log:
-                print(f"N={n:,}: reconciling against the sandbox ...", file=sys.stderr, flush=True)
-                results.append(bench_size(n, args.latency_ms, workdir, log, profile=args.profile))
+            with (workdir / "bench.log").open("w") as log, state_database(args.postgres, n) as state:
+                print(f"N={n:,}: reconciling against the sandbox, state {state.split('@')[-1]} ...",
+                      file=sys.stderr, flush=True)
+                results.append(bench_size(n, args.latency_ms, workdir, log, profile=args.profile, memory=args.memray,
+                                          seed=n >= args.seed_from, state=state))
             if len(args.sizes) > 1:  # the rows so far, in case a later size does not finish
                 print(table(results[-1:]), file=sys.stderr, flush=True)
             if results[-1].problems and args.keep is None:
                 print((workdir / "bench.log").read_text()[-4000:], file=sys.stderr)
+    startup = startup_cost()
     print(table(results))
     print()
-    for line in notes(results, args.latency_ms, startup_cost()):
+    print("The steady state as N grows (requests per cycle; cpu and memory beyond start-up, per posting):")
+    print(scale_table(results, startup))
+    print()
+    print("The first sync against the fastest the configured limits and the latency allow:")
+    print(first_sync_table(results))
+    if any(r.first.name == "adoption" for r in results):
+        print("adoption: the jobs were put on Sorce and Hirempire through the sandbox's seed controls; this first"
+              " run adopted them (and fetched every RecruitiFi link) instead of creating them.")
+    print()
+    for line in notes(results, args.latency_ms, startup):
         print(line)
     problems = [p for r in results for p in r.problems]
     if problems:

@@ -322,19 +322,16 @@ def _cmd_status(args: argparse.Namespace, term: Terminal) -> int:
     from datetime import UTC, datetime
 
     from boardsync import console, documents, session
+    from boardsync.dashboard import reads
 
     if args.unmanaged:
         return _status_unmanaged(args, term)
     with session.opened(args.config, boards=False) as run:
-        now = datetime.now(UTC)
-        expected, never_posted = run.desired.pairs(now)
-        rows = run.store.status_rows(expected, never_posted=never_posted)
-        waits = run.store.board_waits(now)
-        source = run.store.source_commits() if run.desired.root.source is not None else None
+        facts = reads.status_facts(run.desired, run.store, datetime.now(UTC))
     if args.json:
-        print(documents.status_json(rows, waits, source))
+        print(documents.status_json(facts.rows, facts.waits, facts.source))
     else:
-        term.show(console.status_view(rows, waits, source))
+        term.show(console.status_view(facts.rows, facts.waits, facts.source))
     return 0
 
 
@@ -471,6 +468,22 @@ def _cmd_visits(args: argparse.Namespace, term: Terminal) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace, term: Terminal) -> int:
+    """`report --html FILE`: the dashboard as one file, read from the state database only."""
+    from datetime import UTC, datetime
+
+    from boardsync import dashboard, session
+
+    period = _duration_arg("--since", args.since)
+    # A reader, as status: no writer lock, no board called, nothing written, no database made.
+    with session.opened(args.config, boards=False) as run:
+        page = dashboard.gather(run.desired, run.store, since=period, since_text=args.since, now=datetime.now(UTC))
+    _write_atomically(args.html, dashboard.render(page, standalone=True))
+    if not args.quiet:
+        print(f"dashboard written to {args.html}", file=sys.stderr)
+    return 0
+
+
 def _cmd_links(args: argparse.Namespace, term: Terminal) -> int:
     from boardsync import console, documents, session
     from boardsync.reconcile import fresh_links
@@ -515,15 +528,16 @@ def _cmd_retry(args: argparse.Namespace, term: Terminal) -> int:
 
 
 def _cmd_migrate(args: argparse.Namespace, term: Terminal) -> int:
-    from boardsync import documents, session
+    from boardsync import console, documents, session
 
     lock = _writer_lock("migrate", quiet=args.quiet)
     with session.opened(args.config, lock=lock, boards=False, migrate=True) as run:
-        url, version = run.store.url, run.store.schema_version
+        url, migration = run.store.url, run.store.migration
+    assert migration is not None  # opened with migrate=True
     if args.json:
-        print(documents.migrate_json(url, version))
+        print(documents.migrate_json(url, migration))
     elif not args.quiet:
-        print(f"{url}: schema version {version}, up to date")
+        term.show(console.migrate_text(url, migration))
     return 0
 
 
@@ -716,6 +730,14 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--csv", action="store_true", help="the rows as CSV, with a header line")
     out.add_argument("--json", action="store_true", help="the rows as JSON (shape in the README)")
     _quiet_arg(p, "print the rows only")
+
+    p = command("report", _cmd_report,
+                "write the dashboard (postings, drift, visits per channel, runs) as one HTML file that works offline")
+    _config_arg(p)
+    p.add_argument("--html", required=True, type=Path, metavar="FILE", help="the file to write")
+    p.add_argument("--since", default="7d", metavar="PERIOD",
+                   help="period of the charts and the change columns, as 30m, 12h or 7d (default: 7d)")
+    _quiet_arg(p, "print nothing but errors")
 
     p = command("history", _cmd_history,
                 "each run: when, what started it, the config commit, changes, errors, duration (the database only)")

@@ -10,24 +10,27 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from boardsync.config.validate import Report
 from boardsync.documents import visits_rows
 from boardsync.reconcile import render
-from boardsync.reconcile.adoption import Adopted, Forgotten, Unmanaged
-from boardsync.reconcile.importing import Imported
-from boardsync.reconcile.links import LinkResult
-from boardsync.reconcile.model import RunResult
-from boardsync.reconcile.outbox import Pending
-from boardsync.reconcile.sources import SourceRow
-from boardsync.state import Backoff, BoardWait, DriftRow, StatusRow, VisitRow
-from boardsync.state.history import CallRow, PostingStory, RunHistory
-from boardsync.state.store import SourceCommits
+
+if TYPE_CHECKING:  # only the types: `validate` loads neither the run nor the state database
+    from boardsync.config.validate import Report
+    from boardsync.reconcile.adoption import Adopted, Forgotten, Unmanaged
+    from boardsync.reconcile.importing import Imported
+    from boardsync.reconcile.links import LinkResult
+    from boardsync.reconcile.model import RunResult
+    from boardsync.reconcile.outbox import Pending
+    from boardsync.reconcile.sources import SourceRow
+    from boardsync.state import Backoff, BoardWait, DriftRow, StatusRow, VisitRow
+    from boardsync.state.history import CallRow, PostingStory, RunHistory
+    from boardsync.state.migrations import Migration
+    from boardsync.state.store import SourceCommits
 
 
 # ------------------------------------------------------------------------------ runs and checks
@@ -281,6 +284,20 @@ def retry_text(lifted: Sequence[Backoff]) -> Text:
     lines = [f"{b.provider}/{b.posting}: backoff lifted ({b.attempts} failed, was until {_cell(b.until)})"
              for b in lifted]
     return Text("\n".join([*lines, "the next run tries them now"]))
+
+
+def migrate_text(database: str, migration: Migration) -> Text:
+    """What `migrate` did: created the database, nothing, or each revision it ran."""
+    if migration.created:
+        return Text(f"{database}: created at revision {migration.after}")
+    if not migration.steps:
+        return Text(f"{database}: at revision {migration.after}, up to date")
+    lines = [f"{database}: at {migration.before.describe()}"]
+    if migration.before.legacy is not None:
+        lines.append(f"  recognised as revision {migration.before.revision}")
+    lines += [f"  {step.before} → {step.after}: {step.about}" for step in migration.steps]
+    lines.append(f"{database}: upgraded to revision {migration.after}, up to date")
+    return Text("\n".join(lines))
 
 
 def _short(value: Any, width: int = 40) -> str:

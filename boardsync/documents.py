@@ -12,20 +12,20 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from boardsync.config.validate import Report
-from boardsync.reconcile import render
-from boardsync.reconcile.adoption import Adopted, Forgotten, Unmanaged
-from boardsync.reconcile.importing import Imported
-from boardsync.reconcile.links import LinkResult
-from boardsync.reconcile.model import RunResult
-from boardsync.reconcile.outbox import Pending
-from boardsync.reconcile.record import WHOLE_POSTING
-from boardsync.reconcile.sources import SourceRow
-from boardsync.state import Backoff, BoardWait, DriftRow, StatusRow, VisitRow
-from boardsync.state.history import CallRow, PostingStory, RunHistory
-from boardsync.state.store import SourceCommits
+if TYPE_CHECKING:  # only the types: `validate` loads neither the run nor the state database
+    from boardsync.config.validate import Report
+    from boardsync.reconcile.adoption import Adopted, Forgotten, Unmanaged
+    from boardsync.reconcile.importing import Imported
+    from boardsync.reconcile.links import LinkResult
+    from boardsync.reconcile.model import RunResult
+    from boardsync.reconcile.outbox import Pending
+    from boardsync.reconcile.sources import SourceRow
+    from boardsync.state import Backoff, BoardWait, DriftRow, StatusRow, VisitRow
+    from boardsync.state.history import CallRow, PostingStory, RunHistory
+    from boardsync.state.migrations import Migration
+    from boardsync.state.store import SourceCommits
 
 
 def status_json(rows: Sequence[StatusRow], waits: Sequence[BoardWait] = (), source: SourceCommits | None = None) -> str:
@@ -60,6 +60,8 @@ def drift_json(rows: Sequence[DriftRow]) -> str:
 def visits_rows(rows: Sequence[VisitRow]) -> list[tuple[Any, ...]]:
     """(posting, board, channel, visits, change, applicants, change) per row; the counters of a
     posting as a whole show as the channel "(all)"."""
+    from boardsync.state.history import WHOLE_POSTING
+
     return [
         (r.posting, r.provider, "(all)" if r.channel == WHOLE_POSTING else r.channel, r.visits, r.visits_change,
          r.applicants, r.applicants_change)
@@ -136,8 +138,16 @@ def validate_json(report: Report) -> str:
     })
 
 
-def migrate_json(url: str, version: int) -> str:
-    return _dumps({"database": url, "schema_version": version, "up_to_date": True})
+def migrate_json(url: str, migration: Migration) -> str:
+    return _dumps({
+        "database": url,
+        "revision": migration.after,
+        "before": None if migration.created else migration.before.revision,
+        "before_schema_version": migration.before.legacy,
+        "created": migration.created,
+        "steps": [{"from": s.before, "to": s.after, "about": s.about} for s in migration.steps],
+        "up_to_date": True,
+    })
 
 
 RUN_FORMAT = "boardsync.run"
@@ -169,6 +179,8 @@ def run_json(result: RunResult, *, with_plan: bool = False) -> str:
         "summary": result.summary(),
     }
     if with_plan:
+        from boardsync.reconcile import render
+
         document["plan"] = json.loads(render.to_json(plan)) if plan is not None else None
     return _dumps(document)
 

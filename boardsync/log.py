@@ -306,8 +306,9 @@ def redact_processor(logger: WrappedLogger, method_name: str, event_dict: EventD
 
 _HANDLER_NAME = "boardsync"
 
-_QUIET_LOGGERS = ("httpx", "httpcore", "watchfiles")
-"""Loggers that say every request (or every file event) at INFO; their warnings still get through."""
+_QUIET_LOGGERS = ("httpx", "httpcore", "watchfiles", "alembic")
+"""Loggers that say every request (or every file event, or every migration step: `migrate` prints
+those itself) at INFO; their warnings still get through."""
 
 
 def configure(

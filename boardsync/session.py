@@ -55,7 +55,7 @@ def opened(
     (a missing one reads as empty and is not created), so no lock is needed beside a writer."""
     # Reading the state database needs no board secret: status, drift and visits work where
     # only the database is at hand. Its own URL may still hold a reference (a password).
-    desired = load(config, resolve_secrets=boards)
+    desired = load(config, resolve_secrets=boards, start_cache=(boards or migrate) and not read_only)
     if not boards and "${" in desired.state_url:
         desired = load(config)
     with ExitStack() as stack:

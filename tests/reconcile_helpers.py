@@ -48,8 +48,11 @@ class Ran:
 class Workspace:
     """A config-as-code repository in a temp folder, its state database, and the sandbox."""
 
-    def __init__(self, root: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(
+        self, root: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, *, state: str = "sqlite:///state.db",
+    ) -> None:
         self.root = root
+        self.state = state
         self.sandbox = sandbox
         self.postings = root / "postings"
         for name, value in sandbox.credentials().items():
@@ -71,7 +74,7 @@ class Workspace:
         providers["hirempire"]["requests_per_hour"] = FAST_LIMIT
         config = {
             "version": 1,
-            "state": "sqlite:///state.db",
+            "state": self.state,
             "postings": "postings/",
             "providers": providers,
             "policy": {"prune": False, "max_close_percent": 30, "self_heal": True, "repost_expired": False, **policy},

@@ -17,12 +17,18 @@ BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "reconcile_bench
 def test_quick_benchmark_meets_the_steady_state_budget_and_prints_its_table() -> None:
     """`reconcile_bench.py --quick` exits 0 with one row per cycle: the first sync writes each
     posting once per board, the steady state reads 1 Sorce page and 1 Hirempire list, and asks
-    RecruitiFi for one token (which proves its secret still works) and no link."""
+    RecruitiFi for one token (which proves its secret still works) and no link; then the
+    steady state against a naive poller, and the first sync's requests with no 429."""
     done = subprocess.run(
         [sys.executable, str(BENCH), "--quick"], capture_output=True, text=True, timeout=140, check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    rows = {line.split()[1] + " " + line.split()[2]: line.split() for line in done.stdout.splitlines()
+    cycles, scale, first = done.stdout.split("\n\n")[:3]  # the tables, one paragraph each
+    rows = {line.split()[1] + " " + line.split()[2]: line.split() for line in cycles.splitlines()
             if line.startswith("100 ")}
     assert rows["first sync"][3:6] == ["1/100", "1/100", "101/0"]
     assert rows["steady state"][3:6] == ["1/0", "1/0", "1/0"]  # RecruitiFi: the token request only
+    (steady,) = [line.split() for line in scale.splitlines() if line.startswith("100 ")]
+    assert steady[1:6] == ["1", "1", "1", "300", "100x"]  # 3 requests against a naive poller's 300
+    (sync,) = [line.split() for line in first.splitlines() if line.startswith("100 ")]
+    assert sync[3] == "303" and sync[-1] == "0"  # requests, and no 429

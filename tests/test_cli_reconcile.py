@@ -31,6 +31,7 @@ def _statuses(jobs: list[dict]) -> dict[str, str]:  # type: ignore[type-arg]
 # ------------------------------------------------------------------------------ a fresh sync
 
 
+@pytest.mark.both_engines
 def test_fresh_sync_of_the_examples_converges_on_every_board(ws: Workspace) -> None:
     """The first reconcile creates each posting on the boards it names, in its status, and
     exits 0; a closed posting is never created."""
@@ -76,6 +77,7 @@ def test_plan_markdown_renders_a_changes_table(ws: Workspace) -> None:
 # ------------------------------------------------------------------------------ steady state
 
 
+@pytest.mark.both_engines
 def test_second_run_plans_nothing_and_sends_no_write(synced: Workspace) -> None:
     """Right after a sync: plan exits 0, and reconcile reads each board once, asks RecruitiFi
     for one access token (which proves its secret still works) and writes nothing."""
@@ -282,6 +284,7 @@ def test_expired_job_is_reposted_when_the_policy_says_so(synced: Workspace) -> N
     assert synced.run("plan").code == 0
 
 
+@pytest.mark.both_engines
 def test_hand_edit_is_drift_and_corrected_with_self_heal(synced: Workspace) -> None:
     """A title edited in Sorce's dashboard is put back, and its drift row is resolved."""
     job_id = synced.remote_id("product-designer", "sorce")
@@ -325,6 +328,7 @@ def test_status_changed_by_hand_on_hirempire_is_put_back(synced: Workspace) -> N
 # ------------------------------------------------------------------------------ failures
 
 
+@pytest.mark.both_engines
 def test_lost_create_is_adopted_next_run_never_duplicated(ws: Workspace) -> None:
     """Sorce commits a create but the answer is lost: the run does not converge and records
     an unknown intent; the next run finds the job and adopts it; exactly one job exists."""

@@ -13,10 +13,12 @@ import pytest
 
 from boardsync.state import migrations
 from tests.reconcile_helpers import Workspace
+from tests.schema_helpers import step_back
 
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.both_engines
 def test_status_lists_every_posting_on_every_board(synced: Workspace) -> None:
     """One row per posting and board, with the board's state, and a row for the closed
     posting that was never created."""
@@ -32,6 +34,7 @@ def test_status_lists_every_posting_on_every_board(synced: Workspace) -> None:
     assert set(first) >= {"posting", "provider", "state", "remote_id", "open_drift", "last_sync", "blocked_reason"}
 
 
+@pytest.mark.both_engines
 def test_drift_lists_open_and_resolved_rows(synced: Workspace) -> None:
     """`drift` shows resolved drift too; `drift --open` only what is still different."""
     job_id = synced.remote_id("product-designer", "sorce")
@@ -81,28 +84,28 @@ def test_links_prints_a_fresh_link_and_stores_it(synced: Workspace) -> None:
     assert bad.code == 1 and "no such posting" in bad.err
 
 
-def test_commands_refuse_an_older_database_and_say_to_migrate(synced: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A database one schema version behind: every command but migrate refuses it, naming
+@pytest.mark.both_engines
+def test_commands_refuse_an_older_database_and_say_to_migrate(synced: Workspace) -> None:
+    """A database one revision behind: every command but migrate refuses it, naming
     `boardsync migrate`; migrate upgrades it and the commands work again."""
-    monkeypatch.setattr(migrations, "SCHEMA_VERSION", migrations.SCHEMA_VERSION + 1)
-    monkeypatch.setitem(migrations.STEPS, migrations.SCHEMA_VERSION - 1, lambda connection: None)
+    step_back(synced.desired().state_url)
     for command in (["status"], ["plan"], ["reconcile"], ["drift"], ["visits"]):
         ran = synced.run(*command)
         assert ran.code == 1 and "run `boardsync migrate`" in ran.err, command
     ran = synced.run("migrate")
-    assert ran.code == 0 and f"schema version {migrations.SCHEMA_VERSION}" in ran.out
+    assert ran.code == 0 and f"upgraded to revision {migrations.head()}, up to date" in ran.out
     assert synced.run("status").code == 0
 
 
 def test_commands_refuse_a_database_from_a_newer_boardsync(synced: Workspace) -> None:
-    """A database stamped with a version from the future is refused, migrate included."""
+    """A database at a revision from the future is refused, migrate included."""
     connection = sqlite3.connect(synced.root / "state.db")
-    connection.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    connection.execute("UPDATE alembic_version SET version_num = '0999'")
     connection.commit()
     connection.close()
     for command in ("status", "migrate"):
         ran = synced.run(command)
-        assert ran.code == 1 and "newer than this boardsync" in ran.err
+        assert ran.code == 1 and "a newer boardsync wrote it" in ran.err
 
 
 def test_link_of_a_removed_posting_is_forgotten(synced: Workspace) -> None:

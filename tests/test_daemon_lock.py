@@ -1,4 +1,5 @@
-"""The single-writer lock on a SQLite state database."""
+"""The single-writer lock on a state database: a lock file beside SQLite, an advisory lock on
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -7,26 +8,41 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from boardsync.daemon.lock import LockHolder, WriterLockHeld, acquire_writer_lock, lock_path
+import sqlalchemy as sa
+
+from boardsync.daemon.lock import (
+    LockHolder,
+    WriterLockHeld,
+    WriterLockLost,
+    acquire_with,
+    acquire_writer_lock,
+    lock_backend,
+    lock_path,
+)
+from boardsync.daemon.standby import poll_interval
 from boardsync.errors import StateError
+from boardsync.state import migrations, open_store
+from boardsync.state.db import Keepalive
 
 
 def _url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'state.db'}"
 
 
-def test_second_writer_is_refused_and_told_who_holds_the_lock(tmp_path: Path) -> None:
-    """A refusal names the holder's command and pid."""
-    with acquire_writer_lock(_url(tmp_path), command="daemon"):
+def test_second_writer_is_refused_and_told_who_holds_the_lock(state_url: str) -> None:
+    """A refusal names the holder's command and pid, on either engine."""
+    with acquire_writer_lock(state_url, command="daemon"):
         with pytest.raises(WriterLockHeld) as caught:
-            acquire_writer_lock(_url(tmp_path), command="reconcile")
+            acquire_writer_lock(state_url, command="reconcile")
     assert caught.value.holder.pid == os.getpid()
     assert f"boardsync daemon (pid {os.getpid()})" in str(caught.value)
     assert isinstance(caught.value, StateError)
+    acquire_writer_lock(state_url, command="reconcile").release()  # free again
 
 
 def test_lock_is_free_again_after_release(tmp_path: Path) -> None:
@@ -36,43 +52,93 @@ def test_lock_is_free_again_after_release(tmp_path: Path) -> None:
     acquire_writer_lock(_url(tmp_path), command="reconcile").release()
 
 
-def test_waiter_is_told_once_and_gets_the_lock_when_released(tmp_path: Path) -> None:
+def test_waiter_is_told_once_and_gets_the_lock_when_released(state_url: str) -> None:
     """`reconcile` waits with one message and proceeds when the holder lets go."""
-    held = acquire_writer_lock(_url(tmp_path), command="daemon")
+    held = acquire_writer_lock(state_url, command="daemon")
     told: list[LockHolder] = []
     threading.Timer(0.5, held.release).start()
     started = time.monotonic()
-    with acquire_writer_lock(_url(tmp_path), wait=10, on_wait=told.append, command="reconcile"):
+    with acquire_writer_lock(state_url, wait=10, on_wait=told.append, command="reconcile"):
         waited = time.monotonic() - started
     assert len(told) == 1 and told[0].command == "daemon"
     assert 0.3 < waited < 5
 
 
-def test_waiter_gives_up_after_its_timeout(tmp_path: Path) -> None:
+def test_waiter_gives_up_after_its_timeout(state_url: str) -> None:
     """With the holder staying put, the wait ends in a refusal that says how long it waited."""
-    with acquire_writer_lock(_url(tmp_path), command="daemon"):
+    with acquire_writer_lock(state_url, command="daemon"):
         with pytest.raises(WriterLockHeld, match=r"waited \d+s"):
-            acquire_writer_lock(_url(tmp_path), wait=0.4, on_wait=lambda h: None)
+            acquire_writer_lock(state_url, wait=0.4, on_wait=lambda h: None)
 
 
 @pytest.mark.slow
-def test_lock_held_by_another_process_dies_with_it(tmp_path: Path) -> None:
-    """Another process's lock is refused with its pid, and a crash leaves no stale lock."""
+def test_lock_held_by_another_process_dies_with_it(state_url: str) -> None:
+    """Another process's lock is refused with its pid, and a kill -9 leaves no stale lock."""
     holder = subprocess.Popen(
         [sys.executable, "-c",
          "import sys, time; from boardsync.daemon.lock import acquire_writer_lock as a; "
-         f"a({_url(tmp_path)!r}, command='daemon'); print('held', flush=True); time.sleep(60)"],
+         f"a({state_url!r}, command='daemon'); print('held', flush=True); time.sleep(60)"],
         stdout=subprocess.PIPE, text=True,
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         with pytest.raises(WriterLockHeld) as caught:
-            acquire_writer_lock(_url(tmp_path))
+            acquire_writer_lock(state_url)
         assert caught.value.holder.pid == holder.pid
+        assert f"boardsync daemon (pid {holder.pid})" in str(caught.value)
     finally:
         holder.kill()
         holder.wait()
-    acquire_writer_lock(_url(tmp_path)).release()
+    # The server ends a dead client's session at once when its socket closes.
+    with acquire_writer_lock(state_url, wait=10, command="reconcile"):
+        pass
+
+
+def test_postgresql_lock_leaves_the_database_empty_for_the_schema(pg_url: str) -> None:
+    """The holder's table, made by the lock before any schema exists, does not make a new
+    database look foreign: the store is created in it as in an empty one, and the lock's
+    refusal still names its holder afterwards."""
+    with acquire_writer_lock(pg_url, command="migrate"):
+        with open_store(pg_url) as store:
+            assert store.revision == migrations.head()
+        with pytest.raises(WriterLockHeld, match=r"boardsync migrate \(pid"):
+            acquire_writer_lock(pg_url)
+    engine = sa.create_engine(pg_url)
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM writer_lock").scalar() == 0
+    engine.dispose()
+
+
+def test_postgresql_lock_connection_keeps_alive_within_the_lease(pg_url: str) -> None:
+    """The lock's connection probes a silent peer from both sides, declaring it dead within
+    the lease: the server's keepalive settings for that session come from the lease."""
+    backend, database = lock_backend(pg_url, "daemon", lease=9)
+    with acquire_with(backend, database) as held:
+        connection = backend._connection  # type: ignore[attr-defined]
+        idle = connection.exec_driver_sql("SHOW tcp_keepalives_idle").scalar()
+        interval = connection.exec_driver_sql("SHOW tcp_keepalives_interval").scalar()
+        count = connection.exec_driver_sql("SHOW tcp_keepalives_count").scalar()
+        assert (idle, interval, count) == ("3", "1", "3")  # 3 + 3 x 1 = 6 s < 9 s
+        held.check()
+
+
+def test_postgresql_lock_whose_session_ends_is_lost(pg_url: str) -> None:
+    """A holder whose server session was ended (as a lost network ends it) learns it has lost
+    the lock, and another writer gets it."""
+    held = acquire_writer_lock(pg_url, command="daemon")
+    engine = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        ended = connection.exec_driver_sql(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        ).scalars().all()
+    engine.dispose()
+    assert ended == [True]
+    with pytest.raises(WriterLockLost):
+        held.check()
+    with acquire_writer_lock(pg_url, wait=5, command="reconcile"):
+        pass
+    held.release()
 
 
 def test_lock_file_is_private_and_beside_the_database(tmp_path: Path) -> None:
@@ -114,3 +180,13 @@ def test_a_path_through_a_symlink_meets_the_same_lock(tmp_path: Path, linked: st
             acquire_writer_lock(f"sqlite:///{alias}", command="reconcile")
     assert f"boardsync daemon (pid {os.getpid()})" in str(caught.value)
     assert str(real / "state.db") in str(caught.value)
+
+
+@pytest.mark.parametrize("lease", [3, 4, 9, 30, 120])
+def test_a_dead_holder_is_noticed_and_the_lock_tried_again_within_the_lease(lease: int) -> None:
+    """The keepalives declare a silent peer dead within two thirds of the lease, and a
+    standby tries the lock again within the rest."""
+    keepalive = Keepalive.within(lease)
+    assert keepalive.idle >= 1 and keepalive.interval >= 1 and 1 <= keepalive.count <= 3
+    assert keepalive.seconds <= lease * 2 / 3
+    assert keepalive.seconds + poll_interval(timedelta(seconds=lease)) <= lease

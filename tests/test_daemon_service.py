@@ -31,6 +31,7 @@ from boardsync import config
 from boardsync.sandbox.core import Fault
 from boardsync.sandbox.recruitifi import LINK_LIFETIME
 from boardsync.sandbox.server import Sandbox
+from boardsync.state import migrations
 from boardsync.state.store import open_store
 
 pytestmark = pytest.mark.slow
@@ -298,6 +299,24 @@ def test_daemon_becomes_ready_converges_the_examples_and_answers_over_http(
     daemon.signal(signal.SIGTERM)
     assert daemon.wait_exit() == 0
     assert notify.index_of("STOPPING", "1", after=stop_from) is not None
+
+
+def test_readiness_fails_when_the_database_is_moved_to_another_revision(
+    start: Callable[[], DaemonProcess], workspace: Workspace, notify: NotifySocket
+) -> None:
+    """A database another boardsync migrated under the running daemon: /readyz fails on its
+    database check, naming the revision found and the one this daemon needs."""
+    daemon = start()
+    notify.wait("READY", "1")
+    daemon.wait_converged()
+    assert daemon.http("/readyz").json()["checks"]["database"] == {"ok": True}
+    with sqlite3.connect(workspace.root / "state.db", timeout=10) as connection:
+        connection.execute("UPDATE alembic_version SET version_num = '0999'")
+    readyz = daemon.http("/readyz")
+    assert readyz.status_code == 503
+    assert readyz.json()["checks"]["database"] == {
+        "ok": False, "detail": f"revision 0999, expected revision {migrations.head()}",
+    }
 
 
 def test_sighup_applies_an_edit_and_a_broken_edit_keeps_the_last_good_config(

@@ -12,7 +12,7 @@ import pytest
 pytestmark = pytest.mark.slow
 
 UNITS = Path(__file__).resolve().parents[1] / "examples" / "systemd"
-NAMES = ("boardsync.service", "boardsync-reconcile.service", "boardsync-reconcile.timer")
+NAMES = ("boardsync.service", "boardsync-reconcile.service", "boardsync-reconcile.timer", "boardsync-postgres.service")
 SHIPPED_BINARY = "/usr/local/bin/boardsync"
 
 analyze = shutil.which("systemd-analyze")
@@ -64,3 +64,14 @@ def test_service_speaks_the_notify_protocol_with_a_watchdog_and_the_three_creden
     assert re.search(r"^ExecStart=" + re.escape(SHIPPED_BINARY) + r" daemon ", text, re.M)
     credentials = re.findall(r"^LoadCredential=(\w+):", text, re.M)
     assert sorted(credentials) == ["hirempire", "recruitifi", "sorce"]
+
+
+def test_postgres_pair_unit_restarts_a_daemon_that_lost_its_lock_and_carries_the_database_secret() -> None:
+    """The unit for a pair of hosts restarts the daemon after it exits 1 (its lock lost: it
+    comes back as the standby), and loads the database password as a credential."""
+    text = (UNITS / "boardsync-postgres.service").read_text()
+    assert re.search(r"^Type=notify$", text, re.M)
+    assert re.search(r"^Restart=on-failure$", text, re.M)
+    assert re.search(r"^WatchdogSec=\d+", text, re.M)
+    credentials = re.findall(r"^LoadCredential=(\w+):", text, re.M)
+    assert sorted(credentials) == ["daemon_token", "hirempire", "postgres", "recruitifi", "sorce"]

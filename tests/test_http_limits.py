@@ -12,7 +12,9 @@ from boardsync.config.model import providers_model
 from boardsync.connectors.hirempire import HirempireSettings
 from boardsync.connectors.sorce import SorceSettings
 from boardsync.connectors import build_connectors
-from boardsync.connectors.http import LIMITS, TIMEOUT, BoardHttp, RateLimiter, RetryPolicy, StopRequested, make_client
+from boardsync.connectors.http import (
+    LIMITS, TIMEOUT, BoardHttp, RateLimiter, RetryPolicy, StopRequested, make_client, tls_context,
+)
 from boardsync.errors import Transient
 from tests.connector_helpers import FakeClock
 
@@ -84,6 +86,16 @@ def test_the_client_has_explicit_timeouts_a_small_pool_and_no_redirects() -> Non
     assert client.follow_redirects is False
     assert str(client.get("/jobs").request.url) == "http://board.test/v1/jobs"
     assert "authorization" not in client.headers
+
+
+def test_the_board_clients_share_one_tls_context() -> None:
+    """Loading the trusted certificates once, not once per board: the clients' pools hold the
+    same context."""
+    clients = [make_client(f"https://{name}.test") for name in ("sorce", "hirempire", "recruitifi")]
+    contexts = {id(c._transport._pool._ssl_context) for c in clients}  # type: ignore[attr-defined]
+    assert contexts == {id(tls_context())}
+    for client in clients:
+        client.close()
 
 
 def test_shutdown_ends_a_wait_for_the_rate_limit() -> None:

@@ -51,6 +51,7 @@ def _binding(store, key: str, provider: str) -> Binding:  # type: ignore[no-unty
 # ------------------------------------------------------------------------------ backoff
 
 
+@pytest.mark.both_engines
 def test_failing_pair_backs_off_exponentially_and_the_rest_converge(ws: Workspace, clock: RunClock) -> None:
     """An update Sorce keeps answering 500 to: the run goes on with the other pairs, the pair
     is quarantined for 1 minute, skipped (no request) inside it, tried after it and then held
@@ -113,6 +114,7 @@ def test_board_refusing_the_input_blocks_the_pair_with_its_fields(ws: Workspace,
 # ------------------------------------------------------------------------------ the journal
 
 
+@pytest.mark.both_engines
 def test_create_answered_500_is_looked_up_not_resent(ws: Workspace, clock: RunClock) -> None:
     """A 500 to a create may hide a committed job: the intent is unknown, and the next run
     looks it up (here: not there) before creating it again. One job in the end."""
@@ -194,6 +196,7 @@ def test_unsettled_create_blocks_the_pair_while_the_board_cannot_be_read(ws: Wor
         assert [c.action.value for c in result.plan.changes] == ["create"]  # type: ignore[union-attr]
 
 
+@pytest.mark.both_engines
 def test_pending_intent_of_a_dead_run_is_failed_as_never_sent(ws: Workspace, clock: RunClock) -> None:
     """An intent still pending was never sent: settling marks it failed without any lookup."""
     with ws.opened() as (desired, store, connectors):

@@ -1,12 +1,11 @@
 """The state's writes hold at any number of postings: nothing sends one bound parameter per
-posting, which SQLite refuses past 32,766."""
+posting, which SQLite refuses past 32,766 and PostgreSQL's protocol past 65,535."""
 
 from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -21,6 +20,8 @@ NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 MANY = 40_000
 """More postings than SQLite takes bound parameters in one statement."""
 SQLITE_DEFAULT_VARIABLES = 32_766
+MANY_PG = 70_000
+"""More postings than one PostgreSQL statement takes bound parameters (65,535)."""
 
 
 @dataclass(frozen=True)
@@ -35,23 +36,27 @@ class _Posting:
         return SimpleNamespace(names=lambda: ["recruitifi"])
 
 
-def test_links_of_postings_gone_or_closed_are_forgotten_among_40000_postings(tmp_path: Path) -> None:
-    """With 40,000 postings on the board, the signed link and binding of a posting removed
+def test_links_of_postings_gone_or_closed_are_forgotten_among_many_postings(state_url: str) -> None:
+    """With more postings on the board than the engine takes bound parameters in one statement
+    (40,000 on SQLite, 70,000 on PostgreSQL), the signed link and binding of a posting removed
     from the source and of a closed one go; the others stay."""
-    postings = [_Posting(f"p{i:05d}") for i in range(MANY)] + [_Posting("closed", Status.CLOSED)]
+    sqlite = state_url.startswith("sqlite")
+    many = MANY if sqlite else MANY_PG
+    postings = [_Posting(f"p{i:05d}") for i in range(many)] + [_Posting("closed", Status.CLOSED)]
     kept, removed = "p00007", "removed"
     board = SimpleNamespace(connector=SimpleNamespace(SUPPORTS_LINKS=True))
     seen = record._Seen(Plan(), postings, NOW, None)  # type: ignore[arg-type]
-    with open_store(f"sqlite:///{tmp_path / 'state.db'}") as store:
+    with open_store(state_url) as store:
         with store.write() as session:
             for key in (kept, removed, "closed"):
                 session.add(SignedLink(posting_key=key, provider="recruitifi", url=f"https://x/{key}",
                                        expires_at=NOW + timedelta(minutes=10)))
                 session.add(Binding(posting_key=key, provider="recruitifi", remote_id=key))
         with store.write() as session:
-            # SQLite's own default, which builds such as Debian's raise: as a stock build refuses.
-            raw = session.connection().connection.driver_connection
-            raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, SQLITE_DEFAULT_VARIABLES)
+            if sqlite:
+                # SQLite's own default, which builds such as Debian's raise: as a stock build refuses.
+                raw = session.connection().connection.driver_connection
+                raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, SQLITE_DEFAULT_VARIABLES)
             record._forget_links(session, {"recruitifi": board}, seen)  # type: ignore[dict-item]
         with store.session() as session:
             assert sorted(session.exec(select(SignedLink.posting_key)).all()) == [kept]

@@ -1,10 +1,10 @@
-"""The state database: file safety, SQLite settings, schema versions and the query helpers."""
+"""The state database: file safety, SQLite settings, schema revisions and the query helpers."""
 
 from __future__ import annotations
 
-import importlib.util
 import sqlite3
 import stat
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,16 +30,24 @@ from boardsync.state.history import runs_since
 from boardsync.state.tables import OutboxDelivery, OutboxEvent
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+from tests.schema_helpers import step_back
 
 
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
+def sqlite_url(tmp_path: Path) -> str:
+    """A SQLite file, for what is particular to SQLite."""
     return f"sqlite:///{tmp_path / 'state.db'}"
 
 
-def test_new_database_file_is_private_to_its_owner(tmp_path: Path, db_url: str) -> None:
+@pytest.fixture
+def db_url(state_url: str) -> str:
+    """A state database on each engine in turn: SQLite, then PostgreSQL."""
+    return state_url
+
+
+def test_new_database_file_is_private_to_its_owner(tmp_path: Path, sqlite_url: str) -> None:
     """A state database created by boardsync has mode 0600, and so do its WAL files."""
-    store = open_store(db_url)
+    store = open_store(sqlite_url)
     with store.write() as session:
         session.add(Binding(posting_key="a", provider="sorce"))
     for name in ("state.db", "state.db-wal", "state.db-shm"):
@@ -49,9 +57,9 @@ def test_new_database_file_is_private_to_its_owner(tmp_path: Path, db_url: str) 
     store.close()
 
 
-def test_sqlite_runs_in_wal_mode_with_full_sync_and_a_busy_timeout(db_url: str) -> None:
+def test_sqlite_runs_in_wal_mode_with_full_sync_and_a_busy_timeout(sqlite_url: str) -> None:
     """Every connection gets WAL, synchronous=FULL and a busy timeout."""
-    store = open_store(db_url)
+    store = open_store(sqlite_url)
     with store.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
@@ -59,9 +67,9 @@ def test_sqlite_runs_in_wal_mode_with_full_sync_and_a_busy_timeout(db_url: str) 
     store.close()
 
 
-def test_write_transaction_takes_the_write_lock_as_it_begins(tmp_path: Path, db_url: str) -> None:
+def test_write_transaction_takes_the_write_lock_as_it_begins(tmp_path: Path, sqlite_url: str) -> None:
     """Inside `write()`, even after a read only, another writer cannot start (BEGIN IMMEDIATE)."""
-    store = open_store(db_url)
+    store = open_store(sqlite_url)
     other = sqlite3.connect(tmp_path / "state.db", timeout=0, isolation_level=None)
     with store.write() as session:
         session.exec(sa.select(Binding))  # type: ignore[call-overload]
@@ -73,9 +81,9 @@ def test_write_transaction_takes_the_write_lock_as_it_begins(tmp_path: Path, db_
     store.close()
 
 
-def test_read_session_does_not_block_a_writer(tmp_path: Path, db_url: str) -> None:
+def test_read_session_does_not_block_a_writer(tmp_path: Path, sqlite_url: str) -> None:
     """A read session holds no write lock, so a writer can proceed meanwhile."""
-    store = open_store(db_url)
+    store = open_store(sqlite_url)
     other = sqlite3.connect(tmp_path / "state.db", timeout=0, isolation_level=None)
     with store.session() as session:
         session.exec(sa.select(Binding))  # type: ignore[call-overload]
@@ -128,11 +136,11 @@ def test_times_come_back_aware_in_utc(db_url: str) -> None:
     store.close()
 
 
-def test_new_database_is_created_at_the_current_version(db_url: str) -> None:
-    """Opening a database that does not exist creates it, stamped with the current version."""
+def test_new_database_is_created_at_the_current_revision(db_url: str) -> None:
+    """Opening a database that does not exist creates it, stamped with the current revision."""
     store = open_store(db_url)
-    assert store.schema_version == migrations.SCHEMA_VERSION
-    assert migrations.stored_version(store.engine) == migrations.SCHEMA_VERSION
+    assert store.revision == migrations.head()
+    assert migrations.standing(store.engine, store.url) == migrations.Standing(migrations.head())
     store.close()
 
 
@@ -141,34 +149,25 @@ def test_newer_database_is_refused_even_by_migrate(db_url: str) -> None:
     open_store(db_url).close()
     engine = sa.create_engine(db_url)
     with engine.begin() as connection:
-        connection.exec_driver_sql("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0999'")
     engine.dispose()
     for migrate in (False, True):
-        with pytest.raises(StateError, match="newer than this boardsync"):
+        with pytest.raises(StateError, match="revision 0999, which this boardsync does not know"):
             open_store(db_url, migrate=migrate)
 
 
-def test_older_database_is_refused_with_the_command_to_run(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A database one version behind is refused, and the message says to run migrate."""
-    open_store(db_url).close()
-    _pretend_next_version(monkeypatch)
-    with pytest.raises(StateError, match=r"run `boardsync migrate`"):
-        open_store(db_url)
-
-
-def test_migrate_upgrades_an_older_database_step_by_step(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """With migrate=True the step runs, the version is raised, and the data stays."""
+def test_older_database_is_refused_with_the_command_to_run(db_url: str) -> None:
+    """A database at an older revision is refused, and the message says to run migrate."""
     with open_store(db_url) as store, store.write() as session:
         session.add(Binding(posting_key="kept", provider="sorce"))
-    _pretend_next_version(monkeypatch)
+    previous = step_back(db_url)
+    with pytest.raises(StateError, match=rf"is at revision {previous}, this boardsync needs revision .*: run `boardsync migrate`"):
+        open_store(db_url)
     with open_store(db_url, migrate=True) as store:
-        assert store.schema_version == migrations.SCHEMA_VERSION
+        assert store.revision == migrations.head()
         assert [r.posting for r in store.status_rows()] == ["kept"]
-        with store.engine.connect() as connection:
-            columns = [c["name"] for c in sa.inspect(connection).get_columns("binding")]
-        assert "note" in columns
     with open_store(db_url) as store:  # up to date now: no refusal
-        assert store.schema_version == migrations.SCHEMA_VERSION
+        assert store.revision == migrations.head()
 
 
 def test_a_database_that_is_not_boardsyncs_is_refused(tmp_path: Path) -> None:
@@ -268,21 +267,10 @@ def test_metrics_counts_intents_drift_blocks_and_last_success(db_url: str) -> No
         assert [r.id for r in store.last_runs()] == [2, 1]
 
 
-def _pretend_next_version(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make this code one schema version ahead of the database, with a step that adds a column."""
-    current = migrations.SCHEMA_VERSION
-
-    def add_note(connection: sa.Connection) -> None:
-        connection.exec_driver_sql("ALTER TABLE binding ADD COLUMN note TEXT")
-
-    monkeypatch.setattr(migrations, "SCHEMA_VERSION", current + 1)
-    monkeypatch.setitem(migrations.STEPS, current, add_note)
-
-
-@pytest.mark.skipif(importlib.util.find_spec("psycopg") is not None, reason="the driver is installed here")
-def test_a_database_whose_driver_is_missing_says_what_to_install() -> None:
+def test_a_database_whose_driver_is_missing_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     """A PostgreSQL URL without its driver is a StateError naming the package, not a traceback,
     and the message hides the password."""
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if the extra were not installed
     with pytest.raises(StateError) as raised:
         open_store("postgresql+psycopg://boardsync:hunter2@127.0.0.1:5432/boardsync")
     message = str(raised.value)
@@ -290,12 +278,12 @@ def test_a_database_whose_driver_is_missing_says_what_to_install() -> None:
     assert "hunter2" not in message
 
 
-def test_a_version_1_database_is_upgraded_to_hold_removal_grace_and_board_waits(db_url: str) -> None:
+def test_a_version_1_database_is_upgraded_to_hold_removal_grace_and_board_waits(sqlite_url: str) -> None:
     """A database written by the first release (schema 1) is refused until `migrate`, which
     adds the removal grace columns and the board_state table and keeps every binding."""
-    with open_store(db_url) as store, store.write() as session:
+    with open_store(sqlite_url) as store, store.write() as session:
         session.add(Binding(posting_key="kept", provider="sorce", remote_id="job_1"))
-    engine = sa.create_engine(db_url)
+    engine = sa.create_engine(sqlite_url)
     with engine.begin() as connection:  # take it back to what schema 1 had
         _back_to_schema_4(connection)
         connection.exec_driver_sql("ALTER TABLE binding DROP COLUMN absent_since")
@@ -305,9 +293,9 @@ def test_a_version_1_database_is_upgraded_to_hold_removal_grace_and_board_waits(
         connection.exec_driver_sql("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     engine.dispose()
     with pytest.raises(StateError, match=r"run `boardsync migrate`"):
-        open_store(db_url)
-    with open_store(db_url, migrate=True) as store:
-        assert store.schema_version == migrations.SCHEMA_VERSION
+        open_store(sqlite_url)
+    with open_store(sqlite_url, migrate=True) as store:
+        assert store.revision == migrations.head()
         with store.engine.connect() as connection:
             inspector = sa.inspect(connection)
             columns = {c["name"] for c in inspector.get_columns("binding")}
@@ -318,13 +306,13 @@ def test_a_version_1_database_is_upgraded_to_hold_removal_grace_and_board_waits(
         assert (row.posting_key, row.remote_id, row.absent_reads, row.absent_since) == ("kept", "job_1", 0, None)
 
 
-def test_a_version_2_database_is_upgraded_to_keep_each_boards_last_read(db_url: str) -> None:
+def test_a_version_2_database_is_upgraded_to_keep_each_boards_last_read(sqlite_url: str) -> None:
     """A database of schema 2 is refused until `migrate`, which adds board_state's columns for
     a board's last observed state and keeps the wait a board asked for."""
     until = datetime(2031, 1, 1, tzinfo=UTC)
-    with open_store(db_url) as store, store.write() as session:
+    with open_store(sqlite_url) as store, store.write() as session:
         session.add(BoardState(provider="sorce", wait_until=until, wait_reason="asked"))
-    engine = sa.create_engine(db_url)
+    engine = sa.create_engine(sqlite_url)
     with engine.begin() as connection:  # take it back to what schema 2 had
         _back_to_schema_4(connection)
         for column in ("observed_at", "observed", "observed_digest"):
@@ -332,11 +320,11 @@ def test_a_version_2_database_is_upgraded_to_keep_each_boards_last_read(db_url: 
         connection.exec_driver_sql("DROP TABLE board_call")
         connection.exec_driver_sql("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
     engine.dispose()
-    needs = migrations.SCHEMA_VERSION
-    with pytest.raises(StateError, match=rf"schema version 2, this boardsync needs {needs}: run `boardsync migrate`"):
-        open_store(db_url)
-    with open_store(db_url, migrate=True) as store:
-        assert store.schema_version == migrations.SCHEMA_VERSION
+    needs = migrations.head()
+    with pytest.raises(StateError, match=rf"schema version 2 \(from before revisions\), this boardsync needs revision {needs}: run `boardsync migrate`"):
+        open_store(sqlite_url)
+    with open_store(sqlite_url, migrate=True) as store:
+        assert store.revision == migrations.head()
         with store.write() as session:
             row = session.get(BoardState, "sorce")
             assert row is not None and (row.wait_until, row.wait_reason, row.observed) == (until, "asked", None)
@@ -346,29 +334,29 @@ def test_a_version_2_database_is_upgraded_to_keep_each_boards_last_read(db_url: 
         assert kept is not None and kept.observed == {"format": 1, "jobs": []} and kept.observed_at == until
 
 
-def test_a_version_3_database_is_upgraded_to_keep_each_runs_board_calls(db_url: str) -> None:
+def test_a_version_3_database_is_upgraded_to_keep_each_runs_board_calls(sqlite_url: str) -> None:
     """A database of schema 3 is refused until `migrate`, which adds board_call (every request
     a run sent) and keeps the runs; a call can then be written and read back by its run."""
-    with open_store(db_url) as store, store.write() as session:
+    with open_store(sqlite_url) as store, store.write() as session:
         session.add(Run(id=7, kind="reconcile", trigger="cli", started_at=T0))
-    engine = sa.create_engine(db_url)
+    engine = sa.create_engine(sqlite_url)
     with engine.begin() as connection:  # take it back to what schema 3 had
         _back_to_schema_4(connection)
         connection.exec_driver_sql("DROP TABLE board_call")
         connection.exec_driver_sql("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
     engine.dispose()
-    with pytest.raises(StateError, match=r"schema version 3, .*run `boardsync migrate`"):
-        open_store(db_url)
-    with open_store(db_url, migrate=True) as store:
-        assert store.schema_version == migrations.SCHEMA_VERSION
+    with pytest.raises(StateError, match=r"schema version 3 .*run `boardsync migrate`"):
+        open_store(sqlite_url)
+    with open_store(sqlite_url, migrate=True) as store:
+        assert store.revision == migrations.head()
         with store.write() as session:
             session.add(BoardCall(run_id=7, seq=1, provider="sorce", method="GET", path="/jobs", status=200))
         (history,) = runs_since(store, T0)
         assert (history.run.id, history.run.trigger, history.calls) == (7, "cli", {"sorce": 1})
 
 
-def _back_to_schema_5(connection: sa.Connection) -> None:
-    """Undo what the step from schema 5 adds: binding.in_sync, board_state.compared_at and the
+def _without_compared_state(connection: sa.Connection) -> None:
+    """Undo what revision 0008 adds: binding.in_sync, board_state.compared_at and the
     counters' latest-sample indexes."""
     connection.exec_driver_sql("DROP INDEX ix_visit_latest")
     connection.exec_driver_sql("DROP INDEX ix_applicant_latest")
@@ -376,31 +364,66 @@ def _back_to_schema_5(connection: sa.Connection) -> None:
     connection.exec_driver_sql("ALTER TABLE board_state DROP COLUMN compared_at")
 
 
+def _without_request_log(connection: sa.Connection) -> None:
+    """Undo what revision 0007 adds: each board's kept requests."""
+    connection.exec_driver_sql("ALTER TABLE board_state DROP COLUMN request_log")
+
+
+def test_a_database_at_0006_is_upgraded_to_keep_each_boards_recent_requests(db_url: str) -> None:
+    """A database at revision 0006 is refused until `migrate`, which adds
+    board_state.request_log and keeps what the row held; the log then keeps one entry per
+    process."""
+    until = datetime(2031, 1, 1, tzinfo=UTC)
+    with open_store(db_url) as store, store.write() as session:
+        session.add(BoardState(provider="sorce", wait_until=until, wait_reason="asked"))
+    engine = sa.create_engine(db_url)
+    with engine.begin() as connection:
+        _without_compared_state(connection)
+        _without_request_log(connection)
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0006'")
+    engine.dispose()
+    with pytest.raises(StateError, match=r"revision 0006, this boardsync needs revision 0008: run `boardsync migrate`"):
+        open_store(db_url)
+    with open_store(db_url, migrate=True) as store:
+        assert store.revision == migrations.head()
+        entry = {"kept_at": 100.0, "open": False, "lost_at_most": 10, "times": [50.0, 90.0]}
+        store.keep_request_log("sorce", "a", entry, since=40.0)
+        store.keep_request_log("sorce", "b", {**entry, "times": [95.0]}, since=60.0)
+        assert store.request_logs() == {"sorce": {"a": {**entry, "times": [90.0]}, "b": {**entry, "times": [95.0]}}}
+        store.keep_request_log("sorce", "b", {**entry, "times": [99.0]}, since=95.0)
+        assert store.request_logs() == {"sorce": {"b": {**entry, "times": [99.0]}}}
+        with store.session() as session:
+            row = session.get(BoardState, "sorce")
+            assert row is not None and (row.wait_until, row.wait_reason) == (until, "asked")
+
+
 def _back_to_schema_4(connection: sa.Connection) -> None:
-    """Undo what the steps from schema 4 add: the notification outbox and the board outage
-    columns (and what comes after)."""
-    _back_to_schema_5(connection)
+    """Undo what the revisions after schema 4 add: the notification outbox, the board outage
+    columns, and the revision table (a database from before revisions has none)."""
+    connection.exec_driver_sql("DROP TABLE alembic_version")
+    _without_compared_state(connection)
+    _without_request_log(connection)
     connection.exec_driver_sql("DROP TABLE outbox")
     connection.exec_driver_sql("DROP TABLE outbox_delivery")
     for column in ("down_since", "down_told"):
         connection.exec_driver_sql(f"ALTER TABLE board_state DROP COLUMN {column}")
 
 
-def test_a_version_4_database_is_upgraded_to_hold_the_notification_outbox(db_url: str) -> None:
+def test_a_version_4_database_is_upgraded_to_hold_the_notification_outbox(sqlite_url: str) -> None:
     """A database of schema 4 is refused until `migrate`, which adds the outbox, its
     deliveries and each board's outage, and keeps what board_state held."""
     until = datetime(2031, 1, 1, tzinfo=UTC)
-    with open_store(db_url) as store, store.write() as session:
+    with open_store(sqlite_url) as store, store.write() as session:
         session.add(BoardState(provider="sorce", wait_until=until, wait_reason="asked"))
-    engine = sa.create_engine(db_url)
+    engine = sa.create_engine(sqlite_url)
     with engine.begin() as connection:
         _back_to_schema_4(connection)
         connection.exec_driver_sql("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
     engine.dispose()
-    with pytest.raises(StateError, match=r"schema version 4, this boardsync needs .*run `boardsync migrate`"):
-        open_store(db_url)
-    with open_store(db_url, migrate=True) as store:
-        assert store.schema_version == migrations.SCHEMA_VERSION
+    with pytest.raises(StateError, match=r"schema version 4 \(from before revisions\), this boardsync needs .*run `boardsync migrate`"):
+        open_store(sqlite_url)
+    with open_store(sqlite_url, migrate=True) as store:
+        assert store.revision == migrations.head()
         with store.write() as session:
             row = session.get(BoardState, "sorce")
             assert row is not None and (row.wait_until, row.down_since, row.down_told) == (until, None, False)
@@ -414,8 +437,8 @@ def test_a_version_4_database_is_upgraded_to_hold_the_notification_outbox(db_url
         assert (delivery.target, delivery.attempts, delivery.delivered_at) == ("abc", 0, until)
 
 
-def test_a_version_5_database_is_upgraded_to_keep_sync_without_rewriting_bindings(db_url: str) -> None:
-    """A database of schema 5 is refused until `migrate`, which adds binding.in_sync (false:
+def test_a_database_at_0007_is_upgraded_to_keep_sync_without_rewriting_bindings(db_url: str) -> None:
+    """A database at revision 0007 is refused until `migrate`, which adds binding.in_sync (false:
     the next full run finds what is in sync), board_state.compared_at and the indexes that
     find each counter's latest sample by board; bindings and board state are kept."""
     with open_store(db_url) as store, store.write() as session:
@@ -423,13 +446,13 @@ def test_a_version_5_database_is_upgraded_to_keep_sync_without_rewriting_binding
         session.add(BoardState(provider="sorce", observed_at=T0))
     engine = sa.create_engine(db_url)
     with engine.begin() as connection:
-        _back_to_schema_5(connection)
-        connection.exec_driver_sql("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
+        _without_compared_state(connection)
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0007'")
     engine.dispose()
-    with pytest.raises(StateError, match=r"schema version 5, this boardsync needs .*run `boardsync migrate`"):
+    with pytest.raises(StateError, match=r"revision 0007, this boardsync needs revision 0008: run `boardsync migrate`"):
         open_store(db_url)
     with open_store(db_url, migrate=True) as store:
-        assert store.schema_version == migrations.SCHEMA_VERSION
+        assert store.revision == migrations.head()
         with store.engine.connect() as connection:
             inspector = sa.inspect(connection)
             indexes = {i["name"] for t in ("visit_sample", "applicant_sample") for i in inspector.get_indexes(t)}
@@ -441,3 +464,26 @@ def test_a_version_5_database_is_upgraded_to_keep_sync_without_rewriting_binding
         assert board is not None and (board.observed_at, board.compared_at) == (T0, None)
         (status,) = store.status_rows()
         assert status.last_sync == T0
+
+
+def test_a_plain_postgresql_url_is_opened_through_psycopg(pg_url: str) -> None:
+    """``postgresql://`` (no driver named) means psycopg 3, the driver of the postgres extra."""
+    plain = pg_url.replace("postgresql+psycopg://", "postgresql://")
+    with open_store(plain) as store:
+        assert store.engine.dialect.driver == "psycopg"
+        with store.write() as session:
+            session.add(Binding(posting_key="a", provider="sorce"))
+        assert [r.posting for r in store.status_rows()] == ["a"]
+
+
+def test_a_read_only_postgresql_store_cannot_write_even_past_write(pg_url: str) -> None:
+    """A plan's store on PostgreSQL opens every transaction read-only: the server itself
+    refuses a write, whatever path it takes."""
+    open_store(pg_url).close()
+    with open_store(pg_url, read_only=True) as store:
+        with pytest.raises(StateError, match="read-only"):
+            with store.write():
+                pass
+        with store.engine.connect() as connection:
+            with pytest.raises(sa.exc.DBAPIError, match="read-only transaction"):
+                connection.exec_driver_sql("INSERT INTO meta (key, value) VALUES ('x', 'y')")

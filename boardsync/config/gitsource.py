@@ -66,13 +66,14 @@ class Checkout:
 def checkout_folder(root: RootConfig, root_path: Path, state_url: str) -> Path:
     """Where the checkout of `root.source` lives: beside a SQLite state database
     (``state.db`` → ``state.source``), else beside the root file (``.boardsync-source``)."""
-    database = _sqlite_file(state_url)
+    database = sqlite_file(state_url)
     if database is not None:
         return database.with_name(f"{database.stem}.source")
     return root_path.parent / ".boardsync-source"
 
 
-def _sqlite_file(url: str) -> Path | None:
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite database URL as `loader.database_url` writes it, else None."""
     prefix = "sqlite:///"
     if not url.startswith(prefix):
         return None

@@ -17,11 +17,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy
 from pydantic import BaseModel, SecretStr, TypeAdapter, ValidationError
 
 from boardsync.config.boards import boards
-from boardsync.config.gitsource import Checkout, checkout_folder, live_checkout
+from boardsync.config.gitsource import Checkout, checkout_folder, live_checkout, sqlite_file
+from boardsync.config.parsed import ParsedFiles, beside
 from boardsync.config.model import Posting, PostingsSource, RootConfig, SqlSource, Status
 from boardsync.config.problems import DataPath, format_path, from_validation_error, parse_path
 from boardsync.config.secrets import Resolution, Resolver, looks_like_key, scrub, suggested_variable
@@ -142,7 +142,7 @@ ROOT_HINT = "no boardsync config here (-c names the root file; default ./boardsy
 
 def load(
     path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None, resolve_secrets: bool = True,
-    checkout: Checkout | None = None,
+    checkout: Checkout | None = None, start_cache: bool = False,
 ) -> Desired:
     """Read the root file and every posting; raise `ConfigError` listing every problem.
 
@@ -151,8 +151,12 @@ def load(
     holds its reference text (for `boardsync validate --no-secrets` in a pull request).
     With `source:` (a git branch), the postings are read from `checkout`, by default the
     live commit of boardsync's own checkout.
+
+    Posting files parsed before come from the cache beside a SQLite state database
+    (`config.parsed`) when that database exists; `start_cache` (for a command that creates
+    the database) starts the cache before it does.
     """
-    collected = collect(path, env=env, resolve_secrets=resolve_secrets, checkout=checkout)
+    collected = collect(path, env=env, resolve_secrets=resolve_secrets, checkout=checkout, start_cache=start_cache)
     if collected.problems:
         raise ConfigError(collected.problems)
     assert collected.root is not None
@@ -161,7 +165,7 @@ def load(
 
 def collect(
     path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None, resolve_secrets: bool = True,
-    checkout: Checkout | None = None,
+    checkout: Checkout | None = None, start_cache: bool = False,
 ) -> Collected:
     """Read everything there is to read and gather every problem, in file order."""
     root_path = Path(path)
@@ -189,7 +193,8 @@ def collect(
     if collected.root is not None:
         collected.warnings.extend(_literal_secrets(resolution, document))
         collected.state_url = _state_url(collected.root.state, document, collected, resolve_secrets)
-    _read_postings(resolution.data, document, collected, resolve_secrets)
+    files = _parsed_files(collected.state_url, start_cache)
+    _read_postings(resolution.data, document, collected, resolve_secrets, files)
     collected.problems = collected.scrubbed(sort_problems(collected.problems, collected.sources))
     collected.warnings = collected.scrubbed(sort_problems(collected.warnings, collected.sources))
     return collected
@@ -272,10 +277,19 @@ def _literal_secrets(resolution: Resolution, document: Document) -> list[Problem
 
 
 def database_url(text: str, base: Path) -> str:
-    """A SQLAlchemy URL; a bare path means a SQLite file; relative SQLite paths start at `base`."""
+    """A SQLAlchemy URL; a bare path means a SQLite file; relative SQLite paths start at `base`.
+    Raises `ValueError` when `text` is not a database URL."""
     if "://" not in text:
         return f"sqlite:///{(base / text).resolve() if not Path(text).is_absolute() else Path(text)}"
-    url = sqlalchemy.engine.make_url(text)
+    plain = _plain_sqlite_url(text, base)
+    if plain is not None:
+        return plain
+    import sqlalchemy  # only for other URLs: loading it is a good part of a short command's start
+
+    try:
+        url = sqlalchemy.engine.make_url(text)
+    except sqlalchemy.exc.ArgumentError as exc:
+        raise ValueError(f"not a database URL: {type(exc).__name__}") from None
     database = url.database or ""
     if url.get_backend_name() != "sqlite" or database in ("", ":memory:") or database.startswith("file:"):
         return text
@@ -284,13 +298,30 @@ def database_url(text: str, base: Path) -> str:
     return url.set(database=str((base / database).resolve())).render_as_string(hide_password=False)
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9_./ -]+")
+"""Characters that SQLAlchemy neither reads nor writes escaped in a SQLite file's path."""
+
+
+def _plain_sqlite_url(text: str, base: Path) -> str | None:
+    """What `database_url` makes of a SQLite file's URL written plainly (``sqlite:///state.db``),
+    worked out without SQLAlchemy; None for any other URL."""
+    prefix = "sqlite:///"
+    database = text.removeprefix(prefix)
+    if database == text or not _PLAIN.fullmatch(database):
+        return None
+    if Path(database).is_absolute():
+        return text
+    resolved = str((base / database).resolve())
+    return f"{prefix}{resolved}" if _PLAIN.fullmatch(resolved) else None
+
+
 def _state_url(text: str, document: Document, collected: Collected, resolve: bool) -> str:
     written = collected.resolution.written if collected.resolution else {}
     if not resolve and ("state",) in written:
         return text  # still holds references; nothing to resolve against
     try:
         return database_url(text, collected.path.parent)
-    except sqlalchemy.exc.ArgumentError:
+    except ValueError:
         collected.problems.append(
             Problem(document.where(("state",)), "state", "not a database URL (e.g. sqlite:///boardsync.db)")
         )
@@ -300,18 +331,21 @@ def _state_url(text: str, document: Document, collected: Collected, resolve: boo
 # ------------------------------------------------------------------------------ postings
 
 
-def _read_postings(data: dict[str, Any], document: Document, collected: Collected, resolve: bool) -> None:
+def _read_postings(
+    data: dict[str, Any], document: Document, collected: Collected, resolve: bool, files: ParsedFiles
+) -> None:
     source = _postings_source(collected.root, data)
     if source is None:
         return  # the root's own problems already say what is wrong with `postings`
     if isinstance(source, SqlSource):
         read = _read_sql(source, document, collected, resolve)
     elif collected.root is not None and collected.root.source is not None:
-        read = _read_git_checkout(collected.root, document, collected)
+        read = _read_git_checkout(collected.root, document, collected, files)
     else:
         target = Path(source)
         target = target if target.is_absolute() else collected.path.parent / target
-        read = read_yaml_source(target, exclude=collected.path, where=document.where(("postings",)))
+        read = read_yaml_source(target, exclude=collected.path, where=document.where(("postings",)), files=files)
+    files.save()
     problems = list(read.problems) + duplicate_keys(read.keys) + previous_key_problems(read.postings)
     problems += _unconfigured_boards(read, collected.root)
     collected.problems.extend(problems)
@@ -346,14 +380,14 @@ def _read_sql(source: SqlSource, document: Document, collected: Collected, resol
         return read
     try:
         url = database_url(source.sql, collected.path.parent)
-    except sqlalchemy.exc.ArgumentError:
+    except ValueError:
         read = Read()
         read.problems.append(Problem(where, "postings.sql", "not a database URL (e.g. sqlite:///postings.db)"))
         return read
     return read_sql_source(url, source.table, where=where)
 
 
-def _read_git_checkout(root: RootConfig, document: Document, collected: Collected) -> Read:
+def _read_git_checkout(root: RootConfig, document: Document, collected: Collected, files: ParsedFiles) -> Read:
     """The postings at `source.path` of the commit given, or of the live one."""
     assert root.source is not None
     where = document.where(("source",))
@@ -365,7 +399,18 @@ def _read_git_checkout(root: RootConfig, document: Document, collected: Collecte
                                      "`boardsync daemon` fetches it and checks it out"))
         return read
     target = collected.checkout.folder / root.source.path
-    return read_yaml_source(target, exclude=collected.path, where=f"{where} (commit {collected.checkout.short})")
+    return read_yaml_source(target, exclude=collected.path, where=f"{where} (commit {collected.checkout.short})",
+                            files=files)
+
+
+def _parsed_files(state_url: str, start: bool) -> ParsedFiles:
+    """The cache of parsed posting files beside a SQLite state database that exists (or whose
+    folder does, when `start`); else one that lasts this read only. A command that only
+    reads the state never leaves a cache where there is no database."""
+    database = sqlite_file(state_url)
+    if database is not None and (database.exists() or (start and database.parent.is_dir())):
+        return ParsedFiles(beside(database))
+    return ParsedFiles()
 
 
 def _unconfigured_boards(read: Read, root: RootConfig | None) -> list[Problem]:

@@ -579,6 +579,11 @@ class Daemon(Model):
         description="The address the boards reach this daemon at (e.g. behind a reverse proxy: "
         "https://boardsync.example.com), for `boardsync hooks install`.",
     )
+    lease: Duration = Field(
+        "30s",
+        description="With the state on PostgreSQL: how soon the writer lock of a daemon that died or was "
+        "cut off is freed, and a standby daemon on the same database takes over (at least 3s).",
+    )
 
     @field_validator("events_token")
     @classmethod
@@ -587,6 +592,14 @@ class Daemon(Model):
         if token is not None and not EVENTS_TOKEN.fullmatch(token.get_secret_value()):
             raise ValueError("must be at least 16 letters, digits, '-' or '_' (e.g. from `openssl rand -hex 24`)")
         return token
+
+    @field_validator("lease")
+    @classmethod
+    def _lease_long_enough(cls, lease: str) -> str:
+        # Keepalive probes are whole seconds: a shorter lease could not be kept.
+        if parse_duration(lease) < timedelta(seconds=3):
+            raise ValueError("must be at least 3s")
+        return lease
 
     @field_validator("public_url")
     @classmethod

@@ -11,24 +11,30 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlalchemy
-import sqlmodel
 from pydantic import ValidationError
 
 from boardsync.config.model import CROSS_CHECKS, Posting
 from boardsync.config.problems import DataPath, from_validation_error
+from boardsync.config.parsed import ParsedFiles
 from boardsync.config.yamlfile import (
     FileProblem,
     Marks,
     display_path,
     format_mark,
-    load_file,
     nearest_mark,
+    resolve_all,
+    shown_from,
     walk_yaml_files,
 )
 from boardsync.errors import Problem
+
+if TYPE_CHECKING:
+    import sqlalchemy
+
+# SQLAlchemy is imported by the functions that read a table, when one is read: loading it is
+# a good part of the start of a command (`validate`, `status`) that reads postings from files.
 
 
 @dataclass(frozen=True)
@@ -86,31 +92,33 @@ class TableVersion:
 # ------------------------------------------------------------------------------ YAML
 
 
-def read_yaml_source(target: Path, *, exclude: Path, where: str) -> Read:
+def read_yaml_source(target: Path, *, exclude: Path, where: str, files: ParsedFiles | None = None) -> Read:
     """Postings from a file or from every *.yaml / *.yml under a folder (recursive, sorted).
 
     `where` is the root file's place of the `postings:` value, for problems with the target
-    itself; `exclude` is the root file, which never counts as a posting file.
+    itself; `exclude` is the root file, which never counts as a posting file. `files` holds
+    the files parsed before (each is parsed here otherwise).
     """
     read = Read()
     shown = display_path(target)
     if not target.exists():
         read.problems.append(Problem(where, "postings", f"'{shown}' does not exist"))
         return read
-    files = [target] if target.is_file() else walk_yaml_files(target)
-    files = [f for f in files if f.resolve() != exclude.resolve()]
-    if not files:
+    found = [target] if target.is_file() else walk_yaml_files(target)
+    root, cwd = str(exclude.resolve()), str(Path.cwd().resolve())
+    paths = [real for real in resolve_all(found) if real != root]
+    if not paths:
         read.warnings.append(Problem(where, "postings", f"no *.yaml or *.yml files in '{shown}'; no postings"))
-    for path in files:
-        _read_yaml_file(path, read)
+    files = files if files is not None else ParsedFiles()
+    for real in paths:
+        _read_yaml_file(real, shown_from(real, cwd), files, read)
     return read
 
 
-def _read_yaml_file(path: Path, read: Read) -> None:
-    source = display_path(path)
+def _read_yaml_file(real: str, source: str, files: ParsedFiles, read: Read) -> None:
     read.sources.append(source)
     try:
-        document = load_file(path, source)
+        document = files.document(real, source)
     except FileProblem as exc:
         read.problems.append(exc.problem)
         return
@@ -133,6 +141,8 @@ def _read_yaml_file(path: Path, read: Read) -> None:
 
 
 def _marks_under(marks: Marks, prefix: DataPath) -> Marks:
+    if not prefix:
+        return marks  # one posting a file: all of them (never changed once made)
     size = len(prefix)
     return {path[size:]: mark for path, mark in marks.items() if path[:size] == prefix}
 
@@ -183,6 +193,8 @@ def _read_table(url: str, table: str) -> tuple[TableVersion, list[tuple[Any, Any
     """The table's version, then its (key, spec) rows by key. In that order: a row written
     between the two makes the daemon's next look see a change (one read too many), never
     hides one."""
+    import sqlalchemy
+
     rows_table = _postings_table(table)
     query = sqlalchemy.select(rows_table.c.key, rows_table.c.spec).order_by(rows_table.c.key)
     with _connected(url, table) as connection:
@@ -191,6 +203,8 @@ def _read_table(url: str, table: str) -> tuple[TableVersion, list[tuple[Any, Any
 
 
 def _version(connection: sqlalchemy.Connection, url: str, table: str) -> TableVersion:
+    import sqlalchemy
+
     updated_at = _postings_table(table).c.updated_at
     query = sqlalchemy.select(sqlalchemy.func.count(), sqlalchemy.func.max(updated_at))
     count, newest = connection.execute(query).one()
@@ -198,6 +212,8 @@ def _version(connection: sqlalchemy.Connection, url: str, table: str) -> TableVe
 
 
 def _postings_table(table: str) -> sqlalchemy.TableClause:
+    import sqlalchemy
+
     schema, _, name = table.rpartition(".")
     return sqlalchemy.table(
         name, sqlalchemy.column("key"), sqlalchemy.column("spec"), sqlalchemy.column("updated_at"),
@@ -209,6 +225,9 @@ def _postings_table(table: str) -> sqlalchemy.TableClause:
 def _connected(url: str, table: str) -> Iterator[sqlalchemy.Connection]:
     """A connection to the postings database; every failure a `_SourceProblem` that names
     what went wrong and never the URL (it may hold a password)."""
+    import sqlalchemy
+    import sqlmodel
+
     try:
         parsed = sqlalchemy.engine.make_url(url)
     except sqlalchemy.exc.ArgumentError:

@@ -17,7 +17,7 @@ import math
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,7 @@ _C_PARSER_DEPTH_BOUND = 1000
 """libyaml recurses on the C stack; a file that might nest deeper is parsed in Python instead."""
 
 Path_ = tuple[str | int, ...]
-Marks = dict[Path_, tuple[int, int]]
+Marks = Mapping[Path_, tuple[int, int]]
 
 _TAG = "tag:yaml.org,2002:"
 _ANCHOR = re.compile(r"(?:^|[\s\[{,:-])&[^\s\]},]")
@@ -84,10 +84,29 @@ class FileProblem(Exception):
 
 def display_path(path: Path) -> str:
     """`path` as a user reads it: relative to the working directory when inside it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
+    return shown_from(str(path.resolve()), str(Path.cwd().resolve()))
+
+
+def shown_from(real: str, cwd: str) -> str:
+    """`display_path` of a resolved path, given the working directory resolved."""
+    inside = cwd.rstrip(os.sep) + os.sep
+    return real[len(inside):] if real.startswith(inside) else real
+
+
+def resolve_all(paths: list[Path]) -> list[str]:
+    """Each path resolved, as `Path.resolve` does, but each folder only once: resolving a
+    path looks at every folder above it, which for a folder of postings read from the cache
+    would be most of the cost of reading them."""
+    folders: dict[str, str] = {}
+    resolved = []
+    for path in paths:
+        parent, name = os.path.split(path)
+        folder = folders.get(parent)
+        if folder is None:
+            folder = folders[parent] = os.path.realpath(parent)
+        real = os.path.join(folder, name)
+        resolved.append(os.path.realpath(real) if os.path.islink(real) else real)
+    return resolved
 
 
 # ------------------------------------------------------------------------------ reading
@@ -95,6 +114,11 @@ def display_path(path: Path) -> str:
 
 def read_text(path: Path, source: str, *, limit: int = MAX_FILE_BYTES) -> str:
     """The file's text, refusing a file over `limit` bytes before reading it whole."""
+    return decode_utf8(read_bytes(path, source, limit=limit), source)
+
+
+def read_bytes(path: Path, source: str, *, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The file's bytes, refusing a file over `limit` bytes before reading it whole."""
     try:
         size = path.stat().st_size
         if size > limit:
@@ -110,7 +134,7 @@ def read_text(path: Path, source: str, *, limit: int = MAX_FILE_BYTES) -> str:
         raise FileProblem(Problem(source, "", f"cannot be read: {exc.strerror}")) from None
     if len(raw) > limit:
         raise FileProblem(Problem(f"{source}:1:1", "", _too_big(len(raw), limit)))
-    return decode_utf8(raw, source)
+    return raw
 
 
 def _too_big(size: int, limit: int) -> str:
@@ -344,7 +368,7 @@ class _Builder:
 
     def __init__(self, source: str) -> None:
         self.source = source
-        self.marks: Marks = {}
+        self.marks: dict[Path_, tuple[int, int]] = {}
 
     def build(self, node: Node, path: Path_) -> Any:
         self.marks.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
@@ -460,4 +484,4 @@ def walk_yaml_files(folder: Path) -> list[Path]:
             for name in files
             if not name.startswith(".") and name.endswith((".yaml", ".yml"))
         )
-    return sorted(found)
+    return sorted(found, key=lambda path: path.parts)  # as paths sort, but sooner

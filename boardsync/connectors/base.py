@@ -18,10 +18,10 @@ probing for methods.
 from __future__ import annotations
 
 import abc
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Protocol
 
 import httpx
 from pydantic import BaseModel
@@ -138,6 +138,32 @@ def _keys(value: Any, keys: frozenset[str], *, keep: bool) -> Any:
     if isinstance(value, list):
         return [_keys(item, keys, keep=keep) for item in value]
     return value
+
+
+class Pace(Protocol):
+    """A board's request limit kept on the client side (`Connector.pace`): at most `limit`
+    requests in any `per` seconds. Its window knows one process's requests unless told of
+    others' (`hear`); `own_ages` and `keep_with` hand out its own, so that a later process,
+    or one running beside it, counts them too."""
+
+    limit: int
+    per: float
+    token: str
+    """Tells this process's requests apart from the others' where they are kept."""
+
+    @property
+    def lost_at_most(self) -> int:
+        """The most requests sent since the keeper was last called (a process that dies
+        between two calls leaves that many unkept)."""
+
+    def own_ages(self) -> tuple[float, ...]:
+        """Seconds since each of its own requests still in the window came back."""
+
+    def hear(self, ages: Iterable[float]) -> None:
+        """Count other processes' requests, made `ages` seconds ago, against the limit."""
+
+    def keep_with(self, keeper: Callable[[], Any] | None) -> None:
+        """Have `keeper` called every few requests (None: no longer)."""
 
 
 class Connector(abc.ABC):
@@ -346,6 +372,11 @@ class Connector(abc.ABC):
         raise NotImplementedError(f"{self.name} sends no events")
 
     # -- the audit log ----------------------------------------------------------------------
+
+    def pace(self) -> Pace | None:
+        """The board's request limit as this connector keeps it, for other processes to
+        share (`Pace`); None for a board without one."""
+        return None
 
     def last_status(self) -> int | None:
         """The HTTP status of the last response this thread had from the board since

@@ -41,10 +41,13 @@ body or headers, in the call log of the run that sent it (`calls.CallLog`), for
 from __future__ import annotations
 
 import abc
+import functools
+import secrets
+import ssl
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
@@ -97,18 +100,31 @@ def make_client(
 ) -> httpx.Client:
     """The one `httpx.Client` of a board: explicit timeouts, a small pool, no redirects.
 
-    Credentials are not set here; each connector adds its board's own header per request."""
+    Credentials are not set here; each connector adds its board's own header per request.
+    The clients share one TLS context (`tls_context`)."""
     return httpx.Client(
         base_url=base_url,
         transport=transport,
         timeout=timeout,
         limits=limits,
+        verify=tls_context(),
         follow_redirects=False,
         headers={"User-Agent": f"boardsync/{__version__}", "Accept": "application/json"},
     )
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The one TLS context of every board's client, made when the first client is: loading
+    the trusted certificates takes megabytes and tens of milliseconds, once is enough."""
+    return httpx.create_ssl_context()
+
+
 # ------------------------------------------------------------------------------ rate limit
+
+KEEP_FROM = 10.0
+"""Seconds: a rate window at least this long is kept every few requests while they are sent
+(`RateLimiter.keep_with`); a shorter one only once they start, and at the end."""
 
 
 class RateLimiter:
@@ -117,6 +133,10 @@ class RateLimiter:
     A request's slot is dated when its response has come back, not when it left. The board
     counts a request when it arrives, which is between the two, so waiting `per` seconds from
     the later date can never put one request too many in the board's window.
+
+    The window is one process's unless told more: requests another process sent (read from
+    where that process kept them) are `hear`d, and this limiter's own are handed out by
+    `own_ages`, and to a keeper every few requests (`keep_with`).
     """
 
     def __init__(
@@ -138,9 +158,17 @@ class RateLimiter:
         """Default: wait on `stop` (shutdown ends the wait), or `time.sleep`."""
         self._lock = threading.Lock()
         self._done: deque[float] = deque()
+        self._heard: deque[float] = deque()
+        """Requests other processes sent to the board, on this limiter's clock (`hear`)."""
         self._in_flight = 0
         self.waited = 0.0
         """Seconds spent waiting for a slot, in total (for tests and metrics)."""
+        self.token = secrets.token_hex(6)
+        """Names this limiter's own requests where they are kept for other processes."""
+        self._keeper: Callable[[], Any] | None = None
+        self._keep_every = 0
+        self._unkept = 0
+        self._kept_at = float("-inf")
 
     @contextmanager
     def slot(self) -> Iterator[None]:
@@ -164,18 +192,68 @@ class RateLimiter:
             self.sleep(wait)
 
     def _wait_needed(self, now: float) -> float:
-        while self._done and self._done[0] <= now - self.per:
-            self._done.popleft()
-        if len(self._done) + self._in_flight < self.limit:
+        for log in (self._done, self._heard):
+            while log and log[0] <= now - self.per:
+                log.popleft()
+        if len(self._done) + len(self._heard) + self._in_flight < self.limit:
             return 0.0
-        if not self._done:
+        oldest = min((log[0] for log in (self._done, self._heard) if log), default=None)
+        if oldest is None:
             return min(self.per, 0.05)  # every slot is in flight: look again shortly
-        return self._done[0] + self.per - now
+        return oldest + self.per - now
 
     def _release(self) -> None:
         with self._lock:
             self._in_flight -= 1
             self._done.append(self.clock())
+            self._unkept += 1
+            keep = self._keeper is not None and self._keep_due(self._done[-1])
+            if keep:
+                self._unkept, self._kept_at = 0, self._done[-1]
+        if keep and self._keeper is not None:
+            self._keeper()
+
+    # -- what other processes need to know ------------------------------------------------
+
+    def own_ages(self) -> tuple[float, ...]:
+        """How long ago (seconds, oldest first) each of this limiter's own requests still in
+        the window came back: what another process must count against the board's limit."""
+        with self._lock:
+            now = self.clock()
+            return tuple(now - t for t in self._done if t > now - self.per)
+
+    def hear(self, ages: Iterable[float]) -> None:
+        """Count the requests another process sent, `ages` seconds ago each, against the limit
+        as if they were this limiter's own; replaces what was heard before."""
+        with self._lock:
+            now = self.clock()
+            self._heard = deque(sorted(now - age for age in ages if 0 <= age < self.per))
+
+    def keep_with(self, keeper: Callable[[], Any] | None) -> None:
+        """Have `keeper` called (on the requesting thread) after the first request, then
+        after every `keep_every` requests; None stops it. A window shorter than `KEEP_FROM`
+        is kept after the first request only: the end of the run keeps the rest."""
+        with self._lock:
+            self._keeper, self._unkept, self._kept_at = keeper, 0, float("-inf")
+
+    def _keep_due(self, now: float) -> bool:
+        if self._kept_at == float("-inf"):
+            return True
+        return self.per >= KEEP_FROM and self._unkept >= self.keep_every
+
+    @property
+    def keep_every(self) -> int:
+        """A tenth of the limit, at least one request."""
+        return max(1, self.limit // 10)
+
+    @property
+    def lost_at_most(self) -> int:
+        """The most requests sent and not yet kept, should the process die now: fewer than
+        `keep_every` answered, and those in flight (at most the client's connections); the
+        whole limit for a window too short to be kept while sending."""
+        if self.per < KEEP_FROM:
+            return self.limit
+        return min(self.limit, self.keep_every + (LIMITS.max_connections or self.limit))
 
 
 # ------------------------------------------------------------------------------ retries
@@ -609,6 +687,9 @@ class HttpConnector(Connector):
     def _auth_headers(self) -> dict[str, str]:
         """The credentials every call carries; a board with tokens that change adds its own."""
         return {}
+
+    def pace(self) -> RateLimiter:
+        return self.http.limiter
 
     def last_status(self) -> int | None:
         return self.http.last_status

@@ -4,13 +4,19 @@
 - ``GET /readyz``    200 when the config is loaded, the database answers at the right
                      version and the last successful reconcile is fresh; else 503 with the
                      checks that failed; either way with each board's pairs by health
-                     (``boards``), which do not change the answer;
+                     (``boards``), which do not change the answer. A standby daemon
+                     (`standby.py`) answers 503 with its ``role`` check: "standby: …";
 - ``GET /metrics``   Prometheus text, or OpenMetrics when the scraper's Accept header asks;
 - ``GET /links/KEY`` 302 to a fresh signed RecruitiFi link for the posting KEY: a stable
                      address to hand out, where the signed URL itself dies in minutes;
 - ``GET /embed/KEY`` a minimal page framing a fresh link, as RecruitiFi means it to be shown;
 - ``GET /snapshot``  each board's last observed state as JSON (`boardsync snapshot`), for
                      ``boardsync plan --snapshot`` where the boards and their secrets are not;
+- ``GET /``          the dashboard (`boardsync.dashboard`): postings on the boards, drift and what
+                     it cost, visits and applicants per channel, what is coming, the last runs;
+                     ``?since=30d`` sets the period of its charts; its scripts at ``/assets/NAME``;
+- ``GET /api/status``, ``/api/drift`` (``?open=1``), ``/api/visits`` (``?since=7d``): the
+                     documents of ``status --json``, ``drift --json`` and ``visits --json``;
 - ``POST /hooks/git`` a push webhook that asks the daemon to fetch the branch it follows now
                      (`hooks.py`): signed, so the bearer token is not asked for.
 - ``POST /hooks/BOARD/TOKEN`` a board's events (`events.py`): a job that changed is reconciled
@@ -35,6 +41,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from email.utils import formatdate
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -50,7 +57,9 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from boardsync.config.model import parse_duration
 from boardsync.connectors.base import BoardEvent
+from boardsync.dashboard import ASSETS, asset
 from boardsync.daemon.events import EVENTS_PATH, Booked, board_hook, is_event_path
 from boardsync.daemon.hooks import HOOK_PATH, git_hook
 from boardsync.errors import BoardsyncError, ConfigError
@@ -67,8 +76,16 @@ class Check:
     detail: str = ""
 
 
+class BadQuery(ValueError):
+    """A query parameter the endpoint cannot read: a 400 saying which."""
+
+
 class UnknownPosting(LookupError):
     """No posting with that key is sent to the board that makes links."""
+
+
+class NotActive(Exception):
+    """This daemon stands by (another one writes the state): it serves no link or snapshot."""
 
 
 class Surface(Protocol):
@@ -88,6 +105,18 @@ class Surface(Protocol):
     def fresh_link(self, posting_key: str) -> str:
         """The URL of a signed link with life left in it; raises `UnknownPosting` or a
         `BoardsyncError` when the board cannot give one."""
+        ...
+    def dashboard_page(self, since: timedelta, since_text: str) -> str:
+        """The dashboard's HTML, its charts and changes over the last `since`."""
+        ...
+    def status_document(self) -> str:
+        """What `status --json` prints, read now."""
+        ...
+    def drift_document(self, open_only: bool) -> str:
+        """What `drift --json` (with `open_only`, `drift --open --json`) prints."""
+        ...
+    def visits_document(self, since: timedelta) -> str:
+        """What `visits --json --since …` prints."""
         ...
     def webhook_secret(self) -> bytes | None:
         """The push webhook's secret; None when the daemon follows no branch or has none."""
@@ -232,10 +261,32 @@ def make_app(surface: Surface, token: str | None = None) -> Starlette:
         key = request.path_params["key"]
         return embed_response(key, surface.fresh_link(key))
 
+    def dashboard(request: Request) -> Response:
+        since_text = request.query_params.get("since", DEFAULT_SINCE)
+        page = surface.dashboard_page(_since(since_text), since_text)
+        return Response(page, headers=PAGE_HEADERS, media_type="text/html; charset=utf-8")
+
+    def script(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in ASSETS:
+            raise HTTPException(404)
+        return Response(asset(name), headers=NO_STORE, media_type="text/javascript; charset=utf-8")
+
+    def api_status(request: Request) -> Response:
+        return _document(surface.status_document())
+
+    def api_drift(request: Request) -> Response:
+        return _document(surface.drift_document(request.query_params.get("open") in ("1", "true")))
+
+    def api_visits(request: Request) -> Response:
+        return _document(surface.visits_document(_since(request.query_params.get("since", DEFAULT_SINCE))))
+
     # Plain functions run in Starlette's thread pool: they read the database and call boards.
     routes = [
         Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics),
         Route("/links/{key}", link), Route("/embed/{key}", embed), Route("/snapshot", snapshot),
+        Route("/", dashboard), Route("/assets/{name}", script), Route("/api/status", api_status),
+        Route("/api/drift", api_drift), Route("/api/visits", api_visits),
         Route(HOOK_PATH, git_hook(surface), methods=["POST"]),
         Route(EVENTS_PATH, board_hook(surface), methods=["POST"]),
     ]
@@ -243,13 +294,48 @@ def make_app(surface: Surface, token: str | None = None) -> Starlette:
         routes=routes,
         middleware=[Middleware(DateHeader), Middleware(AnswerErrors), Middleware(BearerToken, token=token)],
         exception_handlers={
-            UnknownPosting: _unknown_posting, BoardsyncError: _board_error, HTTPException: _http_error,
+            UnknownPosting: _unknown_posting, NotActive: _not_active, BoardsyncError: _board_error,
+            HTTPException: _http_error, BadQuery: _bad_query,
         },
     )
 
 
+DEFAULT_SINCE = "7d"
+"""The period of the dashboard and of /api/visits when none is asked, as `visits` has it."""
+
+PAGE_HEADERS = {
+    **NO_STORE,
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    # Its own scripts only, and nothing sent anywhere: the page reads what it was served.
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; "
+                               "frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+}
+
+
+def _since(text: str) -> timedelta:
+    """A ``since`` query parameter as a period; a 400 for one that is not."""
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise BadQuery(f"since={text!r}: {exc}") from exc
+
+
+def _document(text: str) -> Response:
+    """A JSON document as the command prints it, byte for byte."""
+    return Response(text, headers=NO_STORE, media_type="application/json")
+
+
+async def _bad_query(request: Request, exc: Exception) -> Response:
+    return _json(400, {"error": "bad_request", "message": str(exc)})
+
+
 async def _unknown_posting(request: Request, exc: Exception) -> Response:
     return _json(404, {"error": "unknown_posting", "message": str(exc)})
+
+
+async def _not_active(request: Request, exc: Exception) -> Response:
+    return _json(503, {"error": "standby", "message": str(exc)})
 
 
 async def _board_error(request: Request, exc: Exception) -> Response:

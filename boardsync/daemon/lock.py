@@ -9,8 +9,15 @@ resolved: ``state.db.lock``): the kernel drops it when the holder dies, so a cra
 leaves a stale lock behind. (An flock on the database file itself would be keyed by inode,
 but closing that descriptor would drop SQLite's own POSIX locks held by this process.) The holder
 writes who it is (pid, host, command, since when) into that file, which is how the refusal
-can name it. PostgreSQL would hold ``pg_try_advisory_lock`` on a dedicated connection in the
-same place (`_lock_backend`); that backend is not built yet and such URLs are refused.
+can name it.
+
+For PostgreSQL the lock is a session advisory lock (``pg_try_advisory_lock``) held on a
+connection of its own for as long as the holder runs; the server drops it when that session
+ends, and TCP keepalives both ways end the session of a holder whose host or network is gone
+within the lease. The holder writes who it is into the table ``writer_lock``, keyed by its
+server session, so a refusal names the session that really holds the lock, never a dead one.
+The table lives beside the versioned schema, not in it: the lock is taken before the schema
+is created or migrated.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import json
 import os
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,10 +36,27 @@ from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
+import sqlalchemy as sa
+from sqlalchemy.engine import URL
+from sqlalchemy.pool import NullPool
+
 from boardsync.errors import StateError
-from boardsync.state.db import parse_url, sqlite_path
+from boardsync.state.db import (
+    LOCK_TABLE,
+    Keepalive,
+    describe,
+    is_postgresql,
+    missing_driver,
+    parse_url,
+    pg_connect_args,
+    sqlite_path,
+)
 
 POLL_SECONDS = 0.2
+DEFAULT_LEASE = 30.0
+"""Seconds within which a dead PostgreSQL holder's lock is freed (its keepalives' reach)."""
+ADVISORY_KEY = (0x6273_6E63, 1)
+"""The advisory lock's two keys: boardsync's own class ("bsnc"), then the writer lock."""
 
 
 @dataclass(frozen=True)
@@ -62,9 +87,14 @@ class WriterLockHeld(StateError):
         super().__init__(f"{database} is in use by {holder.describe()}{after}")
 
 
+class WriterLockLost(StateError):
+    """The writer lock was held and is no longer: another process may be writing now."""
+
+
 class _Backend(Protocol):
     def try_acquire(self) -> bool: ...
     def holder(self) -> LockHolder: ...
+    def held(self) -> bool: ...
     def release(self) -> None: ...
 
 
@@ -81,6 +111,12 @@ class WriterLock:
             self._backend.release()
             self._held = False
 
+    def check(self) -> None:
+        """Raise `WriterLockLost` unless the lock is still held (a PostgreSQL holder whose
+        session ended has lost it, and must stop writing)."""
+        if not self._held or not self._backend.held():
+            raise WriterLockLost(f"{self.database}: the writer lock was lost (its database session ended)")
+
     def __enter__(self) -> WriterLock:
         return self
 
@@ -94,15 +130,24 @@ def acquire_writer_lock(
     wait: float = 0.0,
     on_wait: Callable[[LockHolder], None] | None = None,
     command: str | None = None,
+    lease: float = DEFAULT_LEASE,
 ) -> WriterLock:
     """Take the writer lock of the database at `state_url`.
 
     When another process holds it, call ``on_wait(holder)`` once and keep trying for `wait`
     seconds (0: not at all), then raise `WriterLockHeld` naming the holder. `command` is
     what this process is doing (``daemon``, ``reconcile``), written down for the next one
-    that finds the lock taken.
+    that finds the lock taken. On PostgreSQL, a holder that dies or is cut off loses the
+    lock within `lease` seconds.
     """
-    backend, database = _lock_backend(state_url, command or _command_name())
+    backend, database = lock_backend(state_url, command or _command_name(), lease=lease)
+    return acquire_with(backend, database, wait=wait, on_wait=on_wait)
+
+
+def acquire_with(
+    backend: _Backend, database: str, *, wait: float = 0.0, on_wait: Callable[[LockHolder], None] | None = None,
+) -> WriterLock:
+    """Take the lock through `backend`, as `acquire_writer_lock` describes."""
     deadline = time.monotonic() + wait
     started = time.monotonic()
     told = False
@@ -131,7 +176,11 @@ def lock_path(state_url: str) -> Path | None:
     return database.with_name(database.name + ".lock")
 
 
-def _lock_backend(state_url: str, command: str | None) -> tuple[_Backend, str]:
+def lock_backend(state_url: str, command: str | None, *, lease: float = DEFAULT_LEASE) -> tuple[_Backend, str]:
+    """How the writer lock of `state_url` is taken, and the database as a refusal names it."""
+    url = parse_url(state_url)
+    if is_postgresql(url):
+        return _AdvisoryLock(url, command, Keepalive.within(lease)), describe(url)
     path = lock_path(state_url)
     if path is None:
         return _ProcessLocal(), "the in-memory database"
@@ -146,6 +195,9 @@ class _ProcessLocal:
 
     def holder(self) -> LockHolder:  # pragma: no cover - never contended
         return LockHolder(os.getpid(), socket.gethostname(), None, None)
+
+    def held(self) -> bool:
+        return True
 
     def release(self) -> None:
         pass
@@ -181,6 +233,9 @@ class _FileLock:
             command=record.get("command"), since=record.get("since"),
         )
 
+    def held(self) -> bool:
+        return self._fd is not None
+
     def release(self) -> None:
         if self._fd is None:
             return
@@ -207,6 +262,118 @@ class _FileLock:
         }
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(record).encode(), 0)
+
+
+class _AdvisoryLock:
+    """A PostgreSQL session advisory lock on a connection of its own, with the holder written
+    in `LOCK_TABLE` under its server session's pid."""
+
+    def __init__(self, url: URL, command: str | None, keepalive: Keepalive) -> None:
+        self.command = command
+        try:
+            # One connection, never pooled: the lock lives and dies with it.
+            self._engine = sa.create_engine(
+                url, poolclass=NullPool, isolation_level="AUTOCOMMIT", connect_args=pg_connect_args(keepalive),
+            )
+        except ModuleNotFoundError as exc:
+            raise StateError(missing_driver(url, exc)) from exc
+        self._connection: sa.Connection | None = None
+        self._held = False
+        self._using = threading.Lock()
+        """The daemon's threads ask `held()` at once (before each run, and on its own turn);
+        one connection serves one statement at a time."""
+
+    def try_acquire(self) -> bool:
+        connection = self._connect()
+        try:
+            taken = bool(connection.execute(
+                sa.text("SELECT pg_try_advisory_lock(:a, :b)"), _keys()).scalar_one())
+            if taken:
+                self._write_holder(connection)
+        except sa.exc.DBAPIError as exc:
+            self._drop()
+            raise StateError(f"{describe(self._engine.url)}: cannot take the writer lock: {exc.orig}") from exc
+        self._held = taken
+        return taken
+
+    def holder(self) -> LockHolder:
+        """Who holds the lock: the row of the session the server says holds it."""
+        unknown = LockHolder(None, None, None, None)
+        try:
+            with self._engine.connect() as connection:
+                session = connection.execute(sa.text(
+                    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = :a "
+                    "AND objid = :b AND objsubid = 2 "
+                    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                ), _keys()).scalar()
+                if session is None or connection.execute(
+                    sa.text("SELECT to_regclass(:t)"), {"t": LOCK_TABLE}).scalar() is None:
+                    return unknown
+                row = connection.execute(sa.text(
+                    f"SELECT pid, host, command, since FROM {LOCK_TABLE} WHERE session = :s"
+                ), {"s": session}).first()
+        except sa.exc.DBAPIError:
+            return unknown
+        return unknown if row is None else LockHolder(row.pid, row.host, row.command, row.since)
+
+    def held(self) -> bool:
+        """Whether the lock's session is still alive (a round trip to the server)."""
+        with self._using:
+            if not self._held or self._connection is None:
+                return False
+            try:
+                self._connection.execute(sa.text("SELECT 1"))
+            except sa.exc.DBAPIError:
+                self._drop()
+                return False
+            return True
+
+    def release(self) -> None:
+        with self._using:
+            if self._connection is not None and self._held:
+                try:
+                    self._connection.execute(sa.text(f"DELETE FROM {LOCK_TABLE} WHERE session = pg_backend_pid()"))
+                    self._connection.execute(sa.text("SELECT pg_advisory_unlock(:a, :b)"), _keys())
+                except sa.exc.DBAPIError:
+                    pass  # the session is gone, and the lock with it
+            self._drop()
+        self._engine.dispose()
+
+    def _connect(self) -> sa.Connection:
+        if self._connection is None:
+            try:
+                self._connection = self._engine.connect()
+            except sa.exc.DBAPIError as exc:
+                raise StateError(f"cannot reach the state database {describe(self._engine.url)}: {exc.orig}") from exc
+        return self._connection
+
+    def _drop(self) -> None:
+        self._held = False
+        if self._connection is not None:
+            try:
+                self._connection.close()
+            except sa.exc.DBAPIError:
+                pass
+            self._connection = None
+
+    def _write_holder(self, connection: sa.Connection) -> None:
+        # Only the holder writes here, so creating the table cannot race another writer.
+        connection.execute(sa.text(
+            f"CREATE TABLE IF NOT EXISTS {LOCK_TABLE} (session INTEGER NOT NULL PRIMARY KEY, pid INTEGER, "
+            "host VARCHAR, command VARCHAR, since VARCHAR)"
+        ))
+        # One statement: every row left is a dead holder's, and a reader never finds none.
+        connection.execute(sa.text(
+            f"WITH gone AS (DELETE FROM {LOCK_TABLE}) INSERT INTO {LOCK_TABLE} (session, pid, host, command, since) "
+            "VALUES (pg_backend_pid(), :pid, :host, :command, :since)"
+        ), {
+            "pid": os.getpid(), "host": socket.gethostname(), "command": self.command,
+            "since": datetime.now(UTC).isoformat(timespec="seconds"),
+        })
+
+
+def _keys() -> dict[str, int]:
+    return {"a": ADVISORY_KEY[0], "b": ADVISORY_KEY[1]}
 
 
 def _command_name() -> str | None:

@@ -12,6 +12,10 @@
                the scheduler, one run for a burst (`events.py`)
     SIGTERM    STOPPING=1 → no new runs, retries stop, the call in flight finishes and is
     SIGINT     recorded → exit 0
+    standby    on PostgreSQL, a daemon that finds the writer lock held waits for it and takes
+               over when it frees (`standby.py`); an active daemon whose lock session ended
+               stops writing at once and exits 1 (its service manager starts it again, as a
+               standby)
 
 Everything systemd-specific goes through `Notifier`, which is silent outside systemd.
 """
@@ -31,21 +35,23 @@ from typing import Any
 
 import structlog
 
-from boardsync import config
+from boardsync import config, dashboard
 from boardsync.config.gitsource import Checkout
-from boardsync.config.loader import collect
+from boardsync.config.loader import Collected, collect
 from boardsync.config.sources import SourceUnreadable, TableVersion
 from boardsync.config.model import parse_duration
 from boardsync.connectors import build_connectors
 from boardsync.connectors.base import BoardEvent, Connector
 from boardsync.daemon.events import Booked, EventWork
+from boardsync.dashboard import reads
 from boardsync.daemon.http import Check, HttpSurface, require_token_off_loopback
 from boardsync.daemon.follow import Follower, SourceCollector
 from boardsync.daemon.instruments import DaemonMetrics
 from boardsync.daemon.links import LinkKeeper
-from boardsync.daemon.lock import WriterLock, acquire_writer_lock
+from boardsync.daemon.lock import WriterLock, WriterLockLost, acquire_writer_lock
 from boardsync.daemon.notify import Notifier, Watchdog, watchdog_interval
 from boardsync.daemon.scheduler import Progress, Scheduler
+from boardsync.daemon.standby import StandbySurface, active_gauge, can_stand_by, poll_interval, wait_for_lock
 from boardsync.daemon.timed import TimedRuns
 from boardsync.daemon.watch import ConfigWatch, ConfigWatcher, inotify_batches
 from boardsync.errors import BoardsyncError, ConfigError, ProviderError
@@ -139,6 +145,10 @@ class Daemon:
         self._fetched_by = "schedule"
         """What asked for the fetch whose commit went live last (a webhook, the schedule, SIGHUP)."""
         self._delivered_once = False
+        self._lease = timedelta(seconds=30)
+        """How soon a dead holder's writer lock frees (`daemon.lease`); set by `_start`."""
+        self._took_over = False
+        """This daemon stood by, then took the writer lock: its first reconcile runs at once."""
         # Set by `_start`, in this order.
         self._generation: Generation
         self._lock: WriterLock | None = None
@@ -155,22 +165,29 @@ class Daemon:
 
     def run(self) -> int:
         previous = self._install_signal_handlers()
+        code = 0
         try:
-            self._start()
-            self._serve_until_stopped()
+            if self._start():
+                code = self._serve_until_stopped()
         finally:
             self._shutdown()
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
-        return 0
+        return code
 
-    def _start(self) -> None:
-        self._follower = self._follow_branch()
+    def _start(self) -> bool:
+        """Start; False when stopped while standing by (nothing was started)."""
+        collected = collect(self.config_path)
+        if not self._writer_lock_or_standby(collected):
+            return False
+        self._follower = self._follow_branch(collected)
         desired = self._load()
         settings = desired.root.daemon
         token = settings.token.get_secret_value() if settings.token is not None else None
         require_token_off_loopback(settings.listen, token)
-        self._lock = self._lock or acquire_writer_lock(desired.state_url, wait=0, command="daemon")
+        self._lease = parse_duration(settings.lease)
+        self._lock = self._lock or acquire_writer_lock(
+            desired.state_url, wait=0, command="daemon", lease=self._lease.total_seconds())
         self.store = open_store(desired.state_url)
         if self._follower is not None:
             self._follower.record_to(self.store)
@@ -178,12 +195,15 @@ class Daemon:
         self.metrics = DaemonMetrics(self.store, posting_labels=desired.root.daemon.posting_labels,
                                      boards=desired.root.providers.names())
         self.metrics.pairs = desired.pairs()
+        active_gauge(self.metrics.registry, active=True)
         if self._follower is not None:
             self.metrics.registry.register(SourceCollector(self._follower))
         self.links = LinkKeeper(self.store)
         self.courier = Courier(self.store, targets(desired))
         self._last_ok = self._last_success_on_record()
         self._http = HttpSurface(settings.listen, self, token=token).start()
+        if self._took_over:
+            self._why_next = "takeover"
         self._book_jobs(desired, first_start=True)
         watch = ConfigWatch(self.config_path, desired.root)
         self._watch = ConfigWatcher(watch, self._config_changed, inotify_batches(watch.settle)).start()
@@ -199,28 +219,66 @@ class Daemon:
             self._watchdog.start()
         if self._follower is not None:
             self._follower.start()
+        return True
 
-    def _follow_branch(self) -> Follower | None:
+    def _writer_lock_or_standby(self, collected: Collected) -> bool:
+        """On PostgreSQL, take the writer lock now, standing by while another daemon holds
+        it; False when told to stop meanwhile. (On SQLite, and with a root file that does not
+        read, the lock is taken later, where a refusal names the holder or the problem.)"""
+        root, url = collected.root, collected.state_url
+        if root is None or collected.problems or not url or not can_stand_by(url):
+            return True
+        self._lease = parse_duration(root.daemon.lease)
+        settings = root.daemon
+        token = settings.token.get_secret_value() if settings.token is not None else None
+        watchdog: list[Watchdog] = []
+
+        def serve(surface: StandbySurface) -> None:
+            require_token_off_loopback(settings.listen, token)
+            self._http = HttpSurface(settings.listen, surface, token=token).start()
+            if self._watchdog_interval:  # standing by is making progress: keep systemd's watchdog fed
+                watchdog.append(Watchdog(self.notifier, self._watchdog_interval, lambda: True))
+                watchdog[0].start()
+            self.notifier.ready(status=surface.readiness()[0].detail)
+            self._took_over = True  # if the wait ends with the lock
+
+        def leave() -> None:
+            for dog in watchdog:
+                dog.stop()
+            if self._http is not None:
+                self._http.close()
+                self._http = None
+
+        self._lock = wait_for_lock(url, self._lease, self._requests, on_standby=serve, on_leave=leave)
+        return self._lock is not None
+
+    def _follow_branch(self, collected: Collected) -> Follower | None:
         """With `source:`, the follower of the git branch, its tip fetched and live (or the
         last good commit, when the tip is refused or cannot be fetched). The writer lock is
         taken first: the checkout is the daemon's alone."""
-        collected = collect(self.config_path)
         follower = Follower.for_root(collected, on_live=self._commit_live)
         if follower is None:
             return None  # not following git, or the root file is wrong: `_load` says how
-        self._lock = acquire_writer_lock(collected.state_url, wait=0, command="daemon")
+        self._lock = self._lock or acquire_writer_lock(collected.state_url, wait=0, command="daemon")
         live = follower.prepare()
         log.info("source_following", branch=follower.source.branch, commit=live.short)
         return follower
 
-    def _serve_until_stopped(self) -> None:
+    def _serve_until_stopped(self) -> int:
+        """Serve until asked to stop (0) or until the writer lock is lost (1)."""
         while True:
-            # Blocks without a timeout: a signal handler runs here all the same and queues its
-            # request, so nothing wakes this thread while the daemon is idle.
-            request, reason = self._requests.get()
+            # A signal handler runs here and queues its request. The wait still ends now and
+            # then: a signal caught in the instant before the wait began would leave its
+            # handler pending until the next request (the heartbeat wakes the daemon as often).
+            try:
+                request, reason = self._requests.get(timeout=BEAT_EVERY)
+            except queue.Empty:
+                continue
             if request == "stop":
                 log.info("daemon_stopping", reason=reason)
-                return
+                return 0
+            if request == "lost":
+                return 1
             self._reload(reason)
 
     def _shutdown(self) -> None:
@@ -270,7 +328,7 @@ class Daemon:
 
     def _load(self) -> config.Desired:
         try:
-            return config.load(self.config_path)
+            return config.load(self.config_path, start_cache=True)
         except ConfigError as exc:
             log.error("config_invalid", path=str(self.config_path), problems=[str(p) for p in exc.problems])
             raise
@@ -345,12 +403,15 @@ class Daemon:
             now = datetime.now(UTC)
             self.scheduler.every("heartbeat", self.progress.beat, self._beat_every, first=now)
             self.scheduler.every("notify", self._notify_job, NOTIFY_IDLE, first=now)
+            self.scheduler.every("lease", self._still_writer, timedelta(seconds=poll_interval(self._lease)), first=now)
         else:
             self.scheduler.move("reconcile")
         self.timed.book(desired.postings)
 
     def _first_turn(self, kind: str, every: timedelta) -> datetime:
         now = datetime.now(UTC)
+        if self._took_over and kind == "reconcile":
+            return now  # the daemon that stood down may have died mid-run: settle what it left
         last = self.store.last_runs(limit=1, kind=kind)
         if not last or last[0].started_at is None:
             return now
@@ -437,8 +498,24 @@ class Daemon:
             g.desired, self.store, g.connectors, postings=keys, providers=[board], trigger=f"webhook {board}",
             stop=self.stopping), scoped=True)
 
+    def _still_writer(self) -> bool:
+        """Whether this daemon still holds the writer lock. When it has lost it (its database
+        session ended: a network cut, the server restarted) another daemon may be writing
+        already: stop at once — no new run, retries end — and exit 1."""
+        if self._lock is None:
+            return True  # not started: `_start` takes the lock before any job is booked
+        try:
+            self._lock.check()
+        except WriterLockLost as exc:
+            if not self.stopping.is_set():
+                log.error("writer_lock_lost", error=str(exc))
+                self.stopping.set()
+                self._requests.put(("lost", str(exc)))
+            return False
+        return True
+
     def _run(self, kind: str, call: Callable[[Generation], RunResult], *, scoped: bool = False) -> None:
-        if self.stopping.is_set():
+        if self.stopping.is_set() or not self._still_writer():
             return
         started = time.monotonic()
         try:
@@ -525,11 +602,11 @@ class Daemon:
 
     def _database_check(self) -> Check:
         try:
-            version = migrations.stored_version(self.store.engine)
+            found = migrations.standing(self.store.engine, self.store.url)
         except Exception as exc:  # any failure to read it means not ready
             return Check("database", False, f"unreachable: {exc}")
-        if version != migrations.SCHEMA_VERSION:
-            return Check("database", False, f"schema version {version}, expected {migrations.SCHEMA_VERSION}")
+        if found.revision != migrations.head() or not found.known:
+            return Check("database", False, f"{found.describe()}, expected revision {migrations.head()}")
         return Check("database", True)
 
     def _reconcile_check(self) -> Check:
@@ -549,6 +626,22 @@ class Daemon:
 
     def snapshot(self) -> dict[str, Any]:
         return snapshot.take(self.store, datetime.now(UTC))
+
+    def dashboard_page(self, since: timedelta, since_text: str) -> str:
+        with self._current() as generation:
+            page = dashboard.gather(generation.desired, self.store, since=since, since_text=since_text,
+                                    now=datetime.now(UTC))
+        return dashboard.render(page)
+
+    def status_document(self) -> str:
+        with self._current() as generation:
+            return reads.status_document(generation.desired, self.store, datetime.now(UTC))
+
+    def drift_document(self, open_only: bool) -> str:
+        return reads.drift_document(self.store, open_only=open_only)
+
+    def visits_document(self, since: timedelta) -> str:
+        return reads.visits_document(self.store, datetime.now(UTC) - since)
 
     def webhook_secret(self) -> bytes | None:
         if self._follower is None:

@@ -31,7 +31,7 @@ from boardsync.config.model import NotifyTarget, Posting, parse_duration
 from boardsync.connectors import calls as call_log
 from boardsync.connectors.base import Connector, Remote
 from boardsync.errors import ConfigError, ProviderError, UnsafePlan, no_such_posting
-from boardsync.reconcile import events, journal, record, saved, verdict
+from boardsync.reconcile import events, journal, pace, record, saved, verdict
 from boardsync.reconcile.apply import Applier, ApplyReport, Progress
 from boardsync.reconcile.lookup import look_up_unlisted
 from boardsync.reconcile.model import (
@@ -311,7 +311,8 @@ class _Run:
         run = cls(desired, store, chosen, selected, scope, kind, trigger, clock, now, run_id, waits, recorded,
                   given=saved.scope(postings, providers), written=written, horizon=horizon)
         try:
-            with call_log.recording(None if read_only else run.calls):
+            with call_log.recording(None if read_only else run.calls), \
+                    pace.shared(store, chosen, keep=not read_only and recorded is None):
                 yield run
         except BaseException as exc:
             run._crashed(exc)

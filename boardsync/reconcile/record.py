@@ -218,10 +218,10 @@ def bound_jobs(
             b.provider.in_(list(providers)), b.remote_id.is_not(None),
         )).all()
     found: dict[str, list[BoundJob]] = {}
-    for row in rows:
-        assert row.remote_id is not None
-        key = new.get(row.posting_key, row.posting_key)
-        found.setdefault(row.provider, []).append(BoundJob(key, row.remote_id, row.observed_status))
+    for posting_key, provider, remote_id, observed_status in rows:
+        assert remote_id is not None
+        key = new.get(posting_key, posting_key)
+        found.setdefault(provider, []).append(BoundJob(key, remote_id, observed_status))
     return found
 
 

@@ -37,9 +37,21 @@ def view_of(board: Board) -> dict[str, Any]:
 
 
 def digest(view: Mapping[str, Any]) -> str:
-    """A stable digest of a view: it is written again only when it changed."""
-    text = json.dumps(view, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    """A stable digest of a view: it is written again only when it changed. Each job is
+    encoded and hashed on its own, so a board of many jobs never sits in memory as one
+    string."""
+    hashed = hashlib.sha256()
+    for name in sorted(view):
+        if name == "jobs":
+            for job in view[name]:
+                hashed.update(_encoded(job))
+        else:
+            hashed.update(_encoded({name: view[name]}))
+    return hashed.hexdigest()[:32]
+
+
+def _encoded(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, default=str, separators=(",", ":")).encode() + b"\n"
 
 
 def view_from(data: Mapping[str, Any], observed_at: datetime) -> BoardView:

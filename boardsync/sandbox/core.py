@@ -387,6 +387,8 @@ class SlidingWindow:
         self.window = window_seconds
         self._lock = threading.Lock()
         self._hits: dict[str, list[float]] = {}
+        self.refused = 0
+        """Requests refused for the limit since the last reset (each answered 429)."""
 
     def hit(self, key: str) -> float | None:
         """Count a request; None when allowed, else seconds until one is allowed again."""
@@ -395,6 +397,7 @@ class SlidingWindow:
             hits = [t for t in self._hits.get(key, []) if t > now - self.window]
             if len(hits) >= self.limit:
                 self._hits[key] = hits
+                self.refused += 1
                 return max(hits[0] + self.window - now, 0.001)
             hits.append(now)
             self._hits[key] = hits
@@ -403,6 +406,7 @@ class SlidingWindow:
     def reset(self) -> None:
         with self._lock:
             self._hits.clear()
+            self.refused = 0
 
 
 @dataclass

@@ -461,6 +461,7 @@ class HirempireSim(Simulator):
         return {
             "plan": self.plan.name,
             "limits": {"requests_per_hour": self.window.limit, "active_jobs": self.active_jobs_limit},
+            "rate_limited": self.window.refused,
             "company": {"id": self.company.id, "name": self.company.name, "slug": self.company.slug},
             "jobs": self.jobs(),
             "deleted_jobs": [j.id for j in self.jobs_by_id.values() if j.deleted],
@@ -575,29 +576,15 @@ class HirempireSim(Simulator):
             return {"success": True, "job": self._render_job(self._job_or_404(job_id))}
 
     def add_job(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        for name in REQUIRED_FIELDS:
-            if _blank(body.get(name)):
-                raise HirempireError(400, f"Missing required field: {name}")
-        _refuse_unknown(body, REQUIRED_FIELDS + OPTIONAL_FIELDS, "Unknown field")
-        spec = _check_fields(body, REQUIRED_FIELDS + OPTIONAL_FIELDS)
+        spec, source_names = self._new_job(body)
         with self.lock:
-            if spec.pop("company_id") != self.company.id:
-                raise HirempireError(401, "Invalid company id")
-            source_names = spec.pop("job_sources")
-            spec.setdefault("status", "draft")
-            spec.setdefault("hide_salary", False)
-            spec.setdefault("city", None)
-            spec.setdefault("industry", None)
             if "public_slug" in spec:
                 self._refuse_slug_in_use(spec["public_slug"])
             else:
                 spec["public_slug"] = self._fresh_slug(spec["job_title"])
             if spec["status"] == "active":
                 self._refuse_past_active_limit()
-            job = Job(id=str(uuid.uuid4()), company_id=self.company.id, created_time=self.clock.now(), spec=spec)
-            self.jobs_by_id[job.id] = job
-            self._emit("job_added", job)
-            sources = [self._ensure_source(job, name)[0] for name in source_names]
+            job, sources = self._added(spec, source_names)
             applications = [
                 {"id": s.id, "created_at": _iso(s.created_at), "source": s.source_name,
                  "application_url": self._source_url(s)}
@@ -607,6 +594,45 @@ class HirempireSim(Simulator):
             "success": True, "job_id": job.id, "job_status": job.status,
             "total_applications": len(applications), "applications": applications,
         }
+
+    def seed(self, bodies: list[Mapping[str, Any]]) -> int:
+        """Add a job for each add-job body at once, as the API would one by one (each body
+        checked the same way, each `public_slug` required and unique, the active-job limit
+        kept): a large board for a benchmark without a request per job. All or nothing."""
+        checked = [self._new_job(body) for body in bodies]
+        with self.lock:
+            taken = {j.spec["public_slug"] for j in self._live_jobs()}
+            slugs = [spec.get("public_slug") for spec, _ in checked]
+            if None in slugs or len(set(slugs)) < len(slugs) or taken & set(slugs):
+                raise HirempireError(409, "each seeded job needs its own public_slug, not in use")
+            active = sum(1 for j in self._live_jobs() if j.status == "active")
+            if active + sum(1 for spec, _ in checked if spec["status"] == "active") > self.active_jobs_limit:
+                raise HirempireError(402, MSG_ACTIVE_LIMIT)
+            for spec, source_names in checked:
+                self._added(spec, source_names)
+        return len(checked)
+
+    def _new_job(self, body: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """An add-job body checked: the job's fields, with defaults, and its source names."""
+        for name in REQUIRED_FIELDS:
+            if _blank(body.get(name)):
+                raise HirempireError(400, f"Missing required field: {name}")
+        _refuse_unknown(body, REQUIRED_FIELDS + OPTIONAL_FIELDS, "Unknown field")
+        spec = _check_fields(body, REQUIRED_FIELDS + OPTIONAL_FIELDS)
+        if spec.pop("company_id") != self.company.id:
+            raise HirempireError(401, "Invalid company id")
+        source_names = spec.pop("job_sources")
+        spec.setdefault("status", "draft")
+        spec.setdefault("hide_salary", False)
+        spec.setdefault("city", None)
+        spec.setdefault("industry", None)
+        return spec, source_names
+
+    def _added(self, spec: dict[str, Any], source_names: list[str]) -> tuple[Job, list[Source]]:
+        job = Job(id=str(uuid.uuid4()), company_id=self.company.id, created_time=self.clock.now(), spec=spec)
+        self.jobs_by_id[job.id] = job
+        self._emit("job_added", job)
+        return job, [self._ensure_source(job, name)[0] for name in source_names]
 
     def update_job(self, body: Mapping[str, Any]) -> dict[str, Any]:
         if _blank(body.get("job_id")):
@@ -1100,6 +1126,12 @@ def _board_controls(sim: HirempireSim) -> list[Route]:
         sim.expire_token(str(body["token"]))
         return {"expired": True}
 
+    def seed(body: dict[str, Any]) -> dict[str, Any]:
+        jobs = body["jobs"]
+        if not isinstance(jobs, list) or not all(isinstance(job, dict) for job in jobs):
+            raise ValueError("jobs must be a list of add-job bodies")
+        return {"added": sim.seed(jobs)}
+
     p = CONTROL_PREFIX
     return [
         Route(f"{p}/plan", answer(plan), methods=["POST"]),
@@ -1109,6 +1141,7 @@ def _board_controls(sim: HirempireSim) -> list[Route]:
         Route(f"{p}/jobs", answer(jobs), methods=["GET"]),
         Route(f"{p}/jobs/{{job_id}}", answer(edit), methods=["PATCH"]),
         Route(f"{p}/expire-token", answer(expire), methods=["POST"]),
+        Route(f"{p}/seed", answer(seed, 201), methods=["POST"]),
     ]
 
 

@@ -180,6 +180,7 @@ class RecruitifiSim(Simulator):
             "tokens": {"valid": sum(1 for t in self.tokens.values() if t.expires_at > now),
                        "expired": sum(1 for t in self.tokens.values() if t.expires_at <= now)},
             "requests_per_second": self.window.limit,
+            "rate_limited": self.window.refused,
             "links": self.issued_links(),
         }
 

@@ -19,6 +19,9 @@ refused:
   ``GET /jobs/{id}`` and every other endpoint still know it; answers the job.
 - ``POST /_sandbox/rate-limit`` ``{"per_minute": n}``: the per-key limit (default 60).
 - ``POST /_sandbox/keys/{key}/revoke``: the key answers 401 from then on.
+- ``POST /_sandbox/seed`` ``{"key": "sk_ext_…", "jobs": [<POST /jobs body>, …]}``: every job
+  created at once for that key's company, as ``POST /jobs`` would (``publish`` and the gates
+  included), without a request each; all or none.
 
 What the contract leaves open, and what this simulator does about it [decided]:
 
@@ -637,6 +640,7 @@ class SorceSim(Simulator):
         return {
             "companies": {cid: vars(c).copy() for cid, c in self.companies.items()},
             "rate_limit_per_minute": self.window.limit,
+            "rate_limited": self.window.refused,
             "revoked_keys": len(self.revoked),
             "jobs": self.jobs(),
         }
@@ -671,6 +675,24 @@ class SorceSim(Simulator):
             if publish:
                 self._publish(job, now)
             return job.view(now)
+
+    def seed(self, key: str, bodies: list[Any]) -> int:
+        """Create a job for each create body of the company of service key `key`, as
+        ``POST /jobs`` would one by one (gates included), without a request each: a large
+        board for a benchmark. All or nothing: every body is checked before any is made."""
+        _, company_id = self.authenticate(f"Bearer {key}")
+        parsed = [parse_create_body(body) for body in bodies]
+        with self.lock:
+            now = self.clock.now()
+            contents = [(_merged(_blank_content(), changes), publish) for changes, publish in parsed]
+            for content, publish in contents:
+                if publish:
+                    self._run_gates(company_id, content)
+            for content, publish in contents:
+                job = self._add_job(company_id, content)
+                if publish:
+                    self._publish(job, now)
+        return len(contents)
 
     def api_get(self, company_id: str, job_id: str) -> dict[str, Any]:
         with self.lock:
@@ -1006,6 +1028,15 @@ def _board_controls(sim: SorceSim) -> list[Route]:
         sim.set_rate_limit(body.get("per_minute"))  # type: ignore[arg-type]  # checked inside
         return {"per_minute": sim.window.limit}
 
+    def seed(request: Request, body: dict[str, Any]) -> Any:
+        jobs = body.get("jobs")
+        if not isinstance(jobs, list):
+            raise ValueError("jobs must be a list of create bodies")
+        try:
+            return {"added": sim.seed(str(body.get("key", "")), jobs)}
+        except SorceError as exc:
+            raise ValueError(f"{exc.code}: {exc.message}") from None
+
     def revoke(request: Request, body: dict[str, Any]) -> Any:
         sim.revoke_key(request.path_params["key"])
         return {"revoked": True}
@@ -1019,6 +1050,7 @@ def _board_controls(sim: SorceSim) -> list[Route]:
         Route(f"{p}/jobs", answer(jobs), methods=["GET"]),
         Route(f"{p}/rate-limit", answer(rate_limit), methods=["POST"]),
         Route(f"{p}/keys/{{key}}/revoke", answer(revoke), methods=["POST"]),
+        Route(f"{p}/seed", answer(seed), methods=["POST"]),
     ]
 
 

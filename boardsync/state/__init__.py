@@ -1,7 +1,6 @@
 """State: the SQLModel tables (bindings, intents, runs, actions, drift, visits, links), the
-database engine and its schema version, and the queries behind status and metrics."""
+database engine and its schema revisions (Alembic), and the queries behind status and metrics."""
 
-from boardsync.state.migrations import SCHEMA_VERSION
 from boardsync.state.store import (
     Backoff,
     BoardWait,
@@ -29,7 +28,6 @@ from boardsync.state.tables import (
 )
 
 __all__ = [
-    "SCHEMA_VERSION",
     "ApplicantSample",
     "AuditEntry",
     "BoardCall",

@@ -5,12 +5,16 @@ call it announces is made), a busy timeout (a reader never fails because a write
 and ``BEGIN IMMEDIATE`` for writes (a write transaction takes the write lock at its start,
 so two writers queue instead of failing half-way with SQLITE_BUSY). A new database file is
 created with mode 0600: it holds signed links.
-Other databases (PostgreSQL) are used as SQLAlchemy opens them.
+
+PostgreSQL is reached through psycopg 3 (a plain ``postgresql://`` URL means it), with TCP
+keepalives both ways, so a session whose peer vanished (a host gone, a network cut) ends in
+seconds instead of hours. A read-only engine opens every transaction read-only.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +30,70 @@ BEGIN_OPTION = "boardsync_begin"
 """Execution option naming how a SQLite transaction begins: DEFERRED (reads) or IMMEDIATE."""
 
 
+LOCK_TABLE = "writer_lock"
+"""Who holds a PostgreSQL database's writer lock (`boardsync.daemon.lock`): a table beside
+the versioned schema, which the lock creates before the schema may exist."""
+
+PG_DRIVER = "psycopg"
+"""The only PostgreSQL driver boardsync uses (the ``postgres`` extra installs it)."""
+
+
+@dataclass(frozen=True)
+class Keepalive:
+    """How soon a silent PostgreSQL peer is given up: first probe after `idle` seconds, then
+    one every `interval`, `count` unanswered probes and the connection is dead."""
+
+    idle: int = 10
+    interval: int = 3
+    count: int = 3
+
+    @classmethod
+    def within(cls, seconds: float) -> Keepalive:
+        """Probes that declare a dead peer within two thirds of `seconds` (whole seconds, so
+        never under 2: half idle, the rest in up to three probes)."""
+        budget = max(2, int(seconds * 2 / 3))
+        idle = max(1, budget // 2)
+        count = min(3, budget - idle)
+        return cls(idle=idle, interval=max(1, (budget - idle) // count), count=count)
+
+    @property
+    def seconds(self) -> int:
+        """The longest a dead peer goes unnoticed."""
+        return self.idle + self.interval * self.count
+
+
 def parse_url(url: str) -> URL:
     try:
-        return make_url(url)
+        parsed = make_url(url)
     except (sa.exc.ArgumentError, ValueError) as exc:
         raise StateError(f"not a database URL: {url!r}") from exc
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername=f"postgresql+{PG_DRIVER}")
+    return parsed
+
+
+def is_postgresql(url: str | URL) -> bool:
+    return (parse_url(url) if isinstance(url, str) else url).get_backend_name() == "postgresql"
+
+
+def pg_connect_args(keepalive: Keepalive, *, read_only: bool = False) -> dict[str, Any]:
+    """libpq settings for a PostgreSQL connection: keepalives from this side (the client
+    notices a dead server) and from the server's (it ends the session of a dead client,
+    freeing its locks)."""
+    server = (
+        f"-c tcp_keepalives_idle={keepalive.idle} -c tcp_keepalives_interval={keepalive.interval} "
+        f"-c tcp_keepalives_count={keepalive.count}"
+    )
+    if read_only:
+        server += " -c default_transaction_read_only=on"
+    return {
+        "keepalives": 1,
+        "keepalives_idle": keepalive.idle,
+        "keepalives_interval": keepalive.interval,
+        "keepalives_count": keepalive.count,
+        "tcp_user_timeout": keepalive.seconds * 1000,
+        "options": server,
+    }
 
 
 def describe(url: str | URL) -> str:
@@ -55,13 +118,11 @@ def create_engine(url: str, *, read_only: bool = False) -> Engine:
     in WAL mode."""
     parsed = parse_url(url)
     if parsed.get_backend_name() != "sqlite":
+        connect_args = pg_connect_args(Keepalive(), read_only=read_only) if is_postgresql(parsed) else {}
         try:
-            return sa.create_engine(parsed, pool_pre_ping=True)
+            return sa.create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
         except ModuleNotFoundError as exc:
-            extra = " (pip install 'boardsync[postgres]')" if parsed.get_backend_name() == "postgresql" else ""
-            raise StateError(
-                f"{describe(parsed)}: the database driver {exc.name!r} is not installed{extra}"
-            ) from exc
+            raise StateError(missing_driver(parsed, exc)) from exc
     path = sqlite_path(parsed)
     if path is None:
         engine = sa.create_engine(
@@ -78,6 +139,11 @@ def create_engine(url: str, *, read_only: bool = False) -> Engine:
     # A read-only connection cannot set the journal mode; the writer that made the file did.
     _tune_sqlite(engine, wal=path is not None and not read_only, read_only=read_only)
     return engine
+
+
+def missing_driver(url: URL, exc: ModuleNotFoundError) -> str:
+    extra = " (pip install 'boardsync[postgres]')" if url.get_backend_name() == "postgresql" else ""
+    return f"{describe(url)}: the database driver {exc.name!r} is not installed{extra}"
 
 
 def _create_private_file(path: Path) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 import structlog
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import defer
 from sqlmodel import Session, col, func, select
 
 from boardsync.errors import StateError
@@ -39,17 +40,15 @@ from boardsync.state.tables import (
 
 log = structlog.get_logger(__name__)
 
-MIGRATE_HINT = "run `boardsync migrate`"
-
-
 def open_store(url: str, *, migrate: bool = False, create: bool = True, read_only: bool = False) -> Store:
     """Open the state database at `url`.
 
-    An empty or new database is created at the current schema version; with ``create=False``
+    An empty or new database is created at the current revision; with ``create=False``
     (a command that only reads it) a SQLite file that does not exist is a `StateError`
-    instead, and nothing is created. An older one is refused with a `StateError` that says to
-    run ``boardsync migrate`` — unless `migrate` is true, which upgrades it. A newer one
-    (written by a later boardsync) is always refused.
+    instead, and nothing is created. One at an older revision (or from before revisions) is
+    refused with a `StateError` that says to run ``boardsync migrate`` — unless `migrate` is
+    true, which upgrades it (what it did is `Store.migration`). One at a revision this
+    boardsync does not know (written by a later boardsync) is always refused, untouched.
 
     With `read_only` (a plan), nothing is ever written: a SQLite file is opened read-only,
     so it is read while a daemon writes it, and a database that does not exist yet (or is
@@ -61,11 +60,11 @@ def open_store(url: str, *, migrate: bool = False, create: bool = True, read_onl
         _refuse_missing(url)
     engine = create_engine(url)
     try:
-        version = _ready_version(engine, url, migrate=migrate)
+        migration = _ready(engine, url, migrate=migrate)
     except BaseException:
         engine.dispose()
         raise
-    return Store(engine, version)
+    return Store(engine, migration.after, migration=migration if migrate else None)
 
 
 def _open_read_only(url: str) -> Store:
@@ -75,26 +74,26 @@ def _open_read_only(url: str) -> Store:
         return empty_store()
     engine = create_engine(url, read_only=True)
     try:
-        version = migrations.stored_version(engine)
-        if version is None:
+        found = migrations.standing(engine, describe(url))
+        if found.empty:
             engine.dispose()
             return empty_store()
-        _refuse_other_version(url, version)
+        migrations.refuse_unless_current(describe(url), found)
     except sa.exc.OperationalError as exc:
         engine.dispose()
         raise StateError(f"cannot read the state database {describe(url)}: {exc.orig}") from exc
     except BaseException:
         engine.dispose()
         raise
-    return Store(engine, version, read_only=True)
+    return Store(engine, migrations.head(), read_only=True)
 
 
 def empty_store(*, read_only: bool = True) -> Store:
-    """A state with nothing in it, in memory, at the current schema version. Read-only unless
+    """A state with nothing in it, in memory, at the current revision. Read-only unless
     asked (a snapshot is loaded into one, then read)."""
     engine = create_engine("sqlite://")
     migrations.create(engine)
-    return Store(engine, migrations.SCHEMA_VERSION, read_only=read_only)
+    return Store(engine, migrations.head(), read_only=read_only)
 
 
 def _refuse_missing(url: str) -> None:
@@ -106,36 +105,32 @@ def _refuse_missing(url: str) -> None:
         )
 
 
-def _ready_version(engine: Engine, url: str, *, migrate: bool) -> int:
+def _ready(engine: Engine, url: str, *, migrate: bool) -> migrations.Migration:
+    """Make sure the database is at head: create it when empty; with `migrate`, upgrade it;
+    otherwise refuse it when it is at another revision."""
+    database = describe(url)
     try:
-        version = migrations.stored_version(engine)
+        if migrate:
+            migration = migrations.upgrade(engine, database)
+            _log_migration(database, migration)
+            return migration
+        found = migrations.standing(engine, database)
+        if found.empty:
+            migrations.create(engine)
+            log.info("state_created", database=database, revision=migrations.head())
+            return migrations.Migration(found, migrations.head(), (), created=True)
+        migrations.refuse_unless_current(database, found)
+        return migrations.Migration(found, migrations.head(), ())
     except sa.exc.OperationalError as exc:
-        raise StateError(f"cannot read the state database {describe(url)}: {exc.orig}") from exc
-    if version is None:
-        migrations.create(engine)
-        log.info("state_created", database=describe(url), version=migrations.SCHEMA_VERSION)
-        return migrations.SCHEMA_VERSION
-    if not migrate or version > migrations.SCHEMA_VERSION:
-        _refuse_other_version(url, version)
-    if version < migrations.SCHEMA_VERSION:
-        migrations.upgrade(engine, version)
-        log.info("state_migrated", database=describe(url), old=version, new=migrations.SCHEMA_VERSION)
-    return migrations.SCHEMA_VERSION
+        raise StateError(f"cannot read the state database {database}: {exc.orig}") from exc
 
 
-def _refuse_other_version(url: str, version: int) -> None:
-    """A database at another schema version than this boardsync's is refused: a newer one
-    always, an older one with the command that upgrades it."""
-    if version > migrations.SCHEMA_VERSION:
-        raise StateError(
-            f"the state database {describe(url)} is at schema version {version}, newer than this "
-            f"boardsync knows ({migrations.SCHEMA_VERSION}); upgrade boardsync"
-        )
-    if version < migrations.SCHEMA_VERSION:
-        raise StateError(
-            f"the state database {describe(url)} is at schema version {version}, this "
-            f"boardsync needs {migrations.SCHEMA_VERSION}: {MIGRATE_HINT}"
-        )
+def _log_migration(database: str, migration: migrations.Migration) -> None:
+    if migration.created:
+        log.info("state_created", database=database, revision=migration.after)
+    elif migration.steps:
+        log.info("state_migrated", database=database, old=migration.before.describe(), new=migration.after,
+                 steps=len(migration.steps))
 
 
 # ------------------------------------------------------------------------------ values
@@ -267,9 +262,15 @@ class Store:
     An in-memory database is one connection shared by every thread, so its readers queue
     on the same lock."""
 
-    def __init__(self, engine: Engine, schema_version: int, *, read_only: bool = False) -> None:
+    def __init__(
+        self, engine: Engine, revision: str, *, read_only: bool = False,
+        migration: migrations.Migration | None = None,
+    ) -> None:
         self.engine = engine
-        self.schema_version = schema_version
+        self.revision = revision
+        """The schema revision the database is at (always this boardsync's head)."""
+        self.migration = migration
+        """What opening it with ``migrate=True`` did (None otherwise)."""
         self.read_only = read_only
         """Opened for a plan: `write()` refuses, so nothing a plan does can change the state."""
         self._writer = writer(engine)
@@ -375,6 +376,29 @@ class Store:
         with self.session() as session:
             rows = session.exec(query).all()
         return [BoardWait(r.provider, r.wait_until, r.wait_reason or "") for r in rows if r.wait_until is not None]
+
+    def request_logs(self) -> dict[str, dict[str, Any]]:
+        """Each board's kept requests, by provider (`BoardState.request_log`)."""
+        query = select(BoardState.provider, BoardState.request_log).where(col(BoardState.request_log).is_not(None))
+        with self.session() as session:
+            return {provider: dict(logged) for provider, logged in session.exec(query).all() if logged}
+
+    def keep_request_log(self, provider: str, token: str, entry: dict[str, Any], *, since: float) -> None:
+        """Keep `entry` as the requests of process `token` to `provider`, and drop every
+        process's requests older than `since` (epoch seconds; a process left with none goes)."""
+        with self.write() as session:
+            # The board's kept view may be megabytes of JSON: not read to write this beside it.
+            unread = [defer(BoardState.observed)]  # type: ignore[arg-type]
+            row = session.get(BoardState, provider, options=unread) or BoardState(provider=provider)
+            logged = {
+                other: {**kept, "times": [t for t in kept.get("times", []) if t > since]}
+                for other, kept in (row.request_log or {}).items() if other != token
+            }
+            logged = {other: kept for other, kept in logged.items()
+                      if kept["times"] or (kept.get("open") and kept.get("kept_at", 0) > since)}
+            logged[token] = entry
+            row.request_log = logged
+            session.add(row)
 
     def bound_postings(self) -> set[str]:
         """Every posting key the database holds a pair of (removed postings included)."""

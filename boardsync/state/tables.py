@@ -18,12 +18,15 @@ One row per thing boardsync must remember between runs:
               change; changes over a period are computed when read.
 - `SignedLink` the current signed link per posting, never kept past its expiry.
 - `BoardState` per board: a wait the board asked for (429 ``Retry-After``) that outlives a run,
-              and what the board showed in the last reconcile run's read (for snapshots).
+              what the board showed in the last reconcile run's read (for snapshots), and
+              the requests sent to it lately, for the rate limit of the next process.
 - `OutboxEvent`, `OutboxDelivery`
               the notification outbox (tables ``outbox`` and ``outbox_delivery``): an event written
               in the transaction of the rows that caused it, then one delivery per target, marked
               the moment that target answers.
-- `Meta`      the schema version.
+- `Meta`      the schema version of the hand-made steps before revisions (6 from revision 0006
+              on, so that a release from before revisions refuses the database); the revision
+              itself is in Alembic's table ``alembic_version`` (see `migrations`).
 
 Times are stored as UTC and read back as aware datetimes. Error texts are stored with every
 secret masked (`RedactedText`).
@@ -185,6 +188,11 @@ class BoardState(SQLModel, table=True):
     while it reads."""
     down_told: bool = False
     """Whether a board_down event was written for this outage (its recovery is then told too)."""
+    request_log: dict[str, Any] | None = _json()
+    """The requests each process sent the board lately, so a process that starts after
+    another (or beside it) keeps to the board's rate limit with them counted: by the
+    process's token, ``{"kept_at": epoch seconds, "open": bool, "lost_at_most": int,
+    "times": [epoch seconds, …]}`` (`boardsync.reconcile.pace`)."""
     compared_at: datetime | None = _when()
     """When a reconcile run last compared every posting with the board (a run narrowed to
     some postings does not count): the last sync of each pair still `Binding.in_sync`."""

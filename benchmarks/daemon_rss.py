@@ -1,0 +1,103 @@
+"""Whether the daemon's memory stays flat: its resident size after each of many cycles.
+
+    python benchmarks/daemon_rss.py [--postings 1000] [--cycles 50] [--every 2s]
+
+Starts the sandbox and `boardsync daemon` on a config repository of N postings (each on all
+three boards) with a reconcile every `--every`, and reads the daemon's resident memory
+(VmRSS, from /proc) each time a reconcile run is recorded as finished in the state database,
+until `--cycles` runs after the first sync. Prints the size after the first sync, after the
+first steady cycle and at the end, and the growth per cycle over the steady cycles (a least
+squares slope). Linux only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from daemon_idle import free_port, wait_ready  # noqa: E402
+from reconcile_bench import sandbox_process, write_repository  # noqa: E402
+
+CYCLE_TIMEOUT_S = 600.0
+
+
+def resident_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        return int(next(line.split()[1] for line in status if line.startswith("VmRSS:")))
+
+
+def finished_reconciles(state: Path) -> int:
+    """Reconcile runs the daemon has finished so far (read-only: the daemon writes the file)."""
+    if not state.exists():
+        return 0
+    with sqlite3.connect(f"file:{state}?mode=ro", uri=True, timeout=10) as db:
+        try:
+            row = db.execute("SELECT count(*) FROM run WHERE kind = 'reconcile' AND finished_at IS NOT NULL").fetchone()
+        except sqlite3.OperationalError:  # not created yet, or busy
+            return 0
+    return int(row[0])
+
+
+def slope(values: Sequence[float]) -> float:
+    """Least squares growth per step of `values`."""
+    n = len(values)
+    if n < 2:
+        return 0.0
+    mean_x, mean_y = (n - 1) / 2, sum(values) / n
+    num = sum((i - mean_x) * (v - mean_y) for i, v in enumerate(values))
+    return num / sum((i - mean_x) ** 2 for i in range(n))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--postings", type=int, default=1000)
+    parser.add_argument("--cycles", type=int, default=50)
+    parser.add_argument("--every", default="2s", help="the daemon's reconcile schedule")
+    args = parser.parse_args(argv)
+    samples: list[int] = []
+    with tempfile.TemporaryDirectory(prefix="boardsync-rss-") as scratch, \
+            open(Path(scratch) / "bench.log", "w") as log, sandbox_process(log) as sandbox:
+        sandbox.raise_rate_limits(active_jobs=args.postings + 1)
+        config = write_repository(Path(scratch), args.postings, sandbox)
+        port = free_port()
+        with config.open("a") as root:
+            root.write(f"schedule: {{reconcile: {args.every}, metrics: 1h}}\ndaemon: {{listen: '127.0.0.1:{port}'}}\n")
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "boardsync", "daemon", "-c", str(config)],
+            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **sandbox.credentials}, cwd=scratch,
+        )
+        state = Path(scratch) / "state.db"
+        try:
+            wait_ready(port, daemon)
+            seen = 0
+            while len(samples) < args.cycles + 1:  # the first sync, then the cycles
+                deadline = time.monotonic() + CYCLE_TIMEOUT_S
+                while (done := finished_reconciles(state)) <= seen:
+                    if daemon.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(f"the daemon stopped reconciling after {seen} runs")
+                    time.sleep(0.05)
+                seen = done
+                samples.append(resident_kib(daemon.pid))
+        finally:
+            daemon.terminate()
+            daemon.wait(timeout=30)
+    steady = samples[1:]
+    print(f"daemon, {args.postings} postings, a reconcile every {args.every}: resident memory per cycle")
+    print(f"  after the first sync     {samples[0] / 1024:.1f} MiB")
+    print(f"  after steady cycle 1     {steady[0] / 1024:.1f} MiB")
+    print(f"  after steady cycle {len(steady):<5} {steady[-1] / 1024:.1f} MiB")
+    print(f"  highest, lowest          {max(steady) / 1024:.1f}, {min(steady) / 1024:.1f} MiB")
+    print(f"  growth over the steady cycles: {slope(steady):+.1f} KiB a cycle (least squares)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

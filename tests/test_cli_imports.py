@@ -1,0 +1,52 @@
+"""What a short command loads: only what it uses, so that it starts quickly.
+
+Asserted on the modules a real process imports (`python -X importtime`), never on a time.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "examples"
+SECRETS = {"SORCE_API_KEY": "sk_ext_example", "HIREMPIRE_TOKEN": "sk-example", "RECRUITIFI_CLIENT_SECRET": "rf-example"}
+
+THE_RUN = {"boardsync.reconcile.engine", "boardsync.reconcile.apply", "boardsync.reconcile.observe"}
+"""What a run needs and a reading command does not."""
+THE_DATABASE = {"sqlalchemy", "sqlmodel", "boardsync.state"}
+
+pytestmark = pytest.mark.slow
+
+
+def imported(*argv: str, cwd: Path) -> set[str]:
+    """Every module `boardsync ARGV` imports, run as a process of its own."""
+    env = {**os.environ, **SECRETS, "PYTHONPATH": str(REPO)}
+    ran = subprocess.run([sys.executable, "-X", "importtime", "-m", "boardsync", *argv],
+                         env=env, cwd=cwd, capture_output=True, text=True)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    lines = [line for line in ran.stderr.splitlines() if line.startswith("import time:") and "self [us]" not in line]
+    return {line.rsplit("|", 1)[1].strip() for line in lines}
+
+
+def test_validate_loads_neither_the_database_nor_the_run() -> None:
+    """`validate` reads the config and runs the boards' checks: no SQLAlchemy, no state, no
+    engine."""
+    modules = imported("validate", "-c", str(EXAMPLES / "boardsync.yaml"), cwd=REPO)
+    assert "boardsync.config.validate" in modules
+    assert modules & (THE_DATABASE | THE_RUN) == set()
+
+
+def test_status_loads_the_database_but_not_the_run(tmp_path: Path) -> None:
+    """`status` reads the state database, and nothing of the run."""
+    repo = tmp_path / "repo"
+    shutil.copytree(EXAMPLES, repo)
+    imported("migrate", cwd=repo)
+    modules = imported("status", cwd=repo)
+    assert "boardsync.state" in modules
+    assert modules & THE_RUN == set()
