@@ -18,8 +18,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -70,31 +72,40 @@ def wait_ready(port: int, daemon: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("the daemon was not ready in time")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--postings", type=int, default=100)
-    parser.add_argument("--seconds", type=float, default=30.0)
-    args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="boardsync-idle-") as scratch, \
-            open(Path(scratch) / "bench.log", "w") as log, sandbox_process(log) as sandbox:
-        sandbox.raise_rate_limits(active_jobs=args.postings + 1)
-        config = write_repository(Path(scratch), args.postings, sandbox)
+@contextmanager
+def running_daemon(scratch: Path, postings: int, every: str, log: IO[str]) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """The sandbox and a `boardsync daemon` over `postings` postings reconciling `every`
+    (a duration), in `scratch`; ready (its first run done), and stopped on leaving."""
+    with sandbox_process(log) as sandbox:
+        sandbox.raise_rate_limits(active_jobs=postings + 1)
+        config = write_repository(scratch, postings, sandbox)
         port = free_port()
         with config.open("a") as root:
-            root.write(f"schedule: {{reconcile: 1h, metrics: 1h}}\ndaemon: {{listen: '127.0.0.1:{port}'}}\n")
+            root.write(f"schedule: {{reconcile: {every}, metrics: 1h}}\ndaemon: {{listen: '127.0.0.1:{port}'}}\n")
         daemon = subprocess.Popen(
             [sys.executable, "-m", "boardsync", "daemon", "-c", str(config)],
             stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **sandbox.credentials}, cwd=scratch,
         )
         try:
             wait_ready(port, daemon)
-            time.sleep(5.0)  # let the first run finish settling
-            cpu, woken = cpu_seconds(daemon.pid), wakeups(daemon.pid)
-            time.sleep(args.seconds)
-            cpu, woken = cpu_seconds(daemon.pid) - cpu, wakeups(daemon.pid) - woken
+            yield daemon, port
         finally:
             daemon.terminate()
             daemon.wait(timeout=30)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--postings", type=int, default=100)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="boardsync-idle-") as scratch, \
+            open(Path(scratch) / "bench.log", "w") as log, \
+            running_daemon(Path(scratch), args.postings, "1h", log) as (daemon, _):
+        time.sleep(5.0)  # let the first run finish settling
+        cpu, woken = cpu_seconds(daemon.pid), wakeups(daemon.pid)
+        time.sleep(args.seconds)
+        cpu, woken = cpu_seconds(daemon.pid) - cpu, wakeups(daemon.pid) - woken
     print(f"idle daemon, {args.postings} postings, {args.seconds:.0f} s with nothing due:")
     print(f"  CPU      {cpu:.2f} s ({cpu / args.seconds:.2%} of one core)")
     print(f"  wake-ups {woken} ({woken / args.seconds:.1f} a second, every thread together)")

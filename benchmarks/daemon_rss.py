@@ -13,9 +13,7 @@ squares slope). Linux only.
 from __future__ import annotations
 
 import argparse
-import os
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,8 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from daemon_idle import free_port, wait_ready  # noqa: E402
-from reconcile_bench import sandbox_process, write_repository  # noqa: E402
+from daemon_idle import running_daemon  # noqa: E402
 
 CYCLE_TIMEOUT_S = 600.0
 
@@ -64,31 +61,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     samples: list[int] = []
     with tempfile.TemporaryDirectory(prefix="boardsync-rss-") as scratch, \
-            open(Path(scratch) / "bench.log", "w") as log, sandbox_process(log) as sandbox:
-        sandbox.raise_rate_limits(active_jobs=args.postings + 1)
-        config = write_repository(Path(scratch), args.postings, sandbox)
-        port = free_port()
-        with config.open("a") as root:
-            root.write(f"schedule: {{reconcile: {args.every}, metrics: 1h}}\ndaemon: {{listen: '127.0.0.1:{port}'}}\n")
-        daemon = subprocess.Popen(
-            [sys.executable, "-m", "boardsync", "daemon", "-c", str(config)],
-            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **sandbox.credentials}, cwd=scratch,
-        )
+            open(Path(scratch) / "bench.log", "w") as log, \
+            running_daemon(Path(scratch), args.postings, args.every, log) as (daemon, _):
         state = Path(scratch) / "state.db"
-        try:
-            wait_ready(port, daemon)
-            seen = 0
-            while len(samples) < args.cycles + 1:  # the first sync, then the cycles
-                deadline = time.monotonic() + CYCLE_TIMEOUT_S
-                while (done := finished_reconciles(state)) <= seen:
-                    if daemon.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"the daemon stopped reconciling after {seen} runs")
-                    time.sleep(0.05)
-                seen = done
-                samples.append(resident_kib(daemon.pid))
-        finally:
-            daemon.terminate()
-            daemon.wait(timeout=30)
+        seen = 0
+        while len(samples) < args.cycles + 1:  # the first sync, then the cycles
+            deadline = time.monotonic() + CYCLE_TIMEOUT_S
+            while (done := finished_reconciles(state)) <= seen:
+                if daemon.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the daemon stopped reconciling after {seen} runs")
+                time.sleep(0.05)
+            seen = done
+            samples.append(resident_kib(daemon.pid))
     steady = samples[1:]
     print(f"daemon, {args.postings} postings, a reconcile every {args.every}: resident memory per cycle")
     print(f"  after the first sync     {samples[0] / 1024:.1f} MiB")
