@@ -224,9 +224,13 @@ class Story:
                 "database answers:")
             for name in ("status", "drift", "visits"):
                 say(f"  {_shell('boardsync', name, '-c', str(self.config))}")
+            report = self.workdir / "report.html"
+            say(f"  {_shell('boardsync', 'report', '--html', str(report), '-c', str(self.config))}"
+                "   (the dashboard, as one page)")
         else:
             say("\nKeep the config and the state database with `boardsync demo --workdir DIR`, then look "
-                "again with `boardsync status -c DIR/boardsync.yaml`.")
+                "again with `boardsync status -c DIR/boardsync.yaml`, or see it all as one page with "
+                "`boardsync report --html report.html -c DIR/boardsync.yaml`.")
         say("`boardsync sandbox` keeps the boards running; the README shows how to point boardsync at them.")
 
     # -- helpers ------------------------------------------------------------------------

@@ -72,6 +72,18 @@ def test_demo_exits_0_after_every_step_and_names_the_commands_to_look_again(demo
         assert f"$ boardsync {command} -c " in demo_run.output
 
 
+def test_the_report_command_the_demo_names_writes_the_dashboard(demo_run: DemoRun) -> None:
+    """The line the demo ends with, run as printed, writes the dashboard of the demo's state
+    after its boards have stopped (the report reads the state database alone)."""
+    workdir = demo_run.workdir.resolve()
+    report = workdir / "report.html"
+    line = f"boardsync report --html {report} -c {workdir / 'boardsync.yaml'}"
+    assert line in demo_run.output
+    assert cli.main(line.split()[1:]) == 0
+    page = report.read_text()
+    assert "<h1>Postings on the boards</h1>" in page and demo.EDITED_POSTING in page
+
+
 def test_every_posting_exists_once_on_each_board_it_names(demo_run: DemoRun) -> None:
     """Each posting's job exists exactly once on Sorce and on Hirempire, and it is the one bound."""
     desired = load(demo_run.workdir / "boardsync.yaml")
