@@ -17,7 +17,6 @@ from rich.table import Table
 from rich.text import Text
 
 from boardsync.documents import visits_rows
-from boardsync.reconcile import render
 
 if TYPE_CHECKING:  # only the types: `validate` loads neither the run nor the state database
     from boardsync.config.validate import Report
@@ -41,6 +40,8 @@ SUMMARY_STYLES = {"converged": "green", "refused": "red", "failed": "red"}
 
 def run_report(result: RunResult) -> Text:
     """What `reconcile` prints after a run: failures, blocks and drift left, then the summary."""
+    from boardsync.reconcile import render
+
     lines = [("!", f"  ! {e}") for e in result.errors]
     lines += [("!", f"  ! {b.provider}/{b.posting}: {b.reason}") for b in result.blocked]
     plan = result.plan
@@ -157,6 +158,8 @@ def status_view(rows: Sequence[StatusRow], waits: Sequence[BoardWait], source: S
 
 def drift_table(rows: Sequence[DriftRow]) -> RenderableType:
     """One row per drift; a long text's cells point below the table, to a diff of its lines."""
+    from boardsync.reconcile import render
+
     if not rows:
         return Text("No drift.")
     diffs = [render.long_text_diff(r.observed, r.desired) for r in rows]
@@ -173,6 +176,8 @@ def drift_table(rows: Sequence[DriftRow]) -> RenderableType:
 
 
 def _resolution(row: DriftRow) -> Text:
+    from boardsync.reconcile import render
+
     if row.resolved_at:
         return _styled(row.resolution, "green")
     return _styled(f"open ({render.describe_disposition(row.disposition)})", "yellow")

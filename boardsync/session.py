@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -22,10 +22,11 @@ from boardsync.config import Desired, load
 from boardsync.connectors import build_connectors
 from boardsync.connectors.base import Connector
 from boardsync.errors import BoardsyncError
-from boardsync.reconcile import snapshot
-from boardsync.reconcile.model import RunResult
-from boardsync.reconcile.snapshot import Loaded
 from boardsync.state import Store, open_store
+
+if TYPE_CHECKING:  # `status` and the other reads load neither the run nor snapshots
+    from boardsync.reconcile.model import RunResult
+    from boardsync.reconcile.snapshot import Loaded
 
 LockFactory = Callable[[str], AbstractContextManager[Any]]
 
@@ -77,6 +78,8 @@ def opened_offline(config: Path, snapshot_path: Path) -> Iterator[tuple[Opened, 
     """The desired state with no secret resolved (none is needed), the state a snapshot holds
     (read-only, in memory), and connectors whose client refuses every request: a plan made
     from these reaches no board, and a request that slipped through fails loudly instead."""
+    from boardsync.reconcile import snapshot
+
     loaded = snapshot.load(snapshot.read(snapshot_path), str(snapshot_path))
     desired = load(config, resolve_secrets=False)
     with ExitStack() as stack:

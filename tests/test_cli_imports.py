@@ -17,8 +17,9 @@ REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
 SECRETS = {"SORCE_API_KEY": "sk_ext_example", "HIREMPIRE_TOKEN": "sk-example", "RECRUITIFI_CLIENT_SECRET": "rf-example"}
 
-THE_RUN = {"boardsync.reconcile.engine", "boardsync.reconcile.apply", "boardsync.reconcile.observe"}
-"""What a run needs and a reading command does not."""
+THE_RUN = {"boardsync.reconcile.engine", "boardsync.reconcile.apply", "boardsync.reconcile.observe",
+           "boardsync.reconcile.planner", "boardsync.reconcile.render", "boardsync.reconcile.snapshot"}
+"""What a run (or a plan, or its report) needs and a reading command does not."""
 THE_DATABASE = {"sqlalchemy", "sqlmodel", "boardsync.state"}
 
 pytestmark = pytest.mark.slow
