@@ -13,8 +13,8 @@ import argparse
 import gc
 import os
 import sys
-from datetime import timedelta
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -24,14 +24,12 @@ from boardsync.errors import BoardsyncError
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
-    from boardsync.config.schema import Which
-    from boardsync.terminal import Terminal
     from boardsync.config import Desired
+    from boardsync.config.schema import Which
     from boardsync.daemon.lock import WriterLock
-    from datetime import timedelta
-
     from boardsync.reconcile import RunResult
     from boardsync.state import Store
+    from boardsync.terminal import Terminal
 
 Handler = Callable[[argparse.Namespace, "Terminal"], int]
 _R = TypeVar("_R")

@@ -4,7 +4,6 @@ filled by real runs against the sandbox boards: every number it shows is the one
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
