@@ -154,7 +154,9 @@ def acquire_with(
     while not backend.try_acquire():
         holder = backend.holder()
         if time.monotonic() >= deadline:
-            raise WriterLockHeld(database, holder, waited=time.monotonic() - started if told else 0.0)
+            # A caller who asked to wait is told how long it did, even when the first
+            # look at a slow database already took the whole wait.
+            raise WriterLockHeld(database, holder, waited=time.monotonic() - started if wait > 0 else 0.0)
         if not told and on_wait is not None:
             on_wait(holder)
         told = True
