@@ -13,7 +13,8 @@ import argparse
 import gc
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
@@ -52,6 +53,20 @@ def _config_arg(parser: argparse.ArgumentParser) -> None:
         "-c", "--config", type=Path, default=Path(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG),
         help=f"the root config file (default: ${CONFIG_ENV}, else ./{DEFAULT_CONFIG})",
     )
+    parser.add_argument(
+        "--workspace", metavar="NAME", type=_workspace_name,
+        help="the workspace of the state database this command reads and writes, when one database "
+        "holds several (default: $BOARDSYNC_WORKSPACE, else the default workspace)",
+    )
+
+
+def _workspace_name(text: str) -> str:
+    from boardsync import workspaces
+
+    try:
+        return workspaces.check(text)
+    except BoardsyncError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _quiet_arg(parser: argparse.ArgumentParser, prints: str) -> None:
@@ -580,8 +595,12 @@ def _cmd_daemon(args: argparse.Namespace, term: Terminal) -> int:
     from boardsync import log
     from boardsync.daemon.service import run_daemon
 
-    log.configure()
-    return run_daemon(args.config)
+    log.configure(fields={"workspace": args.workspace} if args.workspace else None)
+    if args.workspaces is not None:
+        from boardsync.daemon.fleet import run_fleet
+
+        return run_fleet(args.workspaces, check_every=args.check_every)
+    return run_daemon(args.config, standby=not args.no_standby, listen=args.listen)
 
 
 # ------------------------------------------------------------------------------ parser
@@ -792,6 +811,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("daemon", _cmd_daemon, "run as a long-lived service (systemd Type=notify)")
     _config_arg(p)
+    p.add_argument("--workspaces", type=Path, metavar="DIR",
+                   help="serve every root file directly under DIR as a workspace of its own (named after the "
+                        "file), sharing them with the other daemons on the same PostgreSQL database")
+    p.add_argument("--check-every", type=float, default=5.0, metavar="SECONDS",
+                   help="with --workspaces: how often to look at the other daemons and this one's share (default: 5)")
+    p.add_argument("--no-standby", action="store_true",
+                   help="on PostgreSQL, exit 1 naming the holder when another daemon writes, instead of standing by")
+    p.add_argument("--listen", metavar="HOST:PORT", help="where /healthz, /metrics and the rest listen, "
+                   "instead of daemon.listen (port 0: a free one, written in the daemon_ready log line)")
 
     p = command("hooks", _cmd_hooks,
                 "register the webhook that sends a board's job events to the daemon (Hirempire), or remove it")
@@ -833,7 +861,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Handler = args.handler
     # No secret value reaches what a command prints, whatever text an error carries.
-    with masked_output(stdout=args.command not in SHOWS_CREDENTIALS):
+    with masked_output(stdout=args.command not in SHOWS_CREDENTIALS), _in_workspace(getattr(args, "workspace", None)):
         term = Terminal.open(no_color=args.no_color)
         if args.command not in OWN_LOGS:
             term.route_logs(quiet=getattr(args, "quiet", False))
@@ -845,6 +873,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             print(f"boardsync {args.command}: interrupted", file=sys.stderr)
             return 130
+
+
+@contextmanager
+def _in_workspace(name: str | None) -> Iterator[None]:
+    """`--workspace NAME` for the length of a command: the config reads it where it reads
+    $BOARDSYNC_WORKSPACE (`boardsync.workspaces`), and so does a process the command starts."""
+    from boardsync import workspaces
+
+    if name is None:
+        yield
+        return
+    before = os.environ.get(workspaces.ENV)
+    os.environ[workspaces.ENV] = name
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[workspaces.ENV]
+        else:
+            os.environ[workspaces.ENV] = before
 
 
 def run() -> None:

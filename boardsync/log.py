@@ -317,6 +317,7 @@ def configure(
     journald: bool | None = None,
     stream: TextIO | None = None,
     handler: logging.Handler | None = None,
+    fields: Mapping[str, str] | None = None,
 ) -> None:
     """Route every log line through structlog to `stream` (default: stdout), redacted.
 
@@ -329,7 +330,8 @@ def configure(
     stdout is a terminal. `journald`: put journald's ``<N>`` priority before each JSON line;
     when None, only when stdout is the journal (systemd says so in ``$JOURNAL_STREAM``), so
     that JSON piped to a file or a collector stays plain JSON. Calling it again replaces the
-    previous configuration."""
+    previous configuration. `fields` are added to every line (the workspace a daemon serves).
+    """
     stream = stream or sys.stdout
     if handler is not None:
         json, journald = False, False
@@ -340,7 +342,7 @@ def configure(
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         raise ValueError(f"unknown log level {level!r}")
-    shared = _shared_processors()
+    shared = _shared_processors(fields or {})
     structlog.configure(
         # Redacted here already, so any other handler on the root logger gets clean events too.
         processors=[
@@ -360,12 +362,18 @@ def configure(
         logging.getLogger(name).setLevel(max(numeric, logging.WARNING))
 
 
-def _shared_processors() -> list[Processor]:
+def _shared_processors(fields: Mapping[str, str]) -> list[Processor]:
+    def add_fields(logger: Any, name: str, event: EventDict) -> EventDict:
+        for key, value in fields.items():
+            event.setdefault(key, value)
+        return event
+
     return [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_logger_name,
         structlog.stdlib.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        *([add_fields] if fields else []),
     ]
 
 

@@ -35,7 +35,8 @@ from boardsync.config.sources import (
     read_yaml_source,
 )
 from boardsync.config.yamlfile import Document, FileProblem, display_path, load_file
-from boardsync.errors import ConfigError, Problem, no_such_posting
+from boardsync import workspaces
+from boardsync.errors import ConfigError, Problem, StateError, no_such_posting
 from boardsync.log import register_secret
 
 
@@ -192,7 +193,8 @@ def collect(
         register_secret(*_secret_values(collected.root))  # a secret written literally, too
     if collected.root is not None:
         collected.warnings.extend(_literal_secrets(resolution, document))
-        collected.state_url = _state_url(collected.root.state, document, collected, resolve_secrets)
+        workspace = (os.environ if env is None else env).get(workspaces.ENV) or workspaces.DEFAULT
+        collected.state_url = _state_url(collected.root.state, document, collected, resolve_secrets, workspace)
     files = _parsed_files(collected.state_url, start_cache)
     _read_postings(resolution.data, document, collected, resolve_secrets, files)
     collected.problems = collected.scrubbed(sort_problems(collected.problems, collected.sources))
@@ -315,17 +317,41 @@ def _plain_sqlite_url(text: str, base: Path) -> str | None:
     return f"{prefix}{resolved}" if _PLAIN.fullmatch(resolved) else None
 
 
-def _state_url(text: str, document: Document, collected: Collected, resolve: bool) -> str:
+def _state_url(text: str, document: Document, collected: Collected, resolve: bool, workspace: str) -> str:
     written = collected.resolution.written if collected.resolution else {}
     if not resolve and ("state",) in written:
         return text  # still holds references; nothing to resolve against
     try:
-        return database_url(text, collected.path.parent)
+        url = database_url(text, collected.path.parent)
     except ValueError:
         collected.problems.append(
             Problem(document.where(("state",)), "state", "not a database URL (e.g. sqlite:///boardsync.db)")
         )
         return text
+    try:
+        return workspace_url(url, workspace)
+    except StateError as exc:
+        collected.problems.append(Problem(document.where(("state",)), "state", str(exc)))
+        return url
+
+
+def workspace_url(url: str, workspace: str) -> str:
+    """The state URL of `workspace` in the database at `url`: on PostgreSQL the URL naming it,
+    on SQLite its own file beside the named one (`boardsync.workspaces`)."""
+    if workspace == workspaces.DEFAULT:
+        return url
+    workspaces.check(workspace)
+    import sqlalchemy
+
+    parsed = sqlalchemy.engine.make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return parsed.update_query_dict({workspaces.URL_PARAM: workspace}).render_as_string(hide_password=False)
+    database = parsed.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        raise StateError("an in-memory state database holds only the default workspace")
+    path = Path(database)
+    return parsed.set(database=str(path.with_name(f"{path.stem}.{workspace}{path.suffix}"))).render_as_string(
+        hide_password=False)
 
 
 # ------------------------------------------------------------------------------ postings

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import abc
 import functools
+import os
 import secrets
 import ssl
 import threading
@@ -109,8 +110,14 @@ def make_client(
         limits=limits,
         verify=tls_context(),
         follow_redirects=False,
-        headers={"User-Agent": f"boardsync/{__version__}", "Accept": "application/json"},
+        headers={"User-Agent": user_agent(), "Accept": "application/json"},
     )
+
+
+def user_agent() -> str:
+    """boardsync's version and this process: a board's access log then tells one boardsync
+    process from another (a daemon from the one that took over from it)."""
+    return f"boardsync/{__version__} (pid {os.getpid()})"
 
 
 @functools.cache

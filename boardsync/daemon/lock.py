@@ -29,6 +29,7 @@ import socket
 import sys
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,23 +41,36 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
 
+from boardsync import workspaces
 from boardsync.errors import StateError
 from boardsync.state.db import (
     LOCK_TABLE,
     Keepalive,
+    create_workspace_schema,
     describe,
     is_postgresql,
     missing_driver,
     parse_url,
     pg_connect_args,
+    split_workspace,
     sqlite_path,
+    workspace_of,
 )
 
 POLL_SECONDS = 0.2
 DEFAULT_LEASE = 30.0
 """Seconds within which a dead PostgreSQL holder's lock is freed (its keepalives' reach)."""
 ADVISORY_KEY = (0x6273_6E63, 1)
-"""The advisory lock's two keys: boardsync's own class ("bsnc"), then the writer lock."""
+"""The advisory lock's two keys: boardsync's own class ("bsnc"), then the writer lock of the
+default workspace (another workspace's is `workspace_key`)."""
+
+
+def workspace_key(workspace: str) -> int:
+    """The second key of a workspace's writer lock: 1 for the default workspace, else from its
+    name (two names that meet share a lock: they then wait for each other, never write at once)."""
+    if workspace == workspaces.DEFAULT:
+        return ADVISORY_KEY[1]
+    return 2 + zlib.crc32(workspace.encode()) % (2**31 - 2)
 
 
 @dataclass(frozen=True)
@@ -272,10 +286,14 @@ class _AdvisoryLock:
 
     def __init__(self, url: URL, command: str | None, keepalive: Keepalive) -> None:
         self.command = command
+        self._keys = {"a": ADVISORY_KEY[0], "b": workspace_key(workspace_of(url))}
+        url, self._schema = split_workspace(url)
         try:
-            # One connection, never pooled: the lock lives and dies with it.
+            # One connection, never pooled: the lock lives and dies with it. A workspace's
+            # holder table is in the workspace's schema, beside its state.
             self._engine = sa.create_engine(
-                url, poolclass=NullPool, isolation_level="AUTOCOMMIT", connect_args=pg_connect_args(keepalive),
+                url, poolclass=NullPool, isolation_level="AUTOCOMMIT",
+                connect_args=pg_connect_args(keepalive, schema=self._schema),
             )
         except ModuleNotFoundError as exc:
             raise StateError(missing_driver(url, exc)) from exc
@@ -289,7 +307,7 @@ class _AdvisoryLock:
         connection = self._connect()
         try:
             taken = bool(connection.execute(
-                sa.text("SELECT pg_try_advisory_lock(:a, :b)"), _keys()).scalar_one())
+                sa.text("SELECT pg_try_advisory_lock(:a, :b)"), self._keys).scalar_one())
             if taken:
                 self._write_holder(connection)
         except sa.exc.DBAPIError as exc:
@@ -307,7 +325,7 @@ class _AdvisoryLock:
                     "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = :a "
                     "AND objid = :b AND objsubid = 2 "
                     "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-                ), _keys()).scalar()
+                ), self._keys).scalar()
                 if session is None or connection.execute(
                     sa.text("SELECT to_regclass(:t)"), {"t": LOCK_TABLE}).scalar() is None:
                     return unknown
@@ -335,7 +353,7 @@ class _AdvisoryLock:
             if self._connection is not None and self._held:
                 try:
                     self._connection.execute(sa.text(f"DELETE FROM {LOCK_TABLE} WHERE session = pg_backend_pid()"))
-                    self._connection.execute(sa.text("SELECT pg_advisory_unlock(:a, :b)"), _keys())
+                    self._connection.execute(sa.text("SELECT pg_advisory_unlock(:a, :b)"), self._keys)
                 except sa.exc.DBAPIError:
                     pass  # the session is gone, and the lock with it
             self._drop()
@@ -360,6 +378,7 @@ class _AdvisoryLock:
 
     def _write_holder(self, connection: sa.Connection) -> None:
         # Only the holder writes here, so creating the table cannot race another writer.
+        create_workspace_schema(connection, self._schema)
         connection.execute(sa.text(
             f"CREATE TABLE IF NOT EXISTS {LOCK_TABLE} (session INTEGER NOT NULL PRIMARY KEY, pid INTEGER, "
             "host VARCHAR, command VARCHAR, since VARCHAR)"
@@ -372,10 +391,6 @@ class _AdvisoryLock:
             "pid": os.getpid(), "host": socket.gethostname(), "command": self.command,
             "since": datetime.now(UTC).isoformat(timespec="seconds"),
         })
-
-
-def _keys() -> dict[str, int]:
-    return {"a": ADVISORY_KEY[0], "b": ADVISORY_KEY[1]}
 
 
 def _command_name() -> str | None:

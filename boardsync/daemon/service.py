@@ -113,8 +113,14 @@ class Generation:
 class Daemon:
     """One daemon process. `run()` returns the exit code."""
 
-    def __init__(self, config_path: Path, *, notifier: Notifier | None = None) -> None:
+    def __init__(
+        self, config_path: Path, *, notifier: Notifier | None = None, standby: bool = True, listen: str | None = None,
+    ) -> None:
         self.config_path = config_path
+        self.standby = standby
+        """On PostgreSQL, wait for a held writer lock; False: refuse at once, naming the holder."""
+        self.listen = listen
+        """Where the HTTP surface listens, instead of `daemon.listen`."""
         self.notifier = notifier or Notifier.from_env()
         self.stopping = threading.Event()
         self._requests: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
@@ -184,7 +190,8 @@ class Daemon:
         desired = self._load()
         settings = desired.root.daemon
         token = settings.token.get_secret_value() if settings.token is not None else None
-        require_token_off_loopback(settings.listen, token)
+        listen = self.listen or settings.listen
+        require_token_off_loopback(listen, token)
         self._lease = parse_duration(settings.lease)
         self._lock = self._lock or acquire_writer_lock(
             desired.state_url, wait=0, command="daemon", lease=self._lease.total_seconds())
@@ -201,7 +208,7 @@ class Daemon:
         self.links = LinkKeeper(self.store)
         self.courier = Courier(self.store, targets(desired))
         self._last_ok = self._last_success_on_record()
-        self._http = HttpSurface(settings.listen, self, token=token).start()
+        self._http = HttpSurface(listen, self, token=token).start()
         if self._took_over:
             self._why_next = "takeover"
         self._book_jobs(desired, first_start=True)
@@ -226,7 +233,7 @@ class Daemon:
         it; False when told to stop meanwhile. (On SQLite, and with a root file that does not
         read, the lock is taken later, where a refusal names the holder or the problem.)"""
         root, url = collected.root, collected.state_url
-        if root is None or collected.problems or not url or not can_stand_by(url):
+        if not self.standby or root is None or collected.problems or not url or not can_stand_by(url):
             return True
         self._lease = parse_duration(root.daemon.lease)
         settings = root.daemon
@@ -234,8 +241,9 @@ class Daemon:
         watchdog: list[Watchdog] = []
 
         def serve(surface: StandbySurface) -> None:
-            require_token_off_loopback(settings.listen, token)
-            self._http = HttpSurface(settings.listen, surface, token=token).start()
+            listen = self.listen or settings.listen
+            require_token_off_loopback(listen, token)
+            self._http = HttpSurface(listen, surface, token=token).start()
             if self._watchdog_interval:  # standing by is making progress: keep systemd's watchdog fed
                 watchdog.append(Watchdog(self.notifier, self._watchdog_interval, lambda: True))
                 watchdog[0].start()
@@ -699,6 +707,6 @@ class Daemon:
             raise
 
 
-def run_daemon(config_path: Path) -> int:
+def run_daemon(config_path: Path, *, standby: bool = True, listen: str | None = None) -> int:
     """The body of `boardsync daemon`: run until SIGTERM or SIGINT, then exit 0."""
-    return Daemon(config_path).run()
+    return Daemon(config_path, standby=standby, listen=listen).run()

@@ -31,6 +31,7 @@ import re
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -468,6 +469,21 @@ def serve(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0, timeout: floa
 # ---------------------------------------------------------------------------------- base
 
 
+REQUEST_LOG_SIZE = 100_000
+"""Requests a simulator's access log keeps, the latest."""
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    """One request in a board's access log: when it came (wall clock), what it asked and the
+    client's User-Agent (boardsync's names its process)."""
+
+    at: float
+    method: str
+    path: str
+    agent: str
+
+
 class Simulator:
     """What every simulator has: a clock, armed faults, a request count, a reset.
 
@@ -483,11 +499,18 @@ class Simulator:
         self.faults = Faults()
         self.lock = threading.RLock()
         self.requests: dict[str, int] = {}
+        self.log: deque[LoggedRequest] = deque(maxlen=REQUEST_LOG_SIZE)
 
-    def count(self, method: str, route: str) -> None:
+    def count(self, method: str, route: str, agent: str = "") -> None:
         with self.lock:
             key = f"{method} {route}"
             self.requests[key] = self.requests.get(key, 0) + 1
+            self.log.append(LoggedRequest(time.time(), method, route, agent))
+
+    def request_log(self) -> list[LoggedRequest]:
+        """The latest requests, oldest first, as a board's own access log keeps them."""
+        with self.lock:
+            return list(self.log)
 
     def request_counts(self) -> dict[str, int]:
         with self.lock:
@@ -498,6 +521,7 @@ class Simulator:
         with self.lock:
             self.faults.clear()
             self.requests.clear()
+            self.log.clear()
             self._reset_state()
 
     def snapshot(self) -> dict[str, Any]:
@@ -521,7 +545,8 @@ class CountingMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not scope["path"].startswith(CONTROL_PREFIX):
-            self.sim.count(scope["method"], scope["path"])
+            agent = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"user-agent"), "")
+            self.sim.count(scope["method"], scope["path"], agent)
         await self.app(scope, receive, send)
 
 

@@ -9,6 +9,13 @@ created with mode 0600: it holds signed links.
 PostgreSQL is reached through psycopg 3 (a plain ``postgresql://`` URL means it), with TCP
 keepalives both ways, so a session whose peer vanished (a host gone, a network cut) ends in
 seconds instead of hours. A read-only engine opens every transaction read-only.
+
+A database can hold several **workspaces**, each the whole state of one root config. On
+PostgreSQL a workspace is a schema of its own (``ws_<name>``), chosen by the URL's
+``workspace`` parameter, which becomes the connection's ``search_path``: every query finds
+that workspace's tables and no other's. On SQLite a workspace is a file of its own beside the
+named one (``boardsync.db`` → ``boardsync.acme.db``). The default workspace is the database
+as it always was (PostgreSQL's ``public`` schema, the named SQLite file).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.pool import StaticPool
 
+from boardsync import workspaces
 from boardsync.errors import StateError
 
 BUSY_TIMEOUT_MS = 10_000
@@ -76,14 +84,43 @@ def is_postgresql(url: str | URL) -> bool:
     return (parse_url(url) if isinstance(url, str) else url).get_backend_name() == "postgresql"
 
 
-def pg_connect_args(keepalive: Keepalive, *, read_only: bool = False) -> dict[str, Any]:
+def workspace_of(url: str | URL) -> str:
+    """The workspace a PostgreSQL URL names (the default workspace when none)."""
+    parsed = parse_url(url) if isinstance(url, str) else url
+    return str(parsed.query.get(workspaces.URL_PARAM) or workspaces.DEFAULT)
+
+
+def split_workspace(url: URL) -> tuple[URL, str | None]:
+    """A URL as the driver takes it, and the schema of the workspace it named (None: the
+    default workspace, in the database's own default schema)."""
+    workspace = url.query.get(workspaces.URL_PARAM)
+    if workspace is None:
+        return url, None
+    if url.get_backend_name() == "sqlite":
+        raise StateError(
+            f"{describe(url)}: a SQLite database holds one workspace; name the workspace with "
+            "--workspace (it is kept in a file of its own beside this one)"
+        )
+    return url.difference_update_query([workspaces.URL_PARAM]), workspaces.schema(str(workspace))
+
+
+def create_workspace_schema(connection: sa.Connection, schema: str | None) -> None:
+    """Create a workspace's schema if it is not there yet (by the writer, before its tables)."""
+    if schema is not None:
+        connection.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+
+
+def pg_connect_args(keepalive: Keepalive, *, read_only: bool = False, schema: str | None = None) -> dict[str, Any]:
     """libpq settings for a PostgreSQL connection: keepalives from this side (the client
     notices a dead server) and from the server's (it ends the session of a dead client,
-    freeing its locks)."""
+    freeing its locks); with `schema`, a workspace's schema as the only one on the
+    ``search_path``."""
     server = (
         f"-c tcp_keepalives_idle={keepalive.idle} -c tcp_keepalives_interval={keepalive.interval} "
         f"-c tcp_keepalives_count={keepalive.count}"
     )
+    if schema is not None:
+        server += f" -c search_path={schema}"
     if read_only:
         server += " -c default_transaction_read_only=on"
     return {
@@ -116,13 +153,21 @@ def create_engine(url: str, *, read_only: bool = False) -> Engine:
     """An engine for `url`. With `read_only`, a SQLite file is opened read-only (SQLite's
     ``mode=ro``): never created, never written, and readable while another process writes
     in WAL mode."""
-    parsed = parse_url(url)
+    parsed, schema = split_workspace(parse_url(url))
     if parsed.get_backend_name() != "sqlite":
-        connect_args = pg_connect_args(Keepalive(), read_only=read_only) if is_postgresql(parsed) else {}
+        connect_args = pg_connect_args(Keepalive(), read_only=read_only, schema=schema) \
+            if is_postgresql(parsed) else {}
         try:
-            return sa.create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+            engine = sa.create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
         except ModuleNotFoundError as exc:
             raise StateError(missing_driver(parsed, exc)) from exc
+        if schema is not None and not read_only:
+            @sa.event.listens_for(engine, "first_connect", insert=True)
+            def _make_schema(dbapi_connection: Any, record: Any) -> None:
+                with dbapi_connection.cursor() as cursor:
+                    cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+                dbapi_connection.commit()
+        return engine
     path = sqlite_path(parsed)
     if path is None:
         engine = sa.create_engine(
