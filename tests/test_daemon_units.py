@@ -12,7 +12,8 @@ import pytest
 pytestmark = pytest.mark.slow
 
 UNITS = Path(__file__).resolve().parents[1] / "examples" / "systemd"
-NAMES = ("boardsync.service", "boardsync-reconcile.service", "boardsync-reconcile.timer", "boardsync-postgres.service")
+NAMES = ("boardsync.service", "boardsync-reconcile.service", "boardsync-reconcile.timer", "boardsync-postgres.service",
+         "boardsync-fleet.service")
 SHIPPED_BINARY = "/usr/local/bin/boardsync"
 
 analyze = shutil.which("systemd-analyze")
@@ -75,3 +76,16 @@ def test_postgres_pair_unit_restarts_a_daemon_that_lost_its_lock_and_carries_the
     assert re.search(r"^WatchdogSec=\d+", text, re.M)
     credentials = re.findall(r"^LoadCredential=(\w+):", text, re.M)
     assert sorted(credentials) == ["daemon_token", "hirempire", "postgres", "recruitifi", "sorce"]
+
+
+def test_fleet_unit_serves_a_folder_of_workspaces_and_waits_for_their_calls_in_flight() -> None:
+    """The fleet's unit runs `daemon --workspaces`, loads the credentials folder, and gives its
+    workspace processes longer to stop than the daemon waits for each."""
+    from boardsync.daemon.fleet import STOP_GRACE
+
+    text = (UNITS / "boardsync-fleet.service").read_text()
+    assert re.search(r"^Type=notify$", text, re.M)
+    assert re.search(r"^ExecStart=" + re.escape(SHIPPED_BINARY) + r" daemon --workspaces /\S+$", text, re.M)
+    assert re.search(r"^LoadCredential=ws:/etc/boardsync/credentials$", text, re.M)
+    stop = re.search(r"^TimeoutStopSec=(\d+)s$", text, re.M)
+    assert stop is not None and int(stop.group(1)) > STOP_GRACE

@@ -234,7 +234,9 @@ class Fleet:
         self.notifier.ready(status=f"joined the fleet with {len(found)} workspaces")
         code = 0
         try:
-            while True:
+            # Daemons started together see each other before any takes a workspace.
+            request = self._wait()
+            while request != "stop":
                 self._reap()
                 members, held = membership.look()
                 self._balance(found, members.index(membership.number), len(members), held)
@@ -242,8 +244,6 @@ class Fleet:
                 self.notifier.status(
                     f"serving {len(self._running)} of {len(found)} workspaces, {len(members)} daemons in the fleet")
                 request = self._wait()
-                if request == "stop":
-                    break
                 if request == "reload":
                     found = self._reload(found)
         except BoardsyncError as exc:
