@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -224,7 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         for sandbox in sandboxes.values():
             sandbox.take_request_counts()
-        before_runs = len(reconciles(logs))
+        window_start = datetime.now(UTC)
         before_cpu = tree_cpu(pids)
         began = time.monotonic()
         print(f"all converged after {first_sync:.0f} s; measuring {args.measure_s:.0f} s of steady state ...",
@@ -232,7 +233,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         time.sleep(args.measure_s)
         cpu = tree_cpu(pids) - before_cpu
         elapsed = time.monotonic() - began
-        runs = reconciles(logs)[before_runs:]
+        window_end = datetime.now(UTC)
+        runs = [e for e in reconciles(logs) if window_start <= datetime.fromisoformat(e["timestamp"]) < window_end]
         rss = tree_rss_mib(pids)
         counts = {name: sandbox.take_request_counts() for name, sandbox in sandboxes.items()}
         per_workspace = Counter(e.get("workspace") for e in runs)

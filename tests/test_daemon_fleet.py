@@ -201,9 +201,15 @@ def test_daemons_share_workspaces_take_over_a_dead_ones_and_rebalance_when_one_j
             daemon.proc.send_signal(signal.SIGHUP)  # `systemctl reload`: read the folder again
         fleet.wait_shares("a workspace added to the folder taken up", [*rest, fourth], [3, 2, 2])
 
-        def all_synced() -> bool:
-            return all(len(sorce_jobs(b)) > 0 and len(hirempire_jobs(b)) > 0 for b in boards.values())
-        wait_for("every workspace synced", all_synced, timeout=60)
+        def jobs_and_expected() -> Iterator[tuple[str, str, int, int]]:
+            for name, sandbox in boards.items():
+                desired = config.load(folder / f"{name}.yaml", env=env)
+                for board, jobs in (("sorce", sorce_jobs(sandbox)), ("hirempire", hirempire_jobs(sandbox))):
+                    expected = sum(1 for p in desired.postings
+                                   if board in p.boards.names() and p.status.value != "closed")
+                    yield name, board, len(jobs), expected
+
+        wait_for("every workspace synced", lambda: all(n == e for _, _, n, e in jobs_and_expected()), timeout=60)
         for daemon in [*rest, fourth]:
             daemon.proc.send_signal(signal.SIGTERM)
         for daemon in [*rest, fourth]:
@@ -212,10 +218,7 @@ def test_daemons_share_workspaces_take_over_a_dead_ones_and_rebalance_when_one_j
 
         writers_seen = [_no_two_writers_at_once(sandbox) for sandbox in boards.values()]
         assert max(len(seen) for seen in writers_seen) >= 2  # some workspace did change hands
-        for name, sandbox in boards.items():  # exactly one job per posting and board
-            desired = config.load(folder / f"{name}.yaml", env=env)
-            for board, jobs in (("sorce", sorce_jobs(sandbox)), ("hirempire", hirempire_jobs(sandbox))):
-                expected = sum(1 for p in desired.postings if board in p.boards.names() and p.status.value != "closed")
-                assert len(jobs) == expected, (name, board)
+        for name, board, jobs, expected in jobs_and_expected():  # exactly one job per posting and board
+            assert jobs == expected, (name, board)
     finally:
         fleet.close()
