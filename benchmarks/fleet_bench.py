@@ -110,35 +110,21 @@ def write_workspace(folder: Path, name: str, n: int, sandbox: SandboxProcess, st
         (postings / f"bench-{i:05d}.yaml").write_text(posting_yaml(i))
 
 
-def tree_cpu(roots: Sequence[int]) -> float:
-    """CPU seconds of `roots` and of their children, as /proc has them now."""
-    total = 0
+def tree_usage(roots: Sequence[int]) -> tuple[float, float]:
+    """CPU seconds and resident MiB of `roots` and of their children, as /proc has them now."""
+    ticks = pages = 0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        pid, parent = int(entry.name), int(fields[1])
-        if pid in roots or parent in roots:
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / TICKS
-
-
-def tree_rss_mib(roots: Sequence[int]) -> float:
-    total = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            rss = int((entry / "statm").read_text().split()[1])
+            resident = int((entry / "statm").read_text().split()[1])
         except OSError:
             continue
         if int(entry.name) in roots or int(fields[1]) in roots:
-            total += rss * os.sysconf("SC_PAGE_SIZE")
-    return total / 2**20
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+            pages += resident
+    return ticks / TICKS, pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def log_events(logs: Sequence[Path], event: str) -> list[dict[str, Any]]:
@@ -226,16 +212,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         for sandbox in sandboxes.values():
             sandbox.take_request_counts()
         window_start = datetime.now(UTC)
-        before_cpu = tree_cpu(pids)
+        before_cpu, _ = tree_usage(pids)
         began = time.monotonic()
         print(f"all converged after {first_sync:.0f} s; measuring {args.measure_s:.0f} s of steady state ...",
               file=sys.stderr)
         time.sleep(args.measure_s)
-        cpu = tree_cpu(pids) - before_cpu
+        after_cpu, rss = tree_usage(pids)
+        cpu = after_cpu - before_cpu
         elapsed = time.monotonic() - began
         window_end = datetime.now(UTC)
         runs = [e for e in reconciles(logs) if window_start <= datetime.fromisoformat(e["timestamp"]) < window_end]
-        rss = tree_rss_mib(pids)
         counts = {name: sandbox.take_request_counts() for name, sandbox in sandboxes.items()}
         per_workspace = Counter(e.get("workspace") for e in runs)
         served = {path.name: holding(path) for path in logs}

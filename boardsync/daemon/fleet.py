@@ -56,7 +56,15 @@ from boardsync.config.loader import collect
 from boardsync.daemon.lock import ADVISORY_KEY, DEFAULT_LEASE, workspace_key
 from boardsync.daemon.notify import Notifier, Watchdog, watchdog_interval
 from boardsync.errors import BoardsyncError, StateError
-from boardsync.state.db import Keepalive, describe, is_postgresql, missing_driver, parse_url, pg_connect_args
+from boardsync.state.db import (
+    Keepalive,
+    close_quietly,
+    describe,
+    is_postgresql,
+    missing_driver,
+    parse_url,
+    pg_connect_args,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -181,12 +189,8 @@ class Membership:
         return members, held
 
     def leave(self) -> None:
-        if self._connection is not None:
-            try:
-                self._connection.close()
-            except sa.exc.DBAPIError:
-                pass
-            self._connection = None
+        close_quietly(self._connection)
+        self._connection = None
         self._engine.dispose()
 
 

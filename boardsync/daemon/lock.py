@@ -46,6 +46,7 @@ from boardsync.errors import StateError
 from boardsync.state.db import (
     LOCK_TABLE,
     Keepalive,
+    close_quietly,
     create_workspace_schema,
     describe,
     is_postgresql,
@@ -369,12 +370,8 @@ class _AdvisoryLock:
 
     def _drop(self) -> None:
         self._held = False
-        if self._connection is not None:
-            try:
-                self._connection.close()
-            except sa.exc.DBAPIError:
-                pass
-            self._connection = None
+        close_quietly(self._connection)
+        self._connection = None
 
     def _write_holder(self, connection: sa.Connection) -> None:
         # Only the holder writes here, so creating the table cannot race another writer.

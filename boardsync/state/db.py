@@ -104,6 +104,16 @@ def split_workspace(url: URL) -> tuple[URL, str | None]:
     return url.difference_update_query([workspaces.URL_PARAM]), workspaces.schema(str(workspace))
 
 
+def close_quietly(connection: sa.Connection | None) -> None:
+    """Close a connection whose session may be gone already (then there is nothing to close)."""
+    if connection is None:
+        return
+    try:
+        connection.close()
+    except sa.exc.DBAPIError:
+        pass
+
+
 def create_workspace_schema(connection: sa.Connection, schema: str | None) -> None:
     """Create a workspace's schema if it is not there yet (by the writer, before its tables)."""
     if schema is not None:
