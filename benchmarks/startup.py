@@ -1,0 +1,93 @@
+"""How long the short commands take, start-up included: `validate` and `status` of the examples.
+
+    python benchmarks/startup.py [--runs 10] [--workdir DIR]
+
+Times, each as a process of its own, exactly as a shell runs it:
+
+- `boardsync validate -c examples/boardsync.yaml`, as a pull request's check runs it in a
+  fresh clone (no state database beside it, so no parsed postings kept from a run before;
+  the secrets are the example values the tests use);
+- `boardsync validate` and `boardsync status` of the config `boardsync demo` leaves: the
+  example postings synced to the sandbox boards, with the state database kept.
+
+Each figure is wall time from start to exit: the best of `--runs` (the least disturbed by
+whatever else the machine does) and the median. `python -c pass` is timed the same way: the
+interpreter's own start-up, which no change to boardsync can remove.
+
+The first run of each command is not counted: it writes the bytecode (the benchmark unsets
+``PYTHONDONTWRITEBYTECODE`` for its processes, as an installed boardsync has its bytecode),
+so every counted run loads compiled modules.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE_SECRETS = {"SORCE_API_KEY": "sk_ext_example", "HIREMPIRE_TOKEN": "sk-example",
+                   "RECRUITIFI_CLIENT_SECRET": "rf-example"}
+BOARDSYNC = (sys.executable, "-m", "boardsync")
+TARGET_S = 0.3
+"""What each command should take at most, wall time."""
+
+
+def environment() -> dict[str, str]:
+    env = {**EXAMPLE_SECRETS, **{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])
+    return env
+
+
+def wall_times(argv: Sequence[str], runs: int, env: dict[str, str]) -> list[float]:
+    """Wall seconds of `runs` runs of `argv`, after one uncounted run; each must exit 0."""
+    times = []
+    for attempt in range(runs + 1):
+        started = time.perf_counter()
+        done = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        elapsed = time.perf_counter() - started
+        if done.returncode != 0:
+            raise SystemExit(f"{' '.join(argv)} exited {done.returncode}:\n{done.stderr}")
+        if attempt:
+            times.append(elapsed)
+    return times
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--runs", type=int, default=10, help="counted runs of each command (default: 10)")
+    parser.add_argument("--workdir", type=Path,
+                        help="where the demo keeps its files (default: a temporary folder, removed after)")
+    args = parser.parse_args(argv)
+    env = environment()
+    with tempfile.TemporaryDirectory(prefix="boardsync-startup-") as scratch:
+        workdir = args.workdir or Path(scratch) / "demo"
+        demo = subprocess.run([*BOARDSYNC, "demo", "--workdir", str(workdir)],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if demo.returncode != 0:
+            raise SystemExit(f"boardsync demo exited {demo.returncode}:\n{demo.stderr}")
+        demo_config = str(workdir / "boardsync.yaml")
+        commands = {
+            "python -c pass": [sys.executable, "-c", "pass"],
+            "validate (examples)": [*BOARDSYNC, "validate", "-c", str(REPO / "examples" / "boardsync.yaml")],
+            "validate (demo)": [*BOARDSYNC, "validate", "-c", demo_config],
+            "status (demo)": [*BOARDSYNC, "status", "-c", demo_config],
+        }
+        rows = [(name, wall_times(command, args.runs, env)) for name, command in commands.items()]
+    print(f"{'command':<20} {'best s':>7} {'median s':>9}   (wall, {args.runs} runs each)")
+    for name, times in rows:
+        print(f"{name:<20} {min(times):>7.3f} {statistics.median(times):>9.3f}")
+    over = [name for name, times in rows[1:] if min(times) > TARGET_S]
+    if over:
+        print(f"over {TARGET_S} s at best: {', '.join(over)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
