@@ -21,6 +21,8 @@ THE_RUN = {"boardsync.reconcile.engine", "boardsync.reconcile.apply", "boardsync
            "boardsync.reconcile.planner", "boardsync.reconcile.render", "boardsync.reconcile.snapshot"}
 """What a run (or a plan, or its report) needs and a reading command does not."""
 THE_DATABASE = {"sqlalchemy", "sqlmodel", "boardsync.state"}
+LOGGING = {"structlog", "structlog.dev", "rich.traceback"}
+"""What writing a log line loads: a command that writes none (below the level) loads none of it."""
 
 pytestmark = pytest.mark.slow
 
@@ -40,7 +42,7 @@ def test_validate_loads_neither_the_database_nor_the_run() -> None:
     engine."""
     modules = imported("validate", "-c", str(EXAMPLES / "boardsync.yaml"), cwd=REPO)
     assert "boardsync.config.validate" in modules
-    assert modules & (THE_DATABASE | THE_RUN) == set()
+    assert modules & (THE_DATABASE | THE_RUN | LOGGING) == set()
 
 
 def test_status_loads_the_database_but_not_the_run(tmp_path: Path) -> None:
@@ -50,4 +52,4 @@ def test_status_loads_the_database_but_not_the_run(tmp_path: Path) -> None:
     imported("migrate", cwd=repo)
     modules = imported("status", cwd=repo)
     assert "boardsync.state" in modules
-    assert modules & THE_RUN == set()
+    assert modules & (THE_RUN | LOGGING) == set()

@@ -21,7 +21,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
 import httpx
-import structlog
 from pydantic import Field, SecretStr
 
 from boardsync.config.model import (
@@ -48,8 +47,9 @@ from boardsync.connectors.base import (
 )
 from boardsync.connectors.http import HttpConnector, RateLimiter, excerpt
 from boardsync.errors import Ambiguous, Blocked, ProviderError, Rejected
+from boardsync.log import get_logger
 
-log = structlog.get_logger("boardsync.connectors.hirempire", provider="hirempire")
+log = get_logger("boardsync.connectors.hirempire", provider="hirempire")
 
 # ------------------------------------------------------------------------------ config
 

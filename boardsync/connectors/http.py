@@ -54,7 +54,6 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
-import structlog
 import tenacity
 from tenacity.wait import wait_base
 
@@ -63,9 +62,9 @@ from boardsync.connectors import calls as call_log
 from boardsync.connectors.answers import A, parse
 from boardsync.connectors.base import Connector
 from boardsync.errors import Ambiguous, Malformed, ProviderError, Transient, WaitAsked
-from boardsync.log import redact
+from boardsync.log import get_logger, redact
 
-log = structlog.get_logger("boardsync.connectors.http")
+log = get_logger("boardsync.connectors.http")
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Any]

@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import httpx
-import structlog
 from pydantic import Field, SecretStr
 
 from boardsync.config.model import Model, Posting
@@ -25,9 +24,9 @@ from boardsync.connectors.answers import Answer, UtcDateTime
 from boardsync.connectors.base import BoardProblem, IssuedLink
 from boardsync.connectors.http import HttpConnector, Clock, RateLimiter, excerpt
 from boardsync.errors import Blocked, ProviderError, Rejected
-from boardsync.log import register_link, register_secret
+from boardsync.log import get_logger, register_link, register_secret
 
-log = structlog.get_logger("boardsync.connectors.recruitifi", provider="recruitifi")
+log = get_logger("boardsync.connectors.recruitifi", provider="recruitifi")
 
 TOKEN_PATH = "/v1/auth/token"
 LINK_PATHS = {"job": "/v1/links/job", "settings": "/v1/links/settings", "tasks": "/v1/links/tasks"}

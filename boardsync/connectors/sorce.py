@@ -19,7 +19,6 @@ from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 import httpx
-import structlog
 from pydantic import Field, SecretStr, field_validator
 
 from boardsync.config.model import (
@@ -38,8 +37,9 @@ from boardsync.connectors.answers import Answer, UtcDateTime
 from boardsync.connectors.base import BoardProblem, NotAPosting, Remote, RemoteStatus, Spec, Transition, Unrenderable
 from boardsync.connectors.http import HttpConnector, RateLimiter, excerpt, retry_after_header
 from boardsync.errors import Blocked, ProviderError, Rejected
+from boardsync.log import get_logger
 
-log = structlog.get_logger("boardsync.connectors.sorce", provider="sorce")
+log = get_logger("boardsync.connectors.sorce", provider="sorce")
 
 # ------------------------------------------------------------------------------ config
 
