@@ -12,9 +12,8 @@ import re
 import threading
 import time
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import httpx
 from pydantic import Field, SecretStr
 
 from boardsync.config.model import Model, Posting
@@ -25,6 +24,9 @@ from boardsync.connectors.base import BoardProblem, IssuedLink
 from boardsync.connectors.http import HttpConnector, Clock, RateLimiter, excerpt
 from boardsync.errors import Blocked, ProviderError, Rejected
 from boardsync.log import get_logger, register_link, register_secret
+
+if TYPE_CHECKING:
+    import httpx
 
 log = get_logger("boardsync.connectors.recruitifi", provider="recruitifi")
 
