@@ -1,6 +1,6 @@
 """How long the short commands take, start-up included: `validate` and `status` of the examples.
 
-    python benchmarks/startup.py [--runs 10] [--workdir DIR]
+    python benchmarks/startup.py [--runs 10] [--workdir DIR] [--imports]
 
 Times, each as a process of its own, exactly as a shell runs it:
 
@@ -13,6 +13,13 @@ Times, each as a process of its own, exactly as a shell runs it:
 Each figure is wall time from start to exit: the best of `--runs` (the least disturbed by
 whatever else the machine does) and the median. `python -c pass` is timed the same way: the
 interpreter's own start-up, which no change to boardsync can remove.
+
+With `--imports`, each command also runs once under ``python -X importtime``, and the time its
+imports took (their own time, added up by package: ``sqlalchemy``, ``boardsync.config`` …) is
+printed, largest first: where the rest of the start-up goes. ``-X importtime`` slows imports
+down itself; read the shares, not the sums, against the wall times. Modules loaded through
+`importlib.import_module` are not timed by it: the boards' own modules, which the config loads
+by entry point (about 20 ms of pydantic models), are missing from the list.
 
 The first run of each command is not counted: it writes the bytecode (the benchmark unsets
 ``PYTHONDONTWRITEBYTECODE`` for its processes, as an installed boardsync has its bytecode),
@@ -28,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -59,9 +67,32 @@ def wall_times(argv: Sequence[str], runs: int, env: dict[str, str]) -> list[floa
     return times
 
 
+def import_times(argv: Sequence[str], env: dict[str, str]) -> Counter[str]:
+    """Milliseconds `argv` (a Python command) spent importing, by package: each module's own
+    time, under its top-level package (boardsync's under its subpackage)."""
+    done = subprocess.run([argv[0], "-X", "importtime", *argv[1:]], env=env, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True)
+    spent: Counter[str] = Counter()
+    for line in done.stderr.splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        own, _, name = line.removeprefix("import time:").split("|")
+        parts = name.strip().split(".")
+        spent[".".join(parts[:2] if parts[0] == "boardsync" else parts[:1])] += int(own) / 1000
+    return spent
+
+
+def print_imports(name: str, spent: Counter[str], shown: int = 12) -> None:
+    print(f"\n{name}: {sum(spent.values()):.0f} ms of imports (-X importtime), by package")
+    for package, ms in spent.most_common(shown):
+        print(f"  {package:<28} {ms:>6.1f} ms")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--runs", type=int, default=10, help="counted runs of each command (default: 10)")
+    parser.add_argument("--imports", action="store_true",
+                        help="also print where each command's import time goes, by package")
     parser.add_argument("--workdir", type=Path,
                         help="where the demo keeps its files (default: a temporary folder, removed after)")
     args = parser.parse_args(argv)
@@ -80,9 +111,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             "status (demo)": [*BOARDSYNC, "status", "-c", demo_config],
         }
         rows = [(name, wall_times(command, args.runs, env)) for name, command in commands.items()]
+        spent = {name: import_times(command, env) for name, command in commands.items() if args.imports}
     print(f"{'command':<20} {'best s':>7} {'median s':>9}   (wall, {args.runs} runs each)")
     for name, times in rows:
         print(f"{name:<20} {min(times):>7.3f} {statistics.median(times):>9.3f}")
+    for name, packages in spent.items():
+        print_imports(name, packages)
     over = [name for name, times in rows[1:] if min(times) > TARGET_S]
     if over:
         print(f"over {TARGET_S} s at best: {', '.join(over)}")
