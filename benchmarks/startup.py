@@ -11,8 +11,9 @@ Times, each as a process of its own, exactly as a shell runs it:
   example postings synced to the sandbox boards, with the state database kept.
 
 Each figure is the best of `--runs` (the least disturbed by whatever else the machine does)
-and the median, of the wall time from start to exit and of the CPU time the process used. `python -c pass` is timed the same way: the
-interpreter's own start-up, which no change to boardsync can remove.
+and the median, of the wall time from start to exit and of the CPU time the process used.
+`python -c pass` is timed the same way: the interpreter's own start-up, which no change to
+boardsync can remove.
 
 With `--imports`, each command also runs once under ``python -X importtime``, and the time its
 imports took (their own time, added up by package: ``sqlalchemy``, ``boardsync.config`` …) is
@@ -49,6 +50,9 @@ TARGET_S = 0.3
 
 
 def environment() -> dict[str, str]:
+    """This checkout's boardsync first (its processes also start in it: `python -m` looks in
+    the working directory before the path), the example secrets where none are set, and
+    bytecode written."""
     env = {**EXAMPLE_SECRETS, **{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}}
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])
     return env
@@ -68,14 +72,14 @@ def timed_runs(argv: Sequence[str], runs: int, env: dict[str, str]) -> list[Run]
     counted = []
     for attempt in range(runs + 1):
         started = time.perf_counter()
-        process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        process = subprocess.Popen(argv, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         assert process.stderr is not None
         errors = process.stderr.read()  # the command's own stderr: read to its end, or it could block
         _, status, usage = os.wait4(process.pid, 0)
         elapsed = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
-        if process.returncode != 0:
-            raise SystemExit(f"{' '.join(argv)} exited {process.returncode}:\n{errors.decode(errors='replace')}")
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0:
+            raise SystemExit(f"{' '.join(argv)} exited {code}:\n{errors.decode(errors='replace')}")
         if attempt:
             counted.append(Run(elapsed, usage.ru_utime + usage.ru_stime))
     return counted
@@ -84,7 +88,7 @@ def timed_runs(argv: Sequence[str], runs: int, env: dict[str, str]) -> list[Run]
 def import_times(argv: Sequence[str], env: dict[str, str]) -> Counter[str]:
     """Milliseconds `argv` (a Python command) spent importing, by package: each module's own
     time, under its top-level package (boardsync's under its subpackage)."""
-    done = subprocess.run([argv[0], "-X", "importtime", *argv[1:]], env=env, stdout=subprocess.DEVNULL,
+    done = subprocess.run([argv[0], "-X", "importtime", *argv[1:]], env=env, cwd=REPO, stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE, text=True)
     spent: Counter[str] = Counter()
     for line in done.stderr.splitlines():
@@ -113,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     env = environment()
     with tempfile.TemporaryDirectory(prefix="boardsync-startup-") as scratch:
         workdir = args.workdir or Path(scratch) / "demo"
-        demo = subprocess.run([*BOARDSYNC, "demo", "--workdir", str(workdir)],
+        demo = subprocess.run([*BOARDSYNC, "demo", "--workdir", str(workdir)], cwd=REPO,
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         if demo.returncode != 0:
             raise SystemExit(f"boardsync demo exited {demo.returncode}:\n{demo.stderr}")
