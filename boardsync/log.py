@@ -6,6 +6,13 @@ last before rendering; structlog events are redacted once more before they leave
 so any other handler sees them masked too. So a key, a token or a signed URL that slips into an event, a
 message or an exception's text is masked before anything is written.
 
+structlog is imported only when a line is logged: importing it loads its console renderer and,
+with it, rich's tracebacks and Pygments, about a tenth of a second that a command which logs
+nothing (`status`, `validate`) need not spend. So boardsync's modules take their loggers from
+`get_logger` here, never from structlog itself, and `configure` sets structlog up at once only
+when it is loaded already; otherwise when the first logger logs, or the handler formats its
+first line (of httpx, say).
+
 `redact` is also what the connectors run over a board's error body before it becomes part of
 an exception message, what the state database runs over every error it stores, and what the
 command line runs over what it prints.
@@ -27,14 +34,15 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, TextIO, cast
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, TextIO, cast
 from urllib.parse import parse_qsl, urlsplit
 
-import structlog
-from structlog.typing import EventDict, Processor, WrappedLogger
+if TYPE_CHECKING:
+    from structlog.typing import EventDict, Processor, WrappedLogger
 
 MASK = "[redacted]"
 
@@ -331,7 +339,10 @@ def configure(
     when None, only when stdout is the journal (systemd says so in ``$JOURNAL_STREAM``), so
     that JSON piped to a file or a collector stays plain JSON. Calling it again replaces the
     previous configuration. `fields` are added to every line (the workspace a daemon serves).
-    """
+
+    structlog itself is set up now when it is loaded, else when it is first needed (see the
+    module's docstring); either way before any line is written."""
+    global _pending, _level, _fields
     stream = stream or sys.stdout
     if handler is not None:
         json, journald = False, False
@@ -342,27 +353,61 @@ def configure(
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         raise ValueError(f"unknown log level {level!r}")
-    shared = _shared_processors(fields or {})
+    with _setup_lock:
+        _pending = functools.partial(_configure_structlog, level=numeric)
+        _level = numeric
+        _fields = dict(fields or {})
+    colors = True if handler is not None else stream.isatty()
+    formatter = _LazyFormatter(functools.partial(_formatter, json=json, journald=journald, colors=colors))
+    _install_handler(handler or logging.StreamHandler(stream), formatter, numeric)
+    for name in _QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(numeric, logging.WARNING))
+    if "structlog" in sys.modules:
+        _structlog()
+
+
+_setup_lock = threading.Lock()
+_pending: Callable[[ModuleType], None] | None = None
+"""The structlog configuration `configure` last asked for, until structlog is loaded."""
+_level: int | None = None
+"""The level `configure` last set: lines below it are dropped."""
+_fields: dict[str, str] = {}
+"""What `configure` was told to add to every line."""
+
+
+def _structlog() -> ModuleType:
+    """structlog, loaded, and configured as `configure` last asked.
+
+    The lock is held while the configuration is applied: a thread that logs meanwhile waits
+    for it rather than writing its line through structlog's defaults (to stdout, unmasked)."""
+    global _pending
+    import structlog
+
+    with _setup_lock:
+        if _pending is not None:
+            _pending(structlog)
+            _pending = None
+    return structlog
+
+
+def _configure_structlog(structlog: ModuleType, level: int) -> None:
     structlog.configure(
         # Redacted here already, so any other handler on the root logger gets clean events too.
         processors=[
-            *shared,
+            *_shared_processors(structlog),
             structlog.processors.format_exc_info,
             redact_processor,
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        wrapper_class=structlog.make_filtering_bound_logger(level),
         cache_logger_on_first_use=False,
     )
-    colors = True if handler is not None else stream.isatty()
-    _install_handler(handler or logging.StreamHandler(stream), _formatter(shared, json, journald, colors=colors),
-                     numeric)
-    for name in _QUIET_LOGGERS:
-        logging.getLogger(name).setLevel(max(numeric, logging.WARNING))
 
 
-def _shared_processors(fields: Mapping[str, str]) -> list[Processor]:
+def _shared_processors(structlog: ModuleType) -> list[Processor]:
+    fields = dict(_fields)
+
     def add_fields(logger: Any, name: str, event: EventDict) -> EventDict:
         for key, value in fields.items():
             event.setdefault(key, value)
@@ -377,16 +422,15 @@ def _shared_processors(fields: Mapping[str, str]) -> list[Processor]:
     ]
 
 
-def _formatter(
-    shared: list[Processor], json: bool, journald: bool = False, colors: bool = False
-) -> logging.Formatter:
+def _formatter(json: bool, journald: bool = False, colors: bool = False) -> logging.Formatter:
+    structlog = _structlog()
     renderer: Processor = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=colors)
     )
     if json and journald:
         renderer = _JournaldPriority(renderer)
-    return structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=shared,
+    formatter: logging.Formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=_shared_processors(structlog),
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
@@ -394,6 +438,64 @@ def _formatter(
             renderer,
         ],
     )
+    return formatter
+
+
+class _LazyFormatter(logging.Formatter):
+    """structlog's formatter, built when the handler formats its first line."""
+
+    def __init__(self, build: Callable[[], logging.Formatter]) -> None:
+        super().__init__()
+        self._build = build
+        self._built: logging.Formatter | None = None
+        self._lock = threading.Lock()
+
+    def format(self, record: logging.LogRecord) -> str:
+        with self._lock:
+            if self._built is None:
+                self._built = self._build()
+        return self._built.format(record)
+
+
+class _Logger:
+    """A structlog logger whose module is imported at its first use: a bound logger's methods
+    (`info`, `bind`, …) are those of ``structlog.get_logger(name, **initial)``."""
+
+    def __init__(self, name: str, initial: dict[str, Any]) -> None:
+        self._name = name
+        self._initial = initial
+        self._logger: Any = None
+
+    def __getattr__(self, attribute: str) -> Any:
+        logger = self.__dict__.get("_logger")
+        if logger is None:
+            if _dropped(attribute):
+                return _drop
+            logger = self._logger = _structlog().get_logger(self._name, **self._initial)
+        return getattr(logger, attribute)
+
+
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR,
+           "exception": logging.ERROR, "critical": logging.CRITICAL}
+"""A bound logger's methods that log at one level, and that level."""
+
+
+def _dropped(method: str) -> bool:
+    """Whether a line logged by `method` is dropped anyway, as structlog's filtering logger
+    would: below the level `configure` set. Only while structlog is not loaded, so that
+    nothing else can have configured it since."""
+    level = _LEVELS.get(method)
+    return level is not None and _level is not None and level < _level and "structlog" not in sys.modules
+
+
+def _drop(*args: Any, **kwargs: Any) -> None:
+    """A line below the level: no structlog to load for it."""
+
+
+def get_logger(name: str, **initial: Any) -> Any:
+    """A logger as ``structlog.get_logger(name, **initial)`` gives, configured as `configure`
+    said, but structlog loaded only when it first logs."""
+    return _Logger(name, initial)
 
 
 SYSLOG_PRIORITY = {"critical": 2, "exception": 3, "error": 3, "warning": 4, "info": 6, "debug": 7}

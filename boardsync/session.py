@@ -16,15 +16,14 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from boardsync.config import Desired, load
-from boardsync.connectors import build_connectors
-from boardsync.connectors.base import Connector
 from boardsync.errors import BoardsyncError
 from boardsync.state import Store, open_store
 
-if TYPE_CHECKING:  # `status` and the other reads load neither the run nor snapshots
+if TYPE_CHECKING:  # `status` and the other reads load neither the run, nor snapshots, nor HTTP
+    import httpx
+
+    from boardsync.connectors.base import Connector
     from boardsync.reconcile.model import RunResult
     from boardsync.reconcile.snapshot import Loaded
 
@@ -67,10 +66,16 @@ def opened(
         store = stack.enter_context(
             open_store(desired.state_url, migrate=migrate, create=boards or migrate, read_only=read_only)
         )
-        connectors = build_connectors(desired.root.providers, stop=stop) if boards else {}
+        connectors = _connectors(desired, stop) if boards else {}
         for connector in connectors.values():
             stack.callback(connector.close)
         yield Opened(desired, store, connectors)
+
+
+def _connectors(desired: Desired, stop: threading.Event | None) -> dict[str, Connector]:
+    from boardsync.connectors import build_connectors  # HTTP clients: only for a command that reads the boards
+
+    return build_connectors(desired.root.providers, stop=stop)
 
 
 @contextmanager
@@ -78,6 +83,9 @@ def opened_offline(config: Path, snapshot_path: Path) -> Iterator[tuple[Opened, 
     """The desired state with no secret resolved (none is needed), the state a snapshot holds
     (read-only, in memory), and connectors whose client refuses every request: a plan made
     from these reaches no board, and a request that slipped through fails loudly instead."""
+    import httpx
+
+    from boardsync.connectors import build_connectors
     from boardsync.reconcile import snapshot
 
     loaded = snapshot.load(snapshot.read(snapshot_path), str(snapshot_path))

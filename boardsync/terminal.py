@@ -21,13 +21,15 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, RenderableType
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from boardsync import log
+
+if TYPE_CHECKING:  # the bar is drawn by a run only: a command that shows none loads none
+    from rich.progress import Progress, TaskID
 
 NO_COLOR_ENV = "NO_COLOR"
 """Set to anything but the empty string, it turns colour off (https://no-color.org)."""
@@ -126,6 +128,8 @@ class ProgressBar:
         self._task: TaskID | None = None
 
     def __call__(self, done: int, total: int) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
         with self._lock:
             if self._progress is None or self._task is None:
                 self._progress = Progress(

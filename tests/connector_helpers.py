@@ -16,7 +16,8 @@ from pydantic import SecretStr
 from boardsync import testing
 from boardsync.config.model import Posting
 from boardsync.connectors.hirempire import HirempireConnector, HirempireSettings
-from boardsync.connectors.http import RateLimiter, RetryPolicy, make_client
+from boardsync.connectors.http import RateLimiter, RetryPolicy
+from boardsync.connectors.transport import make_client
 from boardsync.connectors.recruitifi import RecruitifiConnector, RecruitifiSettings
 from boardsync.connectors.sorce import SorceConnector, SorceSettings
 from boardsync.sandbox import hirempire as hirempire_sim

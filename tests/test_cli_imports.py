@@ -21,6 +21,11 @@ THE_RUN = {"boardsync.reconcile.engine", "boardsync.reconcile.apply", "boardsync
            "boardsync.reconcile.planner", "boardsync.reconcile.render", "boardsync.reconcile.snapshot"}
 """What a run (or a plan, or its report) needs and a reading command does not."""
 THE_DATABASE = {"sqlalchemy", "sqlmodel", "boardsync.state"}
+LOGGING = {"structlog", "structlog.dev", "rich.traceback", "pygments"}
+"""What writing a log line loads: a command that writes none (below the level) loads none of it."""
+CALLING_THE_BOARDS = {"httpx", "tenacity", "boardsync.connectors.transport", "rich.progress"}
+"""What a command that sends requests needs (the clients, the retries, the progress bar), and
+reading the boards' declarations does not."""
 
 pytestmark = pytest.mark.slow
 
@@ -37,17 +42,17 @@ def imported(*argv: str, cwd: Path) -> set[str]:
 
 def test_validate_loads_neither_the_database_nor_the_run() -> None:
     """`validate` reads the config and runs the boards' checks: no SQLAlchemy, no state, no
-    engine."""
+    engine, no HTTP client, no logging machinery."""
     modules = imported("validate", "-c", str(EXAMPLES / "boardsync.yaml"), cwd=REPO)
     assert "boardsync.config.validate" in modules
-    assert modules & (THE_DATABASE | THE_RUN) == set()
+    assert modules & (THE_DATABASE | THE_RUN | LOGGING | CALLING_THE_BOARDS) == set()
 
 
 def test_status_loads_the_database_but_not_the_run(tmp_path: Path) -> None:
-    """`status` reads the state database, and nothing of the run."""
+    """`status` reads the state database, and nothing of the run, of HTTP or of logging."""
     repo = tmp_path / "repo"
     shutil.copytree(EXAMPLES, repo)
     imported("migrate", cwd=repo)
     modules = imported("status", cwd=repo)
     assert "boardsync.state" in modules
-    assert modules & THE_RUN == set()
+    assert modules & (THE_RUN | LOGGING | CALLING_THE_BOARDS) == set()

@@ -14,7 +14,8 @@ import pytest
 from pydantic import SecretStr
 
 from boardsync.connectors.hirempire import HirempireConnector, HirempireSettings
-from boardsync.connectors.http import HttpConnector, RateLimiter, RetryPolicy, make_client
+from boardsync.connectors.http import HttpConnector, RateLimiter, RetryPolicy
+from boardsync.connectors.transport import make_client
 from boardsync.connectors.sorce import SorceConnector, SorceSettings
 from boardsync.errors import Ambiguous, Transient
 from boardsync.sandbox.core import Fault

@@ -12,9 +12,8 @@ from boardsync.config.model import providers_model
 from boardsync.connectors.hirempire import HirempireSettings
 from boardsync.connectors.sorce import SorceSettings
 from boardsync.connectors import build_connectors
-from boardsync.connectors.http import (
-    LIMITS, TIMEOUT, BoardHttp, RateLimiter, RetryPolicy, StopRequested, make_client, tls_context,
-)
+from boardsync.connectors.http import RateLimiter, RetryPolicy, StopRequested
+from boardsync.connectors.transport import LIMITS, TIMEOUT, BoardHttp, make_client, tls_context
 from boardsync.errors import Transient
 from tests.connector_helpers import FakeClock
 

@@ -12,7 +12,8 @@ import httpx
 import pytest
 import tenacity
 
-from boardsync.connectors.http import BoardHttp, RateLimiter, RetryPolicy, retry_after_header
+from boardsync.connectors.http import RateLimiter, RetryPolicy, retry_after_header
+from boardsync.connectors.transport import BoardHttp
 from boardsync.errors import Ambiguous, Transient, WaitAsked
 from tests.connector_helpers import FakeClock
 

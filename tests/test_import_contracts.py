@@ -66,6 +66,9 @@ BREAKS = {
     "the sandbox using boardsync's errors": (
         "boardsync/sandbox/core.py", "from boardsync import errors\n",
         "the sandbox imports nothing of boardsync"),
+    "a module importing structlog itself": (
+        "boardsync/config/parsed.py", "import structlog\n",
+        "only boardsync.log imports structlog"),
     "the daemon starting the simulators": (
         "boardsync/daemon/service.py", "from boardsync.sandbox import server\n",
         "only the demo and the sandbox command reach the simulators"),

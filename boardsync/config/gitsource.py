@@ -26,13 +26,11 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import structlog
-
 from boardsync.config.model import GitSource, RootConfig
 from boardsync.errors import BoardsyncError
-from boardsync.log import redact
+from boardsync.log import get_logger, redact
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 GIT_TIMEOUT = 120.0
 """Seconds one git call may take: a fetch over a slow link, never a hung daemon."""

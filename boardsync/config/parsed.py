@@ -40,13 +40,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import structlog
-
 from boardsync import __version__
 from boardsync.config import yamlfile
 from boardsync.config.yamlfile import Document, Marks, Path_
+from boardsync.log import get_logger
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 SETTLED = 2.0
 """Seconds after which a file's times can be trusted to change with its content: more than

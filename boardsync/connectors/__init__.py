@@ -3,21 +3,23 @@
 `REGISTRY` (in `registry.py`) maps a provider name, as written under `providers:` in `boardsync.yaml`, to its
 connector class: the boards `boardsync.config.boards` loads (ours, and those other packages
 declare in the ``boardsync.boards`` entry-point group). `with_capability` finds the boards of
-one kind, so code asks for what a board does, never for its name. `http.py` builds each
-board's client: timeouts, rate limit, retries. Every [decided] provider behaviour the
+one kind, so code asks for what a board does, never for its name. `http.py` and
+`transport.py` build each board's client: timeouts, rate limit, retries. Every [decided] provider behaviour the
 connectors rely on is listed in `decided.py`.
 """
 
 from __future__ import annotations
 
 import threading
-
-import httpx
+from typing import TYPE_CHECKING
 
 from boardsync.config.model import Providers
 from boardsync.connectors.base import Connector
-from boardsync.connectors.http import RequestTally, RetryPolicy, make_client
+from boardsync.connectors.http import RequestTally, RetryPolicy
 from boardsync.connectors.registry import REGISTRY, none_configured, with_capability
+
+if TYPE_CHECKING:
+    import httpx
 
 
 def build_connectors(
@@ -31,6 +33,8 @@ def build_connectors(
 
     `stop` cuts retry waits short at shutdown; `transport` replaces the network (tests);
     `tally` counts their requests and errors (default: the process-wide tally)."""
+    from boardsync.connectors.transport import make_client  # httpx: only once a board is to be called
+
     connectors: dict[str, Connector] = {}
     for name in providers.names():
         connector = REGISTRY[name]

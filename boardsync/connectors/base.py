@@ -21,12 +21,14 @@ import abc
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
-import httpx
 from pydantic import BaseModel
 
 from boardsync.config.model import Posting
+
+if TYPE_CHECKING:
+    import httpx
 
 # Board-neutral lifecycle words. Each connector maps its board's statuses onto these.
 RemoteStatus = Literal["draft", "active", "paused", "closed", "expired"]

@@ -18,10 +18,8 @@ import dataclasses
 import re
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-import httpx
-import structlog
 from pydantic import Field, SecretStr
 
 from boardsync.config.model import (
@@ -48,8 +46,12 @@ from boardsync.connectors.base import (
 )
 from boardsync.connectors.http import HttpConnector, RateLimiter, excerpt
 from boardsync.errors import Ambiguous, Blocked, ProviderError, Rejected
+from boardsync.log import get_logger
 
-log = structlog.get_logger("boardsync.connectors.hirempire", provider="hirempire")
+if TYPE_CHECKING:
+    import httpx
+
+log = get_logger("boardsync.connectors.hirempire", provider="hirempire")
 
 # ------------------------------------------------------------------------------ config
 

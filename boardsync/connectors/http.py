@@ -29,6 +29,11 @@ here: `Transient` when nothing can have happened or the call is idempotent, `Amb
 a non-idempotent request was sent and no answer came.
 Waits go through an injected ``sleep`` and ``clock``, so tests move a fake clock instead.
 
+`BoardHttp` and the client (`make_client`) are in `transport`, with httpx and tenacity: that
+half loads when a connector is built. This one (the policy, the limiter, the counting and
+`HttpConnector`) is what a board's module subclasses, so reading a board's declaration (its
+config models, its checks: `validate`, `status`) loads no HTTP client.
+
 Every try, reads included, is counted in a `RequestTally` by board and status class (``2xx`` …
 ``5xx``, or ``transport`` when no status came back); every error made here (a transport error,
 an error status through the connector's seam, an answer that is not JSON) is counted by its
@@ -41,10 +46,7 @@ body or headers, in the call log of the run that sent it (`calls.CallLog`), for
 from __future__ import annotations
 
 import abc
-import functools
-import os
 import secrets
-import ssl
 import threading
 import time
 from collections import Counter, deque
@@ -52,80 +54,26 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
-import structlog
-import tenacity
-from tenacity.wait import wait_base
-
-from boardsync import __version__
-from boardsync.connectors import calls as call_log
 from boardsync.connectors.answers import A, parse
 from boardsync.connectors.base import Connector
-from boardsync.errors import Ambiguous, Malformed, ProviderError, Transient, WaitAsked
+from boardsync.errors import Ambiguous, Malformed, ProviderError, Transient
 from boardsync.log import redact
 
-log = structlog.get_logger("boardsync.connectors.http")
+if TYPE_CHECKING:
+    # The client, the sending loop and the retries (`transport`) load when a connector is
+    # built, not when a board's declaration is read (`validate`, `status`).
+    import httpx
+    from tenacity.wait import wait_base
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Any]
 
-TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=10.0, pool=10.0)
-LIMITS = httpx.Limits(max_connections=4, max_keepalive_connections=2, keepalive_expiry=30.0)
 BODY_EXCERPT = 300
 """Characters of a board's error body kept in an exception message."""
-
-NOTHING_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-"""Transport errors raised before a byte of the request reached the board."""
-
-
-class RequestDeadline(httpx.TimeoutException):
-    """A try took longer than its whole-request deadline (connect, send, headers and body)."""
-
-
-SENT_NO_ANSWER = (
-    httpx.ReadTimeout, httpx.WriteTimeout, httpx.NetworkError, httpx.RemoteProtocolError, RequestDeadline,
-)
-"""Transport errors after the request (or part of it) was sent: the outcome is unknown."""
-RETRY_STATUSES_IDEMPOTENT = frozenset({500, 502, 503, 504})
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-def make_client(
-    base_url: str,
-    *,
-    transport: httpx.BaseTransport | None = None,
-    timeout: httpx.Timeout = TIMEOUT,
-    limits: httpx.Limits = LIMITS,
-) -> httpx.Client:
-    """The one `httpx.Client` of a board: explicit timeouts, a small pool, no redirects.
-
-    Credentials are not set here; each connector adds its board's own header per request.
-    The clients share one TLS context (`tls_context`)."""
-    return httpx.Client(
-        base_url=base_url,
-        transport=transport,
-        timeout=timeout,
-        limits=limits,
-        verify=tls_context(),
-        follow_redirects=False,
-        headers={"User-Agent": user_agent(), "Accept": "application/json"},
-    )
-
-
-def user_agent() -> str:
-    """boardsync's version and this process: a board's access log then tells one boardsync
-    process from another (a daemon from the one that took over from it)."""
-    return f"boardsync/{__version__} (pid {os.getpid()})"
-
-
-@functools.cache
-def tls_context() -> ssl.SSLContext:
-    """The one TLS context of every board's client, made when the first client is: loading
-    the trusted certificates takes megabytes and tens of milliseconds, once is enough."""
-    return httpx.create_ssl_context()
-
+MAX_CONNECTIONS = 4
+"""Connections a board's client keeps open at most: requests in flight at once."""
 
 # ------------------------------------------------------------------------------ rate limit
 
@@ -260,13 +208,15 @@ class RateLimiter:
         whole limit for a window too short to be kept while sending."""
         if self.per < KEEP_FROM:
             return self.limit
-        return min(self.limit, self.keep_every + (LIMITS.max_connections or self.limit))
+        return min(self.limit, self.keep_every + MAX_CONNECTIONS)
 
 
 # ------------------------------------------------------------------------------ retries
 
 
 def _default_wait() -> wait_base:
+    import tenacity
+
     return tenacity.wait_exponential_jitter(multiplier=0.5, max=8.0, jitter=0.5)
 
 
@@ -298,7 +248,7 @@ class RetryPolicy:
         return time.sleep
 
 
-RetryAfter = Callable[[httpx.Response], float | None]
+RetryAfter = Callable[["httpx.Response"], float | None]
 
 
 def retry_after_header(response: httpx.Response) -> float | None:
@@ -371,277 +321,7 @@ PROCESS_TALLY = RequestTally()
 """The tally every board client counts into unless given its own (tests give their own)."""
 
 
-# ------------------------------------------------------------------------------ the client
-
-
-class BoardHttp:
-    """One board's client with its limiter and retry policy; returns responses of any status.
-
-    `retry_after` reads how long the board asks to wait from a 429/503 response (boards put it
-    in different places). Each try and each error raised is counted in `tally`."""
-
-    def __init__(
-        self,
-        provider: str,
-        client: httpx.Client,
-        *,
-        limiter: RateLimiter,
-        retry: RetryPolicy,
-        retry_after: RetryAfter = retry_after_header,
-        tally: RequestTally | None = None,
-    ) -> None:
-        self.provider = provider
-        self.client = client
-        self.limiter = limiter
-        self.retry = retry
-        self.retry_after = retry_after
-        self.tally = tally if tally is not None else PROCESS_TALLY
-        self._seen = threading.local()
-        """Per thread: the status of the last response received (see `last_status`)."""
-
-    @property
-    def last_status(self) -> int | None:
-        """The status of the last response this thread received, a retried try's included,
-        since `forget_status`; None before any. Kept per thread: the boards share no client,
-        but a board's own calls may come from more than one thread."""
-        status: int | None = getattr(self._seen, "status", None)
-        return status
-
-    def forget_status(self) -> None:
-        self._seen.status = None
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        idempotent: bool | None = None,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> httpx.Response:
-        """Send one call, retried as the policy allows. `idempotent` defaults to the method's
-        nature; pass True for a call the board documents as safe to repeat."""
-        method = method.upper()
-        safe = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
-        call = f"{method} {path}"
-        kwargs = {"params": params, "json": json, "headers": headers}
-        started = self.retry.clock()
-        try:
-            response = self._retrying(call, safe, started)(self._send_once, method, path, kwargs, started)
-        except StopRequested as exc:
-            # Not the board's error: nothing was sent, so it is not counted as one.
-            raise Transient("stopped: boardsync is shutting down", provider=self.provider, call=call) from exc
-        except httpx.HTTPError as exc:
-            raise self.failed(self._transport_error(exc, call, safe)) from exc
-        asked = self._wait_refused(response, started)
-        if asked is not None:
-            raise self.failed(WaitAsked(
-                f"asked to wait {asked:.0f} s, longer than a call retries", retry_after=asked,
-                provider=self.provider, call=call, status=response.status_code,
-            )) from status_error(response)
-        return response
-
-    def failed(self, error: ProviderError) -> ProviderError:
-        """Count `error` against its board by kind, and hand it back to be raised."""
-        self.tally.record_error(self.provider, type(error).__name__)
-        return error
-
-    def _wait_refused(self, response: httpx.Response, started: float) -> float | None:
-        """The seconds a final 429 asked for, when the policy would not wait that long."""
-        if response.status_code != 429:
-            return None
-        asked = self.retry_after(response)
-        if asked is None or not self._beyond_policy(asked, started):
-            return None
-        return asked
-
-    def _beyond_policy(self, asked: float, started: float) -> bool:
-        policy = self.retry
-        return asked > policy.retry_after_cap or policy.clock() - started + asked > policy.budget
-
-    def _send_once(self, method: str, path: str, kwargs: dict[str, Any], started: float) -> httpx.Response:
-        with self.limiter.slot():
-            began = time.perf_counter()
-            try:
-                response = self._send_within(method, path, kwargs, self._try_seconds(started))
-            except httpx.HTTPError:
-                self.tally.record(self.provider, TRANSPORT)
-                self._note(method, path, kwargs, None, began)
-                raise
-            self.tally.record(self.provider, status_class(response.status_code))
-            self._note(method, path, kwargs, response.status_code, began)
-        log.debug(
-            "http_response",
-            provider=self.provider,
-            call=f"{method} {path}",
-            status=response.status_code,
-            elapsed_ms=round((time.perf_counter() - began) * 1000, 1),
-        )
-        return response
-
-    def _note(self, method: str, path: str, kwargs: dict[str, Any], status: int | None, began: float) -> None:
-        """Note one try in the call log of the run that sent it, when it keeps one: never its
-        body or headers."""
-        calls = call_log.current()
-        if calls is None:
-            return
-        full = self.client.base_url.path.rstrip("/") + path if path.startswith("/") else path
-        calls.note(self.provider, method, full, kwargs.get("params"), status,
-                   round((time.perf_counter() - began) * 1000))
-
-    def _try_seconds(self, started: float) -> float:
-        """This try's deadline: the policy's, or what is left of the budget if that is less."""
-        left = self.retry.budget - (self.retry.clock() - started)
-        return max(min(self.retry.deadline, left), MIN_TRY_SECONDS)
-
-    def _send_within(self, method: str, path: str, kwargs: dict[str, Any], seconds: float) -> httpx.Response:
-        """One request, connect to last byte, within `seconds` of real time."""
-        ends = time.monotonic() + seconds
-        request = self.client.build_request(method, path, timeout=_capped(self.client.timeout, seconds), **kwargs)
-        response = self.client.send(request, stream=True)
-        self._seen.status = response.status_code  # known once the headers are in, body or not
-        try:
-            if time.monotonic() > ends:  # headers trickled in, each read within its timeout
-                raise RequestDeadline(f"no answer within the {seconds:g} s deadline", request=request)
-            response.stream = _DeadlineStream(response.stream, request, ends, seconds)
-            response.read()
-        finally:
-            response.close()
-        return response
-
-    def _retrying(self, call: str, idempotent: bool, started: float) -> tenacity.Retrying:
-        policy = self.retry
-
-        def should_retry(state: tenacity.RetryCallState) -> bool:
-            return self._should_retry(state, idempotent, started)
-
-        def stop(state: tenacity.RetryCallState) -> bool:
-            over_budget = policy.clock() - started + state.upcoming_sleep > policy.budget
-            stopping = policy.stop is not None and policy.stop.is_set()
-            return state.attempt_number >= policy.attempts or over_budget or stopping
-
-        def before(state: tenacity.RetryCallState) -> None:
-            if state.attempt_number > 1 and policy.stop is not None and policy.stop.is_set():
-                raise StopRequested()
-
-        return tenacity.Retrying(
-            retry=should_retry,
-            wait=self._wait,
-            stop=stop,
-            sleep=policy.sleeper(),
-            before=before,
-            before_sleep=lambda state: self._log_retry(call, state),
-            # Out of tries: hand back the last response, or raise the last transport error.
-            retry_error_callback=lambda state: state.outcome.result(),  # type: ignore[union-attr]
-        )
-
-    def _should_retry(self, state: tenacity.RetryCallState, idempotent: bool, started: float) -> bool:
-        outcome = state.outcome
-        if outcome is None:
-            return False
-        if outcome.failed:
-            error = outcome.exception()
-            if isinstance(error, NOTHING_SENT):
-                return True
-            return idempotent and isinstance(error, SENT_NO_ANSWER)
-        response = outcome.result()
-        if response.status_code == 429:
-            # A wait longer than the policy spends is not waited out: the run keeps it.
-            return self._wait_refused(response, started) is None
-        return idempotent and response.status_code in RETRY_STATUSES_IDEMPOTENT
-
-    def _wait(self, state: tenacity.RetryCallState) -> float:
-        backoff = float(self.retry.wait(state))
-        outcome = state.outcome
-        if outcome is None or outcome.failed:
-            return backoff
-        asked = self.retry_after(outcome.result())
-        if asked is None:
-            return backoff
-        return max(backoff, min(asked, self.retry.retry_after_cap))
-
-    def _log_retry(self, call: str, state: tenacity.RetryCallState) -> None:
-        outcome = state.outcome
-        reason: str
-        if outcome is not None and outcome.failed:
-            reason = type(outcome.exception()).__name__
-        elif outcome is not None:
-            reason = str(outcome.result().status_code)
-        else:
-            reason = "unknown"
-        log.warning(
-            "http_retry", provider=self.provider, call=call, attempt=state.attempt_number, wait_s=round(state.upcoming_sleep, 3),
-            reason=reason,
-        )
-
-    def _transport_error(self, exc: httpx.HTTPError, call: str, idempotent: bool) -> ProviderError:
-        error = self._mapped_transport_error(exc, call, idempotent)
-        error.unanswered = True
-        return error
-
-    def _mapped_transport_error(self, exc: httpx.HTTPError, call: str, idempotent: bool) -> ProviderError:
-        what = f"{type(exc).__name__}: {excerpt(str(exc))}".rstrip(": ")
-        if isinstance(exc, NOTHING_SENT):
-            return Transient(f"could not reach the board{_address(exc)} ({what})", provider=self.provider, call=call)
-        if isinstance(exc, SENT_NO_ANSWER) and not idempotent:
-            return Ambiguous(
-                f"sent, but no answer came back ({what}); the call may have taken effect",
-                provider=self.provider,
-                call=call,
-            )
-        return Transient(f"no usable answer ({what})", provider=self.provider, call=call)
-
-
-def _address(exc: httpx.HTTPError) -> str:
-    """`` at host:port`` of the request that failed, so a wrong base URL shows; empty when the
-    error carries no request."""
-    try:
-        url = exc.request.url
-    except RuntimeError:  # httpx raises it for an error made without a request
-        return ""
-    port = url.port or {"https": 443, "http": 80}.get(url.scheme)
-    return f" at {url.host}:{port}" if port else f" at {url.host}"
-
-
-MIN_TRY_SECONDS = 0.1
-"""A try gets at least this long, even at the very end of the budget."""
-
-
-def _capped(timeout: httpx.Timeout, seconds: float) -> httpx.Timeout:
-    """`timeout` with no single operation allowed longer than `seconds`."""
-
-    def cap(value: float | None) -> float:
-        return seconds if value is None else min(value, seconds)
-
-    return httpx.Timeout(connect=cap(timeout.connect), read=cap(timeout.read), write=cap(timeout.write),
-                         pool=cap(timeout.pool))
-
-
-class _DeadlineStream(httpx.SyncByteStream):
-    """A response body that ends in `RequestDeadline` once its try's deadline has passed."""
-
-    def __init__(self, stream: httpx.SyncByteStream | httpx.AsyncByteStream, request: httpx.Request,
-                 ends: float, seconds: float) -> None:
-        assert isinstance(stream, httpx.SyncByteStream)
-        self._stream = stream
-        self._request = request
-        self._ends = ends
-        self._seconds = seconds
-
-    def __iter__(self) -> Iterator[bytes]:
-        received = 0
-        for chunk in self._stream:
-            received += len(chunk)
-            if time.monotonic() > self._ends:
-                raise RequestDeadline(
-                    f"the answer was not complete within the {self._seconds:g} s deadline "
-                    f"({received} bytes so far)", request=self._request,
-                )
-            yield chunk
-
-    def close(self) -> None:
-        self._stream.close()
+# ------------------------------------------------------------------------------ the connector
 
 
 class HttpConnector(Connector):
@@ -661,6 +341,8 @@ class HttpConnector(Connector):
         retry: RetryPolicy | None = None,
         tally: RequestTally | None = None,
     ) -> None:
+        from boardsync.connectors.transport import BoardHttp
+
         super().__init__(settings, client)
         retry = retry or RetryPolicy()
         self.http = BoardHttp(
@@ -747,6 +429,8 @@ class HttpConnector(Connector):
             )) from exc
 
     def _checked(self, response: httpx.Response, call: str) -> httpx.Response:
+        from boardsync.connectors.transport import status_error
+
         if response.is_error:
             raise self.http.failed(self._status_error(response, call)) from status_error(response)
         return response
@@ -778,13 +462,6 @@ class HttpConnector(Connector):
             f"answered without a JSON object: {excerpt(response.text, 120)!r}",
             provider=self.name, call=call, status=response.status_code,
         ))
-
-
-def status_error(response: httpx.Response) -> httpx.HTTPStatusError:
-    """httpx's own error for an error status, to chain a mapped error `from`."""
-    return httpx.HTTPStatusError(
-        f"{response.status_code} {response.reason_phrase}", request=response.request, response=response
-    )
 
 
 def excerpt(text: str, limit: int = BODY_EXCERPT) -> str:

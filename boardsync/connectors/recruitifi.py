@@ -12,10 +12,8 @@ import re
 import threading
 import time
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import httpx
-import structlog
 from pydantic import Field, SecretStr
 
 from boardsync.config.model import Model, Posting
@@ -25,9 +23,12 @@ from boardsync.connectors.answers import Answer, UtcDateTime
 from boardsync.connectors.base import BoardProblem, IssuedLink
 from boardsync.connectors.http import HttpConnector, Clock, RateLimiter, excerpt
 from boardsync.errors import Blocked, ProviderError, Rejected
-from boardsync.log import register_link, register_secret
+from boardsync.log import get_logger, register_link, register_secret
 
-log = structlog.get_logger("boardsync.connectors.recruitifi", provider="recruitifi")
+if TYPE_CHECKING:
+    import httpx
+
+log = get_logger("boardsync.connectors.recruitifi", provider="recruitifi")
 
 TOKEN_PATH = "/v1/auth/token"
 LINK_PATHS = {"job": "/v1/links/job", "settings": "/v1/links/settings", "tasks": "/v1/links/tasks"}

@@ -16,10 +16,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeVar
 
-import httpx
-import structlog
 from pydantic import Field, SecretStr, field_validator
 
 from boardsync.config.model import (
@@ -38,8 +36,12 @@ from boardsync.connectors.answers import Answer, UtcDateTime
 from boardsync.connectors.base import BoardProblem, NotAPosting, Remote, RemoteStatus, Spec, Transition, Unrenderable
 from boardsync.connectors.http import HttpConnector, RateLimiter, excerpt, retry_after_header
 from boardsync.errors import Blocked, ProviderError, Rejected
+from boardsync.log import get_logger
 
-log = structlog.get_logger("boardsync.connectors.sorce", provider="sorce")
+if TYPE_CHECKING:
+    import httpx
+
+log = get_logger("boardsync.connectors.sorce", provider="sorce")
 
 # ------------------------------------------------------------------------------ config
 

@@ -26,15 +26,15 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-import structlog
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from boardsync.connectors.base import BoardEvent
 from boardsync.daemon.hooks import read_body
+from boardsync.log import get_logger
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 EVENTS_PREFIX = "/hooks/"
 EVENTS_PATH = EVENTS_PREFIX + "{board}/{token}"

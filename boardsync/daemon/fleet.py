@@ -48,7 +48,6 @@ from pathlib import Path
 from types import FrameType
 
 import sqlalchemy as sa
-import structlog
 from sqlalchemy.pool import NullPool
 
 from boardsync import workspaces
@@ -56,6 +55,7 @@ from boardsync.config.loader import collect
 from boardsync.daemon.lock import ADVISORY_KEY, DEFAULT_LEASE, workspace_key
 from boardsync.daemon.notify import Notifier, Watchdog, watchdog_interval
 from boardsync.errors import BoardsyncError, StateError
+from boardsync.log import get_logger
 from boardsync.state.db import (
     Keepalive,
     close_quietly,
@@ -66,7 +66,7 @@ from boardsync.state.db import (
     pg_connect_args,
 )
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 FLEET_CLASS = 0x6273_6E66
 """The first key of a fleet member's advisory lock ("bsnf"); the second is its member number."""

@@ -22,7 +22,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-import structlog
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
@@ -32,10 +31,11 @@ from boardsync.config.loader import Collected, collect
 from boardsync.config.model import GitSource, parse_duration
 from boardsync.config.yamlfile import display_path
 from boardsync.errors import BoardsyncError, Problem
+from boardsync.log import get_logger
 from boardsync.reconcile import events
 from boardsync.state.store import Store
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 FetchResult = Literal["live", "unchanged", "refused", "failed"]
 FETCH_RESULTS: tuple[FetchResult, ...] = ("live", "unchanged", "refused", "failed")

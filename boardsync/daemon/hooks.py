@@ -19,11 +19,12 @@ import hmac
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol
 
-import structlog
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-log = structlog.get_logger(__name__)
+from boardsync.log import get_logger
+
+log = get_logger(__name__)
 
 HOOK_PATH = "/hooks/git"
 MAX_BODY = 25 * 1024 * 1024

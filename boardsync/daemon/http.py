@@ -46,7 +46,6 @@ from email.utils import formatdate
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-import structlog
 import uvicorn
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -63,8 +62,9 @@ from boardsync.dashboard import ASSETS, asset
 from boardsync.daemon.events import EVENTS_PATH, Booked, board_hook, is_event_path
 from boardsync.daemon.hooks import HOOK_PATH, git_hook
 from boardsync.errors import BoardsyncError, ConfigError
+from boardsync.log import get_logger
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)

@@ -18,17 +18,16 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
-import structlog
-
 from boardsync.config import Desired
 from boardsync.config.model import Posting
 from boardsync.connectors.base import Connector
 from boardsync.daemon.http import UnknownPosting
 from boardsync.errors import Transient
+from boardsync.log import get_logger
 from boardsync.reconcile import fresh_links
 from boardsync.state.store import Store
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 def link_boards(connectors: Mapping[str, Connector]) -> list[str]:

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-import structlog
 from prometheus_client import CollectorRegistry, Counter, GCCollector, PlatformCollector, ProcessCollector
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
-log = structlog.get_logger(__name__)
+from boardsync.log import get_logger
+
+log = get_logger(__name__)
 
 __all__ = ["GuardedCollector", "collector_errors", "exposition", "new_registry"]
 

@@ -18,9 +18,9 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
-import structlog
+from boardsync.log import get_logger
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 def socket_address(value: str) -> str | bytes | None:

@@ -33,8 +33,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import structlog
-
 from boardsync import config, dashboard
 from boardsync.config.gitsource import Checkout
 from boardsync.config.loader import Collected, collect
@@ -55,7 +53,7 @@ from boardsync.daemon.standby import StandbySurface, active_gauge, can_stand_by,
 from boardsync.daemon.timed import TimedRuns
 from boardsync.daemon.watch import ConfigWatch, ConfigWatcher, inotify_batches
 from boardsync.errors import BoardsyncError, ConfigError, ProviderError
-from boardsync.log import redact
+from boardsync.log import get_logger, redact
 from boardsync.reconcile import collect_metrics, events, reconcile, snapshot
 from boardsync.reconcile.model import RunResult
 from boardsync.reconcile.outbox import Courier, targets
@@ -63,7 +61,7 @@ from boardsync.state import migrations
 from boardsync.state.outbox import add_events
 from boardsync.state.store import Store, open_store
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 BEAT_EVERY = 5.0
 NOTIFY_IDLE = timedelta(minutes=1)

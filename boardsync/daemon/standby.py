@@ -20,7 +20,6 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
-import structlog
 from prometheus_client import CollectorRegistry, Gauge
 
 from boardsync.connectors.base import BoardEvent
@@ -29,9 +28,10 @@ from boardsync.daemon.http import Check, NotActive
 from boardsync.daemon.lock import LockHolder, WriterLock, WriterLockHeld, acquire_with, lock_backend
 from boardsync.daemon.metrics import exposition, new_registry
 from boardsync.errors import StateError
+from boardsync.log import get_logger
 from boardsync.state.db import is_postgresql
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 POLL_MAX = 5.0
 """The longest wait between two tries of the lock, whatever the lease."""

@@ -14,13 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-import structlog
-
 from boardsync.config.model import Daemon
 from boardsync.connectors.base import Connector, Webhook
 from boardsync.errors import BoardsyncError, ConfigError, Rejected
+from boardsync.log import get_logger
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 Done = Literal["kept", "added", "removed", "listed"]
 

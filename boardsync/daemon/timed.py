@@ -13,13 +13,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import structlog
-
 from boardsync.config.model import Posting
 from boardsync.daemon.scheduler import Scheduler
+from boardsync.log import get_logger
 from boardsync.reconcile.upcoming import moments
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 PREFIX = "at "
 """The scheduler names of timed runs: ``at 2026-03-02T08:00:00+00:00``."""

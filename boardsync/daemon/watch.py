@@ -17,13 +17,13 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-import structlog
 import watchfiles
 
 from boardsync.config.model import RootConfig
 from boardsync.config.yamlfile import walk_yaml_files
+from boardsync.log import get_logger
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 Fingerprint = tuple[tuple[str, int, int, int], ...]
 

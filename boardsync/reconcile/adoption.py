@@ -18,18 +18,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import structlog
-
 from boardsync.config.loader import Desired
 from boardsync.connectors.base import Connector, Remote
 from boardsync.connectors.registry import none_configured
 from boardsync.errors import ProviderError, Refused, no_such_posting
+from boardsync.log import get_logger
 from boardsync.reconcile import record
 from boardsync.reconcile.model import BoardError, Pair
 from boardsync.reconcile.waits import BoardWaits, read_jobs
 from boardsync.state import Store
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 Clock = Callable[[], datetime]
 

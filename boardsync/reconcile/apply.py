@@ -49,13 +49,13 @@ from concurrent.futures import ThreadPoolExecutor
 from itertools import groupby
 from typing import Any
 
-import structlog
 from sqlmodel import Session
 
 from boardsync.config.model import Posting
 from boardsync.connectors.base import Connector, Remote, Transition
 from boardsync.connectors.calls import in_context
 from boardsync.errors import Ambiguous, Blocked, ProviderError, Rejected, WaitAsked
+from boardsync.log import get_logger
 from boardsync.reconcile import events, journal, record
 from boardsync.reconcile.model import (
     CREATES,
@@ -72,7 +72,7 @@ from boardsync.reconcile.waits import BoardWaits
 from boardsync.state import Binding, IntentState, Store
 from boardsync.state.outbox import add_event
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_CAP = timedelta(hours=6)

@@ -23,7 +23,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import structlog
 from sqlmodel import col, select
 
 from boardsync.config.loader import Desired
@@ -31,6 +30,7 @@ from boardsync.config.model import NotifyTarget, Posting, parse_duration
 from boardsync.connectors import calls as call_log
 from boardsync.connectors.base import Connector, Remote
 from boardsync.errors import ConfigError, ProviderError, UnsafePlan, no_such_posting
+from boardsync.log import get_logger
 from boardsync.reconcile import events, journal, pace, record, saved, verdict
 from boardsync.reconcile.apply import Applier, ApplyReport, Progress
 from boardsync.reconcile.lookup import look_up_unlisted
@@ -60,7 +60,7 @@ from boardsync.reconcile.upcoming import upcoming
 from boardsync.reconcile.waits import BoardWaits
 from boardsync.state import Binding, Store
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 Clock = Callable[[], datetime]
 

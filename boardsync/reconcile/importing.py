@@ -30,7 +30,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import structlog
 from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.scalarstring import LiteralScalarString
@@ -39,6 +38,7 @@ from boardsync.config.loader import Desired
 from boardsync.config.model import OVERRIDABLE, Policy, Posting, Workplace
 from boardsync.connectors.base import Connector, NotAPosting, Remote, Unrenderable
 from boardsync.errors import ConfigError
+from boardsync.log import get_logger
 from boardsync.reconcile import record
 from boardsync.reconcile.adoption import UnmanagedJob as Job
 from boardsync.reconcile.adoption import _job_boards
@@ -46,7 +46,7 @@ from boardsync.reconcile.identity import ENDED
 from boardsync.reconcile.waits import BoardWaits, read_jobs
 from boardsync.state import Store
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 Clock = Callable[[], datetime]
 Identity = tuple[str, Hashable]

@@ -29,17 +29,17 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-import structlog
 from sqlmodel import Session
 
 from boardsync.connectors.base import Remote
 from boardsync.reconcile.identity import FreeJobs
+from boardsync.log import get_logger
 from boardsync.reconcile import record
 from boardsync.reconcile.model import CREATES, Action, Board, Change, Pair
 from boardsync.reconcile.planner import STATUS
 from boardsync.state import Intent, IntentState, Store
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 INTENTS = Intent.__table__  # type: ignore[attr-defined]

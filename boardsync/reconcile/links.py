@@ -9,7 +9,6 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import structlog
 from sqlmodel import col, select
 
 from boardsync.config.loader import Desired
@@ -17,13 +16,14 @@ from boardsync.config.model import Posting
 from boardsync.connectors.registry import none_configured
 from boardsync.connectors.base import Connector
 from boardsync.errors import ProviderError, WaitAsked
+from boardsync.log import get_logger
 from boardsync.reconcile import events, record
 from boardsync.reconcile.planner import LINK_REFRESH_MARGIN
 from boardsync.reconcile.waits import BoardWaits
 from boardsync.state import SignedLink, Store
 from boardsync.state.outbox import add_event
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)

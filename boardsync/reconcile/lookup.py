@@ -18,16 +18,15 @@ import threading
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-import structlog
-
 from boardsync.config.model import Policy
 from boardsync.errors import ProviderError
+from boardsync.log import get_logger
 from boardsync.reconcile.identity import ENDED
 from boardsync.reconcile.model import Board
 from boardsync.reconcile.safety import LIVE, SAFETY_FLOOR
 from boardsync.state.health import GONE
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)

@@ -10,16 +10,15 @@ import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-import structlog
-
 from boardsync.config.model import Posting
 from boardsync.connectors.base import BoardProblem, Connector, Spec, Unrenderable
 from boardsync.connectors.calls import in_context
 from boardsync.errors import ProviderError, WaitAsked
+from boardsync.log import get_logger
 from boardsync.reconcile.model import Board, BoardView
 from boardsync.reconcile.waits import BoardWaits
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 def observe(

@@ -19,17 +19,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-import structlog
-
 from boardsync.config.loader import Desired
 from boardsync.config.model import NotifyTarget, parse_duration
-from boardsync.log import redact
+from boardsync.log import get_logger, redact
 from boardsync.reconcile.events import test_message
 from boardsync.state import Store
 from boardsync.state import outbox
 from boardsync.state.outbox import Event, Owed
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 Clock = Callable[[], datetime]
 Send = Callable[[str, str, str], str | None]

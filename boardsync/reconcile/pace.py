@@ -28,14 +28,14 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
 from boardsync.connectors.base import Connector, Pace
 from boardsync.errors import StateError
+from boardsync.log import get_logger
 from boardsync.state import Store
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 wall: Callable[[], float] = time.time
 """Seconds since the epoch: how kept requests are dated, the same in every process."""

@@ -30,14 +30,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-import structlog
 from sqlalchemy import insert
 from sqlmodel import Session, col, delete, func, or_, select, update
 
 from boardsync.config.model import Posting, Status
 from boardsync.connectors.base import IssuedLink, Remote, Spec
 from boardsync.connectors.calls import CallEntry
-from boardsync.log import redact
+from boardsync.log import get_logger, redact
 from boardsync.reconcile import events, views
 from boardsync.reconcile.lookup import BoundJob
 from boardsync.errors import ConfigError
@@ -62,7 +61,7 @@ from boardsync.state.history import WHOLE_POSTING
 from boardsync.state.outbox import Event, add_event
 from boardsync.state.tables import UNSETTLED_INTENT_STATES, CounterSample, IntentState, OutboxEvent
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 CHUNK = 500
 """Ids per ``IN (…)`` list: well under SQLite's limit on bound parameters."""

@@ -11,14 +11,13 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-import structlog
-
 from boardsync.connectors.base import Connector, Remote
 from boardsync.errors import ProviderError, WaitAsked
+from boardsync.log import get_logger
 from boardsync.reconcile import record
 from boardsync.state import Store
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 Clock = Callable[[], datetime]
 

@@ -43,10 +43,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-import structlog
 from sqlalchemy.engine import Engine
 
 from boardsync.errors import StateError
+from boardsync.log import get_logger
 from boardsync.state.db import LOCK_TABLE, writer
 from boardsync.state.tables import TABLES, Meta
 
@@ -58,7 +58,7 @@ if TYPE_CHECKING:
 # (reading the revision is one SELECT), and it would add a noticeable part to every command's
 # start.
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 SCRIPTS = Path(__file__).resolve().parent / "schema"
 """Alembic's script folder: `env.py` and `versions/`, shipped inside the package."""

@@ -15,12 +15,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-import structlog
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, func, select
 
 from boardsync.errors import StateError
+from boardsync.log import get_logger
 from boardsync.state import migrations
 from boardsync.state.db import create_engine, describe, parse_url, sqlite_path, writer
 from boardsync.state.health import HEALTHS, Health, PairFacts, health_of
@@ -38,7 +38,7 @@ from boardsync.state.tables import (
     VisitSample,
 )
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 def open_store(url: str, *, migrate: bool = False, create: bool = True, read_only: bool = False) -> Store:
     """Open the state database at `url`.

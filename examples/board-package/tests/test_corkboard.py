@@ -6,7 +6,7 @@ import pytest
 from pydantic import SecretStr
 
 from boardsync.connectors.base import Connector
-from boardsync.connectors.http import make_client
+from boardsync.connectors.transport import make_client
 from boardsync.errors import Blocked
 from boardsync.testing import JobBoardContract, posting
 from boardsync_corkboard import CorkboardConnector, CorkboardSettings
