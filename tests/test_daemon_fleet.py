@@ -215,6 +215,9 @@ def test_daemons_share_workspaces_take_over_a_dead_ones_and_rebalance_when_one_j
         for daemon in [*rest, fourth]:
             assert daemon.proc.wait(60) == 0, daemon.tail()
         assert fleet.writers() == {}  # every lock given back
+        # Each workspace process's log lines say which workspace they are about.
+        runs = [e for d in fleet.daemons for e in d.events("run_finished")]
+        assert {e.get("workspace") for e in runs} == {*NAMES, LATER}
 
         writers_seen = [_no_two_writers_at_once(sandbox) for sandbox in boards.values()]
         assert max(len(seen) for seen in writers_seen) >= 2  # some workspace did change hands
