@@ -93,19 +93,29 @@ protects, and no credential a board issues is that short."""
 
 
 class SecretValues:
-    """The secret values this process holds, masked in any text by compiled patterns.
+    """The secret values this process holds, masked in any text.
 
-    Patterns are rebuilt only when the set changes, never per line. Values that die (an
-    access token, a signed link) are registered with their lifetime and dropped once expired,
-    so a daemon running for months keeps patterns the size of what is alive.
+    Values that die (an access token, a signed link) are registered with their lifetime and
+    dropped once expired, so a daemon running for months masks only what is alive.
 
-    A run that fetches a link per posting adds values one call at a time; compiling one
-    pattern of everything on each call would cost the square of their number. So values are
-    kept in groups, each with its pattern, and a new group is merged with the one before it
-    while it is as large (a binary counter): each value is compiled about log2(n) times, and a
-    line is masked by as many patterns. Masking group by group is the same as with one pattern
-    as long as no value of one group contains a value of another; a value that would, is
-    merged with everything at once, as is the set once a value expires."""
+    Two kinds of value are kept apart:
+
+    - **Plain** values, made only of the characters a URL leaves as they are (letters,
+      digits, ``-._~``): the tokens boards hand out and most keys. Such a value is written
+      one way only, itself, so it is found without a pattern: in each run of those characters
+      in the text, every window as long as a held value is looked up in the set of values of
+      that length. A run shorter than the shortest value held is passed over at once. Adding
+      one is a set insertion, however many are held: a first sync fetching a link per posting
+      adds thousands.
+    - **Other** values (a password with symbols, a link with no token piece) may be written
+      in several forms (JSON escapes, percent-encoding) and are masked by compiled patterns.
+      They are kept in groups, each with its pattern, and a new group is merged with the one
+      before it while it is as large (a binary counter), so a value is compiled about
+      log2(n) times. Masking group by group is the same as with one pattern as long as no
+      value of one group contains a value of another; a value that would, is merged with
+      everything at once, as is the set once a value expires.
+
+    The patterns run first, so a plain value inside another value is masked with it."""
 
     def __init__(self, clock: Any = time.monotonic) -> None:
         self._clock = clock
@@ -114,7 +124,14 @@ class SecretValues:
         """value → monotonic time it expires (None: for as long as the process runs)."""
         self._groups: list[set[str]] = []
         self._patterns: tuple[re.Pattern[str], ...] = ()
-        """One per group, in order; swapped whole, so a masking thread reads a consistent set."""
+        """One per group of other values, in order; swapped whole, so a masking thread reads
+        a consistent set."""
+        self._plain: tuple[tuple[int, set[str]], ...] = ()
+        """The plain values by length, longest first. A set grows in place (a lookup and an
+        insertion are each one step under the interpreter's lock); the tuple is swapped whole
+        when a length is new."""
+        self._next_expiry: float | None = None
+        """When the first value held dies: until then, adding looks for nothing to drop."""
 
     def add(self, values: Iterable[str], lifetime: float | None = None) -> None:
         until = None if lifetime is None else self._clock() + max(lifetime, 0.0)
@@ -130,20 +147,49 @@ class SecretValues:
                 else:
                     self._until[value] = until
                     new.add(value)
-            if expired or self._overlaps(new):
-                self._regroup([set(self._until)] if self._until else [], [])
-            elif new:
-                self._push(new)
+            if until is not None and new and (self._next_expiry is None or until < self._next_expiry):
+                self._next_expiry = until
+            plain = {value for value in new if _PLAIN.fullmatch(value)}
+            other = new - plain
+            if expired:
+                self._rebuild()
+                return
+            if plain:
+                self._add_plain(plain)
+            if self._overlaps(other):
+                self._regroup([set(self._others())], [])
+            elif other:
+                self._push(other)
 
     def mask(self, text: str) -> str:
         for pattern in self._patterns:  # one read: a rebuild swaps the tuple whole
             text = pattern.sub(MASK, text)
+        plain = self._plain
+        if plain:
+            text = _PLAIN_RUN.sub(lambda run: _mask_run(run.group(), plain), text)
         return text
 
     def clear(self) -> None:
         with self._lock:
             self._until.clear()
-            self._regroup([], [])
+            self._rebuild()
+
+    def _others(self) -> list[str]:
+        return [value for value in self._until if not _PLAIN.fullmatch(value)]
+
+    def _rebuild(self) -> None:
+        others = self._others()
+        self._regroup([set(others)] if others else [], [])
+        self._plain = ()
+        self._add_plain({value for value in self._until if _PLAIN.fullmatch(value)})
+
+    def _add_plain(self, values: set[str]) -> None:
+        sets = dict(self._plain)
+        for value in values:
+            if len(value) not in sets:
+                sets[len(value)] = set()
+                self._plain = tuple((length, sets[length]) for length in sorted(sets, reverse=True))
+            sets[len(value)].add(value)
 
     def _push(self, group: set[str]) -> None:
         groups, patterns = self._groups[:], list(self._patterns)
@@ -161,17 +207,50 @@ class SecretValues:
         self._groups, self._patterns = groups, tuple(patterns)
 
     def _overlaps(self, new: set[str]) -> bool:
-        """Whether a new value contains a held one or is contained in one (a link and its
-        token arrive in one call, so they never count)."""
-        held = [value for value in self._until if value not in new]
+        """Whether a new other value contains a held one or is contained in one (a link and
+        its token arrive in one call, so they never count)."""
+        held = [value for group in self._groups for value in group if value not in new]
         return any(a in b or b in a for a in new for b in held)
 
     def _drop_expired(self) -> bool:
         now = self._clock()
+        if self._next_expiry is None or now < self._next_expiry:
+            return False
         expired = [v for v, until in self._until.items() if until is not None and until <= now]
         for value in expired:
             del self._until[value]
+        alive = [until for until in self._until.values() if until is not None]
+        self._next_expiry = min(alive) if alive else None
         return bool(expired)
+
+
+_PLAIN_CHARS = r"A-Za-z0-9\-._~"
+_PLAIN = re.compile(f"[{_PLAIN_CHARS}]+")
+_PLAIN_RUN = re.compile(f"[{_PLAIN_CHARS}]{{{MIN_SECRET_LENGTH},}}")
+"""A run of plain characters that may hold a plain secret."""
+
+
+def _mask_run(run: str, plain: tuple[tuple[int, set[str]], ...]) -> str:
+    """`run` with every held plain value in it masked, the longest first where two start at
+    one place (a value inside a longer one starts no earlier, so it is masked with it)."""
+    shortest = plain[-1][0]
+    end = len(run)
+    if end < shortest:
+        return run
+    pieces: list[str] = []
+    start = i = 0
+    while i <= end - shortest:
+        for length, values in plain:
+            if i + length <= end and run[i:i + length] in values:
+                pieces += (run[start:i], MASK)
+                i = start = i + length
+                break
+        else:
+            i += 1
+    if not pieces:
+        return run
+    pieces.append(run[start:])
+    return "".join(pieces)
 
 
 def _alternation(values: Iterable[str]) -> re.Pattern[str] | None:
@@ -233,18 +312,23 @@ def register_secret(*values: str, lifetime: float | None = None) -> None:
 
 
 def register_link(url: str, expires_at: datetime, sent: Iterable[str] = ()) -> None:
-    """Mask a signed link until it expires: the whole URL, each query value (the token) and
-    each long path segment (where a board may carry the token instead), but not the ids we
-    `sent` for it, which are names, not credentials."""
+    """Mask a signed link until it expires: each query or fragment value (the token) and each
+    long path segment (where a board may carry the token instead), but not the ids we `sent`
+    for it, which are names, not credentials. A link printed then shows where it leads with
+    its credential masked. A link with no such piece is masked whole.
+
+    Only the pieces, not the whole URL too: a URL's ``:``, ``/``, ``?`` and ``&`` each have
+    several written forms, which made a first sync's thousand links the larger part of its
+    masking patterns, compiled again as they grew."""
     parts = urlsplit(url)
-    pieces = [value for _, value in parse_qsl(parts.query)]
+    pieces = [value for _, value in parse_qsl(parts.query) + parse_qsl(parts.fragment)]
     pieces += [segment for segment in parts.path.split("/") if len(segment) >= LINK_SEGMENT_LENGTH]
     known = set(sent)
-    pieces = [piece for piece in pieces if piece not in known]
+    pieces = [piece for piece in pieces if piece not in known and len(piece) >= MIN_SECRET_LENGTH]
     if expires_at.tzinfo is None:  # a board that leaves out the offset means UTC
         expires_at = expires_at.replace(tzinfo=UTC)
     lifetime = (expires_at - datetime.now(UTC)).total_seconds()
-    register_secret(url, *pieces, lifetime=lifetime)
+    register_secret(*(pieces or [url]), lifetime=lifetime)
 
 
 LINK_SEGMENT_LENGTH = 20

@@ -86,14 +86,44 @@ def test_a_value_with_a_lifetime_is_dropped_once_expired() -> None:
 
 
 def test_the_pattern_is_rebuilt_only_when_the_set_changes() -> None:
-    """Registering a value already known compiles nothing: the redactor runs on every line."""
+    """Registering a value already known compiles nothing: the redactor runs on every line.
+    (Values with characters a URL escapes are the ones masked by patterns.)"""
     values = SecretValues()
-    values.add(["the-first-secret"])
+    values.add(["the-first/secret"])
     patterns = values._patterns
-    values.add(["the-first-secret"])
+    values.add(["the-first/secret"])
     assert values._patterns is patterns
-    values.add(["a-second-secret"])
+    values.add(["a-second/secret"])
     assert values._patterns is not patterns
+
+
+def test_plain_values_are_masked_wherever_they_sit_in_a_run_of_plain_characters() -> None:
+    """A token made of letters, digits and -._~ is found by lookup, not by a pattern: inside
+    a longer word, beside a full stop, twice in a row, and the longer of two that start at
+    one place; a word that only looks like one is left alone."""
+    values = SecretValues()
+    values.add(["tok3n-AAAAbbbbCCCC", "tok3n-AAAAbbbbCCCCdddd", "zzzz.yyyy~xxxx"])
+    assert values._patterns == ()  # nothing compiled
+    text = ("x tok3n-AAAAbbbbCCCC. in-tok3n-AAAAbbbbCCCCdddd-side tok3n-AAAAbbbbCCCCtok3n-AAAAbbbbCCCC "
+            "zzzz.yyyy~xxxx tok3n-AAAAbbbbCCC")
+    assert values.mask(text) == f"x {MASK}. in-{MASK}-side {MASK}{MASK} {MASK} tok3n-AAAAbbbbCCC"
+
+
+def test_a_plain_value_inside_another_value_is_masked_with_it() -> None:
+    values = SecretValues()
+    values.add(["inner-plain-token"])
+    values.add(["p@ss inner-plain-token w0rd"])
+    assert values.mask("a p@ss inner-plain-token w0rd b inner-plain-token") == f"a {MASK} b {MASK}"
+
+
+def test_plain_values_with_a_lifetime_are_dropped_once_expired() -> None:
+    now = [100.0]
+    values = SecretValues(clock=lambda: now[0])
+    values.add(["short-lived-plain-token"], lifetime=60)
+    values.add(["forever-plain-token"])
+    now[0] += 61
+    values.add(["another-plain-token"], lifetime=60)
+    assert values.mask("short-lived-plain-token forever-plain-token") == f"short-lived-plain-token {MASK}"
 
 
 def test_values_added_one_at_a_time_are_each_compiled_a_few_times_and_all_masked(
@@ -112,7 +142,7 @@ def test_values_added_one_at_a_time_are_each_compiled_a_few_times_and_all_masked
 
     monkeypatch.setattr(log, "_alternation", counting)
     values = SecretValues()
-    tokens = [f"token-{i:04d}-{'x' * 12}" for i in range(400)]
+    tokens = [f"token/{i:04d}/{'x' * 12}" for i in range(400)]
     for token in tokens:
         values.add([token])
     assert sum(compiled) < 20 * len(tokens)  # one big pattern per add would be about 200 times
@@ -132,13 +162,23 @@ def test_a_new_value_holding_an_older_one_is_masked_whole() -> None:
 
 
 def test_a_signed_link_is_masked_by_its_token_but_not_the_ids_sent_for_it() -> None:
-    """The whole link and its token are masked until it expires; the job id we asked for is a
-    name, not a credential, and stays readable."""
+    """A link's token is masked until it expires, so the link shows where it leads and
+    nothing that opens it; the job id we asked for is a name, not a credential, and stays
+    readable."""
     token = "Zm9vYmFyYmF6cXV4LXNpZ25lZC10b2tlbg"
     url = f"https://app.recruitifi.com/embed/job?token={token}&jobId=job_backend-engineer"
     register_link(url, datetime.now(UTC) + timedelta(minutes=15), sent=["job_backend-engineer"])
     text = f"opened {url}; token {quote(token)} for job_backend-engineer"
-    assert redact(text) == f"opened {MASK}; token {MASK} for job_backend-engineer"
+    shown = redact(text)
+    assert token not in shown
+    assert shown.startswith("opened https://app.recruitifi.com/embed/job?token=")
+    assert shown.endswith(f"token {MASK} for job_backend-engineer")
+
+
+def test_a_signed_link_with_no_token_piece_is_masked_whole() -> None:
+    url = "https://links.example/e/short"
+    register_link(url, datetime.now(UTC) + timedelta(minutes=15))
+    assert redact(f"open {url} now") == f"open {MASK} now"
 
 
 def test_a_thousand_registered_tokens_cost_little_per_log_line() -> None:
