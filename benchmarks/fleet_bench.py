@@ -142,6 +142,18 @@ def log_events(logs: Sequence[Path], event: str) -> list[dict[str, Any]]:
     return found
 
 
+def database_sessions(url: str) -> int:
+    """Sessions open on the fleet's database now, this one's apart."""
+    engine = sa.create_engine(sa.engine.make_url(url).set(drivername="postgresql+psycopg"))
+    try:
+        with engine.connect() as connection:
+            return int(connection.execute(sa.text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid()")).scalar_one())
+    finally:
+        engine.dispose()
+
+
 def holding(log: Path) -> int:
     """How many workspaces the fleet daemon writing `log` runs at the end."""
     last: dict[str, str] = {}
@@ -225,6 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         counts = {name: sandbox.take_request_counts() for name, sandbox in sandboxes.items()}
         per_workspace = Counter(e.get("workspace") for e in runs)
         served = {path.name: holding(path) for path in logs}
+        connections = database_sessions(url)
 
     cycles = len(runs)
     if cycles == 0:
@@ -244,6 +257,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"steady state over {elapsed:.0f} s: {cycles} cycles, {cycles / elapsed * 60:.1f} cycles/min "
           f"({min(per_workspace.values())}–{max(per_workspace.values())} per workspace; the schedule allows "
           f"{elapsed / args.every:.1f})")
+    print(f"database sessions open: {connections}: one for each daemon, "
+          f"{(connections - args.daemons) / args.workspaces:.1f} for each workspace")
     print(f"fleet CPU: {cpu:.1f} s, {cpu / (cycles * args.postings) * 1000:.2f} ms per posting per cycle; "
           f"resident memory of every daemon and workspace process: {rss:.0f} MiB")
     problems = []

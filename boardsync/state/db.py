@@ -168,7 +168,10 @@ def create_engine(url: str, *, read_only: bool = False) -> Engine:
         connect_args = pg_connect_args(Keepalive(), read_only=read_only, schema=schema) \
             if is_postgresql(parsed) else {}
         try:
-            engine = sa.create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+            # One session kept open between uses, more only while threads use the state at
+            # once: a fleet runs a process per workspace, all on one server's connections.
+            engine = sa.create_engine(parsed, pool_pre_ping=True, pool_size=1, max_overflow=9,
+                                      connect_args=connect_args)
         except ModuleNotFoundError as exc:
             raise StateError(missing_driver(parsed, exc)) from exc
         if schema is not None and not read_only:
