@@ -24,14 +24,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 import sqlalchemy as sa
 import structlog
 from sqlalchemy import insert
+from sqlalchemy.orm import defer
 from sqlmodel import Session, col, delete, func, or_, select, update
 
 from boardsync.config.model import Posting, Status
@@ -146,11 +149,18 @@ def finish_run(
             _record_outages(session, outages, now, run_id)
 
 
+def board_state(session: Session, provider: str) -> BoardState:
+    """The board's row (a new one when it has none), its kept view left unread: that may be
+    megabytes of JSON, and only `_record_view` writes it, comparing digests."""
+    unread = [defer(BoardState.observed)]  # type: ignore[arg-type]
+    return session.get(BoardState, provider, options=unread) or BoardState(provider=provider)
+
+
 def _record_outages(session: Session, outages: Outages, now: datetime, run_id: int) -> None:
     """A board unreadable since its first failed read in a row is told once the outage lasted
     `after`, and told again when a run reads it; an outage shorter than that is never told."""
     for name in sorted({*outages.read, *outages.failed}):
-        row = session.get(BoardState, name) or BoardState(provider=name)
+        row = board_state(session, name)
         if name in outages.failed:
             row.down_since = row.down_since or outages.since
             if not row.down_told and now - row.down_since >= outages.after:
@@ -557,7 +567,7 @@ def renamed(store: Store, run_id: int, renames: Iterable[Renamed], now: datetime
 def board_wait_kept(store: Store, provider: str, until: datetime, reason: str, now: datetime) -> None:
     """`provider` asked not to be called before `until` (a later ask wins)."""
     with store.write() as session:
-        row = session.get(BoardState, provider) or BoardState(provider=provider)
+        row = board_state(session, provider)
         row.wait_until, row.wait_reason, row.updated_at = until, reason, now
         session.add(row)
 
@@ -604,6 +614,19 @@ class _Seen:
     def in_scope(self, key: str) -> bool:
         return self.scope is None or key in self.scope
 
+    def wanted(self, board: str) -> frozenset[str]:
+        """The keys of the postings that name `board`."""
+        return self._naming.get(board, frozenset())
+
+    @cached_property
+    def _naming(self) -> dict[str, frozenset[str]]:
+        """Board → the keys of the postings that name it: worked out once, asked per board."""
+        found: dict[str, set[str]] = {}
+        for posting in self.postings:
+            for name in posting.boards.names():
+                found.setdefault(name, set()).add(posting.key)
+        return {name: frozenset(keys) for name, keys in found.items()}
+
 
 def record_observation(
     store: Store,
@@ -627,11 +650,14 @@ def record_observation(
             return
         rows = _kept_bindings(session, readable)
         by_remote = {(b.provider, b.remote_id): b for b in rows if b.remote_id}
+        on_board: dict[str, list[_Kept]] = {name: [] for name in readable}
+        for row in rows:
+            on_board[row.provider].append(row)
         for board in readable.values():
-            _record_bindings(session, board, rows, by_remote, seen)
+            _record_bindings(session, board, on_board[board.name], by_remote, seen)
             _record_gone(board, by_remote, now)
-            _record_absence(board, rows, seen)
-            _record_suspension(board, rows, seen)
+            _record_absence(board, on_board[board.name], seen)
+            _record_suspension(board, on_board[board.name], seen)
             _record_counters(session, board, by_remote, now)
             _record_view(session, board, now, compared=scope is None)
             _record_expiring(session, board, by_remote, seen)
@@ -640,40 +666,68 @@ def record_observation(
         _forget_links(session, readable, seen)
 
 
+_UNSET: Any = object()
+"""A column of a `_Kept` row that was not read and has not been set."""
+
+
 class _Kept:
     """A binding as `record_observation` reads it: the columns it needs (no payload), as a
-    plain row rather than a loaded object; each column set is noted, so only the bindings
-    that changed are written back (`_write_kept`), and only what changed in them."""
+    plain row rather than a loaded object. What was read is kept beside it, so only the
+    bindings that changed are written back (`_write_kept`), and only what changed in them."""
 
     COLUMNS = ("id", "posting_key", "provider", "remote_id", "observed_hash", "observed_status", "absent_since",
                "absent_reads", "blocked_gate", "blocked_reason", "in_sync", "synced_at")
+    SET_ONLY = ("observed_at", "updated_at", "blocked_fields")
+    """Columns written and never read here."""
+    __slots__ = (*COLUMNS, *SET_ONLY, "read", "dropped")
 
-    def __init__(self, values: Mapping[str, Any]) -> None:
-        object.__setattr__(self, "_values", dict(values))
-        object.__setattr__(self, "changed", {})
-        object.__setattr__(self, "dropped", False)
+    id: int
+    posting_key: str
+    provider: str
+    remote_id: str | None
+    observed_hash: str | None
+    observed_status: str | None
+    absent_since: datetime | None
+    absent_reads: int
+    blocked_gate: str | None
+    blocked_reason: str | None
+    in_sync: bool
+    synced_at: datetime | None
+    observed_at: datetime | None
+    updated_at: datetime | None
+    blocked_fields: dict[str, str] | None
+    read: tuple[Any, ...]
+    dropped: bool
 
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self.__dict__["_values"][name]
-        except KeyError:
-            raise AttributeError(name) from None
+    def __init__(self, read: Sequence[Any]) -> None:
+        for name, value in zip(self.COLUMNS, read, strict=True):
+            setattr(self, name, value)
+        for name in self.SET_ONLY:
+            setattr(self, name, _UNSET)
+        self.read = tuple(read)
+        self.dropped = False
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name == "dropped":
-            object.__setattr__(self, name, value)
-            return
-        self.__dict__["_values"][name] = value
-        self.__dict__["changed"][name] = value
+    def changed(self) -> dict[str, Any]:
+        """The columns set to another value than was read (or set at all, for the others)."""
+        now = _READ_COLUMNS(self)
+        changed = {} if now == self.read else {
+            name: value for name, value, was in zip(self.COLUMNS, now, self.read) if value != was
+        }
+        for name in self.SET_ONLY:
+            value = getattr(self, name)
+            if value is not _UNSET:
+                changed[name] = value
+        return changed
 
 
+_READ_COLUMNS = operator.attrgetter(*_Kept.COLUMNS)
 _BINDING_BY_ID = sa.update(BINDINGS).where(BINDINGS.c.id == sa.bindparam("b_id"))
 
 
 def _kept_bindings(session: Session, boards: Collection[str]) -> list[_Kept]:
     columns = [BINDINGS.c[name] for name in _Kept.COLUMNS]
-    rows = session.execute(sa.select(*columns).where(BINDINGS.c.provider.in_(list(boards)))).all()
-    return [_Kept(dict(zip(_Kept.COLUMNS, row, strict=True))) for row in rows]
+    rows = session.execute(sa.select(*columns).where(BINDINGS.c.provider.in_(list(boards))))
+    return [_Kept(row) for row in rows]
 
 
 def _write_kept(session: Session, rows: Sequence[_Kept]) -> None:
@@ -684,8 +738,11 @@ def _write_kept(session: Session, rows: Sequence[_Kept]) -> None:
         session.execute(sa.delete(BINDINGS).where(BINDINGS.c.id.in_(dropped[start : start + CHUNK])))
     changes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in rows:
-        if row.changed and not row.dropped:
-            changes.setdefault(tuple(sorted(row.changed)), []).append({"b_id": row.id, **row.changed})
+        if row.dropped:
+            continue
+        changed = row.changed()
+        if changed:
+            changes.setdefault(tuple(sorted(changed)), []).append({"b_id": row.id, **changed})
     for params in changes.values():
         session.execute(_BINDING_BY_ID, params)
 
@@ -707,11 +764,10 @@ def _record_bindings(
         if row.observed_hash != digest or row.observed_status != remote.status:
             row.observed_hash, row.observed_status = digest, remote.status
             row.observed_at = row.updated_at = now
-    state = session.get(BoardState, board.name)
-    compared = state.compared_at if state is not None else None
+    compared = board_state(session, board.name).compared_at
     busy = {c.pair for c in plan.board_changes} | {d.pair for d in plan.drift} | {b.pair for b in plan.blocked}
-    for row in rows:
-        if row.provider != board.name or (row.remote_id is None and row.observed_status != LINKED):
+    for row in rows:  # the board's own
+        if row.remote_id is None and row.observed_status != LINKED:
             continue
         pair = (row.posting_key, board.name)
         if pair in plan.evaluated and pair not in busy:
@@ -752,7 +808,7 @@ def _record_view(session: Session, board: Board, now: datetime, *, compared: boo
     `compared`: every posting was compared with it (a run not narrowed to some)."""
     view = views.view_of(board)
     digest = views.digest(view)
-    row = session.get(BoardState, board.name) or BoardState(provider=board.name)
+    row = board_state(session, board.name)
     if row.observed_digest != digest:
         row.observed, row.observed_digest = view, digest
     row.observed_at = now
@@ -791,10 +847,8 @@ def _record_absence(board: Board, rows: Sequence[_Kept], seen: _Seen) -> None:
     if not board.connector.SUPPORTS_JOBS:
         return
     now = seen.now
-    wanted = {p.key for p in seen.postings if board.name in p.boards.names()}
-    for row in rows:
-        if row.provider != board.name:
-            continue
+    wanted = seen.wanted(board.name)
+    for row in rows:  # the board's own
         if row.posting_key in wanted:
             if row.absent_since is not None or row.absent_reads:
                 row.absent_since, row.absent_reads, row.updated_at = None, 0, now
@@ -815,9 +869,9 @@ def _record_suspension(board: Board, rows: Sequence[_Kept], seen: _Seen) -> None
     """Mark the bindings of suspended postings compared this run (as blocked, gate
     `SUSPENDED`), and unmark those whose posting is back under management."""
     suspended = {s.posting for s in seen.plan.suspended if s.provider == board.name}
-    wanted = {p.key for p in seen.postings if board.name in p.boards.names()}
-    for row in rows:
-        if row.provider != board.name or (row.posting_key, board.name) not in seen.plan.evaluated:
+    wanted = seen.wanted(board.name)
+    for row in rows:  # the board's own
+        if (row.posting_key, board.name) not in seen.plan.evaluated:
             continue
         if row.posting_key in suspended and row.blocked_gate != SUSPENDED:
             row.blocked_reason, row.blocked_gate, row.blocked_fields = SUSPEND_REASON, SUSPENDED, {}
@@ -919,7 +973,6 @@ def _record_drift(session: Session, boards: Mapping[str, Board], seen: _Seen) ->
     """Open a row per new drift, touch the ones still there, resolve the ones gone."""
     plan, postings, now = seen.plan, seen.postings, seen.now
     found = {(d.posting, d.provider, d.field): d for d in plan.drift if d.provider in boards}
-    wanted = {(p.key, name) for p in postings for name in p.boards.names()}
     by_key = {p.key: p for p in postings}
     open_rows = session.exec(
         select(Drift).where(col(Drift.resolved_at).is_(None), col(Drift.provider).in_(list(boards)))
@@ -932,7 +985,7 @@ def _record_drift(session: Session, boards: Mapping[str, Board], seen: _Seen) ->
         elif pair in plan.evaluated:
             current = _desired_value(boards[row.provider], by_key[row.posting_key], row.field)
             _resolve(row, "source_changed" if current != row.desired else "reverted", now)
-        elif pair not in wanted and seen.in_scope(row.posting_key):
+        elif row.posting_key not in seen.wanted(row.provider) and seen.in_scope(row.posting_key):
             _resolve(row, "removed", now)
     for item in found.values():
         add_event(session, events.drift_opened(item.posting, item.provider, item.field, item.disposition), now,
@@ -969,10 +1022,11 @@ def _forget_links(session: Session, boards: Mapping[str, Board], seen: _Seen) ->
     were closed (nothing is left to manage there); their bindings go with them."""
     quick = {"synchronize_session": False}  # nothing loaded is read after this
     session.exec(delete(SignedLink).where(col(SignedLink.expires_at) <= seen.now).execution_options(**quick))
+    closed = {p.key for p in seen.postings if p.status is Status.CLOSED}
     for name, board in boards.items():
         if not board.connector.SUPPORTS_LINKS:
             continue
-        wanted = {p.key for p in seen.postings if name in p.boards.names() and p.status is not Status.CLOSED}
+        wanted = seen.wanted(name) - closed
         for table in (SignedLink, Binding):
             # The keys held are read and compared here, not sent as a NOT IN list: a list of
             # every posting would pass SQLite's limit on bound parameters at 32,766 postings.
