@@ -56,6 +56,7 @@ from typing import Any
 import httpx
 import structlog
 import tenacity
+from pydantic import ValidationError
 from tenacity.wait import wait_base
 
 from boardsync import __version__
@@ -721,6 +722,10 @@ class HttpConnector(Connector):
     def _answer(self, model: type[A], response: httpx.Response, call: str) -> A:
         """A successful answer read as its documented `model`: `Transient` when it is no JSON
         object at all, `Malformed` (naming the field) when it is one of the wrong shape."""
+        try:  # read straight from the bytes: a page of jobs is never built as dicts first
+            return model.model_validate_json(response.content)
+        except ValidationError:
+            pass  # an answer that does not fit is told apart as before, from its JSON
         body = self._object(response, call)
         try:
             return parse(model, body, provider=self.name, call=call)
