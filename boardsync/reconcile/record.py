@@ -196,21 +196,18 @@ def load_known(
     """What the state knows of the pairs on `providers`; with `renames` (old key → new), as
     it will be once a run moves the renamed postings' state."""
     new = renames or {}
-    b = BINDINGS.c
+    b, link = BINDINGS.c, LINKS.c
     with store.session() as session:
         bindings = session.execute(sa.select(
             b.posting_key, b.provider, b.remote_id, b.applied_status, b.applied_spec, b.attempts,
             b.quarantine_until, b.last_error, b.absent_since, b.absent_reads, b.blocked_gate, b.observed_status,
         ).where(b.provider.in_(list(providers)))).all()
-        links = session.exec(
-            select(SignedLink).where(col(SignedLink.provider).in_(list(providers)), col(SignedLink.expires_at) > now)
-        ).all()
+        links = session.execute(sa.select(link.posting_key, link.provider, link.expires_at).where(
+            link.provider.in_(list(providers)), link.expires_at > now,
+        )).all()
     return Known(
-        bindings={(new.get(b.posting_key, b.posting_key), b.provider): _pair_state(b) for b in bindings},
-        links={
-            (new.get(link.posting_key, link.posting_key), link.provider): link.expires_at
-            for link in links if link.expires_at
-        },
+        bindings={(new.get(row[0], row[0]), row[1]): _pair_state(row) for row in bindings},
+        links={(new.get(key, key), provider): expires for key, provider, expires in links if expires},
         unsettled=unsettled,
         candidates=dict(candidates or {}),
     )
@@ -235,19 +232,13 @@ def bound_jobs(
     return found
 
 
-def _pair_state(b: Any) -> PairState:
+def _pair_state(row: Sequence[Any]) -> PairState:
     """A binding's row (its columns as `load_known` selects them) as planning reads it."""
+    _, _, remote_id, applied_status, applied_spec, attempts, quarantine_until, last_error, absent_since, \
+        absent_reads, blocked_gate, observed_status = row
     return PairState(
-        remote_id=b.remote_id,
-        applied_status=b.applied_status,
-        applied_spec=b.applied_spec,
-        attempts=b.attempts,
-        quarantine_until=b.quarantine_until,
-        last_error=b.last_error,
-        absent_since=b.absent_since,
-        absent_reads=b.absent_reads,
-        suspended=b.blocked_gate == SUSPENDED,
-        linked=b.observed_status == LINKED,
+        remote_id, applied_status, applied_spec, attempts, quarantine_until, last_error, absent_since,
+        absent_reads, blocked_gate == SUSPENDED, observed_status == LINKED,
     )
 
 
