@@ -92,6 +92,12 @@ def spec_hash(spec: Spec | None, status: str | None) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
+def _spec_hash_of(spec: str, status: str | None) -> str:
+    """`spec_hash` of a spec already encoded (`views.spec_texts`): the same text, put together."""
+    text = f'{{"spec":{spec},"status":{views.encode(status)}}}'
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
 # ------------------------------------------------------------------------------ runs
 
 
@@ -645,12 +651,13 @@ def record_observation(
         for row in rows:
             on_board[row.provider].append(row)
         for board in readable.values():
-            _record_bindings(session, board, on_board[board.name], by_remote, seen)
+            specs = views.spec_texts(board)
+            _record_bindings(session, board, on_board[board.name], by_remote, seen, specs)
             _record_gone(board, by_remote, now)
             _record_absence(board, on_board[board.name], seen)
             _record_suspension(board, on_board[board.name], seen)
             _record_counters(session, board, by_remote, now)
-            _record_view(session, board, now, compared=scope is None)
+            _record_view(session, board, now, specs, compared=scope is None)
             _record_expiring(session, board, by_remote, seen)
         _write_kept(session, rows)
         _record_drift(session, readable, seen)
@@ -740,7 +747,7 @@ def _write_kept(session: Session, rows: Sequence[_Kept]) -> None:
 
 def _record_bindings(
     session: Session, board: Board, rows: Sequence[_Kept], by_remote: Mapping[tuple[str, str], _Kept],
-    seen: _Seen,
+    seen: _Seen, specs: Mapping[str, str],
 ) -> None:
     """What the board shows of each bound job, written only when it changed; and whether each
     pair is in sync, written only when that changed: the board's `compared_at` says when a
@@ -751,7 +758,7 @@ def _record_bindings(
         row = by_remote.get((board.name, remote.remote_id))
         if row is None:
             continue
-        digest = spec_hash(remote.spec, remote.status)
+        digest = _spec_hash_of(specs[remote.remote_id], remote.status)
         if row.observed_hash != digest or row.observed_status != remote.status:
             row.observed_hash, row.observed_status = digest, remote.status
             row.observed_at = row.updated_at = now
@@ -794,14 +801,16 @@ def _record_expiring(
             add_event(session, event, seen.now, run_id=seen.run_id)
 
 
-def _record_view(session: Session, board: Board, now: datetime, *, compared: bool = False) -> None:
-    """What the board showed in this read, kept for snapshots; rewritten only when it changed.
-    `compared`: every posting was compared with it (a run not narrowed to some)."""
-    view = views.view_of(board)
-    digest = views.digest(view)
+def _record_view(
+    session: Session, board: Board, now: datetime, specs: Mapping[str, str], *, compared: bool = False
+) -> None:
+    """What the board showed in this read, kept for snapshots; made and rewritten only when it
+    changed (`specs`: the jobs' specs encoded, `views.spec_texts`). `compared`: every posting
+    was compared with it (a run not narrowed to some)."""
+    digest = views.board_digest(board, specs)
     row = board_state(session, board.name)
     if row.observed_digest != digest:
-        row.observed, row.observed_digest = view, digest
+        row.observed, row.observed_digest = views.view_of(board), digest
     row.observed_at = now
     if compared:
         row.compared_at = now
@@ -818,8 +827,8 @@ def views_answered(
         return
     with store.write() as session:
         for name, remotes in changed.items():
-            board = boards[name]
-            _record_view(session, replace(board, remotes={**board.remotes, **remotes}), now)
+            board = replace(boards[name], remotes={**boards[name].remotes, **remotes})
+            _record_view(session, board, now, views.spec_texts(board))
 
 
 def _record_gone(board: Board, by_remote: Mapping[tuple[str, str], _Kept], now: datetime) -> None:
