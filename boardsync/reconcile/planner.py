@@ -289,15 +289,19 @@ def _content(
 ) -> tuple[Change | None, tuple[DriftItem, ...]]:
     """The update that brings the board's content to `spec` (less the ignored fields), and
     the drift found on the way."""
-    applied = state.applied_spec if state is not None else None
+    applied: Mapping[str, Any] | None = None
+    looked = False
     diffs: list[FieldDiff] = []
     heals: list[str] = []
     drift: list[DriftItem] = []
     connector = board.connector
-    for name in spec:
-        want, have = spec.get(name), remote.spec.get(name)
+    shown = remote.spec
+    for name, want in spec.items():
+        have = shown.get(name)
         if want == have:
             continue
+        if not looked:  # what was applied is decoded only for a pair that differs somewhere
+            applied, looked = (state.applied() if state is not None else None), True
         on_board = connector.shown_back(name, want) != connector.shown_back(name, have)
         if not on_board and _sent(connector, name, want, applied):
             continue  # it differs only in what the board does not show back, and that was sent

@@ -205,7 +205,7 @@ def load_known(
     b, link = BINDINGS.c, LINKS.c
     with store.session() as session:
         bindings = session.execute(sa.select(
-            b.posting_key, b.provider, b.remote_id, b.applied_status, b.applied_spec, b.attempts,
+            b.posting_key, b.provider, b.remote_id, b.applied_status, sa.cast(b.applied_spec, sa.Text), b.attempts,
             b.quarantine_until, b.last_error, b.absent_since, b.absent_reads, b.blocked_gate, b.observed_status,
         ).where(b.provider.in_(list(providers)))).all()
         links = session.execute(sa.select(link.posting_key, link.provider, link.expires_at).where(
@@ -239,12 +239,13 @@ def bound_jobs(
 
 
 def _pair_state(row: Sequence[Any]) -> PairState:
-    """A binding's row (its columns as `load_known` selects them) as planning reads it."""
-    _, _, remote_id, applied_status, applied_spec, attempts, quarantine_until, last_error, absent_since, \
+    """A binding's row (its columns as `load_known` selects them) as planning reads it; the
+    payload applied stays JSON text until planning asks for it."""
+    _, _, remote_id, applied_status, applied_json, attempts, quarantine_until, last_error, absent_since, \
         absent_reads, blocked_gate, observed_status = row
     return PairState(
-        remote_id, applied_status, applied_spec, attempts, quarantine_until, last_error, absent_since,
-        absent_reads, blocked_gate == SUSPENDED, observed_status == LINKED,
+        remote_id, applied_status, None, attempts, quarantine_until, last_error, absent_since,
+        absent_reads, blocked_gate == SUSPENDED, observed_status == LINKED, applied_json=applied_json,
     )
 
 
