@@ -264,7 +264,7 @@ def _compare(
     status_changes, status_drift = _status(posting, board, remote, state, policy, transitions)
     if closing:  # the content of a job being closed does not matter any more
         return PairPlan(changes=status_changes, drift=status_drift)
-    visible = {name: value for name, value in spec.items() if name not in ignored}
+    visible = {name: value for name, value in spec.items() if name not in ignored} if ignored else spec
     update, content_drift = _content(posting, board, visible, remote, state, policy)
     changes = (*([update] if update else []), *status_changes, *_sources(posting, board, remote))
     return PairPlan(
@@ -276,6 +276,8 @@ def _ignored(
     posting: Posting, board: Board, spec: Spec, remote: Remote, ignored: frozenset[str]
 ) -> tuple[IgnoredItem, ...]:
     """The ignored fields on which the board shows something else than the posting asks."""
+    if not ignored:
+        return ()
     shown = board.connector.shown_back
     return tuple(
         IgnoredItem(board.name, posting.key, name, spec[name], remote.spec.get(name))
