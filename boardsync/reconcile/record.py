@@ -156,9 +156,11 @@ def finish_run(
 
 
 def board_state(session: Session, provider: str) -> BoardState:
-    """The board's row (a new one when it has none), its kept view left unread: that may be
-    megabytes of JSON, and only `_record_view` writes it, comparing digests."""
-    unread = [defer(BoardState.observed)]  # type: ignore[arg-type]
+    """The board's row (a new one when it has none), its kept view and request log left
+    unread: each may be megabytes of JSON (a request log holds an hour's requests on a board
+    limited by the hour); `_record_view` writes the view comparing digests, and the log is
+    kept apart (`Store.keep_request_log`)."""
+    unread = [defer(BoardState.observed), defer(BoardState.request_log)]  # type: ignore[arg-type]
     return session.get(BoardState, provider, options=unread) or BoardState(provider=provider)
 
 
