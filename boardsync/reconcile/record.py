@@ -701,11 +701,10 @@ class _Kept:
     dropped: bool
 
     def __init__(self, read: Sequence[Any]) -> None:
-        for name, value in zip(self.COLUMNS, read, strict=True):
-            setattr(self, name, value)
-        for name in self.SET_ONLY:
-            setattr(self, name, _UNSET)
-        self.read = tuple(read)
+        (self.id, self.posting_key, self.provider, self.remote_id, self.observed_hash, self.observed_status,
+         self.absent_since, self.absent_reads, self.blocked_gate, self.blocked_reason, self.in_sync,
+         self.synced_at) = self.read = tuple(read)  # as COLUMNS names them
+        self.observed_at = self.updated_at = self.blocked_fields = _UNSET
         self.dropped = False
 
     def changed(self) -> dict[str, Any]:
