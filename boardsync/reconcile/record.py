@@ -648,23 +648,26 @@ def record_observation(
             calls_made(session, run_id, calls)
         if not readable:
             return
-        rows = _kept_bindings(session, readable)
-        by_remote = {(b.provider, b.remote_id): b for b in rows if b.remote_id}
-        on_board: dict[str, list[_Kept]] = {name: [] for name in readable}
-        for row in rows:
-            on_board[row.provider].append(row)
         for board in readable.values():
-            specs = views.spec_texts(board)
-            _record_bindings(session, board, on_board[board.name], by_remote, seen, specs)
-            _record_gone(board, by_remote, now)
-            _record_absence(board, on_board[board.name], seen)
-            _record_suspension(board, on_board[board.name], seen)
-            _record_counters(session, board, by_remote, now)
-            _record_view(session, board, now, specs, compared=scope is None)
-            _record_expiring(session, board, by_remote, seen)
-        _write_kept(session, rows)
+            _record_board(session, board, seen)
         _record_drift(session, readable, seen)
         _forget_links(session, readable, seen)
+
+
+def _record_board(session: Session, board: Board, seen: _Seen) -> None:
+    """What one board showed: its bindings read, noted and written back a board at a time,
+    so that a run holds one board's rows at once."""
+    rows = _kept_bindings(session, board.name)
+    by_remote = {(board.name, row.remote_id): row for row in rows if row.remote_id}
+    specs = views.spec_texts(board)
+    _record_bindings(session, board, rows, by_remote, seen, specs)
+    _record_gone(board, by_remote, seen.now)
+    _record_absence(board, rows, seen)
+    _record_suspension(board, rows, seen)
+    _record_counters(session, board, by_remote, seen.now)
+    _record_view(session, board, seen.now, specs, compared=seen.scope is None)
+    _record_expiring(session, board, by_remote, seen)
+    _write_kept(session, rows)
 
 
 _UNSET: Any = object()
@@ -724,9 +727,9 @@ _READ_COLUMNS = operator.attrgetter(*_Kept.COLUMNS)
 _BINDING_BY_ID = sa.update(BINDINGS).where(BINDINGS.c.id == sa.bindparam("b_id"))
 
 
-def _kept_bindings(session: Session, boards: Collection[str]) -> list[_Kept]:
+def _kept_bindings(session: Session, provider: str) -> list[_Kept]:
     columns = [BINDINGS.c[name] for name in _Kept.COLUMNS]
-    rows = session.execute(sa.select(*columns).where(BINDINGS.c.provider.in_(list(boards))))
+    rows = session.execute(sa.select(*columns).where(BINDINGS.c.provider == provider))
     return [_Kept(row) for row in rows]
 
 
@@ -766,7 +769,7 @@ def _record_bindings(
             row.observed_at = row.updated_at = now
     compared = board_state(session, board.name).compared_at
     busy = {c.pair for c in plan.board_changes} | {d.pair for d in plan.drift} | {b.pair for b in plan.blocked}
-    for row in rows:  # the board's own
+    for row in rows:
         if row.remote_id is None and row.observed_status != LINKED:
             continue
         pair = (row.posting_key, board.name)
@@ -850,7 +853,7 @@ def _record_absence(board: Board, rows: Sequence[_Kept], seen: _Seen) -> None:
         return
     now = seen.now
     wanted = seen.wanted(board.name)
-    for row in rows:  # the board's own
+    for row in rows:
         if row.posting_key in wanted:
             if row.absent_since is not None or row.absent_reads:
                 row.absent_since, row.absent_reads, row.updated_at = None, 0, now
@@ -872,7 +875,7 @@ def _record_suspension(board: Board, rows: Sequence[_Kept], seen: _Seen) -> None
     `SUSPENDED`), and unmark those whose posting is back under management."""
     suspended = {s.posting for s in seen.plan.suspended if s.provider == board.name}
     wanted = seen.wanted(board.name)
-    for row in rows:  # the board's own
+    for row in rows:
         if (row.posting_key, board.name) not in seen.plan.evaluated:
             continue
         if row.posting_key in suspended and row.blocked_gate != SUSPENDED:
