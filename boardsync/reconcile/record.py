@@ -944,11 +944,9 @@ def record_counters(
     for table, column, values in ((VisitSample, "visits", visits), (ApplicantSample, "applicants", applicants)):
         if not values:
             continue
-        last = _latest(session, table, column, provider)
         rows = [
             {"posting_key": key, "provider": provider, "channel": channel, "observed_at": now, column: value}
-            for (key, channel), value in values.items()
-            if last.get((key, channel)) != value
+            for (key, channel), value in _changed(session, table, column, provider, values).items()
         ]
         if rows:  # one executemany: a board's first read brings a sample for every channel
             session.execute(insert(table), rows)
@@ -956,12 +954,17 @@ def record_counters(
     return written
 
 
-def _latest(
-    session: Session, table: type[CounterSample], column: str, provider: str
+def _changed(
+    session: Session, table: type[CounterSample], column: str, provider: str, values: Mapping[tuple[str, str], int],
 ) -> dict[tuple[str, str], int]:
-    """(posting, channel) → the newest sample's value, of every counter of `provider`."""
-    rows = session.exec(_latest_query(table, column, provider))
-    return {(key, channel): count for key, channel, count in rows}
+    """The counters of `values` whose newest sample holds another value, or that have none.
+    The newest samples are compared as they are read, none of them kept: a board's are one
+    or two a posting, and a run reads them all."""
+    changed = dict(values)
+    for key, channel, count in session.exec(_latest_query(table, column, provider)):
+        if (key, channel) in changed and changed[(key, channel)] == count:
+            del changed[(key, channel)]
+    return changed
 
 
 def _latest_query(table: type[CounterSample], column: str, provider: str) -> Any:
