@@ -165,7 +165,6 @@ def _cmd_plan(args: argparse.Namespace, term: Terminal) -> int:
                           recorded=loaded.reads, snapshot=loaded.age, horizon=args.horizon)
     else:
         # Read-only: no writer lock and no row written, so it runs beside the daemon at any time.
-        _opening()
         with session.opened(args.config, read_only=True) as run:
             _opened()
             result = plan(run.desired, run.store, run.connectors, postings=args.posting, providers=args.provider,
@@ -214,7 +213,6 @@ def _cmd_reconcile(args: argparse.Namespace, term: Terminal) -> int:
         saved_plan = saved.read(args.plan)  # a file that is not a plan is refused before any board is read
     # A dry run writes nothing, as plan: it needs no writer lock.
     lock = None if args.dry_run else _writer_lock("reconcile", args.wait, quiet=args.quiet)
-    _opening()
     with session.stopped_by_sigterm() as stop, \
             session.opened(args.config, lock=lock, read_only=args.dry_run, stop=stop) as run, \
             term.progress(shown=not args.quiet) as progress:
@@ -841,24 +839,16 @@ OLDER_GENERATIONS = 1_000
 its run (Python's default is 10)."""
 
 
-def _opening() -> None:
-    """A command is about to open what its run needs (the config, the state, the boards and
-    the modules they import): all of it lives until the command ends, and opening it leaves
-    no garbage cycle worth a pass, so in a process of its own the collector waits (`_opened`
-    starts it again). A test that calls `main` keeps its collector."""
-    if _collector_tuned:
-        gc.disable()
-
-
 def _opened() -> None:
-    """What the command opened is never walked by the collector again; from here its young
-    generation is still collected as often (a session or a request leaves short-lived
-    cycles), but what outlived one pass, the run's reads and plan, is rarely walked again:
-    it lives to the end as well. Not for the daemon, whose cycles end."""
+    """A command opened what its run needs (the config, the state, the boards, and the
+    modules they imported), all of which lives until it ends: in a process of its own, the
+    collector never walks any of it again. From here the young generation is still collected
+    as often (a session or a request leaves short-lived cycles), but what outlived one pass,
+    the run's reads and plan, is rarely walked again: it lives to the end as well. Not for the
+    daemon, whose cycles end; a test that calls `main` keeps its collector."""
     if _collector_tuned:
         gc.freeze()
         gc.set_threshold(GC_FIRST_GENERATION, OLDER_GENERATIONS, OLDER_GENERATIONS)
-        gc.enable()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
