@@ -961,7 +961,8 @@ def _changed(
     The newest samples are compared as they are read, none of them kept: a board's are one
     or two a posting, and a run reads them all."""
     changed = dict(values)
-    for key, channel, count in session.exec(_latest_query(table, column, provider)):
+    # Run on the connection, the rows come from the cursor one by one (the ORM would fetch all first).
+    for key, channel, count in session.connection().execute(_latest_query(table, column, provider)):
         if (key, channel) in changed and changed[(key, channel)] == count:
             del changed[(key, channel)]
     return changed
