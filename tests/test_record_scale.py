@@ -75,7 +75,12 @@ def test_the_latest_counters_of_a_board_are_found_by_its_index_not_the_whole_his
                                        applicants={("a", ""): day}, now=NOW + timedelta(days=day))
             record.record_counters(session, "sorce", visits={("a", "linkedin"): 50}, applicants={}, now=NOW)
         with store.session() as session:
-            assert record._latest(session, VisitSample, "visits", "hirempire") == {("a", "linkedin"): 9}
+            counters = {("a", "linkedin"): 9, ("a", "careers"): 2, ("b", "linkedin"): 4}
+            assert record._changed(session, VisitSample, "visits", "hirempire", counters) == {
+                ("a", "careers"): 2, ("b", "linkedin"): 4,
+            }
+            moved = {("a", "linkedin"): 4}  # an older sample's value is a change from the newest
+            assert record._changed(session, VisitSample, "visits", "hirempire", moved) == moved
             for table, column, index in ((VisitSample, "visits", "ix_visit_latest"),
                                          (ApplicantSample, "applicants", "ix_applicant_latest")):
                 plan = _query_plan(session, record._latest_query(table, column, "hirempire"))

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from boardsync.reconcile import views
+from boardsync.connectors.base import Channel, Remote
+from boardsync.reconcile import record, views
+from boardsync.reconcile.model import Board
 
 
 def _view(jobs: int) -> dict[str, Any]:
@@ -42,3 +47,29 @@ def test_no_string_of_the_whole_board_is_made(monkeypatch: pytest.MonkeyPatch) -
     views.digest(_view(500))
     one_job = len(dumps(_view(1)["jobs"][0], sort_keys=True, separators=(",", ":")))
     assert lengths and max(lengths) <= one_job + 10
+
+
+def _board() -> Board:
+    remotes = [
+        Remote("job_2", "active",
+               {"title": "Engineer", "salary": {"min": 1, "max": 2}, "when": datetime(2026, 1, 2, tzinfo=UTC)},
+               frozen_fields=frozenset({"salary", "title"}), expires_at=datetime(2026, 3, 1, tzinfo=UTC),
+               channels={"web": Channel("web", "s1", "https://x/s1")}, posting_key="eng"),
+        Remote("job_1", "paused", {"title": "Désigner", "tags": ["b", "a"]}),
+    ]
+    connector = SimpleNamespace(learned=lambda: {"locations": [["denver", "colorado", "us", "loc_1"]]})
+    return Board("sorce", connector, remotes={r.remote_id: r for r in remotes},  # type: ignore[arg-type]
+                 gone=frozenset({"job_9"}), unread={"job_8": "timed out"}, suspect="too many missing")
+
+
+def test_a_board_digested_from_its_specs_as_encoded_is_digested_as_its_view() -> None:
+    """The digest a run takes from the specs it already encoded is the digest of the view
+    it would keep, and each binding's hash from an encoded spec is `spec_hash`."""
+    board = _board()
+    specs = views.spec_texts(board)
+    assert views.board_digest(board, specs) == views.digest(views.view_of(board))
+    for remote in board.remotes.values():
+        encoded = record._spec_hash_of(specs[remote.remote_id], remote.status)
+        assert encoded == record.spec_hash(remote.spec, remote.status)
+    moved = replace(board, remotes={**board.remotes, "job_1": replace(board.remotes["job_1"], status="closed")})
+    assert views.board_digest(moved, views.spec_texts(moved)) != views.board_digest(board, specs)

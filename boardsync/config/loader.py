@@ -79,6 +79,9 @@ class Desired:
     notify_written: tuple[str | None, ...] = ()
     """Each `notify:` target's URL as written, when it is a reference (``${SLACK_WEBHOOK_URL}``),
     else None: a name for the target that holds no secret, the same with or without secrets."""
+    posting_digests: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    """Posting key → a digest of the posting alone, normalised as `digest`: a saved plan names
+    the postings edited since it was made by these."""
 
     def posting(self, key: str) -> Posting:
         for posting in self.postings:
@@ -470,18 +473,25 @@ def _desired(collected: Collected) -> Desired:
     assert collected.root is not None
     ordered = sorted(collected.postings, key=lambda pair: pair[0].key)
     postings = tuple(posting for posting, _ in ordered)
+    # Each posting is dumped and encoded once, for its own digest and the whole state's.
+    encoded = [_encoded(posting.model_dump(mode="json")) for posting in postings]
+    root = _normalised_root(collected.root, collected.resolution)
     return Desired(
         root=collected.root,
         path=collected.path,
         postings=postings,
         warnings=tuple(collected.warnings),
-        digest=digest(collected.root, postings, collected.resolution),
+        digest=_state_digest(root, encoded),
         state_url=collected.state_url,
         origins={posting.key: origin for posting, origin in ordered},
         commit=collected.checkout.commit if collected.checkout is not None else None,
-        root_digest=digest(collected.root, (), collected.resolution),
+        root_digest=_state_digest(root, []),
         table=collected.table,
         notify_written=_notify_written(collected),
+        posting_digests={
+            posting.key: hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+            for posting, text in zip(postings, encoded, strict=True)
+        },
     )
 
 
@@ -491,15 +501,28 @@ def _notify_written(collected: Collected) -> tuple[str | None, ...]:
     return tuple(written.get(("notify", i, "url")) for i in range(len(collected.root.notify)))
 
 
-def digest(root: RootConfig, postings: tuple[Posting, ...], resolution: Resolution | None) -> str:
-    """sha256 over the root and postings as JSON; each value that held a reference counts as
-    the reference written, so a rotated secret does not change it, and none is hashed."""
+_encoded = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+"""The JSON text the digests are taken over: keys sorted, no spaces. The desired state's
+digest is sha256 over the root and postings so written; each value that held a reference
+counts as the reference written, so a rotated secret does not change it, and none is hashed."""
+
+
+def _normalised_root(root: RootConfig, resolution: Resolution | None) -> str:
+    """The root as JSON text, each value that held a reference as the reference written."""
     normalised = root.model_dump(mode="json")
     for path, written in (resolution.written if resolution else {}).items():
         _replace(normalised, path, written)
-    document = {"root": normalised, "postings": [p.model_dump(mode="json") for p in postings]}
-    encoded = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
+    return _encoded(normalised)
+
+
+def _state_digest(root: str, postings: list[str]) -> str:
+    """sha256 of ``{"postings": [...], "root": ...}`` as `_encoded` writes it, put together
+    from the parts already encoded."""
+    hashed = hashlib.sha256(b'{"postings":[')
+    for index, text in enumerate(postings):
+        hashed.update(b"," + text.encode("utf-8") if index else text.encode("utf-8"))
+    hashed.update(b'],"root":' + root.encode("utf-8") + b"}")
+    return hashed.hexdigest()
 
 
 def _value_at(tree: Any, path: DataPath) -> Any:

@@ -122,7 +122,9 @@ class PerBoardSections(Model):
 
     def names(self) -> list[str]:
         """The boards named (configured, or named by the posting), in the order boards are listed."""
-        return [name for name in type(self).model_fields if getattr(self, name) is not None]
+        # The fields' values as the model holds them, in their declared order: asked for each
+        # posting on each board, a run asks often.
+        return [name for name, value in self.__dict__.items() if value is not None]
 
     def section(self, name: str, model: type[M]) -> M | None:
         """Board `name`'s section, as the board's own `model`; None when it is not named."""

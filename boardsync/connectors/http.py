@@ -56,6 +56,8 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
 from boardsync.connectors.answers import A, parse
 from boardsync.connectors.base import Connector
 from boardsync.errors import Ambiguous, Malformed, ProviderError, Transient
@@ -410,6 +412,10 @@ class HttpConnector(Connector):
     def _answer(self, model: type[A], response: httpx.Response, call: str) -> A:
         """A successful answer read as its documented `model`: `Transient` when it is no JSON
         object at all, `Malformed` (naming the field) when it is one of the wrong shape."""
+        try:  # read straight from the bytes: a page of jobs is never built as dicts first
+            return model.model_validate_json(response.content)
+        except ValidationError:
+            pass  # an answer that does not fit is told apart as before, from its JSON
         body = self._object(response, call)
         try:
             return parse(model, body, provider=self.name, call=call)

@@ -216,6 +216,9 @@ class BoardHttp:
             response.read()
         finally:
             response.close()
+        # The stream httpx gave the response points back at it: a cycle only the collector
+        # frees, holding the body (a page of jobs, megabytes) until it runs. The body is read.
+        response.stream = httpx.ByteStream(response.content)
         return response
 
     def _retrying(self, call: str, idempotent: bool, started: float) -> tenacity.Retrying:

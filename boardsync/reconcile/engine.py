@@ -239,7 +239,7 @@ class _Run:
         result = replace(_showing_adoptions(result, settlement.would_adopt), renamed=renamed, upcoming=coming,
                          horizon=self.horizon)
         result = replace(result, observed=saved.observed(result, boards, known), scope=self.given,
-                         posting_digests=saved.posting_digests(self.desired.postings),
+                         posting_digests=self.desired.posting_digests,
                          root_digest=self.desired.root_digest)
         if not self.read_only:
             record.record_observation(self.store, boards, result, self.postings, self.now, scope=self.scope,

@@ -135,13 +135,17 @@ def settle(
     and a job found is kept in `Settlement.would_adopt` instead of bound. `renames` (old key →
     new, for a plan) reads the state as a run will have moved it."""
     settlement = Settlement()
+    intents = [  # outside this run's postings: settled by a run that includes them
+        intent for intent in record.unsettled_intents(store, list(boards), before_run=run_id, renames=renames)
+        if scope is None or intent.posting_key in scope
+    ]
+    if not intents:  # the usual run: the jobs bound are read only to settle something
+        return settlement
     taken = {
         provider: {job.remote_id: job.posting for job in jobs}
         for provider, jobs in record.bound_jobs(store, list(boards), renames=renames).items()
     }
-    for intent in record.unsettled_intents(store, list(boards), before_run=run_id, renames=renames):
-        if scope is not None and intent.posting_key not in scope:
-            continue  # outside this run's postings; settled by a run that includes it
+    for intent in intents:
         _settle_one(store if write else None, intent, boards[intent.provider],
                     taken.setdefault(intent.provider, {}), settlement, run_id, now)
     return settlement

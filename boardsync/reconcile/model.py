@@ -8,6 +8,7 @@ and `apply` carries them out one by one.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -462,6 +463,17 @@ class PairState:
     linked: bool = False
     """A signed link was issued for it (a board reached through links): later links are
     fetched when asked for, not by a run."""
+    applied_json: str | None = None
+    """`applied_spec` as the JSON text the state database keeps, when read from there
+    (`applied` decodes it): a run holds every binding's, and planning reads only those of
+    the pairs whose content differs."""
+
+    def applied(self) -> Mapping[str, Any] | None:
+        """The payload last applied, as `applied_spec` or decoded from `applied_json`."""
+        if self.applied_json is not None:
+            decoded: Mapping[str, Any] | None = json.loads(self.applied_json)
+            return decoded
+        return self.applied_spec
 
 
 @dataclass(frozen=True)

@@ -264,7 +264,7 @@ def _compare(
     status_changes, status_drift = _status(posting, board, remote, state, policy, transitions)
     if closing:  # the content of a job being closed does not matter any more
         return PairPlan(changes=status_changes, drift=status_drift)
-    visible = {name: value for name, value in spec.items() if name not in ignored}
+    visible = {name: value for name, value in spec.items() if name not in ignored} if ignored else spec
     update, content_drift = _content(posting, board, visible, remote, state, policy)
     changes = (*([update] if update else []), *status_changes, *_sources(posting, board, remote))
     return PairPlan(
@@ -276,6 +276,8 @@ def _ignored(
     posting: Posting, board: Board, spec: Spec, remote: Remote, ignored: frozenset[str]
 ) -> tuple[IgnoredItem, ...]:
     """The ignored fields on which the board shows something else than the posting asks."""
+    if not ignored:
+        return ()
     shown = board.connector.shown_back
     return tuple(
         IgnoredItem(board.name, posting.key, name, spec[name], remote.spec.get(name))
@@ -289,15 +291,19 @@ def _content(
 ) -> tuple[Change | None, tuple[DriftItem, ...]]:
     """The update that brings the board's content to `spec` (less the ignored fields), and
     the drift found on the way."""
-    applied = state.applied_spec if state is not None else None
+    applied: Mapping[str, Any] | None = None
+    looked = False
     diffs: list[FieldDiff] = []
     heals: list[str] = []
     drift: list[DriftItem] = []
     connector = board.connector
-    for name in spec:
-        want, have = spec.get(name), remote.spec.get(name)
+    shown = remote.spec
+    for name, want in spec.items():
+        have = shown.get(name)
         if want == have:
             continue
+        if not looked:  # what was applied is decoded only for a pair that differs somewhere
+            applied, looked = (state.applied() if state is not None else None), True
         on_board = connector.shown_back(name, want) != connector.shown_back(name, have)
         if not on_board and _sent(connector, name, want, applied):
             continue  # it differs only in what the board does not show back, and that was sent

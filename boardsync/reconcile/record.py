@@ -24,13 +24,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import insert
+from sqlalchemy.orm import defer
 from sqlmodel import Session, col, delete, func, or_, select, update
 
 from boardsync.config.model import Posting, Status
@@ -85,6 +88,12 @@ DIRECT = "(direct)"
 def spec_hash(spec: Spec | None, status: str | None) -> str:
     """A stable digest of a payload and a status (key order does not matter)."""
     text = json.dumps({"spec": spec, "status": status}, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _spec_hash_of(spec: str, status: str | None) -> str:
+    """`spec_hash` of a spec already encoded (`views.spec_texts`): the same text, put together."""
+    text = f'{{"spec":{spec},"status":{views.encode(status)}}}'
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -145,11 +154,20 @@ def finish_run(
             _record_outages(session, outages, now, run_id)
 
 
+def board_state(session: Session, provider: str) -> BoardState:
+    """The board's row (a new one when it has none), its kept view and request log left
+    unread: each may be megabytes of JSON (a request log holds an hour's requests on a board
+    limited by the hour); `_record_view` writes the view comparing digests, and the log is
+    kept apart (`Store.keep_request_log`)."""
+    unread = [defer(BoardState.observed), defer(BoardState.request_log)]  # type: ignore[arg-type]
+    return session.get(BoardState, provider, options=unread) or BoardState(provider=provider)
+
+
 def _record_outages(session: Session, outages: Outages, now: datetime, run_id: int) -> None:
     """A board unreadable since its first failed read in a row is told once the outage lasted
     `after`, and told again when a run reads it; an outage shorter than that is never told."""
     for name in sorted({*outages.read, *outages.failed}):
-        row = session.get(BoardState, name) or BoardState(provider=name)
+        row = board_state(session, name)
         if name in outages.failed:
             row.down_since = row.down_since or outages.since
             if not row.down_told and now - row.down_since >= outages.after:
@@ -185,21 +203,18 @@ def load_known(
     """What the state knows of the pairs on `providers`; with `renames` (old key → new), as
     it will be once a run moves the renamed postings' state."""
     new = renames or {}
-    b = BINDINGS.c
+    b, link = BINDINGS.c, LINKS.c
     with store.session() as session:
         bindings = session.execute(sa.select(
-            b.posting_key, b.provider, b.remote_id, b.applied_status, b.applied_spec, b.attempts,
+            b.posting_key, b.provider, b.remote_id, b.applied_status, sa.cast(b.applied_spec, sa.Text), b.attempts,
             b.quarantine_until, b.last_error, b.absent_since, b.absent_reads, b.blocked_gate, b.observed_status,
         ).where(b.provider.in_(list(providers)))).all()
-        links = session.exec(
-            select(SignedLink).where(col(SignedLink.provider).in_(list(providers)), col(SignedLink.expires_at) > now)
-        ).all()
+        links = session.execute(sa.select(link.posting_key, link.provider, link.expires_at).where(
+            link.provider.in_(list(providers)), link.expires_at > now,
+        )).all()
     return Known(
-        bindings={(new.get(b.posting_key, b.posting_key), b.provider): _pair_state(b) for b in bindings},
-        links={
-            (new.get(link.posting_key, link.posting_key), link.provider): link.expires_at
-            for link in links if link.expires_at
-        },
+        bindings={(new.get(row[0], row[0]), row[1]): _pair_state(row) for row in bindings},
+        links={(new.get(key, key), provider): expires for key, provider, expires in links if expires},
         unsettled=unsettled,
         candidates=dict(candidates or {}),
     )
@@ -224,19 +239,14 @@ def bound_jobs(
     return found
 
 
-def _pair_state(b: Any) -> PairState:
-    """A binding's row (its columns as `load_known` selects them) as planning reads it."""
+def _pair_state(row: Sequence[Any]) -> PairState:
+    """A binding's row (its columns as `load_known` selects them) as planning reads it; the
+    payload applied stays JSON text until planning asks for it."""
+    _, _, remote_id, applied_status, applied_json, attempts, quarantine_until, last_error, absent_since, \
+        absent_reads, blocked_gate, observed_status = row
     return PairState(
-        remote_id=b.remote_id,
-        applied_status=b.applied_status,
-        applied_spec=b.applied_spec,
-        attempts=b.attempts,
-        quarantine_until=b.quarantine_until,
-        last_error=b.last_error,
-        absent_since=b.absent_since,
-        absent_reads=b.absent_reads,
-        suspended=b.blocked_gate == SUSPENDED,
-        linked=b.observed_status == LINKED,
+        remote_id, applied_status, None, attempts, quarantine_until, last_error, absent_since,
+        absent_reads, blocked_gate == SUSPENDED, observed_status == LINKED, applied_json=applied_json,
     )
 
 
@@ -556,7 +566,7 @@ def renamed(store: Store, run_id: int, renames: Iterable[Renamed], now: datetime
 def board_wait_kept(store: Store, provider: str, until: datetime, reason: str, now: datetime) -> None:
     """`provider` asked not to be called before `until` (a later ask wins)."""
     with store.write() as session:
-        row = session.get(BoardState, provider) or BoardState(provider=provider)
+        row = board_state(session, provider)
         row.wait_until, row.wait_reason, row.updated_at = until, reason, now
         session.add(row)
 
@@ -603,6 +613,19 @@ class _Seen:
     def in_scope(self, key: str) -> bool:
         return self.scope is None or key in self.scope
 
+    def wanted(self, board: str) -> frozenset[str]:
+        """The keys of the postings that name `board`."""
+        return self._naming.get(board, frozenset())
+
+    @cached_property
+    def _naming(self) -> dict[str, frozenset[str]]:
+        """Board → the keys of the postings that name it: worked out once, asked per board."""
+        found: dict[str, set[str]] = {}
+        for posting in self.postings:
+            for name in posting.boards.names():
+                found.setdefault(name, set()).add(posting.key)
+        return {name: frozenset(keys) for name, keys in found.items()}
+
 
 def record_observation(
     store: Store,
@@ -624,55 +647,89 @@ def record_observation(
             calls_made(session, run_id, calls)
         if not readable:
             return
-        rows = _kept_bindings(session, readable)
-        by_remote = {(b.provider, b.remote_id): b for b in rows if b.remote_id}
         for board in readable.values():
-            _record_bindings(session, board, rows, by_remote, seen)
-            _record_gone(board, by_remote, now)
-            _record_absence(board, rows, seen)
-            _record_suspension(board, rows, seen)
-            _record_counters(session, board, by_remote, now)
-            _record_view(session, board, now, compared=scope is None)
-            _record_expiring(session, board, by_remote, seen)
-        _write_kept(session, rows)
+            _record_board(session, board, seen)
         _record_drift(session, readable, seen)
         _forget_links(session, readable, seen)
 
 
+def _record_board(session: Session, board: Board, seen: _Seen) -> None:
+    """What one board showed: its bindings read, noted and written back a board at a time,
+    so that a run holds one board's rows at once."""
+    rows = _kept_bindings(session, board.name)
+    by_remote = {(board.name, row.remote_id): row for row in rows if row.remote_id}
+    specs = views.spec_texts(board)
+    _record_bindings(session, board, rows, by_remote, seen, specs)
+    _record_gone(board, by_remote, seen.now)
+    _record_absence(board, rows, seen)
+    _record_suspension(board, rows, seen)
+    _record_counters(session, board, by_remote, seen.now)
+    _record_view(session, board, seen.now, specs, compared=seen.scope is None)
+    _record_expiring(session, board, by_remote, seen)
+    _write_kept(session, rows)
+
+
+_UNSET: Any = object()
+"""A column of a `_Kept` row that was not read and has not been set."""
+
+
 class _Kept:
     """A binding as `record_observation` reads it: the columns it needs (no payload), as a
-    plain row rather than a loaded object; each column set is noted, so only the bindings
-    that changed are written back (`_write_kept`), and only what changed in them."""
+    plain row rather than a loaded object. What was read is kept beside it, so only the
+    bindings that changed are written back (`_write_kept`), and only what changed in them."""
 
     COLUMNS = ("id", "posting_key", "provider", "remote_id", "observed_hash", "observed_status", "absent_since",
                "absent_reads", "blocked_gate", "blocked_reason", "in_sync", "synced_at")
+    SET_ONLY = ("observed_at", "updated_at", "blocked_fields")
+    """Columns written and never read here."""
+    __slots__ = (*COLUMNS, *SET_ONLY, "read", "dropped")
 
-    def __init__(self, values: Mapping[str, Any]) -> None:
-        object.__setattr__(self, "_values", dict(values))
-        object.__setattr__(self, "changed", {})
-        object.__setattr__(self, "dropped", False)
+    id: int
+    posting_key: str
+    provider: str
+    remote_id: str | None
+    observed_hash: str | None
+    observed_status: str | None
+    absent_since: datetime | None
+    absent_reads: int
+    blocked_gate: str | None
+    blocked_reason: str | None
+    in_sync: bool
+    synced_at: datetime | None
+    observed_at: datetime | None
+    updated_at: datetime | None
+    blocked_fields: dict[str, str] | None
+    read: tuple[Any, ...]
+    dropped: bool
 
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self.__dict__["_values"][name]
-        except KeyError:
-            raise AttributeError(name) from None
+    def __init__(self, read: Sequence[Any]) -> None:
+        (self.id, self.posting_key, self.provider, self.remote_id, self.observed_hash, self.observed_status,
+         self.absent_since, self.absent_reads, self.blocked_gate, self.blocked_reason, self.in_sync,
+         self.synced_at) = self.read = tuple(read)  # as COLUMNS names them
+        self.observed_at = self.updated_at = self.blocked_fields = _UNSET
+        self.dropped = False
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name == "dropped":
-            object.__setattr__(self, name, value)
-            return
-        self.__dict__["_values"][name] = value
-        self.__dict__["changed"][name] = value
+    def changed(self) -> dict[str, Any]:
+        """The columns set to another value than was read (or set at all, for the others)."""
+        now = _READ_COLUMNS(self)
+        changed = {} if now == self.read else {
+            name: value for name, value, was in zip(self.COLUMNS, now, self.read) if value != was
+        }
+        for name in self.SET_ONLY:
+            value = getattr(self, name)
+            if value is not _UNSET:
+                changed[name] = value
+        return changed
 
 
+_READ_COLUMNS = operator.attrgetter(*_Kept.COLUMNS)
 _BINDING_BY_ID = sa.update(BINDINGS).where(BINDINGS.c.id == sa.bindparam("b_id"))
 
 
-def _kept_bindings(session: Session, boards: Collection[str]) -> list[_Kept]:
+def _kept_bindings(session: Session, provider: str) -> list[_Kept]:
     columns = [BINDINGS.c[name] for name in _Kept.COLUMNS]
-    rows = session.execute(sa.select(*columns).where(BINDINGS.c.provider.in_(list(boards)))).all()
-    return [_Kept(dict(zip(_Kept.COLUMNS, row, strict=True))) for row in rows]
+    rows = session.execute(sa.select(*columns).where(BINDINGS.c.provider == provider))
+    return [_Kept(row) for row in rows]
 
 
 def _write_kept(session: Session, rows: Sequence[_Kept]) -> None:
@@ -683,15 +740,18 @@ def _write_kept(session: Session, rows: Sequence[_Kept]) -> None:
         session.execute(sa.delete(BINDINGS).where(BINDINGS.c.id.in_(dropped[start : start + CHUNK])))
     changes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in rows:
-        if row.changed and not row.dropped:
-            changes.setdefault(tuple(sorted(row.changed)), []).append({"b_id": row.id, **row.changed})
+        if row.dropped:
+            continue
+        changed = row.changed()
+        if changed:
+            changes.setdefault(tuple(sorted(changed)), []).append({"b_id": row.id, **changed})
     for params in changes.values():
         session.execute(_BINDING_BY_ID, params)
 
 
 def _record_bindings(
     session: Session, board: Board, rows: Sequence[_Kept], by_remote: Mapping[tuple[str, str], _Kept],
-    seen: _Seen,
+    seen: _Seen, specs: Mapping[str, str],
 ) -> None:
     """What the board shows of each bound job, written only when it changed; and whether each
     pair is in sync, written only when that changed: the board's `compared_at` says when a
@@ -702,15 +762,14 @@ def _record_bindings(
         row = by_remote.get((board.name, remote.remote_id))
         if row is None:
             continue
-        digest = spec_hash(remote.spec, remote.status)
+        digest = _spec_hash_of(specs[remote.remote_id], remote.status)
         if row.observed_hash != digest or row.observed_status != remote.status:
             row.observed_hash, row.observed_status = digest, remote.status
             row.observed_at = row.updated_at = now
-    state = session.get(BoardState, board.name)
-    compared = state.compared_at if state is not None else None
+    compared = board_state(session, board.name).compared_at
     busy = {c.pair for c in plan.board_changes} | {d.pair for d in plan.drift} | {b.pair for b in plan.blocked}
     for row in rows:
-        if row.provider != board.name or (row.remote_id is None and row.observed_status != LINKED):
+        if row.remote_id is None and row.observed_status != LINKED:
             continue
         pair = (row.posting_key, board.name)
         if pair in plan.evaluated and pair not in busy:
@@ -746,14 +805,16 @@ def _record_expiring(
             add_event(session, event, seen.now, run_id=seen.run_id)
 
 
-def _record_view(session: Session, board: Board, now: datetime, *, compared: bool = False) -> None:
-    """What the board showed in this read, kept for snapshots; rewritten only when it changed.
-    `compared`: every posting was compared with it (a run not narrowed to some)."""
-    view = views.view_of(board)
-    digest = views.digest(view)
-    row = session.get(BoardState, board.name) or BoardState(provider=board.name)
+def _record_view(
+    session: Session, board: Board, now: datetime, specs: Mapping[str, str], *, compared: bool = False
+) -> None:
+    """What the board showed in this read, kept for snapshots; made and rewritten only when it
+    changed (`specs`: the jobs' specs encoded, `views.spec_texts`). `compared`: every posting
+    was compared with it (a run not narrowed to some)."""
+    digest = views.board_digest(board, specs)
+    row = board_state(session, board.name)
     if row.observed_digest != digest:
-        row.observed, row.observed_digest = view, digest
+        row.observed, row.observed_digest = views.view_of(board), digest
     row.observed_at = now
     if compared:
         row.compared_at = now
@@ -770,8 +831,8 @@ def views_answered(
         return
     with store.write() as session:
         for name, remotes in changed.items():
-            board = boards[name]
-            _record_view(session, replace(board, remotes={**board.remotes, **remotes}), now)
+            board = replace(boards[name], remotes={**boards[name].remotes, **remotes})
+            _record_view(session, board, now, views.spec_texts(board))
 
 
 def _record_gone(board: Board, by_remote: Mapping[tuple[str, str], _Kept], now: datetime) -> None:
@@ -790,10 +851,8 @@ def _record_absence(board: Board, rows: Sequence[_Kept], seen: _Seen) -> None:
     if not board.connector.SUPPORTS_JOBS:
         return
     now = seen.now
-    wanted = {p.key for p in seen.postings if board.name in p.boards.names()}
+    wanted = seen.wanted(board.name)
     for row in rows:
-        if row.provider != board.name:
-            continue
         if row.posting_key in wanted:
             if row.absent_since is not None or row.absent_reads:
                 row.absent_since, row.absent_reads, row.updated_at = None, 0, now
@@ -814,9 +873,9 @@ def _record_suspension(board: Board, rows: Sequence[_Kept], seen: _Seen) -> None
     """Mark the bindings of suspended postings compared this run (as blocked, gate
     `SUSPENDED`), and unmark those whose posting is back under management."""
     suspended = {s.posting for s in seen.plan.suspended if s.provider == board.name}
-    wanted = {p.key for p in seen.postings if board.name in p.boards.names()}
+    wanted = seen.wanted(board.name)
     for row in rows:
-        if row.provider != board.name or (row.posting_key, board.name) not in seen.plan.evaluated:
+        if (row.posting_key, board.name) not in seen.plan.evaluated:
             continue
         if row.posting_key in suspended and row.blocked_gate != SUSPENDED:
             row.blocked_reason, row.blocked_gate, row.blocked_fields = SUSPEND_REASON, SUSPENDED, {}
@@ -884,11 +943,9 @@ def record_counters(
     for table, column, values in ((VisitSample, "visits", visits), (ApplicantSample, "applicants", applicants)):
         if not values:
             continue
-        last = _latest(session, table, column, provider)
         rows = [
             {"posting_key": key, "provider": provider, "channel": channel, "observed_at": now, column: value}
-            for (key, channel), value in values.items()
-            if last.get((key, channel)) != value
+            for (key, channel), value in _changed(session, table, column, provider, values).items()
         ]
         if rows:  # one executemany: a board's first read brings a sample for every channel
             session.execute(insert(table), rows)
@@ -896,12 +953,18 @@ def record_counters(
     return written
 
 
-def _latest(
-    session: Session, table: type[CounterSample], column: str, provider: str
+def _changed(
+    session: Session, table: type[CounterSample], column: str, provider: str, values: Mapping[tuple[str, str], int],
 ) -> dict[tuple[str, str], int]:
-    """(posting, channel) → the newest sample's value, of every counter of `provider`."""
-    rows = session.exec(_latest_query(table, column, provider))
-    return {(key, channel): count for key, channel, count in rows}
+    """The counters of `values` whose newest sample holds another value, or that have none.
+    The newest samples are compared as they are read, none of them kept: a board's are one
+    or two a posting, and a run reads them all."""
+    changed = dict(values)
+    # Run on the connection, the rows come from the cursor one by one (the ORM would fetch all first).
+    for key, channel, count in session.connection().execute(_latest_query(table, column, provider)):
+        if (key, channel) in changed and changed[(key, channel)] == count:
+            del changed[(key, channel)]
+    return changed
 
 
 def _latest_query(table: type[CounterSample], column: str, provider: str) -> Any:
@@ -918,7 +981,6 @@ def _record_drift(session: Session, boards: Mapping[str, Board], seen: _Seen) ->
     """Open a row per new drift, touch the ones still there, resolve the ones gone."""
     plan, postings, now = seen.plan, seen.postings, seen.now
     found = {(d.posting, d.provider, d.field): d for d in plan.drift if d.provider in boards}
-    wanted = {(p.key, name) for p in postings for name in p.boards.names()}
     by_key = {p.key: p for p in postings}
     open_rows = session.exec(
         select(Drift).where(col(Drift.resolved_at).is_(None), col(Drift.provider).in_(list(boards)))
@@ -931,7 +993,7 @@ def _record_drift(session: Session, boards: Mapping[str, Board], seen: _Seen) ->
         elif pair in plan.evaluated:
             current = _desired_value(boards[row.provider], by_key[row.posting_key], row.field)
             _resolve(row, "source_changed" if current != row.desired else "reverted", now)
-        elif pair not in wanted and seen.in_scope(row.posting_key):
+        elif row.posting_key not in seen.wanted(row.provider) and seen.in_scope(row.posting_key):
             _resolve(row, "removed", now)
     for item in found.values():
         add_event(session, events.drift_opened(item.posting, item.provider, item.field, item.disposition), now,
@@ -968,10 +1030,11 @@ def _forget_links(session: Session, boards: Mapping[str, Board], seen: _Seen) ->
     were closed (nothing is left to manage there); their bindings go with them."""
     quick = {"synchronize_session": False}  # nothing loaded is read after this
     session.exec(delete(SignedLink).where(col(SignedLink.expires_at) <= seen.now).execution_options(**quick))
+    closed = {p.key for p in seen.postings if p.status is Status.CLOSED}
     for name, board in boards.items():
         if not board.connector.SUPPORTS_LINKS:
             continue
-        wanted = {p.key for p in seen.postings if name in p.boards.names() and p.status is not Status.CLOSED}
+        wanted = seen.wanted(name) - closed
         for table in (SignedLink, Binding):
             # The keys held are read and compared here, not sent as a NOT IN list: a list of
             # every posting would pass SQLite's limit on bound parameters at 32,766 postings.

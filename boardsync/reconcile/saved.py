@@ -18,7 +18,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from boardsync.config.model import Posting
 from boardsync.errors import ConfigError
 from boardsync.reconcile import render
 from boardsync.reconcile.snapshot import read_document
@@ -68,10 +67,6 @@ def observed(plan: Plan, boards: Mapping[str, Board], known: Known) -> tuple[Obs
         fields[STATUS] = digest(str(remote.status))
         found.append(Observed(provider, posting, remote_id, digest([str(remote.status), remote.spec]), fields))
     return tuple(found)
-
-
-def posting_digests(postings: Iterable[Posting]) -> dict[str, str]:
-    return {p.key: digest(p.model_dump(mode="json")) for p in postings}
 
 
 def scope(postings: Iterable[str] | None, providers: Iterable[str] | None) -> Scope:

@@ -26,9 +26,15 @@ FORMAT = 1
 
 def view_of(board: Board) -> dict[str, Any]:
     """The JSON-safe view of what `board` showed in this run's read (after look-ups by id)."""
+    rest = _view_rest(board)
+    jobs = [remote_json(r) for r in sorted(board.remotes.values(), key=lambda r: r.remote_id)]
+    return {"format": rest.pop("format"), "jobs": jobs, **rest}
+
+
+def _view_rest(board: Board) -> dict[str, Any]:
+    """The view of `board` but its jobs."""
     return {
         "format": FORMAT,
-        "jobs": [remote_json(r) for r in sorted(board.remotes.values(), key=lambda r: r.remote_id)],
         "gone": sorted(board.gone),
         "unread": dict(sorted(board.unread.items())),
         "suspect": board.suspect,
@@ -54,6 +60,37 @@ def _encoded(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, default=str, separators=(",", ":")).encode() + b"\n"
 
 
+encode = json.JSONEncoder(sort_keys=True, default=str, separators=(",", ":")).encode
+"""JSON text as `digest` encodes each part (without its newline)."""
+
+
+def spec_texts(board: Board) -> dict[str, str]:
+    """Each job's spec as `encode` writes it, by job id: encoded once a run, for the view's
+    digest (`board_digest`) and for each binding's (`record.spec_hash`)."""
+    return {remote_id: encode(remote.spec) for remote_id, remote in board.remotes.items()}
+
+
+def board_digest(board: Board, specs: Mapping[str, str]) -> str:
+    """`digest(view_of(board))`, without making the view: each job's spec comes from
+    `specs` (`spec_texts`), already encoded."""
+    rest = _view_rest(board)
+    hashed = hashlib.sha256()
+    for name in sorted([*rest, "jobs"]):
+        if name == "jobs":
+            for remote in sorted(board.remotes.values(), key=lambda r: r.remote_id):
+                hashed.update(_job_text(remote, specs[remote.remote_id]))
+        else:
+            hashed.update(_encoded({name: rest[name]}))
+    return hashed.hexdigest()[:32]
+
+
+def _job_text(remote: Remote, spec: str) -> bytes:
+    """`_encoded(remote_json(remote))` with the spec's text given: the keys before ``spec``
+    encoded as one object, then the spec and the status (the last keys in sorted order)."""
+    head = encode({"id": remote.remote_id, **_job_rest(remote)})[:-1]  # without its closing brace
+    return f'{head},"spec":{spec},"status":{encode(remote.status)}}}'.encode() + b"\n"
+
+
 def view_from(data: Mapping[str, Any], observed_at: datetime) -> BoardView:
     """The view `view_of` wrote, read at `observed_at`. A `ValueError` for another shape."""
     if data.get("format") != FORMAT:
@@ -70,10 +107,12 @@ def view_from(data: Mapping[str, Any], observed_at: datetime) -> BoardView:
 
 
 def remote_json(remote: Remote) -> dict[str, Any]:
+    return {"id": remote.remote_id, "status": remote.status, "spec": dict(remote.spec), **_job_rest(remote)}
+
+
+def _job_rest(remote: Remote) -> dict[str, Any]:
+    """A job's view but its id, status and spec."""
     return {
-        "id": remote.remote_id,
-        "status": remote.status,
-        "spec": dict(remote.spec),
         "frozen_fields": sorted(remote.frozen_fields),
         "expires_at": remote.expires_at.isoformat() if remote.expires_at else None,
         "posting": remote.posting_key,
