@@ -508,6 +508,11 @@ class BoardHttp:
             response.read()
         finally:
             response.close()
+        # httpx's stream points back at its response, so a read response is freed only by the
+        # cycle collector, which the boardsync command runs rarely: the daemon kept every
+        # cycle's pages (900 KB a cycle at 500 postings) until one of its rare passes. The
+        # body is read by now; a stream of that alone breaks the loop.
+        response.stream = httpx.ByteStream(response.content)
         return response
 
     def _retrying(self, call: str, idempotent: bool, started: float) -> tenacity.Retrying:
