@@ -4,8 +4,10 @@ The same faults on a real server are in test_connector_faults.py."""
 
 from __future__ import annotations
 
+import gc
 import socket
 import threading
+import weakref
 from collections.abc import Callable
 
 import httpx
@@ -255,3 +257,18 @@ def test_each_thread_sees_the_status_of_its_own_calls() -> None:
     for t in threads:
         t.join(timeout=10)
     assert seen == {"/a": 201, "/b": 404}
+
+
+def test_a_returned_response_is_freed_without_the_cycle_collector() -> None:
+    """Once the caller lets go of a response it is gone, body and all, with the collector off:
+    a long-running daemon does not keep every page it read until a rare collection."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        response = board(scripted(200)[0], FakeClock()).request("GET", "/jobs")
+        gone = weakref.ref(response)
+        del response
+        assert gone() is None
+    finally:
+        if collecting:
+            gc.enable()
