@@ -142,3 +142,46 @@ def test_an_in_memory_database_holds_only_the_default_workspace() -> None:
     assert workspace_url("sqlite://", "default") == "sqlite://"
     with pytest.raises(StateError, match="in-memory"):
         workspace_url("sqlite://", "acme")
+
+
+def test_a_workspace_whose_process_keeps_failing_is_paused_longer_each_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A workspace process that exits soon after it started (a wrong root file, or its lock
+    taken meanwhile) is not started again at the next look: it waits, twice as long after each
+    failure, while the other workspaces are started as their turn comes."""
+    import subprocess
+    import sys
+
+    from boardsync.daemon import fleet as fleet_module
+    from boardsync.daemon.fleet import Fleet, Workspace as Served
+
+    clock = [1000.0]
+    monkeypatch.setattr(fleet_module.time, "monotonic", lambda: clock[0])
+    fleet = Fleet(tmp_path, check_every=1.0)
+    started: list[str] = []
+    monkeypatch.setattr(fleet, "_start", lambda w: started.append(w.name))
+    found = {name: Served(name, tmp_path / f"{name}.yaml", "127.0.0.1:0") for name in ("acme", "globex")}
+
+    def fail_once() -> None:
+        process = subprocess.Popen([sys.executable, "-c", "raise SystemExit(1)"])
+        process.wait()
+        fleet._running["acme"] = fleet_module._Running(found["acme"], process, started=clock[0])
+        fleet._reap()
+
+    fail_once()
+    fleet._balance(found, rank=0, members=1, held=set())
+    assert started == ["globex"]  # acme waits
+    clock[0] += fleet_module._PAUSE_FIRST + 0.1
+    started.clear()
+    fleet._running.pop("globex", None)
+    fleet._balance({"acme": found["acme"]}, rank=0, members=1, held=set())
+    assert started == ["acme"]  # tried again after the first pause
+    fail_once()
+    clock[0] += fleet_module._PAUSE_FIRST + 0.1
+    started.clear()
+    fleet._balance({"acme": found["acme"]}, rank=0, members=1, held=set())
+    assert started == []  # the second pause is twice as long
+    clock[0] += fleet_module._PAUSE_FIRST
+    fleet._balance({"acme": found["acme"]}, rank=0, members=1, held=set())
+    assert started == ["acme"]
