@@ -522,6 +522,32 @@ def _cmd_sources(args: argparse.Namespace, term: Terminal) -> int:
     return 1 if any(r.error for r in rows) else 0
 
 
+def _cmd_workspaces(args: argparse.Namespace, term: Terminal) -> int:
+    import json
+
+    from boardsync import console, workspaces
+    from boardsync.config import load
+    from boardsync.daemon.fleet import workspace_rows
+
+    # The database's workspaces, whichever one --workspace selects.
+    rows = workspace_rows(load(args.config, env={**os.environ, workspaces.ENV: workspaces.DEFAULT}).state_url)
+    if args.json:
+        print(json.dumps([{
+            "workspace": r.name,
+            "writer": None if r.writer is None else {
+                "pid": r.writer.pid, "host": r.writer.host, "command": r.writer.command, "since": r.writer.since},
+            "last_reconcile": r.last_reconcile.isoformat() if r.last_reconcile else None,
+            "outcome": r.outcome,
+        } for r in rows], indent=2))
+    else:
+        term.show(console.table(
+            ["workspace", "written by", "last reconcile", "outcome"],
+            [[r.name, r.writer.describe() if r.writer else "nobody",
+              r.last_reconcile.strftime("%Y-%m-%d %H:%M") if r.last_reconcile else None, r.outcome] for r in rows],
+        ))
+    return 0
+
+
 def _cmd_retry(args: argparse.Namespace, term: Terminal) -> int:
     from datetime import UTC, datetime
 
@@ -802,6 +828,11 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arg(p)
     _json_arg(p, "(list) the deliveries")
     _quiet_arg(p, "print the rows only")
+
+    p = command("workspaces", _cmd_workspaces,
+                "the workspaces of the state database, which process writes each, and its last reconcile")
+    _config_arg(p)
+    _json_arg(p, "the workspaces")
 
     p = command("migrate", _cmd_migrate, "create or upgrade the state database")
     _config_arg(p)

@@ -195,6 +195,13 @@ def test_daemons_share_workspaces_take_over_a_dead_ones_and_rebalance_when_one_j
         fourth = fleet.start()
         fleet.wait_shares("the shares rebalanced for a fourth daemon", [*rest, fourth], [2, 2, 2])
 
+        listed = subprocess.run(
+            [sys.executable, "-m", "boardsync", "workspaces", "--json", "-c", str(folder / "acme.yaml")],
+            capture_output=True, text=True, env=env, timeout=60, check=True)
+        rows = {row["workspace"]: row for row in json.loads(listed.stdout)}
+        assert {name for name in NAMES if rows[name]["writer"]} == set(NAMES)  # each written by its process
+        assert {_parent(rows[name]["writer"]["pid"]) for name in NAMES} == {d.proc.pid for d in [*rest, fourth]}
+
         _write_workspaces(folder, url, {LATER: boards[LATER]})
         fleet.names.append(LATER)
         for daemon in [*rest, fourth]:

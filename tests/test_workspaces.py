@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -185,3 +186,25 @@ def test_a_workspace_whose_process_keeps_failing_is_paused_longer_each_time(
     clock[0] += fleet_module._PAUSE_FIRST
     fleet._balance({"acme": found["acme"]}, rank=0, members=1, held=set())
     assert started == ["acme"]
+
+
+@pytest.mark.both_engines
+def test_workspaces_lists_each_with_its_writer_and_last_reconcile(ws: Workspace) -> None:
+    """`boardsync workspaces` lists the database's workspaces, whichever one -c selects: who
+    writes each now (nobody, or the holder of its lock) and how its last reconcile ended."""
+    assert ws.run("reconcile").code == 0
+    assert ws.run("reconcile", "--workspace", "acme").code == 0
+    listed = ws.run("workspaces", "--json", "--workspace", "acme")
+    assert listed.code == 0, listed.err
+    rows = {row["workspace"]: row for row in json.loads(listed.out)}
+    assert set(rows) == {"default", "acme"}
+    assert all(row["writer"] is None and row["outcome"] == "converged" and row["last_reconcile"]
+               for row in rows.values())
+    acme = workspace_url(ws.desired().state_url, "acme")
+    with acquire_writer_lock(acme, command="daemon"):
+        rows = {row["workspace"]: row for row in json.loads(ws.run("workspaces", "--json").out)}
+    assert rows["acme"]["writer"]["pid"] == os.getpid()
+    assert rows["acme"]["writer"]["command"] == "daemon"
+    assert rows["default"]["writer"] is None
+    shown = ws.run("workspaces")
+    assert "acme" in shown.out and "nobody" in shown.out

@@ -37,13 +37,16 @@ import ctypes
 import os
 import queue
 import random
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
@@ -52,18 +55,21 @@ from sqlalchemy.pool import NullPool
 
 from boardsync import workspaces
 from boardsync.config.loader import collect
-from boardsync.daemon.lock import ADVISORY_KEY, DEFAULT_LEASE, workspace_key
+from boardsync.daemon.lock import ADVISORY_KEY, DEFAULT_LEASE, LockHolder, lock_holder_recorded, workspace_key
 from boardsync.daemon.notify import Notifier, Watchdog, watchdog_interval
 from boardsync.errors import BoardsyncError, StateError
 from boardsync.log import get_logger
 from boardsync.state.db import (
     Keepalive,
     close_quietly,
+    create_engine,
     describe,
     is_postgresql,
     missing_driver,
     parse_url,
     pg_connect_args,
+    split_workspace,
+    sqlite_path,
 )
 
 log = get_logger(__name__)
@@ -135,6 +141,107 @@ def read_workspaces(folder: Path) -> tuple[dict[str, Workspace], str]:
             "boardsync daemon -c FILE --workspace NAME"
         )
     return found, url
+
+
+@dataclass(frozen=True)
+class WorkspaceRow:
+    """One workspace of a database, as `boardsync workspaces` lists it."""
+
+    name: str
+    writer: LockHolder | None
+    """Who holds its writer lock now; None: nobody writes it."""
+    last_reconcile: datetime | None
+    outcome: str | None
+
+
+def workspace_rows(state_url: str) -> list[WorkspaceRow]:
+    """Every workspace of the database `state_url` names (whatever workspace it selects), with
+    its writer and its last finished reconcile. Reads only; takes no lock."""
+    parsed, _ = split_workspace(parse_url(state_url))
+    if not is_postgresql(parsed):
+        return _sqlite_rows(parsed)
+    engine = create_engine(parsed.render_as_string(hide_password=False), read_only=True)
+    try:
+        with engine.connect() as connection:
+            schemas = connection.execute(sa.text(
+                "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'ws\\_%' ORDER BY nspname")).scalars().all()
+            default = connection.execute(sa.text("SELECT current_schema()")).scalar()
+            named = [(workspaces.DEFAULT, str(default))] + [(str(s).removeprefix("ws_"), str(s)) for s in schemas]
+            return [
+                _pg_row(connection, name, schema) for name, schema in named
+                if connection.execute(sa.text("SELECT to_regclass(:t)"), {"t": f"{schema}.run"}).scalar() is not None
+            ]
+    except sa.exc.DBAPIError as exc:
+        raise StateError(f"cannot read the workspaces of {describe(parsed)}: {exc.orig}") from exc
+    finally:
+        engine.dispose()
+
+
+def _pg_row(connection: sa.Connection, name: str, schema: str) -> WorkspaceRow:
+    writer = None
+    if connection.execute(sa.text("SELECT to_regclass(:t)"), {"t": f"{schema}.writer_lock"}).scalar() is not None:
+        row = connection.execute(sa.text(
+            f"SELECT w.pid, w.host, w.command, w.since FROM {schema}.writer_lock w JOIN pg_locks l "
+            "ON l.pid = w.session AND l.locktype = 'advisory' AND l.granted AND l.classid = :a AND l.objid = :b"
+        ), {"a": ADVISORY_KEY[0], "b": workspace_key(name)}).first()
+        if row is not None:
+            writer = LockHolder(row.pid, row.host, row.command, row.since)
+    last = connection.execute(sa.text(
+        f"SELECT finished_at, outcome FROM {schema}.run WHERE kind = 'reconcile' AND finished_at IS NOT NULL "
+        "ORDER BY id DESC LIMIT 1")).first()
+    return WorkspaceRow(name, writer, _when(last.finished_at) if last else None, last.outcome if last else None)
+
+
+def _sqlite_rows(url: sa.engine.URL) -> list[WorkspaceRow]:
+    """On SQLite each workspace is a file beside the named one; its writer is the process its
+    lock file names, when that process still runs on this host."""
+    path = sqlite_path(url)
+    if path is None:
+        return []
+    files = [(workspaces.DEFAULT, path)] + [
+        (p.name.removeprefix(f"{path.stem}.").removesuffix(path.suffix), p)
+        for p in sorted(path.parent.glob(f"{path.stem}.*{path.suffix}"))
+    ]
+    rows = []
+    for name, file in files:
+        if not file.is_file() or not _WORKSPACE_FILE.fullmatch(name):
+            continue
+        engine = create_engine(f"sqlite:///{file}", read_only=True)
+        try:
+            with engine.connect() as connection:
+                last = connection.execute(sa.text(
+                    "SELECT finished_at, outcome FROM run WHERE kind = 'reconcile' AND finished_at IS NOT NULL "
+                    "ORDER BY id DESC LIMIT 1")).first()
+        except sa.exc.DBAPIError:
+            last = None
+        finally:
+            engine.dispose()
+        rows.append(WorkspaceRow(name, _running_holder(file), _when(last.finished_at) if last else None,
+                                 last.outcome if last else None))
+    return rows
+
+
+_WORKSPACE_FILE = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
+
+def _running_holder(database: Path) -> LockHolder | None:
+    holder = lock_holder_recorded(database.with_name(database.name + ".lock"))
+    if holder is None or holder.pid is None or holder.host not in (None, socket.gethostname()):
+        return holder
+    try:
+        os.kill(holder.pid, 0)
+    except ProcessLookupError:
+        return None  # the record of a holder that died without clearing it
+    except PermissionError:
+        pass
+    return holder
+
+
+def _when(value: object) -> datetime | None:
+    if value is None:
+        return None
+    when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def share_of(rank: int, members: int, workspace_count: int) -> int:

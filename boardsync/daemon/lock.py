@@ -240,15 +240,8 @@ class _FileLock:
         return True
 
     def holder(self) -> LockHolder:
-        try:
-            record = json.loads(self.path.read_text() or "{}")
-        except (OSError, ValueError):
-            record = {}
         # The holder writes its record just after it locks; reading in between finds nothing.
-        return LockHolder(
-            pid=record.get("pid"), host=record.get("host"),
-            command=record.get("command"), since=record.get("since"),
-        )
+        return lock_holder_recorded(self.path) or LockHolder(None, None, None, None)
 
     def held(self) -> bool:
         return self._fd is not None
@@ -279,6 +272,20 @@ class _FileLock:
         }
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(record).encode(), 0)
+
+
+def lock_holder_recorded(path: Path) -> LockHolder | None:
+    """The holder a SQLite database's lock file records (None: no record). A holder that died
+    without releasing leaves its record; the lock itself went with its process."""
+    try:
+        record = json.loads(path.read_text() or "{}")
+    except (OSError, ValueError):
+        record = {}
+    if not record:
+        return None
+    return LockHolder(
+        pid=record.get("pid"), host=record.get("host"), command=record.get("command"), since=record.get("since"),
+    )
 
 
 class _AdvisoryLock:
