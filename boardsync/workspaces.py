@@ -24,9 +24,14 @@ URL_PARAM = "workspace"
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
 
+def is_name(text: str) -> bool:
+    """Whether `text` can name a workspace."""
+    return _NAME.fullmatch(text) is not None
+
+
 def check(name: str) -> str:
     """`name` when it can name a workspace; a `StateError` saying what can, when not."""
-    if not _NAME.fullmatch(name):
+    if not is_name(name):
         raise StateError(
             f"{name!r} cannot name a workspace: use lower-case letters, digits and _, "
             "starting with a letter, at most 40 characters"

@@ -141,3 +141,17 @@ def start_server() -> PgServer:
             raise Unavailable(str(exc)) from exc
         raise
     return server
+
+
+def end_lock_sessions(url: str) -> list[bool]:
+    """End every server session holding an advisory lock in the database at `url`, as a lost
+    network would end them; what `pg_terminate_backend` answered for each."""
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            return list(connection.exec_driver_sql(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            ).scalars().all())
+    finally:
+        engine.dispose()

@@ -28,6 +28,7 @@ from boardsync.daemon.standby import poll_interval
 from boardsync.errors import StateError
 from boardsync.state import migrations, open_store
 from boardsync.state.db import Keepalive
+from tests.pg_helpers import end_lock_sessions
 
 
 def _url(tmp_path: Path) -> str:
@@ -126,14 +127,7 @@ def test_postgresql_lock_whose_session_ends_is_lost(pg_url: str) -> None:
     """A holder whose server session was ended (as a lost network ends it) learns it has lost
     the lock, and another writer gets it."""
     held = acquire_writer_lock(pg_url, command="daemon")
-    engine = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        ended = connection.exec_driver_sql(
-            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-        ).scalars().all()
-    engine.dispose()
-    assert ended == [True]
+    assert end_lock_sessions(pg_url) == [True]
     with pytest.raises(WriterLockLost):
         held.check()
     with acquire_writer_lock(pg_url, wait=5, command="reconcile"):

@@ -14,13 +14,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from boardsync.sandbox.core import Fault
 from boardsync.sandbox.server import Sandbox
 from boardsync.state import IntentState
 from boardsync.state.store import open_store
-from tests.pg_helpers import PgServer
+from tests.pg_helpers import PgServer, end_lock_sessions
 from tests.test_daemon_service import (
     EXAMPLES,
     DaemonProcess,
@@ -189,14 +188,7 @@ def test_an_active_daemon_whose_lock_session_ends_stops_writing_and_exits_1(pair
     to start it again (as a standby, were another daemon active by then)."""
     daemon = pair("a", pg_url)
     daemon.wait_converged()
-    engine = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        ended = connection.exec_driver_sql(
-            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-        ).scalars().all()
-    engine.dispose()
-    assert ended == [True]
+    assert end_lock_sessions(pg_url) == [True]
     assert daemon.wait_exit(timeout=LEASE + 15) == 1
     lost = [i for i, e in enumerate(daemon.lines) if e.get("event") == "writer_lock_lost"]
     assert lost, daemon.finish()

@@ -37,7 +37,6 @@ import ctypes
 import os
 import queue
 import random
-import re
 import signal
 import socket
 import subprocess
@@ -108,7 +107,7 @@ def read_workspaces(folder: Path) -> tuple[dict[str, Workspace], str]:
 
     Raises `FleetError` naming the file when a root file's name cannot name a workspace, does
     not read, or keeps its state elsewhere than the others."""
-    roots = sorted(p for p in folder.glob("*.y*ml") if p.suffix in (".yaml", ".yml") and p.is_file())
+    roots = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
     if not roots:
         raise FleetError(f"{folder}: no root file (*.yaml) to serve as a workspace")
     found: dict[str, Workspace] = {}
@@ -204,7 +203,7 @@ def _sqlite_rows(url: sa.engine.URL) -> list[WorkspaceRow]:
     ]
     rows = []
     for name, file in files:
-        if not file.is_file() or not _WORKSPACE_FILE.fullmatch(name):
+        if not file.is_file() or not workspaces.is_name(name):
             continue
         engine = create_engine(f"sqlite:///{file}", read_only=True)
         try:
@@ -219,9 +218,6 @@ def _sqlite_rows(url: sa.engine.URL) -> list[WorkspaceRow]:
         rows.append(WorkspaceRow(name, _running_holder(file), _when(last.finished_at) if last else None,
                                  last.outcome if last else None))
     return rows
-
-
-_WORKSPACE_FILE = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
 
 def _running_holder(database: Path) -> LockHolder | None:
@@ -348,6 +344,8 @@ class Fleet:
             # Daemons started together see each other before any takes a workspace.
             request = self._wait()
             while request != "stop":
+                if request == "reload":
+                    found = self._reload(found)
                 self._reap()
                 members, held = membership.look()
                 self._balance(found, members.index(membership.number), len(members), held)
@@ -355,8 +353,6 @@ class Fleet:
                 self.notifier.status(
                     f"serving {len(self._running)} of {len(found)} workspaces, {len(members)} daemons in the fleet")
                 request = self._wait()
-                if request == "reload":
-                    found = self._reload(found)
         except BoardsyncError as exc:
             log.error("fleet_failed", error=str(exc))
             code = 1
