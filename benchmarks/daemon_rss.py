@@ -4,7 +4,7 @@
 
 Starts the sandbox and `boardsync daemon` on a config repository of N postings (each on all
 three boards) with a reconcile every `--every`, and reads the daemon's resident memory
-(VmRSS, from /proc) each time a reconcile run is recorded as finished in the state database,
+(VmRSS, from /proc) half a second after each reconcile run is recorded as finished in the state database,
 until `--cycles` runs after the first sync. Prints the size after the first sync, after the
 first steady cycle and at the end, and the growth per cycle over the steady cycles (a least
 squares slope). Linux only.
@@ -24,6 +24,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from daemon_idle import running_daemon  # noqa: E402
 
 CYCLE_TIMEOUT_S = 600.0
+SETTLE_S = 0.5
+"""How long after a run is recorded its size is read: the daemon frees what the run read and
+gives it back to the system once the run returns, a moment after its row is written."""
 
 
 def resident_kib(pid: int) -> int:
@@ -72,12 +75,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                     raise RuntimeError(f"the daemon stopped reconciling after {seen} runs")
                 time.sleep(0.05)
             seen = done
+            time.sleep(SETTLE_S)  # the run's row is written just before the daemon tidies up after it
             samples.append(resident_kib(daemon.pid))
     steady = samples[1:]
     print(f"daemon, {args.postings} postings, a reconcile every {args.every}: resident memory per cycle")
     print(f"  after the first sync     {samples[0] / 1024:.1f} MiB")
     print(f"  after steady cycle 1     {steady[0] / 1024:.1f} MiB")
     print(f"  after steady cycle {len(steady):<5} {steady[-1] / 1024:.1f} MiB")
+    for cycle in (10, 25):
+        if cycle < len(steady):
+            print(f"  after steady cycle {cycle:<5} {steady[cycle - 1] / 1024:.1f} MiB")
     print(f"  highest, lowest          {max(steady) / 1024:.1f}, {min(steady) / 1024:.1f} MiB")
     print(f"  growth over the steady cycles: {slope(steady):+.1f} KiB a cycle (least squares)")
     return 0

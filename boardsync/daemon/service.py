@@ -47,6 +47,7 @@ from boardsync.daemon.follow import Follower, SourceCollector
 from boardsync.daemon.instruments import DaemonMetrics
 from boardsync.daemon.links import LinkKeeper
 from boardsync.daemon.lock import WriterLock, WriterLockLost, acquire_writer_lock
+from boardsync.daemon.memory import give_back
 from boardsync.daemon.notify import Notifier, Watchdog, watchdog_interval
 from boardsync.daemon.scheduler import Progress, Scheduler
 from boardsync.daemon.standby import StandbySurface, active_gauge, can_stand_by, poll_interval, wait_for_lock
@@ -533,6 +534,8 @@ class Daemon:
             log.exception("run_failed", kind=kind, duration_s=round(seconds, 3), error=str(exc))
             self._status(f"{kind} run failed: {exc}")
             return
+        finally:
+            give_back()  # what the run read is freed now: the daemon's size stays where one run leaves it
         self._record(kind, result, scoped=scoped)
         self._notify_now()  # what the run wrote to the outbox goes out now, not in a minute
 

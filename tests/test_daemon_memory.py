@@ -1,0 +1,92 @@
+"""The daemon gives the memory a run freed back to the system after every run, so its size
+stays where one run leaves it instead of climbing over its first cycles
+(`boardsync/daemon/memory.py`; measured in `benchmarks/daemon_rss.py`)."""
+
+from __future__ import annotations
+
+import ctypes.util
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from boardsync.daemon import service
+from boardsync.daemon.service import Daemon, Generation
+
+glibc = pytest.mark.skipif(
+    not sys.platform.startswith("linux") or ctypes.util.find_library("c") is None,
+    reason="malloc_trim is glibc's",
+)
+
+FRAGMENTED_HEAP = textwrap.dedent("""
+    import sys
+    from boardsync.daemon.memory import give_back
+
+    def resident_kib():
+        with open("/proc/self/status") as status:
+            return int(next(line.split()[1] for line in status if line.startswith("VmRSS:")))
+
+    # 200,000 blocks of 1 KiB (past Python's small-object allocator: they are malloc's), then
+    # all freed but every 100th, which pins the heap's top: malloc keeps the pages between.
+    blocks = [bytes(1000) + i.to_bytes(4, "little") for i in range(200_000)]
+    kept = blocks[::100]
+    del blocks
+    before = resident_kib()
+    asked = give_back()
+    after = resident_kib()
+    print(before, after, asked, len(kept))
+""")
+
+
+@glibc
+def test_give_back_returns_the_free_pages_inside_the_heap() -> None:
+    """About 200 MB freed inside a heap whose top is still in use stays resident until
+    `give_back`, which hands most of it back."""
+    ran = subprocess.run([sys.executable, "-c", FRAGMENTED_HEAP], capture_output=True, text=True, check=True)
+    before, after, asked, _ = ran.stdout.split()
+    assert asked == "True"
+    assert int(before) - int(after) > 100 * 1024, f"resident {before} KiB before, {after} KiB after"
+
+
+@dataclass
+class _Result:
+    """What `Daemon._record` reads of a run's result."""
+
+    outcome: str = "converged"
+    duration: float = 0.1
+    finished_at: datetime = datetime(2026, 11, 1, tzinfo=UTC)
+
+    def summary(self) -> str:
+        return "converged"
+
+
+class _Metrics:
+    def __init__(self) -> None:
+        self.finished: list[tuple[str, str]] = []
+
+    def run_finished(self, kind: str, result: str, seconds: float) -> None:
+        self.finished.append((kind, result))
+
+
+def test_every_run_gives_its_memory_back_whether_it_succeeds_or_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    given: list[str] = []
+    monkeypatch.setattr(service, "give_back", lambda: given.append("after run") is None)
+    daemon = Daemon(tmp_path / "boardsync.yaml")
+    daemon._generation = Generation(None, {})  # type: ignore[arg-type]  # the runs below read nothing of it
+    daemon.metrics = _Metrics()  # type: ignore[assignment]
+
+    daemon._run("reconcile", lambda generation: _Result())  # type: ignore[arg-type, return-value]
+    assert given == ["after run"]
+
+    def failing(generation: Generation) -> _Result:
+        raise RuntimeError("the board answered garbage")
+
+    daemon._run("metrics", failing)  # type: ignore[arg-type]
+    assert given == ["after run", "after run"]
+    assert daemon.metrics.finished == [("reconcile", "converged"), ("metrics", "failed")]  # type: ignore[attr-defined]
