@@ -76,7 +76,12 @@ def test_every_run_gives_its_memory_back_whether_it_succeeds_or_fails(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     given: list[str] = []
-    monkeypatch.setattr(service, "give_back", lambda: given.append("after run") is None)
+
+    def give_back() -> bool:
+        given.append("after run")
+        return True
+
+    monkeypatch.setattr(service, "give_back", give_back)
     daemon = Daemon(tmp_path / "boardsync.yaml")
     daemon._generation = Generation(None, {})  # type: ignore[arg-type]  # the runs below read nothing of it
     daemon.metrics = _Metrics()  # type: ignore[assignment]
