@@ -463,13 +463,15 @@ def _plan_removed(
     if not board.connector.SUPPORTS_JOBS:
         return []
     wanted = {p.key for p in postings if board.name in p.boards.names()}
+    gone = [
+        (key, state.remote_id, state) for (key, provider), state in known.bindings.items()
+        if provider == board.name and state.remote_id is not None and key not in wanted
+        and (scope is None or key in scope)
+    ]
+    gone.sort(key=lambda pair: pair[0])  # few or none: sorted after the filter, not every pair of every board
     found = []
-    for (key, provider), state in sorted(known.bindings.items()):
-        if provider != board.name or state.remote_id is None or key in wanted:
-            continue
-        if scope is not None and key not in scope:
-            continue
-        remote = board.remotes.get(state.remote_id)
+    for key, remote_id, state in gone:
+        remote = board.remotes.get(remote_id)
         if remote is None or remote.status in ENDED:
             continue
         path = board.connector.lifecycle(Status.CLOSED.value, remote.status)
