@@ -50,7 +50,7 @@ log = get_logger(__name__)
 SETTLED = 2.0
 """Seconds after which a file's times can be trusted to change with its content: more than
 the coarsest clock tick of a common filesystem (FAT's two seconds)."""
-MAGIC = b"boardsync parsed postings\n"
+MAGIC = b"boardsync parsed postings 2\n"
 clock: Callable[[], int] = time.time_ns
 """Now, in nanoseconds since the epoch, as file times are kept."""
 _DIGEST_SIZE = hashlib.sha256().digest_size
@@ -80,10 +80,14 @@ class ParsedFiles:
         self.parsed = 0
         """Files parsed by this instance: their content was not in the cache."""
         self._files: dict[str, Seen] = {}
-        self._contents: dict[str, tuple[Any, bytes]] = {}
-        """By digest: the file's values, and its marks packed by marshal."""
+        self._contents: dict[str, tuple[bytes, bytes]] = {}
+        """By digest: the file's values and its marks, each packed by marshal. The values are
+        unpacked one file at a time, as its postings are validated: unpacked all at once, every
+        posting's values would be made before any model, and the strings the models keep of them
+        would pin the memory of all the rest after the load (the allocator can only give back
+        a block of memory with nothing left in it)."""
         self._used_files: dict[str, Seen] = {}
-        self._used_contents: dict[str, tuple[Any, bytes]] = {}
+        self._used_contents: dict[str, tuple[bytes, bytes]] = {}
         self._unread = path is not None
         """The cache file is read when the first posting file is asked for (a SQL source never does)."""
 
@@ -105,14 +109,14 @@ class ParsedFiles:
             seen = self._read(Path(real), source, signature, settled)
         data, marks = self._used_contents[seen.digest] = self._contents[seen.digest]
         self._used_files[real] = seen
-        return Document(source, data, PackedMarks(marks))
+        return Document(source, marshal.loads(data), PackedMarks(marks))
 
     def _read(self, path: Path, source: str, signature: tuple[int, ...], settled: bool) -> Seen:
         raw = yamlfile.read_bytes(path, source)
         digest = hashlib.sha256(raw).hexdigest()
         if digest not in self._contents:
             document = yamlfile.parse(yamlfile.decode_utf8(raw, source), source)
-            self._contents[digest] = (document.data, marshal.dumps(dict(document.marks)))
+            self._contents[digest] = (marshal.dumps(document.data), marshal.dumps(dict(document.marks)))
             self.parsed += 1
         return Seen(signature, digest, settled)
 
@@ -134,7 +138,7 @@ class ParsedFiles:
         files = {name: (seen.signature, seen.digest, seen.settled) for name, seen in self._used_files.items()}
         payload = marshal.dumps({"files": files, "contents": self._used_contents})
         try:
-            _write_atomically(self.path, MAGIC + hashlib.sha256(_stamp() + payload).digest() + payload)
+            _write_atomically(self.path, (MAGIC, _checksum(payload), payload))
         except OSError as exc:
             log.debug("posting_cache_not_saved", path=str(self.path), error=exc.strerror)
 
@@ -167,7 +171,7 @@ def beside(database: Path) -> Path:
     return database.with_name(f"{database.stem}.postings.cache")
 
 
-def _read_cache(path: Path) -> tuple[dict[str, Seen], dict[str, tuple[Any, bytes]]]:
+def _read_cache(path: Path) -> tuple[dict[str, Seen], dict[str, tuple[bytes, bytes]]]:
     """The cache's files and contents, or nothing when it is missing, from another version,
     or damaged."""
     try:
@@ -175,8 +179,8 @@ def _read_cache(path: Path) -> tuple[dict[str, Seen], dict[str, tuple[Any, bytes
     except OSError:
         return {}, {}
     header = len(MAGIC) + _DIGEST_SIZE
-    payload = blob[header:]
-    if blob[: len(MAGIC)] != MAGIC or blob[len(MAGIC): header] != hashlib.sha256(_stamp() + payload).digest():
+    payload = memoryview(blob)[header:]  # megabytes at thousands of postings: not copied
+    if blob[: len(MAGIC)] != MAGIC or blob[len(MAGIC): header] != _checksum(payload):
         log.debug("posting_cache_ignored", path=str(path))
         return {}, {}
     try:
@@ -188,6 +192,13 @@ def _read_cache(path: Path) -> tuple[dict[str, Seen], dict[str, tuple[Any, bytes
         # A checksum that matches a payload of another shape: written by a bug, not by chance.
         log.debug("posting_cache_ignored", path=str(path))
         return {}, {}
+
+
+def _checksum(payload: bytes | memoryview) -> bytes:
+    """The sha256 of the stamp and the payload, as the cache file carries it."""
+    hashed = hashlib.sha256(_stamp())
+    hashed.update(payload)
+    return hashed.digest()
 
 
 @functools.cache
@@ -202,13 +213,14 @@ def _stamp() -> bytes:
     return made_by + hashlib.sha256(reader).digest()
 
 
-def _write_atomically(path: Path, blob: bytes) -> None:
+def _write_atomically(path: Path, parts: tuple[bytes, ...]) -> None:
     """Write a new file beside `path` and rename it over: a reader sees the old or the new."""
     partial = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.partial")  # one per writer
     try:
         descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "wb") as handle:
-            handle.write(blob)
+            for part in parts:
+                handle.write(part)
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
