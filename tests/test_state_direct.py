@@ -129,3 +129,17 @@ def test_status_refuses_a_database_one_revision_back_as_every_command_does(ws: W
     assert ran.code == 1
     assert ran.err == f"boardsync status: {refused.value}\n"
     assert open_direct(url) is None  # still one revision back
+
+
+def test_reading_a_sqlite_file_leaves_no_wal_files_behind(tmp_path: Path) -> None:
+    """Closing the reading connection removes the WAL files as a closed engine does, so a
+    `status` leaves the folder as it found it."""
+    path = tmp_path / "state.db"
+    with open_store(f"sqlite:///{path}") as store:
+        _fill(store)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.db"]
+    direct = open_direct(f"sqlite:///{path}")
+    assert direct is not None
+    with direct:
+        assert direct.status_rows()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.db"]

@@ -103,11 +103,13 @@ def _sqlite(database: str) -> Opened | None:
     path = Path(database)
     if not path.is_file():
         return None
-    # Opened as a plan opens it (`db.create_engine` with read_only): read while a daemon writes.
+    # Opened for reading and writing (never created: ``mode=rw``), as the engine opens it, so
+    # that closing the last connection checkpoints and removes the WAL files as it always
+    # did; but no statement may write, and the journal mode is left as the writer set it.
     connection = None
     try:
         connection = sqlite3.connect(
-            f"file:{quote(str(path))}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+            f"file:{quote(str(path))}?mode=rw", uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
         )
         for pragma in sqlite_pragmas(wal=False, read_only=True):
             connection.execute(pragma)
