@@ -125,25 +125,26 @@ def _postgresql(url: str) -> Opened | None:
         import psycopg
     except ImportError:  # the ordinary path says how to install it
         return None
-    conninfo, schema = _libpq_url(url)
-    if conninfo is None:
+    libpq = _libpq_url(url)
+    if libpq is None:
         return None
+    conninfo, schema = libpq
     try:
         connection = psycopg.connect(conninfo, **pg_connect_args(Keepalive(), read_only=True, schema=schema))
-    except psycopg.Error:
+    except psycopg.Error:  # the ordinary path connects again, and reports the error as it always did
         return None
     return DirectState(connection, begin=None), psycopg.Error
 
 
-def _libpq_url(url: str) -> tuple[str | None, str | None]:
+def _libpq_url(url: str) -> tuple[str, str | None] | None:
     """The URL as libpq reads it (its own scheme, without the workspace parameter), and the
-    schema of the workspace it names (None: the default one). (None, None) when the
-    workspace is not one name."""
+    schema of the workspace it names (None: the default one); None when the workspace
+    parameter is not one name."""
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True)
     named = [value for key, value in query if key == workspaces.URL_PARAM]
     if len(named) > 1 or (named and not workspaces.is_name(named[0])):
-        return None, None
+        return None
     schema = workspaces.schema(named[0]) if named else None
     rest = urlencode([(key, value) for key, value in query if key != workspaces.URL_PARAM], quote_via=quote)
     return urlunsplit(("postgresql", parts.netloc, parts.path, rest, "")), schema
