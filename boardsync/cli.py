@@ -341,8 +341,8 @@ def _cmd_status(args: argparse.Namespace, term: Terminal) -> int:
 
     if args.unmanaged:
         return _status_unmanaged(args, term)
-    with session.opened(args.config, boards=False) as run:
-        facts = reads.status_facts(run.desired, run.store, datetime.now(UTC))
+    with session.status_read(args.config) as (desired, state):
+        facts = reads.status_facts(desired, state, datetime.now(UTC))
     if args.json:
         print(documents.status_json(facts.rows, facts.waits, facts.source))
     else:

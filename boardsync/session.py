@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 from boardsync.config import Desired, load
 from boardsync.errors import BoardsyncError
-from boardsync.state import Store, open_store
 
 if TYPE_CHECKING:  # `status` and the other reads load neither the run, nor snapshots, nor HTTP
     import httpx
@@ -26,6 +25,8 @@ if TYPE_CHECKING:  # `status` and the other reads load neither the run, nor snap
     from boardsync.connectors.base import Connector
     from boardsync.reconcile.model import RunResult
     from boardsync.reconcile.snapshot import Loaded
+    from boardsync.state import Store
+    from boardsync.state.status import StatusReads
 
 LockFactory = Callable[[str], AbstractContextManager[Any]]
 
@@ -53,11 +54,9 @@ def opened(
     and build the connectors (whose retry and rate-limit waits end when `stop` is set);
     release everything on the way out. With `read_only` (a plan), the database is only read
     (a missing one reads as empty and is not created), so no lock is needed beside a writer."""
-    # Reading the state database needs no board secret: status, drift and visits work where
-    # only the database is at hand. Its own URL may still hold a reference (a password).
-    desired = load(config, resolve_secrets=boards, start_cache=(boards or migrate) and not read_only)
-    if not boards and "${" in desired.state_url:
-        desired = load(config)
+    from boardsync.state import open_store
+
+    desired = _desired(config, boards=boards, start_cache=(boards or migrate) and not read_only)
     with ExitStack() as stack:
         if lock is not None:
             stack.enter_context(lock(desired.state_url))
@@ -70,6 +69,36 @@ def opened(
         for connector in connectors.values():
             stack.callback(connector.close)
         yield Opened(desired, store, connectors)
+
+
+@contextmanager
+def status_read(config: Path) -> Iterator[tuple[Desired, StatusReads]]:
+    """The desired state (no board secret resolved) and the state database, as `status`
+    reads them: through the database's own driver when it stands at this boardsync's
+    revision, which spares loading SQLAlchemy; otherwise as ``opened(config, boards=False)``
+    opens it, which refuses it, or creates it when empty, as it always did."""
+    from boardsync.state.direct import open_direct
+
+    desired = _desired(config, boards=False, start_cache=False)
+    direct = open_direct(desired.state_url)
+    if direct is not None:
+        with direct:
+            yield desired, direct
+        return
+    from boardsync.state import open_store
+
+    with open_store(desired.state_url, create=False) as store:
+        yield desired, store
+
+
+def _desired(config: Path, *, boards: bool, start_cache: bool) -> Desired:
+    """The config; without `boards`, with no board secret resolved."""
+    # Reading the state database needs no board secret: status, drift and visits work where
+    # only the database is at hand. Its own URL may still hold a reference (a password).
+    desired = load(config, resolve_secrets=boards, start_cache=start_cache)
+    if not boards and "${" in desired.state_url:
+        desired = load(config)
+    return desired
 
 
 def _connectors(desired: Desired, stop: threading.Event | None) -> dict[str, Connector]:

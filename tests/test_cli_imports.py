@@ -21,6 +21,8 @@ THE_RUN = {"boardsync.reconcile.engine", "boardsync.reconcile.apply", "boardsync
            "boardsync.reconcile.planner", "boardsync.reconcile.render", "boardsync.reconcile.snapshot"}
 """What a run (or a plan, or its report) needs and a reading command does not."""
 THE_DATABASE = {"sqlalchemy", "sqlmodel", "boardsync.state"}
+THE_ORM = {"sqlalchemy", "sqlmodel", "boardsync.state.store", "boardsync.state.tables"}
+"""What reading the state through SQLAlchemy loads; `status` reads it through the driver alone."""
 LOGGING = {"structlog", "structlog.dev", "rich.traceback", "pygments"}
 """What writing a log line loads: a command that writes none (below the level) loads none of it."""
 CALLING_THE_BOARDS = {"httpx", "tenacity", "boardsync.connectors.transport", "rich.progress"}
@@ -48,11 +50,12 @@ def test_validate_loads_neither_the_database_nor_the_run() -> None:
     assert modules & (THE_DATABASE | THE_RUN | LOGGING | CALLING_THE_BOARDS) == set()
 
 
-def test_status_loads_the_database_but_not_the_run(tmp_path: Path) -> None:
-    """`status` reads the state database, and nothing of the run, of HTTP or of logging."""
+def test_status_reads_the_database_through_its_driver_alone(tmp_path: Path) -> None:
+    """`status` reads the state database through sqlite3, without SQLAlchemy or SQLModel,
+    and loads nothing of the run, of HTTP or of logging."""
     repo = tmp_path / "repo"
     shutil.copytree(EXAMPLES, repo)
     imported("migrate", cwd=repo)
     modules = imported("status", cwd=repo)
-    assert "boardsync.state" in modules
-    assert modules & (THE_RUN | LOGGING | CALLING_THE_BOARDS) == set()
+    assert {"boardsync.state.direct", "sqlite3"} <= modules
+    assert modules & (THE_ORM | THE_RUN | LOGGING | CALLING_THE_BOARDS) == set()

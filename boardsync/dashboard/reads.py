@@ -7,11 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from boardsync import documents
-from boardsync.config import Desired
-from boardsync.state import BoardWait, DriftRow, StatusRow, Store, VisitRow
-from boardsync.state.store import SourceCommits
+from boardsync.state.status import BoardWait, SourceCommits, StatusReads, StatusRow
+
+if TYPE_CHECKING:  # `status` reads through `StatusReads` alone, and loads no SQLAlchemy
+    from boardsync.config import Desired
+    from boardsync.state import DriftRow, Store, VisitRow
 
 
 @dataclass(frozen=True)
@@ -24,7 +27,7 @@ class StatusFacts:
     source: SourceCommits | None
 
 
-def status_facts(desired: Desired, store: Store, now: datetime) -> StatusFacts:
+def status_facts(desired: Desired, store: StatusReads, now: datetime) -> StatusFacts:
     expected, never_posted = desired.pairs(now)
     rows = store.status_rows(expected, never_posted=never_posted, now=now)
     source = store.source_commits() if desired.root.source is not None else None
@@ -39,7 +42,7 @@ def visit_rows(store: Store, since: datetime) -> list[VisitRow]:
     return store.visit_rows(since=since)
 
 
-def status_document(desired: Desired, store: Store, now: datetime) -> str:
+def status_document(desired: Desired, store: StatusReads, now: datetime) -> str:
     """`status --json`."""
     facts = status_facts(desired, store, now)
     return documents.status_json(facts.rows, facts.waits, facts.source)

@@ -21,7 +21,6 @@ as it always was (PostgreSQL's ``public`` schema, the named SQLite file).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +30,13 @@ from sqlalchemy.pool import StaticPool
 
 from boardsync import workspaces
 from boardsync.errors import StateError
-
-BUSY_TIMEOUT_MS = 10_000
+from boardsync.state.connect import (  # how every connection is set up, also to be had from here
+    BUSY_TIMEOUT_MS as BUSY_TIMEOUT_MS,
+    PG_DRIVER as PG_DRIVER,
+    Keepalive as Keepalive,
+    pg_connect_args as pg_connect_args,
+    sqlite_pragmas,
+)
 
 BEGIN_OPTION = "boardsync_begin"
 """Execution option naming how a SQLite transaction begins: DEFERRED (reads) or IMMEDIATE."""
@@ -41,34 +45,6 @@ BEGIN_OPTION = "boardsync_begin"
 LOCK_TABLE = "writer_lock"
 """Who holds a PostgreSQL database's writer lock (`boardsync.daemon.lock`): a table beside
 the versioned schema, which the lock creates before the schema may exist."""
-
-PG_DRIVER = "psycopg"
-"""The only PostgreSQL driver boardsync uses (the ``postgres`` extra installs it)."""
-
-
-@dataclass(frozen=True)
-class Keepalive:
-    """How soon a silent PostgreSQL peer is given up: first probe after `idle` seconds, then
-    one every `interval`, `count` unanswered probes and the connection is dead."""
-
-    idle: int = 10
-    interval: int = 3
-    count: int = 3
-
-    @classmethod
-    def within(cls, seconds: float) -> Keepalive:
-        """Probes that declare a dead peer within two thirds of `seconds` (whole seconds, so
-        never under 2: half idle, the rest in up to three probes)."""
-        budget = max(2, int(seconds * 2 / 3))
-        idle = max(1, budget // 2)
-        count = min(3, budget - idle)
-        return cls(idle=idle, interval=max(1, (budget - idle) // count), count=count)
-
-    @property
-    def seconds(self) -> int:
-        """The longest a dead peer goes unnoticed."""
-        return self.idle + self.interval * self.count
-
 
 def parse_url(url: str) -> URL:
     try:
@@ -118,29 +94,6 @@ def create_workspace_schema(connection: sa.Connection, schema: str | None) -> No
     """Create a workspace's schema if it is not there yet (by the writer, before its tables)."""
     if schema is not None:
         connection.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-
-
-def pg_connect_args(keepalive: Keepalive, *, read_only: bool = False, schema: str | None = None) -> dict[str, Any]:
-    """libpq settings for a PostgreSQL connection: keepalives from this side (the client
-    notices a dead server) and from the server's (it ends the session of a dead client,
-    freeing its locks); with `schema`, a workspace's schema as the only one on the
-    ``search_path``."""
-    server = (
-        f"-c tcp_keepalives_idle={keepalive.idle} -c tcp_keepalives_interval={keepalive.interval} "
-        f"-c tcp_keepalives_count={keepalive.count}"
-    )
-    if schema is not None:
-        server += f" -c search_path={schema}"
-    if read_only:
-        server += " -c default_transaction_read_only=on"
-    return {
-        "keepalives": 1,
-        "keepalives_idle": keepalive.idle,
-        "keepalives_interval": keepalive.interval,
-        "keepalives_count": keepalive.count,
-        "tcp_user_timeout": keepalive.seconds * 1000,
-        "options": server,
-    }
 
 
 def describe(url: str | URL) -> str:
@@ -229,13 +182,8 @@ def _tune_sqlite(engine: Engine, *, wal: bool, read_only: bool = False) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
-            if wal:
-                cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=FULL")
-            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            if read_only:
-                cursor.execute("PRAGMA query_only=ON")
+            for pragma in sqlite_pragmas(wal=wal, read_only=read_only):
+                cursor.execute(pragma)
         finally:
             cursor.close()
 

@@ -39,7 +39,6 @@ import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -48,6 +47,12 @@ from sqlalchemy.engine import Engine
 from boardsync.errors import StateError
 from boardsync.log import get_logger
 from boardsync.state.db import LOCK_TABLE, writer
+from boardsync.state.revisions import (  # what the commands ask of `migrations`, read apart from Alembic
+    SCRIPTS as SCRIPTS,
+    VERSIONS as VERSIONS,
+    head as head,
+    revisions as revisions,
+)
 from boardsync.state.tables import TABLES, Meta
 
 if TYPE_CHECKING:
@@ -59,10 +64,6 @@ if TYPE_CHECKING:
 # start.
 
 log = get_logger(__name__)
-
-SCRIPTS = Path(__file__).resolve().parent / "schema"
-"""Alembic's script folder: `env.py` and `versions/`, shipped inside the package."""
-VERSIONS = SCRIPTS / "versions"
 
 VERSION_TABLE = sa.Table(
     "alembic_version", sa.MetaData(),
@@ -126,21 +127,6 @@ def scripts() -> ScriptDirectory:
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory(str(SCRIPTS))
-
-
-@functools.cache
-def revisions() -> tuple[str, ...]:
-    """The revisions shipped with this boardsync, oldest first, read from their file names
-    (``NNNN_what_it_adds.py``); tests/test_migrations.py checks they are Alembic's chain."""
-    found = tuple(sorted(path.name.split("_", 1)[0] for path in VERSIONS.glob("[0-9][0-9][0-9][0-9]_*.py")))
-    if not found:
-        raise StateError(f"no revision in {VERSIONS}")
-    return found
-
-
-def head() -> str:
-    """The revision this boardsync needs."""
-    return revisions()[-1]
 
 
 def standing(engine: Engine, database: str) -> Standing:

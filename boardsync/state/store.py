@@ -1,5 +1,6 @@
 """`Store`: an open state database, its transactions, and the queries behind the commands
-(`status`, `drift`, `visits`) and the daemon's metrics.
+(`status`, `drift`, `visits`) and the daemon's metrics. Those of `status` are plain SQL, in
+`boardsync.state.status`, which the Store runs through its own connection.
 
 Query helpers return frozen values, not ORM rows, so callers can keep them after the
 session is gone.
@@ -11,7 +12,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,11 +24,19 @@ from boardsync.errors import StateError
 from boardsync.log import get_logger
 from boardsync.state import migrations
 from boardsync.state.db import create_engine, describe, parse_url, sqlite_path, writer
-from boardsync.state.health import HEALTHS, Health, PairFacts, health_of
+from boardsync.state.health import HEALTHS
 from boardsync.state.outbox import Event, add_event
+from boardsync.state.status import (  # the values of `status`, also to be had from here
+    SOURCE_RUN as SOURCE_RUN,
+    BoardWait as BoardWait,
+    Query,
+    RunRow as RunRow,
+    SourceCommits as SourceCommits,
+    StatusReads,
+    StatusRow as StatusRow,
+)
 from boardsync.state.tables import (
     INTENT_STATES,
-    UNSETTLED_INTENT_STATES,
     ApplicantSample,
     Binding,
     BoardState,
@@ -137,27 +146,6 @@ def _log_migration(database: str, migration: migrations.Migration) -> None:
 
 
 @dataclass(frozen=True)
-class StatusRow:
-    """One posting on one board, as `boardsync status` shows it."""
-
-    posting: str
-    provider: str
-    remote_id: str | None
-    state: str
-    """The board's status as last observed; "not synced" when nothing exists yet."""
-    open_drift: int
-    last_sync: datetime | None
-    blocked_reason: str | None
-    blocked_gate: str | None = None
-    blocked_fields: dict[str, str] = field(default_factory=dict)
-    attempts: int = 0
-    quarantine_until: datetime | None = None
-    last_error: str | None = None
-    health: str = Health.MISSING.value
-    """The pair's health apart from its sync (`boardsync.state.health`)."""
-
-
-@dataclass(frozen=True)
 class DriftRow:
     id: int
     posting: str
@@ -190,43 +178,6 @@ class VisitRow:
 
 
 @dataclass(frozen=True)
-class RunRow:
-    id: int
-    kind: str
-    trigger: str
-    started_at: datetime | None
-    finished_at: datetime | None
-    outcome: str | None
-    counts: dict[str, int]
-    boards: dict[str, str]
-    config_digest: str | None
-    config_commit: str | None
-    error: str | None
-
-
-SOURCE_RUN = "source"
-"""The kind of run that records a commit of a followed git branch, put live or refused."""
-
-
-@dataclass(frozen=True)
-class SourceCommits:
-    """A followed branch's commits as runs of kind ``source``: the one that runs, and one
-    refused after it (None when the latest commit went live)."""
-
-    live: RunRow | None
-    refused: RunRow | None
-
-
-@dataclass(frozen=True)
-class BoardWait:
-    """A wait a board asked for (a 429's ``Retry-After``): no request to it before `until`."""
-
-    provider: str
-    until: datetime
-    reason: str
-
-
-@dataclass(frozen=True)
 class Backoff:
     """A pair's backoff after failures, as it was before `boardsync retry` lifted it."""
 
@@ -253,7 +204,7 @@ class MetricsSnapshot:
 # ------------------------------------------------------------------------------ store
 
 
-class Store:
+class Store(StatusReads):
     """An open state database. Use `session()` to read and `write()` to change it.
 
     Safe to share between threads (a run applies each board in its own): writers of one
@@ -300,6 +251,13 @@ class Store:
         with self._write_lock, Session(self._writer, expire_on_commit=False) as session, session.begin():
             yield session
 
+    @contextmanager
+    def reading(self) -> Iterator[Query]:
+        """A read session, whose statements run as they are written (`boardsync.state.status`)."""
+        with self.session() as session:
+            connection = session.connection()
+            yield lambda statement: connection.exec_driver_sql(statement).all()
+
     def close(self) -> None:
         self.engine.dispose()
 
@@ -310,31 +268,6 @@ class Store:
         self.close()
 
     # -- status -----------------------------------------------------------------------------
-
-    def status_rows(
-        self, expected: Iterable[tuple[str, str]] = (), *, never_posted: Iterable[tuple[str, str]] = (),
-        now: datetime | None = None,
-    ) -> list[StatusRow]:
-        """Every binding, plus a row for each expected (posting, provider) pair the database
-        has never seen: "not synced", or "not posted" for the `never_posted` pairs (postings
-        written as closed, which are never created); sorted by posting, then provider. Each
-        row's health is as of `now` (default: the present)."""
-        quiet = set(never_posted)
-        now = now or datetime.now(UTC)
-        with self.session() as session:
-            bindings = session.exec(select(Binding)).all()
-            drift_counts = _open_drift_counts(session)
-            creating = _unsettled_creates(session)
-            compared = dict(session.exec(select(BoardState.provider, BoardState.compared_at)).all())
-        rows = {
-            (b.posting_key, b.provider): _status_row(b, drift_counts, creating, now, compared.get(b.provider))
-            for b in bindings
-        }
-        for pair in expected:
-            state = "not posted" if pair in quiet else "not synced"
-            health = _unbound_health(pair, pair in quiet, creating)
-            rows.setdefault(pair, StatusRow(pair[0], pair[1], None, state, 0, None, None, health=health))
-        return [rows[pair] for pair in sorted(rows)]
 
     def health_counts(
         self, expected: Iterable[tuple[str, str]] = (), *, never_posted: Iterable[tuple[str, str]] = (),
@@ -369,13 +302,6 @@ class Store:
             a = applicants.get(key, (None, None))
             rows.append(VisitRow(*key, visits=v[0], visits_change=v[1], applicants=a[0], applicants_change=a[1]))
         return rows
-
-    def board_waits(self, now: datetime) -> list[BoardWait]:
-        """The waits boards asked for that still hold at `now`, by provider."""
-        query = select(BoardState).where(col(BoardState.wait_until) > now).order_by(col(BoardState.provider))
-        with self.session() as session:
-            rows = session.exec(query).all()
-        return [BoardWait(r.provider, r.wait_until, r.wait_reason or "") for r in rows if r.wait_until is not None]
 
     def request_logs(self) -> dict[str, dict[str, Any]]:
         """Each board's kept requests, by provider (`BoardState.request_log`)."""
@@ -437,17 +363,6 @@ class Store:
                 add_event(session, told, finished, run_id=run.id)
             return run.id
 
-    def source_commits(self) -> SourceCommits:
-        """The commit that runs, and the refused one still newer than it."""
-        query = select(Run).where(Run.kind == SOURCE_RUN).order_by(col(Run.id).desc()).limit(200)
-        with self.session() as session:
-            runs = [run_row(r) for r in session.exec(query).all()]
-        live = next((r for r in runs if r.outcome == "live"), None)
-        refused = next((r for r in runs if r.outcome == "refused"), None)
-        if refused is not None and live is not None and refused.id < live.id:
-            refused = None  # a newer commit went live since: the refusal is history
-        return SourceCommits(live, refused)
-
     def metrics(self) -> MetricsSnapshot:
         with self.session() as session:
             intents = session.exec(select(Intent.state, func.count()).group_by(Intent.state)).all()
@@ -476,64 +391,6 @@ class Store:
 
 
 # ------------------------------------------------------------------------------ helpers
-
-
-def _open_drift_counts(session: Session) -> dict[tuple[str, str], int]:
-    rows = session.exec(
-        select(Drift.posting_key, Drift.provider, func.count())
-        .where(col(Drift.resolved_at).is_(None))
-        .group_by(Drift.posting_key, Drift.provider)
-    ).all()
-    return {(posting, provider): n for posting, provider, n in rows}
-
-
-def _unsettled_creates(session: Session) -> set[tuple[str, str]]:
-    """The pairs with a create whose outcome is not settled."""
-    rows = session.exec(
-        select(Intent.posting_key, Intent.provider).where(col(Intent.state).in_(UNSETTLED_INTENT_STATES))
-    ).all()
-    return {(key, provider) for key, provider in rows}
-
-
-def _unbound_health(pair: tuple[str, str], never_posted: bool, creating: set[tuple[str, str]]) -> str:
-    """A pair the database binds to nothing: pending while its create is unsettled; else as
-    the posting asks when it is written as closed, or missing."""
-    if pair in creating:
-        return Health.PENDING.value
-    return (Health.LIVE if never_posted else Health.MISSING).value
-
-
-def last_sync(b: Binding, compared: datetime | None) -> datetime | None:
-    """When the pair was last in sync: while it still is, the last time its board was
-    compared in full (`compared`), if that came after its own `synced_at`."""
-    if b.in_sync and compared is not None and (b.synced_at is None or compared > b.synced_at):
-        return compared
-    return b.synced_at
-
-
-def _status_row(
-    b: Binding, drift_counts: dict[tuple[str, str], int], creating: set[tuple[str, str]], now: datetime,
-    compared: datetime | None = None,
-) -> StatusRow:
-    facts = PairFacts(
-        b.remote_id, b.observed_status, b.applied_status, b.blocked_reason, b.blocked_gate, b.quarantine_until,
-        creating=(b.posting_key, b.provider) in creating,
-    )
-    return StatusRow(
-        posting=b.posting_key,
-        provider=b.provider,
-        remote_id=b.remote_id,
-        state=b.observed_status or ("not synced" if b.remote_id is None else "unknown"),
-        open_drift=drift_counts.get((b.posting_key, b.provider), 0),
-        last_sync=last_sync(b, compared),
-        blocked_reason=b.blocked_reason,
-        blocked_gate=b.blocked_gate,
-        blocked_fields=dict(b.blocked_fields or {}),
-        attempts=b.attempts,
-        quarantine_until=b.quarantine_until,
-        last_error=b.last_error,
-        health=health_of(facts, now).value,
-    )
 
 
 def _drift_row(d: Drift) -> DriftRow:

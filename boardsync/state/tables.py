@@ -35,7 +35,6 @@ secret masked (`RedactedText`).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from enum import StrEnum, auto
 from typing import Any
 
 import sqlalchemy as sa
@@ -43,25 +42,11 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import AutoString, Field, SQLModel
 
 from boardsync.log import redact
-
-
-class IntentState(StrEnum):
-    """Where an intent stands: pending → in_flight → succeeded | failed | unknown (each
-    stored as its lowercase name)."""
-
-    PENDING = auto()
-    """Written down; the call is not made yet."""
-    IN_FLIGHT = auto()
-    """The call is being made (still so when a run starts: its process died mid-call)."""
-    SUCCEEDED = auto()
-    FAILED = auto()
-    UNKNOWN = auto()
-    """The call was made and its answer lost: the object may exist."""
-
-
-INTENT_STATES = tuple(s.value for s in IntentState)
-UNSETTLED_INTENT_STATES = (IntentState.PENDING, IntentState.IN_FLIGHT, IntentState.UNKNOWN)
-"""States of an intent whose outcome a later run must still settle."""
+from boardsync.state.intents import (  # the intents' states, still to be had beside their table
+    INTENT_STATES as INTENT_STATES,
+    UNSETTLED_INTENT_STATES as UNSETTLED_INTENT_STATES,
+    IntentState as IntentState,
+)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
