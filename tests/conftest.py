@@ -17,6 +17,21 @@ from tests import pg_helpers  # noqa: E402
 from tests.reconcile_helpers import Workspace  # noqa: E402
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cache_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The caches of PostgreSQL states go to a folder of the session's own, never the home of
+    whoever runs the tests (the processes the tests start inherit it)."""
+    from boardsync.config.parsed import CACHE_DIR_ENV
+
+    before = os.environ.get(CACHE_DIR_ENV)
+    os.environ[CACHE_DIR_ENV] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if before is None:
+        os.environ.pop(CACHE_DIR_ENV, None)
+    else:
+        os.environ[CACHE_DIR_ENV] = before
+
+
 @pytest.fixture(scope="session")
 def sandbox_servers() -> Iterator[Sandbox]:
     """The Sorce, Hirempire and RecruitiFi simulators, started once for the whole session."""

@@ -268,15 +268,55 @@ def test_another_reader_never_trusts_the_cache(
 
 
 @pytest.mark.slow
+@pytest.mark.both_engines
 def test_a_steady_reconcile_parses_no_posting_file(synced: Workspace, parses: list[str]) -> None:
     """After a first reconcile, the next one (a process of its own in real use) parses no
-    posting file; an edited one is parsed and applied, and only that one."""
+    posting file; an edited one is parsed and applied, and only that one. With the state in
+    PostgreSQL too, whose cache is kept in the cache folder."""
     assert synced.run("reconcile").code == 0
     assert parses == []
     synced.edit_posting("backend-engineer", "Senior Backend Engineer (Python)", "Staff Backend Engineer (Python)")
     assert synced.run("reconcile").code == 0
     assert parses == ["postings/backend-engineer.yaml"]
     assert synced.sorce_job("backend-engineer")["title"] == "Staff Backend Engineer (Python)"
+
+
+PG_ROOT = ROOT.replace("state: sqlite:///state.db", "state: postgresql://boardsync@127.0.0.1:5432/boardsync")
+
+
+def test_a_postgresql_state_keeps_its_cache_in_the_cache_folder(
+    tmp_path: Path, parses: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A state in no file of its own keeps its cache in the cache folder, one a config and
+    workspace: made by a command that writes the state, then used by every command. Loading
+    the config connects to no database."""
+    folder = tmp_path / "cache"
+    monkeypatch.setenv(parsed.CACHE_DIR_ENV, str(folder))
+    root = repo(tmp_path, designer="Product Designer")
+    (tmp_path / "state.db").unlink()
+    root.write_text(PG_ROOT)
+
+    titles(root)  # status, validate: nothing made
+    assert not folder.exists()
+    titles(root, start_cache=True)  # reconcile, the daemon
+    assert [p.name for p in folder.iterdir()] == [parsed.in_folder(folder, root.resolve(), "default").name]
+    assert oct(folder.stat().st_mode & 0o777) == "0o700"
+    parses.clear()
+    assert titles(root) == {"designer": "Product Designer"}
+    assert parses == []
+
+    load(root, env={**ENV, "BOARDSYNC_WORKSPACE": "acme"}, start_cache=True)  # a cache of its own
+    assert parses == ["postings/designer.yaml"]
+    assert len(list(folder.iterdir())) == 2
+
+
+def test_the_cache_folder_is_the_first_the_environment_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert parsed.cache_folder({}) == tmp_path / "home" / ".cache" / "boardsync"
+    assert parsed.cache_folder({"XDG_CACHE_HOME": "/x"}) == Path("/x/boardsync")
+    systemd = {"XDG_CACHE_HOME": "/x", "CACHE_DIRECTORY": "/var/cache/boardsync:/var/cache/other"}
+    assert parsed.cache_folder(systemd) == Path("/var/cache/boardsync")
+    assert parsed.cache_folder({**systemd, parsed.CACHE_DIR_ENV: "/mine"}) == Path("/mine")
 
 
 def test_each_folder_is_resolved_once_yet_links_are_followed(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from pydantic import BaseModel, SecretStr, TypeAdapter, ValidationError
 
 from boardsync.config.boards import boards
 from boardsync.config.gitsource import Checkout, checkout_folder, live_checkout, sqlite_file
+from boardsync.config import parsed
 from boardsync.config.parsed import ParsedFiles, beside
 from boardsync.config.model import Posting, PostingsSource, RootConfig, SqlSource, Status
 from boardsync.config.problems import DataPath, format_path, from_validation_error, parse_path
@@ -194,11 +195,11 @@ def collect(
     collected.root = _validate_root(resolution.data, document, collected, resolve_secrets)
     if collected.root is not None and resolve_secrets:
         register_secret(*_secret_values(collected.root))  # a secret written literally, too
+    workspace = (os.environ if env is None else env).get(workspaces.ENV) or workspaces.DEFAULT
     if collected.root is not None:
         collected.warnings.extend(_literal_secrets(resolution, document))
-        workspace = (os.environ if env is None else env).get(workspaces.ENV) or workspaces.DEFAULT
         collected.state_url = _state_url(collected.root.state, document, collected, resolve_secrets, workspace)
-    files = _parsed_files(collected.state_url, start_cache)
+    files = _parsed_files(collected.state_url, start_cache, collected.path, workspace)
     _read_postings(resolution.data, document, collected, resolve_secrets, files)
     collected.problems = collected.scrubbed(sort_problems(collected.problems, collected.sources))
     collected.warnings = collected.scrubbed(sort_problems(collected.warnings, collected.sources))
@@ -432,14 +433,24 @@ def _read_git_checkout(root: RootConfig, document: Document, collected: Collecte
                             files=files)
 
 
-def _parsed_files(state_url: str, start: bool) -> ParsedFiles:
-    """The cache of parsed posting files beside a SQLite state database that exists (or whose
-    folder does, when `start`); else one that lasts this read only. A command that only
-    reads the state never leaves a cache where there is no database."""
+def _parsed_files(state_url: str, start: bool, config: Path, workspace: str) -> ParsedFiles:
+    """The cache of parsed posting files: beside a SQLite state database that exists (or whose
+    folder does, when `start`); for a state kept elsewhere (PostgreSQL), in the cache folder
+    (`parsed.cache_folder`), where one is kept for each config and workspace once a command
+    that writes the state (`start`) has made it. Else one that lasts this read only. A
+    command that only reads the state never leaves a cache where there was none."""
     database = sqlite_file(state_url)
-    if database is not None and (database.exists() or (start and database.parent.is_dir())):
-        return ParsedFiles(beside(database))
-    return ParsedFiles()
+    if database is not None:
+        if database.exists() or (start and database.parent.is_dir()):
+            return ParsedFiles(beside(database))
+        return ParsedFiles()
+    if not state_url:  # the root file did not say where the state is
+        return ParsedFiles()
+    folder = parsed.cache_folder(os.environ)
+    if folder is None:
+        return ParsedFiles()
+    kept = parsed.in_folder(folder, config, workspace)
+    return ParsedFiles(kept) if start or kept.is_file() else ParsedFiles()
 
 
 def _unconfigured_boards(read: Read, root: RootConfig | None) -> list[Problem]:

@@ -138,6 +138,7 @@ class ParsedFiles:
         files = {name: (seen.signature, seen.digest, seen.settled) for name, seen in self._used_files.items()}
         payload = marshal.dumps({"files": files, "contents": self._used_contents})
         try:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # a cache folder, the first time
             _write_atomically(self.path, (MAGIC, _checksum(payload), payload))
         except OSError as exc:
             log.debug("posting_cache_not_saved", path=str(self.path), error=exc.strerror)
@@ -169,6 +170,34 @@ class PackedMarks(Mapping[Path_, tuple[int, int]]):
 def beside(database: Path) -> Path:
     """The cache file of a SQLite state database: ``state.db`` → ``state.postings.cache``."""
     return database.with_name(f"{database.stem}.postings.cache")
+
+
+CACHE_DIR_ENV = "BOARDSYNC_CACHE_DIR"
+
+
+def cache_folder(env: Mapping[str, str]) -> Path | None:
+    """Where the caches of states kept in no file of their own go (PostgreSQL):
+    ``$BOARDSYNC_CACHE_DIR``; else the folder systemd made for the service
+    (``CacheDirectory=``, which it passes as ``$CACHE_DIRECTORY``); else
+    ``$XDG_CACHE_HOME/boardsync``, ``~/.cache/boardsync`` by default. None for a user with
+    no home, where nothing is kept."""
+    if env.get(CACHE_DIR_ENV):
+        return Path(env[CACHE_DIR_ENV])
+    if env.get("CACHE_DIRECTORY"):
+        return Path(env["CACHE_DIRECTORY"].split(":")[0])
+    if env.get("XDG_CACHE_HOME"):
+        return Path(env["XDG_CACHE_HOME"]) / "boardsync"
+    try:
+        return Path.home() / ".cache" / "boardsync"
+    except RuntimeError:  # no $HOME, and no home in the user database
+        return None
+
+
+def in_folder(folder: Path, config: Path, workspace: str) -> Path:
+    """The cache file in `folder` of the root file `config` (resolved) in `workspace`: one a
+    config and workspace, so that two of them never rewrite each other's cache."""
+    owner = hashlib.sha256(f"{config}\0{workspace}".encode()).hexdigest()[:20]
+    return folder / f"postings-{owner}.cache"
 
 
 def _read_cache(path: Path) -> tuple[dict[str, Seen], dict[str, tuple[bytes, bytes]]]:
