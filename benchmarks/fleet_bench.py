@@ -186,6 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             sandbox.raise_rate_limits(active_jobs=args.postings * 2)
             write_workspace(folder, name, args.postings, sandbox, url, args.every)
         env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC")}
+        env["BOARDSYNC_CACHE_DIR"] = str(base / "cache")  # the parsed postings: kept with the rest, not in a home
         env |= next(iter(sandboxes.values())).credentials
 
         logs = [base / f"daemon{i}.log" for i in range(args.daemons)]

@@ -42,6 +42,7 @@ from ruamel.yaml import YAML
 from sqlmodel import select
 
 from boardsync.config import load
+from boardsync.config.parsed import CACHE_DIR_ENV
 from boardsync.connectors import build_connectors
 from boardsync.connectors.decided import SORCE_PAGE_SIZE
 from boardsync.reconcile.planner import LINK_REFRESH_MARGIN
@@ -426,6 +427,9 @@ def bench_size(
     n: int, latency_ms: int, workdir: Path, log: IO[str], *, profile: bool = False, memory: bool = False,
     seed: bool = False, state: str = "sqlite:///state.db",
 ) -> SizeResult:
+    # A state in PostgreSQL keeps its parsed posting files in a cache folder: this size's own,
+    # so that nothing is left in the home folder of whoever runs the benchmark.
+    os.environ[CACHE_DIR_ENV] = str(workdir / "cache")
     with sandbox_process(log) as sandbox:
         sandbox.raise_rate_limits(active_jobs=n + 1)
         sandbox.add_latency(latency_ms)
