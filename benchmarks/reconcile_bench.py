@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import math
 import os
 import pstats
@@ -425,7 +426,7 @@ SEED_BATCH = 2_000
 
 def bench_size(
     n: int, latency_ms: int, workdir: Path, log: IO[str], *, profile: bool = False, memory: bool = False,
-    seed: bool = False, state: str = "sqlite:///state.db",
+    steps: bool = False, seed: bool = False, state: str = "sqlite:///state.db",
 ) -> SizeResult:
     # A state in PostgreSQL keeps its parsed posting files in a cache folder: this size's own,
     # so that nothing is left in the home folder of whoever runs the benchmark.
@@ -443,6 +444,8 @@ def bench_size(
             print(profile_steady_cycle(n, config, sandbox, workdir, log), file=sys.stderr, flush=True)
         if memory:
             print(memory_of_steady_cycle(n, config, sandbox, workdir, log), file=sys.stderr, flush=True)
+        if steps:
+            print(steps_of_steady_cycle(n, config, sandbox, log), file=sys.stderr, flush=True)
     due = links_due(expiries, last_run_start(config))
     problems = [f"N={n} {first.name}: boardsync reconcile exited {first.exit_code}"] if first.exit_code else []
     return SizeResult(first, steady, due, problems + budget_violations(steady, due) + refusals((first, steady)),
@@ -450,6 +453,73 @@ def bench_size(
 
 
 PROFILE_TOP = 25
+
+STEPS = (
+    ("boardsync.session", "load", "config: read the posting files, validate, digest"),
+    ("boardsync.reconcile.observe", "_observe_board", "boards: read, parse, check and render (a thread each)"),
+    ("boardsync.reconcile.engine", "look_up_unlisted", "boards: bound jobs missing from a list"),
+    ("boardsync.reconcile.record", "load_known", "state: what is known of each pair"),
+    ("boardsync.reconcile.engine", "plan_changes", "plan: compare each pair"),
+    ("boardsync.reconcile.engine", "upcoming", "plan: what is coming"),
+    ("boardsync.reconcile.engine", "check_safety", "plan: the safety check"),
+    ("boardsync.reconcile.record", "record_observation", "state: record what was read"),
+)
+"""The steps of a run timed by `--steps`: module, function (as the caller looks it up), what it is."""
+
+STEPS_MAIN = """
+import functools, importlib, json, sys, time
+
+spent = {}
+
+def timed(module, name):
+    target = importlib.import_module(module)
+    step = getattr(target, name)
+
+    @functools.wraps(step)
+    def wrapper(*args, **kwargs):
+        started = time.thread_time()  # the calling thread's CPU: a board's read runs in a thread of its own
+        try:
+            return step(*args, **kwargs)
+        finally:
+            spent[name] = spent.get(name, 0.0) + time.thread_time() - started
+
+    setattr(target, name, wrapper)
+
+out, steps, argv = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3:]
+from boardsync.cli import run
+for module, name in steps:
+    timed(module, name)
+sys.argv = ["boardsync", *argv]
+try:
+    run()
+finally:
+    spent["(process)"] = time.process_time()
+    with open(out, "w") as file:
+        json.dump(spent, file)
+"""
+
+
+def steps_of_steady_cycle(n: int, config: Path, sandbox: SandboxProcess, log: IO[str]) -> str:
+    """One more steady `boardsync reconcile`, with each step's CPU time taken as it runs (the
+    calling thread's), as a table: where the time a posting costs goes."""
+    with tempfile.NamedTemporaryFile("r", prefix="boardsync-bench-steps-") as out:
+        subprocess.run(
+            [sys.executable, "-c", STEPS_MAIN, out.name, json.dumps([step[:2] for step in STEPS]),
+             "reconcile", "-c", str(config)],
+            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **sandbox.credentials}, check=False,
+        )
+        spent = json.loads(out.read() or "{}")
+    if not spent:
+        return f"N={n:,}: the timed steady cycle wrote nothing (see the log)"
+    rows = [("step", "cpu s", "ms/posting")]
+    for _, name, what in STEPS:
+        if name in spent:
+            rows.append((what, f"{spent[name]:.3f}", f"{spent[name] * 1000 / n:.4f}"))
+    rest = spent["(process)"] - sum(spent.get(name, 0.0) for _, name, _ in STEPS)
+    rows.append(("the rest: start-up and imports, the lock, the run's rows", f"{rest:.3f}", ""))
+    rows.append(("the process", f"{spent['(process)']:.3f}", f"{spent['(process)'] * 1000 / n:.4f}"))
+    return f"N={n:,} steady state, CPU by step:\n{render(rows, left=1)}"
+
 
 
 def profile_steady_cycle(n: int, config: Path, sandbox: SandboxProcess, workdir: Path, log: IO[str]) -> str:
@@ -639,6 +709,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                              "let the first run adopt them, instead of a first sync")
     parser.add_argument("--profile", action="store_true",
                         help="after the steady state, run one more steady cycle under cProfile and print its top entries")
+    parser.add_argument("--steps", action="store_true",
+                        help="after the steady state, run one more steady cycle and print the CPU time of each of "
+                             "its steps")
     parser.add_argument("--memray", action="store_true",
                         help="after the steady state, run one more steady cycle under memray (installed apart) "
                              "and print what it held at its peak")
@@ -681,7 +754,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"N={n:,}: reconciling against the sandbox, state {state.split('@')[-1]} ...",
                       file=sys.stderr, flush=True)
                 results.append(bench_size(n, args.latency_ms, workdir, log, profile=args.profile, memory=args.memray,
-                                          seed=n >= args.seed_from, state=state))
+                                          steps=args.steps, seed=n >= args.seed_from, state=state))
             if len(args.sizes) > 1:  # the rows so far, in case a later size does not finish
                 print(table(results[-1:]), file=sys.stderr, flush=True)
             if results[-1].problems and args.keep is None:
