@@ -64,13 +64,13 @@ SECRET_KEYS = frozenset(
 
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # Authorization headers of any scheme, as they would be printed.
-    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), rf"\1 {MASK}"),
+    (re.compile(r"(?i:\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+)"), rf"\1 {MASK}"),
     # Sorce service keys and Hirempire tokens (sk_ext_…, sk-…).
     (re.compile(r"\bsk(?:_ext_|-)[A-Za-z0-9_-]+"), MASK),
     # Credentials in a query string or a form: a signed link's token, a signature, a key.
     (
         re.compile(
-            r"(?i)([?&;](?:token|access_token|signature|sig|key|api_key|client_secret)=)[^&#\s\"']+"
+            r"(?i:([?&;](?:token|access_token|signature|sig|key|api_key|client_secret)=)[^&#\s\"']+)"
         ),
         rf"\1{MASK}",
     ),
@@ -79,12 +79,15 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (
         re.compile(
             # Not a path's last segment: "POST /v1/auth/token: 400" names a call, not a token.
-            r"(?i)((?<!/)[\"']?(?:access_token|client_secret|x-auth-token|api_key|token)[\"']?\s*[:=]\s*[\"']?)"
-            r"(?!\$\{)[^\"',}\s]+"
+            r"(?i:((?<!/)[\"']?(?:access_token|client_secret|x-auth-token|api_key|token)[\"']?\s*[:=]\s*[\"']?)"
+            r"(?!\$\{)[^\"',}\s]+)"
         ),
         rf"\1{MASK}",
     ),
 )
+_ANY_PATTERN = re.compile("|".join(pattern.pattern for pattern, _ in _PATTERNS))
+"""Any of `_PATTERNS`, to pass over at once a text none of them would change (most stored
+text: a job's title, its description)."""
 
 
 MIN_SECRET_LENGTH = 8
@@ -349,6 +352,8 @@ def redact(value: Any) -> Any:
 
 def _redact_text(text: str) -> str:
     text = secrets.mask(text)
+    if _ANY_PATTERN.search(text) is None:
+        return text
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
