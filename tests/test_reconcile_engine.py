@@ -371,8 +371,9 @@ def test_a_first_sync_commits_a_few_times_per_board_not_per_create(ws: Workspace
     assert commits - keeps <= 2 + 3 + result.counts["pause"] + 6, (commits, keeps)
 
 
-def _die_after_sorces_first_create(ws: Workspace, store, connectors, desired, clock: RunClock, *,  # type: ignore[no-untyped-def]
-                                   send_more: bool) -> None:
+def _die_after_sorces_first_create(  # type: ignore[no-untyped-def]
+    store, connectors, desired, clock: RunClock, *, send_more: bool
+) -> None:
     """Run until Sorce answers its first create, then die: nothing more is written (the
     create's record was held for a later commit). With `send_more`, the process lives on
     until it would next write, sending the rest of Sorce's creates."""
@@ -420,7 +421,7 @@ def test_a_process_dying_after_a_creates_answer_leaves_it_to_be_adopted_not_crea
     (their batch was marked before the first was sent), one of them made. The next run finds
     that job on the board and adopts it, finds none for the others and creates each once."""
     with ws.opened() as (desired, store, connectors):
-        _die_after_sorces_first_create(ws, store, connectors, desired, clock, send_more=False)
+        _die_after_sorces_first_create(store, connectors, desired, clock, send_more=False)
         (job,) = ws.sorce_jobs()
         assert [i.state for i in _sorce_intents(store)] == ["in_flight"] * 6
         with store.session() as session:
@@ -431,7 +432,8 @@ def test_a_process_dying_after_a_creates_answer_leaves_it_to_be_adopted_not_crea
         adopted = _sorce_adoptions(store)
     (lost,) = [i for i in first_run if i.state == "succeeded"]
     assert lost.error == "adopted after a lost answer" and lost.remote_id == job["id"]
-    assert {i.error for i in first_run if i is not lost} == {"not found on the board: the create did not happen"}
+    not_created = {i.error for i in first_run if i is not lost}
+    assert not_created == {"not found on the board: the create did not happen"}
     assert [(a.posting_key, "lost" in (a.message or "")) for a in adopted] == [(lost.posting_key, True)]
     titles = [j["title"] for j in ws.sorce_jobs()]
     assert len(titles) == len(set(titles)) == 6
@@ -447,7 +449,7 @@ def test_a_process_dying_before_its_held_records_are_written_has_every_create_ad
     intent is still in flight. The next run adopts each job it finds and creates the rest
     once; no posting gets two jobs."""
     with ws.opened() as (desired, store, connectors):
-        _die_after_sorces_first_create(ws, store, connectors, desired, clock, send_more=True)
+        _die_after_sorces_first_create(store, connectors, desired, clock, send_more=True)
         jobs = {j["id"] for j in ws.sorce_jobs()}
         assert len(jobs) > 1
         assert [i.state for i in _sorce_intents(store)] == ["in_flight"] * 6

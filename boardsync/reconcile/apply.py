@@ -230,10 +230,10 @@ class _BoardApplier:
         """Changes not tried after the board was given up."""
         self._held = Held(provider, self.now)
         """Successes recorded in memory, written with the board's next transaction."""
-        creates = [applier.intents[pair] for pair, changes in groups
-                   if pair in applier.intents and any(c.action in CREATES for c in changes)]
-        self._creates = {intent: creates[i:i + BATCH] for i, intent in enumerate(creates)}
-        """Intent id → the batch marked in flight with it, should it be the first of one."""
+        self._creates = [applier.intents[pair] for pair, changes in groups
+                         if pair in applier.intents and any(c.action in CREATES for c in changes)]
+        """The intents of this board's creates, in the order they are sent."""
+        self._place = {intent: i for i, intent in enumerate(self._creates)}
         self._unsent: set[int] = set()
         """Intents marked in flight whose create is not sent yet."""
 
@@ -254,7 +254,7 @@ class _BoardApplier:
         self._held.clear()
 
     def _held_one(self) -> None:
-        """Count one more success held; written with the board's next transaction (soon: `BATCH`)."""
+        """One more success held, written with the board's next transaction (soon: `BATCH`)."""
         self._held.changes += 1
         if self._held.changes >= BATCH:
             with self._write():
@@ -271,7 +271,8 @@ class _BoardApplier:
         """Make `intent` durably in flight, its create about to be sent: unless an earlier
         batch marked it, with the board's next creates (`BATCH`) in one transaction."""
         if intent not in self._unsent:
-            batch = self._creates[intent]
+            start = self._place[intent]
+            batch = self._creates[start:start + BATCH]
             with self._write() as session:
                 journal.launched(session, batch, self.now)
             self._unsent.update(batch)
@@ -431,6 +432,7 @@ class _BoardApplier:
         posting = self.postings[change.posting].on_board(change.provider)
         with self._timed(call):
             link = self.connectors[change.provider].link(posting)
+
         def held(outcomes: Held) -> dict[str, Any]:
             outcomes.links[change.posting] = record.link_values(link, self.now)
             return record.linked_values(self.now)
@@ -447,7 +449,7 @@ class _BoardApplier:
         applied_hash = self._applied_hash(change.pair) if last else None
         if done.held is not None:
             converged = record.converged_values(applied_hash, self.now) if last else {}
-            self._hold(change, done.held, call, resolution, converged)
+            self._hold(change, done, call, resolution, converged)
         else:
             with self._write() as session:
                 row = record.binding(session, change.pair, self.now)
@@ -464,13 +466,14 @@ class _BoardApplier:
         log.info("change_applied", provider=change.provider, posting=change.posting,
                  action=change.action.value, **done.logged)
 
-    def _hold(self, change: Change, held: Callable[[Held], dict[str, Any]], call: _Call, resolution: str,
-              converged: dict[str, Any]) -> None:
+    def _hold(self, change: Change, done: _Done, call: _Call, resolution: str, converged: dict[str, Any]) -> None:
         """`_succeeded` for a change whose record waits for the board's next transaction, by
         plain statements (a first sync makes thousands); `converged`: the pair's clean slate
         after its last change."""
-        self._held.binding(change.posting, held(self._held) | converged)
-        self._held.audits.append(self._audit_row(change, call))
+        assert done.held is not None
+        self._held.binding(change.posting, done.held(self._held) | converged)
+        if done.audit:
+            self._held.audits.append(self._audit_row(change, call))
         if change.heals:
             heals, pair, now = change.heals, change.pair, self.now
             self._held.later.append(lambda session: record.resolve_drift(session, pair, heals, resolution, now))
@@ -585,7 +588,6 @@ class _Done:
 
 def _no_row(session: Session, row: Binding) -> None:
     """The `write` of a change whose binding is written from its `_Done.held`."""
-
 
 
 def _down_reason(strikes: Sequence[ProviderError]) -> str:
