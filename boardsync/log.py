@@ -62,17 +62,20 @@ SECRET_KEYS = frozenset(
 )
 """Event or mapping keys whose whole value is a secret, compared case-insensitively."""
 
-_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+_PATTERNS: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = (
+    # Each with the words (lowercase) of which every text it matches holds one: a text with
+    # none of them is not searched (most stored text, a job's title or description).
     # Authorization headers of any scheme, as they would be printed.
-    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), rf"\1 {MASK}"),
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), rf"\1 {MASK}", ("bearer", "basic")),
     # Sorce service keys and Hirempire tokens (sk_ext_…, sk-…).
-    (re.compile(r"\bsk(?:_ext_|-)[A-Za-z0-9_-]+"), MASK),
+    (re.compile(r"\bsk(?:_ext_|-)[A-Za-z0-9_-]+"), MASK, ("sk_ext_", "sk-")),
     # Credentials in a query string or a form: a signed link's token, a signature, a key.
     (
         re.compile(
             r"(?i)([?&;](?:token|access_token|signature|sig|key|api_key|client_secret)=)[^&#\s\"']+"
         ),
         rf"\1{MASK}",
+        ("token", "sig", "key", "secret"),
     ),
     # The same words as JSON or "key: value" text (an echoed request body or header). A secret
     # *reference* (`${SORCE_API_KEY}`) is not a secret: a config error must still name it.
@@ -83,6 +86,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
             r"(?!\$\{)[^\"',}\s]+"
         ),
         rf"\1{MASK}",
+        ("token", "secret", "key"),
     ),
 )
 
@@ -165,8 +169,8 @@ class SecretValues:
         for pattern in self._patterns:  # one read: a rebuild swaps the tuple whole
             text = pattern.sub(MASK, text)
         plain = self._plain
-        if plain:
-            text = _PLAIN_RUN.sub(lambda run: _mask_run(run.group(), plain), text)
+        if plain:  # only runs as long as the shortest value held may hold one
+            text = _runs_of(plain[-1][0]).sub(lambda run: _mask_run(run.group(), plain), text)
         return text
 
     def clear(self) -> None:
@@ -226,8 +230,13 @@ class SecretValues:
 
 _PLAIN_CHARS = r"A-Za-z0-9\-._~"
 _PLAIN = re.compile(f"[{_PLAIN_CHARS}]+")
-_PLAIN_RUN = re.compile(f"[{_PLAIN_CHARS}]{{{MIN_SECRET_LENGTH},}}")
-"""A run of plain characters that may hold a plain secret."""
+
+
+@functools.cache
+def _runs_of(length: int) -> re.Pattern[str]:
+    """Runs of plain characters at least `length` long: where a plain value that long may be
+    (one pattern per shortest length held, of which a process sees a few)."""
+    return re.compile(f"[{_PLAIN_CHARS}]{{{length},}}")
 
 
 def _mask_run(run: str, plain: tuple[tuple[int, set[str]], ...]) -> str:
@@ -349,8 +358,10 @@ def redact(value: Any) -> Any:
 
 def _redact_text(text: str) -> str:
     text = secrets.mask(text)
-    for pattern, replacement in _PATTERNS:
-        text = pattern.sub(replacement, text)
+    lowered = text.lower()  # a mask put in by a pattern brings none of the words
+    for pattern, replacement, words in _PATTERNS:
+        if any(word in lowered for word in words):
+            text = pattern.sub(replacement, text)
     return text
 
 

@@ -87,6 +87,21 @@ def test_the_client_has_explicit_timeouts_a_small_pool_and_no_redirects() -> Non
     assert "authorization" not in client.headers
 
 
+def test_the_client_keeps_no_cookie_a_board_sets() -> None:
+    """A board's answer that sets a cookie leaves the client's jar empty, and the next
+    request carries none: the boards authenticate every request by its header."""
+    sent: list[str | None] = []
+
+    def board(request: httpx.Request) -> httpx.Response:
+        sent.append(request.headers.get("cookie"))
+        return httpx.Response(200, headers={"set-cookie": "session=abc; Path=/"}, json={})
+
+    client = make_client("http://board.test/v1", transport=httpx.MockTransport(board))
+    client.get("/jobs")
+    client.get("/jobs")
+    assert sent == [None, None] and len(client.cookies) == 0
+
+
 def test_the_board_clients_share_one_tls_context() -> None:
     """Loading the trusted certificates once, not once per board: the clients' pools hold the
     same context."""

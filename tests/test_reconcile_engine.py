@@ -337,9 +337,10 @@ class _Died(BaseException):
     """The process dying: nothing after it is written."""
 
 
-def test_a_first_sync_commits_once_per_create(ws: Workspace, clock: RunClock) -> None:
-    """A create's intent is committed before its call, and what the create made rides with
-    the next one's: a first sync commits about once per create, not twice."""
+def test_a_first_sync_commits_a_few_times_per_board_not_per_create(ws: Workspace, clock: RunClock) -> None:
+    """A board's creates are marked in flight together, in one commit before the first of them
+    is sent, and what they made is written together after: a first sync commits a few times
+    per board, not once or twice per create."""
     with ws.opened() as (desired, store, connectors):
         commits = 0
         write = store.write
@@ -362,53 +363,106 @@ def test_a_first_sync_commits_once_per_create(ws: Workspace, clock: RunClock) ->
         result = reconcile(desired, store, connectors, clock=clock)
     creates = result.counts["create"]
     assert result.converged and creates == 12
-    # One commit per create and per other change (the pauses; the links ride along), one per
-    # board for what it held last, and per run: its row, the journal, the observation, the
-    # unsent creates, the views, its end. Two per create before. The boards' request logs,
-    # kept for the next process's rate limits, are commits of their own and not counted here.
-    assert commits - keeps <= creates + result.counts["pause"] + 3 + 6, (commits, keeps)
+    # Per board that creates (two): its batch marked in flight; per board (three): what it
+    # held last. One per other change (the pauses; the links ride along), and per run: its
+    # row, the journal, the observation, the unsent creates, the views, its end. The boards'
+    # request logs, kept for the next process's rate limits, are commits of their own and
+    # not counted here.
+    assert commits - keeps <= 2 + 3 + result.counts["pause"] + 6, (commits, keeps)
 
 
+def _die_after_sorces_first_create(  # type: ignore[no-untyped-def]
+    store, connectors, desired, clock: RunClock, *, send_more: bool
+) -> None:
+    """Run until Sorce answers its first create, then die: nothing more is written (the
+    create's record was held for a later commit). With `send_more`, the process lives on
+    until it would next write, sending the rest of Sorce's creates."""
+    answered = threading.Event()
+    create, write = connectors["sorce"].create, store.write
+
+    def answering(*args, **kwargs):  # type: ignore[no-untyped-def]
+        job = create(*args, **kwargs)
+        answered.set()
+        if not send_more:
+            raise _Died()
+        return job
+
+    def dying():  # type: ignore[no-untyped-def]
+        if answered.is_set():
+            raise _Died()
+        return write()
+
+    connectors["sorce"].create = answering  # type: ignore[method-assign]
+    store.write = dying  # type: ignore[method-assign]
+    try:
+        with pytest.raises(_Died):
+            reconcile(desired, store, connectors, clock=clock)
+    finally:
+        store.write = write  # type: ignore[method-assign]
+        connectors["sorce"].create = create  # type: ignore[method-assign]
+
+
+def _sorce_intents(store) -> list[Intent]:  # type: ignore[no-untyped-def]
+    with store.session() as session:
+        return list(session.exec(select(Intent).where(Intent.provider == "sorce").order_by(Intent.id)).all())
+
+
+def _sorce_adoptions(store) -> list[AuditEntry]:  # type: ignore[no-untyped-def]
+    with store.session() as session:
+        return list(session.exec(select(AuditEntry).where(AuditEntry.action == "adopt",
+                                                          AuditEntry.provider == "sorce")).all())
+
+
+@pytest.mark.both_engines
 def test_a_process_dying_after_a_creates_answer_leaves_it_to_be_adopted_not_created_twice(
     ws: Workspace, clock: RunClock
 ) -> None:
-    """Sorce answers the first create, then the process dies before anything more is written
-    (the create's record was to ride with the next commit): its intent stays in flight, and
-    the next run finds the job on the board and adopts it; no second job is made."""
+    """The process dies as Sorce answers its first create: every Sorce create is in flight
+    (their batch was marked before the first was sent), one of them made. The next run finds
+    that job on the board and adopts it, finds none for the others and creates each once."""
     with ws.opened() as (desired, store, connectors):
-        answered = threading.Event()
-        create, write = connectors["sorce"].create, store.write
-
-        def answering(*args, **kwargs):  # type: ignore[no-untyped-def]
-            job = create(*args, **kwargs)
-            answered.set()
-            return job
-
-        def dying():  # type: ignore[no-untyped-def]
-            if answered.is_set():
-                raise _Died()
-            return write()
-
-        connectors["sorce"].create = answering  # type: ignore[method-assign]
-        store.write = dying  # type: ignore[method-assign]
-        with pytest.raises(_Died):
-            reconcile(desired, store, connectors, clock=clock)
-        assert len(ws.sorce_jobs()) == 1
+        _die_after_sorces_first_create(store, connectors, desired, clock, send_more=False)
+        (job,) = ws.sorce_jobs()
+        assert [i.state for i in _sorce_intents(store)] == ["in_flight"] * 6
         with store.session() as session:
-            (lost,) = session.exec(select(Intent).where(Intent.provider == "sorce", Intent.state == "in_flight")).all()
             assert session.exec(select(Binding).where(Binding.provider == "sorce")).all() == []
-        store.write = write  # type: ignore[method-assign]
-        connectors["sorce"].create = create  # type: ignore[method-assign]
         clock.advance(minutes=1)
         assert reconcile(desired, store, connectors, clock=clock).converged
-        with store.session() as session:
-            settled = session.get(Intent, lost.id)
-            adopted = session.exec(select(AuditEntry).where(AuditEntry.action == "adopt",
-                                                             AuditEntry.provider == "sorce")).all()
-    assert settled is not None and settled.state == "succeeded" and settled.error == "adopted after a lost answer"
+        first_run = [i for i in _sorce_intents(store) if i.run_id == 1]
+        adopted = _sorce_adoptions(store)
+    (lost,) = [i for i in first_run if i.state == "succeeded"]
+    assert lost.error == "adopted after a lost answer" and lost.remote_id == job["id"]
+    not_created = {i.error for i in first_run if i is not lost}
+    assert not_created == {"not found on the board: the create did not happen"}
     assert [(a.posting_key, "lost" in (a.message or "")) for a in adopted] == [(lost.posting_key, True)]
-    assert len(ws.sorce_jobs()) == 6
-    assert _binding(store, lost.posting_key, "sorce").remote_id == settled.remote_id
+    titles = [j["title"] for j in ws.sorce_jobs()]
+    assert len(titles) == len(set(titles)) == 6
+    assert _binding(store, lost.posting_key, "sorce").remote_id == job["id"]
+
+
+@pytest.mark.both_engines
+def test_a_process_dying_before_its_held_records_are_written_has_every_create_adopted(
+    ws: Workspace, clock: RunClock
+) -> None:
+    """Sorce answers its creates until the process next writes (the pause that follows a
+    create is committed at once), and it dies there, before writing what they made: every
+    intent is still in flight. The next run adopts each job it finds and creates the rest
+    once; no posting gets two jobs."""
+    with ws.opened() as (desired, store, connectors):
+        _die_after_sorces_first_create(store, connectors, desired, clock, send_more=True)
+        jobs = {j["id"] for j in ws.sorce_jobs()}
+        assert len(jobs) > 1
+        assert [i.state for i in _sorce_intents(store)] == ["in_flight"] * 6
+        clock.advance(minutes=1)
+        assert reconcile(desired, store, connectors, clock=clock).converged
+        first_run = [i for i in _sorce_intents(store) if i.run_id == 1]
+        adopted = _sorce_adoptions(store)
+    assert {i.remote_id for i in first_run if i.state == "succeeded"} == jobs
+    assert {(i.state, i.error) for i in first_run if i.remote_id is None} <= {
+        ("failed", "not found on the board: the create did not happen")}
+    assert len(adopted) == len(jobs)
+    titles = [j["title"] for j in ws.sorce_jobs()]
+    assert len(titles) == len(set(titles)) == 6 and jobs <= {j["id"] for j in ws.sorce_jobs()}
 
 
 def test_a_steady_run_rewrites_no_binding_and_status_still_tells_the_last_sync(ws: Workspace, clock: RunClock) -> None:

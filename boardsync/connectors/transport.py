@@ -58,7 +58,7 @@ def make_client(
 
     Credentials are not set here; each connector adds its board's own header per request.
     The clients share one TLS context (`tls_context`)."""
-    return httpx.Client(
+    return _BoardClient(
         base_url=base_url,
         transport=transport,
         timeout=timeout,
@@ -67,6 +67,31 @@ def make_client(
         follow_redirects=False,
         headers={"User-Agent": user_agent(), "Accept": "application/json"},
     )
+
+
+class _BoardClient(httpx.Client):
+    """A client that keeps no cookies: the boards authenticate every request by its header,
+    and httpx reads each answer's cookies through the standard library's cookie jar, which
+    costs a tenth of what a request does here. Cookies set on it are dropped."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._none = _NoCookies()
+        super().__init__(**kwargs)
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return self._none
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        pass
+
+
+class _NoCookies(httpx.Cookies):
+    """A jar that stays empty: what an answer sets is not read."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
 
 
 def user_agent() -> str:
@@ -106,6 +131,12 @@ class BoardHttp:
         self.tally = tally if tally is not None else PROCESS_TALLY
         self._seen = threading.local()
         """Per thread: the status of the last response received (see `last_status`)."""
+        self._url = functools.lru_cache(maxsize=URLS_KEPT)(self._absolute)
+        """A path → its absolute URL, worked out once: httpx parses the base URL and the path
+        together again for every request otherwise, a tenth of what a request costs here."""
+
+    def _absolute(self, path: str) -> httpx.URL:
+        return self.client.build_request("GET", path).url
 
     @property
     def last_status(self) -> int | None:
@@ -206,7 +237,8 @@ class BoardHttp:
     def _send_within(self, method: str, path: str, kwargs: dict[str, Any], seconds: float) -> httpx.Response:
         """One request, connect to last byte, within `seconds` of real time."""
         ends = time.monotonic() + seconds
-        request = self.client.build_request(method, path, timeout=_capped(self.client.timeout, seconds), **kwargs)
+        request = self.client.build_request(method, self._url(path), timeout=_capped(self.client.timeout, seconds),
+                                            **kwargs)
         response = self.client.send(request, stream=True)
         self._seen.status = response.status_code  # known once the headers are in, body or not
         try:
@@ -315,6 +347,8 @@ def _address(exc: httpx.HTTPError) -> str:
     return f" at {url.host}:{port}" if port else f" at {url.host}"
 
 
+URLS_KEPT = 256
+"""Absolute URLs a board's client keeps: its few fixed paths, and the last jobs it named."""
 MIN_TRY_SECONDS = 0.1
 """A try gets at least this long, even at the very end of the budget."""
 

@@ -27,12 +27,15 @@ The applier decides; `record` writes (each binding field, the audit row) through
 named for what happened. What one pair's changes share (how healed drift resolves, which
 change is its last, a call's timing) is passed from step to step, never kept on the applier.
 The database is written from every board's thread: `Store.write` serialises the writers.
-What a create or a link fetch that went through leaves is not committed on its own: it rides
-with the board's next transaction (the next create's in_flight mark, say), so a first sync
-commits once per create, and the intent of every create is still durable before its call.
+A board's creates are marked in flight `BATCH` at a time, in one transaction before the first
+of them is sent (`journal.launched`). What a create or a link fetch that went through leaves
+is not committed on its own: it is held (`held`) and written with the board's next
+transaction (the next batch's marks, say), so a first sync commits a few dozen times, not
+once or twice per create, and the intent of every create is still durable before its call.
 A process that dies before that commit leaves the create in_flight, settled by the next run
-as a lost answer (`journal`), and a link unrecorded, fetched again. At most `HELD_LIMIT` are
-held, and whatever is held is written when the board's thread ends.
+as a lost answer (`journal`), and a link unrecorded, fetched again. At most `BATCH` changes
+are held, and whatever is held is written when the board's thread ends, with the creates
+marked in flight but never sent marked failed.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ from boardsync.connectors.calls import in_context
 from boardsync.errors import Ambiguous, Blocked, ProviderError, Rejected, WaitAsked
 from boardsync.log import get_logger
 from boardsync.reconcile import events, journal, record
+from boardsync.reconcile.held import Held
 from boardsync.reconcile.model import (
     CREATES,
     TRANSITIONS,
@@ -78,8 +82,9 @@ BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_CAP = timedelta(hours=6)
 ERROR_TEXT_LIMIT = 500
 BOARD_DOWN_AFTER = 3
-HELD_LIMIT = 100
-"""Successes held back at most before they are committed on their own."""
+BATCH = 100
+"""Creates marked in flight in one transaction, and successes held back at most before they
+are committed on their own."""
 
 Progress = Callable[[int, int], None]
 
@@ -223,14 +228,20 @@ class _BoardApplier:
         """Why the board is left alone for the rest of the run."""
         self._left_alone = 0
         """Changes not tried after the board was given up."""
-        self._held: list[Callable[[Session], None]] = []
+        self._held = Held(provider, self.now)
         """Successes recorded in memory, written with the board's next transaction."""
+        self._creates = [applier.intents[pair] for pair, changes in groups
+                         if pair in applier.intents and any(c.action in CREATES for c in changes)]
+        """The intents of this board's creates, in the order they are sent."""
+        self._place = {intent: i for i, intent in enumerate(self._creates)}
+        self._unsent: set[int] = set()
+        """Intents marked in flight whose create is not sent yet."""
 
     def run(self) -> ApplyReport:
         try:
             self._apply_groups()
         finally:
-            self._write_held()
+            self._write_last()
         self._report_given_up()
         return self.report
 
@@ -238,21 +249,34 @@ class _BoardApplier:
     def _write(self) -> Iterator[Session]:
         """A write transaction that first records the successes held back (`_hold`)."""
         with self.store.write() as session:
-            for write in self._held:
-                write(session)
+            self._held.write(session)
             yield session
         self._held.clear()
 
-    def _hold(self, write: Callable[[Session], None]) -> None:
-        """Record a success with the board's next transaction (soon: `HELD_LIMIT`)."""
-        self._held.append(write)
-        if len(self._held) >= HELD_LIMIT:
-            self._write_held()
-
-    def _write_held(self) -> None:
-        if self._held:
+    def _held_one(self) -> None:
+        """One more success held, written with the board's next transaction (soon: `BATCH`)."""
+        self._held.changes += 1
+        if self._held.changes >= BATCH:
             with self._write():
                 pass
+
+    def _write_last(self) -> None:
+        """What is held, and the creates marked in flight that were never sent after all."""
+        if self._held.changes or self._unsent:
+            with self._write() as session:
+                journal.unsent(session, self._unsent, self.now)
+            self._unsent.clear()
+
+    def _launch(self, intent: int) -> None:
+        """Make `intent` durably in flight, its create about to be sent: unless an earlier
+        batch marked it, with the board's next creates (`BATCH`) in one transaction."""
+        if intent not in self._unsent:
+            start = self._place[intent]
+            batch = self._creates[start:start + BATCH]
+            with self._write() as session:
+                journal.launched(session, batch, self.now)
+            self._unsent.update(batch)
+        self._unsent.discard(intent)
 
     def _apply_groups(self) -> None:
         for i, (_, changes) in enumerate(self.groups):
@@ -356,8 +380,7 @@ class _BoardApplier:
         posting = self.postings[change.posting].on_board(change.provider)
         spec = self.boards[change.provider].specs[change.posting]
         intent = self.applier.intents[change.pair]
-        with self._write() as session:  # durable before the call, with what is held
-            journal.marked(session, intent, IntentState.IN_FLIGHT, self.now)
+        self._launch(intent)  # durable before the call
         try:
             with self._timed(call):
                 remote = self.connectors[change.provider].create(posting, spec, publish=change.publish)
@@ -371,15 +394,15 @@ class _BoardApplier:
             self.report.unknown.add(change.pair)
             raise
 
-        def write(session: Session) -> dict[str, Any]:
-            journal.succeed(session, intent, remote.remote_id, self.now)
+        def held(outcomes: Held) -> dict[str, Any]:
+            outcomes.created.append((intent, remote.remote_id))
             return record.bound_values(remote, spec, self.now)
 
         missing = tuple(
             dataclasses.replace(change, action=Action.ENSURE_SOURCE, channel=name, channels=(), heals=())
             for name in change.channels if name not in remote.channels
         )
-        return _Done(remote, _no_row, then=missing, logged={"remote_id": remote.remote_id}, values=write)
+        return _Done(remote, _no_row, then=missing, logged={"remote_id": remote.remote_id}, held=held)
 
     def _mark(self, intent: int, state: IntentState, error: str) -> None:
         with self._write() as session:
@@ -409,7 +432,12 @@ class _BoardApplier:
         posting = self.postings[change.posting].on_board(change.provider)
         with self._timed(call):
             link = self.connectors[change.provider].link(posting)
-        return _Done(remote, _no_row, values=lambda session: record.linked_values(session, change.pair, link, self.now))
+
+        def held(outcomes: Held) -> dict[str, Any]:
+            outcomes.links[change.posting] = record.link_values(link, self.now)
+            return record.linked_values(self.now)
+
+        return _Done(remote, _no_row, held=held)
 
     # -- outcomes ---------------------------------------------------------------------------
 
@@ -419,33 +447,37 @@ class _BoardApplier:
         pair's clean slate. A create's or a link's is held for the board's next transaction;
         any other is committed now (a next run must not take the change for a hand edit)."""
         applied_hash = self._applied_hash(change.pair) if last else None
-
-        def write(session: Session) -> None:
-            if done.values is not None:  # by plain statements: a first sync makes thousands
-                values = done.values(session)
-                if last:
-                    values.update(record.converged_values(applied_hash, self.now))
-                record.binding_written(session, change.pair, values)
-            else:
+        if done.held is not None:
+            converged = record.converged_values(applied_hash, self.now) if last else {}
+            self._hold(change, done, call, resolution, converged)
+        else:
+            with self._write() as session:
                 row = record.binding(session, change.pair, self.now)
                 done.write(session, row)
                 if last:
                     record.converged(row, applied_hash, self.now)
-            if done.audit:
-                self._audit(session, change, call)
-            if change.heals:
-                record.resolve_drift(session, change.pair, change.heals, resolution, self.now)
-
-        if change.action in CREATES or change.action is Action.REFRESH_LINK:
-            self._hold(write)
-        else:
-            with self._write() as session:
-                write(session)
+                if done.audit:
+                    self._audit(session, change, call)
+                if change.heals:
+                    record.resolve_drift(session, change.pair, change.heals, resolution, self.now)
         self.report.done[change.action.value] += 1
         if done.remote is not None:
             self.report.answered.setdefault(change.provider, {})[done.remote.remote_id] = done.remote
         log.info("change_applied", provider=change.provider, posting=change.posting,
                  action=change.action.value, **done.logged)
+
+    def _hold(self, change: Change, done: _Done, call: _Call, resolution: str, converged: dict[str, Any]) -> None:
+        """`_succeeded` for a change whose record waits for the board's next transaction, by
+        plain statements (a first sync makes thousands); `converged`: the pair's clean slate
+        after its last change."""
+        assert done.held is not None
+        self._held.binding(change.posting, done.held(self._held) | converged)
+        if done.audit:
+            self._held.audits.append(self._audit_row(change, call))
+        if change.heals:
+            heals, pair, now = change.heals, change.pair, self.now
+            self._held.later.append(lambda session: record.resolve_drift(session, pair, heals, resolution, now))
+        self._held_one()
 
     def _applied_hash(self, pair: Pair) -> str | None:
         """The digest of what the pair's board is now in step with: its spec and status."""
@@ -508,8 +540,11 @@ class _BoardApplier:
             call.ms, call.status = int((time.monotonic() - started) * 1000), connector.last_status()
 
     def _audit(self, session: Session, change: Change, call: _Call, exc: BaseException | None = None) -> None:
-        record.audited(
-            session, self.run_id, change.pair, change.action.value, self.now, ok=exc is None,
+        record.audits_written(session, [self._audit_row(change, call, exc)])
+
+    def _audit_row(self, change: Change, call: _Call, exc: BaseException | None = None) -> dict[str, Any]:
+        return record.audit_row(
+            self.run_id, change.pair, change.action.value, self.now, ok=exc is None,
             http_status=getattr(exc, "status", None) or call.status, error_code=getattr(exc, "code", None),
             message=_text(exc) if exc is not None else _fields_sent(change), duration_ms=call.ms,
         )
@@ -546,13 +581,13 @@ class _Done:
     audit: bool = True
     """Whether a call was made (an adoption makes none)."""
     logged: Mapping[str, Any] = field(default_factory=dict)
-    values: Callable[[Session], dict[str, Any]] | None = None
-    """Instead of `write`: what to set on the pair's binding (after writing the rest it
-    needs), without loading the row."""
+    held: Callable[[Held], dict[str, Any]] | None = None
+    """Instead of `write`, for a change whose record waits for the board's next transaction:
+    holds what it leaves besides its binding, and returns what to set on the binding."""
 
 
 def _no_row(session: Session, row: Binding) -> None:
-    """The `write` of a change whose binding is written from its `_Done.values`."""
+    """The `write` of a change whose binding is written from its `_Done.held`."""
 
 
 def _down_reason(strikes: Sequence[ProviderError]) -> str:

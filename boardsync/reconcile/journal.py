@@ -1,15 +1,20 @@
 """The intent journal: what makes a create safe against a lost answer or a killed process.
 
-Before a create is sent, an intent row is committed (pending), then marked in_flight just
-before the call. The call's answer settles it: succeeded, failed, or — when the answer was
-lost — unknown. An intent still in_flight when a run starts belongs to a process that died
-mid-call (only one run writes at a time): it is unknown too.
+Before a create is sent, an intent row is committed (pending), then marked in_flight before
+the call. The call's answer settles it: succeeded, failed, or — when the answer was lost —
+unknown. An intent still in_flight when a run starts belongs to a process that died before
+it wrote the create's outcome (only one run writes at a time): it is unknown too.
 
-A create that succeeded is recorded (its binding, and its intent succeeded) in the same
-transaction as the next create's in_flight mark, so a board's run of creates commits once per
-create: the in_flight mark is always durable before its call, and a process that dies between
-a create's answer and the next commit leaves that create in_flight, which the next run settles
-below exactly as a lost answer.
+Every create of a run is journaled pending in one transaction before the first call. A
+board's creates are then marked in_flight a batch at a time (`launched`): one transaction
+before the first create of the batch is sent, so each create is in flight, durably, before
+its call, and a board's thousand creates commit a few dozen times instead of a thousand. A
+create marked in flight may not have been sent when the process dies: the next run looks it
+up like any other (and finds nothing: the pair is free to create); a run that ends normally
+marks those never sent failed (`unsent`). What the creates that succeeded made (the
+binding, the intent succeeded) is held in memory and written with the board's next
+transaction, at the latest with the next batch's marks: a process that dies first leaves
+those creates in_flight, which the next run settles below exactly as lost answers.
 
 An unknown create is never resent. The next run looks it up (`settle`) among what `observe`
 already read, without another request: by the board's own handle (a slug) or, on a board that
@@ -86,22 +91,46 @@ def marked(session: Session, intent_id: int, state: IntentState, now: datetime, 
     session.execute(_INTENT, {"b_id": intent_id, **values})
 
 
+def launched(session: Session, intent_ids: Sequence[int], now: datetime) -> None:
+    """Mark in_flight, inside the caller's transaction, each of `intent_ids` still pending:
+    their creates are about to be sent, one after another."""
+    _moved(session, intent_ids, IntentState.PENDING, {"state": IntentState.IN_FLIGHT.value, "updated_at": now})
+
+
+def unsent(session: Session, intent_ids: Iterable[int], now: datetime) -> None:
+    """Mark failed, inside the caller's transaction, each of `intent_ids` marked in_flight
+    whose create was never sent after all (the run stopped, the board was given up)."""
+    _moved(session, list(intent_ids), IntentState.IN_FLIGHT, _never_sent(now))
+
+
 def close_unsent(store: Store, intent_ids: Iterable[int], now: datetime) -> None:
     """Mark failed every one of `intent_ids` still pending: its create was never sent."""
-    ids = list(intent_ids)
     with store.write() as session:
-        for start in range(0, len(ids), record.CHUNK):
-            session.execute(
-                sa.update(INTENTS)
-                .where(INTENTS.c.id.in_(ids[start : start + record.CHUNK]),
-                       INTENTS.c.state == IntentState.PENDING.value)
-                .values(state=IntentState.FAILED.value, updated_at=now, error="never sent")
-            )
+        _moved(session, list(intent_ids), IntentState.PENDING, _never_sent(now))
 
 
-def succeed(session: Session, intent_id: int, remote_id: str, now: datetime) -> None:
-    """Mark an intent succeeded inside the caller's transaction (with the binding it made)."""
-    marked(session, intent_id, IntentState.SUCCEEDED, now, remote_id=remote_id)
+def _never_sent(now: datetime) -> dict[str, Any]:
+    return {"state": IntentState.FAILED.value, "updated_at": now, "error": "never sent"}
+
+
+def _moved(session: Session, ids: Sequence[int], state: IntentState, values: Mapping[str, Any]) -> None:
+    """Set `values` on each of the intents `ids` that is in `state`."""
+    for start in range(0, len(ids), record.CHUNK):
+        session.execute(
+            sa.update(INTENTS)
+            .where(INTENTS.c.id.in_(ids[start : start + record.CHUNK]), INTENTS.c.state == state.value)
+            .values(**values)
+        )
+
+
+def succeeded(session: Session, created: Sequence[tuple[int, str]], now: datetime) -> None:
+    """Mark each intent of `created` (intent id, the job's remote id) succeeded, inside the
+    caller's transaction (with the bindings they made)."""
+    if created:
+        session.connection().execute(_INTENT, [
+            {"b_id": intent_id, "state": IntentState.SUCCEEDED.value, "remote_id": remote_id, "updated_at": now}
+            for intent_id, remote_id in created
+        ])
 
 
 @dataclass

@@ -12,6 +12,8 @@ write it, each named for what happened.
   `created`, `adopted`, `recovered`, `updated`, `transitioned`, `source_ensured`, `linked`,
   `in_sync` and `converged` after a success; `failed`, `blocked` and `backed_off` after a
   failure; `audited` writes the call to the audit log. Each stamps the row's ``updated_at``.
+  `bindings_written`, `links_kept` and `audits_written` write the same by plain statements,
+  many rows at once, for what a board's creates and links leave (`held`).
 - `board_wait_kept` and `backoffs_lifted`: a board's kept 429 wait, and the backoffs
   `boardsync retry` lifts.
 - By hand: `adopted_by_hand` (``boardsync adopt``) and `forgotten` (``boardsync forget``)
@@ -341,9 +343,9 @@ def linked(session: Session, row: Binding, link: IssuedLink, now: datetime) -> N
     row.observed_status, row.observed_at, row.updated_at = LINKED, now, now
 
 
-# A pair's binding written by plain statements, for the changes a first sync makes by the
-# thousand (a create, a link): the same columns the functions above set, without loading the row.
-
+# Bindings, signed links and audit rows written by plain statements, many rows to a statement,
+# for the changes a first sync makes by the thousand (a create, a link): the same columns the
+# functions above set, without loading the rows.
 
 
 def bound_values(remote: Remote, applied_spec: Spec, now: datetime) -> dict[str, Any]:
@@ -355,13 +357,13 @@ def bound_values(remote: Remote, applied_spec: Spec, now: datetime) -> dict[str,
     }
 
 
-def linked_values(session: Session, pair: Pair, link: IssuedLink, now: datetime) -> dict[str, Any]:
-    """Keep the pair's new signed link (in place of the last), as `linked` does; what it
-    writes of the binding."""
-    key, provider = pair
-    values = {"url": link.url, "expires_at": link.expires_at, "fetched_at": now}
-    if not session.connection().execute(_LINK_OF_PAIR, {"b_key": key, "b_provider": provider, **values}).rowcount:
-        session.execute(sa.insert(LINKS), {"posting_key": key, "provider": provider, **values})
+def link_values(link: IssuedLink, now: datetime) -> dict[str, Any]:
+    """The signed link row `linked` keeps for a pair."""
+    return {"url": link.url, "expires_at": link.expires_at, "fetched_at": now}
+
+
+def linked_values(now: datetime) -> dict[str, Any]:
+    """What `linked` writes of a pair's binding."""
     return {"observed_status": LINKED, "observed_at": now, "updated_at": now}
 
 
@@ -376,11 +378,47 @@ def converged_values(applied_hash: str | None, now: datetime) -> dict[str, Any]:
     return values
 
 
-def binding_written(session: Session, pair: Pair, values: Mapping[str, Any]) -> None:
-    """Set `values` on the pair's binding, made when missing."""
-    key, provider = pair
-    if not session.connection().execute(_BINDING_OF_PAIR, {"b_key": key, "b_provider": provider, **values}).rowcount:
-        session.execute(sa.insert(BINDINGS), {"posting_key": key, "provider": provider, **values})
+def bindings_written(session: Session, provider: str, values: Mapping[str, Mapping[str, Any]]) -> None:
+    """Set on the binding of each posting key (on `provider`) its `values`; a row is made
+    where there is none."""
+    _upserted(session, BINDINGS, _BINDING_OF_PAIR, provider, values)
+
+
+def links_kept(session: Session, provider: str, links: Mapping[str, Mapping[str, Any]]) -> None:
+    """Keep each posting key's new signed link (`link_values`) in place of its last."""
+    _upserted(session, LINKS, _LINK_OF_PAIR, provider, links)
+
+
+def _upserted(
+    session: Session, table: sa.Table, update_pair: sa.Update, provider: str, values: Mapping[str, Mapping[str, Any]]
+) -> None:
+    """Rows of `table` by (posting key, `provider`): those there updated, the others inserted,
+    one statement per set of columns (all the same in the usual batch)."""
+    if not values:
+        return
+    connection = session.connection()
+    keys = list(values)
+    there: set[str] = set()
+    for start in range(0, len(keys), CHUNK):
+        there.update(connection.execute(
+            sa.select(table.c.posting_key)
+            .where(table.c.provider == provider, table.c.posting_key.in_(keys[start : start + CHUNK]))
+        ).scalars())
+    updates = [{"b_key": key, "b_provider": provider, **values[key]} for key in keys if key in there]
+    inserts = [{"posting_key": key, "provider": provider, **values[key]} for key in keys if key not in there]
+    for rows in _by_columns(updates):
+        connection.execute(update_pair, rows)
+    for rows in _by_columns(inserts):
+        connection.execute(sa.insert(table), rows)
+
+
+def _by_columns(rows: Iterable[Mapping[str, Any]]) -> list[list[Mapping[str, Any]]]:
+    """`rows` grouped by the columns they set: a statement run for many rows sets the same
+    columns in each."""
+    groups: dict[frozenset[str], list[Mapping[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(frozenset(row), []).append(row)
+    return list(groups.values())
 
 
 def in_sync(row: Binding, now: datetime) -> None:
@@ -437,12 +475,35 @@ def audited(
     duration_ms: int = 0,
 ) -> None:
     """The audit log's row for one change a run carried out (or tried) on a board."""
+    audits_written(session, [audit_row(run_id, pair, action, now, ok=ok, http_status=http_status,
+                                       error_code=error_code, message=message, duration_ms=duration_ms)])
+
+
+def audit_row(
+    run_id: int,
+    pair: Pair,
+    action: str,
+    now: datetime,
+    *,
+    ok: bool,
+    http_status: int | None = None,
+    error_code: str | None = None,
+    message: str | None = None,
+    duration_ms: int = 0,
+) -> dict[str, Any]:
+    """An audit row as `audited` writes it, for `audits_written`."""
     key, provider = pair
-    session.execute(sa.insert(AUDIT), {
+    return {
         "run_id": run_id, "posting_key": key, "provider": provider, "action": action, "ok": ok,
         "http_status": http_status, "error_code": error_code, "message": message, "duration_ms": duration_ms,
         "at": now,
-    })
+    }
+
+
+def audits_written(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Audit rows (`audit_row`), in one statement."""
+    if rows:
+        session.connection().execute(sa.insert(AUDIT), list(rows))
 
 
 # ------------------------------------------------------------------------------ by hand
