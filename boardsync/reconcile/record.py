@@ -461,22 +461,11 @@ def backed_off(row: Binding, wait: Callable[[int], timedelta], now: datetime) ->
     row.updated_at = now
 
 
-def audited(
-    session: Session,
-    run_id: int,
-    pair: Pair,
-    action: str,
-    now: datetime,
-    *,
-    ok: bool,
-    http_status: int | None = None,
-    error_code: str | None = None,
-    message: str | None = None,
-    duration_ms: int = 0,
-) -> None:
-    """The audit log's row for one change a run carried out (or tried) on a board."""
-    audits_written(session, [audit_row(run_id, pair, action, now, ok=ok, http_status=http_status,
-                                       error_code=error_code, message=message, duration_ms=duration_ms)])
+def audited(session: Session, run_id: int, pair: Pair, action: str, now: datetime, *, ok: bool,
+            **details: Any) -> None:
+    """The audit log's row for one change a run carried out (or tried) on a board: `audit_row`
+    written at once."""
+    audits_written(session, [audit_row(run_id, pair, action, now, ok=ok, **details)])
 
 
 def audit_row(
