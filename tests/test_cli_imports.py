@@ -32,9 +32,9 @@ reading the boards' declarations does not."""
 pytestmark = pytest.mark.slow
 
 
-def imported(*argv: str, cwd: Path) -> set[str]:
+def imported(*argv: str, cwd: Path, env: dict[str, str] | None = None) -> set[str]:
     """Every module `boardsync ARGV` imports, run as a process of its own."""
-    env = {**os.environ, **SECRETS, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, **SECRETS, "PYTHONPATH": str(REPO), **(env or {})}
     ran = subprocess.run([sys.executable, "-X", "importtime", "-m", "boardsync", *argv],
                          env=env, cwd=cwd, capture_output=True, text=True)
     assert ran.returncode == 0, ran.stdout + ran.stderr
@@ -58,4 +58,23 @@ def test_status_reads_the_database_through_its_driver_alone(tmp_path: Path) -> N
     imported("migrate", cwd=repo)
     modules = imported("status", cwd=repo)
     assert {"boardsync.state.direct", "sqlite3"} <= modules
+    assert modules & (THE_ORM | THE_RUN | LOGGING | CALLING_THE_BOARDS) == set()
+
+
+@pytest.mark.parametrize("workspace", ["default", "acme"])
+def test_status_reads_any_state_through_its_driver_alone(tmp_path: Path, state_url: str, workspace: str) -> None:
+    """On PostgreSQL and in a workspace of its own too, `status` neither loads SQLAlchemy to
+    read the state's URL nor to read the state."""
+    repo = tmp_path / "repo"
+    shutil.copytree(EXAMPLES, repo)
+    root = repo / "boardsync.yaml"
+    root.write_text("".join(
+        f"state: {state_url}\n" if line.startswith("state:") else line
+        for line in root.read_text().splitlines(keepends=True)
+    ))
+    env = {"BOARDSYNC_WORKSPACE": workspace}
+    imported("migrate", cwd=repo, env=env)
+    modules = imported("status", cwd=repo, env=env)
+    driver = "sqlite3" if state_url.startswith("sqlite") else "psycopg"
+    assert {"boardsync.state.direct", driver} <= modules
     assert modules & (THE_ORM | THE_RUN | LOGGING | CALLING_THE_BOARDS) == set()

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from pydantic import BaseModel, SecretStr, TypeAdapter, ValidationError
 
@@ -290,7 +291,9 @@ def database_url(text: str, base: Path) -> str:
     plain = _plain_sqlite_url(text, base)
     if plain is not None:
         return plain
-    import sqlalchemy  # only for other URLs: loading it is a good part of a short command's start
+    if _backend(text) != "sqlite":
+        return _checked_url(text)  # another database's URL is kept as written
+    import sqlalchemy  # only for unusual SQLite URLs: loading it is a good part of a short command's start
 
     try:
         url = sqlalchemy.engine.make_url(text)
@@ -306,6 +309,25 @@ def database_url(text: str, base: Path) -> str:
 
 _PLAIN = re.compile(r"[A-Za-z0-9_./ -]+")
 """Characters that SQLAlchemy neither reads nor writes escaped in a SQLite file's path."""
+
+
+_SCHEME = re.compile(r"[\w+]+")
+"""A URL's dialect and driver, as SQLAlchemy reads them (``postgresql+psycopg``)."""
+
+
+def _backend(url: str) -> str:
+    """The database a URL names (``postgresql`` of ``postgresql+psycopg://…``)."""
+    return url.split("://", 1)[0].split("+", 1)[0]
+
+
+def _checked_url(text: str) -> str:
+    """`text`, when it reads as a database URL; a `ValueError` otherwise (a scheme SQLAlchemy
+    would not read, a port that is no number, a host in brackets left open)."""
+    scheme = text.split("://", 1)[0]
+    if not _SCHEME.fullmatch(scheme):
+        raise ValueError("not a database URL")
+    _ = urlsplit(text).port  # a port that is no number raises ValueError
+    return text
 
 
 def _plain_sqlite_url(text: str, base: Path) -> str | None:
@@ -345,7 +367,12 @@ def workspace_url(url: str, workspace: str) -> str:
     if workspace == workspaces.DEFAULT:
         return url
     workspaces.check(workspace)
-    import sqlalchemy
+    if _backend(url) != "sqlite":
+        return _with_query(url, workspaces.URL_PARAM, workspace)
+    plain = sqlite_file(url) if _PLAIN.fullmatch(url.removeprefix("sqlite:///")) else None
+    if plain is not None:
+        return f"sqlite:///{plain.with_name(f'{plain.stem}.{workspace}{plain.suffix}')}"
+    import sqlalchemy  # only for unusual SQLite URLs
 
     parsed = sqlalchemy.engine.make_url(url)
     if parsed.get_backend_name() != "sqlite":
@@ -356,6 +383,13 @@ def workspace_url(url: str, workspace: str) -> str:
     path = Path(database)
     return parsed.set(database=str(path.with_name(f"{path.stem}.{workspace}{path.suffix}"))).render_as_string(
         hide_password=False)
+
+
+def _with_query(url: str, name: str, value: str) -> str:
+    """`url` with its query parameter `name` set to `value` (in place of any it had)."""
+    parts = urlsplit(url)
+    query = [(key, kept) for key, kept in parse_qsl(parts.query, keep_blank_values=True) if key != name]
+    return urlunsplit(parts._replace(query=urlencode([*query, (name, value)], quote_via=quote)))
 
 
 # ------------------------------------------------------------------------------ postings
