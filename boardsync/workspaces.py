@@ -10,6 +10,7 @@ on PostgreSQL, a file of its own beside the named one on SQLite.
 from __future__ import annotations
 
 import re
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from boardsync.errors import StateError
 
@@ -42,3 +43,20 @@ def check(name: str) -> str:
 def schema(name: str) -> str | None:
     """The PostgreSQL schema holding workspace `name` (None: the database's default one)."""
     return None if check(name) == DEFAULT else f"ws_{name}"
+
+
+def in_url(url: str, name: str) -> str:
+    """The database URL `url` naming workspace `name` (`URL_PARAM`), in place of any it named."""
+    rest, _ = named_in_url(url)
+    parts = urlsplit(rest)
+    query = [*parse_qsl(parts.query, keep_blank_values=True), (URL_PARAM, name)]
+    return urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
+
+
+def named_in_url(url: str) -> tuple[str, list[str]]:
+    """The database URL `url` without its workspace parameter, and the names it gave."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    named = [value for key, value in query if key == URL_PARAM]
+    rest = urlencode([(key, value) for key, value in query if key != URL_PARAM], quote_via=quote)
+    return urlunsplit(parts._replace(query=rest)), named

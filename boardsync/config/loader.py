@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, SecretStr, TypeAdapter, ValidationError
 
@@ -368,7 +368,7 @@ def workspace_url(url: str, workspace: str) -> str:
         return url
     workspaces.check(workspace)
     if _backend(url) != "sqlite":
-        return _with_query(url, workspaces.URL_PARAM, workspace)
+        return workspaces.in_url(url, workspace)
     plain = sqlite_file(url) if _PLAIN.fullmatch(url.removeprefix("sqlite:///")) else None
     if plain is not None:
         return f"sqlite:///{plain.with_name(f'{plain.stem}.{workspace}{plain.suffix}')}"
@@ -383,13 +383,6 @@ def workspace_url(url: str, workspace: str) -> str:
     path = Path(database)
     return parsed.set(database=str(path.with_name(f"{path.stem}.{workspace}{path.suffix}"))).render_as_string(
         hide_password=False)
-
-
-def _with_query(url: str, name: str, value: str) -> str:
-    """`url` with its query parameter `name` set to `value` (in place of any it had)."""
-    parts = urlsplit(url)
-    query = [(key, kept) for key, kept in parse_qsl(parts.query, keep_blank_values=True) if key != name]
-    return urlunsplit(parts._replace(query=urlencode([*query, (name, value)], quote_via=quote)))
 
 
 # ------------------------------------------------------------------------------ postings

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from boardsync import workspaces
 from boardsync.state.connect import BUSY_TIMEOUT_MS, Keepalive, pg_connect_args, sqlite_pragmas
@@ -140,11 +140,8 @@ def _libpq_url(url: str) -> tuple[str, str | None] | None:
     """The URL as libpq reads it (its own scheme, without the workspace parameter), and the
     schema of the workspace it names (None: the default one); None when the workspace
     parameter is not one name."""
-    parts = urlsplit(url)
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    named = [value for key, value in query if key == workspaces.URL_PARAM]
+    rest, named = workspaces.named_in_url(url)
     if len(named) > 1 or (named and not workspaces.is_name(named[0])):
         return None
     schema = workspaces.schema(named[0]) if named else None
-    rest = urlencode([(key, value) for key, value in query if key != workspaces.URL_PARAM], quote_via=quote)
-    return urlunsplit(("postgresql", parts.netloc, parts.path, rest, "")), schema
+    return urlunsplit(urlsplit(rest)._replace(scheme="postgresql", fragment="")), schema
