@@ -18,10 +18,6 @@ import ctypes.util
 import functools
 from collections.abc import Callable
 
-from boardsync.log import get_logger
-
-log = get_logger(__name__)
-
 
 @functools.cache
 def _trim() -> Callable[[int], int] | None:
