@@ -199,8 +199,9 @@ def test_a_deleted_file_is_gone(tmp_path: Path, parses: list[str]) -> None:
 
 def test_a_cached_file_still_reports_its_problem_at_its_line(tmp_path: Path, parses: list[str]) -> None:
     """A posting with a problem reports it at the same file, line and column whether its
-    file was parsed now or came from the cache."""
-    root = repo(tmp_path, designer="Product Designer")
+    file was parsed now or came from the cache. The cache keeps no lines: the file of a
+    posting with a problem is parsed again to find its line, and only that file."""
+    root = repo(tmp_path, designer="Product Designer", writer="Technical Writer")
     path = tmp_path / "postings" / "designer.yaml"
     path.write_text(path.read_text().replace("level: mid", "level: wizard"))
     reported = []
@@ -208,9 +209,43 @@ def test_a_cached_file_still_reports_its_problem_at_its_line(tmp_path: Path, par
         with pytest.raises(ConfigError) as caught:
             load(root, env=ENV)
         reported.append([str(problem) for problem in caught.value.problems])
-    assert parses == ["postings/designer.yaml"]
     assert reported[0] == reported[1]
     assert reported[0][0].startswith("postings/designer.yaml:7:1: level: 'wizard' is not allowed")
+    # Each load: the file with the problem is parsed once more for its line; the other is
+    # parsed on the first load only.
+    assert sorted(parses) == ["postings/designer.yaml"] * 3 + ["postings/writer.yaml"]
+
+
+def test_a_cached_list_of_postings_reports_a_problem_at_its_line(tmp_path: Path) -> None:
+    """A posting further down a file of several reports its problem at its own line, from
+    the cache as from a file just parsed."""
+    root = repo(tmp_path)
+    first = POSTING.format(key="designer", title="Product Designer")
+    second = POSTING.format(key="writer", title="Technical Writer").replace("level: mid", "level: wizard")
+    listed = "".join("- " + text.replace("\n", "\n  ").rstrip() + "\n" for text in (first, second))
+    (tmp_path / "postings" / "both.yaml").write_text(listed)
+    line = 1 + first.count("\n") + second.splitlines().index("level: wizard")
+    reported = []
+    for _ in range(2):
+        with pytest.raises(ConfigError) as caught:
+            load(root, env=ENV)
+        reported.append([str(problem) for problem in caught.value.problems])
+    assert reported[0] == reported[1]
+    assert reported[0][0].startswith(f"postings/both.yaml:{line}:3: level: 'wizard' is not allowed")
+
+
+def test_a_posting_is_placed_at_its_line_until_its_file_changes(tmp_path: Path) -> None:
+    """Where a loaded posting's field was written (for a problem a board finds later) is
+    found by parsing its file again: the line it was read at, and once the file no longer
+    holds what was read, the file alone (a line would point at another value)."""
+    root = repo(tmp_path, designer="Product Designer")
+    load(root, env=ENV)
+    desired = load(root, env=ENV)  # from the cache
+    path = tmp_path / "postings" / "designer.yaml"
+    assert desired.where("designer", "level") == "postings/designer.yaml:7:1"
+    fresh = load(root, env=ENV)
+    path.write_text("# edited since\n" + path.read_text())
+    assert fresh.where("designer", "level") == "postings/designer.yaml:1:1"
 
 
 def test_a_file_that_cannot_be_parsed_is_never_kept(tmp_path: Path, parses: list[str]) -> None:

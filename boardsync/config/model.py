@@ -57,6 +57,20 @@ class Model(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
 
+    def model_post_init(self, context: Any, /) -> None:
+        """Share the set of field names given with every other model given the same names.
+        Each model otherwise keeps a set of its own, and at thousands of postings those sets
+        (one per posting and per section in it) are a third of the config's memory. Sharing
+        is safe because the models are frozen: pydantic copies the set before it changes one."""
+        given = self.__pydantic_fields_set__
+        shared = _GIVEN_NAMES.setdefault(frozenset(given), given)
+        if shared is not given:
+            object.__setattr__(self, "__pydantic_fields_set__", shared)
+
+
+_GIVEN_NAMES: dict[frozenset[str], set[str]] = {}
+"""Each distinct set of given field names, once (`Model.model_post_init`)."""
+
 
 # ---------------------------------------------------------------------------------- per board
 

@@ -1,12 +1,14 @@
 """Posting files as parsed before, kept beside the state database, so that a run over files
 that did not change parses none of them.
 
-What is kept is what a file *says*, never what it means: the plain values and the marks the
-YAML reader made of its bytes, keyed by the sha256 of those bytes. The models, the boards'
-rules and the root file's `providers:` are applied to them afresh on every run, exactly as to
-a file just parsed, so a posting with a problem reports it at the same file, line and column,
-and nothing that depends on the root file, on the secrets or on the boards installed can go
-stale. A file that cannot be parsed is never kept: it is read again and says why again.
+What is kept is what a file *says*, never what it means: the plain values the YAML reader
+made of its bytes, keyed by the sha256 of those bytes. The models, the boards' rules and the
+root file's `providers:` are applied to them afresh on every run, exactly as to a file just
+parsed, so nothing that depends on the root file, on the secrets or on the boards installed can
+go stale. Where each value was written (its line and column) is not kept: only a posting with a
+problem is ever asked, so its file is parsed again then (`FileMarks`), and the problem is
+reported at the same file, line and column as from a file just parsed. A file that cannot be
+parsed is never kept: it is read again and says why again.
 
 Whether a file changed is told by its bytes. Reading and hashing a file costs far less than
 parsing it, but is not free, so a file whose size, modification and change times, inode and
@@ -50,7 +52,7 @@ log = get_logger(__name__)
 SETTLED = 2.0
 """Seconds after which a file's times can be trusted to change with its content: more than
 the coarsest clock tick of a common filesystem (FAT's two seconds)."""
-MAGIC = b"boardsync parsed postings 2\n"
+MAGIC = b"boardsync parsed postings 3\n"
 clock: Callable[[], int] = time.time_ns
 """Now, in nanoseconds since the epoch, as file times are kept."""
 _DIGEST_SIZE = hashlib.sha256().digest_size
@@ -80,14 +82,13 @@ class ParsedFiles:
         self.parsed = 0
         """Files parsed by this instance: their content was not in the cache."""
         self._files: dict[str, Seen] = {}
-        self._contents: dict[str, tuple[bytes, bytes]] = {}
-        """By digest: the file's values and its marks, each packed by marshal. The values are
-        unpacked one file at a time, as its postings are validated: unpacked all at once, every
+        self._contents: dict[str, bytes] = {}
+        """By digest: the file's values, packed by marshal. They are unpacked one file at a time, as its postings are validated: unpacked all at once, every
         posting's values would be made before any model, and the strings the models keep of them
         would pin the memory of all the rest after the load (the allocator can only give back
         a block of memory with nothing left in it)."""
         self._used_files: dict[str, Seen] = {}
-        self._used_contents: dict[str, tuple[bytes, bytes]] = {}
+        self._used_contents: dict[str, bytes] = {}
         self._unread = path is not None
         """The cache file is read when the first posting file is asked for (a SQL source never does)."""
 
@@ -107,16 +108,16 @@ class ParsedFiles:
         if seen is None or not seen.settled or seen.signature != signature or seen.digest not in self._contents:
             settled = max(stat.st_mtime_ns, stat.st_ctime_ns) < now - int(SETTLED * 1e9)
             seen = self._read(Path(real), source, signature, settled)
-        data, marks = self._used_contents[seen.digest] = self._contents[seen.digest]
+        data = self._used_contents[seen.digest] = self._contents[seen.digest]
         self._used_files[real] = seen
-        return Document(source, marshal.loads(data), PackedMarks(marks))
+        return Document(source, marshal.loads(data), FileMarks(real, source, seen.digest))
 
     def _read(self, path: Path, source: str, signature: tuple[int, ...], settled: bool) -> Seen:
         raw = yamlfile.read_bytes(path, source)
         digest = hashlib.sha256(raw).hexdigest()
         if digest not in self._contents:
             document = yamlfile.parse(yamlfile.decode_utf8(raw, source), source)
-            self._contents[digest] = (marshal.dumps(document.data), marshal.dumps(dict(document.marks)))
+            self._contents[digest] = marshal.dumps(document.data)
             self.parsed += 1
         return Seen(signature, digest, settled)
 
@@ -144,18 +145,39 @@ class ParsedFiles:
             log.debug("posting_cache_not_saved", path=str(self.path), error=exc.strerror)
 
 
-class PackedMarks(Mapping[Path_, tuple[int, int]]):
-    """A file's marks, unpacked when first looked at: only a posting with a problem or a
-    warning is ever asked where a field was written, and unpacking the marks of every posting
-    would cost as much as reading their values."""
+class FileMarks(Mapping[Path_, tuple[int, int]]):
+    """Where each value of a posting file was written (of the posting at `prefix` in it),
+    found when first asked by parsing the file again. Only a posting with a problem or a
+    warning is ever asked, and keeping the marks of every posting would cost a run more memory
+    than its postings' values. A file no longer holding the bytes it was read with (`digest`)
+    has no marks: they would point at other values, so a problem points at its first line."""
 
-    def __init__(self, packed: bytes) -> None:
-        self._packed = packed
+    __slots__ = ("_path", "_source", "_digest", "_prefix", "_found")
 
-    @functools.cached_property
+    def __init__(self, path: str, source: str, digest: str, prefix: Path_ = ()) -> None:
+        self._path, self._source, self._digest, self._prefix = path, source, digest, prefix
+        self._found: Marks | None = None
+
+    def under(self, prefix: Path_) -> FileMarks:
+        """The marks of the value at `prefix`, relative to it (a posting in a list)."""
+        return FileMarks(self._path, self._source, self._digest, (*self._prefix, *prefix))
+
+    @property
     def _marks(self) -> Marks:
-        marks: Marks = marshal.loads(self._packed)
-        return marks
+        if self._found is None:
+            self._found = self._parse()
+        return self._found
+
+    def _parse(self) -> Marks:
+        try:
+            raw = yamlfile.read_bytes(Path(self._path), self._source)
+            if hashlib.sha256(raw).hexdigest() != self._digest:
+                return {}
+            marks = yamlfile.parse(yamlfile.decode_utf8(raw, self._source), self._source).marks
+        except yamlfile.FileProblem:
+            return {}
+        size = len(self._prefix)
+        return {path[size:]: mark for path, mark in marks.items() if path[:size] == self._prefix}
 
     def __getitem__(self, path: Path_) -> tuple[int, int]:
         return self._marks[path]
@@ -200,7 +222,7 @@ def in_folder(folder: Path, config: Path, workspace: str) -> Path:
     return folder / f"postings-{owner}.cache"
 
 
-def _read_cache(path: Path) -> tuple[dict[str, Seen], dict[str, tuple[bytes, bytes]]]:
+def _read_cache(path: Path) -> tuple[dict[str, Seen], dict[str, bytes]]:
     """The cache's files and contents, or nothing when it is missing, from another version,
     or damaged."""
     try:

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from boardsync.config.model import CROSS_CHECKS, Posting
 from boardsync.config.problems import DataPath, from_validation_error
-from boardsync.config.parsed import ParsedFiles
+from boardsync.config.parsed import FileMarks, ParsedFiles
 from boardsync.config.yamlfile import (
     FileProblem,
     Marks,
@@ -143,6 +143,8 @@ def _read_yaml_file(real: str, source: str, files: ParsedFiles, read: Read) -> N
 def _marks_under(marks: Marks, prefix: DataPath) -> Marks:
     if not prefix:
         return marks  # one posting a file: all of them (never changed once made)
+    if isinstance(marks, FileMarks):
+        return marks.under(prefix)  # found only if asked
     size = len(prefix)
     return {path[size:]: mark for path, mark in marks.items() if path[:size] == prefix}
 

@@ -38,7 +38,7 @@ Spec = Mapping[str, Any]
 """A board payload, normalised so that `render(p) == observed.spec` when nothing drifted."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Channel:
     """A tracked source URL on a board (Hirempire's sources)."""
 
@@ -48,7 +48,7 @@ class Channel:
     visits: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Remote:
     """One object as the board has it, read by `observe`, `create` or `find`."""
 
@@ -107,7 +107,7 @@ class Webhook:
 Severity = Literal["error", "warning"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BoardProblem:
     """What the board would refuse in a posting (an error), or what of it the board will not
     keep (a warning: the posting is sent without it). `field` is a path in the posting file."""

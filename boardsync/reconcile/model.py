@@ -443,7 +443,7 @@ class BoardView:
     """What the connector learned from the board that rendering needs (`Connector.learned`)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PairState:
     """What the state database remembers of one pair."""
 
