@@ -362,3 +362,29 @@ def test_each_folder_is_resolved_once_yet_links_are_followed(tmp_path: Path) -> 
     (tmp_path / "postings" / "writer.yaml").symlink_to(tmp_path / "shared" / "writer.yaml")
     desired = load(root, env=ENV)
     assert desired.where("writer", "title") == "shared/writer.yaml:2:1"
+
+
+def test_posting_files_are_found_and_ordered_as_os_walk_finds_them(tmp_path: Path) -> None:
+    """The folder of postings is listed without a `Path` or a system call per file, and
+    gives what a walk with `os.walk` gives: sorted by parts, hidden entries skipped, a
+    linked folder not entered, a linked file kept (and said to be a link)."""
+    folder = tmp_path / "postings"
+    for name in ("b.yaml", "a/z.yml", "a/b/c.yaml", "a-b.yaml", ".hidden/x.yaml", "a/.x.yaml", "notes.txt"):
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text("key: x\n")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "far.yaml").write_text("key: far\n")
+    (folder / "linked").symlink_to(tmp_path / "elsewhere")
+    (folder / "link.yaml").symlink_to(tmp_path / "elsewhere" / "far.yaml")
+
+    walked = []
+    for current, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        walked += [Path(current) / f for f in files if not f.startswith(".") and f.endswith((".yaml", ".yml"))]
+    expected = sorted(walked, key=lambda path: path.parts)
+
+    listed = yamlfile.yaml_files_under(str(folder))
+    assert [Path(path) for path, _ in listed] == expected
+    assert [Path(path).name for path, linked in listed if linked] == ["link.yaml"]
+    assert yamlfile.walk_yaml_files(folder) == expected
+    assert yamlfile.resolve_all(listed)[expected.index(folder / "link.yaml")] == str(tmp_path / "elsewhere" / "far.yaml")

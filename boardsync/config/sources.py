@@ -26,7 +26,7 @@ from boardsync.config.yamlfile import (
     nearest_mark,
     resolve_all,
     shown_from,
-    walk_yaml_files,
+    yaml_files_under,
 )
 from boardsync.errors import Problem
 
@@ -104,7 +104,7 @@ def read_yaml_source(target: Path, *, exclude: Path, where: str, files: ParsedFi
     if not target.exists():
         read.problems.append(Problem(where, "postings", f"'{shown}' does not exist"))
         return read
-    found = [target] if target.is_file() else walk_yaml_files(target)
+    found = [(str(target), target.is_symlink())] if target.is_file() else yaml_files_under(str(target))
     root, cwd = str(exclude.resolve()), str(Path.cwd().resolve())
     paths = [real for real in resolve_all(found) if real != root]
     if not paths:

@@ -93,19 +93,20 @@ def shown_from(real: str, cwd: str) -> str:
     return real[len(inside):] if real.startswith(inside) else real
 
 
-def resolve_all(paths: list[Path]) -> list[str]:
+def resolve_all(paths: list[tuple[str, bool]]) -> list[str]:
     """Each path resolved, as `Path.resolve` does, but each folder only once: resolving a
     path looks at every folder above it, which for a folder of postings read from the cache
-    would be most of the cost of reading them."""
+    would be most of the cost of reading them. Each path comes with whether it is a symbolic
+    link (`yaml_files_under`): only a link is resolved itself."""
     folders: dict[str, str] = {}
     resolved = []
-    for path in paths:
+    for path, linked in paths:
         parent, name = os.path.split(path)
         folder = folders.get(parent)
         if folder is None:
             folder = folders[parent] = os.path.realpath(parent)
         real = os.path.join(folder, name)
-        resolved.append(os.path.realpath(real) if os.path.islink(real) else real)
+        resolved.append(os.path.realpath(real) if linked else real)
     return resolved
 
 
@@ -476,12 +477,37 @@ _SCALARS: dict[str, Any] = {
 
 def walk_yaml_files(folder: Path) -> list[Path]:
     """Every *.yaml / *.yml under `folder`, recursively, sorted; hidden entries skipped."""
-    found: list[Path] = []
-    for current, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found.extend(
-            Path(current) / name
-            for name in files
-            if not name.startswith(".") and name.endswith((".yaml", ".yml"))
-        )
-    return sorted(found, key=lambda path: path.parts)  # as paths sort, but sooner
+    return [Path(path) for path, _ in yaml_files_under(str(folder))]
+
+
+def yaml_files_under(folder: str) -> list[tuple[str, bool]]:
+    """`walk_yaml_files` as text paths, each with whether it is a symbolic link: what the
+    folder listing already says, so that reading thousands of posting files neither makes a
+    `Path` of each nor asks the system about each again. Sorted as paths sort (by their
+    parts); a linked folder is not entered, as `os.walk` does not."""
+    found: list[tuple[tuple[str, ...], str, bool]] = []
+    pending: list[tuple[str, tuple[str, ...]]] = [(folder, ())]
+    while pending:
+        current, parts = pending.pop()
+        try:
+            with os.scandir(current) as listing:
+                entries = list(listing)
+        except OSError:
+            continue  # a folder that cannot be listed holds nothing, as for `os.walk`
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if _is_folder(entry):
+                if not entry.is_symlink():
+                    pending.append((entry.path, (*parts, entry.name)))
+            elif entry.name.endswith((".yaml", ".yml")):
+                found.append(((*parts, entry.name), entry.path, entry.is_symlink()))
+    found.sort(key=lambda item: item[0])
+    return [(path, linked) for _, path, linked in found]
+
+
+def _is_folder(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
