@@ -140,12 +140,16 @@ class PerBoardSections(Model):
         # posting on each board, a run asks often.
         return [name for name, value in self.__dict__.items() if value is not None]
 
+    def named(self, name: str) -> bool:
+        """Whether board `name` is named: ``name in names()``, without listing them."""
+        return self.__dict__.get(name) is not None
+
     def section(self, name: str, model: type[M]) -> M | None:
         """Board `name`'s section, as the board's own `model`; None when it is not named."""
-        value = getattr(self, name, None)
+        value = self.__dict__.get(name)
         if value is None:
             return None
-        if not isinstance(value, model):
+        if type(value) is not model and not isinstance(value, model):
             raise TypeError(f"{name}: a {type(value).__name__}, not a {model.__name__}")
         return value
 
@@ -454,7 +458,11 @@ class Posting(Model):
         rules = self.rules(board)
         if rules is None:
             return self
-        update = {name: getattr(rules, name) for name in OVERRIDABLE if getattr(rules, name) is not None}
+        update = {}
+        for name in OVERRIDABLE:
+            value = getattr(rules, name)
+            if value is not None:
+                update[name] = value
         return self.model_copy(update=update) if update else self
 
     def overridden(self, board: str) -> frozenset[str]:

@@ -48,7 +48,7 @@ def linked_postings(postings: Iterable[Posting], boards: Sequence[str], now: dat
 
 
 def _link_board(posting: Posting, boards: Sequence[str], now: datetime) -> str | None:
-    named = [board for board in boards if board in posting.boards.names()]
+    named = [board for board in boards if posting.boards.named(board)]
     if named and posting.status_at(now).value != "closed":
         return named[0]
     return None

@@ -155,7 +155,7 @@ def _board_of_posting(
     known = {p.key for p in desired.postings}
     if key not in known:
         raise no_such_posting([key], known)
-    if provider not in desired.posting(key).boards.names():
+    if not desired.posting(key).boards.named(provider):
         raise Refused(f"{key} is not sent to {provider} (its `boards:` does not name it): a job bound to it "
                       "there would be closed as removed; add the board to the posting first")
     return boards[provider]
@@ -217,4 +217,4 @@ def _still_sent(desired: Desired, key: str, providers: list[str]) -> list[str]:
     posting = next((p for p in desired.postings if p.key == key), None)
     if posting is None:
         return []
-    return [p for p in providers if p in posting.boards.names()]
+    return [p for p in providers if posting.boards.named(p)]

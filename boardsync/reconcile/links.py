@@ -55,7 +55,7 @@ def fresh_links(
     stored = stored_links(store, list(boards), keys)
     for name, connector in boards.items():
         for posting in wanted:
-            if name not in posting.boards.names():
+            if not posting.boards.named(name):
                 if keys is not None:
                     results.append(LinkResult(posting.key, name, None, None, f"the posting does not name {name}"))
                 continue

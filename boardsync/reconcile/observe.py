@@ -69,7 +69,7 @@ def observe_recorded(
 
 def _targets(name: str, postings: Sequence[Posting]) -> list[Posting]:
     """The postings that name board `name`, each as that board gets it (its overrides in place)."""
-    return [p.on_board(name) for p in postings if name in p.boards.names()]
+    return [p.on_board(name) for p in postings if p.boards.named(name)]
 
 
 NEVER_READ = "the snapshot holds no read of this board (no reconcile run has read it yet)"

@@ -114,7 +114,7 @@ def plan_changes(
 def _plan_board(
     board: Board, postings: Sequence[Posting], known: Known, policy: Policy, now: datetime
 ) -> list[tuple[Pair, PairPlan]]:
-    targets = [p for p in postings if board.name in p.boards.names()]
+    targets = [p for p in postings if p.boards.named(board.name)]
     planned = []
     taken = {s.remote_id for (_, provider), s in known.bindings.items() if provider == board.name and s.remote_id}
     free = FreeJobs.on(board.connector, board.remotes.values(), taken)
@@ -462,7 +462,7 @@ def _plan_removed(
     reported."""
     if not board.connector.SUPPORTS_JOBS:
         return []
-    wanted = {p.key for p in postings if board.name in p.boards.names()}
+    wanted = {p.key for p in postings if p.boards.named(board.name)}
     gone = [
         (key, state.remote_id, state) for (key, provider), state in known.bindings.items()
         if provider == board.name and state.remote_id is not None and key not in wanted

@@ -51,7 +51,7 @@ def tracked_sources(
     waits = BoardWaits(store, clock)
     rows: list[SourceRow] = []
     for name, connector in boards.items():
-        named = [p for p in wanted if name in p.boards.names()]
+        named = [p for p in wanted if p.boards.named(name)]
         if not named:
             continue
         try:
