@@ -30,10 +30,17 @@ def step_back(url: str) -> str:
 
 
 def _undo_head(connection: sa.Connection) -> None:
-    """What revision 0008 adds: binding.in_sync, board_state.compared_at and the counters'
-    latest-sample indexes."""
-    assert migrations.head() == "0008", "a new head revision: undo what it adds here"
-    connection.exec_driver_sql("DROP INDEX ix_visit_latest")
-    connection.exec_driver_sql("DROP INDEX ix_applicant_latest")
-    connection.exec_driver_sql("ALTER TABLE binding DROP COLUMN in_sync")
-    connection.exec_driver_sql("ALTER TABLE board_state DROP COLUMN compared_at")
+    assert migrations.head() == "0009", "a new head revision: undo what it adds here"
+    without_views_apart(connection)
+
+
+def without_views_apart(connection: sa.Connection) -> None:
+    """Undo what revision 0009 does: each board's kept view moved back into board_state
+    (observed, observed_digest), where revision 0008 keeps it, and board_view dropped."""
+    connection.exec_driver_sql("ALTER TABLE board_state ADD COLUMN observed JSON")
+    connection.exec_driver_sql("ALTER TABLE board_state ADD COLUMN observed_digest VARCHAR")
+    connection.exec_driver_sql(
+        "UPDATE board_state SET observed = (SELECT v.observed FROM board_view v WHERE v.provider = board_state.provider), "
+        "observed_digest = (SELECT v.digest FROM board_view v WHERE v.provider = board_state.provider)"
+    )
+    connection.exec_driver_sql("DROP TABLE board_view")

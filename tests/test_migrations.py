@@ -137,13 +137,18 @@ def test_the_last_releases_database_is_refused_then_migrated_with_its_rows(ws: W
         assert f"{path}" in ran.err and "schema version 5" in ran.err and "run `boardsync migrate`" in ran.err, argv
     assert digest(path) == before
     rows = _row_counts(path)
+    with sqlite3.connect(path) as connection:
+        views = connection.execute("SELECT provider, observed FROM board_state WHERE observed IS NOT NULL").fetchall()
+    assert views  # the release kept its boards' views in board_state: revision 0009 moves them
 
     ran = ws.run("migrate")
     assert ran.code == 0, ran.err
     assert "schema version 5 (from before revisions)" in ran.out and "recognised as revision 0005" in ran.out
     assert f"0005 → 0006: {migrations.scripts().get_revision('0006').doc}" in ran.out
     assert ran.out.rstrip().endswith(f"upgraded to revision {migrations.head()}, up to date")
-    assert _row_counts(path) == rows
+    assert _row_counts(path) == {**rows, "board_view": len(views)}
+    with sqlite3.connect(path) as connection:
+        assert sorted(connection.execute("SELECT provider, observed FROM board_view").fetchall()) == sorted(views)
     assert differences(f"sqlite:///{path}") == []
     with sqlite3.connect(path) as connection:
         assert connection.execute("SELECT value FROM meta").fetchall() == [(str(migrations.VERSIONED_BY_ALEMBIC),)]
@@ -271,7 +276,7 @@ def test_a_failing_revision_after_others_keeps_those_before_it(tmp_path: Path) -
         connection.execute("DROP TABLE outbox")
     with open_store(url, migrate=True) as store:
         assert store.migration is not None
-        assert [s.after for s in store.migration.steps] == ["0005", "0006", "0007", "0008"]
+        assert [s.after for s in store.migration.steps] == ["0005", "0006", "0007", "0008", "0009"]
     assert differences(url) == []
 
 
@@ -320,5 +325,5 @@ def test_on_postgresql_a_revision_that_fails_keeps_nothing_of_itself(pg_url: str
         connection.exec_driver_sql("DROP TABLE outbox_delivery")
     engine.dispose()
     with open_store(pg_url, migrate=True) as store:
-        assert store.migration is not None and [s.after for s in store.migration.steps] == ["0005", "0006", "0007", "0008"]
+        assert store.migration is not None and [s.after for s in store.migration.steps] == ["0005", "0006", "0007", "0008", "0009"]
     assert differences(pg_url) == []

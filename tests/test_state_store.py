@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import stat
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from sqlmodel import select
 from sqlalchemy.exc import IntegrityError
 
 from boardsync.errors import StateError
+from boardsync.reconcile import record
 from boardsync.state import (
     ApplicantSample,
     Binding,
@@ -21,6 +24,7 @@ from boardsync.state import (
     BoardState,
     Drift,
     Intent,
+    KeptView,
     Run,
     VisitSample,
     migrations,
@@ -30,7 +34,7 @@ from boardsync.state.history import runs_since
 from boardsync.state.tables import OutboxDelivery, OutboxEvent
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-from tests.schema_helpers import step_back
+from tests.schema_helpers import step_back, without_views_apart
 
 
 @pytest.fixture
@@ -327,11 +331,14 @@ def test_a_version_2_database_is_upgraded_to_keep_each_boards_last_read(sqlite_u
         assert store.revision == migrations.head()
         with store.write() as session:
             row = session.get(BoardState, "sorce")
-            assert row is not None and (row.wait_until, row.wait_reason, row.observed) == (until, "asked", None)
-            row.observed, row.observed_at = {"format": 1, "jobs": []}, until
+            assert row is not None and (row.wait_until, row.wait_reason, row.observed_at) == (until, "asked", None)
+            assert session.get(KeptView, "sorce") is None
+            row.observed_at = until
+            session.add(KeptView(provider="sorce", observed={"format": 1, "jobs": []}, digest="d"))
         with store.session() as session:
-            kept = session.get(BoardState, "sorce")
-        assert kept is not None and kept.observed == {"format": 1, "jobs": []} and kept.observed_at == until
+            kept, view = session.get(BoardState, "sorce"), session.get(KeptView, "sorce")
+        assert kept is not None and kept.observed_at == until
+        assert view is not None and view.observed == {"format": 1, "jobs": []}
 
 
 def test_a_version_3_database_is_upgraded_to_keep_each_runs_board_calls(sqlite_url: str) -> None:
@@ -378,11 +385,13 @@ def test_a_database_at_0006_is_upgraded_to_keep_each_boards_recent_requests(db_u
         session.add(BoardState(provider="sorce", wait_until=until, wait_reason="asked"))
     engine = sa.create_engine(db_url)
     with engine.begin() as connection:
+        without_views_apart(connection)
         _without_compared_state(connection)
         _without_request_log(connection)
         connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0006'")
     engine.dispose()
-    with pytest.raises(StateError, match=r"revision 0006, this boardsync needs revision 0008: run `boardsync migrate`"):
+    needs = migrations.head()
+    with pytest.raises(StateError, match=rf"revision 0006, this boardsync needs revision {needs}: run `boardsync migrate`"):
         open_store(db_url)
     with open_store(db_url, migrate=True) as store:
         assert store.revision == migrations.head()
@@ -401,6 +410,7 @@ def _back_to_schema_4(connection: sa.Connection) -> None:
     """Undo what the revisions after schema 4 add: the notification outbox, the board outage
     columns, and the revision table (a database from before revisions has none)."""
     connection.exec_driver_sql("DROP TABLE alembic_version")
+    without_views_apart(connection)
     _without_compared_state(connection)
     _without_request_log(connection)
     connection.exec_driver_sql("DROP TABLE outbox")
@@ -446,10 +456,12 @@ def test_a_database_at_0007_is_upgraded_to_keep_sync_without_rewriting_bindings(
         session.add(BoardState(provider="sorce", observed_at=T0))
     engine = sa.create_engine(db_url)
     with engine.begin() as connection:
+        without_views_apart(connection)
         _without_compared_state(connection)
         connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0007'")
     engine.dispose()
-    with pytest.raises(StateError, match=r"revision 0007, this boardsync needs revision 0008: run `boardsync migrate`"):
+    needs = migrations.head()
+    with pytest.raises(StateError, match=rf"revision 0007, this boardsync needs revision {needs}: run `boardsync migrate`"):
         open_store(db_url)
     with open_store(db_url, migrate=True) as store:
         assert store.revision == migrations.head()
@@ -487,3 +499,67 @@ def test_a_read_only_postgresql_store_cannot_write_even_past_write(pg_url: str) 
         with store.engine.connect() as connection:
             with pytest.raises(sa.exc.DBAPIError, match="read-only transaction"):
                 connection.exec_driver_sql("INSERT INTO meta (key, value) VALUES ('x', 'y')")
+
+
+def test_a_database_at_0008_is_upgraded_to_keep_each_boards_view_apart(db_url: str) -> None:
+    """A database at revision 0008 keeps each board's last view in its board_state row; it is
+    refused until `migrate`, which moves every view, with its digest, into board_view and keeps
+    the rest of the row."""
+    view = {"format": 1, "jobs": [{"id": "job_1", "status": "live", "spec": {"title": "Designer"}}]}
+    with open_store(db_url) as store, store.write() as session:
+        session.add(BoardState(provider="sorce", observed_at=T0, wait_reason="asked"))
+        session.add(BoardState(provider="hirempire"))  # never read: no view
+        session.add(KeptView(provider="sorce", observed=view, digest="d1"))
+    engine = sa.create_engine(db_url)
+    with engine.begin() as connection:
+        without_views_apart(connection)
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0008'")
+    engine.dispose()
+    needs = migrations.head()
+    with pytest.raises(StateError, match=rf"revision 0008, this boardsync needs revision {needs}: run `boardsync migrate`"):
+        open_store(db_url)
+    with open_store(db_url, migrate=True) as store:
+        assert store.revision == migrations.head()
+        with store.engine.connect() as connection:
+            columns = {c["name"] for c in sa.inspect(connection).get_columns("board_state")}
+        assert not {"observed", "observed_digest"} & columns
+        with store.session() as session:
+            kept = session.exec(select(KeptView)).all()
+            board = session.get(BoardState, "sorce")
+        assert [(v.provider, v.observed, v.digest) for v in kept] == [("sorce", view, "d1")]
+        assert board is not None and (board.observed_at, board.wait_reason) == (T0, "asked")
+
+
+def test_a_runs_small_writes_to_a_board_leave_its_view_unwritten(sqlite_url: str) -> None:
+    """A board of thousands of jobs keeps a view of megabytes, and every run writes its board's
+    row several times (when it was read, its request log). Each such write is a page or two of
+    the database, never the view again."""
+    jobs = [{"id": f"job_{i}", "status": "live", "spec": {"description": "A long description. " * 20}}
+            for i in range(2_000)]
+    path = sqlite_url.removeprefix("sqlite:///")
+    with open_store(sqlite_url) as store:
+        with store.write() as session:
+            session.add(BoardState(provider="sorce", observed_at=T0))
+            session.add(KeptView(provider="sorce", observed={"format": 1, "jobs": jobs}, digest="d1"))
+        def read_and_logged() -> None:
+            with store.write() as session:
+                record.board_state(session, "sorce").observed_at = T0 + timedelta(minutes=15)
+            store.keep_request_log("sorce", "a", {"kept_at": 1.0, "open": False, "times": [1.0]}, since=0.0)
+
+        written = _wal_frames(path, after=read_and_logged)
+        with store.session() as session:
+            view = session.get(KeptView, "sorce")
+        assert view is not None and len(view.observed["jobs"]) == 2_000
+        size = os.path.getsize(path) // 4096
+        assert size > 250  # the view fills hundreds of pages ...
+        assert written <= 8  # ... of which none is written again
+
+
+def _wal_frames(path: str, after: Callable[[], None]) -> int:
+    """The pages written to the database (its write-ahead log) by `after`, from an empty log."""
+    with sqlite3.connect(path) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    after()
+    with sqlite3.connect(path) as connection:
+        _, frames, _ = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    return int(frames)

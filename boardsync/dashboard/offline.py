@@ -11,7 +11,7 @@ from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
 
 import httpx
-from sqlmodel import select
+from sqlmodel import col, select
 
 from boardsync.config import Desired
 from boardsync.connectors import build_connectors
@@ -19,7 +19,7 @@ from boardsync.connectors.base import Connector
 from boardsync.errors import BoardsyncError
 from boardsync.reconcile import plan, views
 from boardsync.reconcile.model import DEFAULT_HORIZON, BoardView, UpcomingItem
-from boardsync.state import BoardState, Store
+from boardsync.state import BoardState, KeptView, Store
 
 
 def upcoming(desired: Desired, store: Store, now: datetime, horizon: timedelta = DEFAULT_HORIZON) -> tuple[UpcomingItem, ...]:
@@ -36,12 +36,13 @@ def recorded_reads(store: Store) -> dict[str, BoardView]:
     """Each board's last read as the state keeps it; a board never read, or read by a
     boardsync that kept another shape, is left out (the plan then skips it)."""
     with store.session() as session:
-        states = session.exec(select(BoardState)).all()
+        read = session.exec(select(KeptView.provider, KeptView.observed, BoardState.observed_at).join(
+            BoardState, col(BoardState.provider) == KeptView.provider)).all()
     found = {}
-    for state in states:
-        if state.observed and state.observed_at is not None:
+    for provider, observed, observed_at in read:
+        if observed and observed_at is not None:
             with suppress(ValueError):
-                found[state.provider] = views.view_from(state.observed, state.observed_at)
+                found[provider] = views.view_from(observed, observed_at)
     return found
 
 

@@ -54,6 +54,7 @@ from boardsync.state import (
     BoardCall,
     Binding,
     BoardState,
+    KeptView,
     Drift,
     Intent,
     Run,
@@ -157,11 +158,10 @@ def finish_run(
 
 
 def board_state(session: Session, provider: str) -> BoardState:
-    """The board's row (a new one when it has none), its kept view and request log left
-    unread: each may be megabytes of JSON (a request log holds an hour's requests on a board
-    limited by the hour); `_record_view` writes the view comparing digests, and the log is
-    kept apart (`Store.keep_request_log`)."""
-    unread = [defer(BoardState.observed), defer(BoardState.request_log)]  # type: ignore[arg-type]
+    """The board's row (a new one when it has none), its request log left unread: it may be
+    megabytes of JSON on a board limited by the hour, and is kept apart
+    (`Store.keep_request_log`)."""
+    unread = [defer(BoardState.request_log)]  # type: ignore[arg-type]
     return session.get(BoardState, provider, options=unread) or BoardState(provider=provider)
 
 
@@ -862,9 +862,13 @@ def _record_view(
     changed (`specs`: the jobs' specs encoded, `views.spec_texts`). `compared`: every posting
     was compared with it (a run not narrowed to some)."""
     digest = views.board_digest(board, specs)
+    kept = session.exec(select(KeptView.digest).where(KeptView.provider == board.name)).first()
+    if kept is None:
+        session.add(KeptView(provider=board.name, observed=views.view_of(board), digest=digest))
+    elif kept != digest:
+        session.exec(update(KeptView).where(col(KeptView.provider) == board.name)
+                     .values(observed=views.view_of(board), digest=digest))
     row = board_state(session, board.name)
-    if row.observed_digest != digest:
-        row.observed, row.observed_digest = views.view_of(board), digest
     row.observed_at = now
     if compared:
         row.compared_at = now

@@ -26,7 +26,7 @@ from boardsync.errors import ConfigError
 from boardsync.log import redact
 from boardsync.reconcile import views
 from boardsync.reconcile.model import BoardView, SnapshotAge
-from boardsync.state import Binding, BoardState, Intent, SignedLink, Store, empty_store
+from boardsync.state import Binding, BoardState, Intent, KeptView, SignedLink, Store, empty_store
 from boardsync.state.tables import UNSETTLED_INTENT_STATES
 
 FORMAT = "boardsync.snapshot"
@@ -51,6 +51,7 @@ def take(store: Store, now: datetime) -> dict[str, Any]:
     config_digest = last[0].config_digest if last else None
     with store.session() as session:
         states = {s.provider: s for s in session.exec(select(BoardState)).all()}
+        kept = {v.provider: v.observed for v in session.exec(select(KeptView)).all()}
         bindings = session.exec(select(Binding).order_by(col(Binding.provider), col(Binding.posting_key))).all()
         links = session.exec(select(SignedLink).where(col(SignedLink.expires_at) > now)).all()
         intents = session.exec(
@@ -63,7 +64,7 @@ def take(store: Store, now: datetime) -> dict[str, Any]:
         state = states.get(name)
         boards[name] = {
             "observed_at": _iso(state.observed_at) if state else None,
-            "view": state.observed if state and state.observed_at else None,
+            "view": kept.get(name) if state and state.observed_at else None,
             "bindings": [_binding(b, expiries) for b in bindings if b.provider == name],
             "open_creates": [_intent(i) for i in intents if i.provider == name],
         }

@@ -1,7 +1,7 @@
 """A board's last read, kept: what planning compares, and nothing else.
 
 `view_of` turns a board as a run observed it into a JSON-safe value, which the state database
-keeps per board (`board_state.observed`) and a snapshot carries; `view_from` turns it back
+keeps per board (table ``board_view``) and a snapshot carries; `view_from` turns it back
 into a `BoardView`, which `observe.observe_recorded` plans against without calling the board.
 
 Kept of each job: its id, status, spec (the shape `render` gives), frozen fields, expiry, the

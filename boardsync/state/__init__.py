@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         Drift,
         Intent,
         IntentState,
+        KeptView,
         Run,
         SignedLink,
         VisitSample,
@@ -32,7 +33,7 @@ _MODULE_OF = {
     **dict.fromkeys(["Backoff", "DriftRow", "MetricsSnapshot", "Store", "VisitRow", "empty_store", "open_store"],
                     "store"),
     **dict.fromkeys(["ApplicantSample", "AuditEntry", "BoardCall", "Binding", "BoardState", "Drift", "Intent",
-                     "IntentState", "Run", "SignedLink", "VisitSample"], "tables"),
+                     "IntentState", "KeptView", "Run", "SignedLink", "VisitSample"], "tables"),
 }
 
 
@@ -55,6 +56,7 @@ __all__ = [
     "DriftRow",
     "Intent",
     "IntentState",
+    "KeptView",
     "MetricsSnapshot",
     "Run",
     "RunRow",

@@ -313,9 +313,7 @@ class Store(StatusReads):
         """Keep `entry` as the requests of process `token` to `provider`, and drop every
         process's requests older than `since` (epoch seconds; a process left with none goes)."""
         with self.write() as session:
-            # The board's kept view may be megabytes of JSON: not read to write this beside it.
-            unread = [defer(BoardState.observed)]  # type: ignore[arg-type]
-            row = session.get(BoardState, provider, options=unread) or BoardState(provider=provider)
+            row = session.get(BoardState, provider) or BoardState(provider=provider)
             logged = {
                 other: {**kept, "times": [t for t in kept.get("times", []) if t > since]}
                 for other, kept in (row.request_log or {}).items() if other != token

@@ -18,8 +18,10 @@ One row per thing boardsync must remember between runs:
               change; changes over a period are computed when read.
 - `SignedLink` the current signed link per posting, never kept past its expiry.
 - `BoardState` per board: a wait the board asked for (429 ``Retry-After``) that outlives a run,
-              what the board showed in the last reconcile run's read (for snapshots), and
-              the requests sent to it lately, for the rate limit of the next process.
+              when a run last read it, and the requests sent to it lately, for the rate
+              limit of the next process.
+- `KeptView` per board: what it showed in the last reconcile run's read (for snapshots and
+              plans made without the boards), in a table of its own (table ``board_view``).
 - `OutboxEvent`, `OutboxDelivery`
               the notification outbox (tables ``outbox`` and ``outbox_delivery``): an event written
               in the transaction of the rows that caused it, then one delivery per target, marked
@@ -151,8 +153,9 @@ class Binding(SQLModel, table=True):
 
 class BoardState(SQLModel, table=True):
     """What boardsync remembers of a whole board between runs: how long it asked to be left
-    alone (a 429's ``Retry-After``), so the next run honours it instead of calling again; and
-    its last observed state, which `boardsync snapshot` publishes."""
+    alone (a 429's ``Retry-After``), so the next run honours it instead of calling again; when
+    a run last read it; and the requests sent to it lately. What the read showed is kept in
+    `KeptView`."""
 
     __tablename__ = "board_state"
 
@@ -163,11 +166,6 @@ class BoardState(SQLModel, table=True):
     updated_at: datetime | None = _when()
     observed_at: datetime | None = _when()
     """When a reconcile run last read the board (None: never)."""
-    observed: dict[str, Any] | None = Field(default=None, sa_type=RedactedJSON)
-    """What the board showed in that read, as planning compares it (`reconcile.views`): its
-    jobs and what rendering learned from it; never a credential or a signed link."""
-    observed_digest: str | None = None
-    """The digest of `observed`: it is rewritten only when it changed."""
     down_since: datetime | None = _when()
     """When a reconcile run first failed to read the board, of the failures in a row; None
     while it reads."""
@@ -181,6 +179,21 @@ class BoardState(SQLModel, table=True):
     compared_at: datetime | None = _when()
     """When a reconcile run last compared every posting with the board (a run narrowed to
     some postings does not count): the last sync of each pair still `Binding.in_sync`."""
+
+
+class KeptView(SQLModel, table=True):
+    """What a board showed in the last reconcile run's read, as planning compares it
+    (`reconcile.views`): its jobs and what rendering learned from it; never a credential or a
+    signed link. A table of its own, apart from `BoardState`: a board of thousands of jobs has
+    a view of megabytes, and a database rewrites a whole row to change any column of it, which
+    every run does to `BoardState` several times (its read time, its request log)."""
+
+    __tablename__ = "board_view"
+
+    provider: str = Field(primary_key=True)
+    observed: dict[str, Any] = Field(sa_type=RedactedJSON)
+    digest: str
+    """The digest of `observed`: it is rewritten only when it changed."""
 
 
 class Intent(SQLModel, table=True):
@@ -372,6 +385,6 @@ class OutboxDelivery(SQLModel, table=True):
 
 
 TABLES: tuple[type[SQLModel], ...] = (
-    Meta, Binding, BoardState, Intent, Run, AuditEntry, BoardCall, Drift, VisitSample, ApplicantSample, SignedLink,
-    OutboxEvent, OutboxDelivery,
+    Meta, Binding, BoardState, KeptView, Intent, Run, AuditEntry, BoardCall, Drift, VisitSample, ApplicantSample,
+    SignedLink, OutboxEvent, OutboxDelivery,
 )
