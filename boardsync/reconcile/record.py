@@ -31,6 +31,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cached_property
+from sys import intern
 from typing import Any
 
 import sqlalchemy as sa
@@ -214,9 +215,11 @@ def load_known(
         links = session.execute(sa.select(link.posting_key, link.provider, link.expires_at).where(
             link.provider.in_(list(providers)), link.expires_at > now,
         )).all()
+    # A posting's key, a board's name and a status come once per pair from the database: held
+    # for the whole run at thousands of pairs, each is kept once (`sys.intern`).
     return Known(
-        bindings={(new.get(row[0], row[0]), row[1]): _pair_state(row) for row in bindings},
-        links={(new.get(key, key), provider): expires for key, provider, expires in links if expires},
+        bindings={(intern(new.get(row[0], row[0])), intern(row[1])): _pair_state(row) for row in bindings},
+        links={(intern(new.get(key, key)), intern(provider)): expires for key, provider, expires in links if expires},
         unsettled=unsettled,
         candidates=dict(candidates or {}),
     )
@@ -246,8 +249,9 @@ def _pair_state(row: Sequence[Any]) -> PairState:
     payload applied stays JSON text until planning asks for it."""
     _, _, remote_id, applied_status, applied_json, attempts, quarantine_until, last_error, absent_since, \
         absent_reads, blocked_gate, observed_status = row
+    status = intern(applied_status) if applied_status else None
     return PairState(
-        remote_id, applied_status, None, attempts, quarantine_until, last_error, absent_since,
+        remote_id, status, None, attempts, quarantine_until, last_error, absent_since,
         absent_reads, blocked_gate == SUSPENDED, observed_status == LINKED, applied_json=applied_json,
     )
 
