@@ -131,6 +131,9 @@ class NotAPosting(ValueError):
     missing on the board, or holds a word the posting has no name for)."""
 
 
+_NONE: frozenset[str] = frozenset()
+
+
 def _keys(value: Any, keys: frozenset[str], *, keep: bool) -> Any:
     """`value` with only (`keep`) or without the `keys` of its object, or of each object in it."""
     if not keys:
@@ -259,7 +262,7 @@ class Connector(abc.ABC):
         """The part of spec field `name`'s `value` that a read of the board shows: only this
         part can be compared with the board. The rest (`NOT_SHOWN_BACK`) is compared with what
         was last sent instead. Pure."""
-        return _keys(value, self.NOT_SHOWN_BACK.get(name, frozenset()), keep=False)
+        return _keys(value, self.NOT_SHOWN_BACK.get(name, _NONE), keep=False)
 
     def not_shown_back(self, name: str, value: Any) -> Any:
         """The rest of `value`: what only the record of what was last sent can tell. None for

@@ -129,6 +129,8 @@ STATUSES: dict[str, RemoteStatus] = {
 TERMINAL: frozenset[RemoteStatus] = frozenset({"closed", "expired"})
 FROZEN_FIELDS = frozenset({"qualifications", "questions"})
 """What a job with applications no longer lets change (JOB_FROZEN). [doc]"""
+NOTHING_FROZEN: frozenset[str] = frozenset()
+"""One empty set for every job not frozen (each `frozenset()` call makes a new one)."""
 NOT_SHOWN_BACK = {"qualifications": frozenset({"kind"}), "budgets": frozenset({"window"})}
 """Sent, but not in the Job a read answers: the documented response example shows
 qualifications as ``{text, order, id}`` and budgets as ``{budgetCents, notes}``. [doc]
@@ -850,7 +852,7 @@ def _remote(job: SorceJob) -> Remote:
         remote_id=job.id,
         status=STATUSES[job.status],
         spec=job_spec(job),
-        frozen_fields=FROZEN_FIELDS if job.isFrozen else frozenset(),
+        frozen_fields=FROZEN_FIELDS if job.isFrozen else NOTHING_FROZEN,
         expires_at=job.expiresAt,
         applications=counts.pending + counts.accepted + counts.rejected,
     )
