@@ -87,37 +87,18 @@ def board_digest(board: Board, specs: Mapping[str, str]) -> str:
 
 def _job_text(remote: Remote, spec: str) -> bytes:
     """`_encoded(remote_json(remote))` with the spec's text given: the keys before ``spec``
-    encoded as one object, then the spec and the status (the last keys in sorted order)."""
-    head = _plain_head(remote)
-    if head is None:
-        head = encode({"id": remote.remote_id, **_job_rest(remote)})[:-1]  # without its closing brace
-    status = f'"{remote.status}"' if _BARE.fullmatch(remote.status) else encode(remote.status)
-    return f'{head},"spec":{spec},"status":{status}}}'.encode() + b"\n"
+    encoded as one object, then the spec and the status (the last keys in sorted order).
+    A job with no channel, no frozen field, no expiry and no posting named, whose id and
+    status need no escaping (most jobs of most boards), is written without the encoder."""
+    if (not remote.channels and not remote.frozen_fields and remote.expires_at is None
+            and remote.posting_key is None and _BARE.fullmatch(remote.remote_id) and _BARE.fullmatch(remote.status)):
+        return (f'{{"channels":{{}},"expires_at":null,"frozen_fields":[],"id":"{remote.remote_id}","posting":null,'
+                f'"spec":{spec},"status":"{remote.status}"}}\n').encode()
+    head = encode({"id": remote.remote_id, **_job_rest(remote)})[:-1]  # without its closing brace
+    return f'{head},"spec":{spec},"status":{encode(remote.status)}}}'.encode() + b"\n"
 
 
-def _plain_head(remote: Remote) -> str | None:
-    """What `_job_text` encodes before the spec, written as the encoder writes it but without
-    it, when no text in it needs escaping (ids, names and times, for every job of the boards
-    here); None when one does. A run writes this line for every job it read."""
-    expires = remote.expires_at.isoformat() if remote.expires_at else None
-    channels = sorted(remote.channels.items())
-    texts = [remote.remote_id, *remote.frozen_fields, *(name for name, _ in channels),
-             *(channel.remote_id for _, channel in channels)]
-    if expires is not None:
-        texts.append(expires)
-    if remote.posting_key is not None:
-        texts.append(remote.posting_key)
-    if not all(_BARE.fullmatch(text) for text in texts):
-        return None
-    written = ",".join(f'"{name}":{{"id":"{channel.remote_id}"}}' for name, channel in channels)
-    frozen = ",".join(f'"{name}"' for name in sorted(remote.frozen_fields))
-    expiry = f'"{expires}"' if expires is not None else "null"
-    posting = f'"{remote.posting_key}"' if remote.posting_key is not None else "null"
-    return (f'{{"channels":{{{written}}},"expires_at":{expiry},"frozen_fields":[{frozen}],'
-            f'"id":"{remote.remote_id}","posting":{posting}')
-
-
-_BARE = re.compile(r"[A-Za-z0-9 _.:+/-]*")
+_BARE = re.compile(r"[A-Za-z0-9_.:-]*")
 """Text JSON writes as it is, between quotes."""
 
 
