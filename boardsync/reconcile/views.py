@@ -92,9 +92,9 @@ def _job_text(remote: Remote, spec: str) -> bytes:
     status need no escaping (most jobs of most boards), is written without the encoder."""
     if (not remote.channels and not remote.frozen_fields and remote.expires_at is None
             and remote.posting_key is None and _BARE.fullmatch(remote.remote_id) and _BARE.fullmatch(remote.status)):
-        return (f'{{"channels":{{}},"expires_at":null,"frozen_fields":[],"id":"{remote.remote_id}","posting":null,'
-                f'"spec":{spec},"status":"{remote.status}"}}\n').encode()
-    head = encode({"id": remote.remote_id, **_job_rest(remote)})[:-1]  # without its closing brace
+        head = f'{{"channels":{{}},"expires_at":null,"frozen_fields":[],"id":"{remote.remote_id}","posting":null'
+    else:
+        head = encode({"id": remote.remote_id, **_job_rest(remote)})[:-1]  # without its closing brace
     return f'{head},"spec":{spec},"status":{encode(remote.status)}}}'.encode() + b"\n"
 
 
