@@ -56,9 +56,6 @@ def _board() -> Board:
                frozen_fields=frozenset({"salary", "title"}), expires_at=datetime(2026, 3, 1, tzinfo=UTC),
                channels={"web": Channel("web", "s1", "https://x/s1")}, posting_key="eng"),
         Remote("job_1", "paused", {"title": "Désigner", "tags": ["b", "a"]}),
-        # Ids and statuses JSON must escape, on jobs that have none of the rest.
-        Remote('job "3"', "active", {"title": "Writer"}),
-        Remote("jöb_4", "clösed", {"title": "Editor"}),
     ]
     connector = SimpleNamespace(learned=lambda: {"locations": [["denver", "colorado", "us", "loc_1"]]})
     return Board("sorce", connector, remotes={r.remote_id: r for r in remotes},  # type: ignore[arg-type]

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, cast
@@ -87,19 +86,9 @@ def board_digest(board: Board, specs: Mapping[str, str]) -> str:
 
 def _job_text(remote: Remote, spec: str) -> bytes:
     """`_encoded(remote_json(remote))` with the spec's text given: the keys before ``spec``
-    encoded as one object, then the spec and the status (the last keys in sorted order).
-    A job with no channel, no frozen field, no expiry and no posting named, whose id and
-    status need no escaping (most jobs of most boards), is written without the encoder."""
-    if (not remote.channels and not remote.frozen_fields and remote.expires_at is None
-            and remote.posting_key is None and _BARE.fullmatch(remote.remote_id) and _BARE.fullmatch(remote.status)):
-        head = f'{{"channels":{{}},"expires_at":null,"frozen_fields":[],"id":"{remote.remote_id}","posting":null'
-    else:
-        head = encode({"id": remote.remote_id, **_job_rest(remote)})[:-1]  # without its closing brace
+    encoded as one object, then the spec and the status (the last keys in sorted order)."""
+    head = encode({"id": remote.remote_id, **_job_rest(remote)})[:-1]  # without its closing brace
     return f'{head},"spec":{spec},"status":{encode(remote.status)}}}'.encode() + b"\n"
-
-
-_BARE = re.compile(r"[A-Za-z0-9_.:-]*")
-"""Text JSON writes as it is, between quotes."""
 
 
 def view_from(data: Mapping[str, Any], observed_at: datetime) -> BoardView:
