@@ -76,6 +76,13 @@ def titles(root: Path, **options: bool) -> dict[str, str]:
     return {p.key: p.title for p in load(root, env=ENV, **options).postings}
 
 
+def problems_of(root: Path) -> list[str]:
+    """The problems a load of `root` reports, as printed."""
+    with pytest.raises(ConfigError) as caught:
+        load(root, env=ENV)
+    return [str(problem) for problem in caught.value.problems]
+
+
 def settle(monkeypatch: pytest.MonkeyPatch, path: Path, seconds: float = 10) -> None:
     """The clock `seconds` past the file's last change, as if the file had been left alone."""
     stat = path.stat()
@@ -204,11 +211,7 @@ def test_a_cached_file_still_reports_its_problem_at_its_line(tmp_path: Path, par
     root = repo(tmp_path, designer="Product Designer", writer="Technical Writer")
     path = tmp_path / "postings" / "designer.yaml"
     path.write_text(path.read_text().replace("level: mid", "level: wizard"))
-    reported = []
-    for _ in range(2):
-        with pytest.raises(ConfigError) as caught:
-            load(root, env=ENV)
-        reported.append([str(problem) for problem in caught.value.problems])
+    reported = [problems_of(root), problems_of(root)]
     assert reported[0] == reported[1]
     assert reported[0][0].startswith("postings/designer.yaml:7:1: level: 'wizard' is not allowed")
     # Each load: the file with the problem is parsed once more for its line; the other is
@@ -225,11 +228,7 @@ def test_a_cached_list_of_postings_reports_a_problem_at_its_line(tmp_path: Path)
     listed = "".join("- " + text.replace("\n", "\n  ").rstrip() + "\n" for text in (first, second))
     (tmp_path / "postings" / "both.yaml").write_text(listed)
     line = 1 + first.count("\n") + second.splitlines().index("level: wizard")
-    reported = []
-    for _ in range(2):
-        with pytest.raises(ConfigError) as caught:
-            load(root, env=ENV)
-        reported.append([str(problem) for problem in caught.value.problems])
+    reported = [problems_of(root), problems_of(root)]
     assert reported[0] == reported[1]
     assert reported[0][0].startswith(f"postings/both.yaml:{line}:3: level: 'wizard' is not allowed")
 

@@ -371,6 +371,20 @@ def _without_compared_state(connection: sa.Connection) -> None:
     connection.exec_driver_sql("ALTER TABLE board_state DROP COLUMN compared_at")
 
 
+def _refused_at(db_url: str, revision: str, *undo: Callable[[sa.Connection], None]) -> None:
+    """Take the database at `db_url` back to `revision` (`undo` each later revision's change,
+    newest first), and check that every command refuses it until `migrate`."""
+    engine = sa.create_engine(db_url)
+    with engine.begin() as connection:
+        for step in undo:
+            step(connection)
+        connection.exec_driver_sql(f"UPDATE alembic_version SET version_num = '{revision}'")
+    engine.dispose()
+    needs = migrations.head()
+    with pytest.raises(StateError, match=rf"revision {revision}, this boardsync needs revision {needs}: run `boardsync migrate`"):
+        open_store(db_url)
+
+
 def _without_request_log(connection: sa.Connection) -> None:
     """Undo what revision 0007 adds: each board's kept requests."""
     connection.exec_driver_sql("ALTER TABLE board_state DROP COLUMN request_log")
@@ -383,16 +397,7 @@ def test_a_database_at_0006_is_upgraded_to_keep_each_boards_recent_requests(db_u
     until = datetime(2031, 1, 1, tzinfo=UTC)
     with open_store(db_url) as store, store.write() as session:
         session.add(BoardState(provider="sorce", wait_until=until, wait_reason="asked"))
-    engine = sa.create_engine(db_url)
-    with engine.begin() as connection:
-        without_views_apart(connection)
-        _without_compared_state(connection)
-        _without_request_log(connection)
-        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0006'")
-    engine.dispose()
-    needs = migrations.head()
-    with pytest.raises(StateError, match=rf"revision 0006, this boardsync needs revision {needs}: run `boardsync migrate`"):
-        open_store(db_url)
+    _refused_at(db_url, "0006", without_views_apart, _without_compared_state, _without_request_log)
     with open_store(db_url, migrate=True) as store:
         assert store.revision == migrations.head()
         entry = {"kept_at": 100.0, "open": False, "lost_at_most": 10, "times": [50.0, 90.0]}
@@ -454,15 +459,7 @@ def test_a_database_at_0007_is_upgraded_to_keep_sync_without_rewriting_bindings(
     with open_store(db_url) as store, store.write() as session:
         session.add(Binding(posting_key="kept", provider="sorce", remote_id="job_1", synced_at=T0))
         session.add(BoardState(provider="sorce", observed_at=T0))
-    engine = sa.create_engine(db_url)
-    with engine.begin() as connection:
-        without_views_apart(connection)
-        _without_compared_state(connection)
-        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0007'")
-    engine.dispose()
-    needs = migrations.head()
-    with pytest.raises(StateError, match=rf"revision 0007, this boardsync needs revision {needs}: run `boardsync migrate`"):
-        open_store(db_url)
+    _refused_at(db_url, "0007", without_views_apart, _without_compared_state)
     with open_store(db_url, migrate=True) as store:
         assert store.revision == migrations.head()
         with store.engine.connect() as connection:
@@ -510,14 +507,7 @@ def test_a_database_at_0008_is_upgraded_to_keep_each_boards_view_apart(db_url: s
         session.add(BoardState(provider="sorce", observed_at=T0, wait_reason="asked"))
         session.add(BoardState(provider="hirempire"))  # never read: no view
         session.add(KeptView(provider="sorce", observed=view, digest="d1"))
-    engine = sa.create_engine(db_url)
-    with engine.begin() as connection:
-        without_views_apart(connection)
-        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0008'")
-    engine.dispose()
-    needs = migrations.head()
-    with pytest.raises(StateError, match=rf"revision 0008, this boardsync needs revision {needs}: run `boardsync migrate`"):
-        open_store(db_url)
+    _refused_at(db_url, "0008", without_views_apart)
     with open_store(db_url, migrate=True) as store:
         assert store.revision == migrations.head()
         with store.engine.connect() as connection:
