@@ -347,10 +347,17 @@ LINK_SEGMENT_LENGTH = 20
 def redact(value: Any) -> Any:
     """`value` with every secret masked: strings by pattern, mappings by key and value,
     sequences item by item. Other values are returned as they are."""
+    kind = type(value)
+    if kind is str:
+        return _redact_text(value)
+    if kind is int or kind is bool or value is None:  # most leaves: answered before any base class is asked
+        return value
+    if kind is dict or isinstance(value, Mapping):
+        return {k: MASK if _is_secret_key(k) else redact(v) for k, v in value.items()}
+    if kind is list:
+        return [redact(v) for v in value]
     if isinstance(value, str):
         return _redact_text(value)
-    if isinstance(value, Mapping):
-        return {k: MASK if _is_secret_key(k) else redact(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return type(value)(redact(v) for v in value)
     return value
@@ -360,8 +367,10 @@ def _redact_text(text: str) -> str:
     text = secrets.mask(text)
     lowered = text.lower()  # a mask put in by a pattern brings none of the words
     for pattern, replacement, words in _PATTERNS:
-        if any(word in lowered for word in words):
-            text = pattern.sub(replacement, text)
+        for word in words:  # a loop, not any(): this runs for every text a run stores
+            if word in lowered:
+                text = pattern.sub(replacement, text)
+                break
     return text
 
 

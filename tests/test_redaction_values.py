@@ -283,3 +283,30 @@ def test_boards_echoing_the_request_leave_no_secret_in_logs_rows_plans_or_output
 def _forget_registered_values() -> None:
     """Values registered by one test are not masked in the next."""
     log.secrets.clear()
+
+
+def test_redact_masks_in_every_kind_of_value_and_keeps_each_kind() -> None:
+    """Strings are masked wherever they sit: in a dict or any mapping, a list, a tuple or a
+    subclass of either, a str subclass; a secret-named key's value goes whole; numbers, flags
+    and None are kept as they are."""
+    register_secret("k9-redact-kinds-7731")
+
+    class Words(list[str]):
+        pass
+
+    class Name(str):
+        pass
+
+    value = {
+        "nested": ("a k9-redact-kinds-7731 b", 1, 2.5, True, None),
+        "listed": Words(["k9-redact-kinds-7731"]),
+        "named": Name("Bearer abc.def"),
+        "api_key": "kept-out-whole",
+        "plain": ["title", 3],
+    }
+    masked = redact(value)
+    assert masked["nested"] == (f"a {MASK} b", 1, 2.5, True, None)
+    assert type(masked["listed"]) is Words and masked["listed"] == [MASK]
+    assert masked["named"] == f"Bearer {MASK}"
+    assert masked["api_key"] == MASK
+    assert masked["plain"] == ["title", 3]
