@@ -40,7 +40,8 @@ def without_views_apart(connection: sa.Connection) -> None:
     connection.exec_driver_sql("ALTER TABLE board_state ADD COLUMN observed JSON")
     connection.exec_driver_sql("ALTER TABLE board_state ADD COLUMN observed_digest VARCHAR")
     connection.exec_driver_sql(
-        "UPDATE board_state SET observed = (SELECT v.observed FROM board_view v WHERE v.provider = board_state.provider), "
+        "UPDATE board_state SET "
+        "observed = (SELECT v.observed FROM board_view v WHERE v.provider = board_state.provider), "
         "observed_digest = (SELECT v.digest FROM board_view v WHERE v.provider = board_state.provider)"
     )
     connection.exec_driver_sql("DROP TABLE board_view")

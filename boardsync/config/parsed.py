@@ -83,10 +83,11 @@ class ParsedFiles:
         """Files parsed by this instance: their content was not in the cache."""
         self._files: dict[str, Seen] = {}
         self._contents: dict[str, bytes] = {}
-        """By digest: the file's values, packed by marshal. They are unpacked one file at a time, as its postings are validated: unpacked all at once, every
-        posting's values would be made before any model, and the strings the models keep of them
-        would pin the memory of all the rest after the load (the allocator can only give back
-        a block of memory with nothing left in it)."""
+        """By digest: the file's values, packed by marshal. They are unpacked one file at a
+        time, as its postings are validated: unpacked all at once, every posting's values would
+        be made before any model, and the strings the models keep of them would pin the memory
+        of all the rest after the load (the allocator can only give back a block of memory with
+        nothing left in it)."""
         self._used_files: dict[str, Seen] = {}
         self._used_contents: dict[str, bytes] = {}
         self._unread = path is not None
