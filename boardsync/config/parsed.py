@@ -40,7 +40,6 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from boardsync import __version__
 from boardsync.config import yamlfile
