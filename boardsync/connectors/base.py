@@ -131,8 +131,9 @@ class NotAPosting(ValueError):
     missing on the board, or holds a word the posting has no name for)."""
 
 
-_NO_KEYS: frozenset[str] = frozenset()
-"""One empty set for the fields a board shows back whole (each `frozenset()` makes a new one)."""
+NO_FIELDS: frozenset[str] = frozenset()
+"""One empty set of field names for every use (each `frozenset()` call makes a new one): the
+keys of a field a board shows back whole, a job with nothing frozen."""
 
 
 def _keys(value: Any, keys: frozenset[str], *, keep: bool) -> Any:
@@ -263,7 +264,7 @@ class Connector(abc.ABC):
         """The part of spec field `name`'s `value` that a read of the board shows: only this
         part can be compared with the board. The rest (`NOT_SHOWN_BACK`) is compared with what
         was last sent instead. Pure."""
-        return _keys(value, self.NOT_SHOWN_BACK.get(name, _NO_KEYS), keep=False)
+        return _keys(value, self.NOT_SHOWN_BACK.get(name, NO_FIELDS), keep=False)
 
     def not_shown_back(self, name: str, value: Any) -> Any:
         """The rest of `value`: what only the record of what was last sent can tell. None for

@@ -33,7 +33,9 @@ from boardsync.config.model import (
 )
 from boardsync.connectors import decided
 from boardsync.connectors.answers import Answer, UtcDateTime
-from boardsync.connectors.base import BoardProblem, NotAPosting, Remote, RemoteStatus, Spec, Transition, Unrenderable
+from boardsync.connectors.base import (
+    NO_FIELDS, BoardProblem, NotAPosting, Remote, RemoteStatus, Spec, Transition, Unrenderable,
+)
 from boardsync.connectors.http import HttpConnector, RateLimiter, excerpt, retry_after_header
 from boardsync.errors import Blocked, ProviderError, Rejected
 from boardsync.log import get_logger
@@ -129,8 +131,6 @@ STATUSES: dict[str, RemoteStatus] = {
 TERMINAL: frozenset[RemoteStatus] = frozenset({"closed", "expired"})
 FROZEN_FIELDS = frozenset({"qualifications", "questions"})
 """What a job with applications no longer lets change (JOB_FROZEN). [doc]"""
-NOTHING_FROZEN: frozenset[str] = frozenset()
-"""One empty set for every job not frozen (each `frozenset()` call makes a new one)."""
 NOT_SHOWN_BACK = {"qualifications": frozenset({"kind"}), "budgets": frozenset({"window"})}
 """Sent, but not in the Job a read answers: the documented response example shows
 qualifications as ``{text, order, id}`` and budgets as ``{budgetCents, notes}``. [doc]
@@ -852,7 +852,7 @@ def _remote(job: SorceJob) -> Remote:
         remote_id=job.id,
         status=STATUSES[job.status],
         spec=job_spec(job),
-        frozen_fields=FROZEN_FIELDS if job.isFrozen else NOTHING_FROZEN,
+        frozen_fields=FROZEN_FIELDS if job.isFrozen else NO_FIELDS,
         expires_at=job.expiresAt,
         applications=counts.pending + counts.accepted + counts.rejected,
     )
