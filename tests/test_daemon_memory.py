@@ -1,6 +1,6 @@
 """The daemon gives the memory a run freed back to the system after every run, so its size
 stays where one run leaves it instead of climbing over its first cycles
-(`boardsync/daemon/memory.py`; measured in `benchmarks/daemon_rss.py`)."""
+(`boardsync/memory.py`; measured in `benchmarks/daemon_rss.py`)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ glibc = pytest.mark.skipif(
 
 FRAGMENTED_HEAP = textwrap.dedent("""
     import sys
-    from boardsync.daemon.memory import give_back
+    from boardsync.memory import give_back
 
     def resident_kib():
         with open("/proc/self/status") as status:

@@ -47,7 +47,7 @@ from boardsync.daemon.follow import Follower, SourceCollector
 from boardsync.daemon.instruments import DaemonMetrics
 from boardsync.daemon.links import LinkKeeper
 from boardsync.daemon.lock import WriterLock, WriterLockLost, acquire_writer_lock
-from boardsync.daemon.memory import give_back
+from boardsync.memory import give_back
 from boardsync.daemon.notify import Notifier, Watchdog, watchdog_interval
 from boardsync.daemon.scheduler import Progress, Scheduler
 from boardsync.daemon.standby import StandbySurface, active_gauge, can_stand_by, poll_interval, wait_for_lock

@@ -31,6 +31,7 @@ from boardsync.connectors import calls as call_log
 from boardsync.connectors.base import Connector, Remote
 from boardsync.errors import ConfigError, ProviderError, UnsafePlan, no_such_posting
 from boardsync.log import get_logger
+from boardsync.memory import give_back
 from boardsync.reconcile import events, journal, pace, record, saved, verdict
 from boardsync.reconcile.apply import Applier, ApplyReport, Progress
 from boardsync.reconcile.lookup import look_up_unlisted
@@ -245,6 +246,7 @@ class _Run:
             record.record_observation(self.store, boards, result, self.postings, self.now, scope=self.scope,
                                       run_id=self.id, calls=self.calls.take(),
                                       expiring_within=self._expiring_within())
+            give_back()  # the rows recording read and wrote are freed: their pages go back
         return boards, known, result
 
     def _renamed(self) -> tuple[Renamed, ...]:

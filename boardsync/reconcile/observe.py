@@ -15,6 +15,7 @@ from boardsync.connectors.base import BoardProblem, Connector, Spec, Unrenderabl
 from boardsync.connectors.calls import in_context
 from boardsync.errors import ProviderError, WaitAsked
 from boardsync.log import get_logger
+from boardsync.memory import give_back, one_heap
 from boardsync.reconcile.model import Board, BoardView
 from boardsync.reconcile.waits import BoardWaits
 
@@ -34,6 +35,7 @@ def observe(
     that asked to be left alone (`waits`) is not called: it is not read, and says why."""
     if not connectors:
         return {}
+    one_heap()  # the threads' freed memory stays where `give_back` can return it
     with ThreadPoolExecutor(max_workers=len(connectors), thread_name_prefix="observe") as pool:
         futures = {
             name: pool.submit(in_context(_observe_board), name, connector, postings, render, stop, waits)
@@ -76,6 +78,16 @@ NEVER_READ = "the snapshot holds no read of this board (no reconcile run has rea
 
 
 def _observe_board(
+    name: str, connector: Connector, postings: Sequence[Posting], render: bool, stop: threading.Event | None,
+    waits: BoardWaits | None,
+) -> Board:
+    try:
+        return _read_board(name, connector, postings, render, stop, waits)
+    finally:
+        give_back()  # the board's answers are parsed: what their reading freed goes back now
+
+
+def _read_board(
     name: str, connector: Connector, postings: Sequence[Posting], render: bool, stop: threading.Event | None,
     waits: BoardWaits | None,
 ) -> Board:
