@@ -402,7 +402,7 @@ def seed_boards(config: Path, sandbox: SandboxProcess) -> None:
     """Put every posting's job on Sorce and Hirempire directly, through the sandbox's seed
     controls: each body is what the board's connector sends in its create (the spec its
     `render` gives, as `create` completes it), so the jobs are the ones a first sync makes.
-    RecruitiFi holds no jobs: its links are fetched by the first run, as in a first sync."""
+    RecruitiFi holds no jobs: the first run links every posting there, as in a first sync."""
     os.environ.update(sandbox.credentials)
     desired = load(config)
     connectors = build_connectors(desired.root.providers)
@@ -776,7 +776,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(first_sync_table(results))
     if any(r.first.name == "adoption" for r in results):
         print("adoption: the jobs were put on Sorce and Hirempire through the sandbox's seed controls; this first"
-              " run adopted them (and fetched every RecruitiFi link) instead of creating them.")
+              " run adopted them (and linked every posting on RecruitiFi) instead of creating them.")
     print()
     for line in notes(results, args.latency_ms, startup):
         print(line)

@@ -140,7 +140,7 @@ class Story:
             ("Check every posting the way the boards would, before any call.",
              lambda: self.run_cli("validate")),
             ("First sync: create and publish on Sorce, post with a tracked source URL per channel on "
-             "Hirempire, fetch signed RecruitiFi links.",
+             "Hirempire, link every posting on RecruitiFi (one signed link fetched; the rest when asked for).",
              lambda: self.run_cli("reconcile")),
             ("People find the jobs: open tracked Hirempire source URLs with real HTTP GETs (a visit each).",
              self.visit_sources),

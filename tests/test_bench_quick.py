@@ -16,7 +16,8 @@ BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "reconcile_bench
 @pytest.mark.timeout(150)  # a guard against a hang, not a speed check: speed is the table's job
 def test_quick_benchmark_meets_the_steady_state_budget_and_prints_its_table() -> None:
     """`reconcile_bench.py --quick` exits 0 with one row per cycle: the first sync writes each
-    posting once per board, each cycle after it reads 1 Sorce page and 1 Hirempire list, and asks
+    posting once per board and asks RecruitiFi for a token and one link (which stands for every
+    posting's), each cycle after it reads 1 Sorce page and 1 Hirempire list, and asks
     RecruitiFi for one token (which proves its secret still works) and no link; then the
     steady state against a naive poller, and the first sync's requests with no 429."""
     done = subprocess.run(
@@ -26,10 +27,10 @@ def test_quick_benchmark_meets_the_steady_state_budget_and_prints_its_table() ->
     cycles, scale, first = done.stdout.split("\n\n")[:3]  # the tables, one paragraph each
     rows = {line.split()[1] + " " + line.split()[2]: line.split() for line in cycles.splitlines()
             if line.startswith("100 ")}
-    assert rows["first sync"][3:6] == ["1/100", "1/100", "101/0"]
+    assert rows["first sync"][3:6] == ["1/100", "1/100", "2/0"]
     assert rows["next cycle"][3:6] == ["1/0", "1/0", "1/0"]  # RecruitiFi: the token request only
     assert rows["steady state"][3:6] == ["1/0", "1/0", "1/0"]
     (steady,) = [line.split() for line in scale.splitlines() if line.startswith("100 ")]
     assert steady[1:6] == ["1", "1", "1", "300", "100x"]  # 3 requests against a naive poller's 300
     (sync,) = [line.split() for line in first.splitlines() if line.startswith("100 ")]
-    assert sync[3] == "303" and sync[-1] == "0"  # requests, and no 429
+    assert sync[3] == "204" and sync[-1] == "0"  # requests, and no 429

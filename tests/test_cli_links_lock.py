@@ -36,15 +36,19 @@ def test_links_beside_a_lock_holder_waits_then_refuses_naming_it_and_fetches_not
 
 
 def test_links_hands_out_stored_links_with_time_left_and_fetches_only_the_rest(synced: Workspace) -> None:
-    """After a sync every link is stored with most of its life left: `links` prints them all
-    and asks RecruitiFi for nothing; a link inside its margin is fetched again, once."""
-    stored = _stored_urls(synced)
-    assert stored
+    """After a sync one link is stored, the one its first run fetched: `links` prints it as
+    it is and fetches the other postings' (a token, then a link each), which it stores; a
+    second `links` asks RecruitiFi for nothing; a link inside its margin is fetched again, once."""
+    (first,) = _stored_urls(synced).items()
     synced.clear_counts()
     listed = synced.run("links", "--json")
     assert listed.code == 0
+    stored = _stored_urls(synced)
     assert {(r["posting"], r["url"]) for r in json.loads(listed.out)} == set(stored.items())
-    assert synced.counts()["recruitifi"] == {}
+    assert len(stored) == 3 and first in stored.items()
+    assert synced.counts()["recruitifi"] == {"POST /v1/auth/token": 1, "GET /v1/links/job": 2}
+    synced.clear_counts()
+    assert synced.run("links").code == 0 and synced.counts()["recruitifi"] == {}
 
     key = sorted(stored)[0]
     synced.age_links(LINK_REFRESH_MARGIN - timedelta(seconds=5), key=key)

@@ -111,14 +111,21 @@ def test_commands_refuse_a_database_from_a_newer_boardsync(synced: Workspace) ->
 def test_link_of_a_removed_posting_is_forgotten(synced: Workspace) -> None:
     """A posting that no longer names RecruitiFi loses its stored link and its status row;
     the jobs boards still report the removal (its jobs are left open: exit 2)."""
+
+    def stored_links() -> list[str]:
+        connection = sqlite3.connect(synced.root / "state.db")
+        links = [row[0] for row in connection.execute("SELECT posting_key FROM signed_link ORDER BY posting_key")]
+        connection.close()
+        return links
+
+    assert synced.run("links", "product-designer").code == 0  # asked for: now stored beside the first sync's
+    kept = stored_links()
+    assert "product-designer" in kept and len(kept) == 2
     synced.remove_posting("product-designer")
     assert synced.run("reconcile").code == 2
     rows = json.loads(synced.run("status", "--json").out)
     assert {r["provider"] for r in rows if r["posting"] == "product-designer"} == {"sorce", "hirempire"}
-    connection = sqlite3.connect(synced.root / "state.db")
-    links = [row[0] for row in connection.execute("SELECT posting_key FROM signed_link")]
-    connection.close()
-    assert "product-designer" not in links and len(links) == 2
+    assert stored_links() == [key for key in kept if key != "product-designer"]
 
 
 def test_status_drift_and_visits_need_no_board_secret(synced: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -241,7 +241,8 @@ def test_run_row_records_trigger_digest_commit_and_counts(ws: Workspace, clock: 
     assert (run.trigger, run.kind, run.outcome, run.config_digest, run.config_commit) == (
         "daemon", "reconcile", "converged", desired.digest, head)
     assert run.counts is not None and run.counts["create"] == 12
-    assert len(calls) == 17 and all(c.ok and c.http_status in (200, 201) for c in calls)
+    # 12 creates, 2 pauses and 1 link: the other two postings are linked by it, with no call.
+    assert len(calls) == 15 and all(c.ok and c.http_status in (200, 201) for c in calls)
     assert result.summary().startswith(f"reconcile run {result.run_id} converged in ")
 
 
@@ -313,13 +314,16 @@ def test_collect_metrics_records_applicants_per_channel(ws: Workspace, clock: Ru
 # ------------------------------------------------------------------------------ links
 
 
-def test_a_run_fetches_each_pairs_first_link_and_leaves_later_ones_to_an_ask(ws: Workspace, clock: RunClock) -> None:
-    """The first run fetches one link per linked posting; later runs fetch none, whether the
+def test_a_first_sync_fetches_one_link_for_every_posting_and_later_runs_none(ws: Workspace, clock: RunClock) -> None:
+    """The first run fetches one link, which stands for every linked posting's (RecruitiFi
+    hands one out for any job id `check` lets through); later runs fetch none, whether the
     link is valid, inside its margin or expired (a link is fetched when asked for); an
-    expired one is never kept, and the pair still shows as linked."""
+    expired one is never kept, and every pair still shows as linked."""
     with ws.opened() as (desired, store, connectors):
-        reconcile(desired, store, connectors, clock=clock)
-        assert ws.counts()["recruitifi"].get("GET /v1/links/job") == 3
+        result = reconcile(desired, store, connectors, clock=clock)
+        assert ws.counts()["recruitifi"].get("GET /v1/links/job") == 1
+        assert result.counts["refresh_link"] == 3 and result.converged
+        assert [r.state for r in store.status_rows() if r.provider == "recruitifi"] == ["linked"] * 3
         for minutes in (5, 8, 5):  # valid, inside the margin, expired
             ws.clear_counts()
             clock.advance(minutes=minutes)
@@ -328,6 +332,23 @@ def test_a_run_fetches_each_pairs_first_link_and_leaves_later_ones_to_an_ask(ws:
         with store.session() as session:
             assert session.exec(select(SignedLink)).all() == []
         assert {r.state for r in store.status_rows() if r.provider == "recruitifi"} == {"linked"}
+
+
+def test_a_link_refused_for_one_posting_is_tried_for_the_next_and_that_one_stands_for_the_rest(
+    ws: Workspace, clock: RunClock
+) -> None:
+    """Only a link the board handed out stands for the other postings: the pair whose fetch
+    failed backs off, the next posting's link is fetched, and the one after it is linked
+    without a call."""
+    ws.sandbox.recruitifi.faults.add(Fault("status", status=422, method="GET", path="/v1/links/job"))
+    with ws.opened() as (desired, store, connectors):
+        reconcile(desired, store, connectors, clock=clock)
+        counts = ws.counts()["recruitifi"]
+        assert counts.get("GET /v1/links/job") == 2  # the first posting's, refused; the second's
+        states = {r.posting: r.state for r in store.status_rows() if r.provider == "recruitifi"}
+        failed = [key for key, state in states.items() if state != "linked"]
+        assert len(failed) == 1 and len(states) == 3, states
+        assert _binding(store, failed[0], "recruitifi").attempts == 1
 
 
 # ------------------------------------------------------------------------------ writes

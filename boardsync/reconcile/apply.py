@@ -236,6 +236,9 @@ class _BoardApplier:
         self._place = {intent: i for i, intent in enumerate(self._creates)}
         self._unsent: set[int] = set()
         """Intents marked in flight whose create is not sent yet."""
+        self._handed: str | None = None
+        """On a board reached through links: the posting whose link it handed out in this run,
+        which stands for the other postings' (`_refresh_link`)."""
 
     def run(self) -> ApplyReport:
         try:
@@ -429,9 +432,17 @@ class _BoardApplier:
         return _Done(sourced, lambda session, row: record.source_ensured(row, self.now))
 
     def _refresh_link(self, change: Change, remote: Remote | None, call: _Call) -> _Done:
+        """A pair's first link. The board hands a link out for any job id its `check` lets
+        through: once it has handed one to these credentials in this run, the other postings
+        are linked without a call of their own, and each one's link is fetched when it is
+        asked for (`links`, the daemon's ``/links/KEY``), as every later link is."""
+        if self._handed is not None:
+            return _Done(remote, _no_row, audit=False, logged={"as_for": self._handed},
+                         held=lambda outcomes: record.linked_values(self.now))
         posting = self.postings[change.posting].on_board(change.provider)
         with self._timed(call):
             link = self.connectors[change.provider].link(posting)
+        self._handed = change.posting
 
         def held(outcomes: Held) -> dict[str, Any]:
             outcomes.links[change.posting] = record.link_values(link, self.now)
