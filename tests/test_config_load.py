@@ -98,6 +98,21 @@ def test_a_file_may_hold_a_list_of_postings_each_located_in_it(tmp_path: Path) -
     assert desired.where("two", "locations[0].city") == "postings/both.yaml:10:3"
 
 
+def test_sections_written_empty_are_one_section_and_any_other_is_its_own(tmp_path: Path) -> None:
+    """Every posting that names a board with ``{}`` holds the same section (one in memory for
+    thousands of postings), with the defaults; a section that gives a value is its own, and
+    leaves the shared one as it was."""
+    titled = POSTING.format(key="titled").replace("hirempire: {}", "hirempire: {title: Product Designer II}")
+    desired = load(repo(tmp_path, one=POSTING.format(key="one"), two=POSTING.format(key="two"), titled=titled),
+                   env=ENV)
+    one, two, own = (desired.posting(key).boards.hirempire for key in ("one", "two", "titled"))  # type: ignore[attr-defined]
+    assert one is two
+    assert (one.title, one.ignore, one.public_slug) == (None, [], None)
+    assert own is not one and own.title == "Product Designer II" and one.title is None
+    again = load(repo(tmp_path / "again", three=POSTING.format(key="three")), env=ENV)
+    assert again.posting("three").boards.hirempire is one  # type: ignore[attr-defined]
+
+
 def test_posting_looks_a_key_up_and_refuses_an_unknown_one(tmp_path: Path) -> None:
     """posting(key) returns the posting; an unknown key is a KeyError, not None."""
     desired = load(repo(tmp_path, designer=POSTING.format(key="designer")), env=ENV)
