@@ -63,13 +63,12 @@ def _board() -> Board:
 
 
 def test_a_board_digested_from_its_specs_as_encoded_is_digested_as_its_view() -> None:
-    """The digest a run takes from the specs it already encoded is the digest of the view
-    it would keep, and each binding's hash from an encoded spec is `spec_hash`."""
+    """The digest a run takes while it encodes each job's spec once is the digest of the
+    view it would keep, and each job's hash from that encoding is `spec_hash`."""
     board = _board()
-    specs = views.spec_texts(board)
-    assert views.board_digest(board, specs) == views.digest(views.view_of(board))
-    for remote in board.remotes.values():
-        encoded = record._spec_hash_of(specs[remote.remote_id], remote.status)
-        assert encoded == record.spec_hash(remote.spec, remote.status)
+    digest, hashes = views.digests(board)
+    assert digest == views.digest(views.view_of(board))
+    assert hashes == {r.remote_id: record.spec_hash(r.spec, r.status) for r in board.remotes.values()}
     moved = replace(board, remotes={**board.remotes, "job_1": replace(board.remotes["job_1"], status="closed")})
-    assert views.board_digest(moved, views.spec_texts(moved)) != views.board_digest(board, specs)
+    assert views.digests(moved)[0] != digest and views.digests(moved)[1]["job_1"] != hashes["job_1"]
+

@@ -95,12 +95,6 @@ def spec_hash(spec: Spec | None, status: str | None) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def _spec_hash_of(spec: str, status: str | None) -> str:
-    """`spec_hash` of a spec already encoded (`views.spec_texts`): the same text, put together."""
-    text = f'{{"spec":{spec},"status":{views.encode(status)}}}'
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
 # ------------------------------------------------------------------------------ runs
 
 
@@ -712,13 +706,13 @@ def _record_board(session: Session, board: Board, seen: _Seen) -> None:
     so that a run holds one board's rows at once."""
     rows = _kept_bindings(session, board.name)
     by_remote = {(board.name, row.remote_id): row for row in rows if row.remote_id}
-    specs = views.spec_texts(board)
-    _record_bindings(session, board, rows, by_remote, seen, specs)
+    digest, hashes = views.digests(board)
+    _record_bindings(session, board, rows, by_remote, seen, hashes)
     _record_gone(board, by_remote, seen.now)
     _record_absence(board, rows, seen)
     _record_suspension(board, rows, seen)
     _record_counters(session, board, by_remote, seen.now)
-    _record_view(session, board, seen.now, specs, compared=seen.scope is None)
+    _record_view(session, board, seen.now, digest, compared=seen.scope is None)
     _record_expiring(session, board, by_remote, seen)
     _write_kept(session, rows)
 
@@ -805,7 +799,7 @@ def _write_kept(session: Session, rows: Sequence[_Kept]) -> None:
 
 def _record_bindings(
     session: Session, board: Board, rows: Sequence[_Kept], by_remote: Mapping[tuple[str, str], _Kept],
-    seen: _Seen, specs: Mapping[str, str],
+    seen: _Seen, hashes: Mapping[str, str],
 ) -> None:
     """What the board shows of each bound job, written only when it changed; and whether each
     pair is in sync, written only when that changed: the board's `compared_at` says when a
@@ -816,7 +810,7 @@ def _record_bindings(
         row = by_remote.get((board.name, remote.remote_id))
         if row is None:
             continue
-        digest = _spec_hash_of(specs[remote.remote_id], remote.status)
+        digest = hashes[remote.remote_id]
         if row.observed_hash != digest or row.observed_status != remote.status:
             row.observed_hash, row.observed_status = digest, remote.status
             row.observed_at = row.updated_at = now
@@ -859,13 +853,10 @@ def _record_expiring(
             add_event(session, event, seen.now, run_id=seen.run_id)
 
 
-def _record_view(
-    session: Session, board: Board, now: datetime, specs: Mapping[str, str], *, compared: bool = False
-) -> None:
+def _record_view(session: Session, board: Board, now: datetime, digest: str, *, compared: bool = False) -> None:
     """What the board showed in this read, kept for snapshots; made and rewritten only when it
-    changed (`specs`: the jobs' specs encoded, `views.spec_texts`). `compared`: every posting
-    was compared with it (a run not narrowed to some)."""
-    digest = views.board_digest(board, specs)
+    changed (`digest`: the view's, `views.digests`). `compared`: every posting was compared
+    with it (a run not narrowed to some)."""
     kept = session.exec(select(KeptView.digest).where(KeptView.provider == board.name)).first()
     if kept is None:
         session.add(KeptView(provider=board.name, observed=views.view_of(board), digest=digest))
@@ -890,7 +881,7 @@ def views_answered(
     with store.write() as session:
         for name, remotes in changed.items():
             board = replace(boards[name], remotes={**boards[name].remotes, **remotes})
-            _record_view(session, board, now, views.spec_texts(board))
+            _record_view(session, board, now, views.digests(board)[0])
 
 
 def _record_gone(board: Board, by_remote: Mapping[tuple[str, str], _Kept], now: datetime) -> None:

@@ -64,24 +64,29 @@ encode = json.JSONEncoder(sort_keys=True, default=str, separators=(",", ":")).en
 """JSON text as `digest` encodes each part (without its newline)."""
 
 
-def spec_texts(board: Board) -> dict[str, str]:
-    """Each job's spec as `encode` writes it, by job id: encoded once a run, for the view's
-    digest (`board_digest`) and for each binding's (`record.spec_hash`)."""
-    return {remote_id: encode(remote.spec) for remote_id, remote in board.remotes.items()}
-
-
-def board_digest(board: Board, specs: Mapping[str, str]) -> str:
-    """`digest(view_of(board))`, without making the view: each job's spec comes from
-    `specs` (`spec_texts`), already encoded."""
+def digests(board: Board) -> tuple[str, dict[str, str]]:
+    """`digest(view_of(board))`, and each job's `spec_hash` by job id, without making the
+    view: each job's spec is encoded once, hashed into both, and dropped (at thousands of
+    jobs the texts together are megabytes, and a run records one board while it holds the
+    rest of what it read)."""
     rest = _view_rest(board)
     hashed = hashlib.sha256()
+    jobs: dict[str, str] = {}
     for name in sorted([*rest, "jobs"]):
-        if name == "jobs":
-            for remote in sorted(board.remotes.values(), key=lambda r: r.remote_id):
-                hashed.update(_job_text(remote, specs[remote.remote_id]))
-        else:
+        if name != "jobs":
             hashed.update(_encoded({name: rest[name]}))
-    return hashed.hexdigest()[:32]
+            continue
+        for remote in sorted(board.remotes.values(), key=lambda r: r.remote_id):
+            spec = encode(remote.spec)
+            hashed.update(_job_text(remote, spec))
+            jobs[remote.remote_id] = spec_hash_of(spec, remote.status)
+    return hashed.hexdigest()[:32], jobs
+
+
+def spec_hash_of(spec: str, status: str | None) -> str:
+    """`record.spec_hash` of a spec already encoded (by `encode`): the same text, put together."""
+    text = f'{{"spec":{spec},"status":{encode(status)}}}'
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def _job_text(remote: Remote, spec: str) -> bytes:
