@@ -109,8 +109,8 @@ class SecretValues:
       one way only, itself, so it is found without a pattern: in each run of those characters
       in the text, every window as long as a held value is looked up in the set of values of
       that length. A run shorter than the shortest value held is passed over at once. Adding
-      one is a set insertion, however many are held: a first sync fetching a link per posting
-      adds thousands.
+      one is a set insertion, however many are held: a daemon handing out links for thousands
+      of postings adds thousands.
     - **Other** values (a password with symbols, a link with no token piece) may be written
       in several forms (JSON escapes, percent-encoding) and are masked by compiled patterns.
       They are kept in groups, each with its pattern, and a new group is merged with the one

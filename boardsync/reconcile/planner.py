@@ -56,8 +56,9 @@ from boardsync.reconcile.model import (
 )
 
 LINK_REFRESH_MARGIN = timedelta(minutes=3)
-"""A signed link with less time left than this is fetched again when one is asked for; a
-run fetches only the first link of a pair (which shows the board hands one out for it)."""
+"""A signed link with less time left than this is fetched again when one is asked for. A run
+links each pair once, fetching one link for all the pairs it links (`apply`): later links are
+fetched when asked for."""
 
 STATUS = "status"
 """The drift field for a posting's lifecycle status."""
