@@ -12,7 +12,8 @@ its own behind, mostly free and still resident.
   own lock already lets one thread run at a time, so the threads lose nothing by sharing.
 - `give_back` asks the allocator to release every free page (`malloc_trim`). A run calls it
   once each board is read and once the read is recorded; the daemon also after every run,
-  which keeps its size where one run leaves it instead of climbing over its first cycles.
+  so that what one run freed is not kept for the next (`benchmarks/daemon_rss.py` measures
+  what the daemon holds over many cycles).
 
 Only glibc has these calls; elsewhere both do nothing and say so.
 """
