@@ -95,3 +95,24 @@ def test_every_run_gives_its_memory_back_whether_it_succeeds_or_fails(
     daemon._run("metrics", failing)  # type: ignore[arg-type]
     assert given == ["after run", "after run"]
     assert daemon.metrics.finished == [("reconcile", "converged"), ("metrics", "failed")]  # type: ignore[attr-defined]
+
+
+def test_the_daemon_has_every_thread_share_one_heap_before_it_starts_any(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`one_heap` is asked for before the daemon is made: each thread that allocated before it
+    would keep a heap of its own, which grew run after run in a daemon of 200 cycles."""
+    happened: list[str] = []
+    monkeypatch.setattr(service, "one_heap", lambda: happened.append("one heap") or True)
+
+    class Started:
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            happened.append("daemon made")
+
+        def run(self) -> int:
+            happened.append("daemon run")
+            return 0
+
+    monkeypatch.setattr(service, "Daemon", Started)
+    assert service.run_daemon(tmp_path / "boardsync.yaml") == 0
+    assert happened == ["one heap", "daemon made", "daemon run"]

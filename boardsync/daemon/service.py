@@ -47,7 +47,7 @@ from boardsync.daemon.follow import Follower, SourceCollector
 from boardsync.daemon.instruments import DaemonMetrics
 from boardsync.daemon.links import LinkKeeper
 from boardsync.daemon.lock import WriterLock, WriterLockLost, acquire_writer_lock
-from boardsync.memory import give_back
+from boardsync.memory import give_back, one_heap
 from boardsync.daemon.notify import Notifier, Watchdog, watchdog_interval
 from boardsync.daemon.scheduler import Progress, Scheduler
 from boardsync.daemon.standby import StandbySurface, active_gauge, can_stand_by, poll_interval, wait_for_lock
@@ -710,4 +710,5 @@ class Daemon:
 
 def run_daemon(config_path: Path, *, standby: bool = True, listen: str | None = None) -> int:
     """The body of `boardsync daemon`: run until SIGTERM or SIGINT, then exit 0."""
+    one_heap()  # before any thread starts: a thread that allocates first would get a heap of its own
     return Daemon(config_path, standby=standby, listen=listen).run()
