@@ -1,6 +1,6 @@
-"""The daemon gives the memory a run freed back to the system after every run, so its size
-stays where one run leaves it instead of climbing over its first cycles
-(`boardsync/memory.py`; measured in `benchmarks/daemon_rss.py`)."""
+"""The daemon gives the memory a run freed back to the system after every run, so that what
+one run freed is not kept for the next, and has its threads share one heap
+(`boardsync/memory.py`; what it holds over many cycles is measured in `benchmarks/daemon_rss.py`)."""
 
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ import textwrap
 
 import pytest
 
+from boardsync.reconcile import engine as running
 from boardsync.reconcile import observe as observing
 from boardsync.reconcile import reconcile
 from boardsync.sandbox.core import Fault
@@ -63,7 +64,7 @@ def test_a_run_gives_back_what_each_boards_read_freed_and_what_recording_freed(
     what the boards showed."""
     given: list[str] = []
     monkeypatch.setattr(observing, "give_back", lambda: given.append("board read") or True)
-    monkeypatch.setattr("boardsync.reconcile.engine.give_back", lambda: given.append("recorded") or True)
+    monkeypatch.setattr(running, "give_back", lambda: given.append("recorded") or True)
     ws.sandbox.sorce.faults.add(Fault("status", status=500, method="GET", times=None))
     with ws.opened() as (desired, store, connectors):
         result = reconcile(desired, store, connectors)
