@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from boardsync.connectors import hirempire
+from boardsync.connectors.hirempire import HirempireJob
 from boardsync.connectors.sorce import SorceConnector
 from boardsync.errors import Ambiguous, Malformed
 from boardsync.sandbox.core import Fault
@@ -135,6 +137,45 @@ def test_a_hirempire_list_in_another_shape_is_malformed(sandbox: Sandbox, fault:
     with pytest.raises(Malformed) as caught:
         connector.observe()
     assert (caught.value.provider, caught.value.call, caught.value.field) == ("hirempire", "GET /jobs", field)
+
+
+def test_each_job_of_a_hirempire_list_is_read_on_its_own_and_named_by_its_place(sandbox: Sandbox) -> None:
+    """The list's jobs are read one at a time (the whole answer never as models at once), and
+    a wrong one is still named by its place in the answer."""
+    connector = helpers.hirempire(sandbox)
+    for key in ("a", "b", "c"):
+        p = helpers.posting(key=key)
+        connector.create(p, connector.render(p), publish=True)
+    _rewrite(sandbox.hirempire, "GET", r"/v1/jobs", rewrite={"jobs[2].status": "gone"})
+    with pytest.raises(Malformed) as caught:
+        connector.observe()
+    assert caught.value.field == "jobs[2].status"
+    assert "expected one of" in str(caught.value)
+
+
+def test_a_hirempire_list_is_read_one_job_at_a_time(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each job of the one answer is read as its model and made a job before the next is
+    read: at thousands of jobs, the answer read whole as models was the largest thing a run
+    held."""
+    connector = helpers.hirempire(sandbox)
+    for key in ("a", "b", "c"):
+        p = helpers.posting(key=key)
+        connector.create(p, connector.render(p), publish=True)
+    done: list[str] = []
+    read, made = HirempireJob.model_validate, hirempire._remote
+
+    def reading(cls: type[HirempireJob], body: Any, **kw: Any) -> HirempireJob:
+        done.append("read")
+        return read(body, **kw)
+
+    def making(job: HirempireJob) -> Any:
+        done.append("made")
+        return made(job)
+
+    monkeypatch.setattr(HirempireJob, "model_validate", classmethod(reading))
+    monkeypatch.setattr(hirempire, "_remote", making)
+    assert len(connector.observe()) == 3
+    assert done == ["read", "made"] * 3
 
 
 def test_hirempire_writes_answered_in_another_shape(sandbox: Sandbox) -> None:

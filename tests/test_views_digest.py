@@ -52,7 +52,7 @@ def test_no_string_of_the_whole_board_is_made(monkeypatch: pytest.MonkeyPatch) -
 def _board() -> Board:
     remotes = [
         Remote("job_2", "active",
-               {"title": "Engineer", "salary": {"min": 1, "max": 2}, "when": datetime(2026, 1, 2, tzinfo=UTC)},
+               {"title": "Engineer", "salary": {"min": 1, "max": 2}, "when": "2026-01-02T00:00:00+00:00"},
                frozen_fields=frozenset({"salary", "title"}), expires_at=datetime(2026, 3, 1, tzinfo=UTC),
                channels={"web": Channel("web", "s1", "https://x/s1")}, posting_key="eng"),
         Remote("job_1", "paused", {"title": "Désigner", "tags": ["b", "a"]}),
@@ -72,3 +72,23 @@ def test_a_board_digested_from_its_specs_as_encoded_is_digested_as_its_view() ->
     moved = replace(board, remotes={**board.remotes, "job_1": replace(board.remotes["job_1"], status="closed")})
     assert views.digests(moved)[0] != digest and views.digests(moved)[1]["job_1"] != hashes["job_1"]
 
+
+
+def test_a_job_keeps_its_spec_as_text_and_hands_out_a_new_dict_at_each_read() -> None:
+    """A run holds every job it read until it ends, so a job keeps its spec as JSON text:
+    equal specs are equal texts whatever their key order, and a caller that changes the
+    dict it was handed changes nothing the run holds."""
+    job = Remote("job_1", "active", {"title": "Engineer", "salary": {"max": 2, "min": 1}, "tags": ["b", "a"]})
+    assert job.spec_text == '{"salary":{"max":2,"min":1},"tags":["b","a"],"title":"Engineer"}'
+    handed = job.spec
+    handed["title"] = "Changed"
+    assert job.spec == {"title": "Engineer", "salary": {"min": 1, "max": 2}, "tags": ["b", "a"]}
+    assert job == Remote("job_1", "active", {"tags": ["b", "a"], "title": "Engineer", "salary": {"min": 1, "max": 2}})
+    assert replace(job, status="closed").spec == job.spec
+
+
+def test_a_spec_with_a_value_json_cannot_hold_is_refused_not_kept_as_its_string() -> None:
+    """A spec is a board's payload: kept as a string, a time would come back a string and
+    differ from the posting's time at every comparison."""
+    with pytest.raises(TypeError, match="datetime"):
+        Remote("job_1", "active", {"when": datetime(2026, 1, 2, tzinfo=UTC)})

@@ -43,21 +43,28 @@ strict). A time without an offset is taken as UTC: the documents show every time
 (``…Z``), and a naive time compared with an aware one would crash the run instead."""
 
 A = TypeVar("A", bound=Answer)
+Item = TypeVar("Item", bound=Answer)
+"""An item of a list an answer carries."""
 
 
-def parse(model: type[A], body: Any, *, provider: str, call: str, status: int | None = None) -> A:
-    """`body` as `model`, or `Malformed` naming the first field that does not fit."""
+def parse(
+    model: type[A], body: Any, *, provider: str, call: str, status: int | None = None, at: Sequence[int | str] = (),
+) -> A:
+    """`body` as `model`, or `Malformed` naming the first field that does not fit (below
+    `at`, where `body` sits in the answer)."""
     try:
         return model.model_validate(body)
     except ValidationError as exc:
-        raise malformed(exc, provider=provider, call=call, status=status) from None
+        raise malformed(exc, provider=provider, call=call, status=status, at=at) from None
 
 
-def malformed(exc: ValidationError, *, provider: str, call: str, status: int | None = None) -> Malformed:
+def malformed(
+    exc: ValidationError, *, provider: str, call: str, status: int | None = None, at: Sequence[int | str] = (),
+) -> Malformed:
     """The first problem of `exc` as `Malformed`; how many more there are, when any."""
     problems = exc.errors(include_url=False)
     first = problems[0]
-    where = field_path(first["loc"])
+    where = field_path((*at, *first["loc"]))
     message = f"{where}: {_what(first)}" if where else _what(first)
     if len(problems) > 1:
         message += f" (and {len(problems) - 1} more)"

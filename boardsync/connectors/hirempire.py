@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, SecretStr
@@ -43,6 +43,7 @@ from boardsync.connectors.base import (
     Spec,
     Transition,
     Webhook,
+    encode_spec,
 )
 from boardsync.connectors.http import HttpConnector, RateLimiter, excerpt
 from boardsync.errors import Ambiguous, Blocked, ProviderError, Rejected
@@ -506,7 +507,7 @@ class HirempireConnector(HttpConnector):
         # update-job sets fields to values: repeating it converges, so it may be retried.
         self._call_answer(HirempireUpdated, "PATCH", "/update-job", json={"job_id": remote.remote_id, **body},
                           idempotent=True)
-        return dataclasses.replace(remote, spec={**remote.spec, **body})
+        return dataclasses.replace(remote, spec_text=encode_spec({**remote.spec, **body}))
 
     def transition(self, remote: Remote, action: Transition) -> Remote:
         body = {"job_id": remote.remote_id, "status": STATUS_INPUT[action]}
@@ -579,8 +580,10 @@ class HirempireConnector(HttpConnector):
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _jobs(self) -> list[HirempireJob]:
-        return self._call_answer(HirempireJobs, "GET", "/jobs").jobs
+    def _jobs(self) -> Iterator[HirempireJob]:
+        """Every job of the workspace, one request, each read as it is handed out: the one
+        answer holds them all, and read whole it was the largest thing a run held."""
+        return self._call_items(HirempireJobs, HirempireJob, "jobs", "GET", "/jobs")
 
     def _find_slug(self, slug: str) -> Remote | None:
         for job in self._jobs():

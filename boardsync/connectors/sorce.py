@@ -450,9 +450,11 @@ class SorceConnector(HttpConnector):
             self._locations.setdefault((city, state, country), found)
 
     def observe(self) -> list[Remote]:
-        jobs = list(self._jobs())
-        self._learn_locations(jobs)
-        return [_remote(job) for job in jobs]
+        remotes = []
+        for job in self._jobs():  # a page at a time: each page's jobs go once made Remotes
+            self._learn_locations((job,))
+            remotes.append(_remote(job))
+        return remotes
 
     def _learn_locations(self, jobs: Sequence[SorceJob]) -> None:
         """Remember the locationId of every city the jobs already show, so that `prepare`
@@ -475,9 +477,10 @@ class SorceConnector(HttpConnector):
         wanted = self.identity(spec)
         for job in self._jobs():
             remote = _remote(job)
-            if remote.status in TERMINAL or self.identity(remote.spec) != wanted:
+            found = remote.spec
+            if remote.status in TERMINAL or self.identity(found) != wanted:
                 continue
-            if _same_content(remote.spec, spec):
+            if _same_content(found, spec):
                 log.info("create_found", remote_id=remote.remote_id, posting=posting.key)
                 return remote
         return None

@@ -327,8 +327,8 @@ def _differing(posting: Posting, found: _Found, policy: Policy) -> list[str]:
     except (LookupError, Unrenderable) as exc:
         return [str(exc)]
     ignored = connector.spec_fields(posting.ignored(found.provider, policy))
-    shown = connector.shown_back
-    fields = [n for n in spec if n not in ignored and shown(n, spec[n]) != shown(n, remote.spec.get(n))]
+    shown, have = connector.shown_back, remote.spec
+    fields = [n for n in spec if n not in ignored and shown(n, spec[n]) != shown(n, have.get(n))]
     status = "closed" if remote.status == "expired" else remote.status
     return fields + ([] if posting.status.value == status else ["status"])
 

@@ -279,11 +279,11 @@ def _ignored(
     """The ignored fields on which the board shows something else than the posting asks."""
     if not ignored:
         return ()
-    shown = board.connector.shown_back
+    shown, have = board.connector.shown_back, remote.spec
     return tuple(
-        IgnoredItem(board.name, posting.key, name, spec[name], remote.spec.get(name))
+        IgnoredItem(board.name, posting.key, name, spec[name], have.get(name))
         for name in spec
-        if name in ignored and shown(name, spec[name]) != shown(name, remote.spec.get(name))
+        if name in ignored and shown(name, spec[name]) != shown(name, have.get(name))
     )
 
 

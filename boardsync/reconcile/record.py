@@ -305,7 +305,7 @@ def recovered(row: Binding, remote: Remote, sent: Spec | None, now: datetime) ->
 def _bind(row: Binding, remote: Remote, applied_spec: Spec, now: datetime) -> None:
     row.remote_id = remote.remote_id
     row.observed_status = remote.status
-    row.observed_hash = spec_hash(remote.spec, remote.status)
+    row.observed_hash = views.spec_hash_of(remote.spec_text, remote.status)
     row.observed_at = now
     row.applied_status = remote.status
     row.applied_spec = dict(applied_spec)
@@ -350,7 +350,7 @@ def bound_values(remote: Remote, applied_spec: Spec, now: datetime) -> dict[str,
     """What `created` (with the payload sent) writes of a pair's binding."""
     return {
         "remote_id": remote.remote_id, "observed_status": remote.status,
-        "observed_hash": spec_hash(remote.spec, remote.status), "observed_at": now,
+        "observed_hash": views.spec_hash_of(remote.spec_text, remote.status), "observed_at": now,
         "applied_status": remote.status, "applied_spec": dict(applied_spec), "updated_at": now,
     }
 

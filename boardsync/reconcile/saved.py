@@ -63,9 +63,10 @@ def observed(plan: Plan, boards: Mapping[str, Board], known: Known) -> tuple[Obs
         if remote is None:
             found.append(Observed(provider, posting, remote_id, None))
             continue
-        fields = {name: digest(value) for name, value in remote.spec.items()}
+        spec = remote.spec
+        fields = {name: digest(value) for name, value in spec.items()}
         fields[STATUS] = digest(str(remote.status))
-        found.append(Observed(provider, posting, remote_id, digest([str(remote.status), remote.spec]), fields))
+        found.append(Observed(provider, posting, remote_id, digest([str(remote.status), spec]), fields))
     return tuple(found)
 
 

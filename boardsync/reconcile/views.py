@@ -66,9 +66,7 @@ encode = json.JSONEncoder(sort_keys=True, default=str, separators=(",", ":")).en
 
 def digests(board: Board) -> tuple[str, dict[str, str]]:
     """`digest(view_of(board))`, and each job's `spec_hash` by job id, without making the
-    view: each job's spec is encoded once, hashed into both, and dropped (at thousands of
-    jobs the texts together are megabytes, and a run records one board while it holds the
-    rest of what it read)."""
+    view: each job's spec text (`Remote.spec_text`) is hashed into both as it is."""
     rest = _view_rest(board)
     hashed = hashlib.sha256()
     jobs: dict[str, str] = {}
@@ -77,14 +75,14 @@ def digests(board: Board) -> tuple[str, dict[str, str]]:
             hashed.update(_encoded({name: rest[name]}))
             continue
         for remote in sorted(board.remotes.values(), key=lambda r: r.remote_id):
-            spec = encode(remote.spec)
-            hashed.update(_job_text(remote, spec))
-            jobs[remote.remote_id] = spec_hash_of(spec, remote.status)
+            hashed.update(_job_text(remote, remote.spec_text))
+            jobs[remote.remote_id] = spec_hash_of(remote.spec_text, remote.status)
     return hashed.hexdigest()[:32], jobs
 
 
 def spec_hash_of(spec: str, status: str | None) -> str:
-    """`record.spec_hash` of a spec already encoded (by `encode`): the same text, put together."""
+    """`record.spec_hash` of a spec already encoded (by `encode`, or as `Remote.spec_text`):
+    the same text, put together."""
     text = f'{{"spec":{spec},"status":{encode(status)}}}'
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
@@ -112,7 +110,7 @@ def view_from(data: Mapping[str, Any], observed_at: datetime) -> BoardView:
 
 
 def remote_json(remote: Remote) -> dict[str, Any]:
-    return {"id": remote.remote_id, "status": remote.status, "spec": dict(remote.spec), **_job_rest(remote)}
+    return {"id": remote.remote_id, "status": remote.status, "spec": remote.spec, **_job_rest(remote)}
 
 
 def _job_rest(remote: Remote) -> dict[str, Any]:
