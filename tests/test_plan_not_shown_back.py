@@ -6,10 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
+
 from boardsync.config.model import Policy
 from boardsync.connectors.base import Remote
+from boardsync.reconcile import record
 from boardsync.reconcile.model import Board, Known, PairState
-from tests.test_plan_planner import SORCE, plan, posting
+from boardsync.state import Binding, open_store
+from tests.test_plan_planner import NOW, SORCE, plan, posting
 
 QUALS = [{"text": "Python", "kind": "REQUIRED", "order": 0}, {"text": "SQL", "kind": "PREFERRED", "order": 1}]
 BUDGETS = [{"window": "MONTHLY", "budgetCents": 500, "notes": None}]
@@ -92,3 +96,31 @@ def test_a_job_with_the_same_shown_content_is_adopted_not_duplicated() -> None:
                   remotes={"j9": Remote("j9", "active", {"title": "T", **SHOWN})})
     result = plan([posting("a")], board, Known())
     assert [c.action.value for c in result.changes] == ["adopt", "update"]
+
+
+def test_what_was_applied_is_read_from_the_state_only_when_planning_asks_once_a_board(state_url: str) -> None:
+    """A run reads the payloads last applied only for a board whose pairs planning asks
+    about, with one query for all of them (renamed postings under their new keys): a steady
+    cycle on a board that shows back all it takes reads none of its megabytes, and the run
+    holds none once planning has them."""
+    with open_store(state_url) as store:
+        with store.write() as session:
+            for key, provider in (("a", "sorce"), ("old-b", "sorce"), ("a", "hirempire")):
+                session.add(Binding(posting_key=key, provider=provider, remote_id=f"j-{key}",
+                                    applied_spec={"title": f"{key} on {provider}"}))
+            session.add(Binding(posting_key="c", provider="sorce", remote_id="j-c"))
+        asked: list[str] = []
+        sa.event.listen(store.engine, "before_cursor_execute",
+                        lambda *args: asked.append(args[2]) if "applied_spec" in args[2] else None)
+        known = record.load_known(store, ["sorce", "hirempire"], NOW, frozenset(), renames={"old-b": "b"})
+        assert asked == []
+        assert known.bindings["a", "sorce"].applied() == {"title": "a on sorce"}
+        assert known.bindings["b", "sorce"].applied() == {"title": "old-b on sorce"}
+        assert known.bindings["c", "sorce"].applied() is None
+        assert len(asked) == 1
+        assert known.bindings["a", "hirempire"].applied() == {"title": "a on hirempire"}
+        assert len(asked) == 2
+        # Each is handed out once and let go; asked again, it is read again on its own.
+        assert known.bindings["b", "sorce"].applied() == {"title": "old-b on sorce"}
+        assert known.bindings["c", "sorce"].applied() is None
+        assert len(asked) == 4

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from boardsync.connectors.base import BoardProblem, Connector, Remote, Spec
 
@@ -463,17 +463,27 @@ class PairState:
     linked: bool = False
     """A signed link was issued for it (a board reached through links): later links are
     fetched when asked for, not by a run."""
-    applied_json: str | None = None
-    """`applied_spec` as the JSON text the state database keeps, when read from there
-    (`applied` decodes it): a run holds every binding's, and planning reads only those of
-    the pairs whose content differs."""
+    applied_from: AppliedTexts | None = None
+    """Where `applied_spec` is read when it is asked for (the state database), when the pair
+    was read from there: planning asks only for the pairs whose content differs, and at
+    thousands of pairs the payloads are megabytes."""
+    key: str = ""
+    """The pair's posting, as `applied_from` knows it."""
 
     def applied(self) -> Mapping[str, Any] | None:
-        """The payload last applied, as `applied_spec` or decoded from `applied_json`."""
-        if self.applied_json is not None:
-            decoded: Mapping[str, Any] | None = json.loads(self.applied_json)
+        """The payload last applied: `applied_spec`, or read from `applied_from`."""
+        if self.applied_from is not None:
+            text = self.applied_from.text(self.key)
+            decoded: Mapping[str, Any] | None = json.loads(text) if text is not None else None
             return decoded
         return self.applied_spec
+
+
+class AppliedTexts(Protocol):
+    """The payloads last applied on one board, as JSON text by posting key."""
+
+    def text(self, key: str) -> str | None:
+        """What was last applied for `key`'s pair; None when nothing was."""
 
 
 @dataclass(frozen=True)

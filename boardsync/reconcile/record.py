@@ -201,22 +201,56 @@ def load_known(
     it will be once a run moves the renamed postings' state."""
     new = renames or {}
     b, link = BINDINGS.c, LINKS.c
+    applied = {provider: _AppliedTexts(store, provider, new) for provider in providers}
+    bindings: dict[Pair, PairState] = {}
     with store.session() as session:
-        bindings = session.execute(sa.select(
-            b.posting_key, b.provider, b.remote_id, b.applied_status, sa.cast(b.applied_spec, sa.Text), b.attempts,
-            b.quarantine_until, b.last_error, b.absent_since, b.absent_reads, b.blocked_gate, b.observed_status,
-        ).where(b.provider.in_(list(providers)))).all()
+        rows = session.execute(sa.select(
+            b.posting_key, b.provider, b.remote_id, b.applied_status, b.attempts, b.quarantine_until,
+            b.last_error, b.absent_since, b.absent_reads, b.blocked_gate, b.observed_status,
+        ).where(b.provider.in_(list(providers))))
+        for row in rows:  # one at a time: a row is dropped once it is a PairState
+            # A posting's key, a board's name and a status come once per pair from the database:
+            # held for the whole run at thousands of pairs, each is kept once (`sys.intern`).
+            key, provider = intern(new.get(row[0], row[0])), intern(row[1])
+            bindings[key, provider] = _pair_state(row, key, applied[provider])
         links = session.execute(sa.select(link.posting_key, link.provider, link.expires_at).where(
             link.provider.in_(list(providers)), link.expires_at > now,
         )).all()
-    # A posting's key, a board's name and a status come once per pair from the database: held
-    # for the whole run at thousands of pairs, each is kept once (`sys.intern`).
     return Known(
-        bindings={(intern(new.get(row[0], row[0])), intern(row[1])): _pair_state(row) for row in bindings},
+        bindings=bindings,
         links={(intern(new.get(key, key)), intern(provider)): expires for key, provider, expires in links if expires},
         unsettled=unsettled,
         candidates=dict(candidates or {}),
     )
+
+
+class _AppliedTexts:
+    """The payloads last applied on one board (`model.AppliedTexts`), under their new keys
+    for renamed postings. A steady cycle on a board that shows back everything it takes asks
+    for none. The first ask reads them all in one query; each is handed out once and let go
+    (planning asks once a pair, and the rest of the run then holds none), and one asked
+    again is read again on its own."""
+
+    def __init__(self, store: Store, provider: str, renames: Mapping[str, str]) -> None:
+        self._store, self._provider, self._renames = store, provider, renames
+        self._texts: dict[str, str | None] | None = None
+
+    def text(self, key: str) -> str | None:
+        if self._texts is None:
+            self._texts = {self._renames.get(posting, posting): text for posting, text in self._read()}
+            return self._texts.pop(key, None)
+        if key in self._texts:
+            return self._texts.pop(key)
+        old = next((was for was, now in self._renames.items() if now == key), key)
+        return next((text for _, text in self._read(old)), None)
+
+    def _read(self, key: str | None = None) -> list[tuple[str, str | None]]:
+        """The texts of the board's pairs (of `key`'s alone, when given)."""
+        b = BINDINGS.c
+        query = sa.select(b.posting_key, sa.cast(b.applied_spec, sa.Text)).where(b.provider == self._provider)
+        with self._store.session() as session:
+            return [(posting, text) for posting, text in session.execute(
+                query.where(b.posting_key == key) if key is not None else query)]
 
 
 def bound_jobs(
@@ -238,15 +272,15 @@ def bound_jobs(
     return found
 
 
-def _pair_state(row: Sequence[Any]) -> PairState:
+def _pair_state(row: Sequence[Any], key: str, applied: _AppliedTexts) -> PairState:
     """A binding's row (its columns as `load_known` selects them) as planning reads it; the
-    payload applied stays JSON text until planning asks for it."""
-    _, _, remote_id, applied_status, applied_json, attempts, quarantine_until, last_error, absent_since, \
+    payload applied is read from `applied` when planning asks for it."""
+    _, _, remote_id, applied_status, attempts, quarantine_until, last_error, absent_since, \
         absent_reads, blocked_gate, observed_status = row
     status = intern(applied_status) if applied_status else None
     return PairState(
         remote_id, status, None, attempts, quarantine_until, last_error, absent_since,
-        absent_reads, blocked_gate == SUSPENDED, observed_status == LINKED, applied_json=applied_json,
+        absent_reads, blocked_gate == SUSPENDED, observed_status == LINKED, applied_from=applied, key=key,
     )
 
 
