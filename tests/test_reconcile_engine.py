@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import select
 
-from boardsync.reconcile import collect_metrics, plan, reconcile
+from boardsync.reconcile import collect_metrics, engine, plan, reconcile
 from boardsync.reconcile.apply import backoff
 from boardsync.reconcile.journal import settle
 from boardsync.reconcile.observe import observe
@@ -88,6 +88,31 @@ def test_failing_pair_backs_off_exponentially_and_the_rest_converge(ws: Workspac
         row = _binding(store, "backend-engineer", "sorce")
         assert (row.attempts, row.quarantine_until, row.last_error) == (0, None, None)
         assert ws.sorce_job("backend-engineer")["title"].startswith("Staff ")
+
+
+def test_a_run_holds_only_the_payloads_of_the_pairs_it_changes_once_planned(
+    ws: Workspace, clock: RunClock, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Once planned, a run keeps each board's rendered payload only for the pairs it is about
+    to change: at thousands of postings, the others are a tenth of its memory. The change is
+    applied from the one it keeps."""
+    given: list[dict[str, dict[str, object]]] = []
+    applier = engine.Applier
+
+    def spying(store, connectors, boards, *args, **kw):  # type: ignore[no-untyped-def]
+        given.append({name: dict(board.specs) for name, board in boards.items()})
+        return applier(store, connectors, boards, *args, **kw)
+
+    monkeypatch.setattr(engine, "Applier", spying)
+    with ws.opened() as (desired, store, connectors):
+        assert reconcile(desired, store, connectors, clock=clock).converged
+        ws.edit_posting("product-designer", "title: ", "title: Lead ")
+        assert reconcile(ws.desired(), store, connectors, clock=clock).counts["update"] == 2
+    assert len(given[0]["sorce"]) > 1  # a first sync creates every posting
+    assert {name: set(specs) for name, specs in given[1].items()} == {
+        "sorce": {"product-designer"}, "hirempire": {"product-designer"}, "recruitifi": set(),
+    }
+    assert ws.sorce_job("product-designer")["title"].startswith("Lead ")
 
 
 def test_backoff_doubles_up_to_a_cap() -> None:

@@ -242,6 +242,7 @@ class _Run:
         result = replace(result, observed=saved.observed(result, boards, known), scope=self.given,
                          posting_digests=self.desired.posting_digests,
                          root_digest=self.desired.root_digest)
+        boards = _rendered_only_where_planned(boards, result)
         if not self.read_only:
             record.record_observation(self.store, boards, result, self.postings, self.now, scope=self.scope,
                                       run_id=self.id, calls=self.calls.take(),
@@ -440,6 +441,17 @@ class _Run:
             return "drifted" if name in apart else "converged"
 
         return {name: outcome(name) for name in self.connectors}
+
+
+def _rendered_only_where_planned(boards: Mapping[str, Board], plan: Plan) -> dict[str, Board]:
+    """Each board holding the payloads rendered for the pairs `plan` changes or finds drift
+    on, and no others: once planned, nothing reads the rest (applying reads a change's, and
+    recording a drift's), and at thousands of postings they are a tenth of a run's memory."""
+    planned = {c.pair for c in plan.changes} | {d.pair for d in plan.drift}
+    return {
+        name: replace(board, specs={key: spec for key, spec in board.specs.items() if (key, name) in planned})
+        for name, board in boards.items()
+    }
 
 
 def _with_adoptions(known: Known, found: Mapping[Pair, tuple[Remote, Mapping[str, Any] | None]]) -> Known:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import operator
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -237,20 +237,20 @@ class _AppliedTexts:
 
     def text(self, key: str) -> str | None:
         if self._texts is None:
-            self._texts = {self._renames.get(posting, posting): text for posting, text in self._read()}
+            self._texts = dict(self._read())
             return self._texts.pop(key, None)
         if key in self._texts:
             return self._texts.pop(key)
         old = next((was for was, now in self._renames.items() if now == key), key)
-        return next((text for _, text in self._read(old)), None)
+        return dict(self._read(old)).get(key)
 
-    def _read(self, key: str | None = None) -> list[tuple[str, str | None]]:
-        """The texts of the board's pairs (of `key`'s alone, when given)."""
+    def _read(self, old_key: str | None = None) -> Iterator[tuple[str, str | None]]:
+        """The texts of the board's pairs (of `old_key`'s alone, when given), by new key."""
         b = BINDINGS.c
         query = sa.select(b.posting_key, sa.cast(b.applied_spec, sa.Text)).where(b.provider == self._provider)
         with self._store.session() as session:
-            return [(posting, text) for posting, text in session.execute(
-                query.where(b.posting_key == key) if key is not None else query)]
+            for posting, text in session.execute(query if old_key is None else query.where(b.posting_key == old_key)):
+                yield self._renames.get(posting, posting), text
 
 
 def bound_jobs(
