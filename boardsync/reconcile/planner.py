@@ -331,7 +331,7 @@ def _still_applied(connector: Connector, name: str, want: Any, applied: Mapping[
     """Whether the part of `want` the board shows back is what was last applied."""
     if applied is None or name not in applied:
         return False
-    return bool(connector.shown_back(name, applied[name]) == connector.shown_back(name, want))
+    return applied[name] == want or bool(connector.shown_back(name, applied[name]) == connector.shown_back(name, want))
 
 
 def _sent(connector: Connector, name: str, want: Any, applied: Mapping[str, Any] | None) -> bool:
@@ -339,7 +339,9 @@ def _sent(connector: Connector, name: str, want: Any, applied: Mapping[str, Any]
     when nothing is known to have been sent: then it is sent, once."""
     if applied is None or name not in applied:
         return False
-    return bool(connector.not_shown_back(name, applied[name]) == connector.not_shown_back(name, want))
+    return applied[name] == want or bool(
+        connector.not_shown_back(name, applied[name]) == connector.not_shown_back(name, want)
+    )
 
 
 def _update_reason(diffs: list[FieldDiff], heals: list[str]) -> str:
