@@ -20,8 +20,9 @@ from __future__ import annotations
 import abc
 import json
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel
@@ -53,6 +54,10 @@ encode_spec = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
 """A spec's JSON text, as `Remote` keeps it: its keys sorted, so that two specs are equal
 exactly when their texts are. A value JSON cannot hold is a `TypeError`, never a string in
 its place."""
+
+
+NO_CHANNELS: Mapping[str, Channel] = MappingProxyType({})
+"""The channels of a job on a board without any: one, read-only, for every such job."""
 
 
 @dataclass(frozen=True, slots=True, init=False)
@@ -93,7 +98,7 @@ class Remote:
         set_(self, "spec_text", spec_text if spec_text is not None else "{}")
         set_(self, "frozen_fields", frozen_fields)
         set_(self, "expires_at", expires_at)
-        set_(self, "channels", {} if channels is None else channels)
+        set_(self, "channels", NO_CHANNELS if channels is None else channels)
         set_(self, "applications", applications)
         set_(self, "posting_key", posting_key)
 

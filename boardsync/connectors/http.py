@@ -421,11 +421,12 @@ class HttpConnector(Connector):
     def _call_items(
         self, model: type[A], item: type[Item], name: str, method: str, path: str, **kw: Any
     ) -> Iterator[Item]:
-        """The list `name` of a call's answer (an object of the shape `model`), each item read
-        as `item` as it is handed out. Read this way, an answer of thousands of items is never
-        held as that many models at once: each is made from the parsed JSON, which it replaces
-        (at 10,000 Hirempire jobs, 34 MiB as models, 18 MiB as the JSON). A wrong item is
-        `Malformed` when it is reached, naming its place (``jobs[3].id``)."""
+        """The list `name` of a call's answer, each item read as `item` as it is handed out.
+        Read this way, an answer of thousands of items is never held as that many models at
+        once: each is made from the parsed JSON, which it replaces (at 10,000 Hirempire jobs,
+        34 MiB as models, 18 MiB as the JSON). A wrong item is `Malformed` when it is reached,
+        naming its place (``jobs[3].id``); an answer without the list is read as `model`, the
+        whole answer's shape, to say what is wrong with it."""
         call = f"{method} {path}"
         body = self._object(self._call(method, path, **kw), call)
         items = body.get(name)
