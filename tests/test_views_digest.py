@@ -11,8 +11,12 @@ from typing import Any
 import pytest
 
 from boardsync.connectors.base import Channel, Remote
+from boardsync.log import MASK, redact
 from boardsync.reconcile import record, views
 from boardsync.reconcile.model import Board
+from boardsync.state import KeptView, open_store
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 def _view(jobs: int) -> dict[str, Any]:
@@ -92,3 +96,26 @@ def test_a_spec_with_a_value_json_cannot_hold_is_refused_not_kept_as_its_string(
     differ from the posting's time at every comparison."""
     with pytest.raises(TypeError, match="datetime"):
         Remote("job_1", "active", {"when": datetime(2026, 1, 2, tzinfo=UTC)})
+
+
+def test_a_kept_view_is_written_a_job_at_a_time_masked_as_its_column_masks_a_value(
+    state_url: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The view a run keeps is encoded job by job (a first sync of thousands of jobs never
+    holds it whole as objects) and reads back as the view, with every secret masked as the
+    column masks a value written whole: by the names of its keys and by its text."""
+    board = _board()
+    leaky = Remote("job_3", "active", {"title": "Engineer", "note": "call with Bearer abc.def-123", "token": "t-1"})
+    board = replace(board, remotes={**board.remotes, "job_3": leaky})
+    expected = json.loads(json.dumps(redact(views.view_of(board))))
+    monkeypatch.setattr(views, "view_of", lambda board: pytest.fail("the whole view was made"))
+    with open_store(state_url) as store:
+        with store.write() as session:
+            record._record_view(session, board, NOW, "d1")
+        with store.session() as session:
+            kept = session.get(KeptView, "sorce")
+            assert kept is not None
+            stored = kept.observed
+    assert stored == expected
+    job = next(j for j in stored["jobs"] if j["id"] == "job_3")
+    assert job["spec"]["note"] == f"call with Bearer {MASK}" and job["spec"]["token"] == MASK

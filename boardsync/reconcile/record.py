@@ -893,10 +893,10 @@ def _record_view(session: Session, board: Board, now: datetime, digest: str, *, 
     with it (a run not narrowed to some)."""
     kept = session.exec(select(KeptView.digest).where(KeptView.provider == board.name)).first()
     if kept is None:
-        session.add(KeptView(provider=board.name, observed=views.view_of(board), digest=digest))
+        session.execute(insert(KeptView).values(provider=board.name, observed=views.view_text(board), digest=digest))
     elif kept != digest:
         session.exec(update(KeptView).where(col(KeptView.provider) == board.name)
-                     .values(observed=views.view_of(board), digest=digest))
+                     .values(observed=views.view_text(board), digest=digest))
     row = board_state(session, board.name)
     row.observed_at = now
     if compared:

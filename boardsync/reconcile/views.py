@@ -18,7 +18,9 @@ from datetime import datetime
 from typing import Any, cast
 
 from boardsync.connectors.base import Channel, Remote, RemoteStatus
+from boardsync.log import redact
 from boardsync.reconcile.model import Board, BoardView
+from boardsync.state.tables import RedactedJSONText
 
 FORMAT = 1
 """The version of a kept view's shape; a view of another version is not read."""
@@ -29,6 +31,16 @@ def view_of(board: Board) -> dict[str, Any]:
     rest = _view_rest(board)
     jobs = [remote_json(r) for r in sorted(board.remotes.values(), key=lambda r: r.remote_id)]
     return {"format": rest.pop("format"), "jobs": jobs, **rest}
+
+
+def view_text(board: Board) -> RedactedJSONText:
+    """`view_of(board)` as the JSON text the state database keeps, each value masked as the
+    column masks one, made a job at a time: each job's spec is decoded, masked, encoded and
+    dropped before the next. Made whole, the view of a first sync of thousands of jobs (every
+    spec decoded at once) was the most it held."""
+    rest = redact(_view_rest(board))
+    jobs = ",".join(encode(redact(remote_json(r))) for r in sorted(board.remotes.values(), key=lambda r: r.remote_id))
+    return RedactedJSONText(f'{encode(rest)[:-1]},"jobs":[{jobs}]}}')
 
 
 def _view_rest(board: Board) -> dict[str, Any]:

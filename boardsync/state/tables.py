@@ -36,6 +36,7 @@ secret masked (`RedactedText`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -80,13 +81,30 @@ class RedactedText(TypeDecorator[str]):
 
 
 class RedactedJSON(TypeDecorator[Any]):
-    """A JSON value whose strings are masked as `RedactedText` is."""
+    """A JSON value whose strings are masked as `RedactedText` is. Given `RedactedJSONText`,
+    JSON already masked and encoded, it stores that text as it is."""
 
     impl = sa.JSON
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect: sa.Dialect) -> Any:
         return redact(value)
+
+    def bind_processor(self, dialect: sa.Dialect) -> Callable[[Any], Any] | None:
+        encoded = super().bind_processor(dialect)
+
+        def process(value: Any) -> Any:
+            if isinstance(value, RedactedJSONText):
+                return str(value)
+            return encoded(value) if encoded is not None else value
+
+        return process
+
+
+class RedactedJSONText(str):
+    """JSON text made of values each masked by `redact` before it was encoded, for a
+    `RedactedJSON` column to store as it is: a value of megabytes is then never held whole
+    as Python objects to be masked and encoded at once (`reconcile.views.view_text`)."""
 
 
 def _redacted() -> Any:
