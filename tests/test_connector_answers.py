@@ -139,9 +139,9 @@ def test_a_hirempire_list_in_another_shape_is_malformed(sandbox: Sandbox, fault:
     assert (caught.value.provider, caught.value.call, caught.value.field) == ("hirempire", "GET /jobs", field)
 
 
-def test_each_job_of_a_hirempire_list_is_read_on_its_own_and_named_by_its_place(sandbox: Sandbox) -> None:
-    """The list's jobs are read one at a time (the whole answer never as models at once), and
-    a wrong one is still named by its place in the answer."""
+def test_a_wrong_job_past_the_first_of_a_hirempire_list_is_named_by_its_place(sandbox: Sandbox) -> None:
+    """Each job of the list is read on its own, and a wrong one is still named by its place
+    in the whole answer, not in itself."""
     connector = helpers.hirempire(sandbox)
     for key in ("a", "b", "c"):
         p = helpers.posting(key=key)
