@@ -1,8 +1,12 @@
 """A board's last read, kept: what planning compares, and nothing else.
 
-`view_of` turns a board as a run observed it into a JSON-safe value, which the state database
-keeps per board (table ``board_view``) and a snapshot carries; `view_from` turns it back
-into a `BoardView`, which `observe.observe_recorded` plans against without calling the board.
+`view_of` turns a board as a run observed it into a JSON-safe value, and `digest` hashes one:
+they say what a view is. A run never makes a view whole: it keeps `view_text`, the same view
+masked and encoded a job at a time, per board (table ``board_view``, which a snapshot
+carries), and rewrites it only when `digests`, the same digest taken job by job, changed
+(`tests/test_views_digest.py` holds each to its definition). `view_from` turns a kept view
+back into a `BoardView`, which `observe.observe_recorded` plans against without calling the
+board.
 
 Kept of each job: its id, status, spec (the shape `render` gives), frozen fields, expiry, the
 posting it names, and the names of its channels. Never a source URL, a visit count or a
