@@ -368,10 +368,33 @@ class _LoginPage(BaseHTTPRequestHandler):
         pass
 
 
+class _CutShort(_LoginPage):
+    """A list of jobs that ends in the middle of its second job (a proxy that gave up)."""
+
+    def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+        job = '{"id":"hm_1","job_title":"Engineer","status":"active"}'
+        body = ('{"success":true,"total_jobs":2,"jobs":[' + job + ',{"id":"hm_2","job_ti').encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
 @pytest.fixture
 def login_page() -> Iterator[str]:
     """A real server on loopback that answers every GET with 200 and an HTML page."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _LoginPage)
+    yield from _serving(_LoginPage)
+
+
+@pytest.fixture
+def cut_short() -> Iterator[str]:
+    """A real server on loopback that answers every GET with 200 and JSON cut short."""
+    yield from _serving(_CutShort)
+
+
+def _serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
@@ -395,6 +418,17 @@ def test_a_200_that_is_not_json_is_transient_and_names_the_board_and_call(login_
         connector.observe()
     assert str(caught.value).startswith(f"{board} GET /jobs: 200: answered without a JSON object")
     assert "Please sign in" in str(caught.value)
+
+
+def test_a_hirempire_list_cut_short_after_its_first_job_is_transient(cut_short: str) -> None:
+    """The list is read a job at a time, but a body that breaks after the first job still
+    fails the whole read, as a body that is not JSON: no job of it is believed."""
+    settings = HirempireSettings(token=SecretStr("sk-x"), company_id="cmp", base_url=cut_short)
+    connector = HirempireConnector(settings, make_client(cut_short))
+    with pytest.raises(Transient) as caught:
+        connector.observe()
+    assert str(caught.value).startswith("hirempire GET /jobs: 200: answered without a JSON object")
+    assert '"job_title":"Engineer"' in str(caught.value)
 
 
 # ------------------------------------------------------------------------------ every board

@@ -46,6 +46,7 @@ body or headers, in the call log of the run that sent it (`calls.CallLog`), for
 from __future__ import annotations
 
 import abc
+import json
 import secrets
 import threading
 import time
@@ -60,6 +61,7 @@ from pydantic import ValidationError
 
 from boardsync.connectors.answers import A, Item, parse
 from boardsync.connectors.base import Connector
+from boardsync.connectors.jsonlist import listed
 from boardsync.errors import Ambiguous, Malformed, ProviderError, Transient
 from boardsync.log import redact
 
@@ -421,21 +423,33 @@ class HttpConnector(Connector):
     def _call_items(
         self, model: type[A], item: type[Item], name: str, method: str, path: str, **kw: Any
     ) -> Iterator[Item]:
-        """The list `name` of a call's answer, each item read as `item` as it is handed out.
-        Read this way, an answer of thousands of items is never held as that many models at
-        once: each is made from the parsed JSON, which it replaces (at 10,000 Hirempire jobs,
-        34 MiB as models, 18 MiB as the JSON). A wrong item is `Malformed` when it is reached,
-        naming its place (``jobs[3].id``); an answer without the list is read as `model`, the
-        whole answer's shape, to say what is wrong with it."""
+        """The list `name` of a call's answer, each item parsed and read as `item` when it is
+        handed out (`jsonlist.listed`). Read this way, an answer of thousands of items is never
+        held whole as objects: at 10,000 Hirempire jobs, 10 MiB of text against 27 MiB parsed
+        and 34 MiB as models. A wrong item is `Malformed` when it is reached, naming its place
+        (``jobs[3].id``); an answer without the list is read whole as `model`, the whole
+        answer's shape, to say what is wrong with it."""
         call = f"{method} {path}"
-        body = self._object(self._call(method, path, **kw), call)
-        items = body.get(name)
-        if not isinstance(items, list):
-            self._parsed(model, body, call)  # says what is wrong with it
-            return
-        items.reverse()  # so that taking each from the end hands them out in the answer's order
-        for index in range(len(items)):
-            yield self._parsed(item, items.pop(), call, at=(name, index))
+        response = self._call(method, path, **kw)
+        status, body = response.status_code, response.content
+        del response  # its bytes go with `body`, once the text is made
+        try:
+            text = body.decode(json.detect_encoding(body), "surrogatepass")
+        except UnicodeDecodeError as exc:
+            raise self._unreadable(status, body.decode("utf-8", "replace"), call) from exc
+        del body
+        try:
+            items = listed(text, name)
+            if items is None:  # read whole, to say what is wrong with it
+                whole = json.loads(text)
+                if not isinstance(whole, dict):
+                    raise ValueError("not an object")
+                self._parsed(model, whole, call)
+                return
+            for index, found in enumerate(items):
+                yield self._parsed(item, found, call, at=(name, index))
+        except ValueError as exc:  # not JSON; after the items handed out so far, maybe
+            raise self._unreadable(status, text, call) from exc
 
     def _parsed(self, model: type[A], body: Any, call: str, at: Sequence[int | str] = ()) -> A:
         try:
@@ -479,15 +493,15 @@ class HttpConnector(Connector):
         try:
             body = response.json()
         except ValueError as exc:
-            raise self._unreadable(response, call) from exc
+            raise self._unreadable(response.status_code, response.text, call) from exc
         if not isinstance(body, dict):
-            raise self._unreadable(response, call)
+            raise self._unreadable(response.status_code, response.text, call)
         return body
 
-    def _unreadable(self, response: httpx.Response, call: str) -> ProviderError:
+    def _unreadable(self, status: int, text: str, call: str) -> ProviderError:
         return self.http.failed(Transient(
-            f"answered without a JSON object: {excerpt(response.text, 120)!r}",
-            provider=self.name, call=call, status=response.status_code,
+            f"answered without a JSON object: {excerpt(text, 120)!r}",
+            provider=self.name, call=call, status=status,
         ))
 
 
