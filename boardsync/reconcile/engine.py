@@ -444,9 +444,10 @@ class _Run:
 
 
 def _rendered_only_where_planned(boards: Mapping[str, Board], plan: Plan) -> dict[str, Board]:
-    """Each board holding the payloads rendered for the pairs `plan` changes or finds drift
-    on, and no others: once planned, nothing reads the rest (applying reads a change's, and
-    recording a drift's), and at 10,000 postings they were 13 MiB of the run's peak."""
+    """Each board holding the payloads of the pairs `plan` changes or finds drift on, and no
+    others: applying reads a change's and recording a drift's. Planning rendered each and
+    kept none (`observe.Rendered`); these are rendered again, once, so that applying sends
+    the payloads planned even where a write teaches the connector something new."""
     planned = {c.pair for c in plan.changes} | {d.pair for d in plan.drift}
     return {
         name: replace(board, specs={key: spec for key, spec in board.specs.items() if (key, name) in planned})

@@ -404,6 +404,15 @@ class RunResult:
 # ------------------------------------------------------------------------------ what planning reads
 
 
+class NotRendered(KeyError):
+    """Posting `key` has no payload on a board: rendering it found what the board would
+    refuse (`problems`), which a read of the board told (a city its search does not know)."""
+
+    def __init__(self, key: str, problems: tuple[BoardProblem, ...]) -> None:
+        super().__init__(key)
+        self.problems = problems
+
+
 @dataclass(frozen=True)
 class Board:
     """One board as observed this run."""
@@ -412,7 +421,8 @@ class Board:
     connector: Connector
     """Only its pure parts are used here: `lifecycle` and the capability constants."""
     specs: Mapping[str, Spec] = field(default_factory=dict)
-    """posting key → the rendered desired payload."""
+    """posting key → the rendered desired payload. A run's is `observe.Rendered`: each
+    payload rendered when it is asked for, and `NotRendered` for one that cannot be."""
     remotes: Mapping[str, Remote] = field(default_factory=dict)
     """remote id → the object as the board has it."""
     problems: Mapping[str, tuple[BoardProblem, ...]] = field(default_factory=dict)
@@ -427,6 +437,24 @@ class Board:
     suspect: str | None = None
     """Why the board's list is not believed (too many bound jobs missing from it); the
     safety check refuses the run unless forced."""
+
+    def payload(self, key: str) -> Spec | tuple[BoardProblem, ...]:
+        """Posting `key`'s payload on this board, or what the board would refuse of it."""
+        refused = self.problems.get(key)
+        if refused:
+            return refused
+        try:
+            return self.specs[key]
+        except NotRendered as exc:
+            return exc.problems
+
+    def refused(self, key: str) -> tuple[BoardProblem, ...]:
+        """What the board would refuse of posting `key` (empty: nothing), for a board that
+        needs no payload of it (a link's)."""
+        if key not in self.specs:
+            return self.problems.get(key) or ()
+        found = self.payload(key)
+        return found if isinstance(found, tuple) else ()
 
 
 @dataclass(frozen=True)

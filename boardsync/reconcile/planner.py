@@ -172,12 +172,12 @@ def _plan_job(
     posting: Posting, board: Board, known: Known, policy: Policy, free: FreeJobs, ignored: frozenset[str]
 ) -> PairPlan:
     pair = (posting.key, board.name)
-    if posting.key in board.problems:
-        return _refused_by_board(board.name, posting.key, board.problems[posting.key])
+    spec = board.payload(posting.key)
+    if isinstance(spec, tuple):
+        return _refused_by_board(board.name, posting.key, spec)
     if pair in known.unsettled:
         return _unsettled(board.name, posting.key, known.candidates.get(pair, ()))
     state = known.bindings.get(pair)
-    spec = board.specs[posting.key]
     if state is not None and state.remote_id is not None:
         remote = board.remotes.get(state.remote_id)
         if remote is not None:
@@ -522,8 +522,9 @@ def _ago(elapsed: timedelta) -> str:
 
 
 def _plan_link(posting: Posting, board: Board, known: Known, now: datetime) -> PairPlan:
-    if posting.key in board.problems:
-        return _refused_by_board(board.name, posting.key, board.problems[posting.key])
+    refused = board.refused(posting.key)
+    if refused:
+        return _refused_by_board(board.name, posting.key, refused)
     if posting.status is Status.CLOSED:
         return PairPlan()
     expires = known.links.get((posting.key, board.name))
