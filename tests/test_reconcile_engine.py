@@ -119,7 +119,8 @@ def test_a_payload_is_rendered_when_it_is_asked_for_and_not_kept(
 ) -> None:
     """Reading a board renders no payload, and a payload rendered is not kept by the board:
     held for every posting from the read to the end of planning, they were 13 MiB of a run
-    of 10,000 postings. Asked for again, a payload is rendered again, the same."""
+    of 10,000 postings. Asked for again, a payload is rendered again, the same; a cycle that
+    changes nothing renders each posting's once."""
     with ws.opened() as (desired, store, connectors):
         assert reconcile(desired, store, connectors, clock=clock).converged
         rendered: list[str] = []
@@ -136,6 +137,10 @@ def test_a_payload_is_rendered_when_it_is_asked_for_and_not_kept(
         first = board.payload("backend-engineer")
         assert board.payload("backend-engineer") == first and isinstance(first, dict)
         assert rendered == ["backend-engineer", "backend-engineer"]
+        rendered.clear()
+        assert reconcile(desired, store, connectors, clock=clock).converged
+        on_sorce = sorted(p.key for p in desired.postings if p.boards.named("sorce"))
+        assert sorted(rendered) == on_sorce  # a cycle that changes nothing renders each once
 
 
 def test_backoff_doubles_up_to_a_cap() -> None:

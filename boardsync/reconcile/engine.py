@@ -450,7 +450,7 @@ def _rendered_only_where_planned(boards: Mapping[str, Board], plan: Plan) -> dic
     the payloads planned even where a write teaches the connector something new."""
     planned = {c.pair for c in plan.changes} | {d.pair for d in plan.drift}
     return {
-        name: replace(board, specs={key: spec for key, spec in board.specs.items() if (key, name) in planned})
+        name: replace(board, specs={key: board.specs[key] for key in board.specs if (key, name) in planned})
         for name, board in boards.items()
     }
 
