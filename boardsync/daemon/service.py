@@ -22,6 +22,7 @@ Everything systemd-specific goes through `Notifier`, which is silent outside sys
 
 from __future__ import annotations
 
+import gc
 import queue
 import signal
 import threading
@@ -535,6 +536,11 @@ class Daemon:
             self._status(f"{kind} run failed: {exc}")
             return
         finally:
+            # A run leaves a few objects in reference cycles (SQLAlchemy's statements), and
+            # they outlive the young generations. Python walks its oldest one only once what
+            # waits there is a quarter of what lives there, so at thousands of postings they
+            # piled up for thousands of runs: collected here instead (0.1 s at 10,000 postings).
+            gc.collect()
             give_back()  # what the run read is freed now: the daemon's size stays where one run leaves it
         self._record(kind, result, scoped=scoped)
         self._notify_now()  # what the run wrote to the outbox goes out now, not in a minute
