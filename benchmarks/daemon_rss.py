@@ -7,13 +7,14 @@ three boards) with a reconcile every `--every`, and reads the daemon's resident 
 (VmRSS, from /proc) half a second after each reconcile run is recorded as finished in the state database,
 until `--cycles` runs after the first sync. Prints the size after the first sync, after the
 first steady cycle and at the end, and the growth per cycle over the steady cycles (a least
-squares slope). Linux only.
+squares slope), and the CPU it spent from one reading to the next. Linux only.
 """
 
 from __future__ import annotations
 
 import argparse
 import sqlite3
+import statistics
 import sys
 import tempfile
 import time
@@ -21,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from daemon_idle import running_daemon  # noqa: E402
+from daemon_idle import cpu_seconds, running_daemon  # noqa: E402
 
 CYCLE_TIMEOUT_S = 600.0
 SETTLE_S = 0.5
@@ -63,6 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--every", default="2s", help="the daemon's reconcile schedule")
     args = parser.parse_args(argv)
     samples: list[int] = []
+    cpu: list[float] = []
     with tempfile.TemporaryDirectory(prefix="boardsync-rss-") as scratch, \
             open(Path(scratch) / "bench.log", "w") as log, \
             running_daemon(Path(scratch), args.postings, args.every, log) as (daemon, _):
@@ -77,6 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             seen = done
             time.sleep(SETTLE_S)  # the run's row is written just before the daemon tidies up after it
             samples.append(resident_kib(daemon.pid))
+            cpu.append(cpu_seconds(daemon.pid))
     steady = samples[1:]
     print(f"daemon, {args.postings} postings, a reconcile every {args.every}: resident memory per cycle")
     print(f"  after the first sync     {samples[0] / 1024:.1f} MiB")
@@ -87,6 +90,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  after steady cycle {cycle:<5} {steady[cycle - 1] / 1024:.1f} MiB")
     print(f"  highest, lowest          {max(steady) / 1024:.1f}, {min(steady) / 1024:.1f} MiB")
     print(f"  growth over the steady cycles: {slope(steady):+.1f} KiB a cycle (least squares)")
+    spent = sorted(after - before for before, after in zip(cpu, cpu[1:]))
+    print(f"  CPU a steady cycle       {statistics.median(spent):.2f} s median ({spent[0]:.2f} to {spent[-1]:.2f};"
+          " what the daemon spent between two readings)")
     return 0
 
 

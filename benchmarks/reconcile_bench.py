@@ -463,10 +463,10 @@ PROFILE_TOP = 25
 
 STEPS = (
     ("boardsync.session", "load", "config: read the posting files, validate, digest"),
-    ("boardsync.reconcile.observe", "_observe_board", "boards: read, parse, check and render (a thread each)"),
+    ("boardsync.reconcile.observe", "_observe_board", "boards: read, parse and check (a thread each)"),
     ("boardsync.reconcile.engine", "look_up_unlisted", "boards: bound jobs missing from a list"),
     ("boardsync.reconcile.record", "load_known", "state: what is known of each pair"),
-    ("boardsync.reconcile.engine", "plan_changes", "plan: compare each pair"),
+    ("boardsync.reconcile.engine", "plan_changes", "plan: render and compare each pair"),
     ("boardsync.reconcile.engine", "upcoming", "plan: what is coming"),
     ("boardsync.reconcile.engine", "check_safety", "plan: the safety check"),
     ("boardsync.reconcile.record", "record_observation", "state: record what was read"),
