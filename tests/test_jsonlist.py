@@ -60,7 +60,8 @@ def test_text_broken_after_the_items_is_refused_when_reached(text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ['{"success":tru,"jobs":[]}', '{"success" true,"jobs":[]}', '{success:true,"jobs":[]}', '{"a":1 "jobs":[]}', '{']
+    "text",
+    ['{"success":tru,"jobs":[]}', '{"success" true,"jobs":[]}', '{success:true,"jobs":[]}', '{"a":1 "jobs":[]}', '{'],
 )
 def test_text_broken_before_the_list_is_refused_at_once(text: str) -> None:
     with pytest.raises(ValueError):

@@ -7,6 +7,7 @@ and capabilities; no request is made), Remote values and the state the planner w
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -15,10 +16,12 @@ import pytest
 from pydantic import SecretStr
 
 from boardsync.config.model import Policy, Posting
-from boardsync.connectors.base import BoardProblem, Channel, Connector, Remote, Spec
+from boardsync.connectors.base import BoardProblem, Channel, Connector, Remote, Spec, Unrenderable
 from boardsync.connectors.hirempire import HirempireConnector, HirempireSettings
 from boardsync.connectors.sorce import SorceConnector, SorceSettings
-from boardsync.reconcile.model import Action, Board, Known, PairState
+from boardsync.reconcile import engine
+from boardsync.reconcile.model import Action, Board, Change, Known, PairState
+from boardsync.reconcile.observe import Rendered
 from boardsync.reconcile.planner import LINK_REFRESH_MARGIN, plan_changes
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -550,3 +553,31 @@ def test_plan_changes_is_deterministic(status: str) -> None:
     first, second = plan(ps, boards), plan(ps, boards)
     assert first == second
     assert [c.posting for c in first.changes if c.action is Action.CREATE] == ["a", "b", "c"]
+
+
+class _Picky(Links):
+    """A board that refuses to render posting "b" (as Sorce does a city its search does not know)."""
+
+    def render(self, posting: Posting) -> Spec:
+        if posting.key == "b":
+            raise Unrenderable(BoardProblem("locations", "Atlantis is not a place this board knows"))
+        return {"title": posting.title}
+
+
+def test_a_payload_that_cannot_be_rendered_refuses_its_pair_when_planning_asks_for_it() -> None:
+    """Payloads are rendered when planning asks for them (`observe.Rendered`): a posting whose
+    payload cannot be made is refused then, with what the board would refuse, and a change
+    planned for it all the same (a lost create found on the board, shown by a plan) keeps no
+    payload rather than failing the run."""
+    picky = _Picky(None, _client)
+    board = Board("sorce", picky, specs=Rendered(picky, [posting("a"), posting("b")]))  # the board the postings name
+    problem = BoardProblem("locations", "Atlantis is not a place this board knows")
+    assert board.payload("b") == (problem,) and board.refused("b") == (problem,)
+    assert board.payload("a") == {"title": posting("a").title} and board.refused("a") == ()
+    assert "b" in board.specs and board.specs.get("b") is None
+    planned = plan([posting("a"), posting("b")], board)
+    refused = [(b.posting, b.gate, dict(b.fields)) for b in planned.blocked]
+    assert refused == [("b", "invalid", {"locations": problem.message})]
+    adopting = Change("sorce", "b", Action.ADOPT, "the job of an earlier create whose answer was lost", remote_id="x")
+    kept = engine._rendered_only_where_planned({"sorce": board}, replace(planned, changes=(*planned.changes, adopting)))
+    assert dict(kept["sorce"].specs) == {"a": {"title": posting("a").title}}

@@ -28,7 +28,7 @@ from sqlmodel import col, select
 from boardsync.config.loader import Desired
 from boardsync.config.model import NotifyTarget, Posting, parse_duration
 from boardsync.connectors import calls as call_log
-from boardsync.connectors.base import Connector, Remote
+from boardsync.connectors.base import Connector, Remote, Spec
 from boardsync.errors import ConfigError, ProviderError, UnsafePlan, no_such_posting
 from boardsync.log import get_logger
 from boardsync.memory import give_back
@@ -449,10 +449,19 @@ def _rendered_only_where_planned(boards: Mapping[str, Board], plan: Plan) -> dic
     kept none (`observe.Rendered`); these are rendered again, once, so that applying sends
     the payloads planned even where a write teaches the connector something new."""
     planned = {c.pair for c in plan.changes} | {d.pair for d in plan.drift}
-    return {
-        name: replace(board, specs={key: board.specs[key] for key in board.specs if (key, name) in planned})
-        for name, board in boards.items()
-    }
+    return {name: replace(board, specs=_payloads(board, planned)) for name, board in boards.items()}
+
+
+def _payloads(board: Board, pairs: Collection[Pair]) -> dict[str, Spec]:
+    """The payloads of `pairs` on `board`, rendered once more; none for a posting the board
+    refuses (a change planned for it comes from what the board showed, not from a payload)."""
+    kept = {}
+    for key in board.specs:
+        if (key, board.name) in pairs:
+            payload = board.payload(key)
+            if not isinstance(payload, tuple):
+                kept[key] = payload
+    return kept
 
 
 def _with_adoptions(known: Known, found: Mapping[Pair, tuple[Remote, Mapping[str, Any] | None]]) -> Known:

@@ -31,8 +31,9 @@ def observe(
     waits: BoardWaits | None = None,
 ) -> dict[str, Board]:
     """Each board's view of `postings`: their payloads (`Rendered`, made when asked for),
-    what the board refuses, and every object it has. With ``render=False`` only the objects are read (for metrics). A board
-    that asked to be left alone (`waits`) is not called: it is not read, and says why."""
+    what the board refuses, and every object it has. With ``render=False`` only the objects
+    are read (for metrics). A board that asked to be left alone (`waits`) is not called: it
+    is not read, and says why."""
     if not connectors:
         return {}
     one_heap()  # the threads' freed memory stays where `give_back` can return it
