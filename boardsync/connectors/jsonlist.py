@@ -6,10 +6,12 @@ at once. `listed` walks the answer's top level with the standard library's own d
 (`json.JSONDecoder.raw_decode`, in C) and parses the list's items one by one as they are
 asked for, so a run holds the text and one item, never the whole list as objects.
 
-It reads exactly what ``json.loads`` reads, and refuses what it refuses, with one
-difference in *when*: text broken after the list's first items is refused when the walk
-reaches it, after those items were handed out. A caller that keeps nothing of a read that
-fails (`HttpConnector._call_items`, whose board read then fails whole) sees no difference.
+It reads what ``json.loads`` reads and refuses what it refuses, but for two things. When:
+text broken after the list's first items is refused when the walk reaches it, after those
+items were handed out; a caller that keeps nothing of a read that fails
+(`HttpConnector._call_items`, whose board read then fails whole) sees no difference. And a
+second member of the list's name after the list, which ``json.loads`` would keep in place
+of the first, is refused, since the first was handed out.
 """
 
 from __future__ import annotations
