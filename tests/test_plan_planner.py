@@ -556,11 +556,14 @@ def test_plan_changes_is_deterministic(status: str) -> None:
 
 
 class _Picky(Links):
-    """A board that refuses to render posting "b" (as Sorce does a city its search does not know)."""
+    """A board that refuses to render posting "b" (as Sorce does a city its search does not
+    know), and whose render has a bug that posting "c" meets."""
 
     def render(self, posting: Posting) -> Spec:
         if posting.key == "b":
             raise Unrenderable(BoardProblem("locations", "Atlantis is not a place this board knows"))
+        if posting.key == "c":
+            raise AttributeError("'NoneType' object has no attribute 'city'")
         return {"title": posting.title}
 
 
@@ -581,3 +584,16 @@ def test_a_payload_that_cannot_be_rendered_refuses_its_pair_when_planning_asks_f
     adopting = Change("sorce", "b", Action.ADOPT, "the job of an earlier create whose answer was lost", remote_id="x")
     kept = engine._rendered_only_where_planned({"sorce": board}, replace(planned, changes=(*planned.changes, adopting)))
     assert dict(kept["sorce"].specs) == {"a": {"title": posting("a").title}}
+
+
+def test_a_render_that_crashes_refuses_its_posting_and_the_rest_is_planned() -> None:
+    """A bug in a board's render (any error but a refusal) refuses the posting it met, naming
+    the error, instead of stopping the run: the other postings on the board are planned."""
+    picky = _Picky(None, _client)
+    board = Board("sorce", picky, specs=Rendered(picky, [posting("a"), posting("c")]))
+    planned = plan([posting("a"), posting("c")], board)
+    (refused,) = planned.blocked
+    assert refused.posting == "c"
+    assert dict(refused.fields) == {"": "cannot be rendered for links: unexpected error: AttributeError: "
+                                        "'NoneType' object has no attribute 'city'"}
+    assert [(c.posting, c.action) for c in planned.changes] == [("a", Action.REFRESH_LINK)]

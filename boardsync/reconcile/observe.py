@@ -140,7 +140,9 @@ class Rendered(Mapping[str, Spec]):
     (`Connector.prepare`), so a payload asked for again is the same payload.
 
     A posting that cannot be rendered is `NotRendered`, a `KeyError` carrying what the
-    board would refuse: `Board.payload` gives it, and ``get`` reads it as absent."""
+    board would refuse: `Board.payload` gives it, and ``get`` reads it as absent. A render
+    that fails otherwise (a bug in the board's connector) refuses its posting the same way,
+    logged with its traceback, and the rest of the run goes on."""
 
     def __init__(self, connector: Connector, postings: Sequence[Posting], *, recorded: bool = False) -> None:
         self._connector = connector
@@ -159,6 +161,10 @@ class Rendered(Mapping[str, Spec]):
             if self._recorded and isinstance(exc, LookupError):
                 why = (f"cannot be rendered for {connector.name} from a snapshot: {exc} (the board's last read "
                        "did not need it; a live plan asks the board)")
+            raise NotRendered(key, (BoardProblem("", why),)) from exc
+        except Exception as exc:  # a bug in a board's render must not stop the rest of the run
+            log.exception("render_crashed", provider=connector.name, posting=key)
+            why = f"cannot be rendered for {connector.name}: unexpected error: {type(exc).__name__}: {exc}"
             raise NotRendered(key, (BoardProblem("", why),)) from exc
 
     def __contains__(self, key: object) -> bool:
