@@ -175,6 +175,21 @@ def test_the_digest_ignores_secret_values_and_follows_the_postings(tmp_path: Pat
     assert "sk-first-token-value" not in repr(first)
 
 
+def test_a_posting_digest_does_not_depend_on_the_order_its_file_writes_the_fields_in(tmp_path: Path) -> None:
+    """The same posting written in another order is the same desired state: no saved plan goes
+    stale and no run records a changed config for it."""
+    root = repo(tmp_path, designer=POSTING.format(key="designer"))
+    first = load(root, env=ENV)
+    lines = POSTING.format(key="designer").splitlines()
+    reordered = "\n".join([*reversed(lines[:7]), *lines[7:]]) + "\n"
+    assert reordered != POSTING.format(key="designer")
+    (tmp_path / "postings" / "designer.yaml").write_text(reordered)
+    again = load(root, env=ENV)
+    assert again.postings == first.postings
+    assert again.posting_digests == first.posting_digests
+    assert again.digest == first.digest
+
+
 def test_load_raises_one_config_error_listing_every_problem(tmp_path: Path) -> None:
     """Problems in the root file and in two postings all come back together."""
     root = repo(

@@ -511,8 +511,9 @@ def _desired(collected: Collected) -> Desired:
     assert collected.root is not None
     ordered = sorted(collected.postings, key=lambda pair: pair[0].key)
     postings = tuple(posting for posting, _ in ordered)
-    # Each posting is dumped and encoded once, for its own digest and the whole state's.
-    encoded = [_encoded(posting.model_dump(mode="json")) for posting in postings]
+    # Each posting is encoded once, for its own digest and the whole state's: by pydantic, in
+    # one call, at half the cost of dumping it to plain values and encoding those.
+    encoded = [posting.model_dump_json() for posting in postings]
     root = _normalised_root(collected.root, collected.resolution)
     return Desired(
         root=collected.root,
@@ -540,9 +541,10 @@ def _notify_written(collected: Collected) -> tuple[str | None, ...]:
 
 
 _encoded = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
-"""The JSON text the digests are taken over: keys sorted, no spaces. The desired state's
-digest is sha256 over the root and postings so written; each value that held a reference
-counts as the reference written, so a rotated secret does not change it, and none is hashed."""
+"""The JSON text the root's digest is taken over: keys sorted, no spaces. Each value that
+held a reference counts as the reference written, so a rotated secret does not change the
+digest, and none is hashed. A posting is digested as pydantic encodes it (`_desired`): its
+fields in the order the model declares them, whatever order the file wrote them in."""
 
 
 def _normalised_root(root: RootConfig, resolution: Resolution | None) -> str:
@@ -554,8 +556,8 @@ def _normalised_root(root: RootConfig, resolution: Resolution | None) -> str:
 
 
 def _state_digest(root: str, postings: list[str]) -> str:
-    """sha256 of ``{"postings": [...], "root": ...}`` as `_encoded` writes it, put together
-    from the parts already encoded."""
+    """sha256 of ``{"postings": [...], "root": ...}``, put together from the parts already
+    encoded."""
     hashed = hashlib.sha256(b'{"postings":[')
     for index, text in enumerate(postings):
         hashed.update(b"," + text.encode("utf-8") if index else text.encode("utf-8"))
