@@ -104,10 +104,17 @@ def spec_hash_of(spec: str, status: str | None) -> str:
 
 
 def _job_text(remote: Remote, spec: str) -> bytes:
-    """`_encoded(remote_json(remote))` with the spec's text given: the keys before ``spec``
-    encoded as one object, then the spec and the status (the last keys in sorted order)."""
-    head = encode({"id": remote.remote_id, **_job_rest(remote)})[:-1]  # without its closing brace
-    return f'{head},"spec":{spec},"status":{encode(remote.status)}}}'.encode() + b"\n"
+    """`_encoded(remote_json(remote))` with the spec's text given, written key by key in
+    sorted order: a run takes it of every job it read, and the encoder's walk over a dict
+    made for the purpose cost twice as much."""
+    channels = ",".join(f'{encode(name)}:{{"id":{encode(c.remote_id)}}}' for name, c in sorted(remote.channels.items()))
+    expires = encode(remote.expires_at.isoformat()) if remote.expires_at else "null"
+    frozen = ",".join(encode(name) for name in sorted(remote.frozen_fields))
+    posting = encode(remote.posting_key) if remote.posting_key is not None else "null"
+    return (
+        f'{{"channels":{{{channels}}},"expires_at":{expires},"frozen_fields":[{frozen}],"id":{encode(remote.remote_id)},'
+        f'"posting":{posting},"spec":{spec},"status":{encode(remote.status)}}}\n'
+    ).encode()
 
 
 def view_from(data: Mapping[str, Any], observed_at: datetime) -> BoardView:
