@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from boardsync.config import ConfigError, Desired, load
+from boardsync.config import yamlfile
 from boardsync.config.model import Status, Workplace
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
@@ -231,6 +233,35 @@ def test_yaml_is_read_as_yaml_1_2_so_no_is_not_false(tmp_path: Path) -> None:
     """Norway's code `NO` stays text: YAML 1.1's yes/no booleans do not apply."""
     posting = POSTING.format(key="oslo").replace("United States", "NO")
     assert load(repo(tmp_path, oslo=posting), env=ENV).postings[0].remote_country == "NO"
+
+
+@pytest.mark.parametrize(
+    "text", [POSTING.format(key="designer"), "notes:\n" + "[\n" * 1100 + "]\n" * 1100],
+    ids=["a posting", "nested deeper than the C parser is trusted with"],
+)
+def test_parsing_leaves_nothing_behind(text: str) -> None:
+    """A first sync or a `validate` parses every posting file: each parse, or refusal, frees
+    all it made as it ends, leaving no reference cycle for the collector and nothing kept."""
+
+    def parse(source: str) -> None:
+        try:
+            yamlfile.parse(text, source)
+        except yamlfile.FileProblem:
+            pass
+
+    parse("first.yaml")  # what every parse shares is made by the first
+    gc.collect()
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        before = len(gc.get_objects())
+        for index in range(200):
+            parse(f"posting-{index}.yaml")
+        assert gc.collect() < 100
+        assert len(gc.get_objects()) - before < 100
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def test_a_key_written_twice_in_one_mapping_is_refused(tmp_path: Path) -> None:

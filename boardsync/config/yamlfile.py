@@ -17,13 +17,14 @@ import math
 import os
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.main import CParser  # type: ignore[attr-defined]  # None without ruamel.yaml.clib
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.resolver import VersionedResolver
 from ruamel.yaml.tag import Tag
@@ -195,7 +196,10 @@ def load_file(path: Path, source: str | None = None) -> Document:
 class _Yaml12Resolver(VersionedResolver):
     """Always YAML 1.2 (so `no` is text), and quick about it: ruamel works the version and
     its table of patterns out again for every scalar, and makes a new tag for each, which
-    costs more than parsing. Here the table is looked up once and the tags are shared."""
+    costs more than parsing. Here the table is made once for every file (the version is
+    always the same) and the tags are shared."""
+
+    _table: ClassVar[dict[Any, list[tuple[str, re.Pattern[str]]]] | None] = None
 
     @property
     def processing_version(self) -> Any:
@@ -204,7 +208,7 @@ class _Yaml12Resolver(VersionedResolver):
     def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
         if kind is not ScalarNode or not implicit[0]:
             return super().resolve(kind, value, implicit)
-        table: dict[Any, list[tuple[str, re.Pattern[str]]]] = self.__dict__.get("_table") or self._fill_table()
+        table = _Yaml12Resolver._table or self._fill_table()
         for suffix, pattern in table.get(value[:1], ()):
             if pattern.match(value):
                 return _shared_tag(suffix)
@@ -214,7 +218,7 @@ class _Yaml12Resolver(VersionedResolver):
         resolvers = self.versioned_resolver
         table = {first: list(found) + list(resolvers.get(None, [])) for first, found in resolvers.items()}
         table.setdefault("", list(resolvers.get(None, [])))
-        self.__dict__["_table"] = table
+        _Yaml12Resolver._table = table  # two threads may both make it: the same table
         return table
 
 
@@ -237,11 +241,48 @@ def _parser(pure: bool) -> YAML:
     return cached[pure]
 
 
+@functools.cache
+def _c_composer() -> Callable[[str], Any] | None:
+    """ruamel's C parser set up as `YAML.compose` sets it up, once; None without it (no
+    compiled ruamel.yaml.clib). ruamel makes a new class for every document it composes with
+    its C parser: a quarter of the time it took to compose a posting file, a reference cycle
+    left for the collector each time, and a note of the document kept on the `YAML` for good."""
+    yaml = _parser(False)
+    if CParser is None or yaml.Parser is not CParser:
+        return None
+    constructor, resolver = yaml.Constructor, yaml.Resolver
+
+    class _Composer(CParser, constructor, resolver):  # type: ignore[misc, valid-type]
+        def __init__(self, text: str) -> None:
+            CParser.__init__(self, text)
+            self._parser = self._composer = self
+            constructor.__init__(self, loader=self)
+            self.allow_duplicate_keys = yaml.allow_duplicate_keys
+            resolver.__init__(self, version=yaml.version, loadumper=self)
+
+    return _Composer
+
+
+def _composed(text: str, pure: bool) -> Node | None:
+    made = None if pure else _c_composer()
+    if made is None:
+        yaml = _parser(pure)
+        try:
+            return yaml.compose(text)  # type: ignore[no-any-return]
+        finally:
+            yaml.doc_infos.clear()  # a note of each document composed, never let go of
+    composer = made(text)
+    try:
+        return composer.get_single_node()  # type: ignore[no-any-return]
+    finally:
+        composer.dispose()
+        composer.__dict__.clear()  # it names itself as parser, composer, loader, resolver: no cycle is left
+
+
 def _compose(text: str, source: str) -> Node | None:
     pure = _may_nest_deeper_than(text, _C_PARSER_DEPTH_BOUND)
-    yaml = _parser(pure)
     try:
-        return yaml.compose(text)  # type: ignore[no-any-return]
+        return _composed(text, pure)
     except RecursionError:
         raise FileProblem(
             Problem(f"{source}:1:1", "", f"nested too deeply (more than {MAX_DEPTH} levels)")
