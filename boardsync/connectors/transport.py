@@ -12,6 +12,7 @@ import ssl
 import threading
 import time
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -107,6 +108,27 @@ def tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """One call as its tries see it: what is sent, whether the board may get it twice, and
+    when the first try began (its time budget runs from there)."""
+
+    method: str
+    path: str
+    kwargs: dict[str, Any]
+    idempotent: bool
+    started: float
+
+    @property
+    def name(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+def _call_of(state: tenacity.RetryCallState) -> _Call:
+    call: _Call = state.args[0]
+    return call
+
+
 class BoardHttp:
     """One board's client with its limiter and retry policy; returns responses of any status.
 
@@ -134,6 +156,10 @@ class BoardHttp:
         self._url = functools.lru_cache(maxsize=URLS_KEPT)(self._absolute)
         """A path → its absolute URL, worked out once: httpx parses the base URL and the path
         together again for every request otherwise, a tenth of what a request costs here."""
+        self._retrying = self._retry_loop()
+        """The one retry loop of every call (tenacity keeps each thread's tries apart). One
+        made for each call cost more than the call's own bookkeeping, and left a reference
+        cycle for the collector each time."""
 
     def _absolute(self, path: str) -> httpx.URL:
         return self.client.build_request("GET", path).url
@@ -163,21 +189,19 @@ class BoardHttp:
         nature; pass True for a call the board documents as safe to repeat."""
         method = method.upper()
         safe = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
-        call = f"{method} {path}"
-        kwargs = {"params": params, "json": json, "headers": headers}
-        started = self.retry.clock()
+        call = _Call(method, path, {"params": params, "json": json, "headers": headers}, safe, self.retry.clock())
         try:
-            response = self._retrying(call, safe, started)(self._send_once, method, path, kwargs, started)
+            response = self._retrying(self._send_once, call)
         except StopRequested as exc:
             # Not the board's error: nothing was sent, so it is not counted as one.
-            raise Transient("stopped: boardsync is shutting down", provider=self.provider, call=call) from exc
+            raise Transient("stopped: boardsync is shutting down", provider=self.provider, call=call.name) from exc
         except httpx.HTTPError as exc:
-            raise self.failed(self._transport_error(exc, call, safe)) from exc
-        asked = self._wait_refused(response, started)
+            raise self.failed(self._transport_error(exc, call.name, safe)) from exc
+        asked = self._wait_refused(response, call.started)
         if asked is not None:
             raise self.failed(WaitAsked(
                 f"asked to wait {asked:.0f} s, longer than a call retries", retry_after=asked,
-                provider=self.provider, call=call, status=response.status_code,
+                provider=self.provider, call=call.name, status=response.status_code,
             )) from status_error(response)
         return response
 
@@ -199,11 +223,12 @@ class BoardHttp:
         policy = self.retry
         return asked > policy.retry_after_cap or policy.clock() - started + asked > policy.budget
 
-    def _send_once(self, method: str, path: str, kwargs: dict[str, Any], started: float) -> httpx.Response:
+    def _send_once(self, call: _Call) -> httpx.Response:
+        method, path, kwargs = call.method, call.path, call.kwargs
         with self.limiter.slot():
             began = time.perf_counter()
             try:
-                response = self._send_within(method, path, kwargs, self._try_seconds(started))
+                response = self._send_within(method, path, kwargs, self._try_seconds(call.started))
             except httpx.HTTPError:
                 self.tally.record(self.provider, TRANSPORT)
                 self._note(method, path, kwargs, None, began)
@@ -253,46 +278,45 @@ class BoardHttp:
         response.stream = httpx.ByteStream(response.content)
         return response
 
-    def _retrying(self, call: str, idempotent: bool, started: float) -> tenacity.Retrying:
-        policy = self.retry
-
-        def should_retry(state: tenacity.RetryCallState) -> bool:
-            return self._should_retry(state, idempotent, started)
-
-        def stop(state: tenacity.RetryCallState) -> bool:
-            over_budget = policy.clock() - started + state.upcoming_sleep > policy.budget
-            stopping = policy.stop is not None and policy.stop.is_set()
-            return state.attempt_number >= policy.attempts or over_budget or stopping
-
-        def before(state: tenacity.RetryCallState) -> None:
-            if state.attempt_number > 1 and policy.stop is not None and policy.stop.is_set():
-                raise StopRequested()
-
+    def _retry_loop(self) -> tenacity.Retrying:
+        """The retry loop, reading the policy as it is at each try (a test may set another)
+        and the call from the try's own state (`_Call`, the loop's one argument)."""
         return tenacity.Retrying(
-            retry=should_retry,
+            retry=self._should_retry,
             wait=self._wait,
-            stop=stop,
-            sleep=policy.sleeper(),
-            before=before,
-            before_sleep=lambda state: self._log_retry(call, state),
+            stop=self._should_stop,
+            sleep=lambda seconds: self.retry.sleeper()(seconds),
+            before=self._before_try,
+            before_sleep=self._log_retry,
             # Out of tries: hand back the last response, or raise the last transport error.
             retry_error_callback=lambda state: state.outcome.result(),  # type: ignore[union-attr]
         )
 
-    def _should_retry(self, state: tenacity.RetryCallState, idempotent: bool, started: float) -> bool:
-        outcome = state.outcome
+    def _should_stop(self, state: tenacity.RetryCallState) -> bool:
+        policy = self.retry
+        over_budget = policy.clock() - _call_of(state).started + state.upcoming_sleep > policy.budget
+        stopping = policy.stop is not None and policy.stop.is_set()
+        return state.attempt_number >= policy.attempts or over_budget or stopping
+
+    def _before_try(self, state: tenacity.RetryCallState) -> None:
+        policy = self.retry
+        if state.attempt_number > 1 and policy.stop is not None and policy.stop.is_set():
+            raise StopRequested()
+
+    def _should_retry(self, state: tenacity.RetryCallState) -> bool:
+        outcome, call = state.outcome, _call_of(state)
         if outcome is None:
             return False
         if outcome.failed:
             error = outcome.exception()
             if isinstance(error, NOTHING_SENT):
                 return True
-            return idempotent and isinstance(error, SENT_NO_ANSWER)
+            return call.idempotent and isinstance(error, SENT_NO_ANSWER)
         response = outcome.result()
         if response.status_code == 429:
             # A wait longer than the policy spends is not waited out: the run keeps it.
-            return self._wait_refused(response, started) is None
-        return idempotent and response.status_code in RETRY_STATUSES_IDEMPOTENT
+            return self._wait_refused(response, call.started) is None
+        return call.idempotent and response.status_code in RETRY_STATUSES_IDEMPOTENT
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
         backoff = float(self.retry.wait(state))
@@ -304,7 +328,7 @@ class BoardHttp:
             return backoff
         return max(backoff, min(asked, self.retry.retry_after_cap))
 
-    def _log_retry(self, call: str, state: tenacity.RetryCallState) -> None:
+    def _log_retry(self, state: tenacity.RetryCallState) -> None:
         outcome = state.outcome
         reason: str
         if outcome is not None and outcome.failed:
@@ -314,7 +338,7 @@ class BoardHttp:
         else:
             reason = "unknown"
         log.warning(
-            "http_retry", provider=self.provider, call=call, attempt=state.attempt_number, wait_s=round(state.upcoming_sleep, 3),
+            "http_retry", provider=self.provider, call=_call_of(state).name, attempt=state.attempt_number, wait_s=round(state.upcoming_sleep, 3),
             reason=reason,
         )
 
