@@ -7,7 +7,9 @@ three boards) with a reconcile every `--every`, and reads the daemon's resident 
 (VmRSS, from /proc) half a second after each reconcile run is recorded as finished in the state database,
 until `--cycles` runs after the first sync. Prints the size after the first sync, after the
 first steady cycle and at the end, and the growth per cycle over the steady cycles (a least
-squares slope), and the CPU it spent from one reading to the next. Linux only.
+squares slope), over their second half too (whether the growth slows once the daemon has
+settled in: its first cycles warm the caches it keeps), and the CPU it spent from one reading
+to the next. Linux only.
 """
 
 from __future__ import annotations
@@ -83,13 +85,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     steady = samples[1:]
     print(f"daemon, {args.postings} postings, a reconcile every {args.every}: resident memory per cycle")
     print(f"  after the first sync     {samples[0] / 1024:.1f} MiB")
-    print(f"  after steady cycle 1     {steady[0] / 1024:.1f} MiB")
-    print(f"  after steady cycle {len(steady):<5} {steady[-1] / 1024:.1f} MiB")
-    for cycle in (10, 25):
+    for cycle in (1, 10, 25, 50, 100, 200, 500):
         if cycle < len(steady):
             print(f"  after steady cycle {cycle:<5} {steady[cycle - 1] / 1024:.1f} MiB")
+    print(f"  after steady cycle {len(steady):<5} {steady[-1] / 1024:.1f} MiB")
     print(f"  highest, lowest          {max(steady) / 1024:.1f}, {min(steady) / 1024:.1f} MiB")
     print(f"  growth over the steady cycles: {slope(steady):+.1f} KiB a cycle (least squares)")
+    half = steady[len(steady) // 2:]
+    print(f"  over their second half ({len(half)} cycles): {slope(half):+.1f} KiB a cycle")
     spent = sorted(after - before for before, after in zip(cpu, cpu[1:]))
     print(f"  CPU a steady cycle       {statistics.median(spent):.2f} s median ({spent[0]:.2f} to {spent[-1]:.2f};"
           " what the daemon spent between two readings)")

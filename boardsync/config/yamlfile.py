@@ -245,7 +245,7 @@ def _parser(pure: bool) -> YAML:
 def _c_composer() -> Callable[[str], Any] | None:
     """ruamel's C parser set up as `YAML.compose` sets it up, once; None without it (no
     compiled ruamel.yaml.clib). ruamel makes a new class for every document it composes with
-    its C parser: a quarter of the time it took to compose a posting file, a reference cycle
+    its C parser: two fifths of the time it took to compose a posting file, a reference cycle
     left for the collector each time, and a note of the document kept on the `YAML` for good."""
     yaml = _parser(False)
     if CParser is None or yaml.Parser is not CParser:
