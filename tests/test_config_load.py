@@ -249,17 +249,25 @@ def test_parsing_leaves_nothing_behind(text: str) -> None:
         except yamlfile.FileProblem:
             pass
 
+    def from_ruamel(found: object) -> bool:
+        module = vars(found).get("__module__") if isinstance(found, type) else type(found).__module__
+        return isinstance(module, str) and module.startswith("ruamel")
+
     parse("first.yaml")  # what every parse shares is made by the first
     gc.collect()
     enabled = gc.isenabled()
     gc.disable()
     try:
-        before = len(gc.get_objects())
+        kept = sum(map(from_ruamel, gc.get_objects()))
         for index in range(200):
             parse(f"posting-{index}.yaml")
-        assert gc.collect() < 100
-        assert len(gc.get_objects()) - before < 100
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        assert [o for o in gc.garbage if from_ruamel(o)] == []
+        assert sum(map(from_ruamel, gc.get_objects())) == kept
     finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
         if enabled:
             gc.enable()
 

@@ -338,7 +338,8 @@ class BoardHttp:
         else:
             reason = "unknown"
         log.warning(
-            "http_retry", provider=self.provider, call=_call_of(state).name, attempt=state.attempt_number, wait_s=round(state.upcoming_sleep, 3),
+            "http_retry", provider=self.provider, call=_call_of(state).name, attempt=state.attempt_number,
+            wait_s=round(state.upcoming_sleep, 3),
             reason=reason,
         )
 

@@ -112,8 +112,8 @@ def _job_text(remote: Remote, spec: str) -> bytes:
     frozen = ",".join(encode(name) for name in sorted(remote.frozen_fields))
     posting = encode(remote.posting_key) if remote.posting_key is not None else "null"
     return (
-        f'{{"channels":{{{channels}}},"expires_at":{expires},"frozen_fields":[{frozen}],"id":{encode(remote.remote_id)},'
-        f'"posting":{posting},"spec":{spec},"status":{encode(remote.status)}}}\n'
+        f'{{"channels":{{{channels}}},"expires_at":{expires},"frozen_fields":[{frozen}],'
+        f'"id":{encode(remote.remote_id)},"posting":{posting},"spec":{spec},"status":{encode(remote.status)}}}\n'
     ).encode()
 
 
