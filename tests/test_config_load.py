@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from boardsync.config import ConfigError, Desired, load
-from boardsync.config import yamlfile
+from boardsync.config import ConfigError, Desired, load, yamlfile
 from boardsync.config.model import Status, Workplace
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
