@@ -31,7 +31,6 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cached_property
-from sys import intern
 from typing import Any
 
 import sqlalchemy as sa
@@ -203,6 +202,7 @@ def load_known(
     b, link = BINDINGS.c, LINKS.c
     applied = {provider: _AppliedTexts(store, provider, new) for provider in providers}
     bindings: dict[Pair, PairState] = {}
+    once = _OneCopy()
     with store.session() as session:
         rows = session.execute(sa.select(
             b.posting_key, b.provider, b.remote_id, b.applied_status, b.attempts, b.quarantine_until,
@@ -210,15 +210,15 @@ def load_known(
         ).where(b.provider.in_(list(providers))))
         for row in rows:  # one at a time: a row is dropped once it is a PairState
             # A posting's key, a board's name and a status come once per pair from the database:
-            # held for the whole run at thousands of pairs, each is kept once (`sys.intern`).
-            key, provider = intern(new.get(row[0], row[0])), intern(row[1])
-            bindings[key, provider] = _pair_state(row, key, applied[provider])
+            # held for the whole run at thousands of pairs, each is kept once (`_OneCopy`).
+            key, provider = once(new.get(row[0], row[0])), once(row[1])
+            bindings[key, provider] = _pair_state(row, key, applied[provider], once)
         links = session.execute(sa.select(link.posting_key, link.provider, link.expires_at).where(
             link.provider.in_(list(providers)), link.expires_at > now,
         )).all()
     return Known(
         bindings=bindings,
-        links={(intern(new.get(key, key)), intern(provider)): expires for key, provider, expires in links if expires},
+        links={(once(new.get(key, key)), once(provider)): expires for key, provider, expires in links if expires},
         unsettled=unsettled,
         candidates=dict(candidates or {}),
     )
@@ -272,12 +272,27 @@ def bound_jobs(
     return found
 
 
-def _pair_state(row: Sequence[Any], key: str, applied: _AppliedTexts) -> PairState:
+class _OneCopy(dict[str, str]):
+    """One copy of each equal string a run reads many times (keys, board names, statuses),
+    handed out by calling it: ``once(text)``. Made per run and let go with it. `sys.intern`
+    kept one copy as well, but through the process's table of interned strings: each run's
+    keys entered it and left it again, and a table that keeps running out of room is
+    rebuilt at the size its entries need at that moment and never shrinks, so a daemon's
+    table doubled whenever a rebuild fell in the middle of a run (1.8 → 3.7 MiB at 500
+    postings, `benchmarks/daemon_rss.py`)."""
+
+    __slots__ = ()
+
+    def __call__(self, text: str) -> str:
+        return self.setdefault(text, text)
+
+
+def _pair_state(row: Sequence[Any], key: str, applied: _AppliedTexts, once: _OneCopy) -> PairState:
     """A binding's row (its columns as `load_known` selects them) as planning reads it; the
     payload applied is read from `applied` when planning asks for it."""
     _, _, remote_id, applied_status, attempts, quarantine_until, last_error, absent_since, \
         absent_reads, blocked_gate, observed_status = row
-    status = intern(applied_status) if applied_status else None
+    status = once(applied_status) if applied_status else None
     return PairState(
         remote_id, status, None, attempts, quarantine_until, last_error, absent_since,
         absent_reads, blocked_gate == SUSPENDED, observed_status == LINKED, applied_from=applied, key=key,
