@@ -157,9 +157,9 @@ def test_the_daemon_has_every_thread_share_one_heap_before_it_starts_any(
 def test_a_runs_keys_are_kept_once_but_never_interned(state_url: str) -> None:
     """What a run reads of its pairs (keys, board names, statuses) is kept once for the run,
     never in the process's table of interned strings. Each run's keys would enter that table
-    and leave it again, and a table that keeps running out of room is rebuilt at the size
-    its live entries need at that moment, never smaller after: a daemon of 500 postings
-    took a step of 1.9 MiB some 80 runs in, when a rebuild fell in the middle of a run."""
+    and leave it again, using up its room, and it would be rebuilt in the middle of a run, at
+    the size the entries live then need: a daemon of 500 postings took a step of 1.9 MiB
+    some 80 runs in."""
     stamp = uuid.uuid4().hex  # text no other test has made
     keys = [f"interned-{stamp}-{n}" for n in range(3)]
     status = f"status-{stamp}"

@@ -275,11 +275,11 @@ def bound_jobs(
 class _OneCopy(dict[str, str]):
     """One copy of each equal string a run reads many times (keys, board names, statuses),
     handed out by calling it: ``once(text)``. Made per run and let go with it. `sys.intern`
-    kept one copy as well, but through the process's table of interned strings: each run's
-    keys entered it and left it again, and a table that keeps running out of room is
-    rebuilt at the size its entries need at that moment and never shrinks, so a daemon's
-    table doubled whenever a rebuild fell in the middle of a run (1.8 → 3.7 MiB at 500
-    postings, `benchmarks/daemon_rss.py`)."""
+    kept one copy as well, but in the process's table of interned strings, which each run's
+    keys entered and left again. Entries leaving free no room in a dict; entering ones use
+    it up, and the table is then rebuilt at the size its live entries need, which is in the
+    middle of a run, with that run's keys live: a daemon's table grew from 1.8 to 3.7 MiB
+    at 500 postings and kept that size (`benchmarks/daemon_rss.py`)."""
 
     __slots__ = ()
 
