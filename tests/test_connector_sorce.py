@@ -3,22 +3,42 @@ machine, paging and expiry, and how each of the board's errors comes out."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import httpx
 import pytest
+from pydantic import SecretStr
 
 from boardsync.config.model import Posting
 from boardsync.connectors.base import Unrenderable
-from boardsync.connectors.sorce import SorceConnector
-from boardsync.errors import Blocked, Rejected
+from boardsync.connectors.http import RateLimiter
+from boardsync.connectors.sorce import SorceConnector, SorceSettings
+from boardsync.connectors.transport import make_client
+from boardsync.errors import Blocked, ProviderError, Rejected
 from boardsync.sandbox.server import Sandbox
 from tests import connector_helpers as helpers
+from tests.connector_helpers import FakeClock
 
 SEARCH = "GET /api/external/v1/locations/search"
+JOBS = "/api/external/v1/jobs"
 ACME = "cmp_acme"
 
 
 def render(connector: SorceConnector, p: Posting) -> dict[str, object]:
     connector.prepare([p])
     return dict(connector.render(p))
+
+
+def scripted(answer: Callable[[httpx.Request], httpx.Response], clock: FakeClock) -> SorceConnector:
+    """A connector whose board is `answer` (`httpx.MockTransport`): for answers the sandbox,
+    being Sorce as documented, never gives."""
+    settings = SorceSettings(api_key=SecretStr("sk_ext_scripted"), base_url="http://sorce.test/api/external/v1")
+    return SorceConnector(
+        settings,
+        make_client(settings.base_url, transport=httpx.MockTransport(answer)),
+        limiter=RateLimiter(60, 60.0, clock=clock, sleep=clock.sleep),
+        retry=helpers.retry_policy(clock),
+    )
 
 
 # ------------------------------------------------------------------------------ locations
@@ -155,6 +175,38 @@ def test_a_job_that_vanished_is_rejected_not_found(sandbox: Sandbox) -> None:
     with pytest.raises(Rejected) as caught:
         connector.transition(Remote("job_nope", "active", {}), "pause")
     assert caught.value.code == "NOT_FOUND"
+
+
+@pytest.mark.parametrize(
+    ("headers", "body"),
+    [
+        ({"Content-Type": "text/html"}, b"<html><body><h1>404 Not Found</h1></body></html>"),
+        ({"Content-Type": "application/json"}, b'{"message": "Not Found"}'),
+        ({"Content-Type": "application/json"}, b'{"error": {"code": "ROUTE_NOT_FOUND", "message": "No route."}}'),
+    ],
+    ids=["html", "json-without-envelope", "another-code"],
+)
+def test_a_404_without_not_found_is_an_error_not_a_gone_job(headers: dict[str, str], body: bytes) -> None:
+    """Only Sorce's NOT_FOUND says there is no such job: a 404 in any other body (a proxy's
+    page, a route the API does not have) raises, naming the call, instead of reading as gone
+    (a gone job would be created again: a second, paid job)."""
+    seen: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(f"{request.method} {request.url.path}")
+        return httpx.Response(404, headers=headers, content=body)
+
+    with pytest.raises(ProviderError) as caught:
+        scripted(answer, FakeClock()).read("job_1")
+    assert str(caught.value).startswith("sorce GET /jobs/job_1: 404")
+    assert "did not carry NOT_FOUND" in str(caught.value)
+    assert seen == [f"GET {JOBS}/job_1"]
+
+
+def test_a_404_not_found_reads_as_no_such_job() -> None:
+    """The documented envelope with NOT_FOUND is the one 404 that means the job is gone."""
+    envelope = {"error": {"code": "NOT_FOUND", "message": "Job not found."}}
+    assert scripted(lambda r: httpx.Response(404, json=envelope), FakeClock()).read("job_1") is None
 
 
 # ------------------------------------------------------------------------------ updates

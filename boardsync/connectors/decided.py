@@ -76,6 +76,8 @@ SORCE_JOB_PATH = "/jobs/{id}"
 """``GET /jobs/{id}`` returns one Job, and 404 NOT_FOUND for no such job (the PATCH on the same
 path is [doc]). sorce.SorceConnector._settle_transition reads a job after an
 INVALID_TRANSITION; sorce.SorceConnector.read reads a bound job ``GET /jobs`` did not show.
+Only a 404 carrying NOT_FOUND is taken as no such job: were there no such route, its 404 would
+be an error of the read, never a gone job (which would be created again).
 Whether the list shows every status is not documented: a bound job it hides costs one such read
 per run."""
 

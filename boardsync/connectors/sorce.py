@@ -207,6 +207,8 @@ TRANSITION_TARGET: dict[Transition, RemoteStatus] = {
 }
 
 # Error codes [doc] and the gates they stand for.
+NOT_FOUND = "NOT_FOUND"
+"""The code of the 404 for "no such job for this key"; only it says a job is gone."""
 COMPANY_GATES = {
     "AGREEMENT_OUTDATED": "terms",
     "PAYMENT_METHOD_REQUIRED": "payment",
@@ -486,14 +488,18 @@ class SorceConnector(HttpConnector):
         return None
 
     def read(self, remote_id: str) -> Remote | None:
-        """``GET /jobs/{id}``; None when Sorce answers 404 NOT_FOUND (no such job for this key)."""
+        """``GET /jobs/{id}``; None only when Sorce answers 404 with its code NOT_FOUND (no such
+        job for this key). A 404 without that code (a proxy's page, a route the API does not
+        have) says nothing of the job: taken as gone, the job would be created again."""
         path = decided.SORCE_JOB_PATH.format(id=remote_id)
         try:
             response = self._call("GET", path)
         except Rejected as exc:
-            if exc.status == 404:
+            if exc.status != 404:
+                raise
+            if exc.code == NOT_FOUND:
                 return None
-            raise
+            raise _not_a_missing_job(exc) from exc
         return _remote(self._job(response, f"GET {path}"))
 
     def identity(self, spec: Spec) -> tuple[str, tuple[Any, ...]]:
@@ -909,6 +915,14 @@ def _envelope(response: httpx.Response) -> tuple[str | None, str, dict[str, str]
         return code, message, fields
     except (ValueError, KeyError, TypeError, AttributeError):
         return None, excerpt(response.text or response.reason_phrase), {}
+
+
+def _not_a_missing_job(refused: Rejected) -> Rejected:
+    """A 404 that did not carry NOT_FOUND, as an error of its own call (not counted again)."""
+    return Rejected(
+        f"the 404 did not carry NOT_FOUND, so the job is not taken as gone; the answer: {refused.reason}",
+        provider=refused.provider, call=refused.call, status=refused.status, code=refused.code,
+    )
 
 
 def _gate_message(gate: str, message: str) -> str:
