@@ -14,7 +14,8 @@ from boardsync.connectors.base import Unrenderable
 from boardsync.connectors.http import RateLimiter
 from boardsync.connectors.sorce import SorceConnector, SorceSettings
 from boardsync.connectors.transport import make_client
-from boardsync.errors import Blocked, ProviderError, Rejected
+from boardsync.errors import Blocked, Malformed, ProviderError, Rejected
+from boardsync.sandbox.core import Fault
 from boardsync.sandbox.server import Sandbox
 from tests import connector_helpers as helpers
 from tests.connector_helpers import FakeClock
@@ -285,3 +286,18 @@ def test_observe_reads_every_page(sandbox: Sandbox) -> None:
     observed = connector.observe()
     assert len({r.remote_id for r in observed}) == 101
     assert sandbox.sorce.request_counts()["GET /api/external/v1/jobs"] == 2
+
+
+@pytest.mark.parametrize("call", ["observe", "find"])
+def test_a_page_without_next_cursor_fails_the_read(sandbox: Sandbox, call: str) -> None:
+    """A page whose answer lacks ``nextCursor`` (null is the last page) is malformed: taken as
+    the last page, the jobs after it would go unseen, and a lost create be sent again."""
+    connector = helpers.sorce(sandbox)
+    p = helpers.posting()
+    spec = render(connector, p)
+    connector.create(p, spec, publish=False)
+    sandbox.sorce.faults.add(Fault("rewrite", method="GET", path=JOBS, drop=["nextCursor"], times=None))
+    with pytest.raises(Malformed) as caught:
+        connector.observe() if call == "observe" else connector.find(p, spec)
+    assert (caught.value.call, caught.value.field) == ("GET /jobs", "nextCursor")
+    assert str(caught.value).startswith("sorce GET /jobs: nextCursor: missing")

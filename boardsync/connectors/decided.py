@@ -70,7 +70,8 @@ SORCE_LIST_CURSOR_PARAM = "cursor"
 SORCE_LIST_LIMIT_PARAM = "limit"
 SORCE_PAGE_SIZE = 100
 """``GET /jobs?limit=&cursor=`` answers ``{"items": [...], "nextCursor": str | null}``, with
-``limit`` at most 100. sorce.SorceConnector._jobs (observe, find)."""
+``limit`` at most 100. sorce.SorceConnector._jobs (observe, find). Both members must be there:
+a page without ``nextCursor`` is Malformed (sorce.SorcePage), not taken as the last page."""
 
 SORCE_JOB_PATH = "/jobs/{id}"
 """``GET /jobs/{id}`` returns one Job, and 404 NOT_FOUND for no such job (the PATCH on the same

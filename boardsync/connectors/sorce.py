@@ -288,10 +288,12 @@ class SorceJob(Answer):
 
 
 class SorcePage(Answer):
-    """One page of ``GET /jobs``. [decided: the names, see decided.py]"""
+    """One page of ``GET /jobs``. [decided: the names, see decided.py] ``nextCursor`` must be
+    there: null is the last page, and a page without it is malformed, never taken as the last
+    (the jobs after it would go unseen, and a lost create be sent again)."""
 
     items: list[SorceJob] = Field(alias=decided.SORCE_LIST_ITEMS)
-    nextCursor: str | None = Field(default=None, alias=decided.SORCE_LIST_NEXT)
+    nextCursor: str | None = Field(alias=decided.SORCE_LIST_NEXT)
 
 
 class SorceSearch(Answer):
