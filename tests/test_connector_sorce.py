@@ -4,6 +4,7 @@ machine, paging and expiry, and how each of the board's errors comes out."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -208,6 +209,30 @@ def test_a_404_not_found_reads_as_no_such_job() -> None:
     """The documented envelope with NOT_FOUND is the one 404 that means the job is gone."""
     envelope = {"error": {"code": "NOT_FOUND", "message": "Job not found."}}
     assert scripted(lambda r: httpx.Response(404, json=envelope), FakeClock()).read("job_1") is None
+
+
+RATE_LIMITED = {"code": "RATE_LIMITED", "message": "Too many requests."}
+
+
+@pytest.mark.parametrize(
+    ("body", "headers"),
+    [
+        ({"retryAfterSeconds": 7, "error": RATE_LIMITED}, {}),
+        ({"error": {**RATE_LIMITED, "retryAfterSeconds": 7}}, {"Retry-After": "30"}),
+        ({"error": RATE_LIMITED}, {"Retry-After": "7"}),
+    ],
+    ids=["top-level", "in-error-before-header", "header"],
+)
+def test_a_429_waits_the_retry_after_seconds_wherever_sorce_puts_it(
+    body: dict[str, Any], headers: dict[str, str]
+) -> None:
+    """``retryAfterSeconds`` is documented, its place is not: it is read inside ``error`` or
+    at the top of the body, and the ``Retry-After`` header is the fallback."""
+    last_page = {"items": [], "nextCursor": None}
+    answers = [httpx.Response(429, json=body, headers=headers), httpx.Response(200, json=last_page)]
+    clock = FakeClock()
+    assert scripted(lambda r: answers.pop(0), clock).observe() == []
+    assert clock.slept == [7.0]
 
 
 # ------------------------------------------------------------------------------ updates

@@ -61,8 +61,10 @@ from __future__ import annotations
 
 # ---------------------------------------------------------------------------------- Sorce
 
-SORCE_RETRY_AFTER_FIELD = ("error", "retryAfterSeconds")
-"""Where a 429 carries its wait (a ``Retry-After`` header is sent too). sorce.sorce_retry_after."""
+SORCE_RETRY_AFTER_PLACES = (("error", "retryAfterSeconds"), ("retryAfterSeconds",))
+"""Where a 429's body carries its wait, tried in this order: ``retryAfterSeconds`` is [doc], its
+place is not; the sandbox puts it in ``error`` (and sends a ``Retry-After`` header too, which
+is read when the body has it in neither place). sorce.sorce_retry_after."""
 
 SORCE_LIST_ITEMS = "items"
 SORCE_LIST_NEXT = "nextCursor"

@@ -307,13 +307,31 @@ LocationKey = tuple[str, str, str]
 
 
 def sorce_retry_after(response: httpx.Response) -> float | None:
-    """Seconds Sorce asks to wait: ``error.retryAfterSeconds``, else the ``Retry-After`` header."""
-    outer, inner = decided.SORCE_RETRY_AFTER_FIELD
+    """Seconds Sorce asks to wait: ``retryAfterSeconds`` [doc] at the first of its places in
+    the body that holds a number (`decided.SORCE_RETRY_AFTER_PLACES`), else the ``Retry-After``
+    header."""
     try:
-        value = response.json()[outer][inner]
-        return max(float(value), 0.0)
-    except (ValueError, KeyError, TypeError):
+        body = response.json()
+    except ValueError:
         return retry_after_header(response)
+    for place in decided.SORCE_RETRY_AFTER_PLACES:
+        seconds = _seconds_at(body, place)
+        if seconds is not None:
+            return seconds
+    return retry_after_header(response)
+
+
+def _seconds_at(body: Any, place: Sequence[str]) -> float | None:
+    """The number of seconds at `place` (a path of member names) in `body`, or None."""
+    value = body
+    for name in place:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(name)
+    try:
+        return max(float(value), 0.0)
+    except (ValueError, TypeError):
+        return None
 
 
 class SorceConnector(HttpConnector):
