@@ -81,6 +81,24 @@ def test_transitions_set_the_status_through_update_job(sandbox: Sandbox) -> None
         assert connector.observe()[0].status == status
 
 
+@pytest.mark.parametrize(("answered", "expected"), [("Paused", "paused"), ("Pending", "draft"), ("Hired", "closed")])
+def test_a_status_change_answered_in_input_words_is_read(sandbox: Sandbox, answered: str, expected: str) -> None:
+    """Which words update-job answers its status in is not documented: the input words
+    (``Pending``, ``Hired``, capitalised) are read as the output words they stand for."""
+    connector, remote = created(sandbox)
+    sandbox.hirempire.faults.add(Fault("rewrite", method="PATCH", path="/v1/update-job", rewrite={"status": answered}))
+    assert connector.transition(remote, "pause").status == expected
+
+
+def test_a_field_change_needs_no_status_from_its_answer(sandbox: Sandbox) -> None:
+    """update-job answering a change of fields is taken whatever its status says: the
+    change needs only to have been taken, and the next read shows the job."""
+    connector, remote = created(sandbox)
+    sandbox.hirempire.faults.add(Fault("rewrite", method="PATCH", path="/v1/update-job", rewrite={"status": "On hold"}))
+    connector.update(remote, {"job_title": "Staff Engineer"})
+    assert connector.observe()[0].spec["job_title"] == "Staff Engineer"
+
+
 def test_an_update_in_input_words_reads_back_equal(sandbox: Sandbox) -> None:
     """A changed job type and workplace go as input words and come back equal after
     normalising the output words."""

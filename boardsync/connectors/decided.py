@@ -38,8 +38,9 @@ Hirempire
 - update-job to Active past the active-jobs limit is 402 like add-job: every 402 maps to
   Blocked(plan_limit) in `hirempire.HirempireConnector._error`.
 - ``department`` and ``salary_period`` come back in the words they were sent in, and
-  add-job's ``job_status`` and update-job's ``status`` are output words (draft…closed):
-  `hirempire.job_spec`, `hirempire.HirempireConnector._created`, `.transition`.
+  add-job's ``job_status`` is an output word (draft…closed): `hirempire.job_spec`,
+  `hirempire.HirempireConnector._created`. update-job's ``status`` is read in either word set
+  (`hirempire.HirempireUpdated`), and a change of fields does not read it at all.
 - add-job refuses fields it does not know: `hirempire.HirempireConnector.create` sends only
   the spec's fields, ``company_id``, ``job_sources`` and ``status``.
 - ``GET /webhooks`` answers ``{success, total_webhooks, webhooks: [{id, request_url, events}]}``

@@ -18,9 +18,9 @@ import dataclasses
 import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import BeforeValidator, Field, SecretStr
 
 from boardsync.config.model import (
     EmploymentType,
@@ -131,6 +131,9 @@ CAREER_LEVEL_INPUT = {word.lower().replace(" ", "-"): word for word in CAREER_LE
 
 STATUSES: dict[str, RemoteStatus] = {"draft": "draft", "active": "active", "paused": "paused", "closed": "closed"}
 STATUS_INPUT: dict[Transition, str] = {"publish": "Active", "resume": "Active", "pause": "Paused", "close": "Closed"}
+STATUS_OUTPUT = {"pending": "draft", "hired": "closed"}
+"""The input words that read otherwise once lower-cased (``Pending``, ``Hired``), as the output
+words they stand for."""
 
 SPEC_FIELDS = (
     "job_title",
@@ -224,11 +227,26 @@ class HirempireAdded(Answer):
     applications: list[HirempireApplication] = []
 
 
+def _output_word(word: object) -> object:
+    """A status in the board's input words (``Paused``, ``Pending``) as the output word it stands
+    for; anything else as it is, for the model to take or refuse."""
+    return STATUS_OUTPUT.get(word.lower(), word.lower()) if isinstance(word, str) else word
+
+
 class HirempireUpdated(Answer):
-    """update-job: ``{success, id, status}``, the status in output words. [decided]"""
+    """update-job: ``{success, id, status}``. Which words the status comes in is not documented,
+    so the input words are read too, as the output words they stand for; a word of neither
+    set is not believed."""
 
     id: str
-    status: HirempireStatus
+    status: Annotated[HirempireStatus, BeforeValidator(_output_word)]
+
+
+class HirempireUpdateTaken(Answer):
+    """update-job answering a change of fields: only that it was taken is needed (its status
+    is not, whatever words it comes in)."""
+
+    id: str
 
 
 class HirempireSourceMade(Answer):
@@ -505,7 +523,7 @@ class HirempireConnector(HttpConnector):
         if not body:
             return remote
         # update-job sets fields to values: repeating it converges, so it may be retried.
-        self._call_answer(HirempireUpdated, "PATCH", "/update-job", json={"job_id": remote.remote_id, **body},
+        self._call_answer(HirempireUpdateTaken, "PATCH", "/update-job", json={"job_id": remote.remote_id, **body},
                           idempotent=True)
         return dataclasses.replace(remote, spec_text=encode_spec({**remote.spec, **body}))
 
