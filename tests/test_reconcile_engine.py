@@ -404,6 +404,37 @@ def test_a_link_refused_for_one_posting_is_tried_for_the_next_and_that_one_stand
         assert _binding(store, failed[0], "recruitifi").attempts == 1
 
 
+def test_a_link_the_board_refuses_when_asked_for_unlinks_the_pair_until_a_run_gets_one(
+    ws: Workspace, clock: RunClock
+) -> None:
+    """A linked pair is left to the asks; when the board refuses an ask (here: the job id),
+    the pair is no longer shown linked but blocked, the next run asks for its link on its own
+    (never stood for by another posting's) and is not converged while the board refuses it,
+    and a run after the board takes it again links it."""
+    from boardsync.reconcile import fresh_links
+
+    with ws.opened() as (desired, store, connectors):
+        assert reconcile(desired, store, connectors, clock=clock).converged
+        key = desired.postings[0].key
+        clock.advance(minutes=13)  # the stored link inside its margin: an ask fetches a new one
+        refused = Fault("status", status=422, method="GET", path="/v1/links/job", times=None)
+        ws.sandbox.recruitifi.faults.add(refused)
+        (result,) = fresh_links(desired, store, connectors, keys=[key], clock=clock)
+        assert result.url is None and result.error
+        rows = {r.posting: r for r in store.status_rows() if r.provider == "recruitifi"}
+        assert (rows[key].state, rows[key].health) == ("not synced", "blocked"), rows[key]
+        assert rows[key].blocked_reason == "Injected fault." and rows[key].blocked_gate == "rejected"
+        assert [r.health for k, r in rows.items() if k != key] == ["live", "live"]
+        ws.clear_counts()
+        again = reconcile(desired, store, connectors, clock=clock)
+        assert not again.converged
+        assert ws.counts()["recruitifi"].get("GET /v1/links/job") == 1
+        ws.sandbox.recruitifi.faults.clear()
+        clock.advance(hours=1)  # past the pair's backoff
+        assert reconcile(desired, store, connectors, clock=clock).converged
+        assert {r.state for r in store.status_rows() if r.provider == "recruitifi"} == {"linked"}
+
+
 # ------------------------------------------------------------------------------ writes
 
 

@@ -61,6 +61,7 @@ from boardsync.errors import Ambiguous, Blocked, ProviderError, Rejected, WaitAs
 from boardsync.log import get_logger
 from boardsync.reconcile import events, journal, record
 from boardsync.reconcile.held import Held
+from boardsync.reconcile.planner import FIRST_LINK
 from boardsync.reconcile.model import (
     CREATES,
     TRANSITIONS,
@@ -434,9 +435,10 @@ class _BoardApplier:
     def _refresh_link(self, change: Change, remote: Remote | None, call: _Call) -> _Done:
         """A pair's first link. The board hands a link out for any job id its `check` lets
         through: once it has handed one to these credentials in this run, the other postings
-        are linked without a call of their own, and each one's link is fetched when it is
-        asked for (`links`, the daemon's ``/links/KEY``), as every later link is."""
-        if self._handed is not None:
+        that never had one are linked without a call of their own, and each one's link is
+        fetched when it is asked for (`links`, the daemon's ``/links/KEY``), as every later
+        link is. A pair whose own link failed is always asked for on its own."""
+        if self._handed is not None and change.reason == FIRST_LINK:
             return _Done(remote, _no_row, audit=False, logged={"as_for": self._handed},
                          held=lambda outcomes: record.linked_values(self.now))
         posting = self.postings[change.posting].on_board(change.provider)

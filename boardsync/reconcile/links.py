@@ -1,7 +1,14 @@
 """Signed links when asked for (``boardsync links``, the daemon's ``/links/KEY``): a link
 still valid for more than `LINK_REFRESH_MARGIN` is handed out again from the state database;
 otherwise a new one is fetched, stored in place of the old one, and handed out. No link is
-kept warm ahead of an ask: a run fetches only a pair's first (`planner`)."""
+kept warm ahead of an ask: a run fetches only a pair's first (`planner`).
+
+A pair is linked once a run fetched its first link, or one that stood for it; from then on
+runs leave it to the asks. So an ask the board refuses (the posting's job id, or what these
+credentials may do) unlinks the pair and blocks it with the board's words: it is not shown
+live, and the next run asks the board for its link on its own, and is not converged while
+the board refuses it. A failure that may pass (a timeout, the board down) is only kept as the
+pair's last error, told once, and the next ask tries again."""
 
 from __future__ import annotations
 
@@ -15,7 +22,7 @@ from boardsync.config.loader import Desired
 from boardsync.config.model import Posting
 from boardsync.connectors.registry import none_configured
 from boardsync.connectors.base import Connector
-from boardsync.errors import ProviderError, WaitAsked
+from boardsync.errors import Blocked, ProviderError, Rejected, WaitAsked
 from boardsync.log import get_logger
 from boardsync.reconcile import events, record
 from boardsync.reconcile.planner import LINK_REFRESH_MARGIN
@@ -96,22 +103,26 @@ def _fetch(
         return LinkResult(key, provider, None, None, f"{provider}: {waits.asked(provider, exc)}")
     except ProviderError as exc:
         log.warning("link_failed", provider=provider, posting=key, error=str(exc))
-        _failing(store, (key, provider), str(exc), now)
+        _failing(store, (key, provider), exc, now)
         return LinkResult(key, provider, None, None, str(exc))
     with store.write() as session:
         row = record.binding(session, (key, provider), now)
         record.linked(session, row, link, now)
-        record.in_sync(row, now)
-        row.last_error = None  # the link is renewed: a failure after this one is told again
+        record.converged(row, None, now)  # renewed: a block lifts, and a failure after this one is told again
     log.info("link_fetched", provider=provider, posting=key, expires_at=str(link.expires_at))
     return LinkResult(key, provider, link.url, link.expires_at)
 
 
-def _failing(store: Store, pair: tuple[str, str], error: str, now: datetime) -> None:
+def _failing(store: Store, pair: tuple[str, str], exc: ProviderError, now: datetime) -> None:
     """A link that could not be renewed, kept as the pair's last error; the first failure
-    after a renewal is told (link_failing), not each retry."""
+    after a renewal is told (link_failing), not each retry. One the board refused unlinks the
+    pair and blocks it, as a run's refused fetch does (`apply`)."""
     with store.write() as session:
         row = record.binding(session, pair, now)
         if row.last_error is None:
-            add_event(session, events.link_failing(pair[0], pair[1], error), now)
-        record.failed(row, error, now)
+            add_event(session, events.link_failing(pair[0], pair[1], str(exc)), now)
+        record.failed(row, str(exc), now)
+        if isinstance(exc, (Rejected, Blocked)):
+            gate, fields = (exc.gate, {}) if isinstance(exc, Blocked) else ("rejected", exc.fields)
+            record.blocked(session, row, exc.reason, gate, fields, now)
+            row.observed_status, row.in_sync = None, False

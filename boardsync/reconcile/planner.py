@@ -59,6 +59,11 @@ LINK_REFRESH_MARGIN = timedelta(minutes=3)
 """A signed link with less time left than this is fetched again when one is asked for. A run
 links each pair once, fetching one link for all the pairs it links (`apply`): later links are
 fetched when asked for."""
+FIRST_LINK = "no signed link yet"
+"""Why a pair that never had a link gets one: a link the board handed these credentials in the
+same run stands for it (`apply`)."""
+LINK_FAILED = "its last link was refused or failed"
+"""Why a pair whose own link failed gets one: it is asked for on its own, never stood for."""
 
 STATUS = "status"
 """The drift field for a posting's lifecycle status."""
@@ -533,7 +538,10 @@ def _plan_link(posting: Posting, board: Board, known: Known, now: datetime) -> P
     state = known.bindings.get((posting.key, board.name))
     if state is not None and state.linked:  # the pair works: later links are fetched when asked for
         return PairPlan()
-    reason = "no signed link yet" if expires is None else "the signed link expires soon"
+    if state is not None and state.last_error:  # its own link failed: asked for on its own (`apply`)
+        reason = f"{LINK_FAILED}: {state.last_error}"
+    else:
+        reason = FIRST_LINK if expires is None else "the signed link expires soon"
     return PairPlan(changes=(Change(board.name, posting.key, Action.REFRESH_LINK, reason),))
 
 
