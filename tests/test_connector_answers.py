@@ -81,13 +81,21 @@ def test_a_create_answered_in_another_shape_is_ambiguous(sandbox: Sandbox) -> No
     assert len(sandbox.sorce.jobs()) == 1
 
 
-def test_an_update_answered_in_another_shape_is_malformed(sandbox: Sandbox) -> None:
-    """A PATCH whose answer is not a Job is Malformed, not believed."""
+def test_an_update_answered_without_a_readable_job_reads_the_job_again(sandbox: Sandbox) -> None:
+    """A PATCH the board took but answered without a readable Job is not taken for a failed
+    change: the job is read again by id, and only a read of the wrong shape too is Malformed."""
     connector, created = _sorce_created(sandbox)
     _rewrite(sandbox.sorce, "PATCH", rf"{JOBS}/.*", rewrite={"isFrozen": "no"})
+    updated = connector.update(created, {"title": "Platform Engineer"})
+    assert updated.spec["title"] == "Platform Engineer" and updated.remote_id == created.remote_id
+    reads = {route: n for route, n in sandbox.sorce.request_counts().items() if route.startswith(f"GET {JOBS}/")}
+    assert list(reads.values()) == [1], reads
+    sandbox.sorce.faults.clear()
+    _rewrite(sandbox.sorce, "PATCH", rf"{JOBS}/.*", rewrite={"isFrozen": "no"})
+    _rewrite(sandbox.sorce, "GET", rf"{JOBS}/.*", rewrite={"isFrozen": "no"})
     with pytest.raises(Malformed) as caught:
-        connector.update(created, {"title": "Platform Engineer"})
-    assert caught.value.field == "isFrozen"
+        connector.update(updated, {"title": "Staff Engineer"})
+    assert caught.value.field == "isFrozen" and caught.value.call.startswith("GET ")
 
 
 def test_a_location_search_in_another_shape_is_malformed(sandbox: Sandbox) -> None:

@@ -11,7 +11,7 @@ import pytest
 from pydantic import SecretStr
 
 from boardsync.config.model import Posting
-from boardsync.connectors.base import Unrenderable
+from boardsync.connectors.base import Remote, Unrenderable
 from boardsync.connectors.http import RateLimiter
 from boardsync.connectors.sorce import SorceConnector, SorceSettings
 from boardsync.connectors.transport import make_client
@@ -203,6 +203,26 @@ def test_a_404_without_not_found_is_an_error_not_a_gone_job(headers: dict[str, s
     assert str(caught.value).startswith("sorce GET /jobs/job_1: 404")
     assert "did not carry NOT_FOUND" in str(caught.value)
     assert seen == [f"GET {JOBS}/job_1"]
+
+
+@pytest.mark.parametrize(
+    "answer", [httpx.Response(204), httpx.Response(200, json={}), httpx.Response(200, json={"ok": True})],
+    ids=["no-content", "empty", "another-shape"],
+)
+def test_a_status_change_answered_without_a_job_reads_the_job_again(answer: httpx.Response) -> None:
+    """Only publish's answer is documented: a pause the board took and answered without the
+    Job is not a failed change; the job is read again by id and shows where it is now."""
+    sent: list[str] = []
+
+    def board(request: httpx.Request) -> httpx.Response:
+        sent.append(f"{request.method} {request.url.path.rsplit('/v1', 1)[1]}")
+        if request.method == "GET":
+            return httpx.Response(200, json={"id": "job_1", "status": "PAUSED", "title": "Backend Engineer"})
+        return answer
+
+    remote = Remote(remote_id="job_1", status="active", spec={"title": "Backend Engineer"})
+    assert scripted(board, FakeClock()).transition(remote, "pause").status == "paused"
+    assert sent == ["POST /jobs/job_1/pause", "GET /jobs/job_1"]
 
 
 def test_a_404_not_found_reads_as_no_such_job() -> None:

@@ -20,8 +20,9 @@ Sorce
   plans nothing from ``expired``.
 - ``PATCH /jobs/{id}`` and ``POST /jobs/{id}/pause|resume|close`` answer the Job as it is
   after the change (only publish's answer is documented): `sorce.SorceConnector.update` and
-  `.transition` read it, and an answer without a readable Job is Malformed
-  (`sorce.SorceJob`; a body that is no JSON object at all is Transient).
+  `.transition` read it, and after a 2xx without a readable Job they read the job again by
+  id (`sorce.SorceConnector._written`), so a board that answers these otherwise costs one
+  more request a change, never a change taken for failed.
 - Not relied upon: that an identical qualifications/questions set is accepted on a frozen job
   (`sorce.SorceConnector.update` never sends a frozen field), and that the first failing gate
   answers (`sorce.SorceConnector._error` maps each gate on its own).

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeVar
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 
 from boardsync.config.model import (
     EmploymentType,
@@ -598,7 +598,7 @@ class SorceConnector(HttpConnector):
         path = decided.SORCE_JOB_PATH.format(id=remote.remote_id)
         # Sets are replaced whole, so a repeated PATCH converges [doc]: safe to retry.
         response = self._call("PATCH", path, json=body, idempotent=True)
-        return _remote(self._job(response, f"PATCH {path}"))
+        return self._written(remote, response, f"PATCH {path}")
 
     def transition(self, remote: Remote, action: Transition) -> Remote:
         path = decided.SORCE_TRANSITION_PATH.format(id=remote.remote_id, action=action)
@@ -608,7 +608,19 @@ class SorceConnector(HttpConnector):
             if exc.code != "INVALID_TRANSITION":
                 raise
             return self._settle_transition(remote, action, exc)
-        return _remote(self._job(response, f"POST {path}"))
+        return self._written(remote, response, f"POST {path}")
+
+    def _written(self, remote: Remote, response: httpx.Response, call: str) -> Remote:
+        """The job after a write the board took (a 2xx): read from the answer when it is a Job.
+        That a PATCH, pause, resume or close answers with the Job is not documented: an answer
+        without one (no body, ``{}``, another shape) does not undo a change the board made, and
+        the job is read again by id instead, once."""
+        try:
+            return _remote(SorceJob.model_validate_json(response.content))
+        except ValidationError:
+            log.info("write_answered_without_a_job", call=call, remote_id=remote.remote_id)
+        path = decided.SORCE_JOB_PATH.format(id=remote.remote_id)
+        return _remote(self._job(self._call("GET", path), f"GET {path}"))
 
     def _settle_transition(self, remote: Remote, action: Transition, refused: Rejected) -> Remote:
         """A refused transition may be one that already happened (a retry after a lost
