@@ -8,8 +8,10 @@ however many postings there are. A posting that names several boards reached thr
 gets its link from the first, in the order boards are listed. Expired links, and links of
 postings gone, are dropped by each reconcile run.
 
-A link's life is measured on our clock, from when we received it to its `expires_at`; the
-board's clock only decides how long that is.
+A link's time left is judged on this machine's clock against the `expiresAt` RecruitiFi
+gives, which is its own clock's: a clock that runs behind RecruitiFi's by more than the
+refresh margin (3 minutes) would hand out a link that dies sooner than it seems to. Keep the
+machine's clock synchronised (as systemd-timesyncd or chrony does).
 """
 
 from __future__ import annotations
