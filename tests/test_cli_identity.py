@@ -241,6 +241,26 @@ def test_a_lost_create_whose_posting_is_then_removed_is_bound_and_reported(ws: W
     assert [(r["posting"], r["remote_id"]) for r in planned["removed"]] == [("warehouse-associate", job["id"])]
 
 
+def test_a_lost_hirempire_create_with_its_own_slug_is_adopted_never_sent_again(ws: Workspace) -> None:
+    """A posting that gives its own public_slug: add-job's answer is lost, and the next run
+    finds the job by the slug the create sent and adopts it; add-job is called once, ever."""
+    ws.edit_posting("warehouse-associate", "career_level: Junior\n",
+                    "career_level: Junior\n    public_slug: evening-shifts-austin\n")
+    only = ("--provider", "hirempire", "--posting", "warehouse-associate")
+    ws.sandbox.hirempire.faults.add(Fault("lost_response", method="POST", path=r".*/add-job", times=1))
+    assert ws.run("reconcile", *only).code == 2
+    (job,) = ws.hirempire_jobs()
+    assert job["public_slug"] == "evening-shifts-austin"
+
+    ran = ws.run("reconcile", *only)
+    assert ran.code == 0, ran.out + ran.err
+    assert ws.counts()["hirempire"]["POST /v1/add-job"] == 1
+    assert [j["id"] for j in ws.hirempire_jobs()] == [job["id"]]
+    assert ws.remote_id("warehouse-associate", "hirempire") == job["id"]
+    assert _rows(ws, "SELECT state FROM intent ORDER BY id") == [("succeeded",)]
+    assert _rows(ws, "SELECT posting_key FROM action WHERE action = 'adopt'") == [("warehouse-associate",)]
+
+
 def test_a_plan_after_a_lost_create_shows_the_adoption_and_writes_nothing(ws: Workspace) -> None:
     """The create's answer is lost: `plan` shows the job found on the board as an adoption
     (exit 2, no create) and records nothing — the intent stays unknown and the pair is bound

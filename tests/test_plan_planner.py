@@ -20,6 +20,7 @@ from boardsync.connectors.base import BoardProblem, Channel, Connector, Remote, 
 from boardsync.connectors.hirempire import HirempireConnector, HirempireSettings
 from boardsync.connectors.sorce import SorceConnector, SorceSettings
 from boardsync.reconcile import engine
+from boardsync.reconcile.identity import FreeJobs
 from boardsync.reconcile.model import Action, Board, Change, Known, PairState
 from boardsync.reconcile.observe import Rendered
 from boardsync.reconcile.planner import LINK_REFRESH_MARGIN, plan_changes
@@ -415,6 +416,22 @@ def test_an_unsettled_create_with_several_candidates_names_them() -> None:
     (blocked,) = plan([a], sorce([a]), known).blocked
     assert blocked.gate == "ambiguous" and "j1, j2" in blocked.reason
 
+
+def test_a_lost_hirempire_create_is_recognised_by_the_slug_it_sent_never_by_another_postings_job() -> None:
+    """A job whose slug is the one a lost create sent (one the posting gave itself, even one
+    starting with bs-) is that create's; one bound to another posting never is; beside the
+    job named bs-KEY it makes two candidates, so the pair stays unsettled."""
+    own = Remote("h1", "active", spec={"public_slug": "evenings"})
+    prefixed = Remote("h2", "active", spec={"public_slug": "bs-evenings-2024"}, posting_key="evenings-2024")
+    named = Remote("h3", "closed", spec={"public_slug": "bs-a"}, posting_key="a")
+    sent, sent_prefixed = {"public_slug": "evenings"}, {"public_slug": "bs-evenings-2024"}
+    assert FreeJobs.on(HIREMPIRE, [own, prefixed], ()).candidates("a", sent) == (own,)
+    assert FreeJobs.on(HIREMPIRE, [own, prefixed], {"h1"}).candidates("a", sent) == ()
+    assert FreeJobs.on(HIREMPIRE, [own, prefixed], ()).candidates("a", sent_prefixed) == (prefixed,)
+    assert FreeJobs.on(HIREMPIRE, [own, prefixed], {"h2"}).candidates("a", sent_prefixed) == ()
+    assert FreeJobs.on(HIREMPIRE, [own, named], ()).candidates("a", sent) == (named, own)
+    assert FreeJobs.on(HIREMPIRE, [own, named], ()).candidates("a", {"public_slug": "bs-a"}) == (named,)
+    assert FreeJobs.on(HIREMPIRE, [own, named], ()).candidates("a", {}) == (named,)
 
 # ------------------------------------------------------------------------------ channels and links
 

@@ -362,6 +362,13 @@ class Connector(abc.ABC):
         person (its title and its place). Pure."""
         raise NotImplementedError(f"{self.name} names its postings itself")
 
+    def handle(self, spec: Spec) -> str | None:
+        """On a board that names its postings, the handle of ours the job `spec` describes
+        carries (Hirempire: its public_slug), or None. A job with the handle a create sent is
+        that create's job, even when the handle names no posting (a slug the posting gave
+        itself). Pure. Default: the board keeps no handle of ours."""
+        return None
+
     def label(self, spec: Spec) -> tuple[str | None, str | None]:
         """A job's title and place as a person names it (a list of jobs no posting owns); None
         for what the spec does not tell. Pure. Default: the spec's ``title``, no place."""

@@ -447,6 +447,12 @@ class HirempireConnector(HttpConnector):
         slug = spec.get("public_slug") or slug_for(posting.key)
         return self._find_slug(str(slug))
 
+    def handle(self, spec: Spec) -> str | None:
+        """The job's public_slug: ``bs-KEY``, or the one a posting gives itself, which names
+        no posting (`key_from_slug`) but is still the handle its create sent."""
+        slug = spec.get("public_slug")
+        return str(slug) if slug else None
+
     def read(self, remote_id: str) -> Remote | None:
         """``GET /get-job?job_id=``; None when Hirempire answers 404 "Job not found"."""
         try:

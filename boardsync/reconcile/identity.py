@@ -1,10 +1,12 @@
 """Which job on a board is a posting's, when no binding says so.
 
 A board that names its postings (``NAMES_ITS_POSTINGS``: Hirempire's slug) says it itself
-(`Remote.posting_key`). On a board that keeps no reference of ours (Sorce), a job is taken for
-a posting's when its connector's `identity` is the posting's: the same title, case and spacing
-folded, and the same place. Content is left out on purpose: an edit of the description must
-not make boardsync post the job a second time.
+(`Remote.posting_key`). After a lost create, a job there that names no posting is the create's
+too when it carries the handle the create sent (`Connector.handle`: a slug the posting gave
+itself instead of ``bs-KEY``). On a board that keeps no reference of ours (Sorce), a job is
+taken for a posting's when its connector's `identity` is the posting's: the same title, case
+and spacing folded, and the same place. Content is left out on purpose: an edit of the
+description must not make boardsync post the job a second time.
 
 Only free jobs count: none that a binding points at, none closed or expired. The planner asks
 before any create (a lost or fresh state database), the journal after a lost create answer.
@@ -26,6 +28,8 @@ class FreeJobs:
         self.connector = connector
         self._named: dict[str, Remote] = {}
         self._alike: dict[Hashable, list[Remote]] = {}
+        self._unnamed: dict[str, Remote] = {}
+        """On a board that names its postings, the free jobs that name none, by remote id."""
 
     @classmethod
     def on(cls, connector: Connector, remotes: Iterable[Remote], taken: Collection[str]) -> FreeJobs:
@@ -36,7 +40,9 @@ class FreeJobs:
                 continue
             if remote.posting_key is not None:
                 free._named.setdefault(remote.posting_key, remote)
-            elif remote.status not in ENDED and not connector.NAMES_ITS_POSTINGS:
+            elif connector.NAMES_ITS_POSTINGS:
+                free._unnamed[remote.remote_id] = remote
+            elif remote.status not in ENDED:
                 free._alike.setdefault(connector.identity(remote.spec), []).append(remote)
         return free
 
@@ -44,22 +50,36 @@ class FreeJobs:
         """The job the board itself says is posting `key` (a slug), whatever its status."""
         return self._named.get(key)
 
+    def sent(self, spec: Spec) -> tuple[Remote, ...]:
+        """The free jobs that carry the handle `spec` gives (the slug a create sent), whatever
+        their status and whichever posting the handle seems to name (a slug a posting gave
+        itself may start with ``bs-`` too); none when `spec` gives no handle."""
+        handle = self.connector.handle(spec)
+        if handle is None:
+            return ()
+        jobs = (*self._named.values(), *self._unnamed.values())
+        return tuple(r for r in jobs if self.connector.handle(r.spec) == handle)
+
     def alike(self, spec: Spec) -> tuple[Remote, ...]:
         """The free live jobs that are this posting by identity; none on a board that names
-        its postings (there a job without our reference is never ours)."""
+        its postings (there a job is ours only by the handle of ours it carries)."""
         if self.connector.NAMES_ITS_POSTINGS:
             return ()
         return tuple(self._alike.get(self.connector.identity(spec), ()))
 
     def candidates(self, key: str, spec: Spec) -> tuple[Remote, ...]:
-        """What may already be posting `key` on the board: the job it names, else the alike."""
+        """What may already be posting `key` on the board, `spec` being the payload its create
+        sent: the job that names it and the jobs with the handle sent, else the alike. The
+        first two are both returned when they differ: either could be the posting's."""
         named = self.named(key)
-        return (named,) if named is not None else self.alike(spec)
+        found = {r.remote_id: r for r in (*((named,) if named is not None else ()), *self.sent(spec))}
+        return tuple(found.values()) or self.alike(spec)
 
     def claim(self, remote: Remote) -> None:
         """Give `remote` to a posting: no other posting can take it after this."""
         if remote.posting_key is not None:
             self._named.pop(remote.posting_key, None)
+        self._unnamed.pop(remote.remote_id, None)
         if remote.posting_key is None and not self.connector.NAMES_ITS_POSTINGS:
             identity = self.connector.identity(remote.spec)
             group = self._alike.get(identity, [])
