@@ -213,10 +213,11 @@ def test_a_second_import_overwrites_no_file_and_binds_nothing_twice(empty: Works
     assert {p: p.read_text() for p in _imported(empty)} == before
     bound = _bound(empty)
 
-    # A posting file that nothing binds yet takes the name the next job would have.
+    # A posting file that nothing binds yet takes the name the next job would have (with a
+    # Hirempire slug of its own: two postings with one slug are refused).
     stray = empty.postings / "imported" / "night-porter.yaml"
     stray.write_text(before[_imported(empty)[0]].replace("key: ", "key: stray-", 1).replace(
-        "Clinic Role", "Stray Role"))
+        "Clinic Role", "Stray Role").replace("public_slug: ", "public_slug: stray-", 1))
     new_id = _sorce_job(empty, _role(90, "Night Porter"))
     ran = json.loads(empty.run("import", "--json").out)
     assert [(w["key"], Path(w["path"]).name) for w in ran["written"]] == [("night-porter-2", "night-porter-2.yaml")]

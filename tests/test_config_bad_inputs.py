@@ -133,6 +133,17 @@ def test_duplicate_posting_keys_name_both_places(capsys, tmp_path) -> None:
     assert re.fullmatch(r"duplicate posting key 'designer': also at .*a-designer\.yaml:1:1", problem.group("message"))
 
 
+def test_two_postings_giving_one_hirempire_slug_name_both_places(capsys, tmp_path) -> None:
+    """One public_slug in two postings would be one Hirempire job bound to both: the second
+    is an error naming the file and line of the first."""
+    problem = only_problem(capsys, root_with_postings(tmp_path, BAD / "postings" / "shared-slug"))
+    assert problem.group("file").endswith("b-night-shift.yaml") and problem.group("line") == "17"
+    assert problem.group("field") == "boards.hirempire.public_slug"
+    assert re.fullmatch(r"'clinic-shifts' is also the hirempire public_slug of posting 'day-shift' \(at "
+                        r".*a-day-shift\.yaml:17:5\): the two postings would share one hirempire job",
+                        problem.group("message"))
+
+
 def test_a_postings_folder_that_does_not_exist_is_named(capsys) -> None:
     """The root file's `postings:` line is blamed, with the folder as resolved."""
     problem = only_problem(capsys, BAD / "root" / "missing-postings-folder.yaml")

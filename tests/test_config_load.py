@@ -271,6 +271,44 @@ def test_parsing_leaves_nothing_behind(text: str) -> None:
             gc.enable()
 
 
+def test_two_postings_giving_one_hirempire_slug_are_refused_naming_both_places(tmp_path: Path) -> None:
+    """One public_slug in two postings would be one Hirempire job for both: refused at load,
+    at the second slug, naming the first; the same slug on another board's posting is not."""
+    slugged = POSTING.replace("hirempire: {{}}", "hirempire:\n    public_slug: {slug}")
+    path = repo(
+        tmp_path,
+        day=slugged.format(key="day", slug="warehouse-shifts"),
+        night=slugged.format(key="night", slug="warehouse-shifts"),
+        other=slugged.format(key="other", slug="other-shifts"),
+    )
+    with pytest.raises(ConfigError) as caught:
+        load(path, env=ENV)
+    assert messages(caught.value) == [
+        "postings/night.yaml:10:5: boards.hirempire.public_slug: 'warehouse-shifts' is also the hirempire "
+        "public_slug of posting 'day' (at postings/day.yaml:10:5): the two postings would share one hirempire job"
+    ]
+
+
+def test_a_hirempire_slug_that_is_another_postings_default_is_refused(tmp_path: Path) -> None:
+    """A public_slug equal to another posting's bs-KEY would make its job that posting's:
+    refused at the slug written out, naming the other posting's key, whichever file comes first."""
+    path = repo(
+        tmp_path,
+        a=POSTING.format(key="zeta").replace("hirempire: {}", "hirempire:\n    public_slug: bs-alpha"),
+        b=POSTING.format(key="alpha"),
+    )
+    with pytest.raises(ConfigError) as caught:
+        load(path, env=ENV)
+    assert messages(caught.value) == [
+        "postings/a.yaml:10:5: boards.hirempire.public_slug: 'bs-alpha' is also the hirempire public_slug of "
+        "posting 'alpha', by default from its key (at postings/b.yaml:1:1): the two postings would share one "
+        "hirempire job"
+    ]
+    (tmp_path / "postings" / "a.yaml").write_text(POSTING.format(key="zeta").replace(
+        "hirempire: {}", "hirempire:\n    public_slug: bs-zeta"))
+    assert [p.key for p in load(path, env=ENV).postings] == ["alpha", "zeta"]
+
+
 def test_a_key_written_twice_in_one_mapping_is_refused(tmp_path: Path) -> None:
     """YAML parsers usually keep the last of two equal keys; here it is an error."""
     posting = POSTING.format(key="designer") + "title: Another title\n"

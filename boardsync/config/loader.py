@@ -35,6 +35,7 @@ from boardsync.config.sources import (
     previous_key_problems,
     read_sql_source,
     read_yaml_source,
+    shared_handles,
 )
 from boardsync.config.yamlfile import Document, FileProblem, display_path, load_file
 from boardsync import workspaces
@@ -404,6 +405,7 @@ def _read_postings(
         read = read_yaml_source(target, exclude=collected.path, where=document.where(("postings",)), files=files)
     files.save()
     problems = list(read.problems) + duplicate_keys(read.keys) + previous_key_problems(read.postings)
+    problems += shared_handles([*read.postings, *read.unchecked])
     problems += _unconfigured_boards(read, collected.root)
     collected.problems.extend(problems)
     collected.warnings.extend(read.warnings + _boardless(read))

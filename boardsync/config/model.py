@@ -313,6 +313,14 @@ class BoardRules(Model):
             raise ValueError("must not be blank (only spaces)")
         return text
 
+    def handle(self, key: str) -> tuple[str | None, str] | None:
+        """The handle of ours that posting `key`'s job carries on this board, which the board
+        holds unique and knows the job by (Hirempire's public_slug), with the section's field
+        that gives it (None: the default made from the key); None when the board keeps none.
+        Two postings with one handle would share one job, so loading refuses them. A board's
+        ``Section`` that has a handle says so by defining this method. Pure."""
+        return None
+
     @model_validator(mode="wrap")
     @classmethod
     def _one_for_every_empty(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:

@@ -343,6 +343,54 @@ def previous_key_problems(postings: Iterable[tuple[Posting, Origin]]) -> list[Pr
     return problems
 
 
+@dataclass(frozen=True)
+class _Handled:
+    """One posting's handle on one board (`BoardRules.handle`) and where it comes from."""
+
+    key: str
+    origin: Origin
+    field: str | None
+    """The section's field that gives the handle; None: the default made from the key."""
+
+    def path(self, board: str) -> DataPath:
+        return ("boards", board, self.field) if self.field else ("key",)
+
+
+def shared_handles(postings: Iterable[tuple[Posting, Origin]]) -> list[Problem]:
+    """A problem for every posting whose job would carry the handle another posting's job
+    carries on the same board (Hirempire: one public_slug given twice, or one that is
+    another posting's ``bs-KEY``): the board would hold one job for both, and each would take
+    it for its own. Both places are named; the problem is put at a handle written out
+    rather than at a default one. Two postings with one key are left to `duplicate_keys`."""
+    first: dict[tuple[str, str], _Handled] = {}
+    problems = []
+    for posting, origin in postings:
+        for board in posting.boards.names():
+            rules = posting.rules(board)
+            given = rules.handle(posting.key) if rules is not None else None
+            if given is None:
+                continue
+            mine = _Handled(posting.key, origin, given[0])
+            theirs = first.setdefault((board, given[1]), mine)
+            if theirs is mine or theirs.key == posting.key:
+                continue
+            if mine.field is None and theirs.field is not None:
+                mine, theirs = theirs, mine
+            problems.append(_shared_handle(board, given[1], mine, theirs))
+    return problems
+
+
+def _shared_handle(board: str, handle: str, mine: _Handled, theirs: _Handled) -> Problem:
+    name = mine.field or theirs.field or "handle"
+    default = "" if theirs.field else ", by default from its key"
+    return Problem(
+        mine.origin.where(mine.path(board)),
+        f"boards.{board}.{mine.field}" if mine.field else "key",
+        f"'{handle}' is also the {board} {name} of posting '{theirs.key}'{default} (at "
+        f"{theirs.origin.where(theirs.path(board))}): the two postings would share one {board} job",
+    )
+
+
 def duplicate_keys(keys: Iterable[tuple[str, Origin]]) -> list[Problem]:
     """A problem for every posting whose key was already used, naming both places."""
     first: dict[str, Origin] = {}

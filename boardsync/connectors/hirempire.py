@@ -86,6 +86,11 @@ class HirempireBoard(Model):
         "the slug of a job made elsewhere here, so its address does not change.",
     )
 
+    def handle(self, key: str) -> tuple[str | None, str]:
+        """The job's public_slug, which Hirempire holds unique [decided] and boardsync finds
+        the job by: the one given here, else ``bs-KEY`` (see `config.model.BoardRules.handle`)."""
+        return ("public_slug", self.public_slug) if self.public_slug else (None, slug_for(key))
+
 
 def section(posting: Posting) -> HirempireBoard | None:
     """The posting's ``boards.hirempire``, or None when it does not name Hirempire."""
