@@ -261,6 +261,29 @@ def test_a_lost_hirempire_create_with_its_own_slug_is_adopted_never_sent_again(w
     assert _rows(ws, "SELECT posting_key FROM action WHERE action = 'adopt'") == [("warehouse-associate",)]
 
 
+def test_a_create_whose_slug_is_on_another_postings_job_never_takes_that_job(synced: Workspace) -> None:
+    """Another posting's job was given this posting's slug by hand: the create's 409 finds
+    that job, which is bound to the other posting, so the create is refused and the pair
+    blocked, naming that posting, instead of both postings bound to one job."""
+    taken = synced.remote_id("backend-engineer", "hirempire")
+    synced.sandbox.hirempire.edit_job(taken, public_slug="walk-in-clinic")
+    synced.add_posting({
+        "key": "a-walk-in-clinic", "title": "Walk-in Clinic Nurse", "status": "active",
+        "description": "See walk-in patients.", "workplace": "remote", "remote_country": "United States",
+        "employment_type": "full_time", "level": "mid", "department": "Health Care Provider",
+        "salary": {"min": 80_000, "max": 90_000, "period": "year", "currency": "USD"}, "channels": ["indeed"],
+        "boards": {"hirempire": {"public_slug": "walk-in-clinic"}},
+    })
+    ran = synced.run("reconcile", "--provider", "hirempire")
+    assert ran.code == 2
+    blocked = json.loads(synced.run("plan", "--json", "--provider", "hirempire").out)["blocked"]
+    assert [b["posting"] for b in blocked] == ["a-walk-in-clinic"] and "backend-engineer" in blocked[0]["reason"]
+    assert _rows(synced, "SELECT posting_key FROM binding WHERE provider = 'hirempire' AND remote_id = "
+                 f"'{taken}'") == [("backend-engineer",)]
+    assert _rows(synced, "SELECT state FROM intent WHERE posting_key = 'a-walk-in-clinic'") == [("failed",)]
+    assert next(j for j in synced.hirempire_jobs() if j["id"] == taken)["public_slug"] == "bs-backend-engineer"
+
+
 def test_a_plan_after_a_lost_create_shows_the_adoption_and_writes_nothing(ws: Workspace) -> None:
     """The create's answer is lost: `plan` shows the job found on the board as an adoption
     (exit 2, no create) and records nothing — the intent stays unknown and the pair is bound

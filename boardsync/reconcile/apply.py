@@ -240,6 +240,9 @@ class _BoardApplier:
         self._handed: str | None = None
         """On a board reached through links: the posting whose link it handed out in this run,
         which stands for the other postings' (`_refresh_link`)."""
+        self._handed_back: dict[str, str] = {}
+        """Jobs the board held before a create of this run handed them back → the posting
+        given each: its binding may be held, not written yet (`_nobody_elses`)."""
 
     def run(self) -> ApplyReport:
         try:
@@ -388,6 +391,7 @@ class _BoardApplier:
         try:
             with self._timed(call):
                 remote = self.connectors[change.provider].create(posting, spec, publish=change.publish)
+            self._nobody_elses(change, remote)
         except (Rejected, Blocked) as exc:  # refused: certainly nothing was created
             self._mark(intent, IntentState.FAILED, _text(exc))
             raise
@@ -407,6 +411,21 @@ class _BoardApplier:
             for name in change.channels if name not in remote.channels
         )
         return _Done(remote, _no_row, then=missing, logged={"remote_id": remote.remote_id}, held=held)
+
+    def _nobody_elses(self, change: Change, remote: Remote) -> None:
+        """A create may hand back a job the board already held (Hirempire: the job a slug in
+        use names). One bound to another posting, or handed to one earlier in this run, is
+        never bound to this one too: the create is refused, as the board refused it."""
+        if remote.remote_id not in self.boards[change.provider].remotes:
+            return  # a job this create made
+        owner = self._handed_back.get(remote.remote_id) or self.store.posting_of(change.provider, remote.remote_id)
+        if owner is not None and owner != change.posting:
+            raise Rejected(
+                f"the board answered with the job {remote.remote_id}, which is posting {owner}'s (it holds what "
+                "this create sends to name its job, such as a slug): two postings never share one job",
+                provider=change.provider, call="create", code="job_of_another_posting",
+            )
+        self._handed_back[remote.remote_id] = change.posting
 
     def _mark(self, intent: int, state: IntentState, error: str) -> None:
         with self._write() as session:
