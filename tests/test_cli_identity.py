@@ -241,6 +241,28 @@ def test_a_lost_create_whose_posting_is_then_removed_is_bound_and_reported(ws: W
     assert [(r["posting"], r["remote_id"]) for r in planned["removed"]] == [("warehouse-associate", job["id"])]
 
 
+def test_a_lost_create_in_a_status_the_list_hides_is_found_there_and_never_sent_again(ws: Workspace) -> None:
+    """Whether Sorce's list asked for no status shows every status is not documented. A create
+    whose answer was lost made a job in a status that list leaves out: the next run looks in
+    the list of each status a create leaves, adopts the job, and the create is sent once, ever.
+    (The list then comes back empty while a job is bound, which refuses a run until `--force`
+    reads the job by id.)"""
+    only = ("--provider", "sorce", "--posting", "warehouse-associate")
+    ws.sandbox.sorce.faults.add(Fault("lost_response", method="POST", path=r".*/jobs", times=1))
+    assert ws.run("reconcile", *only).code == 2
+    (job,) = ws.sorce_jobs()
+    ws.sandbox.sorce.hide_by_default([job["status"]])
+    ws.run("reconcile", *only)
+    assert ws.counts()["sorce"]["POST /api/external/v1/jobs"] == 1
+    assert [j["id"] for j in ws.sorce_jobs()] == [job["id"]]
+    assert _sorce_bindings(ws)["warehouse-associate"] == job["id"]
+    assert _rows(ws, "SELECT state FROM intent ORDER BY id") == [("succeeded",)]
+    assert _rows(ws, "SELECT posting_key FROM action WHERE action = 'adopt'") == [("warehouse-associate",)]
+    ran = ws.run("reconcile", "--force", *only)
+    assert ran.code == 0, ran.out + ran.err
+    assert ws.counts()["sorce"]["POST /api/external/v1/jobs"] == 1
+
+
 def test_a_lost_hirempire_create_with_its_own_slug_is_adopted_never_sent_again(ws: Workspace) -> None:
     """A posting that gives its own public_slug: add-job's answer is lost, and the next run
     finds the job by the slug the create sent and adopts it; add-job is called once, ever."""

@@ -687,6 +687,20 @@ def test_status_filter_lists_only_that_status_including_expired(sim: SorceSim, a
     assert listed("CLOSED") == []
 
 
+def test_statuses_hidden_by_default_leave_only_the_list_asked_for_no_status(
+    acme: httpx.Client, control: httpx.Client
+) -> None:
+    """``list-hides`` models a list that shows only some statuses unless asked for one: the
+    drafts leave the list asked for no status and stay in the list of their own status."""
+    draft, live = create(acme, {}), create_active(acme)
+    assert control.post("/list-hides", json={"statuses": ["DRAFT"]}).json() == {"statuses": ["DRAFT"]}
+    assert [job["id"] for job in acme.get("/jobs").json()["items"]] == [live["id"]]
+    assert [job["id"] for job in acme.get("/jobs", params={"status": "DRAFT"}).json()["items"]] == [draft["id"]]
+    assert control.post("/list-hides", json={"statuses": ["SOON"]}).status_code == 422
+    control.post("/list-hides", json={"statuses": []})
+    assert len(acme.get("/jobs").json()["items"]) == 2
+
+
 @pytest.mark.parametrize(
     ("params", "fields"),
     [

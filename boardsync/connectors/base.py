@@ -350,6 +350,12 @@ class Connector(abc.ABC):
         """Look a posting up on the board after a create whose outcome was lost."""
         raise NotImplementedError(f"{self.name} has no jobs to find")
 
+    def lost_candidates(self) -> list[Remote]:
+        """Jobs a create whose answer was lost may have made that `observe` may not show (a
+        list that hides some statuses by default): looked through before such a create is
+        taken as never made. None by default, for a board whose list shows every job."""
+        return []
+
     def read(self, remote_id: str) -> Remote | None:
         """One object by its id, for one that a list did not show. None only when the board
         answers that there is no such object (404): absence from a list proves nothing."""

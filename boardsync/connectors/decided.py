@@ -9,6 +9,9 @@ shape of the code is listed here, with where it lives:
 Sorce
 - ``GET /jobs`` is newest first: `sorce.SorceConnector.find` stops at the first live match
   and so returns the newest one.
+- Not relied upon: that ``GET /jobs`` asked for no status shows every status. A bound job it
+  leaves out is read by id (`lookup`), and a create whose answer was lost is looked for in the
+  list of each status a create leaves too (`sorce.SorceConnector.lost_candidates`).
 - Not relied upon: that a location sent without ``locationId`` is kept on a draft and named by
   Gate 1 at publish. `sorce.SorceConnector._location_ref` never sends one: a city that search
   did not find blocks the posting when planning.
@@ -76,6 +79,13 @@ SORCE_PAGE_SIZE = 100
 """``GET /jobs?limit=&cursor=`` answers ``{"items": [...], "nextCursor": str | null}``, with
 ``limit`` at most 100. sorce.SorceConnector._jobs (observe, find). Both members must be there:
 a page without ``nextCursor`` is Malformed (sorce.SorcePage), not taken as the last page."""
+
+SORCE_LIST_STATUS_PARAM = "status"
+SORCE_CREATED_STATUSES = ("DRAFT", "ACTIVE")
+"""``GET /jobs?status=`` lists one status [doc: the parameter]; whether the list asked for no
+status shows every status is not documented, so a create whose answer was lost is also looked
+for in the lists of the statuses a create leaves (a draft; live when published).
+sorce.SorceConnector.lost_candidates, through journal.settle."""
 
 SORCE_JOB_PATH = "/jobs/{id}"
 """``GET /jobs/{id}`` returns one Job, and 404 NOT_FOUND for no such job (the PATCH on the same

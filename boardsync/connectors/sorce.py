@@ -507,6 +507,12 @@ class SorceConnector(HttpConnector):
                 return remote
         return None
 
+    def lost_candidates(self) -> list[Remote]:
+        """The jobs of each status a create leaves a job in (a draft, or live when published),
+        each status listed on its own: whether ``GET /jobs`` asked for no status shows every
+        status is not documented, and a draft it hid would be created again."""
+        return [_remote(job) for status in decided.SORCE_CREATED_STATUSES for job in self._jobs(status)]
+
     def read(self, remote_id: str) -> Remote | None:
         """``GET /jobs/{id}``; None only when Sorce answers 404 with its code NOT_FOUND (no such
         job for this key). A 404 without that code (a proxy's page, a route the API does not
@@ -658,11 +664,14 @@ class SorceConnector(HttpConnector):
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _jobs(self) -> Iterator[SorceJob]:
-        """Every job, page by page, newest first; a caller may stop early."""
+    def _jobs(self, status: str | None = None) -> Iterator[SorceJob]:
+        """Every job (of `status` only, when given), page by page, newest first; a caller may
+        stop early."""
         cursor: str | None = None
         while True:
             params: dict[str, Any] = {decided.SORCE_LIST_LIMIT_PARAM: decided.SORCE_PAGE_SIZE}
+            if status is not None:
+                params[decided.SORCE_LIST_STATUS_PARAM] = status
             if cursor:
                 params[decided.SORCE_LIST_CURSOR_PARAM] = cursor
             page = self._call_answer(SorcePage, "GET", "/jobs", params=params)

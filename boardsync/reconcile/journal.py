@@ -17,10 +17,12 @@ transaction, at the latest with the next batch's marks: a process that dies firs
 those creates in_flight, which the next run settles below exactly as lost answers.
 
 An unknown create is never resent. The next run looks it up (`settle`) among what `observe`
-already read, without another request: by the board's own handle (a slug) or, on a board that
+already read: by the board's own handle (a slug) or, on a board that
 keeps no reference of ours, by identity (the title and place of the payload that was sent; see
-`identity`), never taking a job bound to another posting. Found: the job is adopted, with an
-audit row. Not found: the create never happened, the intent is failed, and the planner may
+`identity`), never taking a job bound to another posting. A board whose list may hide some
+statuses (Sorce's, asked for no status) is asked once more for what it did not show, before a
+create is taken for never made (`Connector.lost_candidates`). Found: the job is adopted, with
+an audit row. Not found: the create never happened, the intent is failed, and the planner may
 create again. Several candidates, or a board that could not be read (or whose list is not
 believed): the pair stays unsettled and nothing is created for it in this run. A posting
 removed from the source since is settled all the same, so its job is bound and reported.
@@ -37,6 +39,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from boardsync.connectors.base import Remote
+from boardsync.errors import ProviderError
 from boardsync.reconcile.identity import FreeJobs
 from boardsync.log import get_logger
 from boardsync.reconcile import record
@@ -174,15 +177,40 @@ def settle(
         provider: {job.remote_id: job.posting for job in jobs}
         for provider, jobs in record.bound_jobs(store, list(boards), renames=renames).items()
     }
+    unlisted = _Unlisted()
     for intent in intents:
         _settle_one(store if write else None, intent, boards[intent.provider],
-                    taken.setdefault(intent.provider, {}), settlement, run_id, now)
+                    taken.setdefault(intent.provider, {}), settlement, run_id, now, unlisted)
     return settlement
+
+
+class _Unlisted:
+    """Per board, the jobs a lost create may have made that its list did not show
+    (`Connector.lost_candidates`), asked of the board once per settling and only when a lost
+    create was not found in the list: whether a list shows every status is not always
+    documented, and a create taken for not made is sent again."""
+
+    def __init__(self) -> None:
+        self._jobs: dict[str, list[Remote] | ProviderError] = {}
+
+    def of(self, board: Board) -> list[Remote]:
+        """The board's jobs its list did not show; the board's error when it could not say."""
+        if board.name not in self._jobs:
+            try:
+                more = board.connector.lost_candidates()
+            except ProviderError as exc:
+                self._jobs[board.name] = exc
+            else:
+                self._jobs[board.name] = [r for r in more if r.remote_id not in board.remotes]
+        jobs = self._jobs[board.name]
+        if isinstance(jobs, ProviderError):
+            raise jobs
+        return jobs
 
 
 def _settle_one(
     store: Store | None, intent: Intent, board: Board, taken: dict[str, str], settlement: Settlement,
-    run_id: int | None, now: datetime,
+    run_id: int | None, now: datetime, unlisted: _Unlisted,
 ) -> None:
     """Settle one intent; with no `store` (a plan), only decide."""
     pair = (intent.posting_key, intent.provider)
@@ -203,6 +231,14 @@ def _settle_one(
         return
     others = [rid for rid, key in taken.items() if key != intent.posting_key]
     found = FreeJobs.on(board.connector, board.remotes.values(), others).candidates(intent.posting_key, spec or {})
+    if not found:  # not in the list: maybe in a status the list hides
+        try:
+            more = unlisted.of(board)
+        except ProviderError as exc:
+            bound.warning("intent_unsettled", reason="the jobs the list did not show could not be read", error=str(exc))
+            settlement.unsettled.add(pair)  # nothing is created while the create may have happened
+            return
+        found = FreeJobs.on(board.connector, more, others).candidates(intent.posting_key, spec or {})
     if not found:
         bound.info("intent_settled", outcome="not_created")
         _finish(store, intent, IntentState.FAILED, now, error="not found on the board: the create did not happen")

@@ -17,6 +17,10 @@ refused:
 - ``POST /_sandbox/jobs/{job_id}/listed`` ``{"listed": bool}``: with false, ``GET /jobs`` leaves
   the job out (as a list that hides some statuses, or a page lost on the way, would) while
   ``GET /jobs/{id}`` and every other endpoint still know it; answers the job.
+- ``POST /_sandbox/list-hides`` ``{"statuses": ["DRAFT", …]}``: the statuses ``GET /jobs``
+  leaves out when it is asked for no ``status`` (as a list that shows only some statuses by
+  default would); asked for one of them by ``status``, it shows those jobs. Default: none, so
+  the list asked for no status shows every status. Answers the statuses hidden.
 - ``POST /_sandbox/rate-limit`` ``{"per_minute": n}``: the per-key limit (default 60).
 - ``POST /_sandbox/keys/{key}/revoke``: the key answers 401 from then on.
 - ``POST /_sandbox/seed`` ``{"key": "sk_ext_…", "jobs": [<POST /jobs body>, …]}``: every job
@@ -635,6 +639,7 @@ class SorceSim(Simulator):
         self._jobs: dict[str, Job] = {}
         self._seq = 0
         self._unlisted: set[str] = set()
+        self._hidden_by_default: frozenset[str] = frozenset()
 
     def _snapshot_state(self) -> dict[str, Any]:
         return {
@@ -705,7 +710,8 @@ class SorceSim(Simulator):
                 job for job in self._newest_first(company_id)
                 if job.id not in self._unlisted
                 and (query.before is None or job.seq < query.before)
-                and (query.status is None or job.status_at(now) == query.status)
+                and (job.status_at(now) == query.status if query.status is not None
+                     else job.status_at(now) not in self._hidden_by_default)
             ]
             page = jobs[: query.limit]
             more = len(jobs) > query.limit
@@ -811,6 +817,15 @@ class SorceSim(Simulator):
             else:
                 self._unlisted.add(job_id)
             return job.view(self.clock.now())
+
+    def hide_by_default(self, statuses: Iterable[str]) -> list[str]:
+        """The statuses ``GET /jobs`` leaves out when asked for no status (none: every one shown)."""
+        statuses = list(statuses) if not isinstance(statuses, str) else [statuses]
+        if not all(status in STATUSES for status in statuses):
+            raise ValueError(f"statuses must each be one of {', '.join(STATUSES)}")
+        with self.lock:
+            self._hidden_by_default = frozenset(statuses)
+            return sorted(self._hidden_by_default)
 
     def jobs(self, company_id: str | None = None) -> list[dict[str, Any]]:
         with self.lock:
@@ -1024,6 +1039,12 @@ def _board_controls(sim: SorceSim) -> list[Route]:
     def listed(request: Request, body: dict[str, Any]) -> Any:
         return sim.set_listed(request.path_params["job_id"], body.get("listed"))  # type: ignore[arg-type]
 
+    def list_hides(request: Request, body: dict[str, Any]) -> Any:
+        statuses = body.get("statuses")
+        if not isinstance(statuses, list):
+            raise ValueError("statuses must be a list of statuses")
+        return {"statuses": sim.hide_by_default(statuses)}
+
     def rate_limit(request: Request, body: dict[str, Any]) -> Any:
         sim.set_rate_limit(body.get("per_minute"))  # type: ignore[arg-type]  # checked inside
         return {"per_minute": sim.window.limit}
@@ -1048,6 +1069,7 @@ def _board_controls(sim: SorceSim) -> list[Route]:
         Route(f"{p}/jobs/{{job_id}}", answer(edit), methods=["PATCH"]),
         Route(f"{p}/jobs/{{job_id}}/listed", answer(listed), methods=["POST"]),
         Route(f"{p}/jobs", answer(jobs), methods=["GET"]),
+        Route(f"{p}/list-hides", answer(list_hides), methods=["POST"]),
         Route(f"{p}/rate-limit", answer(rate_limit), methods=["POST"]),
         Route(f"{p}/keys/{{key}}/revoke", answer(revoke), methods=["POST"]),
         Route(f"{p}/seed", answer(seed), methods=["POST"]),
