@@ -111,6 +111,31 @@ def test_an_update_in_input_words_reads_back_equal(sandbox: Sandbox) -> None:
     assert connector.observe()[0].spec == desired
 
 
+def test_a_department_and_pay_period_read_back_in_other_case_or_spacing_are_not_a_change(sandbox: Sandbox) -> None:
+    """The documents give output words for neither: ``information-technology`` and
+    ``per year`` read back as the ``Information Technology`` and ``Per year`` sent."""
+    connector = helpers.hirempire(sandbox)
+    p = helpers.posting(department="Information Technology")
+    desired = connector.render(p)
+    connector.create(p, desired, publish=True)
+    assert desired["salary_period"] == "Per year"
+    rewrite = {"jobs[*].department": "information-technology", "jobs[*].salary_period": "per year"}
+    sandbox.hirempire.faults.add(Fault("rewrite", method="GET", path="/v1/jobs", rewrite=rewrite))
+    (observed,) = connector.observe()
+    assert {k: observed.spec[k] for k in ("department", "salary_period")} == {
+        "department": "Information Technology", "salary_period": "Per year"}
+
+
+def test_any_409_on_add_job_looks_the_slug_up_whatever_its_text(sandbox: Sandbox) -> None:
+    """A resend answered 409 is the sign to look the slug up, not only with the documented
+    text: the job that holds the slug is handed back, and nothing is made twice."""
+    connector, remote = created(sandbox)
+    p = helpers.posting()
+    sandbox.hirempire.faults.add(Fault("status", status=409, method="POST", path="/v1/add-job", message="Slug taken."))
+    again = connector.create(p, connector.render(p), publish=True)
+    assert again.remote_id == remote.remote_id and len(sandbox.hirempire.jobs()) == 1
+
+
 def test_the_active_jobs_limit_blocks_on_the_plan(sandbox: Sandbox) -> None:
     """402 past the plan's active jobs: Blocked(plan_limit), company-wide."""
     sandbox.hirempire.set_limits(active_jobs=0)

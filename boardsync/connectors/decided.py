@@ -41,10 +41,12 @@ Hirempire
   trims the channel name.
 - update-job to Active past the active-jobs limit is 402 like add-job: every 402 maps to
   Blocked(plan_limit) in `hirempire.HirempireConnector._error`.
-- ``department`` and ``salary_period`` come back in the words they were sent in, and
-  add-job's ``job_status`` is an output word (draft…closed): `hirempire.job_spec`,
-  `hirempire.HirempireConnector._created`. update-job's ``status`` is read in either word set
-  (`hirempire.HirempireUpdated`), and a change of fields does not read it at all.
+- ``department`` and ``salary_period`` come back as the words they were sent in, in any case
+  or spacing (`hirempire.DEPARTMENT_INPUT`, `hirempire.SALARY_PERIOD_INPUT`: a word the
+  documents do not list is compared as it is), and add-job's ``job_status`` is an output word
+  (draft…closed): `hirempire.job_spec`, `hirempire.HirempireConnector._created`. update-job's
+  ``status`` is read in either word set (`hirempire.HirempireUpdated`), and a change of fields
+  does not read it at all.
 - add-job refuses fields it does not know: `hirempire.HirempireConnector.create` sends only
   the spec's fields, ``company_id``, ``job_sources`` and ``status``.
 - ``GET /webhooks`` answers ``{success, total_webhooks, webhooks: [{id, request_url, events}]}``
@@ -114,7 +116,8 @@ hirempire.key_from_slug (observe's posting_key; find is a slug lookup in ``GET /
 
 HIREMPIRE_SLUG_IN_USE = (409, "public_slug already in use")
 """A slug in use answers 409 with this text: on a create, the sign of an earlier create whose
-answer was lost. hirempire.HirempireConnector._error and .create (then ._settle_slug_in_use)."""
+answer was lost. hirempire.HirempireConnector._error names it; .create looks the slug up
+(._settle_slug_in_use) after any 409 all the same, whatever its text."""
 
 HIREMPIRE_SALARY_READ_BACK = "salary_max"
 """add-job takes one ``salary`` number and shows it as both ``salary_min`` and ``salary_max``.

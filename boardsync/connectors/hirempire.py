@@ -129,8 +129,20 @@ JOB_TYPES = {
 }
 WORKPLACES = {Workplace.ON_SITE: "On-site", Workplace.REMOTE: "Remote", Workplace.HYBRID: "Hybrid"}
 
+
+def _folded_word(word: str) -> str:
+    """A word as the board may write it back, folded: case, spaces, hyphens and underscores
+    do not count (``Per year``, ``per-year`` and ``PER_YEAR`` are one word)."""
+    return re.sub(r"[\s_-]+", "", word).casefold()
+
+
 # Output word → input word: what `observe` uses to read a Job back in the spec's words.
 JOB_TYPE_INPUT = {word.lower(): word for word in JOB_TYPES.values()}
+DEPARTMENT_INPUT = {_folded_word(word): word for word in DEPARTMENTS}
+SALARY_PERIOD_INPUT = {_folded_word(word): word for word in SALARY_PERIODS.values()}
+"""The words a department and a pay period are sent in, by their folded form: the documents
+give no output words for these two, so whatever case or spacing the board writes them back
+in reads as the word sent (a Job answering ``per year`` is not an edit of ``Per year``)."""
 WORKPLACE_INPUT = {"onsite": "On-site", "remote": "Remote", "hybrid": "Hybrid"}
 CAREER_LEVEL_INPUT = {word.lower().replace(" ", "-"): word for word in CAREER_LEVELS}
 
@@ -524,7 +536,8 @@ class HirempireConnector(HttpConnector):
         try:
             response = self._call("POST", "/add-job", json=body)
         except Rejected as exc:
-            if exc.code != "slug_in_use":
+            # Any 409 here is the sign to look the slug up [doc], whatever its text says.
+            if exc.code != "slug_in_use" and exc.status != 409:
                 raise
             return self._settle_slug_in_use(str(spec.get("public_slug")), exc)
         return self._created(response, spec)
@@ -756,12 +769,12 @@ def job_spec(job: HirempireJob) -> dict[str, Any]:
     return {
         "job_title": _text(job.job_title),
         "job_description": _text(job.job_description),
-        "department": job.department,
+        "department": _as_sent(DEPARTMENT_INPUT, job.department),
         "job_country": country,
         "city": city,
         "salary": _amount(getattr(job, decided.HIREMPIRE_SALARY_READ_BACK)),
         "currency": job.currency,
-        "salary_period": job.salary_period,
+        "salary_period": _as_sent(SALARY_PERIOD_INPUT, job.salary_period),
         "hide_salary": job.is_salary_hidden,
         "job_type": _input_word(JOB_TYPE_INPUT, job.job_type),
         "workplace": _input_word(WORKPLACE_INPUT, job.job_mode),
@@ -774,6 +787,12 @@ def job_spec(job: HirempireJob) -> dict[str, Any]:
 def _input_word(words: Mapping[str, str], output: str | None) -> str | None:
     """The input word for an output word; one the documents do not list stays as it is."""
     return words.get(output, output) if output is not None else None
+
+
+def _as_sent(words: Mapping[str, str], output: str | None) -> str | None:
+    """The word sent for a word read back in another case or spacing; one the documents do
+    not list stays as it is."""
+    return words.get(_folded_word(output), output) if output is not None else None
 
 
 def _split_location(location: str | None) -> tuple[str | None, str | None]:
