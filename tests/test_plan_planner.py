@@ -307,6 +307,20 @@ def test_job_the_board_names_as_the_posting_is_adopted_not_created() -> None:
     assert not result.empty
 
 
+def test_a_job_with_the_slug_the_posting_gives_itself_is_adopted_not_created() -> None:
+    """With no record (a fresh state database), an unbound Hirempire job that carries the
+    public_slug the posting gives itself is the posting's: adopted, never created beside;
+    two such jobs block the pair."""
+    a = posting("a", boards={"hirempire": {"public_slug": "evenings"}})
+    spec = {**spec_of(a), "public_slug": "evenings"}
+    own = remote(a, "h1", spec=spec)
+    board = Board("hirempire", HIREMPIRE, specs={"a": spec}, remotes={"h1": own})
+    result = plan([a], board)
+    assert actions(result) == [("a", "adopt")] and result.changes[0].remote_id == "h1"
+    twice = Board("hirempire", HIREMPIRE, specs={"a": spec}, remotes={"h1": own, "h2": remote(a, "h2", spec=spec)})
+    assert [b.gate for b in plan([a], twice).blocked] == ["ambiguous"]
+
+
 def test_unbound_live_job_with_identical_content_is_adopted_once() -> None:
     """On a board without slugs, an unbound live job with exactly the content is adopted,
     and the same job is never given to two postings."""
@@ -432,6 +446,7 @@ def test_a_lost_hirempire_create_is_recognised_by_the_slug_it_sent_never_by_anot
     assert FreeJobs.on(HIREMPIRE, [own, named], ()).candidates("a", sent) == (named, own)
     assert FreeJobs.on(HIREMPIRE, [own, named], ()).candidates("a", {"public_slug": "bs-a"}) == (named,)
     assert FreeJobs.on(HIREMPIRE, [own, named], ()).candidates("a", {}) == (named,)
+
 
 # ------------------------------------------------------------------------------ channels and links
 

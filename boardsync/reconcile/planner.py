@@ -207,18 +207,22 @@ def _before_create(
     posting: Posting, board: Board, spec: Spec, policy: Policy, free: FreeJobs, planned: PairPlan,
     ignored: frozenset[str],
 ) -> PairPlan:
-    """A create (or repost) is the last resort: on a board that cannot name its postings, a
-    free job that already is this posting (same title and place) is adopted instead, and
-    several such jobs block the pair, since any create could be a duplicate."""
+    """A create (or repost) is the last resort: a free job that already is this posting is
+    adopted instead — on a board that names its postings, one that carries the handle the
+    create would send (a slug the posting gives itself); on one that cannot, one with the same
+    title and place — and several such jobs block the pair, since any create could be a
+    duplicate."""
     if not any(c.action in CREATES for c in planned.changes):
         return planned
-    found = free.alike(spec)
+    names = board.connector.NAMES_ITS_POSTINGS
+    found = free.sent(spec) if names else free.alike(spec)
     if not found:
         return planned
     if len(found) > 1:
         return _ambiguous(board.name, posting.key, found)
     free.claim(found[0])
-    why = f"{found[0].remote_id} on the board has this posting's title and place; taking it over instead of creating"
+    what = "the slug this posting's job is given" if names else "this posting's title and place"
+    why = f"{found[0].remote_id} on the board has {what}; taking it over instead of creating"
     return _adopted(posting, board, spec, found[0], policy, why, ignored)
 
 
