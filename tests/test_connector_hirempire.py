@@ -99,6 +99,13 @@ def test_a_field_change_needs_no_status_from_its_answer(sandbox: Sandbox) -> Non
     assert connector.observe()[0].spec["job_title"] == "Staff Engineer"
 
 
+def test_unpublish_takes_a_job_back_to_draft(sandbox: Sandbox) -> None:
+    """update-job with ``Pending``: the job reads back as a draft."""
+    connector, remote = created(sandbox)
+    assert connector.transition(remote, "unpublish").status == "draft"
+    assert connector.observe()[0].status == "draft"
+
+
 def test_an_update_in_input_words_reads_back_equal(sandbox: Sandbox) -> None:
     """A changed job type and workplace go as input words and come back equal after
     normalising the output words."""

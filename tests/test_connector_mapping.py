@@ -293,11 +293,13 @@ def test_sorce_lifecycle_follows_its_state_machine(desired: str, observed: str, 
         ("paused", "active", ["pause"]),
         ("closed", "active", ["close"]),
         ("closed", "closed", []),
-        ("draft", "active", []),
+        ("draft", "active", ["unpublish"]),
+        ("draft", "closed", ["unpublish"]),
+        ("draft", "draft", []),
     ],
 )
 def test_hirempire_lifecycle_sets_any_status_in_one_call(desired: str, observed: str, actions: list[str]) -> None:
-    """Hirempire lets any status become any other: one transition at most."""
+    """Hirempire lets any status become any other, a draft (``Pending``) too: one transition at most."""
     assert hirempire().lifecycle(desired, observed) == actions  # type: ignore[arg-type]
 
 

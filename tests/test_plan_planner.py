@@ -287,11 +287,23 @@ def test_job_deleted_from_the_board_is_created_again_with_self_heal() -> None:
 
 
 def test_live_job_whose_posting_became_draft_is_reported_not_changed() -> None:
-    """No board can unpublish to draft: the difference is reported, nothing planned."""
+    """Sorce cannot take a live job back to draft: the difference is reported, nothing planned."""
     a = posting("a", status="draft")
     known = Known(bindings={("a", "sorce"): PairState("j1", "active", spec_of(a))})
     result = plan([a], sorce([a], [remote(a)]), known)
     assert result.empty and [(d.field, d.disposition) for d in result.drift] == [("status", "report")]
+
+
+@pytest.mark.parametrize("observed", ["active", "paused", "closed"])
+def test_a_hirempire_job_whose_posting_became_draft_goes_back_to_draft(observed: str) -> None:
+    """Hirempire sets any status to any other, a draft too: a live or closed job whose posting
+    is a draft again (or whose publish_at moved ahead) is taken back to draft, not left live
+    and reported, and a closed one is not reposted (its slug would find it again)."""
+    a = posting("a", status="draft", boards={"hirempire": {}})
+    board = Board("hirempire", HIREMPIRE, specs={"a": spec_of(a)}, remotes={"h1": remote(a, "h1", status=observed)})
+    known = Known(bindings={("a", "hirempire"): PairState("h1", "active", spec_of(a))})
+    result = plan([a], board, known, Policy(repost_expired=True))
+    assert actions(result) == [("a", "unpublish")] and result.changes[0].remote_id == "h1"
 
 
 # ------------------------------------------------------------------------------ adopting

@@ -34,7 +34,9 @@ if TYPE_CHECKING:
 
 # Board-neutral lifecycle words. Each connector maps its board's statuses onto these.
 RemoteStatus = Literal["draft", "active", "paused", "closed", "expired"]
-Transition = Literal["publish", "pause", "resume", "close"]
+Transition = Literal["publish", "pause", "resume", "close", "unpublish"]
+"""A status change a board can make; ``unpublish`` takes a job back to a draft, where a board
+allows it (Hirempire)."""
 
 Spec = Mapping[str, Any]
 """A board payload, normalised so that `render(p) == observed.spec` when nothing drifted."""

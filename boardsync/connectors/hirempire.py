@@ -147,7 +147,9 @@ WORKPLACE_INPUT = {"onsite": "On-site", "remote": "Remote", "hybrid": "Hybrid"}
 CAREER_LEVEL_INPUT = {word.lower().replace(" ", "-"): word for word in CAREER_LEVELS}
 
 STATUSES: dict[str, RemoteStatus] = {"draft": "draft", "active": "active", "paused": "paused", "closed": "closed"}
-STATUS_INPUT: dict[Transition, str] = {"publish": "Active", "resume": "Active", "pause": "Paused", "close": "Closed"}
+STATUS_INPUT: dict[Transition, str] = {
+    "publish": "Active", "resume": "Active", "pause": "Paused", "close": "Closed", "unpublish": "Pending",
+}
 STATUS_OUTPUT = {"pending": "draft", "hired": "closed"}
 """The input words that read otherwise once lower-cased (``Pending``, ``Hired``), as the output
 words they stand for."""
@@ -447,9 +449,11 @@ class HirempireConnector(HttpConnector):
         }
 
     def lifecycle(self, desired: str, observed: RemoteStatus) -> list[Transition]:
-        """Any status may be set to any other in one call; there is no way back to draft."""
-        if desired == observed or desired == "draft":
+        """Any status may be set to any other in one call [doc], a draft (``Pending``) too."""
+        if desired == observed:
             return []
+        if desired == "draft":
+            return ["unpublish"]
         if desired == "active":
             return ["resume"] if observed == "paused" else ["publish"]
         return {"paused": ["pause"], "closed": ["close"]}.get(desired, [])  # type: ignore[return-value]

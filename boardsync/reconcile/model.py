@@ -33,12 +33,14 @@ class Action(StrEnum):
     RESUME = "resume"
     PAUSE = "pause"
     CLOSE = "close"
+    UNPUBLISH = "unpublish"
+    """Take a job back to a draft (a board that allows it: Hirempire)."""
     ENSURE_SOURCE = "ensure_source"
     REFRESH_LINK = "refresh_link"
 
 
 ACTION_NAMES = frozenset(a.value for a in Action)
-TRANSITIONS = frozenset({Action.PUBLISH, Action.RESUME, Action.PAUSE, Action.CLOSE})
+TRANSITIONS = frozenset({Action.PUBLISH, Action.RESUME, Action.PAUSE, Action.CLOSE, Action.UNPUBLISH})
 CREATES = frozenset({Action.CREATE, Action.REPOST})
 
 Disposition = Literal["correct", "report", "frozen"]

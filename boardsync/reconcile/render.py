@@ -23,7 +23,7 @@ VERSION = 1
 
 SYMBOLS = {
     Action.CREATE: "+", Action.REPOST: "+", Action.ADOPT: "=", Action.UPDATE: "~",
-    Action.PUBLISH: ">", Action.RESUME: ">", Action.PAUSE: "‖", Action.CLOSE: "-",
+    Action.PUBLISH: ">", Action.RESUME: ">", Action.PAUSE: "‖", Action.CLOSE: "-", Action.UNPUBLISH: "‖",
     Action.ENSURE_SOURCE: "+", Action.REFRESH_LINK: "↻",
 }
 COLOURS = {"+": "32", "-": "31", "~": "33", ">": "36", "‖": "36", "=": "36", "↻": "2", "!": "35", "?": "33"}

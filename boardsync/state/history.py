@@ -170,8 +170,8 @@ def _audit_event(a: AuditEntry, commits: dict[int, str | None]) -> StoryEvent:
 
 _PAST = {
     "create": "created", "repost": "reposted", "update": "updated", "publish": "published", "pause": "paused",
-    "resume": "resumed", "close": "closed", "adopt": "adopted", "forget": "forgotten", "rename": "renamed",
-    "ensure_source": "source made", "refresh_link": "link refreshed",
+    "resume": "resumed", "close": "closed", "unpublish": "back to draft", "adopt": "adopted", "forget": "forgotten",
+    "rename": "renamed", "ensure_source": "source made", "refresh_link": "link refreshed",
 }
 
 
