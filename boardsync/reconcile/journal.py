@@ -17,9 +17,9 @@ transaction, at the latest with the next batch's marks: a process that dies firs
 those creates in_flight, which the next run settles below exactly as lost answers.
 
 An unknown create is never resent. The next run looks it up (`settle`) among what `observe`
-already read: by the board's own handle (a slug) or, on a board that
-keeps no reference of ours, by identity (the title and place of the payload that was sent; see
-`identity`), never taking a job bound to another posting. A board whose list may hide some
+already read: by the board's own handle (a slug) or, on a board that keeps no reference of
+ours, by identity (the title and place of the payload that was sent; see `identity`), never
+taking a job bound to another posting. A board whose list may hide some
 statuses (Sorce's, asked for no status) is asked once more for what it did not show, before a
 create is taken for never made (`Connector.lost_candidates`). Found: the job is adopted, with
 an audit row. Not found: the create never happened, the intent is failed, and the planner may
