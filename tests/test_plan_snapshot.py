@@ -194,6 +194,30 @@ def test_plan_against_an_unchanged_snapshot_exits_0(synced: Workspace, monkeypat
     assert synced.counts() == {"sorce": {}, "hirempire": {}, "recruitifi": {}}
 
 
+def test_a_plan_against_a_snapshot_with_a_lost_create_asks_no_board(
+    synced: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A create's answer was lost, then a snapshot taken (its recorded list, read before the
+    create, does not show the job): the plan against it looks only through what was recorded,
+    sends nothing, and plans rather than fail."""
+    from boardsync.sandbox.core import Fault
+
+    text = synced.posting_file("support-specialist").read_text()
+    (synced.postings / "night-support.yaml").write_text(
+        text.replace("key: support-specialist", "key: night-support")
+        .replace("title: Customer Support Specialist", "title: Night Support Specialist")
+    )
+    synced.sandbox.sorce.faults.add(Fault("lost_response", method="POST", path=r".*/jobs", times=1))
+    assert synced.run("reconcile", "--provider", "sorce", "--posting", "night-support").code == 2
+    _snapshot(synced)
+    for name in synced.sandbox.credentials():
+        monkeypatch.delenv(name)
+    synced.clear_counts()
+    ran = synced.run("plan", "--snapshot", str(synced.root / "snap.json"))
+    assert ran.code == 2, ran.out + ran.err
+    assert synced.counts() == {"sorce": {}, "hirempire": {}, "recruitifi": {}}
+
+
 def test_plan_against_a_snapshot_says_how_old_it_is(synced: Workspace) -> None:
     """A snapshot whose boards were last read 3 h 5 min ago: the text, the Markdown and the
     JSON plan each say so."""

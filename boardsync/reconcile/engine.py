@@ -225,7 +225,7 @@ class _Run:
         renamed = self._renamed()
         boards = self._observed(stop, force=force)
         settlement = journal.settle(self.store, boards, self.id, self.now, scope=self.scope,
-                                    write=not self.read_only, renames=self.renames)
+                                    write=not self.read_only, renames=self.renames, ask=self.reads is None)
         self.settled_adoptions = settlement.adopted
         known = record.load_known(
             self.store, list(boards), self.now, frozenset(settlement.unsettled), settlement.candidates,

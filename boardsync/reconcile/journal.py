@@ -160,12 +160,15 @@ def settle(
     scope: Collection[str] | None = None,
     write: bool = True,
     renames: Mapping[str, str] | None = None,
+    ask: bool = True,
 ) -> Settlement:
     """Settle every open intent of earlier runs on these boards, for the postings in `scope`
     (None: all, including postings gone from the source). Without `write` (a plan), decide
     the same and write nothing: an intent found not created leaves its pair free to create,
     and a job found is kept in `Settlement.would_adopt` instead of bound. `renames` (old key →
-    new, for a plan) reads the state as a run will have moved it."""
+    new, for a plan) reads the state as a run will have moved it. Without `ask` (a plan against
+    recorded reads, which sends nothing), a board is not asked for the jobs its list did not
+    show: what was recorded is all there is to look through."""
     settlement = Settlement()
     intents = [  # outside this run's postings: settled by a run that includes them
         intent for intent in record.unsettled_intents(store, list(boards), before_run=run_id, renames=renames)
@@ -177,7 +180,7 @@ def settle(
         provider: {job.remote_id: job.posting for job in jobs}
         for provider, jobs in record.bound_jobs(store, list(boards), renames=renames).items()
     }
-    unlisted = _Unlisted()
+    unlisted = _Unlisted(ask)
     for intent in intents:
         _settle_one(store if write else None, intent, boards[intent.provider],
                     taken.setdefault(intent.provider, {}), settlement, run_id, now, unlisted)
@@ -190,11 +193,15 @@ class _Unlisted:
     create was not found in the list: whether a list shows every status is not always
     documented, and a create taken for not made is sent again."""
 
-    def __init__(self) -> None:
+    def __init__(self, ask: bool) -> None:
+        self._ask = ask
+        """Whether the boards may be asked at all (not in a plan against recorded reads)."""
         self._jobs: dict[str, list[Remote] | ProviderError] = {}
 
     def of(self, board: Board) -> list[Remote]:
         """The board's jobs its list did not show; the board's error when it could not say."""
+        if not self._ask:
+            return []
         if board.name not in self._jobs:
             try:
                 more = board.connector.lost_candidates()
