@@ -143,6 +143,18 @@ def test_any_409_on_add_job_looks_the_slug_up_whatever_its_text(sandbox: Sandbox
     assert again.remote_id == remote.remote_id and len(sandbox.hirempire.jobs()) == 1
 
 
+def test_a_409_for_another_reason_with_no_job_on_the_slug_stays_the_boards_refusal(sandbox: Sandbox) -> None:
+    """No job holds the slug after a 409 whose text is not the documented one: nothing was
+    made, so the refusal stands (the pair is blocked and backs off), not an unknown outcome
+    that would send the create again next run."""
+    connector = helpers.hirempire(sandbox)
+    p = helpers.posting()
+    sandbox.hirempire.faults.add(Fault("status", status=409, method="POST", path="/v1/add-job", message="Busy."))
+    with pytest.raises(Rejected) as caught:
+        connector.create(p, connector.render(p), publish=True)
+    assert caught.value.reason == "Busy." and sandbox.hirempire.jobs() == []
+
+
 def test_the_active_jobs_limit_blocks_on_the_plan(sandbox: Sandbox) -> None:
     """402 past the plan's active jobs: Blocked(plan_limit), company-wide."""
     sandbox.hirempire.set_limits(active_jobs=0)

@@ -32,6 +32,7 @@ PLAN = Plan(
                diffs=(FieldDiff("title", "Old | title", "New title"), FieldDiff("salaryMax", 100, 120))),
         Change("sorce", "backend", Action.PAUSE, "the source says paused", remote_id="j1"),
         Change("recruitifi", "backend", Action.REFRESH_LINK, "no signed link yet"),
+        Change("hirempire", "backend", Action.UNPUBLISH, "the source says draft", remote_id="h1"),
     ),
     drift=(DriftItem("sorce", "frontend", "qualifications", ["a"], ["b"], "frozen"),),
     blocked=(BlockedItem("sorce", "ops", "Terms not accepted. A person must accept them.", gate="terms",

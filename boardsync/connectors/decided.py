@@ -84,10 +84,12 @@ a page without ``nextCursor`` is Malformed (sorce.SorcePage), not taken as the l
 
 SORCE_LIST_STATUS_PARAM = "status"
 SORCE_CREATED_STATUSES = ("DRAFT", "ACTIVE")
-"""``GET /jobs?status=`` lists one status [doc: the parameter]; whether the list asked for no
-status shows every status is not documented, so a create whose answer was lost is also looked
-for in the lists of the statuses a create leaves (a draft; live when published).
-sorce.SorceConnector.lost_candidates, through journal.settle."""
+"""``GET /jobs?status=`` lists one status (the query's names are [decided], as ``limit`` and
+``cursor``); whether the list asked for no status shows every status is not documented, so a
+create whose answer was lost is also looked for in the lists of the statuses a create leaves (a
+draft; live when published). sorce.SorceConnector.lost_candidates, through journal.settle. Were
+the parameter refused, such a create stays unsettled (nothing is created for it) and says why in
+the log (``intent_unsettled``), until a person binds or forgets the pair."""
 
 SORCE_JOB_PATH = "/jobs/{id}"
 """``GET /jobs/{id}`` returns one Job, and 404 NOT_FOUND for no such job (the PATCH on the same

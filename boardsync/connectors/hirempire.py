@@ -639,6 +639,8 @@ class HirempireConnector(HttpConnector):
 
     def _settle_slug_in_use(self, slug: str, refused: Rejected) -> Remote:
         found = self._find_slug(slug)
+        if found is None and refused.code != "slug_in_use":
+            raise refused  # a 409 for another reason, and no job holds the slug: nothing was made
         if found is None:
             # The slug was taken when we asked and is gone now: what happened is unknown.
             raise Ambiguous(

@@ -181,7 +181,7 @@ def _plan_job(
     if isinstance(spec, tuple):
         return _refused_by_board(board.name, posting.key, spec)
     if pair in known.unsettled:
-        return _unsettled(board.name, posting.key, known.candidates.get(pair, ()))
+        return _unsettled(board, posting.key, known.candidates.get(pair, ()))
     state = known.bindings.get(pair)
     if state is not None and state.remote_id is not None:
         remote = board.remotes.get(state.remote_id)
@@ -219,7 +219,7 @@ def _before_create(
     if not found:
         return planned
     if len(found) > 1:
-        return _ambiguous(board.name, posting.key, found)
+        return _ambiguous(board, posting.key, found)
     free.claim(found[0])
     what = "the slug this posting's job is given" if names else "this posting's title and place"
     why = f"{found[0].remote_id} on the board has {what}; taking it over instead of creating"
@@ -236,23 +236,29 @@ def _adopted(
     return replace(rest, changes=(adopt, *rest.changes))
 
 
-def _ambiguous(provider: str, key: str, found: Sequence[Remote]) -> PairPlan:
+def _ambiguous(board: Board, key: str, found: Sequence[Remote]) -> PairPlan:
     ids = ", ".join(r.remote_id for r in found)
-    reason = (
-        f"{len(found)} jobs on the board could be this posting (same title and place): {ids}; "
-        "nothing is created until all but one are closed on the board"
-    )
-    return PairPlan(blocked=(BlockedItem(provider, key, reason, gate="ambiguous"),), evaluated=False)
+    why = "the same slug" if board.connector.NAMES_ITS_POSTINGS else "same title and place"
+    reason = f"{len(found)} jobs on the board could be this posting ({why}): {ids}; {_until_one_is_left(board)}"
+    return PairPlan(blocked=(BlockedItem(board.name, key, reason, gate="ambiguous"),), evaluated=False)
 
 
-def _unsettled(provider: str, key: str, candidates: Sequence[str]) -> PairPlan:
+def _unsettled(board: Board, key: str, candidates: Sequence[str]) -> PairPlan:
     if not candidates:
-        return PairPlan(blocked=(BlockedItem(provider, key, UNSETTLED),), evaluated=False)
+        return PairPlan(blocked=(BlockedItem(board.name, key, UNSETTLED),), evaluated=False)
     reason = (
         f"an earlier create's answer was lost and {len(candidates)} jobs on the board could be it: "
-        f"{', '.join(candidates)}; nothing is created until all but one are closed on the board"
+        f"{', '.join(candidates)}; {_until_one_is_left(board)}"
     )
-    return PairPlan(blocked=(BlockedItem(provider, key, reason, gate="ambiguous"),), evaluated=False)
+    return PairPlan(blocked=(BlockedItem(board.name, key, reason, gate="ambiguous"),), evaluated=False)
+
+
+def _until_one_is_left(board: Board) -> str:
+    """What a person does so that only one job can be the posting's: on a board that names its
+    postings a job is one by its slug, whatever its status; elsewhere a closed job is not."""
+    if board.connector.NAMES_ITS_POSTINGS:
+        return "nothing is created until all but one are deleted on the board or given another slug"
+    return "nothing is created until all but one are closed on the board"
 
 
 def _unread(board: Board, key: str, remote_id: str) -> PairPlan:
