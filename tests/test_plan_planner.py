@@ -333,6 +333,21 @@ def test_a_job_with_the_slug_the_posting_gives_itself_is_adopted_not_created() -
     assert [b.gate for b in plan([a], twice).blocked] == ["ambiguous"]
 
 
+def test_many_creates_read_each_free_jobs_slug_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before each of many creates the free jobs are asked for the slug it sends: each job's
+    slug is read once for all of them, not once per create (thousands of postings on a board
+    already holding thousands of jobs)."""
+    read = []
+    handle = HIREMPIRE.handle
+    monkeypatch.setattr(HIREMPIRE, "handle", lambda spec: read.append(1) or handle(spec))
+    held = [Remote(f"h{i}", "active", spec={"public_slug": f"held-{i}"}) for i in range(200)]
+    wanted = [posting(f"p{i}", boards={"hirempire": {"public_slug": f"new-{i}"}}) for i in range(200)]
+    specs = {p.key: {**spec_of(p), "public_slug": f"new-{p.key[1:]}"} for p in wanted}
+    board = Board("hirempire", HIREMPIRE, specs=specs, remotes={r.remote_id: r for r in held})
+    assert {c.action.value for c in plan(wanted, board).changes} == {"create"}
+    assert len(read) <= len(held) + len(wanted)
+
+
 def test_unbound_live_job_with_identical_content_is_adopted_once() -> None:
     """On a board without slugs, an unbound live job with exactly the content is adopted,
     and the same job is never given to two postings."""

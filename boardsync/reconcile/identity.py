@@ -30,6 +30,9 @@ class FreeJobs:
         self._alike: dict[Hashable, list[Remote]] = {}
         self._unnamed: dict[str, Remote] = {}
         """On a board that names its postings, the free jobs that name none, by remote id."""
+        self._handles: dict[str, dict[str, Remote]] | None = None
+        """Handle → the free jobs that carry it, by remote id: made at the first `sent`, so a
+        run of many creates reads each job's spec once, not once per create."""
 
     @classmethod
     def on(cls, connector: Connector, remotes: Iterable[Remote], taken: Collection[str]) -> FreeJobs:
@@ -57,8 +60,13 @@ class FreeJobs:
         handle = self.connector.handle(spec)
         if handle is None:
             return ()
-        jobs = (*self._named.values(), *self._unnamed.values())
-        return tuple(r for r in jobs if self.connector.handle(r.spec) == handle)
+        if self._handles is None:
+            self._handles = {}
+            for remote in (*self._named.values(), *self._unnamed.values()):
+                carried = self.connector.handle(remote.spec)
+                if carried is not None:
+                    self._handles.setdefault(carried, {})[remote.remote_id] = remote
+        return tuple(self._handles.get(handle, {}).values())
 
     def alike(self, spec: Spec) -> tuple[Remote, ...]:
         """The free live jobs that are this posting by identity; none on a board that names
@@ -80,6 +88,8 @@ class FreeJobs:
         if remote.posting_key is not None:
             self._named.pop(remote.posting_key, None)
         self._unnamed.pop(remote.remote_id, None)
+        if self._handles is not None and (carried := self.connector.handle(remote.spec)) is not None:
+            self._handles.get(carried, {}).pop(remote.remote_id, None)
         if remote.posting_key is None and not self.connector.NAMES_ITS_POSTINGS:
             identity = self.connector.identity(remote.spec)
             group = self._alike.get(identity, [])
