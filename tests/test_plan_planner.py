@@ -337,9 +337,14 @@ def test_many_creates_read_each_free_jobs_slug_once(monkeypatch: pytest.MonkeyPa
     """Before each of many creates the free jobs are asked for the slug it sends: each job's
     slug is read once for all of them, not once per create (thousands of postings on a board
     already holding thousands of jobs)."""
-    read = []
+    read: list[Any] = []
     handle = HIREMPIRE.handle
-    monkeypatch.setattr(HIREMPIRE, "handle", lambda spec: read.append(1) or handle(spec))
+
+    def counted(spec: Any) -> str | None:
+        read.append(spec)
+        return handle(spec)
+
+    monkeypatch.setattr(HIREMPIRE, "handle", counted)
     held = [Remote(f"h{i}", "active", spec={"public_slug": f"held-{i}"}) for i in range(200)]
     wanted = [posting(f"p{i}", boards={"hirempire": {"public_slug": f"new-{i}"}}) for i in range(200)]
     specs = {p.key: {**spec_of(p), "public_slug": f"new-{p.key[1:]}"} for p in wanted}
