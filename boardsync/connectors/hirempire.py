@@ -15,6 +15,7 @@ before anything is believed; see `boardsync.connectors.answers`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -130,6 +131,7 @@ JOB_TYPES = {
 WORKPLACES = {Workplace.ON_SITE: "On-site", Workplace.REMOTE: "Remote", Workplace.HYBRID: "Hybrid"}
 
 
+@functools.lru_cache(maxsize=256)  # asked for each job of every read, of a few distinct words
 def _folded_word(word: str) -> str:
     """A word as the board may write it back, folded: case, spaces, hyphens and underscores
     do not count (``Per year``, ``per-year`` and ``PER_YEAR`` are one word)."""
