@@ -121,6 +121,30 @@ def test_a_bound_job_hidden_from_the_list_is_read_by_id_and_not_posted_again(syn
     assert len(synced.sorce_jobs()) == 6
 
 
+def test_bound_jobs_of_a_status_the_list_hides_are_listed_by_status_not_read_one_by_one(synced: Workspace) -> None:
+    """A list that hides closed jobs unless asked for them: one closed job still bound is read
+    by id (one read costs less than a list); three are found in one list of the closed status,
+    not read by id one request each, every run."""
+    synced.sandbox.sorce.hide_by_default(["CLOSED"])
+    synced.edit_posting("backend-engineer", "status: active", "status: closed")
+    assert synced.run("reconcile").code == 0
+    synced.clear_counts()
+    assert synced.run("reconcile").code == 0
+    sorce = synced.counts()["sorce"]
+    hidden = synced.remote_id("backend-engineer", "sorce")
+    assert sorce.get(f"GET {JOBS}/{hidden}") == 1 and sorce[f"GET {JOBS}"] == 1
+
+    for key in ("engineering-manager", "product-designer"):
+        synced.edit_posting(key, "status: active", "status: closed")
+    assert synced.run("reconcile", "--force").code == 0  # two of five live postings closing: a mass close
+    synced.clear_counts()
+    ran = synced.run("reconcile")
+    assert ran.code == 0, ran.out + ran.err
+    sorce = synced.counts()["sorce"]
+    assert [k for k in sorce if k.startswith(f"GET {JOBS}/")] == [] and writes(sorce) == {}
+    assert sorce[f"GET {JOBS}"] == 2  # the list asked for no status, then the closed jobs'
+
+
 def test_a_bound_job_deleted_on_hirempire_is_created_again_after_a_404(synced: Workspace) -> None:
     """A job deleted on Hirempire is missing from its list; get-job answers 404, so it is
     gone and created again (self_heal)."""

@@ -260,6 +260,9 @@ class Connector(abc.ABC):
     SUPPORTS_EVENTS: ClassVar[bool] = False
     """The board calls a webhook when its jobs change (read_event, webhooks, add_webhook,
     remove_webhook)."""
+    STATUS_PAGE: ClassVar[int] = 0
+    """The jobs one request of a list of one status holds (`in_status`); 0 for a board that
+    cannot list its jobs by status."""
     EVENTS: ClassVar[tuple[str, ...]] = ()
     """The board's events boardsync subscribes to, for a board with SUPPORTS_EVENTS."""
     NOT_SHOWN_BACK: ClassVar[Mapping[str, frozenset[str]]] = {}
@@ -357,6 +360,12 @@ class Connector(abc.ABC):
         list that hides some statuses by default): looked through before such a create is
         taken as never made. None by default, for a board whose list shows every job."""
         return []
+
+    def in_status(self, status: RemoteStatus) -> list[Remote]:
+        """Every job of one status, listed on its own (``STATUS_PAGE`` jobs a request): for the
+        bound jobs of a status a list asked for no status leaves out, when reading each by id
+        would cost more requests."""
+        raise NotImplementedError(f"{self.name} lists no jobs by status")
 
     def read(self, remote_id: str) -> Remote | None:
         """One object by its id, for one that a list did not show. None only when the board

@@ -10,8 +10,10 @@ Sorce
 - ``GET /jobs`` is newest first: `sorce.SorceConnector.find` stops at the first live match
   and so returns the newest one.
 - Not relied upon: that ``GET /jobs`` asked for no status shows every status. A bound job it
-  leaves out is read by id (`lookup`), and a create whose answer was lost is looked for in the
-  list of each status a create leaves too (`sorce.SorceConnector.lost_candidates`).
+  leaves out is read by id, or found in the list of its last status when several of that
+  status are missing (`lookup`, `sorce.SorceConnector.in_status`), and a create whose answer
+  was lost is looked for in the list of each status a create leaves too
+  (`sorce.SorceConnector.lost_candidates`).
 - Not relied upon: that a location sent without ``locationId`` is kept on a draft and named by
   Gate 1 at publish. `sorce.SorceConnector._location_ref` never sends one: a city that search
   did not find blocks the posting when planning.
@@ -98,7 +100,8 @@ INVALID_TRANSITION; sorce.SorceConnector.read reads a bound job ``GET /jobs`` di
 Only a 404 carrying NOT_FOUND is taken as no such job: were there no such route, its 404 would
 be an error of the read, never a gone job (which would be created again).
 Whether the list shows every status is not documented: a bound job it hides costs one such read
-per run."""
+per run, unless more of its status are hidden than a list of that status takes requests
+(`lookup`, `sorce.SorceConnector.in_status`)."""
 
 SORCE_TRANSITION_PATH = "/jobs/{id}/{action}"
 """``POST /jobs/{id}/pause|resume|close`` with an empty body (publish's path is [doc]).

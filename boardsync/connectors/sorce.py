@@ -128,6 +128,7 @@ STATUSES: dict[str, RemoteStatus] = {
     "CLOSED": "closed",
     "EXPIRED": "expired",
 }
+STATUS_CODES: dict[RemoteStatus, str] = {status: code for code, status in STATUSES.items()}
 TERMINAL: frozenset[RemoteStatus] = frozenset({"closed", "expired"})
 FROZEN_FIELDS = frozenset({"qualifications", "questions"})
 """What a job with applications no longer lets change (JOB_FROZEN). [doc]"""
@@ -346,6 +347,7 @@ class SorceConnector(HttpConnector):
     SUPPORTS_JOBS = True
     SUPPORTS_EXPIRY = True
     NAMES_ITS_POSTINGS = False  # a Job has no client reference field [doc]
+    STATUS_PAGE = decided.SORCE_PAGE_SIZE
     NOT_SHOWN_BACK = NOT_SHOWN_BACK
     RENDERS = RENDERS
 
@@ -506,6 +508,10 @@ class SorceConnector(HttpConnector):
                 log.info("create_found", remote_id=remote.remote_id, posting=posting.key)
                 return remote
         return None
+
+    def in_status(self, status: RemoteStatus) -> list[Remote]:
+        """``GET /jobs?status=``, every page."""
+        return [_remote(job) for job in self._jobs(STATUS_CODES[status])]
 
     def lost_candidates(self) -> list[Remote]:
         """The jobs of each status a create leaves a job in (a draft, or live when published),

@@ -6,6 +6,9 @@ bound job the list did not show is read by id (`Connector.read`): found, it join
 objects; 404, it is `Board.gone` and the planner may create the posting again; a failed read
 leaves the pair in `Board.unread`, where nothing is decided for it this run. A 404 is final
 (ids are not given again): the binding remembers it (`GONE`), and the job is not read again.
+Where a board lists by status (`Connector.STATUS_PAGE`) and more jobs of one status are missing
+than a list of that status takes requests, they are found there instead (`_listed_by_status`):
+a list that hides closed jobs would otherwise cost a read for every closed job, every run.
 
 When many of a board's bound live jobs are missing at once, or the list is empty while jobs
 are bound, a bad read is far likelier than deletions: no request is spent per job, the board
@@ -15,10 +18,13 @@ is marked `Board.suspect`, and the safety check refuses the run (``--force`` rea
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import cast, get_args
 
 from boardsync.config.model import Policy
+from boardsync.connectors.base import Remote, RemoteStatus
 from boardsync.errors import ProviderError
 from boardsync.log import get_logger
 from boardsync.reconcile.identity import ENDED
@@ -27,6 +33,9 @@ from boardsync.reconcile.safety import LIVE, SAFETY_FLOOR
 from boardsync.state.health import GONE
 
 log = get_logger(__name__)
+
+REMOTE_STATUSES = frozenset(get_args(RemoteStatus))
+"""The statuses a job can be seen in (a binding also says GONE or LINKED, which no list shows)."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +84,7 @@ def _look_up_board(
         log.warning("list_not_believed", provider=board.name, missing=len(unlisted), reason=suspect)
         why = "the list is not believed, so it was not read by id (rerun with --force to read each one)"
         return replace(board, suspect=suspect, unread={b.remote_id: why for b in wanted})
-    return _read_each(board, wanted, stop)
+    return _read_each(board, wanted, bound, stop)
 
 
 def _suspect(board: Board, bound: Sequence[BoundJob], unlisted: Sequence[BoundJob], policy: Policy) -> str | None:
@@ -101,11 +110,17 @@ def _suspect(board: Board, bound: Sequence[BoundJob], unlisted: Sequence[BoundJo
     )
 
 
-def _read_each(board: Board, unlisted: Sequence[BoundJob], stop: threading.Event | None) -> Board:
+def _read_each(
+    board: Board, unlisted: Sequence[BoundJob], bound: Sequence[BoundJob], stop: threading.Event | None
+) -> Board:
     found = dict(board.remotes)
     gone: set[str] = set()
     unread: dict[str, str] = {}
+    listed = _listed_by_status(board, unlisted, bound, stop)
     for job in unlisted:
+        if job.remote_id in listed:
+            found[job.remote_id] = listed[job.remote_id]
+            continue
         if stop is not None and stop.is_set():
             unread[job.remote_id] = "the run was stopped before it was read by id"
             continue
@@ -123,3 +138,30 @@ def _read_each(board: Board, unlisted: Sequence[BoundJob], stop: threading.Event
         log.info("read_by_id", provider=board.name, posting=job.posting, remote_id=job.remote_id,
                  found=remote is not None)
     return replace(board, remotes=found, gone=board.gone | gone, unread=unread)
+
+
+def _listed_by_status(
+    board: Board, unlisted: Sequence[BoundJob], bound: Sequence[BoundJob], stop: threading.Event | None
+) -> dict[str, Remote]:
+    """The unlisted jobs found in the lists of their last status, by id: a status is listed on
+    its own when that costs fewer requests than reading its missing jobs one by one (a list
+    that hides a status by default — closed jobs, say — would otherwise cost a read per job
+    every run, and closed jobs stay bound). How many requests a status takes is judged from the
+    jobs bound in it; a list that fails leaves its jobs to be read by id."""
+    page = board.connector.STATUS_PAGE
+    if not page:
+        return {}
+    missing = Counter(job.observed_status for job in unlisted if job.observed_status in REMOTE_STATUSES)
+    held = Counter(job.observed_status for job in bound)
+    listed: dict[str, Remote] = {}
+    for status, count in sorted(missing.items()):
+        if -(-held[status] // page) >= count or (stop is not None and stop.is_set()):
+            continue  # reading each costs no more than listing the status
+        try:
+            jobs = board.connector.in_status(cast(RemoteStatus, status))
+        except ProviderError as exc:
+            log.warning("status_list_failed", provider=board.name, status=status, error=str(exc))
+            continue
+        log.info("read_in_status", provider=board.name, status=status, missing=count, listed=len(jobs))
+        listed.update((remote.remote_id, remote) for remote in jobs)
+    return listed
