@@ -90,6 +90,15 @@ def test_a_status_change_answered_in_input_words_is_read(sandbox: Sandbox, answe
     assert connector.transition(remote, "pause").status == expected
 
 
+def test_a_create_answered_with_its_status_in_input_words_is_read(sandbox: Sandbox) -> None:
+    """add-job answering ``job_status: "Active"`` (the input word) is a job made live, not an
+    answer that cannot be read (which would leave the create's outcome unknown)."""
+    connector = helpers.hirempire(sandbox)
+    p = helpers.posting()
+    sandbox.hirempire.faults.add(Fault("rewrite", method="POST", path="/v1/add-job", rewrite={"job_status": "Active"}))
+    assert connector.create(p, connector.render(p), publish=True).status == "active"
+
+
 def test_a_field_change_needs_no_status_from_its_answer(sandbox: Sandbox) -> None:
     """update-job answering a change of fields is taken whatever its status says: the
     change needs only to have been taken, and the next read shows the job."""

@@ -45,10 +45,9 @@ Hirempire
   Blocked(plan_limit) in `hirempire.HirempireConnector._error`.
 - ``department`` and ``salary_period`` come back as the words they were sent in, in any case
   or spacing (`hirempire.DEPARTMENT_INPUT`, `hirempire.SALARY_PERIOD_INPUT`: a word the
-  documents do not list is compared as it is), and add-job's ``job_status`` is an output word
-  (draft…closed): `hirempire.job_spec`, `hirempire.HirempireConnector._created`. update-job's
-  ``status`` is read in either word set (`hirempire.HirempireUpdated`), and a change of fields
-  does not read it at all.
+  documents do not list is compared as it is): `hirempire.job_spec`. add-job's ``job_status``
+  and update-job's ``status`` are read in either word set (`hirempire.AnsweredStatus`), and a
+  change of fields does not read the status at all.
 - add-job refuses fields it does not know: `hirempire.HirempireConnector.create` sends only
   the spec's fields, ``company_id``, ``job_sources`` and ``status``.
 - ``GET /webhooks`` answers ``{success, total_webhooks, webhooks: [{id, request_url, events}]}``

@@ -240,18 +240,23 @@ class HirempireApplication(Answer):
     application_url: str
 
 
-class HirempireAdded(Answer):
-    """add-job: ``{success, job_id, job_status, total_applications, applications}``."""
-
-    job_id: str
-    job_status: HirempireStatus | None = None
-    applications: list[HirempireApplication] = []
-
-
 def _output_word(word: object) -> object:
     """A status in the board's input words (``Paused``, ``Pending``) as the output word it stands
     for; anything else as it is, for the model to take or refuse."""
     return STATUS_OUTPUT.get(word.lower(), word.lower()) if isinstance(word, str) else word
+
+
+AnsweredStatus = Annotated[HirempireStatus, BeforeValidator(_output_word)]
+"""A status a write answers: which words it comes in is not documented, so the input words are
+read too, as the output words they stand for; a word of neither set is not believed."""
+
+
+class HirempireAdded(Answer):
+    """add-job: ``{success, job_id, job_status, total_applications, applications}``."""
+
+    job_id: str
+    job_status: AnsweredStatus | None = None
+    applications: list[HirempireApplication] = []
 
 
 class HirempireUpdated(Answer):
@@ -260,7 +265,7 @@ class HirempireUpdated(Answer):
     set is not believed."""
 
     id: str
-    status: Annotated[HirempireStatus, BeforeValidator(_output_word)]
+    status: AnsweredStatus
 
 
 class HirempireUpdateTaken(Answer):
