@@ -133,6 +133,31 @@ def test_a_changed_kind_or_window_is_sent_exactly_once(
     assert writes(synced.counts()["sorce"]) == {}
 
 
+def test_budgets_sorce_lists_in_another_order_are_no_edit_and_a_swap_of_amounts_is_sent(synced: Workspace) -> None:
+    """Budgets come back without their window, so the order Sorce lists them in is not an edit
+    (nothing is sent, no drift); amounts swapped between windows in the source, which a read
+    cannot tell apart from the board's order, are sent, once."""
+    two = "{window: monthly, cents: 150000}\n      - {window: weekly, cents: 50000}"
+    synced.edit_posting("backend-engineer", "{window: monthly, cents: 150000}", two)
+    assert synced.run("reconcile").code == 0
+    job_id = synced.remote_id("backend-engineer", "sorce")
+    listed = synced.sandbox.sorce._jobs[job_id].content["budgets"]  # noqa: SLF001  (as the board keeps them)
+    synced.sandbox.sorce.edit_job(job_id, budgets=list(reversed(listed)))
+    synced.clear_counts()
+    ran = synced.run("reconcile")
+    assert ran.code == 0, ran.out + ran.err
+    assert writes(synced.counts()["sorce"]) == {}
+    swapped = "{window: monthly, cents: 50000}\n      - {window: weekly, cents: 150000}"
+    synced.edit_posting("backend-engineer", two, swapped)
+    synced.clear_counts()
+    assert synced.run("reconcile").code == 0
+    assert writes(synced.counts()["sorce"]) == {f"PATCH {JOBS}/{job_id}": 1}
+    stored = synced.sandbox.sorce._jobs[job_id].content["budgets"]  # noqa: SLF001
+    assert {b["window"]: b["budgetCents"] for b in stored} == {"MONTHLY": 50_000, "WEEKLY": 150_000}
+    synced.clear_counts()
+    assert synced.run("reconcile").code == 0 and writes(synced.counts()["sorce"]) == {}
+
+
 # ------------------------------------------------------------------------------ places
 
 

@@ -213,12 +213,19 @@ def test_sorce_job_in_the_documented_response_shape_reads_without_kind_or_window
 
 def test_sorce_shows_back_all_but_qualification_kinds_and_budget_windows() -> None:
     """The connector declares what a read does not show: only those parts are left out of a
-    comparison with the board, and only they are compared with what was last sent."""
+    comparison with the board, and only they are compared with what was last sent. A budget's
+    window goes with its amount, so the budgets are compared with what was sent whole, and with
+    the board as a set."""
     connector = sorce()
     spec = connector.render(posting(locations=[{"city": "X", "country": "Y", "sorce_location_id": "loc_1"}]))
     assert connector.shown_back("qualifications", spec["qualifications"]) == [
         {"text": "Three years of Python", "order": 0}, {"text": "Has run PostgreSQL in production", "order": 1}]
-    assert connector.not_shown_back("budgets", spec["budgets"]) == [{"window": "MONTHLY"}]
+    kinds = connector.not_shown_back("qualifications", spec["qualifications"])
+    assert kinds == [{"kind": "REQUIRED"}, {"kind": "PREFERRED"}]
+    assert connector.not_shown_back("budgets", spec["budgets"]) == spec["budgets"]
+    two = [{"budgetCents": 9, "notes": None}, {"budgetCents": 5, "notes": "x"}]
+    assert connector.shown_back("budgets", [{"window": "WEEKLY", **two[0]}, {"window": "DAILY", **two[1]}]) == [
+        two[1], two[0]]
     assert connector.shown_back("title", spec["title"]) == spec["title"]
     assert connector.not_shown_back("title", spec["title"]) is None
 

@@ -5,7 +5,9 @@ words, normalised: text stripped, locations as sorted ids, qualifications and qu
 their order (``order`` their position) without server ids, budgets sorted by window. An
 unchanged posting renders identically, and a job nobody touched observes as what was rendered
 in all that Sorce shows back: a read shows no qualification ``kind`` and no budget ``window``
-(`NOT_SHOWN_BACK`), which the planner compares with what was last sent instead.
+(`NOT_SHOWN_BACK`), which the planner compares with what was last sent instead. Without their
+windows, budgets read back are compared with the board as a set, whatever order it lists them
+in (`SorceConnector.shown_back`).
 
 Every answer is read through its documented model (`SorceJob`, `SorcePage`, `SorceSearch`)
 before anything is believed; see `boardsync.connectors.answers`.
@@ -437,6 +439,20 @@ class SorceConnector(HttpConnector):
             ),
         }
 
+    def shown_back(self, name: str, value: Any) -> Any:
+        """What a read shows of a field. Budgets come back without their window, so the order
+        the board lists them in says nothing of which is which: they are compared as a set
+        (and their windows, with the amounts they go with, against what was last sent)."""
+        shown = super().shown_back(name, value)
+        if name == "budgets" and isinstance(shown, list):
+            return sorted(shown, key=_budget_key)
+        return shown
+
+    def not_shown_back(self, name: str, value: Any) -> Any:
+        """Budgets: the window of each amount, which is known only together with its amount:
+        the budgets as sent, whole."""
+        return value if name == "budgets" else super().not_shown_back(name, value)
+
     def lifecycle(self, desired: str, observed: RemoteStatus) -> list[Transition]:
         """Sorce's state machine: DRAFT → ACTIVE ⇄ PAUSED → CLOSED; EXPIRED and CLOSED end it."""
         if observed in TERMINAL or desired == observed:
@@ -814,9 +830,18 @@ def _sorted_locations(locations: Any) -> list[dict[str, Any]]:
 
 
 def _sorted_budgets(budgets: Any) -> list[dict[str, Any]]:
-    """By window; budgets read without one keep the board's order (the order they were sent)."""
+    """By window; budgets read without one keep the board's order (which proves nothing: they
+    are compared as a set, `SorceConnector.shown_back`)."""
     order = list(BUDGET_WINDOWS.values())
     return sorted(budgets, key=lambda b: order.index(b["window"]) if b.get("window") in order else len(order))
+
+
+def _budget_key(budget: Any) -> tuple[int, str]:
+    """A budget as read back (its amount and note), in an order of its own."""
+    if not isinstance(budget, Mapping):
+        return (-1, repr(budget))
+    cents = budget.get("budgetCents")
+    return (cents if isinstance(cents, int) else -1, str(budget.get("notes") or ""))
 
 
 def _location_key(loc: Location) -> LocationKey:
