@@ -260,9 +260,7 @@ class HirempireAdded(Answer):
 
 
 class HirempireUpdated(Answer):
-    """update-job: ``{success, id, status}``. Which words the status comes in is not documented,
-    so the input words are read too, as the output words they stand for; a word of neither
-    set is not believed."""
+    """update-job answering a status change: ``{success, id, status}`` (see `AnsweredStatus`)."""
 
     id: str
     status: AnsweredStatus

@@ -533,7 +533,7 @@ class SorceConnector(HttpConnector):
         """The jobs of each status a create leaves a job in (a draft, or live when published),
         each status listed on its own: whether ``GET /jobs`` asked for no status shows every
         status is not documented, and a draft it hid would be created again."""
-        return [_remote(job) for status in decided.SORCE_CREATED_STATUSES for job in self._jobs(status)]
+        return [remote for code in decided.SORCE_CREATED_STATUSES for remote in self.in_status(STATUSES[code])]
 
     def read(self, remote_id: str) -> Remote | None:
         """``GET /jobs/{id}``; None only when Sorce answers 404 with its code NOT_FOUND (no such
