@@ -3,9 +3,16 @@ three links, and how the board's errors come out."""
 
 from __future__ import annotations
 
-import pytest
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
-from boardsync.connectors.recruitifi import RENEW_AHEAD
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from boardsync.connectors.http import RateLimiter
+from boardsync.connectors.recruitifi import RENEW_AHEAD, RecruitifiConnector, RecruitifiSettings
+from boardsync.connectors.transport import make_client
 from boardsync.errors import Blocked, Rejected
 from boardsync.sandbox import recruitifi as sim
 from boardsync.sandbox.server import Sandbox
@@ -77,6 +84,33 @@ def test_an_unknown_client_is_rejected_not_found(sandbox: Sandbox) -> None:
     with pytest.raises(Rejected) as caught:
         connector.link(helpers.posting())
     assert (caught.value.status, caught.value.code) == (404, "not_found")
+
+
+@pytest.mark.parametrize(("ahead", "left"), [(timedelta(hours=1), 15), (timedelta(minutes=-30), 15), (None, 15)])
+def test_a_links_life_is_counted_on_this_machines_clock(ahead: timedelta | None, left: int) -> None:
+    """RecruitiFi's clock an hour ahead of ours: its `expiresAt` is an hour and a quarter away
+    by our clock, but the link dies a quarter of an hour after it was issued, which its
+    answer's ``Date`` tells. A board clock behind ours, or no ``Date``, is taken as it comes."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    board_now = now + (ahead or timedelta(0))
+
+    def board(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/auth/token"):
+            return httpx.Response(200, json={"access_token": "t", "token_type": "bearer", "expires_in": 3600})
+        expires = (board_now + timedelta(minutes=15)).isoformat()
+        dated = {"date": format_datetime(board_now, usegmt=True)} if ahead is not None else {}
+        return httpx.Response(200, json={"url": "https://app.recruitifi.test/embed/job?token=x", "expiresAt": expires},
+                              headers=dated)
+
+    clock = FakeClock()
+    settings = RecruitifiSettings(client_id="c", client_secret=SecretStr("s"), connector_id="con_1", client="cli_1",
+                                  user="usr_1", base_url="http://recruitifi.test")
+    connector = RecruitifiConnector(settings, make_client(settings.base_url, transport=httpx.MockTransport(board)),
+                                    limiter=RateLimiter(10, 1.0, clock=clock, sleep=clock.sleep),
+                                    retry=helpers.retry_policy(clock), clock=clock)
+    expires_at = connector.link(helpers.posting()).expires_at
+    expected = min(board_now, now) + timedelta(minutes=left) if ahead is not None else board_now + timedelta(minutes=15)
+    assert abs((expires_at - expected).total_seconds()) <= 5, (expires_at, expected)
 
 
 def test_a_link_expires_in_fifteen_minutes(sandbox: Sandbox) -> None:

@@ -62,7 +62,9 @@ RecruitiFi
 - An unknown connectorId, clientId or userId is 404, and an unseen jobId is accepted:
   `recruitifi.RecruitifiConnector._error` maps 404 to Rejected, and `link` needs no create.
 - A link lives 15 minutes: not relied upon; `recruitifi.RecruitifiConnector._link` keeps the
-  board's own ``expiresAt``.
+  board's own ``expiresAt``, brought sooner when the answer's ``Date`` (standard HTTP) shows
+  the board's clock ahead of ours (`recruitifi.on_our_clock`). Not relied upon either: that
+  the two clocks agree.
 """
 
 from __future__ import annotations

@@ -8,9 +8,11 @@ A link's URL is a credential until it expires; it never reaches a log line or an
 
 from __future__ import annotations
 
+import email.utils
 import re
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -93,6 +95,22 @@ def job_id_for(posting: Posting) -> str:
     return board.job_id if board and board.job_id else f"job_{posting.key}"
 
 
+def on_our_clock(expires_at: datetime, dated: str | None) -> datetime:
+    """When this machine's clock reaches the end of a link `expires_at` (the board's clock):
+    the link's life by the board's own clock — from its answer's ``Date``, which HTTP has every
+    answer carry — counted from now, when that ends sooner. A board whose clock runs ahead of
+    ours would otherwise have its links handed out after they died. One behind ours, or an
+    answer without a usable ``Date``, leaves the board's expiry as it is (never later)."""
+    try:
+        sent = email.utils.parsedate_to_datetime(dated) if dated else None
+    except (TypeError, ValueError):
+        sent = None
+    if sent is None:
+        return expires_at
+    life = expires_at - (sent if sent.tzinfo is not None else sent.replace(tzinfo=UTC))
+    return min(expires_at, datetime.now(UTC) + life) if life > timedelta(0) else expires_at
+
+
 class RecruitifiConnector(HttpConnector):
     """RecruitiFi's partner API (see the provider page for every fact relied on)."""
 
@@ -154,8 +172,9 @@ class RecruitifiConnector(HttpConnector):
             **extra,
         }
         call = f"GET {LINK_PATHS[kind]}"
-        answer = self._answer(RecruitifiLink, self._authorized("GET", LINK_PATHS[kind], params=params), call)
-        link = IssuedLink(url=answer.url, expires_at=answer.expiresAt)
+        response = self._authorized("GET", LINK_PATHS[kind], params=params)
+        answer = self._answer(RecruitifiLink, response, call)
+        link = IssuedLink(url=answer.url, expires_at=on_our_clock(answer.expiresAt, response.headers.get("date")))
         register_link(link.url, link.expires_at, sent=params.values())
         log.info("link_issued", kind=kind, expires_at=link.expires_at.isoformat())
         return link

@@ -8,10 +8,10 @@ however many postings there are. A posting that names several boards reached thr
 gets its link from the first, in the order boards are listed. Expired links, and links of
 postings gone, are dropped by each reconcile run.
 
-A link's time left is judged on this machine's clock against the `expiresAt` RecruitiFi
-gives, which is its own clock's: a clock that runs behind RecruitiFi's by more than the
-refresh margin (3 minutes) would hand out a link that dies sooner than it seems to. Keep the
-machine's clock synchronised (as systemd-timesyncd or chrony does).
+A link's time left is judged on this machine's clock. RecruitiFi's `expiresAt` is on its own
+clock, so a link's life is counted from when it arrived, by the answer's ``Date``, when that
+ends sooner (`connectors.recruitifi.on_our_clock`): a machine whose clock runs behind
+RecruitiFi's does not hand out links that died already.
 """
 
 from __future__ import annotations
