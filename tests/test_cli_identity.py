@@ -134,15 +134,33 @@ def test_bound_jobs_of_a_status_the_list_hides_are_listed_by_status_not_read_one
     hidden = synced.remote_id("backend-engineer", "sorce")
     assert sorce.get(f"GET {JOBS}/{hidden}") == 1 and sorce[f"GET {JOBS}"] == 1
 
-    for key in ("engineering-manager", "product-designer"):
+    for key in ("product-designer", "warehouse-associate"):
         synced.edit_posting(key, "status: active", "status: closed")
-    assert synced.run("reconcile", "--force").code == 0  # two of five live postings closing: a mass close
+    assert synced.run("reconcile", "--force").code == 0  # two of the live postings closing: a mass close
     synced.clear_counts()
     ran = synced.run("reconcile")
     assert ran.code == 0, ran.out + ran.err
     sorce = synced.counts()["sorce"]
     assert [k for k in sorce if k.startswith(f"GET {JOBS}/")] == [] and writes(sorce) == {}
     assert sorce[f"GET {JOBS}"] == 2  # the list asked for no status, then the closed jobs'
+
+
+def test_a_status_list_that_fails_leaves_its_jobs_to_be_read_by_id(synced: Workspace) -> None:
+    """The list of the closed status is refused: the closed jobs it would have shown are read
+    by id instead, one each, and the run goes on as before."""
+    synced.sandbox.sorce.hide_by_default(["CLOSED"])
+    for key in ("backend-engineer", "product-designer", "warehouse-associate"):
+        synced.edit_posting(key, "status: active", "status: closed")
+    assert synced.run("reconcile", "--force").code == 0
+    synced.clear_counts()
+    synced.sandbox.sorce.faults.add(Fault("latency", method="GET", path=f"{JOBS}$", latency_ms=0))  # the first list
+    synced.sandbox.sorce.faults.add(Fault("status", status=422, method="GET", path=f"{JOBS}$"))  # the closed jobs'
+    ran = synced.run("reconcile")
+    assert ran.code == 0, ran.out + ran.err
+    sorce = synced.counts()["sorce"]
+    closed = {j["id"] for j in synced.sorce_jobs() if j["status"] == "CLOSED"}
+    assert len(closed) == 3 and {k.rsplit("/", 1)[1] for k in sorce if k.startswith(f"GET {JOBS}/")} == closed
+    assert writes(sorce) == {}
 
 
 def test_a_bound_job_deleted_on_hirempire_is_created_again_after_a_404(synced: Workspace) -> None:
