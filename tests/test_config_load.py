@@ -273,7 +273,7 @@ def test_parsing_leaves_nothing_behind(text: str) -> None:
 
 def test_two_postings_giving_one_hirempire_slug_are_refused_naming_both_places(tmp_path: Path) -> None:
     """One public_slug in two postings would be one Hirempire job for both: refused at load,
-    at the second slug, naming the first; the same slug on another board's posting is not."""
+    at the second slug, naming the first; a third posting with a slug of its own is not."""
     slugged = POSTING.replace("hirempire: {{}}", "hirempire:\n    public_slug: {slug}")
     path = repo(
         tmp_path,
