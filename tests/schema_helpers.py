@@ -30,8 +30,18 @@ def step_back(url: str) -> str:
 
 
 def _undo_head(connection: sa.Connection) -> None:
-    assert migrations.head() == "0009", "a new head revision: undo what it adds here"
-    without_views_apart(connection)
+    assert migrations.head() == "0010", "a new head revision: undo what it adds here"
+    without_counters_latest(connection)
+
+
+def without_counters_latest(connection: sa.Connection) -> None:
+    """Undo what revision 0010 does: counter_latest dropped, and the indexes revision 0008
+    gave the samples to find each counter's newest made again."""
+    connection.exec_driver_sql("DROP TABLE counter_latest")
+    connection.exec_driver_sql("CREATE INDEX ix_visit_latest ON visit_sample (provider, posting_key, channel, id)")
+    connection.exec_driver_sql(
+        "CREATE INDEX ix_applicant_latest ON applicant_sample (provider, posting_key, channel, id)"
+    )
 
 
 def without_views_apart(connection: sa.Connection) -> None:

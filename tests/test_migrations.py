@@ -139,14 +139,17 @@ def test_the_last_releases_database_is_refused_then_migrated_with_its_rows(ws: W
     rows = _row_counts(path)
     with sqlite3.connect(path) as connection:
         views = connection.execute("SELECT provider, observed FROM board_state WHERE observed IS NOT NULL").fetchall()
+        counters = sum(connection.execute(f"SELECT count(*) FROM (SELECT DISTINCT provider, posting_key, channel "
+                                          f"FROM {table})").fetchone()[0] for table in ("visit_sample", "applicant_sample"))
     assert views  # the release kept its boards' views in board_state: revision 0009 moves them
+    assert counters  # and its counters' samples: revision 0010 keeps the latest of each apart
 
     ran = ws.run("migrate")
     assert ran.code == 0, ran.err
     assert "schema version 5 (from before revisions)" in ran.out and "recognised as revision 0005" in ran.out
     assert f"0005 → 0006: {migrations.scripts().get_revision('0006').doc}" in ran.out
     assert ran.out.rstrip().endswith(f"upgraded to revision {migrations.head()}, up to date")
-    assert _row_counts(path) == {**rows, "board_view": len(views)}
+    assert _row_counts(path) == {**rows, "board_view": len(views), "counter_latest": counters}
     with sqlite3.connect(path) as connection:
         assert sorted(connection.execute("SELECT provider, observed FROM board_view").fetchall()) == sorted(views)
     assert differences(f"sqlite:///{path}") == []
@@ -276,7 +279,7 @@ def test_a_failing_revision_after_others_keeps_those_before_it(tmp_path: Path) -
         connection.execute("DROP TABLE outbox")
     with open_store(url, migrate=True) as store:
         assert store.migration is not None
-        assert [s.after for s in store.migration.steps] == ["0005", "0006", "0007", "0008", "0009"]
+        assert [s.after for s in store.migration.steps] == ["0005", "0006", "0007", "0008", "0009", "0010"]
     assert differences(url) == []
 
 
@@ -325,5 +328,5 @@ def test_on_postgresql_a_revision_that_fails_keeps_nothing_of_itself(pg_url: str
         connection.exec_driver_sql("DROP TABLE outbox_delivery")
     engine.dispose()
     with open_store(pg_url, migrate=True) as store:
-        assert store.migration is not None and [s.after for s in store.migration.steps] == ["0005", "0006", "0007", "0008", "0009"]
+        assert store.migration is not None and [s.after for s in store.migration.steps] == ["0005", "0006", "0007", "0008", "0009", "0010"]
     assert differences(pg_url) == []

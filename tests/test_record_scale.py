@@ -14,8 +14,8 @@ from sqlmodel import select
 
 from boardsync.config.model import Status
 from boardsync.reconcile import record
-from boardsync.reconcile.model import Plan
-from boardsync.state import ApplicantSample, Binding, SignedLink, VisitSample, open_store
+from boardsync.reconcile.model import Plan, Renamed
+from boardsync.state import Binding, SignedLink, VisitSample, open_store
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 MANY = 40_000
@@ -64,31 +64,70 @@ def test_links_of_postings_gone_or_closed_are_forgotten_among_many_postings(stat
             assert sorted(session.exec(select(Binding.posting_key)).all()) == [kept]
 
 
-def test_the_latest_counters_of_a_board_are_found_by_its_index_not_the_whole_history(tmp_path: Path) -> None:
-    """Each cycle reads the latest sample of every counter of a board: SQLite answers from
-    the index that starts with the board, without reading the table or sorting the history;
-    and the values are the newest ones."""
+def test_a_boards_counters_are_compared_a_row_each_however_long_their_history(tmp_path: Path) -> None:
+    """Each run compares every counter a board shows with its latest value. The database's
+    work for it is a row per counter: the same after three hundred samples of each counter
+    as after one (the newest sample of each had been looked for among all of them)."""
+    counters = {(f"p{i:02d}", channel): 0 for i in range(20) for channel in ("linkedin", "careers")}
+    with open_store(f"sqlite:///{tmp_path / 'state.db'}") as store:
+        with store.write() as session:
+            record.record_counters(session, "hirempire", visits=counters, applicants={}, now=NOW)
+        first = _steps_to_compare(store, counters)
+        for day in range(1, 300):
+            counters = {counter: day for counter in counters}
+            with store.write() as session:
+                written = record.record_counters(session, "hirempire", visits=counters, applicants={},
+                                                 now=NOW + timedelta(days=day))
+            assert written == 40
+        with store.session() as session:
+            assert len(session.exec(select(VisitSample)).all()) == 300 * 40
+        assert _steps_to_compare(store, counters) == first
+
+
+def _steps_to_compare(store: Any, counters: dict[tuple[str, str], int]) -> int:
+    """The SQLite virtual machine's steps (in tens) that finding which of `counters` changed
+    takes; none of them has."""
+    steps = 0
+
+    def count() -> int:
+        nonlocal steps
+        steps += 1
+        return 0  # go on
+
+    with store.session() as session:
+        raw = session.connection().connection.driver_connection
+        raw.set_progress_handler(count, 10)
+        try:
+            changed, _ = record._changed(session, "visits", "hirempire", counters)
+        finally:
+            raw.set_progress_handler(None, 0)
+    assert changed == {}
+    return steps
+
+
+def test_a_counters_latest_value_is_the_last_written_and_moves_with_a_rename(tmp_path: Path) -> None:
+    """A counter's value is compared with the last one written for it, on its board: an older
+    value again is a change, another board's counter of the same name is not this one; and a
+    renamed posting's counters are compared under its new key with the old key's values."""
     with open_store(f"sqlite:///{tmp_path / 'state.db'}") as store:
         with store.write() as session:
             for day, visits in enumerate((1, 4, 9)):
                 record.record_counters(session, "hirempire", visits={("a", "linkedin"): visits},
                                        applicants={("a", ""): day}, now=NOW + timedelta(days=day))
             record.record_counters(session, "sorce", visits={("a", "linkedin"): 50}, applicants={}, now=NOW)
+            record.record_counters(session, "hirempire", visits={("b", "linkedin"): 7}, applicants={}, now=NOW)
         with store.session() as session:
-            counters = {("a", "linkedin"): 9, ("a", "careers"): 2, ("b", "linkedin"): 4}
-            assert record._changed(session, VisitSample, "visits", "hirempire", counters) == {
-                ("a", "careers"): 2, ("b", "linkedin"): 4,
-            }
-            moved = {("a", "linkedin"): 4}  # an older sample's value is a change from the newest
-            assert record._changed(session, VisitSample, "visits", "hirempire", moved) == moved
-            for table, column, index in ((VisitSample, "visits", "ix_visit_latest"),
-                                         (ApplicantSample, "applicants", "ix_applicant_latest")):
-                plan = _query_plan(session, record._latest_query(table, column, "hirempire"))
-                assert f"COVERING INDEX {index} (provider=?)" in plan, plan
-                assert "SCAN" not in plan and "TEMP B-TREE" not in plan, plan
-
-
-def _query_plan(session: Any, query: Any) -> str:
-    compiled = query.compile(dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True})
-    rows = session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}").all()
-    return "\n".join(str(row[-1]) for row in rows)
+            counters = {("a", "linkedin"): 9, ("a", "careers"): 2, ("c", "linkedin"): 4}
+            assert record._changed(session, "visits", "hirempire", counters) == (
+                {("a", "careers"): 2, ("c", "linkedin"): 4}, set(),
+            )
+            moved = {("a", "linkedin"): 4}  # an older sample's value is a change from the latest
+            assert record._changed(session, "visits", "hirempire", moved) == (moved, {("a", "linkedin")})
+            assert record._changed(session, "applicants", "hirempire", {("a", ""): 2}) == ({}, set())
+        record.renamed(store, 1, [Renamed("a", "b", ("hirempire", "sorce"))], NOW)
+        with store.session() as session:
+            assert record._changed(session, "visits", "hirempire", {("b", "linkedin"): 9}) == ({}, set())
+            assert record._changed(session, "visits", "sorce", {("b", "linkedin"): 50}) == ({}, set())
+            assert record._changed(session, "visits", "hirempire", {("a", "linkedin"): 9}) == (
+                {("a", "linkedin"): 9}, set(),
+            )

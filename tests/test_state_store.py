@@ -31,10 +31,10 @@ from boardsync.state import (
     open_store,
 )
 from boardsync.state.history import runs_since
-from boardsync.state.tables import OutboxDelivery, OutboxEvent
+from boardsync.state.tables import CounterLatest, OutboxDelivery, OutboxEvent
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-from tests.schema_helpers import step_back, without_views_apart
+from tests.schema_helpers import step_back, without_counters_latest, without_views_apart
 
 
 @pytest.fixture
@@ -397,7 +397,8 @@ def test_a_database_at_0006_is_upgraded_to_keep_each_boards_recent_requests(db_u
     until = datetime(2031, 1, 1, tzinfo=UTC)
     with open_store(db_url) as store, store.write() as session:
         session.add(BoardState(provider="sorce", wait_until=until, wait_reason="asked"))
-    _refused_at(db_url, "0006", without_views_apart, _without_compared_state, _without_request_log)
+    _refused_at(db_url, "0006", without_counters_latest, without_views_apart, _without_compared_state,
+                _without_request_log)
     with open_store(db_url, migrate=True) as store:
         assert store.revision == migrations.head()
         entry = {"kept_at": 100.0, "open": False, "lost_at_most": 10, "times": [50.0, 90.0]}
@@ -415,6 +416,7 @@ def _back_to_schema_4(connection: sa.Connection) -> None:
     """Undo what the revisions after schema 4 add: the notification outbox, the board outage
     columns, and the revision table (a database from before revisions has none)."""
     connection.exec_driver_sql("DROP TABLE alembic_version")
+    without_counters_latest(connection)
     without_views_apart(connection)
     _without_compared_state(connection)
     _without_request_log(connection)
@@ -454,18 +456,19 @@ def test_a_version_4_database_is_upgraded_to_hold_the_notification_outbox(sqlite
 
 def test_a_database_at_0007_is_upgraded_to_keep_sync_without_rewriting_bindings(db_url: str) -> None:
     """A database at revision 0007 is refused until `migrate`, which adds binding.in_sync (false:
-    the next full run finds what is in sync), board_state.compared_at and the indexes that
-    find each counter's latest sample by board; bindings and board state are kept."""
+    the next full run finds what is in sync) and board_state.compared_at (the indexes 0008 adds
+    to find each counter's latest sample, 0010 takes away again); bindings and board state are
+    kept."""
     with open_store(db_url) as store, store.write() as session:
         session.add(Binding(posting_key="kept", provider="sorce", remote_id="job_1", synced_at=T0))
         session.add(BoardState(provider="sorce", observed_at=T0))
-    _refused_at(db_url, "0007", without_views_apart, _without_compared_state)
+    _refused_at(db_url, "0007", without_counters_latest, without_views_apart, _without_compared_state)
     with open_store(db_url, migrate=True) as store:
         assert store.revision == migrations.head()
         with store.engine.connect() as connection:
             inspector = sa.inspect(connection)
             indexes = {i["name"] for t in ("visit_sample", "applicant_sample") for i in inspector.get_indexes(t)}
-            assert {"ix_visit_latest", "ix_applicant_latest"} <= indexes
+            assert indexes == {"ix_visit_series", "ix_applicant_series"}
         with store.session() as session:
             (row,) = session.exec(select(Binding)).all()
             board = session.get(BoardState, "sorce")
@@ -507,7 +510,7 @@ def test_a_database_at_0008_is_upgraded_to_keep_each_boards_view_apart(db_url: s
         session.add(BoardState(provider="sorce", observed_at=T0, wait_reason="asked"))
         session.add(BoardState(provider="hirempire"))  # never read: no view
         session.add(KeptView(provider="sorce", observed=view, digest="d1"))
-    _refused_at(db_url, "0008", without_views_apart)
+    _refused_at(db_url, "0008", without_counters_latest, without_views_apart)
     with open_store(db_url, migrate=True) as store:
         assert store.revision == migrations.head()
         with store.engine.connect() as connection:
@@ -518,6 +521,37 @@ def test_a_database_at_0008_is_upgraded_to_keep_each_boards_view_apart(db_url: s
             board = session.get(BoardState, "sorce")
         assert [(v.provider, v.observed, v.digest) for v in kept] == [("sorce", view, "d1")]
         assert board is not None and (board.observed_at, board.wait_reason) == (T0, "asked")
+
+
+def test_a_database_at_0009_is_upgraded_to_keep_each_counters_latest_value(db_url: str) -> None:
+    """A database at revision 0009 finds each counter's latest value among all its samples; it
+    is refused until `migrate`, which keeps the newest sample of every counter, board and
+    channel in counter_latest (the highest id, whatever its time says), and every sample stays."""
+    with open_store(db_url) as store, store.write() as session:
+        for visits in (3, 8, 5):  # written in this order: the last is the latest, though lower
+            session.add(VisitSample(posting_key="eng", provider="hirempire", channel="linkedin", visits=visits,
+                                    observed_at=T0))
+        session.add(VisitSample(posting_key="eng", provider="hirempire", channel="careers", visits=1, observed_at=T0))
+        session.add(VisitSample(posting_key="eng", provider="sorce", channel="linkedin", visits=40, observed_at=T0))
+        for applicants in (1, 2):
+            session.add(ApplicantSample(posting_key="eng", provider="sorce", channel="", applicants=applicants,
+                                        observed_at=T0))
+    _refused_at(db_url, "0009", without_counters_latest)
+    with open_store(db_url, migrate=True) as store:
+        assert store.revision == migrations.head()
+        with store.session() as session:
+            latest = {(r.provider, r.counter, r.posting_key, r.channel): r.value
+                      for r in session.exec(select(CounterLatest)).all()}
+            samples = len(session.exec(select(VisitSample)).all()) + len(session.exec(select(ApplicantSample)).all())
+        assert latest == {
+            ("hirempire", "visits", "eng", "linkedin"): 5, ("hirempire", "visits", "eng", "careers"): 1,
+            ("sorce", "visits", "eng", "linkedin"): 40, ("sorce", "applicants", "eng", ""): 2,
+        }
+        assert samples == 7
+        with store.write() as session:  # a run then compares with them: only a change is written
+            written = record.record_counters(session, "hirempire", visits={("eng", "linkedin"): 5,
+                                             ("eng", "careers"): 2}, applicants={}, now=T0 + timedelta(hours=1))
+        assert written == 1
 
 
 def test_a_runs_small_writes_to_a_board_leave_its_view_unwritten(sqlite_url: str) -> None:

@@ -65,7 +65,7 @@ from boardsync.state import (
 from boardsync.state.health import GONE, LINKED, SUSPENDED
 from boardsync.state.history import WHOLE_POSTING
 from boardsync.state.outbox import Event, add_event
-from boardsync.state.tables import UNSETTLED_INTENT_STATES, CounterSample, IntentState, OutboxEvent
+from boardsync.state.tables import UNSETTLED_INTENT_STATES, CounterLatest, IntentState, OutboxEvent
 
 log = get_logger(__name__)
 
@@ -76,6 +76,7 @@ CHUNK = 500
 # objects: a run reads every binding, and a first sync writes thousands.
 BINDINGS = Binding.__table__  # type: ignore[attr-defined]
 LINKS = SignedLink.__table__  # type: ignore[attr-defined]
+LATEST = CounterLatest.__table__  # type: ignore[attr-defined]
 AUDIT = AuditEntry.__table__  # type: ignore[attr-defined]
 # Each takes the columns to set as parameters beside the pair's (``b_key``, ``b_provider``):
 # one statement whatever the values, compiled once.
@@ -607,7 +608,7 @@ def _give_up_intents(session: Session, pair: Pair, now: datetime) -> None:
         intent.state, intent.error, intent.updated_at = IntentState.FAILED, "forgotten by hand", now
 
 
-HISTORY: tuple[Any, ...] = (Binding, Intent, AuditEntry, Drift, VisitSample, ApplicantSample, SignedLink)
+HISTORY: tuple[Any, ...] = (Binding, Intent, AuditEntry, Drift, VisitSample, ApplicantSample, CounterLatest, SignedLink)
 """Every table keyed by posting: what a rename moves."""
 
 
@@ -648,6 +649,9 @@ def renamed(store: Store, run_id: int, renames: Iterable[Renamed], now: datetime
     audit log, drift, counters, links; one audit row per board says so."""
     with store.write() as session:
         for rename in renames:
+            # A counter's latest value is its job's: the new key's own, from a job it no longer
+            # has, makes way for the old key's (the samples of both stay, under the new key).
+            session.execute(sa.delete(LATEST).where(LATEST.c.posting_key == rename.new))
             for table in HISTORY:
                 moved = update(table).where(col(table.posting_key) == rename.old).values(posting_key=rename.new)
                 session.exec(moved.execution_options(synchronize_session=False))
@@ -1035,44 +1039,67 @@ def record_counters(
     applicants: Mapping[tuple[str, str], int],
     now: datetime,
 ) -> int:
-    """Write a sample for each (posting, channel) counter that differs from its last one;
-    the number of samples written."""
+    """Write a sample for each (posting, channel) counter that differs from its last one, and
+    keep it as the counter's latest (`CounterLatest`); the number of samples written."""
     written = 0
     for table, column, values in ((VisitSample, "visits", visits), (ApplicantSample, "applicants", applicants)):
         if not values:
             continue
-        rows = [
+        changed, kept = _changed(session, column, provider, values)
+        if not changed:
+            continue
+        # One executemany a statement: a board's first read brings a sample for every channel.
+        session.execute(insert(table), [
             {"posting_key": key, "provider": provider, "channel": channel, "observed_at": now, column: value}
-            for (key, channel), value in _changed(session, table, column, provider, values).items()
-        ]
-        if rows:  # one executemany: a board's first read brings a sample for every channel
-            session.execute(insert(table), rows)
-            written += len(rows)
+            for (key, channel), value in changed.items()
+        ])
+        latest = [{"l_key": key, "l_channel": channel, "value": value} for (key, channel), value in changed.items()]
+        moved = [row for row in latest if (row["l_key"], row["l_channel"]) in kept]
+        connection = session.connection()
+        if moved:
+            connection.execute(_LATEST_OF_COUNTER, [{"l_provider": provider, "l_counter": column, **row} for row in moved])
+        if len(moved) < len(latest):
+            connection.execute(sa.insert(LATEST), [
+                {"provider": provider, "counter": column, "posting_key": row["l_key"], "channel": row["l_channel"],
+                 "value": row["value"]}
+                for row in latest if (row["l_key"], row["l_channel"]) not in kept
+            ])
+        written += len(changed)
     return written
 
 
+_LATEST_OF_COUNTER = sa.update(LATEST).where(
+    LATEST.c.provider == sa.bindparam("l_provider"), LATEST.c.counter == sa.bindparam("l_counter"),
+    LATEST.c.posting_key == sa.bindparam("l_key"), LATEST.c.channel == sa.bindparam("l_channel"),
+)
+
+
 def _changed(
-    session: Session, table: type[CounterSample], column: str, provider: str, values: Mapping[tuple[str, str], int],
-) -> dict[tuple[str, str], int]:
-    """The counters of `values` whose newest sample holds another value, or that have none.
-    The newest samples are compared as they are read, none of them kept: a board's are one
-    or two a posting, and a run reads them all."""
+    session: Session, column: str, provider: str, values: Mapping[tuple[str, str], int],
+) -> tuple[dict[tuple[str, str], int], set[tuple[str, str]]]:
+    """The counters of `values` whose latest value is another or that have none yet, and
+    those of them that have one. The latest values are compared as they are read, none of
+    them kept: a board's are one or two a posting, and a run reads them all."""
     changed = dict(values)
+    kept: set[tuple[str, str]] = set()
     # Run on the connection, the rows come from the cursor one by one (the ORM would fetch all first).
-    for key, channel, count in session.connection().execute(_latest_query(table, column, provider)):
-        if (key, channel) in changed and changed[(key, channel)] == count:
-            del changed[(key, channel)]
-    return changed
+    for key, channel, count in session.connection().execute(_latest_query(column, provider)):
+        counter = (key, channel)
+        if counter not in changed:
+            continue
+        if changed[counter] == count:
+            del changed[counter]
+        else:
+            kept.add(counter)
+    return changed, kept
 
 
-def _latest_query(table: type[CounterSample], column: str, provider: str) -> Any:
-    """The newest sample of each counter of a board: found through the index that starts
-    with the board (``ix_visit_latest``, ``ix_applicant_latest``), never by reading the table."""
-    newest = (
-        select(func.max(table.id)).where(table.provider == provider)
-        .group_by(table.posting_key, table.channel)
+def _latest_query(column: str, provider: str) -> Any:
+    """The latest value of each of a board's counters of `column`: the rows of
+    `CounterLatest` under the head of its primary key, as many as there are counters."""
+    return sa.select(LATEST.c.posting_key, LATEST.c.channel, LATEST.c.value).where(
+        LATEST.c.provider == provider, LATEST.c.counter == column,
     )
-    return select(table.posting_key, table.channel, getattr(table, column)).where(col(table.id).in_(newest))
 
 
 def _record_drift(session: Session, boards: Mapping[str, Board], seen: _Seen) -> None:

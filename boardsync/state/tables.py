@@ -333,10 +333,7 @@ class VisitSample(CounterSample, table=True):
     """A channel's cumulative visit count."""
 
     __tablename__ = "visit_sample"
-    __table_args__ = (
-        sa.Index("ix_visit_series", "posting_key", "provider", "channel", "observed_at"),
-        sa.Index("ix_visit_latest", "provider", "posting_key", "channel", "id"),
-    )
+    __table_args__ = (sa.Index("ix_visit_series", "posting_key", "provider", "channel", "observed_at"),)
 
     visits: int
 
@@ -345,12 +342,24 @@ class ApplicantSample(CounterSample, table=True):
     """A cumulative applicant count per channel ('' for the whole posting)."""
 
     __tablename__ = "applicant_sample"
-    __table_args__ = (
-        sa.Index("ix_applicant_series", "posting_key", "provider", "channel", "observed_at"),
-        sa.Index("ix_applicant_latest", "provider", "posting_key", "channel", "id"),
-    )
+    __table_args__ = (sa.Index("ix_applicant_series", "posting_key", "provider", "channel", "observed_at"),)
 
     applicants: int
+
+
+class CounterLatest(SQLModel, table=True):
+    """Each counter's newest value, kept beside its samples as they are written: a run
+    compares what a board shows with these, a row per counter, however long the history of
+    samples grows (the newest sample of each counter had to be found among all of them)."""
+
+    __tablename__ = "counter_latest"
+
+    provider: str = Field(primary_key=True)
+    counter: str = Field(primary_key=True)
+    """The samples' table's counter: ``visits`` or ``applicants``."""
+    posting_key: str = Field(primary_key=True)
+    channel: str = Field(primary_key=True)
+    value: int
 
 
 class SignedLink(SQLModel, table=True):
@@ -404,5 +413,5 @@ class OutboxDelivery(SQLModel, table=True):
 
 TABLES: tuple[type[SQLModel], ...] = (
     Meta, Binding, BoardState, KeptView, Intent, Run, AuditEntry, BoardCall, Drift, VisitSample, ApplicantSample,
-    SignedLink, OutboxEvent, OutboxDelivery,
+    CounterLatest, SignedLink, OutboxEvent, OutboxDelivery,
 )
