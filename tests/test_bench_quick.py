@@ -34,3 +34,17 @@ def test_quick_benchmark_meets_the_steady_state_budget_and_prints_its_table() ->
     assert steady[1:6] == ["1", "1", "1", "300", "100x"]  # 3 requests against a naive poller's 300
     (sync,) = [line.split() for line in first.splitlines() if line.startswith("100 ")]
     assert sync[3] == "204" and sync[-1] == "0"  # requests, and no 429
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_the_counter_history_benchmark_runs_and_prints_a_row_a_depth() -> None:
+    """`counter_history.py` exits 0 with a row for each history depth asked for, its samples
+    counted as it made them (three counters a posting)."""
+    done = subprocess.run(
+        [sys.executable, str(BENCH.parent / "counter_history.py"), "--postings", "200", "--depths", "1,4", "--runs", "1"],
+        capture_output=True, text=True, timeout=110, check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    table = done.stdout[done.stdout.index("samples a counter"):].splitlines()
+    assert [row.split()[:2] for row in table[2:]] == [["1", "600"], ["4", "2,400"]]
