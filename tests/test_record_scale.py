@@ -10,12 +10,14 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import select
 
 from boardsync.config.model import Status
 from boardsync.reconcile import record
 from boardsync.reconcile.model import Plan, Renamed
-from boardsync.state import Binding, SignedLink, VisitSample, open_store
+from boardsync.state import BoardCall, Binding, Run, SignedLink, VisitSample, open_store
+from boardsync.state import history
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 MANY = 40_000
@@ -131,3 +133,32 @@ def test_a_counters_latest_value_is_the_last_written_and_moves_with_a_rename(tmp
             assert record._changed(session, "visits", "hirempire", {("a", "linkedin"): 9}) == (
                 {("a", "linkedin"): 9}, set(),
             )
+
+
+def test_history_counts_the_calls_of_more_runs_than_a_statement_takes_parameters(state_url: str) -> None:
+    """`boardsync history --since 365d` of a daemon that runs every few minutes lists more runs
+    than one statement takes bound parameters (40,000 on SQLite, with SQLite's stock limit;
+    70,000 on PostgreSQL): every run is listed, each with its own calls counted."""
+    sqlite = state_url.startswith("sqlite")
+    many = MANY if sqlite else MANY_PG
+    with open_store(state_url) as store:
+        with store.engine.begin() as connection:
+            connection.execute(sa.insert(Run.__table__), [  # type: ignore[attr-defined]
+                {"kind": "reconcile", "trigger": "schedule", "started_at": NOW + timedelta(minutes=5 * i)}
+                for i in range(many)
+            ])
+            first, last = connection.execute(sa.select(sa.func.min(Run.id), sa.func.max(Run.id))).one()
+            connection.execute(sa.insert(BoardCall.__table__), [  # type: ignore[attr-defined]
+                {"run_id": first, "seq": 1, "provider": "sorce", "method": "GET", "path": "/jobs", "status": 200},
+                {"run_id": first, "seq": 2, "provider": "sorce", "method": "GET", "path": "/jobs", "status": 200},
+                {"run_id": last, "seq": 1, "provider": "hirempire", "method": "GET", "path": "/jobs", "status": 200},
+            ])
+        if sqlite:  # SQLite's own default, which builds such as Debian's raise: as a stock build refuses
+            store.engine.dispose()
+            sa.event.listen(store.engine, "connect", lambda raw, _: raw.setlimit(
+                sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, SQLITE_DEFAULT_VARIABLES))
+        found = history.runs_since(store, NOW)
+    assert len(found) == many
+    assert (found[0].run.id, found[0].calls) == (last, {"hirempire": 1})
+    assert (found[-1].run.id, found[-1].calls) == (first, {"sorce": 2})
+    assert all(not r.calls for r in found[1:-1])

@@ -120,16 +120,21 @@ def run_calls(store: Store, run_id: int) -> list[CallRow]:
                 for c in session.exec(query).all()]
 
 
+RUNS_A_QUERY = 500
+"""Run ids in one ``IN (…)`` list: a year of runs every few minutes is more than SQLite
+(32,766) or PostgreSQL (65,535) takes bound parameters in one statement."""
+
+
 def _call_counts(session: Session, run_ids: list[int]) -> dict[int, dict[str, int]]:
     found: dict[int, dict[str, int]] = defaultdict(dict)
-    if not run_ids:
-        return found
-    rows = session.exec(
-        select(BoardCall.run_id, BoardCall.provider, func.count())
-        .where(col(BoardCall.run_id).in_(run_ids)).group_by(col(BoardCall.run_id), col(BoardCall.provider))
-    ).all()
-    for run_id, provider, n in rows:
-        found[run_id][provider] = n
+    for start in range(0, len(run_ids), RUNS_A_QUERY):
+        rows = session.exec(
+            select(BoardCall.run_id, BoardCall.provider, func.count())
+            .where(col(BoardCall.run_id).in_(run_ids[start : start + RUNS_A_QUERY]))
+            .group_by(col(BoardCall.run_id), col(BoardCall.provider))
+        ).all()
+        for run_id, provider, n in rows:
+            found[run_id][provider] = n
     return found
 
 
