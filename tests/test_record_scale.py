@@ -1,5 +1,6 @@
-"""The state's writes hold at any number of postings: nothing sends one bound parameter per
-posting, which SQLite refuses past 32,766 and PostgreSQL's protocol past 65,535."""
+"""The state's reads and writes hold at any number of postings and any length of history:
+nothing sends one bound parameter per posting, run or event, which SQLite refuses past 32,766
+and PostgreSQL's protocol past 65,535; nothing a run does reads the whole history."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from boardsync.config.model import Status
 from boardsync.reconcile import record
 from boardsync.reconcile.model import Plan, Renamed
 from boardsync.state import BoardCall, Binding, Run, SignedLink, VisitSample, open_store
-from boardsync.state import history
+from boardsync.state import history, outbox
+from boardsync.state.tables import OutboxDelivery, OutboxEvent
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 MANY = 40_000
@@ -162,3 +164,32 @@ def test_history_counts_the_calls_of_more_runs_than_a_statement_takes_parameters
     assert (found[0].run.id, found[0].calls) == (last, {"hirempire": 1})
     assert (found[-1].run.id, found[-1].calls) == (first, {"sorce": 2})
     assert all(not r.calls for r in found[1:-1])
+
+
+def test_the_outbox_drops_more_settled_events_than_a_statement_takes_parameters(state_url: str) -> None:
+    """At tens of thousands of postings tens of thousands of events settle together (a job's
+    expiry is told once per job): dropping those settled before the cut drops them all, with
+    their deliveries, and keeps an event settled since and one not settled yet."""
+    sqlite = state_url.startswith("sqlite")
+    many = MANY if sqlite else MANY_PG
+    cut = NOW + timedelta(days=7)
+    with open_store(state_url) as store:
+        with store.engine.begin() as connection:
+            events = OutboxEvent.__table__  # type: ignore[attr-defined]
+            connection.execute(sa.insert(events), [
+                {"event": "expiring", "title": f"t{i}", "body": "b", "created_at": NOW, "settled_at": NOW}
+                for i in range(many)
+            ] + [{"event": "drift", "title": "kept", "body": "b", "created_at": NOW, "settled_at": cut},
+                 {"event": "drift", "title": "open", "body": "b", "created_at": NOW, "settled_at": None}])
+            ids = connection.execute(sa.select(events.c.id).order_by(events.c.id)).scalars().all()
+            connection.execute(sa.insert(OutboxDelivery.__table__), [  # type: ignore[attr-defined]
+                {"outbox_id": ids[0], "target": "t", "attempts": 1}, {"outbox_id": ids[-1], "target": "t", "attempts": 0},
+            ])
+        if sqlite:  # SQLite's own default, which builds such as Debian's raise: as a stock build refuses
+            store.engine.dispose()
+            sa.event.listen(store.engine, "connect", lambda raw, _: raw.setlimit(
+                sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, SQLITE_DEFAULT_VARIABLES))
+        assert outbox.forget_settled(store, cut) == many
+        with store.session() as session:
+            assert sorted(session.exec(select(OutboxEvent.title)).all()) == ["kept", "open"]
+            assert session.exec(select(OutboxDelivery.outbox_id)).all() == [ids[-1]]
