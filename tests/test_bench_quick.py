@@ -3,6 +3,7 @@ user runs it and holds the steady state to DESIGN section 9."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -48,3 +49,16 @@ def test_the_counter_history_benchmark_runs_and_prints_a_row_a_depth() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     table = done.stdout[done.stdout.index("samples a counter"):].splitlines()
     assert [row.split()[:2] for row in table[2:]] == [["1", "600"], ["4", "2,400"]]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_the_expiry_notices_benchmark_runs_and_prints_its_figure() -> None:
+    """`expiry_notices.py` exits 0 and says what it measured."""
+    done = subprocess.run(
+        [sys.executable, str(BENCH.parent / "expiry_notices.py"), "--postings", "300", "--months", "2",
+         "--within", "100"],
+        capture_output=True, text=True, timeout=110, check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"^600 expiry notices kept, 100 jobs within the window: \d+ ms a run$", done.stdout, re.M)

@@ -5,7 +5,7 @@ and PostgreSQL's protocol past 65,535; nothing a run does reads the whole histor
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from boardsync.config.model import Status
+from boardsync.connectors.base import Remote
 from boardsync.reconcile import record
 from boardsync.reconcile.model import Plan, Renamed
 from boardsync.state import BoardCall, Binding, Run, SignedLink, VisitSample, open_store
@@ -193,3 +194,32 @@ def test_the_outbox_drops_more_settled_events_than_a_statement_takes_parameters(
         with store.session() as session:
             assert sorted(session.exec(select(OutboxEvent.title)).all()) == ["kept", "open"]
             assert session.exec(select(OutboxDelivery.outbox_id)).all() == [ids[-1]]
+
+
+def test_jobs_about_to_expire_are_told_once_with_the_outbox_read_once_a_board(tmp_path: Path) -> None:
+    """Each run tells every live job expiring within the days asked of a new date: the outbox,
+    which keeps three months of events, is read once for the board (it was searched once a
+    job, every run, without an index); each job is told once, a later run tells none again,
+    and a job whose expiry moved (a repost) is told again."""
+    jobs = 300
+    postings = [_Posting(f"p{i:03d}") for i in range(jobs)]
+    expires = NOW + timedelta(days=2)
+    remotes = {f"job_{i}": Remote(f"job_{i}", "active", {}, expires_at=expires) for i in range(jobs)}
+    board = SimpleNamespace(name="sorce", remotes=remotes)
+    by_remote = {("sorce", f"job_{i}"): SimpleNamespace(posting_key=f"p{i:03d}") for i in range(jobs)}
+    seen = record._Seen(Plan(), postings, NOW, None, expiring_within=timedelta(days=3))  # type: ignore[arg-type]
+    reads: list[str] = []
+    with open_store(f"sqlite:///{tmp_path / 'state.db'}") as store:
+        sa.event.listen(store.engine, "before_cursor_execute",
+                        lambda *args: reads.append(args[2]) if args[2].startswith("SELECT") else None)
+        for _ in range(2):
+            with store.write() as session:
+                record._record_expiring(session, board, by_remote, seen)  # type: ignore[arg-type]
+        later = replace(remotes["job_7"], expires_at=expires + timedelta(hours=20))  # the next day
+        with store.write() as session:
+            record._record_expiring(session, SimpleNamespace(name="sorce", remotes={"job_7": later}),  # type: ignore[arg-type]
+                                    by_remote, seen)
+        assert len([r for r in reads if "FROM outbox" in r]) == 3  # once a board a run
+        with store.session() as session:
+            told = session.exec(select(OutboxEvent.posting_key)).all()
+    assert sorted(told) == sorted([p.key for p in postings] + ["p007"])

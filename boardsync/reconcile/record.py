@@ -891,6 +891,7 @@ def _record_expiring(
         return
     live = {p.key for p in seen.postings if p.status in (Status.ACTIVE, Status.PAUSED)}
     horizon = seen.now + seen.expiring_within
+    told: set[tuple[str | None, str]] | None = None
     for remote in board.remotes.values():
         row = by_remote.get((board.name, remote.remote_id))
         if row is None or row.posting_key not in live or remote.status not in ("active", "paused"):
@@ -898,12 +899,13 @@ def _record_expiring(
         if remote.expires_at is None or not seen.now < remote.expires_at <= horizon:
             continue
         event = events.expiring(row.posting_key, board.name, remote.expires_at)
-        told = session.exec(select(OutboxEvent.id).where(
-            OutboxEvent.event == event.kind, OutboxEvent.posting_key == event.posting,
-            OutboxEvent.provider == event.provider, OutboxEvent.title == event.title,
-        )).first()
-        if told is None:
+        if told is None:  # what the outbox holds already, read once for the board: not once a job
+            told = set(session.exec(select(OutboxEvent.posting_key, OutboxEvent.title).where(
+                OutboxEvent.event == event.kind, OutboxEvent.provider == board.name,
+            )).all())
+        if (event.posting, event.title) not in told:
             add_event(session, event, seen.now, run_id=seen.run_id)
+            told.add((event.posting, event.title))
 
 
 def _record_view(session: Session, board: Board, now: datetime, digest: str, *, compared: bool = False) -> None:
