@@ -31,7 +31,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cached_property
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy import insert
@@ -1000,8 +1000,15 @@ def _record_counters(
     record_counters(session, board.name, visits=visits, applicants=totals, now=now)
 
 
+class _Bound(Protocol):
+    """A bound row, as far as the counters read it."""
+
+    @property
+    def posting_key(self) -> str: ...
+
+
 def _counters(
-    board: Board, by_remote: Mapping[tuple[str, str], _Kept | Binding]
+    board: Board, by_remote: Mapping[tuple[str, str], _Bound]
 ) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], int]]:
     """(visits per (posting, channel), applicants per (posting, WHOLE_POSTING)) of bound objects."""
     visits: dict[tuple[str, str], int] = {}
@@ -1021,9 +1028,13 @@ def record_metrics(
 ) -> int:
     """Record a metrics read: visits and totals from the board's objects, and applicants per
     (remote id, channel) from its applicants read. The number of samples written."""
+    b = BINDINGS.c
     with store.write() as session:
-        rows = session.exec(select(Binding).where(Binding.provider == board.name)).all()
-        by_remote = {(b.provider, b.remote_id): b for b in rows if b.remote_id}
+        # Two columns of the bound rows, not the rows as objects: those decode every payload.
+        rows = session.execute(sa.select(b.posting_key, b.remote_id).where(
+            b.provider == board.name, b.remote_id.is_not(None),
+        ))
+        by_remote = {(board.name, row.remote_id): row for row in rows}
         visits, totals = _counters(board, by_remote)
         per_channel = {
             (row.posting_key, channel or DIRECT): n
