@@ -134,6 +134,10 @@ class SecretValues:
         """The plain values by length, longest first. A set grows in place (a lookup and an
         insertion are each one step under the interpreter's lock); the tuple is swapped whole
         when a length is new."""
+        self._heads: set[str] = set()
+        """The first `MIN_SECRET_LENGTH` characters of every plain value (each is at least that
+        long): where no head starts, no value does, so a position of a run is looked up once,
+        not once a length held."""
         self._next_expiry: float | None = None
         """When the first value held dies: until then, adding looks for nothing to drop."""
 
@@ -168,9 +172,9 @@ class SecretValues:
     def mask(self, text: str) -> str:
         for pattern in self._patterns:  # one read: a rebuild swaps the tuple whole
             text = pattern.sub(MASK, text)
-        plain = self._plain
+        plain, heads = self._plain, self._heads
         if plain:  # only runs as long as the shortest value held may hold one
-            text = _runs_of(plain[-1][0]).sub(lambda run: _mask_run(run.group(), plain), text)
+            text = _runs_of(plain[-1][0]).sub(lambda run: _mask_run(run.group(), plain, heads), text)
         return text
 
     def clear(self) -> None:
@@ -184,10 +188,13 @@ class SecretValues:
     def _rebuild(self) -> None:
         others = self._others()
         self._regroup([set(others)] if others else [], [])
+        plain = {value for value in self._until if _PLAIN.fullmatch(value)}
+        self._heads = {value[:MIN_SECRET_LENGTH] for value in plain}  # swapped whole, as the tuple is
         self._plain = ()
-        self._add_plain({value for value in self._until if _PLAIN.fullmatch(value)})
+        self._add_plain(plain)
 
     def _add_plain(self, values: set[str]) -> None:
+        self._heads.update(value[:MIN_SECRET_LENGTH] for value in values)  # first: no value without its head
         sets = dict(self._plain)
         for value in values:
             if len(value) not in sets:
@@ -239,9 +246,10 @@ def _runs_of(length: int) -> re.Pattern[str]:
     return re.compile(f"[{_PLAIN_CHARS}]{{{length},}}")
 
 
-def _mask_run(run: str, plain: tuple[tuple[int, set[str]], ...]) -> str:
+def _mask_run(run: str, plain: tuple[tuple[int, set[str]], ...], heads: set[str]) -> str:
     """`run` with every held plain value in it masked, the longest first where two start at
-    one place (a value inside a longer one starts no earlier, so it is masked with it)."""
+    one place (a value inside a longer one starts no earlier, so it is masked with it). The
+    values are looked for only where one of their `heads` starts."""
     shortest = plain[-1][0]
     end = len(run)
     if end < shortest:
@@ -249,11 +257,11 @@ def _mask_run(run: str, plain: tuple[tuple[int, set[str]], ...]) -> str:
     pieces: list[str] = []
     start = i = 0
     while i <= end - shortest:
-        for length, values in plain:
-            if i + length <= end and run[i:i + length] in values:
-                pieces += (run[start:i], MASK)
-                i = start = i + length
-                break
+        found = run[i:i + MIN_SECRET_LENGTH] in heads and next(
+            (length for length, values in plain if i + length <= end and run[i:i + length] in values), 0)
+        if found:
+            pieces += (run[start:i], MASK)
+            i = start = i + found
         else:
             i += 1
     if not pieces:
@@ -361,6 +369,25 @@ def redact(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return type(value)(redact(v) for v in value)
     return value
+
+
+_WORDS = tuple(sorted({word for _, _, words in _PATTERNS for word in words} | SECRET_KEYS))
+"""Every word a text `redact` changes holds: a pattern's, or a key whose value it masks."""
+
+
+def redacts_nothing_in(encoded: str) -> bool:
+    """Whether `redact` would leave every key and value of the JSON text `encoded` as it is.
+    Only for text with no escape in it (no backslash), where each string is written as it is;
+    then a secret value or a pattern's word in any string is one in the whole text too, so a
+    text clean as a whole is clean string by string. True is certain; False means the value
+    is to be redacted one string at a time, as `redact` does."""
+    if "\\" in encoded:
+        return False
+    lowered = encoded.lower()
+    for word in _WORDS:  # a loop: quicker here than any() or one pattern of them all
+        if word in lowered:
+            return False
+    return secrets.mask(encoded) == encoded
 
 
 def _redact_text(text: str) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from boardsync.connectors.base import Channel, Remote
-from boardsync.log import MASK, redact
+from boardsync.log import MASK, redact, register_secret
 from boardsync.reconcile import record, views
 from boardsync.reconcile.model import Board
 from boardsync.state import KeptView, open_store
@@ -119,3 +119,44 @@ def test_a_kept_view_is_written_a_job_at_a_time_masked_as_its_column_masks_a_val
     assert stored == expected
     job = next(j for j in stored["jobs"] if j["id"] == "job_3")
     assert job["spec"]["note"] == f"call with Bearer {MASK}" and job["spec"]["token"] == MASK
+
+
+SECRET_VALUE = 'p@ss w/rd"é+x-0123456789'
+"""A registered secret with every character an encoding changes (as `test_redaction_values`)."""
+PLAIN_SECRET = "tok_0123456789abcdef"
+
+
+@pytest.mark.parametrize("spec", [
+    {"title": "Engineer", "description": "Builds and runs services.", "salary": 100, "remote": None},
+    {"title": "Engineer", "description": f"mail {PLAIN_SECRET} to apply"},  # a plain secret in the text
+    {"title": "Engineer", "description": f"say {SECRET_VALUE}"},  # one written with escapes
+    {"title": "Ingénieur", "description": "naïve ü"},  # escaped as \u in the JSON text
+    {"title": 'a "quoted" title', "description": "back\\slash"},
+    {"title": "Engineer", "description": "send with Bearer abc.def-123"},  # a pattern's word
+    {"title": "Engineer", "description": "see ?token=abc&x=1"},
+    {"title": "Engineer", "Token": "t-1"},  # a key whose value is masked, in any case
+    {"title": "Designer", "description": "a keyboard"},  # words that merely hold a pattern's word
+    {"title": "p@ss w/rd", "description": "+x-0123456789"},  # a secret's pieces apart is no secret
+])
+def test_a_job_is_kept_exactly_as_masking_each_value_keeps_it(spec: dict[str, Any]) -> None:
+    """Each job of a kept view is written as `redact` leaves its values, whether a secret, a
+    pattern's word, an escape or nothing of the kind is in it."""
+    register_secret(SECRET_VALUE, PLAIN_SECRET)
+    job = Remote("job_1", "active", spec, channels={"web": Channel("web", "s1", "https://x/s1")}, posting_key="eng")
+    assert views._masked_job(job) == views.encode(redact(views.remote_json(job)))
+
+
+def test_a_job_with_nothing_to_mask_is_not_walked_value_by_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keeping a view of thousands of jobs was mostly walking their values for secrets: a job
+    in which a look over its whole text finds none is kept as it is, and only one in which
+    it finds something is walked."""
+    register_secret(PLAIN_SECRET)
+    walked: list[Any] = []
+    monkeypatch.setattr(views, "redact", lambda value: walked.append(value) or redact(value))
+    clean = [Remote(f"job_{i}", "active", {"title": f"Engineer {i}", "salary": i}) for i in range(50)]
+    leaky = Remote("job_x", "active", {"title": "Engineer", "description": f"use {PLAIN_SECRET}"})
+    board = Board("sorce", SimpleNamespace(learned=dict),  # type: ignore[arg-type]
+                  remotes={r.remote_id: r for r in [*clean, leaky]})
+    kept = json.loads(views.view_text(board))
+    assert len(walked) == 2  # the view's own fields, and the one job with a secret in it
+    assert [j["spec"].get("description") for j in kept["jobs"] if j["id"] == "job_x"] == [f"use {MASK}"]
