@@ -62,3 +62,16 @@ def test_the_expiry_notices_benchmark_runs_and_prints_its_figure() -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert re.search(r"^600 expiry notices kept, 100 jobs within the window: \d+ ms a run$", done.stdout, re.M)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_the_kept_view_benchmark_runs_and_prints_a_line_a_board() -> None:
+    """`kept_view.py` exits 0 with its figure for each board."""
+    done = subprocess.run(
+        [sys.executable, str(BENCH.parent / "kept_view.py"), "--jobs", "200"],
+        capture_output=True, text=True, timeout=110, check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    boards = re.findall(r"^(\w+) +200 jobs: \d+ ms to keep the view", done.stdout, re.M)
+    assert boards == ["sorce", "hirempire"]
