@@ -48,7 +48,8 @@ def hirempire_job(i: int) -> Remote:
         "salary_period": "Yearly", "hide_salary": False, "job_type": "Full-time", "workplace": "On-site",
         "career_level": "Mid-level", "industry": None, "public_slug": f"bs-bench-{i:05d}",
     }
-    channels = {name: Channel(name, str(uuid.UUID(int=i * 2 + n)), "") for n, name in enumerate(("careers", "linkedin"))}
+    channels = {name: Channel(name, str(uuid.UUID(int=i * 2 + n)), "")
+                for n, name in enumerate(("careers", "linkedin"))}
     return Remote(str(uuid.UUID(int=i)), "active", spec, channels=channels, posting_key=f"bench-{i:05d}")
 
 

@@ -43,7 +43,8 @@ def test_the_counter_history_benchmark_runs_and_prints_a_row_a_depth() -> None:
     """`counter_history.py` exits 0 with a row for each history depth asked for, its samples
     counted as it made them (three counters a posting)."""
     done = subprocess.run(
-        [sys.executable, str(BENCH.parent / "counter_history.py"), "--postings", "200", "--depths", "1,4", "--runs", "1"],
+        [sys.executable, str(BENCH.parent / "counter_history.py"), "--postings", "200", "--depths", "1,4",
+         "--runs", "1"],
         capture_output=True, text=True, timeout=110, check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr

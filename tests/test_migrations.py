@@ -139,8 +139,10 @@ def test_the_last_releases_database_is_refused_then_migrated_with_its_rows(ws: W
     rows = _row_counts(path)
     with sqlite3.connect(path) as connection:
         views = connection.execute("SELECT provider, observed FROM board_state WHERE observed IS NOT NULL").fetchall()
-        counters = sum(connection.execute(f"SELECT count(*) FROM (SELECT DISTINCT provider, posting_key, channel "
-                                          f"FROM {table})").fetchone()[0] for table in ("visit_sample", "applicant_sample"))
+        counters = sum(
+            connection.execute(f"SELECT count(*) FROM (SELECT DISTINCT provider, posting_key, channel FROM {table})")
+            .fetchone()[0] for table in ("visit_sample", "applicant_sample")
+        )
     assert views  # the release kept its boards' views in board_state: revision 0009 moves them
     assert counters  # and its counters' samples: revision 0010 keeps the latest of each apart
 
@@ -328,5 +330,6 @@ def test_on_postgresql_a_revision_that_fails_keeps_nothing_of_itself(pg_url: str
         connection.exec_driver_sql("DROP TABLE outbox_delivery")
     engine.dispose()
     with open_store(pg_url, migrate=True) as store:
-        assert store.migration is not None and [s.after for s in store.migration.steps] == ["0005", "0006", "0007", "0008", "0009", "0010"]
+        assert store.migration is not None
+        assert [s.after for s in store.migration.steps] == ["0005", "0006", "0007", "0008", "0009", "0010"]
     assert differences(pg_url) == []

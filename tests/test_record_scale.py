@@ -184,7 +184,8 @@ def test_the_outbox_drops_more_settled_events_than_a_statement_takes_parameters(
                  {"event": "drift", "title": "open", "body": "b", "created_at": NOW, "settled_at": None}])
             ids = connection.execute(sa.select(events.c.id).order_by(events.c.id)).scalars().all()
             connection.execute(sa.insert(OutboxDelivery.__table__), [  # type: ignore[attr-defined]
-                {"outbox_id": ids[0], "target": "t", "attempts": 1}, {"outbox_id": ids[-1], "target": "t", "attempts": 0},
+                {"outbox_id": ids[0], "target": "t", "attempts": 1},
+                {"outbox_id": ids[-1], "target": "t", "attempts": 0},
             ])
         if sqlite:  # SQLite's own default, which builds such as Debian's raise: as a stock build refuses
             store.engine.dispose()
@@ -217,8 +218,8 @@ def test_jobs_about_to_expire_are_told_once_with_the_outbox_read_once_a_board(tm
                 record._record_expiring(session, board, by_remote, seen)  # type: ignore[arg-type]
         later = replace(remotes["job_7"], expires_at=expires + timedelta(hours=20))  # the next day
         with store.write() as session:
-            record._record_expiring(session, SimpleNamespace(name="sorce", remotes={"job_7": later}),  # type: ignore[arg-type]
-                                    by_remote, seen)
+            moved = SimpleNamespace(name="sorce", remotes={"job_7": later})
+            record._record_expiring(session, moved, by_remote, seen)  # type: ignore[arg-type]
         assert len([r for r in reads if "FROM outbox" in r]) == 3  # once a board a run
         with store.session() as session:
             told = session.exec(select(OutboxEvent.posting_key)).all()

@@ -1070,7 +1070,8 @@ def record_counters(
         moved = [row for row in latest if (row["l_key"], row["l_channel"]) in kept]
         connection = session.connection()
         if moved:
-            connection.execute(_LATEST_OF_COUNTER, [{"l_provider": provider, "l_counter": column, **row} for row in moved])
+            connection.execute(_LATEST_OF_COUNTER,
+                               [{"l_provider": provider, "l_counter": column, **row} for row in moved])
         if len(moved) < len(latest):
             connection.execute(sa.insert(LATEST), [
                 {"provider": provider, "counter": column, "posting_key": row["l_key"], "channel": row["l_channel"],

@@ -190,8 +190,8 @@ def forget_settled(store: Store, before: datetime) -> int:
     forever. The number of events dropped."""
     settled = select(OutboxEvent.id).where(col(OutboxEvent.settled_at) < before)
     with store.write() as session:
-        # Chosen by the query itself, not by a list of ids: tens of thousands of events settle
-        # at once at tens of thousands of postings (a job's expiry is told a month before it).
+        # Chosen by the query itself, not by a list of ids: at tens of thousands of postings,
+        # tens of thousands of events settle together (each job's expiry is told, for one).
         session.exec(delete(OutboxDelivery).where(col(OutboxDelivery.outbox_id).in_(settled)))
         dropped = session.exec(delete(OutboxEvent).where(col(OutboxEvent.settled_at) < before))
     return int(dropped.rowcount)
