@@ -235,19 +235,50 @@ def test_visit_rows_compute_growth_since_a_moment(db_url: str) -> None:
     """Growth is the latest value minus the last sample at or before `since`; a series first
     seen later counts from zero."""
     with open_store(db_url) as store:
-        with store.write() as session:
+        with store.write() as session:  # as runs write them: each sample kept as its counter's latest
             for days, visits in ((0, 10), (5, 14), (9, 30)):
-                session.add(VisitSample(posting_key="a", provider="hirempire", channel="linkedin",
-                                        visits=visits, observed_at=T0 + timedelta(days=days)))
-            session.add(VisitSample(posting_key="a", provider="hirempire", channel="x",
-                                    visits=3, observed_at=T0 + timedelta(days=8)))
-            session.add(ApplicantSample(posting_key="a", provider="hirempire", channel="linkedin",
-                                        applicants=2, observed_at=T0 + timedelta(days=1)))
+                record.record_counters(session, "hirempire", visits={("a", "linkedin"): visits}, applicants={},
+                                       now=T0 + timedelta(days=days))
+            record.record_counters(session, "hirempire", visits={("a", "x"): 3}, applicants={},
+                                   now=T0 + timedelta(days=8))
+            record.record_counters(session, "hirempire", visits={}, applicants={("a", "linkedin"): 2},
+                                   now=T0 + timedelta(days=1))
         rows = {r.channel: r for r in store.visit_rows(since=T0 + timedelta(days=6))}
+        latest = {r.channel: r for r in store.visit_rows(since=None)}
     assert (rows["linkedin"].visits, rows["linkedin"].visits_change) == (30, 16)
     assert (rows["linkedin"].applicants, rows["linkedin"].applicants_change) == (2, 0)
     assert (rows["x"].visits, rows["x"].visits_change) == (3, 3)
     assert rows["x"].applicants is None
+    assert {channel: (r.visits, r.visits_change, r.applicants) for channel, r in latest.items()} == {
+        "linkedin": (30, None, 2), "x": (3, None, None),
+    }
+
+
+def test_visit_rows_read_a_row_a_counter_however_long_the_history(sqlite_url: str) -> None:
+    """The daemon's metrics ask for the latest counts at every scrape, and `visits` and the
+    dashboard for their growth: the counts come from each counter's latest value, without a
+    look at the samples, and the value a counter grew from is found through the index of its
+    series, never by reading every sample (which took seconds at a year of samples)."""
+    with open_store(sqlite_url) as store:
+        with store.write() as session:
+            for day in range(5):
+                record.record_counters(session, "hirempire", visits={("a", "linkedin"): day, ("b", "web"): 2 * day},
+                                       applicants={("a", ""): day}, now=T0 + timedelta(days=day))
+        statements: list[str] = []
+        sa.event.listen(store.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+        latest = store.visit_rows(since=None)
+        assert not [s for s in statements if "_sample" in s]
+        assert [(r.posting, r.channel, r.visits, r.applicants) for r in latest] == [
+            ("a", "", None, 4), ("a", "linkedin", 4, None), ("b", "web", 8, None),
+        ]
+        grown = {(r.posting, r.channel): (r.visits_change, r.applicants_change)
+                 for r in store.visit_rows(since=T0 + timedelta(days=2, hours=1))}
+        assert grown == {("a", ""): (None, 2), ("a", "linkedin"): (2, None), ("b", "web"): (4, None)}
+        plan = "\n".join(row[-1] for statement in statements[-2:] for row in
+                         store.engine.connect().exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}",
+                                                                (T0 + timedelta(days=2),) * statement.count("?")))
+    assert "USING INDEX ix_visit_series" in plan or "USING COVERING INDEX ix_visit_series" in plan, plan
+    assert "SCAN visit_sample" not in plan and "SCAN applicant_sample" not in plan, plan
 
 
 def test_metrics_counts_intents_drift_blocks_and_last_success(db_url: str) -> None:

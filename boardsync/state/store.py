@@ -39,6 +39,7 @@ from boardsync.state.tables import (
     ApplicantSample,
     Binding,
     BoardState,
+    CounterLatest,
     CounterSample,
     Drift,
     Intent,
@@ -288,10 +289,11 @@ class Store(StatusReads):
         with self.session() as session:
             return [_drift_row(d) for d in session.exec(query).all()]
 
-    def visit_rows(self, since: datetime) -> list[VisitRow]:
+    def visit_rows(self, since: datetime | None) -> list[VisitRow]:
         """Per (posting, provider, channel): the latest visit and applicant counts and how
         much each grew since `since` (from the last sample at or before it; a series first
-        seen after `since` counts from zero)."""
+        seen after `since` counts from zero). With `since` None, the latest counts alone
+        (each change None), read without a look at the samples."""
         with self.session() as session:
             visits = _series(session, VisitSample, "visits", since)
             applicants = _series(session, ApplicantSample, "applicants", since)
@@ -410,20 +412,31 @@ SeriesKey = tuple[str, str, str]
 
 
 def _series(
-    session: Session, table: type[CounterSample], column: str, since: datetime
-) -> dict[SeriesKey, tuple[int, int]]:
-    """series → (latest value, growth since `since`). Rows are inserted in time order, so
-    the highest id of a series is its latest sample."""
-    keys = (table.posting_key, table.provider, table.channel)
-    latest_ids = select(func.max(table.id)).group_by(*keys)
-    baseline_ids = select(func.max(table.id)).where(col(table.observed_at) <= since).group_by(*keys)
-    latest = {_key(s): getattr(s, column) for s in session.exec(select(table).where(col(table.id).in_(latest_ids)))}
-    baseline = {_key(s): getattr(s, column) for s in session.exec(select(table).where(col(table.id).in_(baseline_ids)))}
-    return {key: (value, value - baseline.get(key, 0)) for key, value in latest.items()}
-
-
-def _key(sample: CounterSample) -> SeriesKey:
-    return (sample.posting_key, sample.provider, sample.channel)
+    session: Session, table: type[CounterSample], column: str, since: datetime | None
+) -> dict[SeriesKey, tuple[int, int | None]]:
+    """series → (latest value, growth since `since`; None without one). The latest value is
+    each counter's `CounterLatest`; the one it grew from, the last sample at or before
+    `since`, is sought for each counter through the index of its series: the work is a row
+    and a seek a counter, however many samples the history holds (a search of all of them
+    took seconds at a year's samples of thousands of postings)."""
+    latest = CounterLatest.__table__  # type: ignore[attr-defined]
+    counters = sa.select(latest.c.posting_key, latest.c.provider, latest.c.channel, latest.c.value).where(
+        latest.c.counter == column,
+    )
+    if since is None:
+        return {(key, provider, channel): (value, None) for key, provider, channel, value in session.execute(counters)}
+    samples = table.__table__  # type: ignore[attr-defined]
+    baseline = (
+        sa.select(samples.c[column])
+        .where(samples.c.posting_key == latest.c.posting_key, samples.c.provider == latest.c.provider,
+               samples.c.channel == latest.c.channel, samples.c.observed_at <= since)
+        .order_by(samples.c.observed_at.desc(), samples.c.id.desc())  # rows go in in time order
+        .limit(1).scalar_subquery()
+    )
+    return {
+        (key, provider, channel): (value, value - (before or 0))
+        for key, provider, channel, value, before in session.execute(counters.add_columns(baseline))
+    }
 
 
 def _last_success(runs: Iterable[Run]) -> dict[str, datetime]:
