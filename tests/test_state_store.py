@@ -30,6 +30,7 @@ from boardsync.state import (
     migrations,
     open_store,
 )
+from boardsync.state import series
 from boardsync.state.history import runs_since
 from boardsync.state.tables import CounterLatest, OutboxDelivery, OutboxEvent
 
@@ -254,12 +255,12 @@ def test_visit_rows_compute_growth_since_a_moment(db_url: str) -> None:
     }
 
 
-def test_visit_rows_read_a_row_a_counter_however_long_the_history(sqlite_url: str) -> None:
+def test_visit_rows_read_a_row_a_counter_however_long_the_history(db_url: str) -> None:
     """The daemon's metrics ask for the latest counts at every scrape, and `visits` and the
     dashboard for their growth: the counts come from each counter's latest value, without a
     look at the samples, and the value a counter grew from is found through the index of its
     series, never by reading every sample (which took seconds at a year of samples)."""
-    with open_store(sqlite_url) as store:
+    with open_store(db_url) as store:
         with store.write() as session:
             for day in range(5):
                 record.record_counters(session, "hirempire", visits={("a", "linkedin"): day, ("b", "web"): 2 * day},
@@ -274,11 +275,43 @@ def test_visit_rows_read_a_row_a_counter_however_long_the_history(sqlite_url: st
         grown = {(r.posting, r.channel): (r.visits_change, r.applicants_change)
                  for r in store.visit_rows(since=T0 + timedelta(days=2, hours=1))}
         assert grown == {("a", ""): (None, 2), ("a", "linkedin"): (2, None), ("b", "web"): (4, None)}
+        if not db_url.startswith("sqlite"):
+            return  # the plans below are SQLite's
         plan = "\n".join(row[-1] for statement in statements[-2:] for row in
                          store.engine.connect().exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}",
                                                                 (T0 + timedelta(days=2),) * statement.count("?")))
     assert "USING INDEX ix_visit_series" in plan or "USING COVERING INDEX ix_visit_series" in plan, plan
     assert "SCAN visit_sample" not in plan and "SCAN applicant_sample" not in plan, plan
+
+
+def test_visit_samples_are_the_periods_with_each_series_baseline_found_by_its_index(
+    db_url: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The dashboard's chart reads a period's samples and, for each series, its last sample
+    before the period: oldest first, of the postings asked for (many as well as few), each
+    found through the index of its series, never by reading every sample of the history."""
+    with open_store(db_url) as store:
+        with store.write() as session:  # in time order, as runs write them
+            for day, board, key, visits in ((0, "sorce", "c", 2), (0, "hirempire", "a", 1), (3, "hirempire", "a", 5),
+                                            (6, "hirempire", "a", 9), (7, "hirempire", "b", 7),
+                                            (8, "hirempire", "a", 12)):
+                record.record_counters(session, board, visits={(key, "web"): visits}, applicants={},
+                                       now=T0 + timedelta(days=day))
+        since = T0 + timedelta(days=4)
+        statements: list[str] = []
+        sa.event.listen(store.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+        found = [(x.posting, x.provider, (x.at - T0).days, x.value) for x in series.visit_samples(store, since)]
+        assert found == [("c", "sorce", 0, 2), ("a", "hirempire", 3, 5), ("a", "hirempire", 6, 9),
+                         ("b", "hirempire", 7, 7), ("a", "hirempire", 8, 12)]
+        selects = [statement for statement in statements if statement.startswith("SELECT")]
+        assert len(selects) == 2  # the baselines, then the period
+        if db_url.startswith("sqlite"):  # SQLite's plans
+            plans = "\n".join(row[-1] for statement in selects for row in store.engine.connect().exec_driver_sql(
+                f"EXPLAIN QUERY PLAN {statement}", (since,) * statement.count("?")))
+            assert "SCAN visit_sample" not in plans and "SCAN earlier" not in plans, plans
+        assert [x.posting for x in series.visit_samples(store, since, {"b", "c"})] == ["c", "b"]
+        monkeypatch.setattr(series, "IN_SQL", 1)  # more postings than the query names: picked from the rows
+        assert [x.posting for x in series.visit_samples(store, since, {"b", "c"})] == ["c", "b"]
 
 
 def test_metrics_counts_intents_drift_blocks_and_last_success(db_url: str) -> None:

@@ -12,10 +12,10 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import col, func, select
+import sqlalchemy as sa
 
 from boardsync.state.store import Store
-from boardsync.state.tables import CounterSample, VisitSample
+from boardsync.state.tables import CounterLatest, CounterSample, VisitSample
 
 
 @dataclass(frozen=True)
@@ -35,17 +35,41 @@ def visit_samples(store: Store, since: datetime, postings: Collection[str] | Non
     return _samples(store, VisitSample, "visits", since, postings)
 
 
+IN_SQL = 500
+"""The most postings named in the query itself; more are picked out of the rows read."""
+
+
 def _samples(
     store: Store, table: type[CounterSample], column: str, since: datetime, postings: Collection[str] | None
 ) -> list[Sample]:
-    keys = (table.posting_key, table.provider, table.channel)
-    baselines = select(func.max(table.id)).where(col(table.observed_at) <= since).group_by(*keys)
-    query = select(table).where(col(table.id).in_(baselines) | (col(table.observed_at) > since))
-    if postings is not None:
-        query = query.where(col(table.posting_key).in_(list(postings)))
+    """The period's samples and each series' baseline, found series by series from its
+    counter's `CounterLatest` through the index of the series (a seek for the baseline, a range
+    for the period), read as plain rows: never a search of every sample the history holds, nor
+    an object made of each."""
+    latest = CounterLatest.__table__  # type: ignore[attr-defined]
+    samples = table.__table__  # type: ignore[attr-defined]
+    chosen = [latest.c.counter == column]
+    if postings is not None and len(postings) <= IN_SQL:
+        chosen.append(latest.c.posting_key.in_(sorted(postings)))
+    earlier = samples.alias("earlier")
+    baseline = (
+        sa.select(earlier.c.id)
+        .where(earlier.c.posting_key == latest.c.posting_key, earlier.c.provider == latest.c.provider,
+               earlier.c.channel == latest.c.channel, earlier.c.observed_at <= since)
+        .order_by(earlier.c.observed_at.desc(), earlier.c.id.desc()).limit(1)
+        .correlate(latest).scalar_subquery()
+    )
+    fields = (samples.c.posting_key, samples.c.provider, samples.c.channel, samples.c.observed_at, samples.c[column])
+    baselines = sa.select(*fields).select_from(latest.join(samples, samples.c.id == baseline)).where(*chosen)
+    series = sa.select(latest.c.posting_key, latest.c.provider, latest.c.channel).where(*chosen)
+    period = sa.select(*fields).where(
+        sa.tuple_(samples.c.posting_key, samples.c.provider, samples.c.channel).in_(series),
+        samples.c.observed_at > since,
+    )
     with store.session() as session:
-        rows = session.exec(query.order_by(col(table.id))).all()
+        # Every baseline is older than every sample of the period, and rows go in in time order.
+        rows = [*session.execute(baselines.order_by(samples.c.id)), *session.execute(period.order_by(samples.c.id))]
     return [
-        Sample(r.posting_key, r.provider, r.channel, r.observed_at, getattr(r, column))
-        for r in rows if r.observed_at is not None
+        Sample(key, provider, channel, at, value) for key, provider, channel, at, value in rows
+        if at is not None and (postings is None or key in postings)
     ]
