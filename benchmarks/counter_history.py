@@ -14,7 +14,9 @@ database's own work is in both: SQLite runs in this process).
 
 It also times reading them back, as `boardsync visits` and the dashboard do (every counter
 with its growth since the middle of the history) and as the daemon's metrics do at every
-scrape (every counter's latest value): `Store.visit_rows`, best of `--runs`, wall time.
+scrape (every counter's latest value): `Store.visit_rows`; and as the dashboard's chart of
+visits by day does, the samples of the history's last 30 days with each series' baseline
+(`series.visit_samples`). Best of `--runs`, wall time.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from boardsync.reconcile import record
-from boardsync.state import ApplicantSample, VisitSample, open_store
+from boardsync.state import ApplicantSample, VisitSample, open_store, series
 from boardsync.state.store import Store
 
 BOARD = "hirempire"
@@ -90,10 +92,12 @@ def measure(store: Store, postings: int, depth: int, runs: int) -> tuple[tuple[f
     return best(runs, steady), best(runs, some_changed)
 
 
-def reading(store: Store, depth: int, runs: int) -> tuple[float, float]:
-    """(with growth since the middle of the history, the latest values alone): wall ms."""
-    middle = T0 + timedelta(days=depth // 2)
-    return best(runs, lambda: store.visit_rows(since=middle))[1], best(runs, lambda: store.visit_rows(since=None))[1]
+def reading(store: Store, depth: int, runs: int) -> tuple[float, float, float]:
+    """(with growth since the middle of the history, the latest values alone, the chart of
+    the last 30 days): wall ms."""
+    middle, month = T0 + timedelta(days=depth // 2), T0 + timedelta(days=depth - 30)
+    return (best(runs, lambda: store.visit_rows(since=middle))[1], best(runs, lambda: store.visit_rows(since=None))[1],
+            best(runs, lambda: series.visit_samples(store, month))[1])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -104,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--state", help="a PostgreSQL database to use (emptied first) instead of a SQLite file")
     args = parser.parse_args(argv)
     rows = [("samples a counter", "samples", "steady cpu ms", "steady wall ms", "1% changed cpu ms", "wall ms",
-             "visits ms", "latest ms")]
+             "visits ms", "latest ms", "chart ms")]
     for depth in (int(d) for d in args.depths.split(",")):
         with tempfile.TemporaryDirectory(prefix="boardsync-counters-") as scratch:
             url = args.state or f"sqlite:///{Path(scratch) / 'state.db'}"
@@ -118,10 +122,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             with open_store(url) as store:
                 with_history(store, args.postings, depth)
                 (cpu, wall), (cpu_some, wall_some) = measure(store, args.postings, depth, args.runs)
-                grown, latest = reading(store, depth, args.runs)
+                grown, latest, chart = reading(store, depth, args.runs)
         samples = depth * args.postings * (len(CHANNELS) + 1)
         rows.append((f"{depth:,}", f"{samples:,}", f"{cpu:.0f}", f"{wall:.0f}", f"{cpu_some:.0f}", f"{wall_some:.0f}",
-                     f"{grown:.0f}", f"{latest:.0f}"))
+                     f"{grown:.0f}", f"{latest:.0f}", f"{chart:.0f}"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for index, row in enumerate(rows):
         print("  ".join(cell.rjust(width) for cell, width in zip(row, widths)))
