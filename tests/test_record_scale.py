@@ -156,10 +156,8 @@ def test_history_counts_the_calls_of_more_runs_than_a_statement_takes_parameters
                 {"run_id": first, "seq": 2, "provider": "sorce", "method": "GET", "path": "/jobs", "status": 200},
                 {"run_id": last, "seq": 1, "provider": "hirempire", "method": "GET", "path": "/jobs", "status": 200},
             ])
-        if sqlite:  # SQLite's own default, which builds such as Debian's raise: as a stock build refuses
-            store.engine.dispose()
-            sa.event.listen(store.engine, "connect", lambda raw, _: raw.setlimit(
-                sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, SQLITE_DEFAULT_VARIABLES))
+        if sqlite:
+            _stock_limit(store)
         found = history.runs_since(store, NOW)
     assert len(found) == many
     assert (found[0].run.id, found[0].calls) == (last, {"hirempire": 1})
@@ -187,10 +185,8 @@ def test_the_outbox_drops_more_settled_events_than_a_statement_takes_parameters(
                 {"outbox_id": ids[0], "target": "t", "attempts": 1},
                 {"outbox_id": ids[-1], "target": "t", "attempts": 0},
             ])
-        if sqlite:  # SQLite's own default, which builds such as Debian's raise: as a stock build refuses
-            store.engine.dispose()
-            sa.event.listen(store.engine, "connect", lambda raw, _: raw.setlimit(
-                sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, SQLITE_DEFAULT_VARIABLES))
+        if sqlite:
+            _stock_limit(store)
         assert outbox.forget_settled(store, cut) == many
         with store.session() as session:
             assert sorted(session.exec(select(OutboxEvent.title)).all()) == ["kept", "open"]
@@ -224,3 +220,11 @@ def test_jobs_about_to_expire_are_told_once_with_the_outbox_read_once_a_board(tm
         with store.session() as session:
             told = session.exec(select(OutboxEvent.posting_key)).all()
     assert sorted(told) == sorted([p.key for p in postings] + ["p007"])
+
+
+def _stock_limit(store: Any) -> None:
+    """Every connection of `store` from now on refuses more bound parameters than SQLite's own
+    default allows, which builds such as Debian's raise: as a stock build refuses them."""
+    store.engine.dispose()
+    sa.event.listen(store.engine, "connect", lambda raw, _: raw.setlimit(
+        sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, SQLITE_DEFAULT_VARIABLES))
