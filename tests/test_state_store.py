@@ -310,7 +310,7 @@ def test_visit_samples_are_the_periods_with_each_series_baseline_found_by_its_in
                 f"EXPLAIN QUERY PLAN {statement}", (since,) * statement.count("?")))
             assert "SCAN visit_sample" not in plans and "SCAN earlier" not in plans, plans
         assert [x.posting for x in series.visit_samples(store, since, {"b", "c"})] == ["c", "b"]
-        monkeypatch.setattr(series, "IN_SQL", 1)  # more postings than the query names: picked from the rows
+        monkeypatch.setattr(series, "IN_LIST", 1)  # more postings than the query names: picked from the rows
         assert [x.posting for x in series.visit_samples(store, since, {"b", "c"})] == ["c", "b"]
 
 

@@ -62,6 +62,7 @@ from boardsync.state import (
     Store,
     VisitSample,
 )
+from boardsync.state.db import IN_LIST
 from boardsync.state.health import GONE, LINKED, SUSPENDED
 from boardsync.state.history import WHOLE_POSTING
 from boardsync.state.outbox import Event, add_event
@@ -69,8 +70,8 @@ from boardsync.state.tables import UNSETTLED_INTENT_STATES, CounterLatest, Inten
 
 log = get_logger(__name__)
 
-CHUNK = 500
-"""Ids per ``IN (…)`` list: well under SQLite's limit on bound parameters."""
+CHUNK = IN_LIST
+"""Ids or keys per ``IN (…)`` list (`boardsync.state.db.IN_LIST`)."""
 
 # The tables themselves, for what is read and written by plain statements rather than loaded
 # objects: a run reads every binding, and a first sync writes thousands.

@@ -42,6 +42,10 @@ BEGIN_OPTION = "boardsync_begin"
 """Execution option naming how a SQLite transaction begins: DEFERRED (reads) or IMMEDIATE."""
 
 
+IN_LIST = 500
+"""Values in one ``IN (…)`` list: far fewer than the bound parameters SQLite (32,766) and
+PostgreSQL (65,535) take in one statement, which a list of every posting, run or event passes."""
+
 LOCK_TABLE = "writer_lock"
 """Who holds a PostgreSQL database's writer lock (`boardsync.daemon.lock`): a table beside
 the versioned schema, which the lock creates before the schema may exist."""

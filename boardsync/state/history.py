@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlmodel import Session, col, func, select
 
+from boardsync.state.db import IN_LIST
 from boardsync.state.store import RunRow, Store, run_row
 from boardsync.state.tables import ApplicantSample, AuditEntry, Binding, BoardCall, CounterSample, Drift, Run, VisitSample
 
@@ -120,17 +121,12 @@ def run_calls(store: Store, run_id: int) -> list[CallRow]:
                 for c in session.exec(query).all()]
 
 
-RUNS_A_QUERY = 500
-"""Run ids in one ``IN (…)`` list: a year of runs every few minutes is more than SQLite
-(32,766) or PostgreSQL (65,535) takes bound parameters in one statement."""
-
-
 def _call_counts(session: Session, run_ids: list[int]) -> dict[int, dict[str, int]]:
     found: dict[int, dict[str, int]] = defaultdict(dict)
-    for start in range(0, len(run_ids), RUNS_A_QUERY):
+    for start in range(0, len(run_ids), IN_LIST):  # a year of runs every few minutes passes the limits
         rows = session.exec(
             select(BoardCall.run_id, BoardCall.provider, func.count())
-            .where(col(BoardCall.run_id).in_(run_ids[start : start + RUNS_A_QUERY]))
+            .where(col(BoardCall.run_id).in_(run_ids[start : start + IN_LIST]))
             .group_by(col(BoardCall.run_id), col(BoardCall.provider))
         ).all()
         for run_id, provider, n in rows:

@@ -14,6 +14,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from boardsync.state.db import IN_LIST
 from boardsync.state.store import Store
 from boardsync.state.tables import CounterLatest, CounterSample, VisitSample
 
@@ -35,10 +36,6 @@ def visit_samples(store: Store, since: datetime, postings: Collection[str] | Non
     return _samples(store, VisitSample, "visits", since, postings)
 
 
-IN_SQL = 500
-"""The most postings named in the query itself; more are picked out of the rows read."""
-
-
 def _samples(
     store: Store, table: type[CounterSample], column: str, since: datetime, postings: Collection[str] | None
 ) -> list[Sample]:
@@ -49,7 +46,7 @@ def _samples(
     latest = CounterLatest.__table__  # type: ignore[attr-defined]
     samples = table.__table__  # type: ignore[attr-defined]
     chosen = [latest.c.counter == column]
-    if postings is not None and len(postings) <= IN_SQL:
+    if postings is not None and len(postings) <= IN_LIST:  # more are picked out of the rows read
         chosen.append(latest.c.posting_key.in_(sorted(postings)))
     earlier = samples.alias("earlier")
     baseline = (
