@@ -35,9 +35,11 @@ def _undo_head(connection: sa.Connection) -> None:
 
 
 def without_counters_latest(connection: sa.Connection) -> None:
-    """Undo what revision 0010 does: counter_latest dropped, and the indexes revision 0008
-    gave the samples to find each counter's newest made again."""
+    """Undo what revision 0010 does: counter_latest and the audit log's index by posting
+    dropped, and the indexes revision 0008 gave the samples to find each counter's newest made
+    again."""
     connection.exec_driver_sql("DROP TABLE counter_latest")
+    connection.exec_driver_sql("DROP INDEX ix_action_posting_key")
     connection.exec_driver_sql("CREATE INDEX ix_visit_latest ON visit_sample (provider, posting_key, channel, id)")
     connection.exec_driver_sql(
         "CREATE INDEX ix_applicant_latest ON applicant_sample (provider, posting_key, channel, id)"

@@ -19,6 +19,7 @@ from boardsync.errors import StateError
 from boardsync.reconcile import record
 from boardsync.state import (
     ApplicantSample,
+    AuditEntry,
     Binding,
     BoardCall,
     BoardState,
@@ -31,6 +32,7 @@ from boardsync.state import (
     open_store,
 )
 from boardsync.state import series
+from boardsync.state import history
 from boardsync.state.history import runs_since
 from boardsync.state.tables import CounterLatest, OutboxDelivery, OutboxEvent
 
@@ -312,6 +314,24 @@ def test_visit_samples_are_the_periods_with_each_series_baseline_found_by_its_in
         assert [x.posting for x in series.visit_samples(store, since, {"b", "c"})] == ["c", "b"]
         monkeypatch.setattr(series, "IN_LIST", 1)  # more postings than the query names: picked from the rows
         assert [x.posting for x in series.visit_samples(store, since, {"b", "c"})] == ["c", "b"]
+
+
+def test_a_postings_story_reads_its_own_audit_rows_through_an_index(sqlite_url: str) -> None:
+    """`boardsync log KEY` (and a rename) finds a posting's rows of the audit log, which holds
+    every call ever made, through its index by posting, not by reading the whole log."""
+    with open_store(sqlite_url) as store:
+        with store.write() as session:
+            for key in ("a", "b", "a"):
+                session.add(AuditEntry(posting_key=key, provider="sorce", action="create", ok=True, at=T0))
+        statements: list[str] = []
+        sa.event.listen(store.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+        story = history.posting_story(store, "a")
+        audits = [statement for statement in statements if "FROM action" in statement]
+        with store.engine.connect() as connection:
+            plan = "\n".join(row[-1] for statement in audits for row in connection.exec_driver_sql(
+                f"EXPLAIN QUERY PLAN {statement}", ("a",) * statement.count("?")))
+    assert len([e for e in story.events if e.provider == "sorce"]) == 2
+    assert "INDEX ix_action_posting_key (posting_key=?)" in plan and "SCAN action" not in plan, plan
 
 
 def test_metrics_counts_intents_drift_blocks_and_last_success(db_url: str) -> None:

@@ -261,7 +261,7 @@ class AuditEntry(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     run_id: int | None = Field(default=None, index=True)
-    posting_key: str | None = None
+    posting_key: str | None = Field(default=None, index=True)
     provider: str
     action: str
     ok: bool
