@@ -15,7 +15,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from boardsync.state.db import IN_LIST
-from boardsync.state.store import Store
+from boardsync.state.store import Store, last_sample_before
 from boardsync.state.tables import CounterLatest, CounterSample, VisitSample
 
 
@@ -48,14 +48,7 @@ def _samples(
     chosen = [latest.c.counter == column]
     if postings is not None and len(postings) <= IN_LIST:  # more are picked out of the rows read
         chosen.append(latest.c.posting_key.in_(sorted(postings)))
-    earlier = samples.alias("earlier")
-    baseline = (
-        sa.select(earlier.c.id)
-        .where(earlier.c.posting_key == latest.c.posting_key, earlier.c.provider == latest.c.provider,
-               earlier.c.channel == latest.c.channel, earlier.c.observed_at <= since)
-        .order_by(earlier.c.observed_at.desc(), earlier.c.id.desc()).limit(1)
-        .correlate(latest).scalar_subquery()
-    )
+    baseline = last_sample_before(table, "id", since)
     fields = (samples.c.posting_key, samples.c.provider, samples.c.channel, samples.c.observed_at, samples.c[column])
     baselines = sa.select(*fields).select_from(latest.join(samples, samples.c.id == baseline)).where(*chosen)
     series = sa.select(latest.c.posting_key, latest.c.provider, latest.c.channel).where(*chosen)

@@ -425,18 +425,25 @@ def _series(
     )
     if since is None:
         return {(key, provider, channel): (value, None) for key, provider, channel, value in session.execute(counters)}
-    samples = table.__table__  # type: ignore[attr-defined]
-    baseline = (
-        sa.select(samples.c[column])
-        .where(samples.c.posting_key == latest.c.posting_key, samples.c.provider == latest.c.provider,
-               samples.c.channel == latest.c.channel, samples.c.observed_at <= since)
-        .order_by(samples.c.observed_at.desc(), samples.c.id.desc())  # rows go in in time order
-        .limit(1).scalar_subquery()
-    )
+    baseline = last_sample_before(table, column, since)
     return {
         (key, provider, channel): (value, value - (before or 0))
         for key, provider, channel, value, before in session.execute(counters.add_columns(baseline))
     }
+
+
+def last_sample_before(table: type[CounterSample], column: str, since: datetime) -> Any:
+    """A subquery correlated to `CounterLatest`: `column` of its counter's last sample at or
+    before `since` (None when there is none), sought through the index of the series."""
+    latest = CounterLatest.__table__  # type: ignore[attr-defined]
+    earlier = table.__table__.alias("earlier")  # type: ignore[attr-defined]
+    return (
+        sa.select(earlier.c[column])
+        .where(earlier.c.posting_key == latest.c.posting_key, earlier.c.provider == latest.c.provider,
+               earlier.c.channel == latest.c.channel, earlier.c.observed_at <= since)
+        .order_by(earlier.c.observed_at.desc(), earlier.c.id.desc())  # rows go in in time order
+        .limit(1).correlate(latest).scalar_subquery()
+    )
 
 
 def _last_success(runs: Iterable[Run]) -> dict[str, datetime]:
