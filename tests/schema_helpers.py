@@ -35,10 +35,11 @@ def _undo_head(connection: sa.Connection) -> None:
 
 
 def without_counters_latest(connection: sa.Connection) -> None:
-    """Undo what revision 0010 does: counter_latest and the audit log's index by posting
-    dropped, and the indexes revision 0008 gave the samples to find each counter's newest made
-    again."""
+    """Undo what revision 0010 does: counter_latest, the audit log's index by posting and each
+    binding's compared_hash dropped, and the indexes revision 0008 gave the samples to find each
+    counter's newest made again."""
     connection.exec_driver_sql("DROP TABLE counter_latest")
+    connection.exec_driver_sql("ALTER TABLE binding DROP COLUMN compared_hash")
     connection.exec_driver_sql("DROP INDEX ix_action_posting_key")
     connection.exec_driver_sql("CREATE INDEX ix_visit_latest ON visit_sample (provider, posting_key, channel, id)")
     connection.exec_driver_sql(

@@ -18,6 +18,7 @@ probing for methods.
 from __future__ import annotations
 
 import abc
+import hashlib
 import json
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -56,6 +57,14 @@ encode_spec = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
 """A spec's JSON text, as `Remote` keeps it: its keys sorted, so that two specs are equal
 exactly when their texts are. A value JSON cannot hold is a `TypeError`, never a string in
 its place."""
+
+
+def spec_hash_of(spec_text: str, status: str | None) -> str:
+    """The digest of a job's spec (its text as `encode_spec` writes it) and its status: what
+    the state keeps of what a board showed (a binding's ``observed_hash``); the same text as
+    `record.spec_hash` digests, put together without decoding the spec."""
+    text = f'{{"spec":{spec_text},"status":{json.dumps(status)}}}'
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 NO_CHANNELS: Mapping[str, Channel] = MappingProxyType({})

@@ -34,6 +34,7 @@ from boardsync.log import get_logger
 from boardsync.memory import give_back
 from boardsync.reconcile import events, journal, pace, record, saved, verdict
 from boardsync.reconcile.apply import Applier, ApplyReport, Progress
+from boardsync.reconcile.compared import Compared
 from boardsync.reconcile.lookup import look_up_unlisted
 from boardsync.reconcile.model import (
     DEFAULT_HORIZON,
@@ -235,6 +236,7 @@ class _Run:
         result = plan_changes(
             self.postings, boards, known, self.desired.root.policy, self.now,
             scope=self.scope, digest=self.desired.digest,
+            compared=Compared(self.desired.posting_digests, self.desired.root_digest),
         )
         coming = upcoming(self.written, boards, known, self.desired.root.policy, self.now, self.horizon)
         result = replace(_showing_adoptions(result, settlement.would_adopt), renamed=renamed, upcoming=coming,
@@ -449,7 +451,7 @@ def _rendered_only_where_planned(boards: Mapping[str, Board], plan: Plan) -> dic
     kept none (`observe.Rendered`); these are rendered again, once, so that applying sends
     the payloads planned even where a write teaches the connector something new."""
     planned = {c.pair for c in plan.changes} | {d.pair for d in plan.drift}
-    return {name: replace(board, specs=_payloads(board, planned)) for name, board in boards.items()}
+    return {name: board.with_specs(_payloads(board, planned)) for name, board in boards.items()}
 
 
 def _payloads(board: Board, pairs: Collection[Pair]) -> dict[str, Spec]:

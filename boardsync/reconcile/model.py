@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from functools import cached_property
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal, Protocol
 
-from boardsync.connectors.base import BoardProblem, Connector, Remote, Spec
+from boardsync.connectors.base import BoardProblem, Connector, Remote, Spec, spec_hash_of
 
 Pair = tuple[str, str]
 """(posting key, provider)"""
@@ -315,6 +316,10 @@ class Plan:
     renewal), earliest first. News, not a difference: it never makes a plan not in sync."""
     horizon: timedelta = DEFAULT_HORIZON
     """How far past `generated_at` `upcoming` reaches."""
+    compared: Mapping[Pair, str] = field(default_factory=dict)
+    """Pairs compared in full this run and found in step, with the digest of what was
+    compared, where the state holds another: recorded, a next run with the same digest takes
+    the pair as in step without comparing it again (`compared`)."""
 
     @property
     def board_changes(self) -> tuple[Change, ...]:
@@ -450,6 +455,19 @@ class Board:
         except NotRendered as exc:
             return exc.problems
 
+    @cached_property
+    def spec_hashes(self) -> Mapping[str, str]:
+        """remote id → the digest of the job's spec and status (`spec_hash_of`): taken once a
+        run, for planning (`compared`) and for recording what each bound job shows."""
+        return {remote_id: spec_hash_of(r.spec_text, r.status) for remote_id, r in self.remotes.items()}
+
+    def with_specs(self, specs: Mapping[str, Spec]) -> Board:
+        """The board with other payloads (the same jobs: their digests, if taken, go along)."""
+        board = replace(self, specs=specs)
+        if "spec_hashes" in self.__dict__:
+            board.__dict__["spec_hashes"] = self.__dict__["spec_hashes"]
+        return board
+
     def refused(self, key: str) -> tuple[BoardProblem, ...]:
         """What the board would refuse of posting `key` (empty: nothing), for a board that
         needs no payload of it (a link's)."""
@@ -499,6 +517,9 @@ class PairState:
     thousands of pairs the payloads are megabytes."""
     key: str = ""
     """The pair's posting, as `applied_from` knows it."""
+    compared: str | None = None
+    """The digest of what the last full comparison that found the pair in step compared
+    (`compared.Compared`); None once anything was applied to it since."""
 
     def applied(self) -> Mapping[str, Any] | None:
         """The payload last applied: `applied_spec`, or read from `applied_from`."""

@@ -35,6 +35,7 @@ from typing import Any
 
 from boardsync.config.model import Policy, Posting, Status, parse_duration
 from boardsync.connectors.base import BoardProblem, Connector, Remote, RemoteStatus, Spec
+from boardsync.reconcile.compared import Compared, OnBoard
 from boardsync.reconcile.identity import ENDED, FreeJobs
 from boardsync.reconcile.model import (
     CREATES,
@@ -96,17 +97,23 @@ def plan_changes(
     *,
     scope: Collection[str] | None = None,
     digest: str | None = None,
+    compared: Compared | None = None,
 ) -> Plan:
     """The plan for `postings` on `boards`. `scope` limits which removed postings are looked
-    at (None: every posting the state knows)."""
+    at (None: every posting the state knows). With `compared`, a bound pair whose digest of
+    what it compares is the one kept from when it was last found in step is taken as in step
+    without comparing it (`compared`), and each pair compared and found in step with another
+    goes into `Plan.compared`."""
     pairs: list[tuple[Pair, PairPlan]] = []
     removed: list[RemovedItem] = []
     errors: list[BoardError] = []
+    fresh: dict[Pair, str] = {}
     for board in boards.values():
         if board.error is not None:
             errors.append(BoardError(board.name, board.error))
             continue
-        pairs += _plan_board(board, postings, known, policy, now)
+        on_board = compared.on(board, policy) if compared is not None and board.connector.SUPPORTS_JOBS else None
+        pairs += _plan_board(board, postings, known, policy, now, on_board, fresh)
         for item, changes in _plan_removed(board, postings, known, policy, now, scope):
             removed.append(item)
             pair = (item.posting, board.name)
@@ -114,11 +121,12 @@ def plan_changes(
             held = _hold_if_backing_off(PairPlan(changes=changes, evaluated=False), board.name, item.posting,
                                         known.bindings.get(pair), now)
             pairs.append((pair, held))
-    return _assemble(pairs, removed, errors, now, digest)
+    return replace(_assemble(pairs, removed, errors, now, digest), compared=fresh)
 
 
 def _plan_board(
-    board: Board, postings: Sequence[Posting], known: Known, policy: Policy, now: datetime
+    board: Board, postings: Sequence[Posting], known: Known, policy: Policy, now: datetime,
+    compared: OnBoard | None, fresh: dict[Pair, str],
 ) -> list[tuple[Pair, PairPlan]]:
     targets = [p for p in postings if p.boards.named(board.name)]
     planned = []
@@ -127,8 +135,7 @@ def _plan_board(
     for posting in targets:
         pair = (posting.key, board.name)
         if board.connector.SUPPORTS_JOBS:
-            ignored = board.connector.spec_fields(posting.ignored(board.name, policy))
-            result = _plan_job(posting, board, known, policy, free, ignored)
+            result = _plan_job_unless_in_step(posting, board, known, policy, free, compared, fresh)
         elif board.connector.SUPPORTS_LINKS:
             result = _plan_link(posting, board, known, now)
         else:
@@ -171,6 +178,29 @@ def _assemble(
 
 
 # ------------------------------------------------------------------------------ jobs
+
+
+IN_STEP = PairPlan()
+"""A pair's plan when it is in step: nothing to change, report, block or leave ignored."""
+
+
+def _plan_job_unless_in_step(
+    posting: Posting, board: Board, known: Known, policy: Policy, free: FreeJobs, compared: OnBoard | None,
+    fresh: dict[Pair, str],
+) -> PairPlan:
+    """`_plan_job`, unless the pair's digest of what it compares (`compared`) is the one kept
+    from when it was last found in step: then it is in step still, found without rendering or
+    comparing anything. A pair compared and found in step under another digest is noted in
+    `fresh`, for the run to keep."""
+    pair = (posting.key, board.name)
+    digest = compared.digest(posting, known) if compared is not None else None
+    if digest is not None and known.bindings[pair].compared == digest:
+        return IN_STEP
+    ignored = board.connector.spec_fields(posting.ignored(board.name, policy))
+    result = _plan_job(posting, board, known, policy, free, ignored)
+    if digest is not None and result == IN_STEP:
+        fresh[pair] = digest
+    return result
 
 
 def _plan_job(

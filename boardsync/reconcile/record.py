@@ -39,7 +39,7 @@ from sqlalchemy.orm import defer
 from sqlmodel import Session, col, delete, func, or_, select, update
 
 from boardsync.config.model import Posting, Status
-from boardsync.connectors.base import IssuedLink, Remote, Spec
+from boardsync.connectors.base import IssuedLink, Remote, Spec, spec_hash_of
 from boardsync.connectors.calls import CallEntry
 from boardsync.log import get_logger, redact
 from boardsync.reconcile import events, views
@@ -208,7 +208,7 @@ def load_known(
     with store.session() as session:
         rows = session.execute(sa.select(
             b.posting_key, b.provider, b.remote_id, b.applied_status, b.attempts, b.quarantine_until,
-            b.last_error, b.absent_since, b.absent_reads, b.blocked_gate, b.observed_status,
+            b.last_error, b.absent_since, b.absent_reads, b.blocked_gate, b.observed_status, b.compared_hash,
         ).where(b.provider.in_(list(providers))))
         for row in rows:  # one at a time: a row is dropped once it is a PairState
             # A posting's key, a board's name and a status come once per pair from the database:
@@ -293,11 +293,12 @@ def _pair_state(row: Sequence[Any], key: str, applied: _AppliedTexts, once: _One
     """A binding's row (its columns as `load_known` selects them) as planning reads it; the
     payload applied is read from `applied` when planning asks for it."""
     _, _, remote_id, applied_status, attempts, quarantine_until, last_error, absent_since, \
-        absent_reads, blocked_gate, observed_status = row
+        absent_reads, blocked_gate, observed_status, compared = row
     status = once(applied_status) if applied_status else None
     return PairState(
         remote_id, status, None, attempts, quarantine_until, last_error, absent_since,
         absent_reads, blocked_gate == SUSPENDED, observed_status == LINKED, applied_from=applied, key=key,
+        compared=compared,
     )
 
 
@@ -356,28 +357,32 @@ def recovered(row: Binding, remote: Remote, sent: Spec | None, now: datetime) ->
 def _bind(row: Binding, remote: Remote, applied_spec: Spec, now: datetime) -> None:
     row.remote_id = remote.remote_id
     row.observed_status = remote.status
-    row.observed_hash = views.spec_hash_of(remote.spec_text, remote.status)
+    row.observed_hash = spec_hash_of(remote.spec_text, remote.status)
     row.observed_at = now
     row.applied_status = remote.status
     row.applied_spec = dict(applied_spec)
     row.updated_at = now
+    row.compared_hash = None
 
 
 def updated(row: Binding, fields: Mapping[str, Any], now: datetime) -> None:
     """An update sent `fields`: they are what is applied now, beside the rest."""
     row.applied_spec = {**(row.applied_spec or {}), **fields}
     row.updated_at = now
+    row.compared_hash = None
 
 
 def transitioned(row: Binding, status: str, now: datetime) -> None:
     """A lifecycle step brought the job to `status`, as asked."""
     row.observed_status = row.applied_status = status
     row.updated_at = now
+    row.compared_hash = None
 
 
 def source_ensured(row: Binding, now: datetime) -> None:
     """A channel's source URL was made (the board keeps it; the binding only notes the change)."""
     row.updated_at = now
+    row.compared_hash = None
 
 
 def linked(session: Session, row: Binding, link: IssuedLink, now: datetime) -> None:
@@ -401,8 +406,9 @@ def bound_values(remote: Remote, applied_spec: Spec, now: datetime) -> dict[str,
     """What `created` (with the payload sent) writes of a pair's binding."""
     return {
         "remote_id": remote.remote_id, "observed_status": remote.status,
-        "observed_hash": views.spec_hash_of(remote.spec_text, remote.status), "observed_at": now,
+        "observed_hash": spec_hash_of(remote.spec_text, remote.status), "observed_at": now,
         "applied_status": remote.status, "applied_spec": dict(applied_spec), "updated_at": now,
+        "compared_hash": None,
     }
 
 
@@ -782,7 +788,7 @@ class _Kept:
 
     COLUMNS = ("id", "posting_key", "provider", "remote_id", "observed_hash", "observed_status", "absent_since",
                "absent_reads", "blocked_gate", "blocked_reason", "in_sync", "synced_at")
-    SET_ONLY = ("observed_at", "updated_at", "blocked_fields")
+    SET_ONLY = ("observed_at", "updated_at", "blocked_fields", "compared_hash")
     """Columns written and never read here."""
     __slots__ = (*COLUMNS, *SET_ONLY, "read", "dropped")
 
@@ -801,6 +807,7 @@ class _Kept:
     observed_at: datetime | None
     updated_at: datetime | None
     blocked_fields: dict[str, str] | None
+    compared_hash: str | None
     read: tuple[Any, ...]
     dropped: bool
 
@@ -808,7 +815,7 @@ class _Kept:
         (self.id, self.posting_key, self.provider, self.remote_id, self.observed_hash, self.observed_status,
          self.absent_since, self.absent_reads, self.blocked_gate, self.blocked_reason, self.in_sync,
          self.synced_at) = self.read = tuple(read)  # as COLUMNS names them
-        self.observed_at = self.updated_at = self.blocked_fields = _UNSET
+        self.observed_at = self.updated_at = self.blocked_fields = self.compared_hash = _UNSET
         self.dropped = False
 
     def changed(self) -> dict[str, Any]:
@@ -874,6 +881,8 @@ def _record_bindings(
         if row.remote_id is None and row.observed_status != LINKED:
             continue
         pair = (row.posting_key, board.name)
+        if pair in plan.compared:  # found in step by a full comparison: what it compared, kept
+            row.compared_hash = plan.compared[pair]
         if pair in plan.evaluated and pair not in busy:
             if not row.in_sync or seen.scope is not None:  # a narrowed run leaves compared_at as it was
                 row.in_sync, row.synced_at = True, now

@@ -89,27 +89,18 @@ encode = json.JSONEncoder(sort_keys=True, default=str, separators=(",", ":")).en
 """JSON text as `digest` encodes each part (without its newline)."""
 
 
-def digests(board: Board) -> tuple[str, dict[str, str]]:
-    """`digest(view_of(board))`, and each job's `spec_hash` by job id, without making the
-    view: each job's spec text (`Remote.spec_text`) is hashed into both as it is."""
+def digests(board: Board) -> tuple[str, Mapping[str, str]]:
+    """`digest(view_of(board))`, and each job's `spec_hash` by job id (`Board.spec_hashes`),
+    without making the view: each job's spec text (`Remote.spec_text`) is hashed as it is."""
     rest = _view_rest(board)
     hashed = hashlib.sha256()
-    jobs: dict[str, str] = {}
     for name in sorted([*rest, "jobs"]):
         if name != "jobs":
             hashed.update(_encoded({name: rest[name]}))
             continue
         for remote in sorted(board.remotes.values(), key=lambda r: r.remote_id):
             hashed.update(_job_text(remote, remote.spec_text))
-            jobs[remote.remote_id] = spec_hash_of(remote.spec_text, remote.status)
-    return hashed.hexdigest()[:32], jobs
-
-
-def spec_hash_of(spec: str, status: str | None) -> str:
-    """`record.spec_hash` of a spec already encoded (by `encode`, or as `Remote.spec_text`):
-    the same text, put together."""
-    text = f'{{"spec":{spec},"status":{encode(status)}}}'
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    return hashed.hexdigest()[:32], board.spec_hashes
 
 
 def _job_text(remote: Remote, spec: str) -> bytes:

@@ -167,6 +167,10 @@ class Binding(SQLModel, table=True):
     None while the source has it. A removal is acted on only after a grace period."""
     absent_reads: int = 0
     """Reads of the source in a row that did not have the posting (at least two before a close)."""
+    compared_hash: str | None = None
+    """The digest of what the last full comparison that found the pair in step compared
+    (`reconcile.compared`): a run that would compare the same finds it in step without
+    comparing. Cleared by anything applied to the pair."""
 
 
 class BoardState(SQLModel, table=True):

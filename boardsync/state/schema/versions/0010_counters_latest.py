@@ -2,7 +2,9 @@
 written: a run compared a board's counters with the newest sample of each, which the database
 found among every sample the board ever had, so each run grew slower as the history grew. The
 indexes that served that search (ix_visit_latest, ix_applicant_latest) go. And the audit log is
-indexed by posting (ix_action_posting_key): a posting's story and a rename read it whole.
+indexed by posting (ix_action_posting_key): a posting's story and a rename read it whole. And
+each binding keeps the digest of what its last comparison in step compared (compared_hash), so a
+steady run does not render and compare again a pair nothing of which changed.
 
 Revision ID: 0010
 Revises: 0009
@@ -36,3 +38,4 @@ def upgrade() -> None:
     op.drop_index("ix_visit_latest", table_name="visit_sample")
     op.drop_index("ix_applicant_latest", table_name="applicant_sample")
     op.create_index("ix_action_posting_key", "action", ["posting_key"])
+    op.add_column("binding", sa.Column("compared_hash", sa.String(), nullable=True))
