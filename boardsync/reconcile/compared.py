@@ -84,6 +84,6 @@ class OnBoard:
             return None
         text = "\n".join((
             self.context, written, posting.status.value, remote.remote_id, board.spec_hashes[remote.remote_id],
-            json.dumps(sorted(remote.channels)) if remote.channels else "[]",
+            repr(sorted(remote.channels)) if remote.channels else "[]",  # a list's repr reads back one way
         ))
         return hashlib.sha256(text.encode()).hexdigest()[:32]

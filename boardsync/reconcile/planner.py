@@ -571,13 +571,13 @@ def _plan_link(posting: Posting, board: Board, known: Known, now: datetime) -> P
     if refused:
         return _refused_by_board(board.name, posting.key, refused)
     if posting.status is Status.CLOSED:
-        return PairPlan()
+        return IN_STEP
     expires = known.links.get((posting.key, board.name))
     if expires is not None and expires - now > LINK_REFRESH_MARGIN:
-        return PairPlan()
+        return IN_STEP
     state = known.bindings.get((posting.key, board.name))
     if state is not None and state.linked:  # the pair works: later links are fetched when asked for
-        return PairPlan()
+        return IN_STEP
     if state is not None and state.last_error:  # its own link failed: asked for on its own (`apply`)
         reason = f"{LINK_FAILED}: {state.last_error}"
     else:
