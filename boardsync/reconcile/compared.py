@@ -37,7 +37,10 @@ from boardsync.config.model import Policy, Posting
 from boardsync.reconcile.model import Board, Known
 
 FORMAT = 1
-"""Of the digest: a boardsync that compares otherwise takes another (its version does too)."""
+"""Of the digest. Each release's version is in the digest, so a digest kept by another release
+never matches; within one, raise this with any change to how a pair is compared (the planner's
+`_plan_job` and what it calls, a connector's `render`, `shown_back` or `lifecycle`), so that a
+state database kept across the change compares every pair again once."""
 
 
 @dataclass(frozen=True)
