@@ -228,3 +228,32 @@ def _stock_limit(store: Any) -> None:
     store.engine.dispose()
     sa.event.listen(store.engine, "connect", lambda raw, _: raw.setlimit(
         sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, SQLITE_DEFAULT_VARIABLES))
+
+
+def test_bindings_changed_by_the_thousand_are_written_a_few_hundred_to_a_statement(tmp_path: Path) -> None:
+    """A run that changes every binding (the first comparison after a first sync keeps each
+    pair's digest) writes them as it goes, `record.CHUNK` to a statement, rather than holding
+    the parameters of all of them first; every one is written."""
+    n = 2 * record.CHUNK + 200
+    with open_store(f"sqlite:///{tmp_path / 'state.db'}") as store:
+        with store.write() as session:
+            session.execute(sa.insert(record.BINDINGS), [
+                {"posting_key": f"p{i}", "provider": "sorce", "remote_id": f"j{i}", "absent_reads": 0, "in_sync": False,
+                 "attempts": 0} for i in range(n)
+            ])
+        batches: list[int] = []
+
+        def counting(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+            if statement.startswith("UPDATE binding"):
+                batches.append(len(parameters) if executemany else 1)
+
+        sa.event.listen(store.engine, "before_cursor_execute", counting)
+        with store.write() as session:
+            rows = record._kept_bindings(session, "sorce")
+            for row in rows:
+                row.compared_hash = f"digest-{row.posting_key}"
+            record._write_kept(session, rows)
+        with store.session() as session:
+            kept = dict(session.execute(sa.select(record.BINDINGS.c.posting_key, record.BINDINGS.c.compared_hash)).all())
+    assert batches == [record.CHUNK, record.CHUNK, 200]
+    assert kept == {f"p{i}": f"digest-p{i}" for i in range(n)}

@@ -34,7 +34,7 @@ from boardsync.state import (
 from boardsync.state import series
 from boardsync.state import history
 from boardsync.state.history import runs_since
-from boardsync.state.tables import CounterLatest, OutboxDelivery, OutboxEvent
+from boardsync.state.tables import CounterLatest, OutboxDelivery, OutboxEvent, as_read, utc_as_read
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 from tests.schema_helpers import step_back, without_counters_latest, without_views_apart
@@ -671,3 +671,23 @@ def _wal_frames(path: str, after: Callable[[], None]) -> int:
     with sqlite3.connect(path) as connection:
         _, frames, _ = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
     return int(frames)
+
+
+def test_a_timestamp_read_as_the_driver_hands_it_over_is_the_time_written(db_url: str) -> None:
+    """The reads of every binding a run makes skip the timestamps' type processing (`as_read`);
+    `utc_as_read` makes what each driver hands over (SQLite's text, PostgreSQL's naive
+    datetime) the aware time that was written, to the microsecond, and NULL stays None."""
+    written = datetime(2026, 3, 1, 12, 30, 5, 42, tzinfo=UTC)
+    whole_second = datetime(2026, 3, 1, 12, 30, 5, tzinfo=UTC)
+    b = record.BINDINGS.c
+    with open_store(db_url) as store:
+        with store.write() as session:
+            session.add(Binding(posting_key="a", provider="sorce", synced_at=written, absent_since=None, in_sync=True))
+            session.add(Binding(posting_key="b", provider="sorce", synced_at=whole_second, in_sync=False))
+        with store.session() as session:
+            rows = session.execute(sa.select(b.posting_key, as_read(b.synced_at), as_read(b.absent_since),
+                                             as_read(b.in_sync)).order_by(b.posting_key)).all()
+    assert [(key, utc_as_read(synced), utc_as_read(absent), bool(flag)) for key, synced, absent, flag in rows] == [
+        ("a", written, None, True), ("b", whole_second, None, False),
+    ]
+    assert utc_as_read(written) == written  # an aware time is the time it is

@@ -362,7 +362,7 @@ def shared_handles(postings: Iterable[tuple[Posting, Origin]]) -> list[Problem]:
     another posting's ``bs-KEY``): the board would hold one job for both, and each would take
     it for its own. Both places are named; the problem is put at a handle written out
     rather than at a default one. Two postings with one key are left to `duplicate_keys`."""
-    first: dict[tuple[str, str], _Handled] = {}
+    first: dict[tuple[str, str], tuple[str, Origin, str | None]] = {}
     problems = []
     for posting, origin in postings:
         for board in posting.boards.names():
@@ -370,10 +370,11 @@ def shared_handles(postings: Iterable[tuple[Posting, Origin]]) -> list[Problem]:
             given = rules.handle(posting.key) if rules is not None else None
             if given is None:
                 continue
-            mine = _Handled(posting.key, origin, given[0])
-            theirs = first.setdefault((board, given[1]), mine)
-            if theirs is mine or theirs.key == posting.key:
+            # Kept as a plain tuple: made a `_Handled` only for a problem (one a posting, at thousands).
+            found = first.setdefault((board, given[1]), (posting.key, origin, given[0]))
+            if found[0] == posting.key:
                 continue
+            mine, theirs = _Handled(posting.key, origin, given[0]), _Handled(*found)
             if mine.field is None and theirs.field is not None:
                 mine, theirs = theirs, mine
             problems.append(_shared_handle(board, given[1], mine, theirs))

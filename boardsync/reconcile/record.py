@@ -66,7 +66,14 @@ from boardsync.state.db import IN_LIST
 from boardsync.state.health import GONE, LINKED, SUSPENDED
 from boardsync.state.history import WHOLE_POSTING
 from boardsync.state.outbox import Event, add_event
-from boardsync.state.tables import UNSETTLED_INTENT_STATES, CounterLatest, IntentState, OutboxEvent
+from boardsync.state.tables import (
+    UNSETTLED_INTENT_STATES,
+    CounterLatest,
+    IntentState,
+    OutboxEvent,
+    as_read,
+    utc_as_read,
+)
 
 log = get_logger(__name__)
 
@@ -207,8 +214,8 @@ def load_known(
     once = _OneCopy()
     with store.session() as session:
         rows = session.execute(sa.select(
-            b.posting_key, b.provider, b.remote_id, b.applied_status, b.attempts, b.quarantine_until,
-            b.last_error, b.absent_since, b.absent_reads, b.blocked_gate, b.observed_status, b.compared_hash,
+            b.posting_key, b.provider, b.remote_id, b.applied_status, b.attempts, as_read(b.quarantine_until),
+            b.last_error, as_read(b.absent_since), b.absent_reads, b.blocked_gate, b.observed_status, b.compared_hash,
         ).where(b.provider.in_(list(providers))))
         for row in rows:  # one at a time: a row is dropped once it is a PairState
             # A posting's key, a board's name and a status come once per pair from the database:
@@ -296,7 +303,7 @@ def _pair_state(row: Sequence[Any], key: str, applied: _AppliedTexts, once: _One
         absent_reads, blocked_gate, observed_status, compared = row
     status = once(applied_status) if applied_status else None
     return PairState(
-        remote_id, status, None, attempts, quarantine_until, last_error, absent_since,
+        remote_id, status, None, attempts, utc_as_read(quarantine_until), last_error, utc_as_read(absent_since),
         absent_reads, blocked_gate == SUSPENDED, observed_status == LINKED, applied_from=applied, key=key,
         compared=compared,
     )
@@ -798,12 +805,15 @@ class _Kept:
     remote_id: str | None
     observed_hash: str | None
     observed_status: str | None
-    absent_since: datetime | None
+    absent_since: datetime | str | None
+    """As read (`as_read`): compared with None, kept, or replaced by a time."""
     absent_reads: int
     blocked_gate: str | None
     blocked_reason: str | None
-    in_sync: bool
-    synced_at: datetime | None
+    in_sync: bool | int
+    """As read: 0 or 1 on SQLite."""
+    synced_at: datetime | str | None
+    """As read, until it is set: `utc_as_read` makes it a time."""
     observed_at: datetime | None
     updated_at: datetime | None
     blocked_fields: dict[str, str] | None
@@ -835,8 +845,13 @@ _READ_COLUMNS = operator.attrgetter(*_Kept.COLUMNS)
 _BINDING_BY_ID = sa.update(BINDINGS).where(BINDINGS.c.id == sa.bindparam("b_id"))
 
 
+_AS_READ = frozenset({"absent_since", "in_sync", "synced_at"})
+"""`_Kept` columns read without their types' processing (`as_read`): only a few rows of a run
+ever look at them, and a run reads every binding."""
+
+
 def _kept_bindings(session: Session, provider: str) -> list[_Kept]:
-    columns = [BINDINGS.c[name] for name in _Kept.COLUMNS]
+    columns = [as_read(BINDINGS.c[name]) if name in _AS_READ else BINDINGS.c[name] for name in _Kept.COLUMNS]
     rows = session.execute(sa.select(*columns).where(BINDINGS.c.provider == provider))
     return [_Kept(row) for row in rows]
 
@@ -853,9 +868,14 @@ def _write_kept(session: Session, rows: Sequence[_Kept]) -> None:
             continue
         changed = row.changed()
         if changed:
-            changes.setdefault(tuple(sorted(changed)), []).append({"b_id": row.id, **changed})
+            params = changes.setdefault(tuple(sorted(changed)), [])
+            params.append({"b_id": row.id, **changed})
+            if len(params) >= CHUNK:  # written as they come: a run that changes every binding holds a few
+                session.execute(_BINDING_BY_ID, params)
+                params.clear()
     for params in changes.values():
-        session.execute(_BINDING_BY_ID, params)
+        if params:
+            session.execute(_BINDING_BY_ID, params)
 
 
 def _record_bindings(
@@ -889,7 +909,7 @@ def _record_bindings(
         elif row.in_sync and (pair in plan.evaluated or seen.scope is None):
             # In sync until the last full comparison, and not found so now.
             row.in_sync = False
-            row.synced_at = max((t for t in (row.synced_at, compared) if t is not None), default=None)
+            row.synced_at = max((t for t in (utc_as_read(row.synced_at), compared) if t is not None), default=None)
 
 
 def _record_expiring(
