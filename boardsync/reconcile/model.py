@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Mapping
-from functools import cached_property
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import cached_property
 from typing import Any, Literal, Protocol
 
 from boardsync.connectors.base import BoardProblem, Connector, Remote, Spec, spec_hash_of

@@ -72,7 +72,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 def as_read(column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
     """`column` selected as its driver hands it over, without its type's processing: for the
     reads of every binding a run makes, where most timestamps are NULL or never looked at and
-    processing each one was a sixth of the read. Read a timestamp so with `utc_as_read`; a
+    processing each one was a fifth of the read (146 → 118 ms for recording's read of 30,000
+    bindings). Read a timestamp so with `utc_as_read`; a
     boolean so is 0 or 1 on SQLite, False or True on PostgreSQL, which compare as equal."""
     return sa.type_coerce(column, sa.String)
 
