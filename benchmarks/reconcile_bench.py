@@ -699,7 +699,9 @@ def notes(results: Sequence[SizeResult], latency_ms: int, startup: Measured) -> 
         first = result.first
         if len(result.steady_cpu) > 1:
             each = ", ".join(f"{cpu:.2f}" for cpu in result.steady_cpu)
-            lines.append(f"N={first.n:,}: {len(result.steady_cpu)} steady cycles, CPU s {each}; the tables show the median.")
+            lines.append(
+                f"N={first.n:,}: {len(result.steady_cpu)} steady cycles, CPU s {each}; the tables show the median."
+            )
         if first.latency_share >= LATENCY_BOUND_SHARE:
             lines.append(
                 f"N={first.n:,}: the first sync is bounded by per-request latency: "

@@ -19,7 +19,7 @@ from boardsync.reconcile.model import Board, Known, PairState
 from boardsync.state import Binding
 from tests.reconcile_helpers import Workspace
 from tests.test_reconcile_engine import RunClock, clock  # noqa: F401 (the fixture)
-from tests.test_plan_planner import HIREMPIRE, SORCE, plan, posting
+from tests.test_plan_planner import SORCE, plan, posting
 
 POSTING = posting("a")
 DIGESTS = {"a": "posting-digest-1"}
@@ -47,7 +47,8 @@ def test_the_digest_changes_with_each_thing_a_comparison_reads() -> None:
         _digest(remote=Remote("j1", "active", {"title": "T2"})),
         _digest(remote=Remote("j1", "paused", {"title": "T"})),
         _digest(remote=Remote("j1", "active", {"title": "T"}, channels={"x": Channel("x", "s1", "u")})),
-        _digest(known=Known(bindings={("a", "sorce"): PairState(remote_id="j2")}), remote=Remote("j2", "active", {"title": "T"})),
+        _digest(known=Known(bindings={("a", "sorce"): PairState(remote_id="j2")}),
+                remote=Remote("j2", "active", {"title": "T"})),
         _digest(root="root-2"),
         _digest(policy=Policy(self_heal=False)),
     ]
@@ -104,6 +105,9 @@ def test_a_pair_with_something_to_report_is_not_noted() -> None:
                                                         applied_spec={"title": "T"})})
     reported = plan([POSTING], on_board, applied, Policy(self_heal=False), compared=Compared(DIGESTS, "root-1"))
     assert reported.drift and not reported.changes and reported.compared == {}
+    ignoring = posting("a", ignore=["title"])
+    left = plan([ignoring], on_board, applied, compared=Compared(DIGESTS, "root-1"))
+    assert [i.field for i in left.ignored] == ["title"] and not left.changes and left.compared == {}
 
 
 # ------------------------------------------------------------------------------ against the sandbox

@@ -254,6 +254,7 @@ def test_bindings_changed_by_the_thousand_are_written_a_few_hundred_to_a_stateme
                 row.compared_hash = f"digest-{row.posting_key}"
             record._write_kept(session, rows)
         with store.session() as session:
-            kept = dict(session.execute(sa.select(record.BINDINGS.c.posting_key, record.BINDINGS.c.compared_hash)).all())
+            b = record.BINDINGS.c
+            kept = dict(session.execute(sa.select(b.posting_key, b.compared_hash)).all())
     assert batches == [record.CHUNK, record.CHUNK, 200]
     assert kept == {f"p{i}": f"digest-p{i}" for i in range(n)}
