@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import textwrap
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -387,3 +388,19 @@ def test_posting_files_are_found_and_ordered_as_os_walk_finds_them(tmp_path: Pat
     assert [Path(path).name for path, linked in listed if linked] == ["link.yaml"]
     assert yamlfile.walk_yaml_files(folder) == expected
     assert yamlfile.resolve_all(listed)[expected.index(folder / "link.yaml")] == str(tmp_path / "elsewhere" / "far.yaml")
+
+
+def test_a_small_file_is_read_without_a_buffer_of_the_size_limit(tmp_path: Path) -> None:
+    """A posting file is read as large as stat says it is (and on, up to the limit, when there
+    is more): a read of the limit made a buffer of a megabyte for every file of a first sync or
+    a `validate`, which cost as much as reading it."""
+    path = tmp_path / "a.yaml"
+    path.write_bytes(b"key: a\n" * 100)
+    tracemalloc.start()
+    try:
+        raw = yamlfile.read_bytes(path, "a.yaml")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert raw == b"key: a\n" * 100
+    assert peak < 64 * 1024, f"{peak} bytes allocated to read a 700-byte file"

@@ -126,8 +126,12 @@ def read_bytes(path: Path, source: str, *, limit: int = MAX_FILE_BYTES) -> bytes
         if size > limit:
             raise FileProblem(Problem(f"{source}:1:1", "", _too_big(size, limit)))
         with path.open("rb") as handle:
-            # stat can lie (a FIFO, a file still growing): never read more than the limit.
-            raw = handle.read(limit + 1)
+            # What stat says, and one byte more: a read of the limit makes a buffer of a megabyte
+            # for every file, which cost as much as reading it. Stat can lie (a FIFO, a file still
+            # growing): what is there beyond it is read on, never more than the limit.
+            raw = handle.read(size + 1)
+            if len(raw) > size:
+                raw += handle.read(limit + 1 - len(raw))
     except FileNotFoundError:
         raise FileProblem(Problem(source, "", "file does not exist")) from None
     except IsADirectoryError:
