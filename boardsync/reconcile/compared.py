@@ -17,6 +17,10 @@ back. The outcome depends on nothing else:
   to a pair clears the digest kept for it (`record`), so a digest kept is always one taken
   since the last thing applied.
 
+That rendering reads nothing of the board but what `Connector.learned` gives is the
+connector contract's own rule (a plan against a snapshot renders from it alone), so a board of
+another package is covered as the three here are.
+
 A pair found fully in step (no change, no drift, nothing blocked or ignored) has this digest
 kept on its binding (`Plan.compared`, written by `record`); a later run that computes the same
 digest takes the pair as in step without rendering or comparing it. Anything else, a bound job
